@@ -1,0 +1,1 @@
+"""Code every clinic service shares: event contracts, messaging, web plumbing and configuration."""

@@ -1,0 +1,1 @@
+"""Reliable messaging over RabbitMQ: outbox tables and writer, confirmed relay, idempotent consumers."""

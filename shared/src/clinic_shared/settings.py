@@ -1,0 +1,105 @@
+"""The one configuration loader: environment variables parsed once into frozen settings objects.
+
+Each service declares a frozen dataclass of its settings and builds it with ``EnvReader``; a missing or
+malformed variable fails at start-up with a message naming the variable, never later at request time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class ConfigError(ValueError):
+    """An environment variable is missing or malformed."""
+
+
+class EnvReader:
+    """Typed, validated access to an environment mapping."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self._environ = environ
+
+    def str(self, name: str, default: str | None = None) -> str:
+        value = self._environ.get(name, default)
+        if value is None or value == "":
+            if default is not None:
+                return default
+            raise ConfigError(f"{name} must be set")
+        return value
+
+    def optional(self, name: str) -> str | None:
+        value = self._environ.get(name)
+        return value or None
+
+    def int(self, name: str, default: int) -> int:
+        raw = self._environ.get(name)
+        if raw is None or raw == "":
+            return default
+        try:
+            return int(raw)
+        except ValueError:
+            raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+
+    def float(self, name: str, default: float) -> float:
+        raw = self._environ.get(name)
+        if raw is None or raw == "":
+            return default
+        try:
+            return float(raw)
+        except ValueError:
+            raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+
+    def bool(self, name: str, default: bool) -> bool:
+        raw = self._environ.get(name)
+        if raw is None or raw == "":
+            return default
+        lowered = raw.strip().lower()
+        if lowered in {"1", "true", "yes", "on"}:
+            return True
+        if lowered in {"0", "false", "no", "off"}:
+            return False
+        raise ConfigError(f"{name} must be true or false, got {raw!r}")
+
+    def path(self, name: str, default: str | None = None) -> Path:
+        return Path(self.str(name, default))
+
+
+DEFAULT_AMQP_URL = "amqp://guest:guest@localhost:5672/%2F"
+
+
+@dataclass(frozen=True)
+class CommonSettings:
+    """What every service needs: identity, database, broker, token verification and logging."""
+
+    service_name: str
+    database_url: str
+    amqp_url: str
+    jwt_issuer: str
+    jwt_audience: str
+    jwks_url: str | None
+    jwks_file: Path | None
+    log_level: str
+    relay_batch_size: int
+    consumer_prefetch: int
+    delivery_limit: int
+
+    @classmethod
+    def from_env(cls, service_name: str, environ: Mapping[str, str], default_database_url: str) -> CommonSettings:
+        env = EnvReader(environ)
+        prefix = service_name.upper()
+        jwks_file = env.optional("JWKS_FILE")
+        return cls(
+            service_name=service_name,
+            database_url=env.str(f"{prefix}_DATABASE_URL", default_database_url),
+            amqp_url=env.str("AMQP_URL", DEFAULT_AMQP_URL),
+            jwt_issuer=env.str("JWT_ISSUER", "ims-clinic-scheduling"),
+            jwt_audience=env.str("JWT_AUDIENCE", "ims-clinic"),
+            jwks_url=env.optional("JWKS_URL"),
+            jwks_file=Path(jwks_file) if jwks_file else None,
+            log_level=env.str("LOG_LEVEL", "INFO"),
+            relay_batch_size=env.int("RELAY_BATCH_SIZE", 500),
+            consumer_prefetch=env.int("CONSUMER_PREFETCH", 20),
+            delivery_limit=env.int("DELIVERY_LIMIT", 5),
+        )

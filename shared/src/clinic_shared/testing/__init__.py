@@ -1,0 +1,1 @@
+"""Helpers for tests that run against real PostgreSQL and RabbitMQ (imported by tests only)."""

@@ -1,0 +1,87 @@
+"""The unit of work base: one transaction holding state changes and the events that describe them."""
+
+from __future__ import annotations
+
+import contextvars
+import uuid
+from collections.abc import Callable, Mapping
+from types import TracebackType
+from typing import Any, Self
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from clinic_shared.clock import Clock
+from clinic_shared.events.envelope import Envelope, new_event
+from clinic_shared.messaging.outbox import OutboxWriter
+
+# The correlation id of the request or message being handled; events emitted inherit it.
+current_correlation_id: contextvars.ContextVar[uuid.UUID | None] = contextvars.ContextVar(
+    "current_correlation_id", default=None
+)
+
+
+class SqlAlchemyUnitOfWork:
+    """Opens a session; ``commit`` writes state and outbox rows atomically; leaving without commit rolls back.
+
+    Services subclass it to attach their repositories in ``_open``.
+    """
+
+    session: Session
+
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        outbox: OutboxWriter,
+        *,
+        producer: str,
+        clock: Clock,
+        id_factory: Callable[[], uuid.UUID] = uuid.uuid4,
+    ) -> None:
+        self._session_factory = session_factory
+        self._outbox = outbox
+        self.producer = producer
+        self.clock = clock
+        self.new_id = id_factory
+        self.emitted: list[Envelope] = []
+
+    def __enter__(self) -> Self:
+        self.session = self._session_factory()
+        self.emitted = []
+        self._open(self.session)
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        try:
+            self.session.rollback()
+        finally:
+            self.session.close()
+
+    def _open(self, session: Session) -> None:
+        """Hook for subclasses: build repositories over ``session``."""
+
+    def emit(self, event_type: str, data: Mapping[str, Any], *, causation: Envelope | None = None) -> Envelope:
+        """Record an integration event in the outbox; it is published only if the transaction commits."""
+        correlation = causation.correlation_id if causation else current_correlation_id.get()
+        envelope = new_event(
+            event_type,
+            data,
+            producer=self.producer,
+            occurred_at=self.clock.now(),
+            correlation_id=correlation,
+            causation_id=causation.id if causation else None,
+            event_id=self.new_id(),
+        )
+        self._outbox.add(self.session, envelope)
+        self.emitted.append(envelope)
+        return envelope
+
+    def flush(self) -> None:
+        self.session.flush()
+
+    def commit(self) -> None:
+        self.session.commit()
+
+    def rollback(self) -> None:
+        self.session.rollback()
