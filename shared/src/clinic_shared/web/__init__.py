@@ -1,0 +1,1 @@
+"""Flask plumbing every service shares: app factory, problem details, authentication, health and docs."""

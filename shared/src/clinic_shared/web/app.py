@@ -1,0 +1,81 @@
+"""The app factory base: every service's Flask app starts here so all share errors, auth, health and docs."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+
+from flask import Flask, Response, request
+from flask_smorest import Api
+
+from clinic_shared.uow import current_correlation_id
+from clinic_shared.web.auth import install_authentication
+from clinic_shared.web.docs import docs_blueprint
+from clinic_shared.web.health import Check, health_blueprint
+from clinic_shared.web.problems import ProblemSchema, register_problem_handlers
+from clinic_shared.tokens import TokenVerifier
+
+CORRELATION_HEADER = "X-Correlation-ID"
+PUBLIC_ENDPOINTS = {"api-docs.openapi_json", "docs.static", "static"}
+
+
+class ProblemApi(Api):
+    """flask-smorest Api whose errors are RFC 9457 problem documents."""
+
+    ERROR_SCHEMA = ProblemSchema
+    DEFAULT_RESPONSE_CONTENT_TYPE = "application/json"
+
+    def _register_error_handlers(self) -> None:
+        register_problem_handlers(self._app)
+
+
+def create_service_app(
+    import_name: str,
+    *,
+    title: str,
+    version: str,
+    verifier: TokenVerifier,
+    readiness: Mapping[str, Check],
+    public_endpoints: set[str] | None = None,
+) -> tuple[Flask, Api]:
+    """A Flask app with the OpenAPI spec, problem errors, bearer auth, health and docs wired in."""
+    app = Flask(import_name)
+    app.config.update(
+        API_TITLE=title,
+        API_VERSION=version,
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/",
+        OPENAPI_JSON_PATH="openapi.json",
+        JSON_SORT_KEYS=False,
+    )
+    api = ProblemApi(
+        app,
+        spec_kwargs={
+            "components": {
+                "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
+            },
+            "security": [{"bearerAuth": []}],
+        },
+    )
+    app.register_blueprint(health_blueprint(readiness))
+    app.register_blueprint(docs_blueprint(title))
+    install_authentication(app, verifier, PUBLIC_ENDPOINTS | (public_endpoints or set()))
+
+    @app.before_request
+    def _correlate() -> None:
+        raw = request.headers.get(CORRELATION_HEADER, "")
+        try:
+            correlation = uuid.UUID(raw)
+        except ValueError:
+            correlation = uuid.uuid4()
+        current_correlation_id.set(correlation)
+
+    @app.after_request
+    def _echo_correlation(response: Response) -> Response:
+        correlation = current_correlation_id.get()
+        if correlation is not None:
+            response.headers[CORRELATION_HEADER] = str(correlation)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        return response
+
+    return app, api
