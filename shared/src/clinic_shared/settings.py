@@ -86,7 +86,9 @@ class CommonSettings:
     delivery_limit: int
 
     @classmethod
-    def from_env(cls, service_name: str, environ: Mapping[str, str], default_database_url: str) -> CommonSettings:
+    def from_env(
+        cls, service_name: str, environ: Mapping[str, str], default_database_url: str
+    ) -> CommonSettings:
         env = EnvReader(environ)
         prefix = service_name.upper()
         jwks_file = env.optional("JWKS_FILE")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
 import threading
 import time
 import uuid
@@ -71,20 +72,24 @@ class SigningKey:
 
     @classmethod
     def load_or_create(cls, path: Path) -> SigningKey:
-        """Load a PEM key, creating it (mode 0600) if it does not exist yet."""
-        if path.exists():
-            key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-            if not isinstance(key, Ed25519PrivateKey):
-                raise ValueError(f"{path} is not an Ed25519 private key")
-            return cls(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        signing_key = cls.generate()
-        pem = signing_key.private_key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-        path.touch(mode=0o600)
-        path.write_bytes(pem)
-        return signing_key
+        """Load a PEM key, creating it (mode 0600) if absent; concurrent creators all end up with one key."""
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            pem = Ed25519PrivateKey.generate().private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+            try:
+                # O_EXCL: if another process won the race, read its key instead of overwriting it.
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:
+                pass
+            else:
+                with os.fdopen(fd, "wb") as handle:
+                    handle.write(pem)
+        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        if not isinstance(key, Ed25519PrivateKey):
+            raise ValueError(f"{path} is not an Ed25519 private key")
+        return cls(key)
 
     def public_jwk_without_kid(self) -> dict[str, str]:
         return json.loads(OKPAlgorithm.to_jwk(self.private_key.public_key()))

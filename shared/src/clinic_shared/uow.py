@@ -53,15 +53,15 @@ class SqlAlchemyUnitOfWork:
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        try:
-            self.session.rollback()
-        finally:
-            self.session.close()
+        # close() rolls back anything uncommitted without expiring loaded objects, so results stay readable.
+        self.session.close()
 
     def _open(self, session: Session) -> None:
         """Hook for subclasses: build repositories over ``session``."""
 
-    def emit(self, event_type: str, data: Mapping[str, Any], *, causation: Envelope | None = None) -> Envelope:
+    def emit(
+        self, event_type: str, data: Mapping[str, Any], *, causation: Envelope | None = None
+    ) -> Envelope:
         """Record an integration event in the outbox; it is published only if the transaction commits."""
         correlation = causation.correlation_id if causation else current_correlation_id.get()
         envelope = new_event(

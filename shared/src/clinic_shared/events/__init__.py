@@ -1,5 +1,7 @@
 """Integration events: one envelope, versioned data contracts, and the catalog that knows them all."""
 
+# Importing the contract modules registers their schemas in CATALOG.
+from clinic_shared.events import scheduling  # noqa: F401
 from clinic_shared.events.envelope import (
     CATALOG,
     Envelope,
@@ -9,9 +11,6 @@ from clinic_shared.events.envelope import (
     load_event,
     new_event,
 )
-
-# Importing the contract modules registers their schemas in CATALOG.
-from clinic_shared.events import scheduling  # noqa: E402,F401
 
 __all__ = [
     "CATALOG",

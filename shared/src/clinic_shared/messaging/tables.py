@@ -25,7 +25,9 @@ def define_outbox_table(metadata: MetaData) -> Table:
         "outbox",
         metadata,
         # Monotonic position keeps publication in commit order per producer.
-        Column("position", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+        Column(
+            "position", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+        ),
         Column("event_id", Uuid, nullable=False, unique=True),
         Column("exchange", String(100), nullable=False),
         Column("routing_key", String(200), nullable=False),

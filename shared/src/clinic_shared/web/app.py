@@ -8,12 +8,12 @@ from collections.abc import Mapping
 from flask import Flask, Response, request
 from flask_smorest import Api
 
+from clinic_shared.tokens import TokenVerifier
 from clinic_shared.uow import current_correlation_id
 from clinic_shared.web.auth import install_authentication
 from clinic_shared.web.docs import docs_blueprint
 from clinic_shared.web.health import Check, health_blueprint
 from clinic_shared.web.problems import ProblemSchema, register_problem_handlers
-from clinic_shared.tokens import TokenVerifier
 
 CORRELATION_HEADER = "X-Correlation-ID"
 PUBLIC_ENDPOINTS = {"api-docs.openapi_json", "docs.static", "static"}

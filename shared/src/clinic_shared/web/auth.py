@@ -46,7 +46,9 @@ def install_authentication(app: Flask, verifier: TokenVerifier, public_endpoints
         except TokenError as exc:
             raise _unauthorized(str(exc)) from None
         except KeysUnavailable:
-            raise Problem(503, "Service Unavailable", "Token keys are unavailable; try again shortly.") from None
+            raise Problem(
+                503, "Service Unavailable", "Token keys are unavailable; try again shortly."
+            ) from None
 
 
 def current_principal() -> Principal:

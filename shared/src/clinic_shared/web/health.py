@@ -8,7 +8,9 @@ from collections.abc import Callable, Mapping
 
 import pika
 from flask import Blueprint, Response, jsonify
+from pika.exceptions import AMQPError
 from sqlalchemy import Engine, text
+from sqlalchemy.exc import SQLAlchemyError
 
 from clinic_shared.messaging.connection import connection_parameters
 from clinic_shared.web.auth import public
@@ -22,7 +24,7 @@ def database_check(engine: Engine) -> Check:
             with engine.connect() as conn:
                 conn.execute(text("SELECT 1"))
             return True
-        except Exception:
+        except SQLAlchemyError:
             return False
 
     return check
@@ -43,7 +45,7 @@ def broker_check(amqp_url: str, cache_seconds: float = 5.0) -> Check:
                 params.blocked_connection_timeout = 2
                 pika.BlockingConnection(params).close()
                 ok = True
-            except Exception:
+            except (AMQPError, OSError):
                 ok = False
             last.update(at=time.monotonic(), ok=ok)
             return ok

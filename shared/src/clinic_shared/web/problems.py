@@ -59,7 +59,9 @@ class Problem(Exception):
 
     @classmethod
     def for_field(cls, status: int, field: str, reason: str, title: str = "Invalid request") -> Problem:
-        return cls(status, title, reason, invalid_params=[{"name": field, "location": "json", "reason": reason}])
+        return cls(
+            status, title, reason, invalid_params=[{"name": field, "location": "json", "reason": reason}]
+        )
 
 
 def flatten_messages(messages: Any, location: str, prefix: str = "") -> Iterator[dict[str, str]]:

@@ -1,0 +1,1 @@
+"""Scheduling: clinics, practitioners, patients and their accounts, appointments and treatment plans."""

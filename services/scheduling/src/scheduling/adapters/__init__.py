@@ -1,0 +1,1 @@
+"""Scheduling's adapters: database tables and repositories, password hashing, Alembic migrations."""

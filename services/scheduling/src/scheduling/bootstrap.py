@@ -1,0 +1,74 @@
+"""The composition root: the one place where scheduling's real dependencies are built and wired."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from clinic_shared.clock import Clock, SystemClock
+from clinic_shared.db import make_engine, make_session_factory
+from clinic_shared.messaging.outbox import OutboxWriter
+from clinic_shared.tokens import KeySource, SigningKey, TokenVerifier
+from scheduling.adapters import orm
+from scheduling.adapters.passwords import Argon2PasswordHasher
+from scheduling.config import SchedulingSettings
+from scheduling.service_layer.ports import PasswordHasher
+from scheduling.service_layer.unit_of_work import SchedulingUnitOfWork
+
+
+@dataclass
+class Container:
+    settings: SchedulingSettings
+    engine: Engine
+    session_factory: sessionmaker[Session]
+    clock: Clock
+    hasher: PasswordHasher
+    signing_key: SigningKey
+    verifier: TokenVerifier
+    id_factory: Callable[[], uuid.UUID]
+
+    def uow(self) -> SchedulingUnitOfWork:
+        return SchedulingUnitOfWork(
+            self.session_factory,
+            OutboxWriter(orm.outbox),
+            producer="scheduling",
+            clock=self.clock,
+            id_factory=self.id_factory,
+        )
+
+    @property
+    def token_ttl(self) -> timedelta:
+        return timedelta(minutes=self.settings.token_ttl_minutes)
+
+
+def bootstrap(
+    settings: SchedulingSettings,
+    *,
+    clock: Clock | None = None,
+    hasher: PasswordHasher | None = None,
+    id_factory: Callable[[], uuid.UUID] = uuid.uuid4,
+) -> Container:
+    """Build the container; call it after fork (it opens no connection itself, but owns the pool)."""
+    orm.start_mappers()
+    engine = make_engine(settings.common.database_url)
+    signing_key = SigningKey.load_or_create(settings.jwt_private_key_file)
+    verifier = TokenVerifier(
+        KeySource(jwks=signing_key.jwks()),
+        issuer=settings.common.jwt_issuer,
+        audience=settings.common.jwt_audience,
+    )
+    return Container(
+        settings=settings,
+        engine=engine,
+        session_factory=make_session_factory(engine),
+        clock=clock or SystemClock(),
+        hasher=hasher or Argon2PasswordHasher(),
+        signing_key=signing_key,
+        verifier=verifier,
+        id_factory=id_factory,
+    )

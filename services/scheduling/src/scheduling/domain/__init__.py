@@ -1,0 +1,1 @@
+"""Scheduling's domain: plain Python, no Flask, SQLAlchemy or pika."""

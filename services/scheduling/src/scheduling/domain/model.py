@@ -1,0 +1,230 @@
+"""Clinics, practitioners, treatment types, patients, accounts and appointments.
+
+Times are timezone-aware UTC; a clinic's IANA zone is used only to present them. Appointment statuses
+follow FHIR's Appointment vocabulary.
+"""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from scheduling.domain.errors import Forbidden, RuleViolation
+
+
+def require_zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise RuleViolation(f"unknown time zone {name!r}", field="timezone") from None
+
+
+def require_aware(value: datetime, field_name: str) -> datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise RuleViolation("must include a UTC offset", field=field_name)
+    return value
+
+
+class AppointmentKind(enum.StrEnum):
+    ASSESSMENT = "assessment"
+    TREATMENT = "treatment"
+
+
+class AppointmentStatus(enum.StrEnum):
+    """FHIR R4 Appointment.status values used by the clinic."""
+
+    BOOKED = "booked"
+    ARRIVED = "arrived"
+    FULFILLED = "fulfilled"
+    CANCELLED = "cancelled"
+    NOSHOW = "noshow"
+
+
+# Statuses that no longer hold the practitioner's time.
+RELEASED_STATUSES = frozenset({AppointmentStatus.CANCELLED})
+
+
+class Role(enum.StrEnum):
+    PATIENT = "patient"
+    PRACTITIONER = "practitioner"
+    FRONT_DESK = "front_desk"
+    BILLING = "billing"
+    ADMIN = "admin"
+
+
+STAFF_ROLES = frozenset({Role.PRACTITIONER, Role.FRONT_DESK, Role.BILLING, Role.ADMIN})
+
+
+@dataclass
+class Clinic:
+    id: uuid.UUID
+    code: str
+    name: str
+    timezone: str
+    address: str
+    phone: str
+    email: str
+    currency: str = "CAD"
+
+    def __post_init__(self) -> None:
+        require_zone(self.timezone)
+        self.code = self.code.upper()
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+@dataclass
+class Practitioner:
+    id: uuid.UUID
+    clinic_id: uuid.UUID
+    display_name: str
+    registration_number: str
+    ims_qualified: bool = False
+    active: bool = True
+
+
+@dataclass
+class TreatmentType:
+    id: uuid.UUID
+    clinic_id: uuid.UUID
+    code: str
+    name: str
+    kind: AppointmentKind
+    duration_minutes: int
+    buffer_minutes: int = 0
+    late_cancel_hours: int = 24
+    active: bool = True
+
+    def __post_init__(self) -> None:
+        if not 5 <= self.duration_minutes <= 480:
+            raise RuleViolation("duration must be between 5 and 480 minutes", field="duration_minutes")
+        if not 0 <= self.buffer_minutes <= 120:
+            raise RuleViolation("buffer must be between 0 and 120 minutes", field="buffer_minutes")
+
+    @property
+    def duration(self) -> timedelta:
+        return timedelta(minutes=self.duration_minutes)
+
+    @property
+    def buffer(self) -> timedelta:
+        return timedelta(minutes=self.buffer_minutes)
+
+
+@dataclass
+class Patient:
+    id: uuid.UUID
+    first_name: str
+    last_name: str
+    email: str
+    phone: str | None = None
+    language: str = "en"
+
+
+@dataclass
+class Account:
+    """A login. Patients self-register; staff accounts are created by an admin or the CLI."""
+
+    id: uuid.UUID
+    email: str
+    password_hash: str
+    roles: list[str]
+    patient_id: uuid.UUID | None = None
+    practitioner_id: uuid.UUID | None = None
+    clinic_id: uuid.UUID | None = None
+    active: bool = True
+
+
+@dataclass
+class Appointment:
+    """One booked time: a practitioner's time (plus buffer) is held until it is cancelled."""
+
+    id: uuid.UUID
+    clinic_id: uuid.UUID
+    practitioner_id: uuid.UUID
+    patient_id: uuid.UUID
+    treatment_type_id: uuid.UUID
+    kind: AppointmentKind
+    starts_at: datetime
+    ends_at: datetime
+    occupied_until: datetime
+    late_cancel_window: timedelta
+    booked_at: datetime
+    status: AppointmentStatus = AppointmentStatus.BOOKED
+    sequence: int = 0
+    cancelled_at: datetime | None = None
+    cancelled_by: str | None = None
+    late_cancellation: bool = False
+    cancel_reason: str | None = field(default=None)
+
+    @classmethod
+    def book(
+        cls,
+        *,
+        appointment_id: uuid.UUID,
+        clinic: Clinic,
+        practitioner: Practitioner,
+        treatment: TreatmentType,
+        patient_id: uuid.UUID,
+        starts_at: datetime,
+        now: datetime,
+    ) -> Appointment:
+        require_aware(starts_at, "starts_at")
+        if practitioner.clinic_id != clinic.id or not practitioner.active:
+            raise RuleViolation("practitioner does not work at this clinic", field="practitioner_id")
+        if treatment.clinic_id != clinic.id or not treatment.active:
+            raise RuleViolation("treatment type is not offered at this clinic", field="treatment_type_id")
+        if treatment.kind is AppointmentKind.TREATMENT and not practitioner.ims_qualified:
+            raise RuleViolation("practitioner is not on the IMS roster", field="practitioner_id")
+        if starts_at <= now:
+            raise RuleViolation("the start time has passed", field="starts_at")
+        ends_at = starts_at + treatment.duration
+        return cls(
+            id=appointment_id,
+            clinic_id=clinic.id,
+            practitioner_id=practitioner.id,
+            patient_id=patient_id,
+            treatment_type_id=treatment.id,
+            kind=treatment.kind,
+            starts_at=starts_at,
+            ends_at=ends_at,
+            occupied_until=ends_at + treatment.buffer,
+            late_cancel_window=timedelta(hours=treatment.late_cancel_hours),
+            booked_at=now,
+        )
+
+    def overlaps(self, other: Appointment) -> bool:
+        return self.starts_at < other.occupied_until and other.starts_at < self.occupied_until
+
+    def cancel(self, *, by_staff: bool, now: datetime, reason: str | None = None) -> None:
+        """Cancel; inside the late-cancel window the cancellation is flagged late (billing may charge)."""
+        if self.status is AppointmentStatus.CANCELLED:
+            raise RuleViolation("the appointment is already cancelled", field="status")
+        if self.status is not AppointmentStatus.BOOKED:
+            raise RuleViolation(f"an appointment that is {self.status} cannot be cancelled", field="status")
+        if not by_staff and now >= self.starts_at:
+            raise Forbidden("patients cannot cancel after the appointment has started")
+        self.status = AppointmentStatus.CANCELLED
+        self.cancelled_at = now
+        self.cancelled_by = "staff" if by_staff else "patient"
+        self.late_cancellation = self.starts_at - now < self.late_cancel_window
+        self.cancel_reason = reason
+        self.sequence += 1
+
+    def facts(self) -> dict[str, object]:
+        """The fields every appointment event carries."""
+        return {
+            "appointment_id": self.id,
+            "clinic_id": self.clinic_id,
+            "practitioner_id": self.practitioner_id,
+            "patient_id": self.patient_id,
+            "treatment_type_id": self.treatment_type_id,
+            "kind": str(self.kind),
+            "starts_at": self.starts_at,
+            "ends_at": self.ends_at,
+            "sequence": self.sequence,
+        }

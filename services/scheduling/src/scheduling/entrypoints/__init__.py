@@ -1,0 +1,1 @@
+"""Ways into scheduling: the HTTP API, the worker (outbox relay) and the command line."""

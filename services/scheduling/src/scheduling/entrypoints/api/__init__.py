@@ -1,0 +1,42 @@
+"""Scheduling's HTTP API: the Flask app factory and its blueprints."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from clinic_shared.logging import configure_logging
+from clinic_shared.web.app import create_service_app
+from clinic_shared.web.health import broker_check, database_check
+from clinic_shared.web.problems import map_exception
+from scheduling.bootstrap import Container, bootstrap
+from scheduling.config import SchedulingSettings
+from scheduling.domain.errors import Conflict, Forbidden, InvalidCredentials, NotFound, RuleViolation
+from scheduling.entrypoints.api import accounts, appointments, clinics
+from scheduling.entrypoints.api.context import CONTAINER_KEY
+
+
+def create_app(settings: SchedulingSettings | None = None, container: Container | None = None) -> Flask:
+    """Build the app; gunicorn calls this in each worker after fork, so connections are per process."""
+    if container is None:
+        settings = settings or SchedulingSettings.from_env()
+        configure_logging("scheduling", settings.common.log_level)
+        container = bootstrap(settings)
+    app, api = create_service_app(
+        __name__,
+        title="Scheduling",
+        version="1",
+        verifier=container.verifier,
+        readiness={
+            "database": database_check(container.engine),
+            "broker": broker_check(container.settings.common.amqp_url),
+        },
+    )
+    app.extensions[CONTAINER_KEY] = container
+    for module in (accounts, clinics, appointments):
+        api.register_blueprint(module.blp)
+    map_exception(app, NotFound, 404, "Not Found")
+    map_exception(app, Conflict, 409, "Conflict")
+    map_exception(app, RuleViolation, 422, "Unprocessable Content")
+    map_exception(app, Forbidden, 403, "Forbidden")
+    map_exception(app, InvalidCredentials, 401, "Unauthorized")
+    return app
