@@ -6,6 +6,7 @@ errors, domain errors mapped by each service, and unexpected exceptions (a bare 
 
 from __future__ import annotations
 
+import traceback
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -125,7 +126,9 @@ def register_problem_handlers(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception) -> Response:
-        log.exception("unhandled_error", path=request.path, error_type=type(error).__name__)
+        # Frames only: exception messages can quote SQL parameters, i.e. patient data.
+        frames = "".join(traceback.format_list(traceback.extract_tb(error.__traceback__)))
+        log.error("unhandled_error", path=request.path, error_type=type(error).__name__, frames=frames)
         return problem_response(problem_from_http_exception(InternalServerError()))
 
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -58,19 +59,19 @@ def register_patient(uow: SchedulingUnitOfWork, hasher: PasswordHasher, cmd: Reg
         phone=cmd.phone,
         language=cmd.language,
     )
-    uow.repo.add(patient)
-    uow.flush()  # the account row references the patient row
-    uow.repo.add(
-        Account(
-            id=uow.new_id(),
-            email=email,
-            password_hash=hasher.hash(cmd.password),
-            roles=[Role.PATIENT.value],
-            patient_id=patient.id,
-        )
+    account = Account(
+        id=uow.new_id(),
+        email=email,
+        password_hash=hasher.hash(cmd.password),
+        roles=[Role.PATIENT.value],
+        patient_id=patient.id,
     )
-    uow.emit("scheduling.patient.registered", _patient_contact(patient))
-    _commit_unique(uow, "an account with this email already exists", "email")
+    with _conflict_on_violation("an account with this email already exists", "email"):
+        uow.repo.add(patient)
+        uow.flush()  # the account row references the patient row
+        uow.repo.add(account)
+        uow.emit("scheduling.patient.registered", _patient_contact(patient))
+        uow.commit()
     return patient
 
 
@@ -130,8 +131,9 @@ def create_staff_account(
         clinic_id=cmd.clinic_id,
         practitioner_id=cmd.practitioner_id,
     )
-    uow.repo.add(account)
-    _commit_unique(uow, "an account with this email already exists", "email")
+    with _conflict_on_violation("an account with this email already exists", "email"):
+        uow.repo.add(account)
+        uow.commit()
     return account
 
 
@@ -170,9 +172,10 @@ def create_clinic(uow: SchedulingUnitOfWork, cmd: CreateClinic) -> Clinic:
         email=cmd.email,
         currency=cmd.currency,
     )
-    uow.repo.add(clinic)
-    uow.emit("scheduling.clinic.changed", _clinic_data(clinic))
-    _commit_unique(uow, "a clinic with this code already exists", "code")
+    with _conflict_on_violation("a clinic with this code already exists", "code"):
+        uow.repo.add(clinic)
+        uow.emit("scheduling.clinic.changed", _clinic_data(clinic))
+        uow.commit()
     return clinic
 
 
@@ -287,9 +290,10 @@ def book_appointment(uow: SchedulingUnitOfWork, actor: Principal, cmd: BookAppoi
     )
     if uow.repo.overlapping(practitioner.id, appointment.starts_at, appointment.occupied_until, exclude=None):
         raise Conflict("the practitioner is not free at this time", field="starts_at")
-    uow.repo.add(appointment)
-    uow.emit("scheduling.appointment.booked", appointment.facts())
-    _commit_unique(uow, "the practitioner is not free at this time", "starts_at")
+    with _conflict_on_violation("the practitioner is not free at this time", "starts_at"):
+        uow.repo.add(appointment)
+        uow.emit("scheduling.appointment.booked", appointment.facts())
+        uow.commit()
     return appointment
 
 
@@ -330,12 +334,12 @@ def list_appointments(
 # --- helpers -------------------------------------------------------------------------------------------
 
 
-def _commit_unique(uow: SchedulingUnitOfWork, message: str, field: str) -> None:
-    """Commit, turning a uniqueness/exclusion violation (a lost race) into a Conflict."""
+@contextmanager
+def _conflict_on_violation(message: str, field: str) -> Iterator[None]:
+    """Turn a uniqueness/exclusion violation (a lost race, caught by the database) into a Conflict."""
     try:
-        uow.commit()
+        yield
     except exc.IntegrityError as error:
-        uow.rollback()
         if is_conflict(error):
             raise Conflict(message, field=field) from None
         raise

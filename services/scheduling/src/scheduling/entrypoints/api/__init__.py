@@ -18,9 +18,8 @@ from scheduling.entrypoints.api.context import CONTAINER_KEY
 def create_app(settings: SchedulingSettings | None = None, container: Container | None = None) -> Flask:
     """Build the app; gunicorn calls this in each worker after fork, so connections are per process."""
     if container is None:
-        settings = settings or SchedulingSettings.from_env()
-        configure_logging("scheduling", settings.common.log_level)
-        container = bootstrap(settings)
+        container = bootstrap(settings or SchedulingSettings.from_env())
+    configure_logging("scheduling", container.settings.common.log_level)
     app, api = create_service_app(
         __name__,
         title="Scheduling",

@@ -1,0 +1,19 @@
+"""Gunicorn settings shared by the three web apps (the app factory is named on the command line).
+
+No preload: each worker builds its own engine and pools after fork. Access logs carry method, path and
+status only (no query strings, no bodies), so no patient data reaches the logs.
+"""
+
+import os
+
+bind = f"{os.environ.get('BIND_HOST', '0.0.0.0')}:{os.environ.get('PORT', '8000')}"  # noqa: S104
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+worker_class = "gthread"
+threads = int(os.environ.get("WEB_THREADS", "4"))
+preload_app = False
+timeout = 30
+graceful_timeout = 20
+keepalive = 5
+accesslog = "-"
+errorlog = "-"
+access_log_format = '{"remote":"%(h)s","method":"%(m)s","path":"%(U)s","status":%(s)s,"bytes":"%(B)s","ms":%(M)s}'

@@ -1,0 +1,134 @@
+"""Fixtures: a migrated database on SQLite or real PostgreSQL, a container with a hand-moved clock, a client."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+
+from clinic_shared.migrations import upgrade
+from clinic_shared.testing.clock import ManualClock
+from clinic_shared.testing.postgres import temporary_database
+from scheduling.adapters.passwords import Argon2PasswordHasher
+from scheduling.bootstrap import Container, bootstrap
+from scheduling.config import SchedulingSettings
+from scheduling.entrypoints.api import create_app
+from scheduling.entrypoints.cli import MIGRATIONS
+
+BACKENDS = [pytest.param("sqlite", id="sqlite"), pytest.param("postgresql", id="pg", marks=pytest.mark.integration)]
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path}/scheduling.db"
+        upgrade(url, MIGRATIONS)
+        yield url
+    else:
+        with temporary_database("scheduling") as url:
+            upgrade(url, MIGRATIONS)
+            yield url
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    # Tokens are checked against the real time, so the test clock starts at the real "now".
+    return ManualClock(datetime.now(UTC).replace(microsecond=0))
+
+
+@pytest.fixture
+def container(database_url: str, tmp_path: Path, clock: ManualClock) -> Iterator[Container]:
+    settings = SchedulingSettings.from_env({"SCHEDULING_DATABASE_URL": database_url, "VAR_DIR": str(tmp_path)})
+    c = bootstrap(settings, clock=clock, hasher=Argon2PasswordHasher(fast=True))
+    yield c
+    c.engine.dispose()
+
+
+@pytest.fixture
+def client(container: Container) -> FlaskClient:
+    return create_app(container=container).test_client()
+
+
+@dataclass
+class Api:
+    """Small helper over the test client that signs in and keeps the bearer token."""
+
+    client: FlaskClient
+
+    def token(self, email: str, password: str) -> dict[str, str]:
+        response = self.client.post("/auth/token", json={"email": email, "password": password})
+        assert response.status_code == 200, response.json
+        return {"Authorization": f"Bearer {response.json['access_token']}"}
+
+    def register_patient(self, email: str, **extra: Any) -> tuple[dict[str, Any], dict[str, str]]:
+        body = {"email": email, "password": "correct horse battery", "first_name": "Ana", "last_name": "Li"}
+        response = self.client.post("/patients", json=body | extra)
+        assert response.status_code == 201, response.json
+        return response.json, self.token(email, "correct horse battery")
+
+
+@pytest.fixture
+def api(client: FlaskClient) -> Api:
+    return Api(client)
+
+
+@pytest.fixture
+def admin(container: Container, api: Api) -> dict[str, str]:
+    from scheduling.service_layer import services
+
+    with container.uow() as uow:
+        services.create_staff_account(
+            uow, container.hasher, services.CreateStaffAccount("root@clinic.test", "admin password 1", ["admin"])
+        )
+    return api.token("root@clinic.test", "admin password 1")
+
+
+@dataclass
+class Catalogue:
+    clinic_id: str
+    ims_practitioner_id: str
+    assessor_id: str
+    assessment_id: str
+    ims30_id: str
+
+
+@pytest.fixture
+def catalogue(client: FlaskClient, admin: dict[str, str]) -> Catalogue:
+    clinic = client.post(
+        "/clinics",
+        headers=admin,
+        json={
+            "code": "VAN",
+            "name": "Vancouver IMS",
+            "timezone": "America/Vancouver",
+            "address": "1 Main St",
+            "phone": "+16045550100",
+            "email": "front@clinic.test",
+        },
+    ).json
+    cid = clinic["id"]
+
+    def post(path: str, body: dict[str, Any]) -> str:
+        response = client.post(f"/clinics/{cid}/{path}", headers=admin, json=body)
+        assert response.status_code == 201, response.json
+        return response.json["id"]
+
+    return Catalogue(
+        clinic_id=cid,
+        ims_practitioner_id=post(
+            "practitioners", {"display_name": "Ida", "registration_number": "PT-1", "ims_qualified": True}
+        ),
+        assessor_id=post("practitioners", {"display_name": "Sam", "registration_number": "PT-2"}),
+        assessment_id=post(
+            "treatment-types",
+            {"code": "ASSESS", "name": "Assessment", "kind": "assessment", "duration_minutes": 60, "buffer_minutes": 10},
+        ),
+        ims30_id=post(
+            "treatment-types", {"code": "IMS30", "name": "IMS 30", "kind": "treatment", "duration_minutes": 30}
+        ),
+    )
