@@ -1,0 +1,102 @@
+"""Problem documents name the offending fields; tokens are verified with fixed algorithms and required claims."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import jwt
+import pytest
+
+from clinic_shared.testing.tokens import TestIssuer
+from clinic_shared.tokens import SigningKey, TokenError
+from clinic_shared.web.problems import flatten_messages
+
+
+def test_nested_validation_messages_become_dotted_field_names() -> None:
+    messages = {"address": {"postal_code": ["Not valid."]}, "lines": {0: {"amount": ["Required."]}}}
+    flat = list(flatten_messages(messages, "json"))
+    assert {"name": "address.postal_code", "location": "json", "reason": "Not valid."} in flat
+    assert {"name": "lines.0.amount", "location": "json", "reason": "Required."} in flat
+
+
+def test_a_valid_token_yields_the_principal() -> None:
+    issuer = TestIssuer()
+    patient_id = uuid.uuid4()
+    principal = issuer.verifier().verify(issuer.token("patient", patient_id=patient_id))
+    assert principal.roles == {"patient"}
+    assert principal.patient_id == patient_id
+    assert not principal.is_staff
+
+
+def test_unknown_roles_in_a_token_are_dropped() -> None:
+    issuer = TestIssuer()
+    principal = issuer.verifier().verify(issuer.token("patient", "superuser"))
+    assert principal.roles == {"patient"}
+
+
+def test_a_token_signed_by_another_key_is_refused() -> None:
+    issuer, stranger = TestIssuer(), TestIssuer(key=SigningKey.generate())
+    with pytest.raises(TokenError):
+        issuer.verifier().verify(stranger.token("admin"))
+
+
+def test_an_unsigned_token_is_refused() -> None:
+    issuer = TestIssuer()
+    forged = jwt.encode(
+        {"sub": str(uuid.uuid4()), "roles": ["admin"], "iss": issuer.issuer, "aud": issuer.audience},
+        key=None,
+        algorithm="none",
+        headers={"kid": issuer.key.kid},
+    )
+    with pytest.raises(TokenError):
+        issuer.verifier().verify(forged)
+
+
+def test_a_symmetric_token_using_the_public_key_as_secret_is_refused() -> None:
+    issuer = TestIssuer()
+    forged = jwt.encode(
+        {"sub": str(uuid.uuid4()), "roles": ["admin"], "iss": issuer.issuer, "aud": issuer.audience},
+        key="x" * 32,
+        algorithm="HS256",
+        headers={"kid": issuer.key.kid},
+    )
+    with pytest.raises(TokenError):
+        issuer.verifier().verify(forged)
+
+
+def test_expired_wrong_issuer_and_wrong_audience_tokens_are_refused() -> None:
+    issuer = TestIssuer()
+    verifier = issuer.verifier()
+    with pytest.raises(TokenError, match="expired"):
+        verifier.verify(issuer.token("admin", now=datetime.now(UTC) - timedelta(hours=2)))
+    for other in (TestIssuer(key=issuer.key, issuer="evil"), TestIssuer(key=issuer.key, audience="other")):
+        with pytest.raises(TokenError):
+            verifier.verify(other.token("admin"))
+
+
+def test_a_token_without_a_subject_is_refused() -> None:
+    issuer = TestIssuer()
+    now = datetime.now(UTC)
+    token = jwt.encode(
+        {
+            "roles": ["admin"],
+            "iss": issuer.issuer,
+            "aud": issuer.audience,
+            "iat": now,
+            "exp": now + timedelta(minutes=5),
+        },
+        issuer.key.private_key,
+        algorithm="EdDSA",
+        headers={"kid": issuer.key.kid},
+    )
+    with pytest.raises(TokenError):
+        issuer.verifier().verify(token)
+
+
+def test_the_signing_key_is_created_once_and_reloaded(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "keys" / "signing.pem"
+    first = SigningKey.load_or_create(path)
+    again = SigningKey.load_or_create(path)
+    assert first.kid == again.kid
+    assert path.stat().st_mode & 0o777 == 0o600
