@@ -1,4 +1,4 @@
-"""Event contracts: one envelope, strict producers, lenient consumers, golden samples that must keep loading."""
+"""Event contracts: one envelope, strict producers, lenient consumers, golden samples that keep loading."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ def clinic_data() -> dict[str, object]:
 
 def test_every_registered_event_version_has_a_golden_sample() -> None:
     names = {p.name for p in sample_paths()}
-    missing = [f"{t}.v{v}.json" for t, v in CATALOG.keys() if f"{t}.v{v}.json" not in names]
+    missing = [f"{t}.v{v}.json" for t, v in CATALOG.entries() if f"{t}.v{v}.json" not in names]
     assert missing == []
 
 

@@ -1,4 +1,4 @@
-"""Problem documents name the offending fields; tokens are verified with fixed algorithms and required claims."""
+"""Problems name the offending fields; tokens are verified with fixed algorithms and required claims."""
 
 from __future__ import annotations
 

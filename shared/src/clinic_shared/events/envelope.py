@@ -81,7 +81,7 @@ class EventCatalog:
             raise EventContractError(f"unknown event type {event_type}")
         return max(versions)
 
-    def keys(self) -> list[tuple[str, int]]:
+    def entries(self) -> list[tuple[str, int]]:
         return sorted(self._schemas)
 
 
