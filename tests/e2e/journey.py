@@ -1,0 +1,95 @@
+"""Helpers that drive the running system through its public HTTP APIs, as the real clients would."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+
+from .system import System
+
+
+class Journey:
+    def __init__(self, system: System) -> None:
+        self.system = system
+        self.http = httpx.Client(timeout=10)
+
+    def call(self, method: str, service: str, path: str, token: str | None = None, **kwargs: Any) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return self.http.request(method, f"{self.system.url(service)}{path}", headers=headers, **kwargs)
+
+    def ok(self, method: str, service: str, path: str, token: str | None = None, **kwargs: Any) -> Any:
+        response = self.call(method, service, path, token, **kwargs)
+        assert response.status_code < 300, f"{method} {path}: {response.status_code} {response.text}"
+        return response.json()
+
+    def token(self, email: str, password: str) -> str:
+        return self.ok("POST", "scheduling", "/auth/token", json={"email": email, "password": password})[
+            "access_token"
+        ]
+
+    def first_admin(self) -> str:
+        email = f"admin-{uuid.uuid4().hex[:8]}@clinic.test"
+        self.system.cli("scheduling", "create-staff", "--email", email, "--password", "admin password 1", "--role", "admin")
+        return self.token(email, "admin password 1")
+
+    def staff(self, admin: str, role: str, clinic_id: str) -> str:
+        email = f"{role}-{uuid.uuid4().hex[:8]}@clinic.test"
+        body = {"email": email, "password": "staff password 1", "roles": [role], "clinic_id": clinic_id}
+        self.ok("POST", "scheduling", "/staff-accounts", admin, json=body)
+        return self.token(email, "staff password 1")
+
+    def clinic_with_assessment(self, admin: str, price_cents: int) -> dict[str, str]:
+        code = "C" + uuid.uuid4().hex[:6].upper()
+        clinic = self.ok(
+            "POST",
+            "scheduling",
+            "/clinics",
+            admin,
+            json={
+                "code": code,
+                "name": "Vancouver IMS",
+                "timezone": "America/Vancouver",
+                "address": "1 Main St, Vancouver BC",
+                "phone": "+16045550100",
+                "email": "front@clinic.test",
+            },
+        )
+        practitioner = self.ok(
+            "POST",
+            "scheduling",
+            f"/clinics/{clinic['id']}/practitioners",
+            admin,
+            json={"display_name": "Ida Needham", "registration_number": "PT-1001", "ims_qualified": True},
+        )
+        treatment = self.ok(
+            "POST",
+            "scheduling",
+            f"/clinics/{clinic['id']}/treatment-types",
+            admin,
+            json={"code": "ASSESS60", "name": "IMS assessment", "kind": "assessment", "duration_minutes": 60},
+        )
+        self.ok(
+            "PUT",
+            "billing",
+            f"/clinics/{clinic['id']}/prices/{treatment['id']}",
+            admin,
+            json={"amount_cents": price_cents, "currency": "CAD", "effective_from": "2020-01-01"},
+        )
+        return {"clinic_id": clinic["id"], "practitioner_id": practitioner["id"], "treatment_type_id": treatment["id"]}
+
+    def patient(self, first_name: str = "Ana") -> tuple[str, str, str]:
+        email = f"{first_name.lower()}-{uuid.uuid4().hex[:8]}@example.test"
+        body = {"email": email, "password": "patient password", "first_name": first_name, "last_name": "Li"}
+        patient = self.ok("POST", "scheduling", "/patients", json=body)
+        return patient["id"], email, self.token(email, "patient password")
+
+    def book(self, token: str, catalogue: dict[str, str], starts_at: datetime) -> httpx.Response:
+        return self.call("POST", "scheduling", "/appointments", token, json=catalogue | {"starts_at": starts_at.isoformat()})
+
+
+def next_week_at(hour_utc: int, day_offset: int = 0) -> datetime:
+    base = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(days=7 + day_offset)
+    return base.replace(hour=hour_utc)

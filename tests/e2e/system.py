@@ -1,0 +1,164 @@
+"""Starts the whole system as real processes (gunicorn web apps and workers) for end-to-end tests."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from email import message_from_bytes
+from email.message import Message
+from pathlib import Path
+from threading import Lock
+from typing import Any, TypeVar
+
+import httpx
+from aiosmtpd.controller import Controller
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+SERVICES = ("scheduling", "billing", "notifications")
+T = TypeVar("T")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(check: Callable[[], T | None], *, timeout: float = 30, what: str = "condition") -> T:
+    """Poll ``check`` until it returns something truthy; fail with ``what`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.1)
+
+
+class Mailbox:
+    """A real SMTP server (aiosmtpd) that keeps every message it receives."""
+
+    def __init__(self) -> None:
+        self.messages: list[Message] = []
+        self._lock = Lock()
+        self.port = free_port()
+        self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd hook
+        with self._lock:
+            self.messages.append(message_from_bytes(envelope.content))
+        return "250 OK"
+
+    def start(self) -> None:
+        self._controller.start()
+
+    def stop(self) -> None:
+        self._controller.stop()
+
+    def to(self, address: str) -> list[Message]:
+        with self._lock:
+            return [m for m in self.messages if address in str(m.get("To", ""))]
+
+
+@dataclass
+class System:
+    """Three services (web + worker each) wired to given databases, a broker vhost and an SMTP server."""
+
+    database_urls: dict[str, str]
+    amqp_url: str
+    smtp_port: int
+    var_dir: Path
+    ports: dict[str, int] = field(default_factory=lambda: {name: free_port() for name in SERVICES})
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    def url(self, service: str) -> str:
+        return f"http://127.0.0.1:{self.ports[service]}"
+
+    @property
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(
+            {
+                "VAR_DIR": str(self.var_dir),
+                "AMQP_URL": self.amqp_url,
+                "JWKS_URL": f"{self.url('scheduling')}/.well-known/jwks.json",
+                "SMTP_URL": f"smtp://127.0.0.1:{self.smtp_port}",
+                "SMTP_FROM": "Demo Clinic <clinic@example.test>",
+                "MAILBOX_DIR": str(self.var_dir / "mailbox"),
+                "SMS_SINK_DIR": str(self.var_dir / "sms"),
+                "LOG_LEVEL": "WARNING",
+                "WEB_CONCURRENCY": "1",
+                "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+            }
+        )
+        for name in SERVICES:
+            env[f"{name.upper()}_DATABASE_URL"] = self.database_urls[name]
+            env[f"{name.upper()}_PORT"] = str(self.ports[name])
+        return env
+
+    def cli(self, service: str, *args: str) -> str:
+        result = subprocess.run(
+            [str(BIN / service), *args], env=self.env, capture_output=True, text=True, timeout=120, check=False
+        )
+        assert result.returncode == 0, f"{service} {' '.join(args)} failed: {result.stderr[-2000:]}"
+        return result.stdout
+
+    def start(self) -> None:
+        for service in SERVICES:
+            self.cli(service, "migrate")
+        for service in SERVICES:
+            self.start_process(f"{service}-web")
+            self.start_process(f"{service}-worker")
+        for service in SERVICES:
+            wait_for(lambda s=service: self._healthy(s), timeout=60, what=f"{service} /healthz")
+
+    def start_process(self, name: str) -> None:
+        service, role = name.rsplit("-", 1)
+        if role == "web":
+            command = [
+                str(BIN / "gunicorn"),
+                "-c",
+                str(ROOT / "deploy/gunicorn.conf.py"),
+                "--bind",
+                f"127.0.0.1:{self.ports[service]}",
+                f"{service}.entrypoints.api:create_app()",
+            ]
+        else:
+            command = [str(BIN / service), "worker"]
+        log = (self.var_dir / f"{name}.log").open("ab")
+        self.processes[name] = subprocess.Popen(command, env=self.env, stdout=log, stderr=log, cwd=ROOT)
+
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+        process = self.processes.pop(name)
+        process.send_signal(sig)
+        process.wait(timeout=30)
+
+    def stop(self) -> None:
+        for process in self.processes.values():
+            process.send_signal(signal.SIGTERM)
+        for process in self.processes.values():
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        self.processes.clear()
+
+    def logs(self) -> str:
+        return "\n".join(
+            f"--- {path.name}\n{path.read_text(errors='replace')[-3000:]}" for path in self.var_dir.glob("*.log")
+        )
+
+    def _healthy(self, service: str) -> bool:
+        try:
+            return httpx.get(f"{self.url(service)}/healthz", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
