@@ -16,7 +16,9 @@ class Journey:
         self.system = system
         self.http = httpx.Client(timeout=10)
 
-    def call(self, method: str, service: str, path: str, token: str | None = None, **kwargs: Any) -> httpx.Response:
+    def call(
+        self, method: str, service: str, path: str, token: str | None = None, **kwargs: Any
+    ) -> httpx.Response:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         return self.http.request(method, f"{self.system.url(service)}{path}", headers=headers, **kwargs)
 
@@ -32,7 +34,16 @@ class Journey:
 
     def first_admin(self) -> str:
         email = f"admin-{uuid.uuid4().hex[:8]}@clinic.test"
-        self.system.cli("scheduling", "create-staff", "--email", email, "--password", "admin password 1", "--role", "admin")
+        self.system.cli(
+            "scheduling",
+            "create-staff",
+            "--email",
+            email,
+            "--password",
+            "admin password 1",
+            "--role",
+            "admin",
+        )
         return self.token(email, "admin password 1")
 
     def staff(self, admin: str, role: str, clinic_id: str) -> str:
@@ -78,7 +89,11 @@ class Journey:
             admin,
             json={"amount_cents": price_cents, "currency": "CAD", "effective_from": "2020-01-01"},
         )
-        return {"clinic_id": clinic["id"], "practitioner_id": practitioner["id"], "treatment_type_id": treatment["id"]}
+        return {
+            "clinic_id": clinic["id"],
+            "practitioner_id": practitioner["id"],
+            "treatment_type_id": treatment["id"],
+        }
 
     def patient(self, first_name: str = "Ana") -> tuple[str, str, str]:
         email = f"{first_name.lower()}-{uuid.uuid4().hex[:8]}@example.test"
@@ -87,7 +102,13 @@ class Journey:
         return patient["id"], email, self.token(email, "patient password")
 
     def book(self, token: str, catalogue: dict[str, str], starts_at: datetime) -> httpx.Response:
-        return self.call("POST", "scheduling", "/appointments", token, json=catalogue | {"starts_at": starts_at.isoformat()})
+        return self.call(
+            "POST",
+            "scheduling",
+            "/appointments",
+            token,
+            json=catalogue | {"starts_at": starts_at.isoformat()},
+        )
 
 
 def next_week_at(hour_utc: int, day_offset: int = 0) -> datetime:

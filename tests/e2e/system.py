@@ -106,7 +106,12 @@ class System:
 
     def cli(self, service: str, *args: str) -> str:
         result = subprocess.run(
-            [str(BIN / service), *args], env=self.env, capture_output=True, text=True, timeout=120, check=False
+            [str(BIN / service), *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
         )
         assert result.returncode == 0, f"{service} {' '.join(args)} failed: {result.stderr[-2000:]}"
         return result.stdout
@@ -154,7 +159,8 @@ class System:
 
     def logs(self) -> str:
         return "\n".join(
-            f"--- {path.name}\n{path.read_text(errors='replace')[-3000:]}" for path in self.var_dir.glob("*.log")
+            f"--- {path.name}\n{path.read_text(errors='replace')[-3000:]}"
+            for path in self.var_dir.glob("*.log")
         )
 
     def _healthy(self, service: str) -> bool:

@@ -24,7 +24,9 @@ def ics_of(message: Message) -> Calendar:
     raise AssertionError("no text/calendar attachment")
 
 
-def test_booking_charges_and_confirms_then_cancelling_aborts_and_notifies(system: System, mailbox: Mailbox) -> None:
+def test_booking_charges_and_confirms_then_cancelling_aborts_and_notifies(
+    system: System, mailbox: Mailbox
+) -> None:
     journey = Journey(system)
     admin = journey.first_admin()
     catalogue = journey.clinic_with_assessment(admin, price_cents=12000)
@@ -49,10 +51,14 @@ def test_booking_charges_and_confirms_then_cancelling_aborts_and_notifies(system
     assert str(event["UID"]).startswith(appointment["id"])
     assert int(event["SEQUENCE"]) == 0
 
-    cancelled = journey.call("POST", "scheduling", f"/appointments/{appointment['id']}/cancel", patient, json={})
+    cancelled = journey.call(
+        "POST", "scheduling", f"/appointments/{appointment['id']}/cancel", patient, json={}
+    )
     assert cancelled.status_code == 200, cancelled.text
     wait_for(lambda: charge_with("aborted"), timeout=30, what="the charge to be aborted")
-    messages = wait_for(lambda: (m := mailbox.to(email)) and len(m) >= 2 and m, timeout=30, what="the cancellation")
+    messages = wait_for(
+        lambda: (m := mailbox.to(email)) and len(m) >= 2 and m, timeout=30, what="the cancellation"
+    )
     cancellation = ics_of(messages[1])
     assert str(cancellation["METHOD"]) == "CANCEL"
     assert int(cancellation.walk("VEVENT")[0]["SEQUENCE"]) == 1

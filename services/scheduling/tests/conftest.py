@@ -1,4 +1,4 @@
-"""Fixtures: a migrated database on SQLite or real PostgreSQL, a container with a hand-moved clock, a client."""
+"""Fixtures: a migrated SQLite or real PostgreSQL database, a container with a hand-moved clock, a client."""
 
 from __future__ import annotations
 
@@ -20,7 +20,10 @@ from scheduling.config import SchedulingSettings
 from scheduling.entrypoints.api import create_app
 from scheduling.entrypoints.cli import MIGRATIONS
 
-BACKENDS = [pytest.param("sqlite", id="sqlite"), pytest.param("postgresql", id="pg", marks=pytest.mark.integration)]
+BACKENDS = [
+    pytest.param("sqlite", id="sqlite"),
+    pytest.param("postgresql", id="pg", marks=pytest.mark.integration),
+]
 
 
 @pytest.fixture(params=BACKENDS)
@@ -43,7 +46,9 @@ def clock() -> ManualClock:
 
 @pytest.fixture
 def container(database_url: str, tmp_path: Path, clock: ManualClock) -> Iterator[Container]:
-    settings = SchedulingSettings.from_env({"SCHEDULING_DATABASE_URL": database_url, "VAR_DIR": str(tmp_path)})
+    settings = SchedulingSettings.from_env(
+        {"SCHEDULING_DATABASE_URL": database_url, "VAR_DIR": str(tmp_path)}
+    )
     c = bootstrap(settings, clock=clock, hasher=Argon2PasswordHasher(fast=True))
     yield c
     c.engine.dispose()
@@ -83,7 +88,9 @@ def admin(container: Container, api: Api) -> dict[str, str]:
 
     with container.uow() as uow:
         services.create_staff_account(
-            uow, container.hasher, services.CreateStaffAccount("root@clinic.test", "admin password 1", ["admin"])
+            uow,
+            container.hasher,
+            services.CreateStaffAccount("root@clinic.test", "admin password 1", ["admin"]),
         )
     return api.token("root@clinic.test", "admin password 1")
 
@@ -126,9 +133,16 @@ def catalogue(client: FlaskClient, admin: dict[str, str]) -> Catalogue:
         assessor_id=post("practitioners", {"display_name": "Sam", "registration_number": "PT-2"}),
         assessment_id=post(
             "treatment-types",
-            {"code": "ASSESS", "name": "Assessment", "kind": "assessment", "duration_minutes": 60, "buffer_minutes": 10},
+            {
+                "code": "ASSESS",
+                "name": "Assessment",
+                "kind": "assessment",
+                "duration_minutes": 60,
+                "buffer_minutes": 10,
+            },
         ),
         ims30_id=post(
-            "treatment-types", {"code": "IMS30", "name": "IMS 30", "kind": "treatment", "duration_minutes": 30}
+            "treatment-types",
+            {"code": "IMS30", "name": "IMS 30", "kind": "treatment", "duration_minutes": 30},
         ),
     )

@@ -16,9 +16,9 @@ from clinic_shared.messaging.outbox import OutboxWriter
 from clinic_shared.tokens import KeySource, SigningKey, TokenVerifier
 from scheduling.adapters import orm
 from scheduling.adapters.passwords import Argon2PasswordHasher
+from scheduling.adapters.unit_of_work import SqlAlchemySchedulingUnitOfWork
 from scheduling.config import SchedulingSettings
 from scheduling.service_layer.ports import PasswordHasher
-from scheduling.service_layer.unit_of_work import SchedulingUnitOfWork
 
 
 @dataclass
@@ -32,8 +32,8 @@ class Container:
     verifier: TokenVerifier
     id_factory: Callable[[], uuid.UUID]
 
-    def uow(self) -> SchedulingUnitOfWork:
-        return SchedulingUnitOfWork(
+    def uow(self) -> SqlAlchemySchedulingUnitOfWork:
+        return SqlAlchemySchedulingUnitOfWork(
             self.session_factory,
             OutboxWriter(orm.outbox),
             producer="scheduling",

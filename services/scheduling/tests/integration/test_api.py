@@ -18,7 +18,9 @@ from scheduling.bootstrap import Container
 from ..conftest import Api, Catalogue
 
 
-def booking(catalogue: Catalogue, clock: ManualClock, *, hours_ahead: int = 48, **extra: Any) -> dict[str, Any]:
+def booking(
+    catalogue: Catalogue, clock: ManualClock, *, hours_ahead: int = 48, **extra: Any
+) -> dict[str, Any]:
     starts = (clock.now() + timedelta(hours=hours_ahead)).isoformat()
     return {
         "clinic_id": catalogue.clinic_id,
@@ -66,7 +68,9 @@ def test_the_same_time_twice_is_a_conflict_but_back_to_back_after_the_buffer_is_
     assert api.client.post("/appointments", headers=headers, json=after).status_code == 201
 
 
-def test_bad_input_is_a_problem_naming_every_field(api: Api, catalogue: Catalogue, clock: ManualClock) -> None:
+def test_bad_input_is_a_problem_naming_every_field(
+    api: Api, catalogue: Catalogue, clock: ManualClock
+) -> None:
     _, headers = api.register_patient("b@example.test")
     body = booking(catalogue, clock, starts_at="next tuesday", colour="red")
     del body["practitioner_id"]
@@ -153,8 +157,12 @@ def test_cancelling_late_is_flagged_and_published(
     api: Api, catalogue: Catalogue, clock: ManualClock, container: Container
 ) -> None:
     _, headers = api.register_patient("f@example.test")
-    created = api.client.post("/appointments", headers=headers, json=booking(catalogue, clock, hours_ahead=5)).json
-    response = api.client.post(f"/appointments/{created['id']}/cancel", headers=headers, json={"reason": "ill"})
+    created = api.client.post(
+        "/appointments", headers=headers, json=booking(catalogue, clock, hours_ahead=5)
+    ).json
+    response = api.client.post(
+        f"/appointments/{created['id']}/cancel", headers=headers, json={"reason": "ill"}
+    )
     assert response.status_code == 200
     assert response.json["status"] == "cancelled"
     assert response.json["late_cancellation"] is True

@@ -57,7 +57,9 @@ def test_fifty_simultaneous_overlapping_bookings_give_one_201_and_49_409s(
             for i in range(CONCURRENT_REQUESTS)
         ]
         statuses = race(app, headers, bodies)
-        assert statuses == Counter({201: 1, 409: CONCURRENT_REQUESTS - 1}), f"round {round_number}: {statuses}"
+        assert statuses == Counter({201: 1, 409: CONCURRENT_REQUESTS - 1}), (
+            f"round {round_number}: {statuses}"
+        )
     with container.engine.connect() as conn:
         booked = conn.execute(text("SELECT count(*) FROM appointments WHERE status = 'booked'")).scalar()
     assert booked == rounds
@@ -77,7 +79,10 @@ def test_the_database_itself_refuses_an_overlap_that_skips_the_service_check(
         "starts_at": starts.isoformat(),
     }
     created = api.client.post("/appointments", headers=headers, json=body).json
-    with container.engine.connect() as conn, pytest.raises(Exception, match="ex_appointments_practitioner_overlap"):
+    with (
+        container.engine.connect() as conn,
+        pytest.raises(Exception, match="ex_appointments_practitioner_overlap"),
+    ):
         conn.execute(
             text(
                 "INSERT INTO appointments SELECT gen_random_uuid(), clinic_id, practitioner_id, patient_id, "

@@ -25,7 +25,9 @@ ASSESSMENT = TreatmentType(uuid.uuid4(), CLINIC.id, "A", "Assessment", Appointme
 SESSION = TreatmentType(uuid.uuid4(), CLINIC.id, "I", "IMS", AppointmentKind.TREATMENT, 30)
 
 
-def book(starts_at: datetime, practitioner: Practitioner = IMS, treatment: TreatmentType = ASSESSMENT) -> Appointment:
+def book(
+    starts_at: datetime, practitioner: Practitioner = IMS, treatment: TreatmentType = ASSESSMENT
+) -> Appointment:
     return Appointment.book(
         appointment_id=uuid.uuid4(),
         clinic=CLINIC,

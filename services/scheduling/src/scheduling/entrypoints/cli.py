@@ -131,7 +131,13 @@ def _seed_catalogue(c: Container) -> None:
             services.add_treatment_type(
                 uow,
                 services.AddTreatmentType(
-                    demo.CLINIC_ID, code, name, kind, minutes, buffer_minutes=10, treatment_type_id=treatment_id
+                    demo.CLINIC_ID,
+                    code,
+                    name,
+                    kind,
+                    minutes,
+                    buffer_minutes=10,
+                    treatment_type_id=treatment_id,
                 ),
             )
 

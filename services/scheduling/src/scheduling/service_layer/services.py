@@ -24,8 +24,7 @@ from scheduling.domain.model import (
     Role,
     TreatmentType,
 )
-from scheduling.service_layer.ports import PasswordHasher
-from scheduling.service_layer.unit_of_work import SchedulingUnitOfWork
+from scheduling.service_layer.ports import PasswordHasher, UnitOfWork
 
 
 @dataclass(frozen=True)
@@ -47,7 +46,7 @@ class RegisterPatient:
     language: str
 
 
-def register_patient(uow: SchedulingUnitOfWork, hasher: PasswordHasher, cmd: RegisterPatient) -> Patient:
+def register_patient(uow: UnitOfWork, hasher: PasswordHasher, cmd: RegisterPatient) -> Patient:
     email = cmd.email.strip().lower()
     if uow.repo.account_by_email(email) is not None:
         raise Conflict("an account with this email already exists", field="email")
@@ -84,7 +83,7 @@ class UpdatePatient:
     language: str | None = None
 
 
-def update_patient(uow: SchedulingUnitOfWork, actor: Principal, cmd: UpdatePatient) -> Patient:
+def update_patient(uow: UnitOfWork, actor: Principal, cmd: UpdatePatient) -> Patient:
     patient = _visible_patient(uow, actor, cmd.patient_id)
     for name in ("first_name", "last_name", "phone", "language"):
         value = getattr(cmd, name)
@@ -95,7 +94,7 @@ def update_patient(uow: SchedulingUnitOfWork, actor: Principal, cmd: UpdatePatie
     return patient
 
 
-def get_patient(uow: SchedulingUnitOfWork, actor: Principal, patient_id: uuid.UUID) -> Patient:
+def get_patient(uow: UnitOfWork, actor: Principal, patient_id: uuid.UUID) -> Patient:
     return _visible_patient(uow, actor, patient_id)
 
 
@@ -108,9 +107,7 @@ class CreateStaffAccount:
     practitioner_id: uuid.UUID | None = None
 
 
-def create_staff_account(
-    uow: SchedulingUnitOfWork, hasher: PasswordHasher, cmd: CreateStaffAccount
-) -> Account:
+def create_staff_account(uow: UnitOfWork, hasher: PasswordHasher, cmd: CreateStaffAccount) -> Account:
     roles = sorted(set(cmd.roles))
     if not roles or not set(roles) <= {r.value for r in STAFF_ROLES}:
         raise RuleViolation(
@@ -137,7 +134,7 @@ def create_staff_account(
     return account
 
 
-def authenticate(uow: SchedulingUnitOfWork, hasher: PasswordHasher, email: str, password: str) -> Account:
+def authenticate(uow: UnitOfWork, hasher: PasswordHasher, email: str, password: str) -> Account:
     account = uow.repo.account_by_email(email.strip().lower())
     if account is None or not account.active or not hasher.verify(account.password_hash, password):
         raise InvalidCredentials("wrong email or password")
@@ -159,7 +156,7 @@ class CreateClinic:
     clinic_id: uuid.UUID | None = None  # chosen by the caller when importing or seeding
 
 
-def create_clinic(uow: SchedulingUnitOfWork, cmd: CreateClinic) -> Clinic:
+def create_clinic(uow: UnitOfWork, cmd: CreateClinic) -> Clinic:
     if uow.repo.clinic_by_code(cmd.code) is not None:
         raise Conflict("a clinic with this code already exists", field="code")
     clinic = Clinic(
@@ -188,7 +185,7 @@ class AddPractitioner:
     practitioner_id: uuid.UUID | None = None
 
 
-def add_practitioner(uow: SchedulingUnitOfWork, cmd: AddPractitioner) -> Practitioner:
+def add_practitioner(uow: UnitOfWork, cmd: AddPractitioner) -> Practitioner:
     _clinic(uow, cmd.clinic_id)
     practitioner = Practitioner(
         id=cmd.practitioner_id or uow.new_id(),
@@ -215,7 +212,7 @@ class AddTreatmentType:
     treatment_type_id: uuid.UUID | None = None
 
 
-def add_treatment_type(uow: SchedulingUnitOfWork, cmd: AddTreatmentType) -> TreatmentType:
+def add_treatment_type(uow: UnitOfWork, cmd: AddTreatmentType) -> TreatmentType:
     _clinic(uow, cmd.clinic_id)
     treatment = TreatmentType(
         id=cmd.treatment_type_id or uow.new_id(),
@@ -233,23 +230,23 @@ def add_treatment_type(uow: SchedulingUnitOfWork, cmd: AddTreatmentType) -> Trea
     return treatment
 
 
-def list_clinics(uow: SchedulingUnitOfWork, page: Page) -> tuple[Sequence[Clinic], int]:
+def list_clinics(uow: UnitOfWork, page: Page) -> tuple[Sequence[Clinic], int]:
     return uow.repo.list(Clinic, offset=page.offset, limit=page.limit)
 
 
-def get_clinic(uow: SchedulingUnitOfWork, clinic_id: uuid.UUID) -> Clinic:
+def get_clinic(uow: UnitOfWork, clinic_id: uuid.UUID) -> Clinic:
     return _clinic(uow, clinic_id)
 
 
 def list_practitioners(
-    uow: SchedulingUnitOfWork, clinic_id: uuid.UUID, page: Page
+    uow: UnitOfWork, clinic_id: uuid.UUID, page: Page
 ) -> tuple[Sequence[Practitioner], int]:
     _clinic(uow, clinic_id)
     return uow.repo.list(Practitioner, offset=page.offset, limit=page.limit, clinic_id=clinic_id)
 
 
 def list_treatment_types(
-    uow: SchedulingUnitOfWork, clinic_id: uuid.UUID, page: Page
+    uow: UnitOfWork, clinic_id: uuid.UUID, page: Page
 ) -> tuple[Sequence[TreatmentType], int]:
     _clinic(uow, clinic_id)
     return uow.repo.list(TreatmentType, offset=page.offset, limit=page.limit, clinic_id=clinic_id)
@@ -267,7 +264,7 @@ class BookAppointment:
     patient_id: uuid.UUID | None = None
 
 
-def book_appointment(uow: SchedulingUnitOfWork, actor: Principal, cmd: BookAppointment) -> Appointment:
+def book_appointment(uow: UnitOfWork, actor: Principal, cmd: BookAppointment) -> Appointment:
     """Book one appointment; the time must be free (the database has the last word on PostgreSQL)."""
     patient_id = _patient_for_booking(actor, cmd.patient_id)
     if uow.repo.get(Patient, patient_id) is None:
@@ -298,7 +295,7 @@ def book_appointment(uow: SchedulingUnitOfWork, actor: Principal, cmd: BookAppoi
 
 
 def cancel_appointment(
-    uow: SchedulingUnitOfWork, actor: Principal, appointment_id: uuid.UUID, reason: str | None
+    uow: UnitOfWork, actor: Principal, appointment_id: uuid.UUID, reason: str | None
 ) -> Appointment:
     appointment = _visible_appointment(uow, actor, appointment_id)
     appointment.cancel(by_staff=actor.is_staff, now=uow.clock.now(), reason=reason)
@@ -315,12 +312,12 @@ def cancel_appointment(
     return appointment
 
 
-def get_appointment(uow: SchedulingUnitOfWork, actor: Principal, appointment_id: uuid.UUID) -> Appointment:
+def get_appointment(uow: UnitOfWork, actor: Principal, appointment_id: uuid.UUID) -> Appointment:
     return _visible_appointment(uow, actor, appointment_id)
 
 
 def list_appointments(
-    uow: SchedulingUnitOfWork, actor: Principal, page: Page, patient_id: uuid.UUID | None = None
+    uow: UnitOfWork, actor: Principal, page: Page, patient_id: uuid.UUID | None = None
 ) -> tuple[Sequence[Appointment], int]:
     """A patient sees only their own appointments; staff may filter by patient."""
     if not actor.is_staff:
@@ -345,7 +342,7 @@ def _conflict_on_violation(message: str, field: str) -> Iterator[None]:
         raise
 
 
-def _clinic(uow: SchedulingUnitOfWork, clinic_id: uuid.UUID) -> Clinic:
+def _clinic(uow: UnitOfWork, clinic_id: uuid.UUID) -> Clinic:
     clinic = uow.repo.get(Clinic, clinic_id)
     if clinic is None:
         raise NotFound("clinic not found", field="clinic_id")
@@ -364,16 +361,14 @@ def _patient_for_booking(actor: Principal, requested: uuid.UUID | None) -> uuid.
     return actor.patient_id
 
 
-def _visible_patient(uow: SchedulingUnitOfWork, actor: Principal, patient_id: uuid.UUID) -> Patient:
+def _visible_patient(uow: UnitOfWork, actor: Principal, patient_id: uuid.UUID) -> Patient:
     patient = uow.repo.get(Patient, patient_id)
     if patient is None or (not actor.is_staff and actor.patient_id != patient_id):
         raise NotFound("patient not found")
     return patient
 
 
-def _visible_appointment(
-    uow: SchedulingUnitOfWork, actor: Principal, appointment_id: uuid.UUID
-) -> Appointment:
+def _visible_appointment(uow: UnitOfWork, actor: Principal, appointment_id: uuid.UUID) -> Appointment:
     appointment = uow.repo.get(Appointment, appointment_id)
     if appointment is None or (not actor.is_staff and actor.patient_id != appointment.patient_id):
         raise NotFound("appointment not found")

@@ -1,4 +1,4 @@
-"""Scheduling's unit of work: one repository over one session, plus the outbox."""
+"""Scheduling's SQLAlchemy unit of work: one repository over one session, plus the outbox."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from clinic_shared.uow import SqlAlchemyUnitOfWork
 from scheduling.adapters.repository import SqlAlchemyRepository
 
 
-class SchedulingUnitOfWork(SqlAlchemyUnitOfWork):
+class SqlAlchemySchedulingUnitOfWork(SqlAlchemyUnitOfWork):
     repo: SqlAlchemyRepository
 
     def _open(self, session: Session) -> None:
