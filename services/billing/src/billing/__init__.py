@@ -1,0 +1,1 @@
+"""Billing: price lists, and the charges that follow a clinic's appointments."""

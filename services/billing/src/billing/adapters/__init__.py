@@ -1,0 +1,1 @@
+"""Billing's adapters: database tables and repositories, Alembic migrations."""

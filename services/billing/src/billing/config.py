@@ -1,0 +1,30 @@
+"""Billing's settings, parsed once from the environment (documented in .env.example)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from clinic_shared.settings import CommonSettings, EnvReader
+
+# Scheduling's JWKS when it runs side by side locally; used when neither JWKS_URL nor JWKS_FILE is set.
+DEFAULT_JWKS_URL = "http://localhost:8001/.well-known/jwks.json"
+
+
+@dataclass(frozen=True)
+class BillingSettings:
+    """Everything billing reads from its environment."""
+
+    common: CommonSettings
+    port: int
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> BillingSettings:
+        environ = os.environ if environ is None else environ
+        env = EnvReader(environ)
+        var_dir = env.str("VAR_DIR", "var")
+        return cls(
+            common=CommonSettings.from_env("billing", environ, f"sqlite:///{var_dir}/billing.db"),
+            port=env.int("BILLING_PORT", 8002),
+        )

@@ -1,0 +1,1 @@
+"""Billing's domain: plain Python, no Flask, SQLAlchemy or pika."""

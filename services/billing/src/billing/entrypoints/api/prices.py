@@ -1,0 +1,49 @@
+"""Price lists: what each treatment type costs at a clinic from a date (set by billing clerks and admins)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from flask_smorest import Blueprint
+from flask_smorest.pagination import PaginationParameters
+
+from billing.domain.model import PriceListEntry
+from billing.entrypoints.api import schemas
+from billing.entrypoints.api.context import PRICE_SETTERS, STAFF_ROLES, container, page_of
+from billing.service_layer import services
+from clinic_shared.web.auth import require_roles
+
+blp = Blueprint("prices", __name__, url_prefix="/clinics", description="Price lists")
+
+
+@blp.route("/<uuid:clinic_id>/prices/<uuid:treatment_type_id>", methods=["PUT"])
+@blp.arguments(schemas.SetPriceRequest)
+@blp.response(200, schemas.PriceEntrySchema, description="The entry for that date was replaced")
+@blp.alt_response(201, schema=schemas.PriceEntrySchema, description="A new price list entry")
+@blp.alt_response(422, description="A field is invalid, or the date is in the past for an existing price")
+@require_roles(*PRICE_SETTERS)
+def set_price(
+    body: dict[str, Any], clinic_id: uuid.UUID, treatment_type_id: uuid.UUID
+) -> tuple[PriceListEntry, int]:
+    with container().uow() as uow:
+        entry, created = services.set_price(
+            uow, services.SetPrice(clinic_id=clinic_id, treatment_type_id=treatment_type_id, **body)
+        )
+        return entry, 201 if created else 200
+
+
+@blp.route("/<uuid:clinic_id>/prices", methods=["GET"])
+@blp.arguments(schemas.PriceQuery, location="query")
+@blp.response(200, schemas.PriceEntrySchema(many=True))
+@blp.paginate()
+@require_roles(*STAFF_ROLES)
+def list_prices(
+    query: dict[str, Any], clinic_id: uuid.UUID, pagination_parameters: PaginationParameters
+) -> Sequence[PriceListEntry]:
+    with container().uow() as uow:
+        items, pagination_parameters.item_count = services.list_prices(
+            uow, clinic_id, page_of(pagination_parameters), query["treatment_type_id"]
+        )
+        return items

@@ -1,0 +1,69 @@
+"""The `billing` command: migrate the database, seed the demo prices, run the worker."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import click
+
+from billing.bootstrap import Container, bootstrap
+from billing.config import BillingSettings
+from billing.service_layer import services
+from clinic_shared import demo
+from clinic_shared.logging import configure_logging
+from clinic_shared.migrations import upgrade
+
+MIGRATIONS = Path(__file__).resolve().parent.parent / "adapters" / "migrations"
+
+DEMO_PRICES_FROM = date(2020, 1, 1)
+DEMO_CURRENCY = "CAD"
+
+
+def _container() -> Container:
+    settings = BillingSettings.from_env()
+    configure_logging("billing", settings.common.log_level)
+    return bootstrap(settings)
+
+
+@click.group()
+def main() -> None:
+    """Billing service administration."""
+
+
+@main.command()
+def migrate() -> None:
+    """Apply database migrations."""
+    settings = BillingSettings.from_env()
+    upgrade(settings.common.database_url, MIGRATIONS)
+    click.echo("billing: database is up to date")
+
+
+@main.command()
+def worker() -> None:
+    """Consume scheduling's events and run the outbox relay until SIGTERM/SIGINT."""
+    from billing.entrypoints import worker as worker_module
+
+    raise SystemExit(worker_module.run(_container()))
+
+
+@main.command("seed-demo")
+def seed_demo() -> None:
+    """Give the demo clinic's treatment types their prices (from 2020-01-01, CAD) unless they have some."""
+    c = _container()
+    added = 0
+    for treatment_type_id, cents in demo.DEMO_PRICES.items():
+        with c.uow() as uow:
+            entry = services.set_initial_price(
+                uow,
+                services.SetPrice(
+                    clinic_id=demo.CLINIC_ID,
+                    treatment_type_id=treatment_type_id,
+                    amount_cents=cents,
+                    currency=DEMO_CURRENCY,
+                    effective_from=DEMO_PRICES_FROM,
+                ),
+            )
+        added += entry is not None
+    c.engine.dispose()
+    click.echo(f"billing: demo prices ready ({added} added, {len(demo.DEMO_PRICES) - added} already set)")

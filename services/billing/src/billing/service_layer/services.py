@@ -1,0 +1,329 @@
+"""Billing's use cases. Each runs in one unit of work: state, inbox row and events commit together.
+
+The ``sync_*``, ``plan_charge`` and ``abort_charge`` functions apply scheduling's events; they are
+idempotent and tolerate events arriving twice or out of order, because the broker guarantees neither.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, tzinfo
+from typing import Any, TypeVar
+
+from sqlalchemy import exc
+
+from billing.domain.errors import Conflict, NotFound, RuleViolation
+from billing.domain.model import (
+    Charge,
+    ChargeKind,
+    ChargeStatus,
+    Clinic,
+    Patient,
+    Practitioner,
+    PriceListEntry,
+    ReferenceCopy,
+    TreatmentType,
+    local_date,
+    zone_or_utc,
+)
+from billing.domain.money import Money
+from billing.service_layer.unit_of_work import BillingUnitOfWork
+from clinic_shared.db import is_conflict
+from clinic_shared.tokens import Principal
+
+CopyT = TypeVar("CopyT", bound=ReferenceCopy)
+
+
+@dataclass(frozen=True)
+class Page:
+    offset: int
+    limit: int
+
+
+# --- copies of scheduling's records -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SyncClinic:
+    clinic_id: uuid.UUID
+    code: str
+    name: str
+    timezone: str
+    address: str
+    phone: str
+    email: str
+    currency: str
+    as_of: datetime
+
+
+@dataclass(frozen=True)
+class SyncPractitioner:
+    practitioner_id: uuid.UUID
+    clinic_id: uuid.UUID
+    display_name: str
+    registration_number: str
+    active: bool
+    as_of: datetime
+
+
+@dataclass(frozen=True)
+class SyncTreatmentType:
+    treatment_type_id: uuid.UUID
+    clinic_id: uuid.UUID
+    code: str
+    name: str
+    kind: str
+    duration_minutes: int
+    active: bool
+    as_of: datetime
+
+
+@dataclass(frozen=True)
+class SyncPatient:
+    patient_id: uuid.UUID
+    first_name: str
+    last_name: str
+    email: str
+    phone: str | None
+    language: str
+    as_of: datetime
+
+
+def sync_clinic(uow: BillingUnitOfWork, cmd: SyncClinic) -> Clinic:
+    return _sync(uow, Clinic, cmd.clinic_id, cmd.as_of, _facts(cmd, "clinic_id"))
+
+
+def sync_practitioner(uow: BillingUnitOfWork, cmd: SyncPractitioner) -> Practitioner:
+    return _sync(uow, Practitioner, cmd.practitioner_id, cmd.as_of, _facts(cmd, "practitioner_id"))
+
+
+def sync_treatment_type(uow: BillingUnitOfWork, cmd: SyncTreatmentType) -> TreatmentType:
+    return _sync(uow, TreatmentType, cmd.treatment_type_id, cmd.as_of, _facts(cmd, "treatment_type_id"))
+
+
+def sync_patient(uow: BillingUnitOfWork, cmd: SyncPatient) -> Patient:
+    return _sync(uow, Patient, cmd.patient_id, cmd.as_of, _facts(cmd, "patient_id"))
+
+
+def _sync(
+    uow: BillingUnitOfWork, cls: type[CopyT], entity_id: uuid.UUID, as_of: datetime, facts: dict[str, Any]
+) -> CopyT:
+    """Insert or refresh a local copy; an event older than the copy changes nothing."""
+    copy = uow.repo.get(cls, entity_id)
+    if copy is None:
+        create: Callable[..., CopyT] = cls
+        copy = create(id=entity_id, as_of=as_of, **facts)
+        uow.repo.add(copy)
+    else:
+        copy.refresh(as_of, facts)
+    uow.commit()
+    return copy
+
+
+def _facts(cmd: Any, id_field: str) -> dict[str, Any]:
+    """A Sync* command's fields other than the record's id and ``as_of``, named as on the copy."""
+    return {name: value for name, value in vars(cmd).items() if name not in {id_field, "as_of"}}
+
+
+# --- price lists ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SetPrice:
+    clinic_id: uuid.UUID
+    treatment_type_id: uuid.UUID
+    amount_cents: int
+    currency: str
+    effective_from: date
+
+
+def set_price(uow: BillingUnitOfWork, cmd: SetPrice) -> tuple[PriceListEntry, bool]:
+    """Set a treatment's price at a clinic from a date; returns the entry and whether it is new.
+
+    Charges waiting for a price that this entry now covers are priced; priced charges are never touched.
+    """
+    price = Money(cmd.amount_cents, cmd.currency)
+    clinic = uow.repo.get(Clinic, cmd.clinic_id)
+    if clinic is not None and clinic.currency != price.currency:
+        raise RuleViolation(f"this clinic bills in {clinic.currency}", field="currency")
+    treatment = uow.repo.get(TreatmentType, cmd.treatment_type_id)
+    if treatment is not None and treatment.clinic_id != cmd.clinic_id:
+        raise NotFound("treatment type not found at this clinic", field="treatment_type_id")
+    now = uow.clock.now()
+    prices = uow.repo.price_list(cmd.clinic_id, cmd.treatment_type_id)
+    entry, created = prices.set(
+        entry_id=uow.new_id(),
+        price=price,
+        effective_from=cmd.effective_from,
+        today=local_date(now, _zone(clinic)),
+        now=now,
+    )
+    if created:
+        uow.repo.add(entry)
+    for charge in uow.repo.charges_awaiting_price(cmd.clinic_id, cmd.treatment_type_id):
+        in_force = prices.price_on(charge.service_date)
+        if in_force is not None:
+            charge.assign_price(in_force.price, now)
+    _commit_unique(uow, "this price was changed concurrently; try again", "effective_from")
+    return entry, created
+
+
+def set_initial_price(uow: BillingUnitOfWork, cmd: SetPrice) -> PriceListEntry | None:
+    """Open a price list (any effective date); does nothing when the treatment already has prices."""
+    if uow.repo.price_list(cmd.clinic_id, cmd.treatment_type_id).entries:
+        return None
+    try:
+        entry, _ = set_price(uow, cmd)
+    except Conflict:  # opened concurrently by someone else
+        return None
+    return entry
+
+
+def list_prices(
+    uow: BillingUnitOfWork, clinic_id: uuid.UUID, page: Page, treatment_type_id: uuid.UUID | None = None
+) -> tuple[Sequence[PriceListEntry], int]:
+    return uow.repo.list_prices(
+        clinic_id, offset=page.offset, limit=page.limit, treatment_type_id=treatment_type_id
+    )
+
+
+# --- charges -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PlanCharge:
+    appointment_id: uuid.UUID
+    clinic_id: uuid.UUID
+    practitioner_id: uuid.UUID
+    patient_id: uuid.UUID
+    treatment_type_id: uuid.UUID
+    starts_at: datetime
+    sequence: int
+
+
+@dataclass(frozen=True)
+class AbortCharge(PlanCharge):
+    cancelled_at: datetime
+    late: bool
+
+
+def plan_charge(uow: BillingUnitOfWork, cmd: PlanCharge) -> Charge:
+    """Plan the charge of a booked appointment; a booking already charged (or cancelled) changes nothing.
+
+    Without a price on file the charge is still made, flagged as needing one.
+    """
+    existing = uow.repo.charge_for(cmd.appointment_id, ChargeKind.APPOINTMENT)
+    if existing is not None:
+        return existing
+    charge = _new_charge(uow, cmd)
+    uow.repo.add(charge)
+    try:
+        uow.commit()
+    except exc.IntegrityError as error:
+        # Another delivery of this booking won the race; the unique business key kept it to one charge.
+        uow.rollback()
+        if not is_conflict(error):
+            raise
+        existing = uow.repo.charge_for(cmd.appointment_id, ChargeKind.APPOINTMENT)
+        if existing is None:
+            raise
+        return existing
+    return charge
+
+
+def abort_charge(uow: BillingUnitOfWork, cmd: AbortCharge) -> Charge:
+    """Abort the charge of a cancelled appointment, keeping the late flag for the late-cancellation fee.
+
+    A cancellation that overtook its booking records the charge directly as aborted, so the booking,
+    when it arrives, finds it and changes nothing.
+    """
+    now = uow.clock.now()
+    charge = uow.repo.charge_for(cmd.appointment_id, ChargeKind.APPOINTMENT)
+    if charge is None:
+        charge = _new_charge(uow, cmd)
+        charge.abort(cancelled_at=cmd.cancelled_at, late=cmd.late, now=now)
+        uow.repo.add(charge)
+    else:
+        charge.apply_cancellation(
+            sequence=cmd.sequence, cancelled_at=cmd.cancelled_at, late=cmd.late, now=now
+        )
+    # If a concurrent booking inserted the charge first, the unique key fails this commit and the
+    # consumer redelivers the cancellation, which then finds that charge.
+    uow.commit()
+    return charge
+
+
+@dataclass(frozen=True)
+class ChargeFilter:
+    patient_id: uuid.UUID | None = None
+    appointment_id: uuid.UUID | None = None
+    clinic_id: uuid.UUID | None = None
+    status: ChargeStatus | None = None
+    needs_price: bool | None = None
+
+
+def list_charges(
+    uow: BillingUnitOfWork, actor: Principal, page: Page, query: ChargeFilter
+) -> tuple[Sequence[Charge], int]:
+    """Staff see every charge; a patient only their own (asking for anyone else's gives an empty page)."""
+    patient_id = query.patient_id
+    if not actor.is_staff:
+        if actor.patient_id is None or patient_id not in (None, actor.patient_id):
+            return [], 0
+        patient_id = actor.patient_id
+    return uow.repo.list_charges(
+        offset=page.offset,
+        limit=page.limit,
+        patient_id=patient_id,
+        appointment_id=query.appointment_id,
+        clinic_id=query.clinic_id,
+        status=query.status,
+        needs_price=query.needs_price,
+    )
+
+
+def get_charge(uow: BillingUnitOfWork, actor: Principal, charge_id: uuid.UUID) -> Charge:
+    charge = uow.repo.get(Charge, charge_id)
+    if charge is None or (not actor.is_staff and actor.patient_id != charge.patient_id):
+        raise NotFound("charge not found")
+    return charge
+
+
+# --- helpers -------------------------------------------------------------------------------------------
+
+
+def _zone(clinic: Clinic | None) -> tzinfo:
+    """The clinic's time zone; UTC until its copy has arrived."""
+    return clinic.zone if clinic is not None else zone_or_utc(None)
+
+
+def _new_charge(uow: BillingUnitOfWork, cmd: PlanCharge) -> Charge:
+    """A planned charge priced for the appointment's date in the clinic's calendar."""
+    service_date = local_date(cmd.starts_at, _zone(uow.repo.get(Clinic, cmd.clinic_id)))
+    in_force = uow.repo.price_list(cmd.clinic_id, cmd.treatment_type_id).price_on(service_date)
+    return Charge.plan(
+        charge_id=uow.new_id(),
+        appointment_id=cmd.appointment_id,
+        clinic_id=cmd.clinic_id,
+        patient_id=cmd.patient_id,
+        practitioner_id=cmd.practitioner_id,
+        treatment_type_id=cmd.treatment_type_id,
+        starts_at=cmd.starts_at,
+        service_date=service_date,
+        amount=in_force.price if in_force is not None else None,
+        sequence=cmd.sequence,
+        now=uow.clock.now(),
+    )
+
+
+def _commit_unique(uow: BillingUnitOfWork, message: str, field: str) -> None:
+    """Commit, turning a uniqueness violation (a lost race) into a Conflict."""
+    try:
+        uow.commit()
+    except exc.IntegrityError as error:
+        uow.rollback()
+        if is_conflict(error):
+            raise Conflict(message, field=field) from None
+        raise

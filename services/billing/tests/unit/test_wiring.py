@@ -1,0 +1,47 @@
+"""Settings, token verification keys and the event subscription, as billing wires them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from billing.bootstrap import key_source
+from billing.config import DEFAULT_JWKS_URL, BillingSettings
+from billing.entrypoints.handlers import HANDLERS, SUBSCRIPTION
+from clinic_shared.events import CATALOG
+from clinic_shared.testing.tokens import TestIssuer
+from clinic_shared.tokens import TokenVerifier
+
+
+def test_defaults_to_an_embedded_database_under_var_dir_and_port_8002() -> None:
+    settings = BillingSettings.from_env({"VAR_DIR": "/srv/clinic"})
+    assert settings.common.database_url == "sqlite:////srv/clinic/billing.db"
+    assert settings.common.service_name == "billing"
+    assert settings.port == 8002
+
+
+def test_reads_its_own_database_url_and_port() -> None:
+    settings = BillingSettings.from_env(
+        {"BILLING_DATABASE_URL": "postgresql://billing@db/billing", "BILLING_PORT": "9002"}
+    )
+    assert settings.common.database_url == "postgresql://billing@db/billing"
+    assert settings.port == 9002
+
+
+def test_verifies_tokens_against_a_jwks_file(tmp_path: Path) -> None:
+    issuer = TestIssuer()
+    settings = BillingSettings.from_env({"JWKS_FILE": str(issuer.write_jwks(tmp_path / "jwks.json"))})
+    common = settings.common
+    verifier = TokenVerifier(key_source(common), issuer=common.jwt_issuer, audience=common.jwt_audience)
+    assert verifier.verify(issuer.token("billing")).roles == {"billing"}
+
+
+def test_falls_back_to_schedulings_local_jwks_url() -> None:
+    source = key_source(BillingSettings.from_env({}).common)
+    assert source._url == DEFAULT_JWKS_URL  # private: nothing listens in a unit test
+
+
+def test_subscribes_to_exactly_the_scheduling_events_it_handles() -> None:
+    assert dict(SUBSCRIPTION.bindings) == {"scheduling.events": sorted(HANDLERS)}
+    assert SUBSCRIPTION.queue == "billing"
+    for event_type in HANDLERS:
+        assert CATALOG.latest_version(event_type) >= 1
