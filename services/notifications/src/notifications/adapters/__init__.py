@@ -1,0 +1,1 @@
+"""Notifications' adapters: tables and repositories, templates, calendar files, mail and SMS transports."""

@@ -1,0 +1,69 @@
+"""Calendar invitations (RFC 5545 objects with RFC 5546 methods) for appointment e-mails.
+
+The UID is stable per appointment (``<appointment_id>@ims-clinic``) and SEQUENCE is the appointment's
+``sequence``, so a calendar application updates or removes the event it already has instead of adding a
+new one. Times are written in the clinic's zone with its VTIMEZONE, so they read right wherever the
+patient's device is.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import icalendar
+
+from notifications.domain.composition import Notice
+from notifications.service_layer.ports import CalendarAttachment
+
+UID_DOMAIN = "ims-clinic"
+PRODID = "-//IMS Clinic//Notifications//EN"
+# The VTIMEZONE describes the zone's rules this long around the appointment (enough for any client).
+_ZONE_MARGIN = timedelta(days=366)
+
+
+def calendar_uid(notice: Notice) -> str:
+    return f"{notice.appointment_id}@{UID_DOMAIN}"
+
+
+def appointment_calendar(notice: Notice, *, summary: str, description: str) -> CalendarAttachment:
+    """METHOD:REQUEST for a booking; METHOD:CANCEL with STATUS:CANCELLED for a cancellation."""
+    method = "CANCEL" if notice.is_cancellation else "REQUEST"
+    calendar = icalendar.Calendar()
+    calendar.add("prodid", PRODID)
+    calendar.add("version", "2.0")
+    calendar.add("calscale", "GREGORIAN")
+    calendar.add("method", method)
+
+    event = icalendar.Event()
+    event.add("uid", calendar_uid(notice))
+    event.add("sequence", notice.sequence)
+    # DTSTAMP is when this version of the object was created: the delivery's creation, stable on resend.
+    event.add("dtstamp", notice.created_at)
+    event.add("dtstart", notice.local_start)
+    event.add("dtend", notice.local_end)
+    event.add("summary", summary)
+    event.add("description", description)
+    event.add("location", f"{notice.clinic_name}, {notice.clinic_address}")
+    event.add("status", "CANCELLED" if notice.is_cancellation else "CONFIRMED")
+    event.add("transp", "OPAQUE")
+    event.add(
+        "organizer",
+        icalendar.vCalAddress(f"mailto:{notice.clinic_email}"),
+        parameters={"CN": notice.clinic_name},
+    )
+    event.add(
+        "attendee",
+        icalendar.vCalAddress(f"mailto:{notice.recipient}"),
+        parameters={
+            "CN": notice.first_name,
+            "ROLE": "REQ-PARTICIPANT",
+            "PARTSTAT": "ACCEPTED",
+            "RSVP": "FALSE",
+        },
+    )
+    calendar.add_component(event)
+    calendar.add_missing_timezones(
+        first_date=(notice.local_start - _ZONE_MARGIN).date(),
+        last_date=(notice.local_end + _ZONE_MARGIN).date(),
+    )
+    return CalendarAttachment(method=method, content=calendar.to_ical())

@@ -1,0 +1,107 @@
+"""Sending e-mail over SMTP with smtplib, configured by one URL.
+
+``smtp://user:pass@host:port`` (plain, port 25 by default), ``smtp+starttls://...`` (upgrade with
+STARTTLS, port 587) and ``smtps://...`` (implicit TLS, port 465). Credentials are percent-decoded.
+Each message opens its own connection, bounded by ``timeout`` for every socket operation.
+
+Failures become TransportError: a 5xx refusal of the recipient or of the message is permanent, anything
+else (timeouts, 4xx, authentication and server trouble) is worth retrying. Reasons carry SMTP codes only,
+never addresses or server texts that may quote them.
+"""
+
+from __future__ import annotations
+
+import smtplib
+import ssl
+from dataclasses import dataclass
+from typing import Literal
+from urllib.parse import unquote, urlsplit
+
+from notifications.adapters.mime import build_message
+from notifications.service_layer.ports import OutgoingEmail, TransportError
+
+Security = Literal["none", "starttls", "tls"]
+_SCHEMES: dict[str, tuple[Security, int]] = {
+    "smtp": ("none", 25),
+    "smtp+starttls": ("starttls", 587),
+    "smtps": ("tls", 465),
+}
+
+
+@dataclass(frozen=True)
+class SmtpEndpoint:
+    host: str
+    port: int
+    security: Security
+    username: str | None = None
+    password: str | None = None
+
+    @classmethod
+    def from_url(cls, url: str) -> SmtpEndpoint:
+        parts = urlsplit(url)
+        if parts.scheme not in _SCHEMES or not parts.hostname:
+            raise ValueError("SMTP URL must be smtp://, smtp+starttls:// or smtps:// with a host")
+        security, default_port = _SCHEMES[parts.scheme]
+        return cls(
+            host=parts.hostname,
+            port=parts.port or default_port,
+            security=security,
+            username=unquote(parts.username) if parts.username else None,
+            password=unquote(parts.password) if parts.password else None,
+        )
+
+
+class SmtpMailer:
+    """A Mailer speaking SMTP to one server."""
+
+    def __init__(
+        self,
+        endpoint: SmtpEndpoint,
+        sender: str,
+        *,
+        timeout: float = 10.0,
+        tls_context: ssl.SSLContext | None = None,
+    ) -> None:
+        self.endpoint = endpoint
+        self._sender = sender
+        self._timeout = timeout
+        self._tls_context = tls_context
+
+    @classmethod
+    def from_url(cls, url: str, sender: str, *, timeout: float = 10.0) -> SmtpMailer:
+        return cls(SmtpEndpoint.from_url(url), sender, timeout=timeout)
+
+    def send(self, email: OutgoingEmail) -> None:
+        message = build_message(email, self._sender)
+        try:
+            with self._connect() as smtp:
+                if self.endpoint.security == "starttls":
+                    smtp.starttls(context=self._context())
+                if self.endpoint.username:
+                    smtp.login(self.endpoint.username, self.endpoint.password or "")
+                smtp.send_message(message)
+        except smtplib.SMTPRecipientsRefused as exc:
+            codes = sorted({code for code, _ in exc.recipients.values()})
+            permanent = all(500 <= code < 600 for code in codes)
+            reason = f"SMTP recipient refused ({', '.join(map(str, codes))})"
+            raise TransportError(reason, permanent=permanent) from None
+        except smtplib.SMTPDataError as exc:
+            permanent = 500 <= exc.smtp_code < 600
+            raise TransportError(f"SMTP message refused ({exc.smtp_code})", permanent=permanent) from None
+        except smtplib.SMTPAuthenticationError as exc:
+            raise TransportError(f"SMTP authentication failed ({exc.smtp_code})") from None
+        except smtplib.SMTPResponseException as exc:
+            raise TransportError(f"SMTP error ({exc.smtp_code})") from None
+        except (smtplib.SMTPException, ssl.SSLError, OSError) as exc:
+            raise TransportError(f"SMTP server unavailable ({type(exc).__name__})") from None
+
+    def _connect(self) -> smtplib.SMTP:
+        endpoint = self.endpoint
+        if endpoint.security == "tls":
+            return smtplib.SMTP_SSL(
+                endpoint.host, endpoint.port, timeout=self._timeout, context=self._context()
+            )
+        return smtplib.SMTP(endpoint.host, endpoint.port, timeout=self._timeout)
+
+    def _context(self) -> ssl.SSLContext:
+        return self._tls_context or ssl.create_default_context()

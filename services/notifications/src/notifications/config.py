@@ -1,0 +1,72 @@
+"""Notifications' settings, parsed once from the environment (documented in .env.example)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from email.utils import parseaddr
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from clinic_shared.settings import CommonSettings, ConfigError, EnvReader
+
+DEFAULT_JWKS_URL = "http://localhost:8001/.well-known/jwks.json"
+DEFAULT_SMTP_FROM = "IMS Clinic <no-reply@localhost>"
+SMTP_SCHEMES = ("smtp", "smtp+starttls", "smtps")
+
+
+@dataclass(frozen=True)
+class NotificationsSettings:
+    """Where messages go (SMTP or the development mailbox, SMS provider or sink) and how hard to try."""
+
+    common: CommonSettings
+    port: int
+    smtp_url: str | None
+    smtp_from: str
+    smtp_timeout: float
+    mailbox_dir: Path
+    sms_provider_url: str | None
+    sms_sink_dir: Path
+    max_attempts: int
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> NotificationsSettings:
+        environ = os.environ if environ is None else environ
+        env = EnvReader(environ)
+        var_dir = env.str("VAR_DIR", "var")
+        settings = cls(
+            common=CommonSettings.from_env("notifications", environ, f"sqlite:///{var_dir}/notifications.db"),
+            port=env.int("NOTIFICATIONS_PORT", 8003),
+            smtp_url=env.optional("SMTP_URL"),
+            smtp_from=env.str("SMTP_FROM", DEFAULT_SMTP_FROM),
+            smtp_timeout=env.float("SMTP_TIMEOUT", 10.0),
+            mailbox_dir=env.path("MAILBOX_DIR", f"{var_dir}/mailbox"),
+            sms_provider_url=env.optional("SMS_PROVIDER_URL"),
+            sms_sink_dir=env.path("SMS_SINK_DIR", f"{var_dir}/sms"),
+            max_attempts=env.int("NOTIFICATIONS_MAX_ATTEMPTS", 5),
+        )
+        settings._validate()
+        return settings
+
+    @property
+    def jwks_url(self) -> str:
+        return self.common.jwks_url or DEFAULT_JWKS_URL
+
+    def _validate(self) -> None:
+        if self.smtp_url is not None:
+            parts = urlsplit(self.smtp_url)
+            if parts.scheme not in SMTP_SCHEMES or not parts.hostname:
+                raise ConfigError(
+                    "SMTP_URL must look like smtp://user:pass@host:port (or smtp+starttls://, smtps://)"
+                )
+            try:
+                _ = parts.port
+            except ValueError:
+                raise ConfigError("SMTP_URL has an invalid port") from None
+        if "@" not in parseaddr(self.smtp_from)[1]:
+            raise ConfigError(f"SMTP_FROM must be an e-mail address, got {self.smtp_from!r}")
+        if self.smtp_timeout <= 0:
+            raise ConfigError("SMTP_TIMEOUT must be a positive number of seconds")
+        if self.max_attempts < 1:
+            raise ConfigError("NOTIFICATIONS_MAX_ATTEMPTS must be at least 1")

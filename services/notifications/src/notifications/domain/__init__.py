@@ -1,0 +1,1 @@
+"""Notifications' domain: plain Python, no Flask, SQLAlchemy, Jinja or pika."""

@@ -1,0 +1,40 @@
+"""The delivery log: every message owed to a patient and what happened to it (front desk and admins)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from flask_smorest import Blueprint
+from flask_smorest.pagination import PaginationParameters
+
+from clinic_shared.web.auth import require_roles
+from notifications.domain.model import Delivery
+from notifications.entrypoints.api import schemas
+from notifications.entrypoints.api.context import container, page_of
+from notifications.service_layer import services
+
+blp = Blueprint("deliveries", __name__, url_prefix="/deliveries", description="The delivery log")
+
+
+@blp.route("", methods=["GET"])
+@blp.arguments(schemas.DeliveryQuery, location="query")
+@blp.response(200, schemas.DeliverySchema(many=True))
+@blp.paginate()
+@require_roles(*services.STAFF_READERS)
+def list_deliveries(query: dict[str, Any], pagination_parameters: PaginationParameters) -> Sequence[Delivery]:
+    with container().uow() as uow:
+        items, pagination_parameters.item_count = services.list_deliveries(
+            uow, page_of(pagination_parameters), **query
+        )
+        return items
+
+
+@blp.route("/<uuid:delivery_id>", methods=["GET"])
+@blp.response(200, schemas.DeliverySchema)
+@blp.alt_response(404, description="No such delivery")
+@require_roles(*services.STAFF_READERS)
+def get_delivery(delivery_id: uuid.UUID) -> Delivery:
+    with container().uow() as uow:
+        return services.get_delivery(uow, delivery_id)

@@ -1,0 +1,37 @@
+"""The `notifications` command: migrate the database, run the worker."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from clinic_shared.logging import configure_logging
+from clinic_shared.migrations import upgrade
+from notifications.bootstrap import bootstrap
+from notifications.config import NotificationsSettings
+
+MIGRATIONS = Path(__file__).resolve().parent.parent / "adapters" / "migrations"
+
+
+@click.group()
+def main() -> None:
+    """Notifications service administration."""
+
+
+@main.command()
+def migrate() -> None:
+    """Apply database migrations."""
+    settings = NotificationsSettings.from_env()
+    upgrade(settings.common.database_url, MIGRATIONS)
+    click.echo("notifications: database is up to date")
+
+
+@main.command()
+def worker() -> None:
+    """Consume scheduling's events and send the messages they call for, until SIGTERM/SIGINT."""
+    from notifications.entrypoints import worker as worker_module
+
+    settings = NotificationsSettings.from_env()
+    configure_logging("notifications", settings.common.log_level)
+    raise SystemExit(worker_module.run(bootstrap(settings)))

@@ -1,0 +1,106 @@
+"""What the service layer needs from the outside world, as protocols the adapters implement."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol, TypeVar
+
+from notifications.domain.composition import Notice
+from notifications.domain.model import ClinicInfo, Contact, Delivery, PractitionerInfo, TreatmentInfo
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class CalendarAttachment:
+    """An iCalendar object (RFC 5545) with its iTIP method (RFC 5546): REQUEST or CANCEL."""
+
+    method: str
+    content: bytes
+    filename: str = "appointment.ics"
+
+
+@dataclass(frozen=True)
+class OutgoingEmail:
+    """A rendered e-mail; ``message_id`` is stable per delivery so a resend is recognizable."""
+
+    message_id: str
+    to: str
+    subject: str
+    text: str
+    html: str
+    language: str
+    reply_to: str | None = None
+    calendar: CalendarAttachment | None = None
+
+
+@dataclass(frozen=True)
+class OutgoingSms:
+    """A rendered SMS; ``key`` is the delivery's unique key, passed on where a provider deduplicates."""
+
+    key: str
+    to: str
+    body: str
+
+
+class TransportError(Exception):
+    """Sending failed. ``permanent`` means retrying cannot help (e.g. the address was refused).
+
+    ``reason`` must not quote addresses or message content: it is stored and shown to staff.
+    """
+
+    def __init__(self, reason: str, *, permanent: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.permanent = permanent
+
+
+class Mailer(Protocol):
+    def send(self, email: OutgoingEmail) -> str | None:
+        """Hand the e-mail over; returns the transport's id for it, if any. Raises TransportError."""
+        ...
+
+
+class SmsSender(Protocol):
+    def send(self, sms: OutgoingSms) -> str | None:
+        """Hand the SMS over; returns the provider's id for it, if any. Raises TransportError."""
+        ...
+
+
+class MessageRenderer(Protocol):
+    def email(self, notice: Notice) -> OutgoingEmail:
+        """Subject, plain text, HTML and calendar invitation for a notice."""
+        ...
+
+    def sms(self, notice: Notice) -> OutgoingSms: ...
+
+
+class Repository(Protocol):
+    """How the service layer finds and stores domain objects within one unit of work."""
+
+    def add(self, entity: object) -> None: ...
+
+    def get(self, cls: type[T], entity_id: uuid.UUID) -> T | None: ...
+
+    def contact(self, patient_id: uuid.UUID) -> Contact | None: ...
+
+    def clinic(self, clinic_id: uuid.UUID) -> ClinicInfo | None: ...
+
+    def practitioner(self, practitioner_id: uuid.UUID) -> PractitionerInfo | None: ...
+
+    def treatment_type(self, treatment_type_id: uuid.UUID) -> TreatmentInfo | None: ...
+
+    def deliveries_for_appointment(self, appointment_id: uuid.UUID) -> Sequence[Delivery]: ...
+
+    def claimable_deliveries(self, now: datetime, stale_before: datetime, limit: int) -> Sequence[Delivery]:
+        """Due pending deliveries and stale sending ones, locked (skipping rows another dispatcher holds)."""
+        ...
+
+    def delivery_for_update(self, delivery_id: uuid.UUID) -> Delivery | None: ...
+
+    def list_deliveries(
+        self, *, offset: int, limit: int, **filters: Any
+    ) -> tuple[Sequence[Delivery], int]: ...

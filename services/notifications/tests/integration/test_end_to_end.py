@@ -1,0 +1,161 @@
+"""Scheduling's events through real RabbitMQ and PostgreSQL to a real SMTP server, once per message."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import icalendar
+import pika
+import pytest
+from sqlalchemy import select
+
+from clinic_shared.events import Envelope, dump_event
+from clinic_shared.messaging.connection import Backoff
+from clinic_shared.testing.tokens import TestIssuer
+from notifications.bootstrap import Container, bootstrap
+from notifications.config import NotificationsSettings
+from notifications.domain.model import Channel, Delivery, DeliveryKind, DeliveryStatus
+from notifications.entrypoints.dispatcher import Dispatcher
+from notifications.entrypoints.worker import build_consumer
+
+pytestmark = pytest.mark.integration
+
+EXCHANGE = "scheduling.events"
+
+
+@contextmanager
+def publisher(amqp_url: str) -> Iterator[Callable[[Envelope], None]]:
+    """Publish events as scheduling's relay does: confirmed, persistent, mandatory, routed by type."""
+    connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
+    try:
+        channel = connection.channel()
+        channel.confirm_delivery()
+        channel.exchange_declare(EXCHANGE, exchange_type="topic", durable=True)
+
+        def publish(event: Envelope) -> None:
+            channel.basic_publish(
+                EXCHANGE,
+                event.type,
+                dump_event(event),
+                pika.BasicProperties(
+                    content_type="application/json",
+                    delivery_mode=pika.DeliveryMode.Persistent,
+                    message_id=str(event.id),
+                    type=event.type,
+                ),
+                mandatory=True,
+            )
+
+        yield publish
+    finally:
+        if connection.is_open:
+            connection.close()
+
+
+def calendar_of(message: Any) -> icalendar.Calendar:
+    (attachment,) = [
+        part for part in message.iter_attachments() if part.get_content_type() == "text/calendar"
+    ]
+    return icalendar.Calendar.from_ical(attachment.get_payload(decode=True))
+
+
+def deliveries(container: Container) -> list[Delivery]:
+    with container.uow() as uow:
+        return list(uow.session.scalars(select(Delivery)))
+
+
+@pytest.fixture
+def live_container(
+    pg_url: str,
+    amqp_url: str,
+    smtp_server: Any,
+    make_settings: Callable[..., NotificationsSettings],
+    issuer: TestIssuer,
+) -> Iterator[Container]:
+    """The real wiring (system clock, SMTP mailer, SMS sink) on PostgreSQL and a private vhost."""
+    settings = make_settings(pg_url, AMQP_URL=amqp_url, SMTP_URL=smtp_server.url(), SMTP_TIMEOUT="5")
+    container = bootstrap(settings, verifier=issuer.verifier())
+    yield container
+    container.engine.dispose()
+
+
+def test_booking_and_cancellation_reach_the_patient_once_each(
+    live_container: Container,
+    amqp_url: str,
+    smtp_server: Any,
+    events: Any,
+    outcomes: Any,
+    running: Callable[..., Any],
+    wait_until: Callable[..., Any],
+    tmp_path: Path,
+) -> None:
+    dispatcher = Dispatcher.from_container(live_container, poll_interval=0.2)
+    outcomes.also = dispatcher.wake
+    consumer = build_consumer(
+        live_container,
+        on_processed=outcomes,
+        backoff=Backoff(initial=0.05, cap=0.5),
+        retry_backoff=Backoff(initial=0.01, cap=0.05),
+    )
+    with (
+        running(consumer.run, "consumer"),
+        running(dispatcher.run, "dispatcher"),
+        publisher(amqp_url) as publish,
+    ):
+        assert consumer.ready.wait(20), "consumer did not start"
+        for event in events.catalogue():
+            publish(event)
+        booked = events.booked()
+        publish(booked)
+
+        (confirmation,) = smtp_server.sink.wait_for(1)
+        assert confirmation["To"] == "pat@example.com"
+        assert "Demo IMS Clinic" in confirmation["Subject"]
+        text = confirmation.get_body(preferencelist=("plain",))
+        assert text is not None
+        assert "Dr. Ida Needham" in text.get_content()
+        invitation = calendar_of(confirmation)
+        assert invitation["METHOD"] == "REQUEST"
+        assert str(invitation.events[0]["UID"]) == f"{events.appointment_id}@ims-clinic"
+        assert invitation.events[0]["SEQUENCE"] == 0
+
+        # The same event delivered three more times is a duplicate for the inbox ...
+        for _ in range(3):
+            publish(booked)
+        outcomes.wait(lambda o: o.count("duplicate") == 3)
+        # ... and the same facts under a new event id get past the inbox but not the unique key.
+        publish(events.booked())
+        outcomes.wait(lambda o: o.count("applied") == 6)
+        wait_until(lambda: all(d.finished for d in deliveries(live_container)), timeout=20)
+        assert len(deliveries(live_container)) == 2
+        assert len(smtp_server.sink.envelopes) == 1
+
+        publish(events.cancelled())
+        _, cancellation = smtp_server.sink.wait_for(2)
+        assert "cancelled" in cancellation["Subject"]
+        invitation = calendar_of(cancellation)
+        assert invitation["METHOD"] == "CANCEL"
+        assert invitation.events[0]["STATUS"] == "CANCELLED"
+        assert invitation.events[0]["SEQUENCE"] == 1
+        assert str(invitation.events[0]["UID"]) == f"{events.appointment_id}@ims-clinic"
+        wait_until(lambda: all(d.finished for d in deliveries(live_container)), timeout=20)
+
+    stored = {(d.kind, d.channel): d for d in deliveries(live_container)}
+    assert {key: d.status for key, d in stored.items()} == {
+        (DeliveryKind.BOOKING_CONFIRMATION, Channel.EMAIL): DeliveryStatus.SENT,
+        (DeliveryKind.BOOKING_CONFIRMATION, Channel.SMS): DeliveryStatus.SENT,
+        (DeliveryKind.CANCELLATION, Channel.EMAIL): DeliveryStatus.SENT,
+        (DeliveryKind.CANCELLATION, Channel.SMS): DeliveryStatus.SENT,
+    }
+    assert confirmation["Message-ID"] == stored[(DeliveryKind.BOOKING_CONFIRMATION, Channel.EMAIL)].message_id
+    assert cancellation["Message-ID"] == stored[(DeliveryKind.CANCELLATION, Channel.EMAIL)].message_id
+    assert len(smtp_server.sink.envelopes) == 2
+    sms = [json.loads(line) for line in (tmp_path / "sms" / "outbox.jsonl").read_text().splitlines()]
+    assert [(line["to"], line["key"].split(":")[1]) for line in sms] == [
+        ("+16045550100", "booking_confirmation"),
+        ("+16045550100", "cancellation"),
+    ]

@@ -1,0 +1,132 @@
+"""Notifications on a real PostgreSQL: migrations, the unique delivery key, and concurrent dispatchers."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from click.testing import CliRunner
+from sqlalchemy import exc, insert, inspect, select
+
+from clinic_shared.db import constraint_name, is_conflict, make_engine
+from clinic_shared.events import Envelope
+from clinic_shared.testing.postgres import temporary_database
+from clinic_shared.testing.tokens import TestIssuer
+from notifications.adapters import orm
+from notifications.bootstrap import Container, bootstrap
+from notifications.config import NotificationsSettings
+from notifications.domain.model import Delivery, DeliveryStatus
+from notifications.entrypoints.cli import main
+from notifications.entrypoints.dispatcher import Dispatcher
+from notifications.entrypoints.handlers import HANDLERS
+from notifications.service_layer.services import DispatchPolicy
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def pg_container(
+    pg_url: str,
+    make_settings: Callable[..., NotificationsSettings],
+    clock: Any,
+    issuer: TestIssuer,
+    transport: Any,
+    policy: DispatchPolicy,
+) -> Iterator[Container]:
+    container = bootstrap(
+        make_settings(pg_url),
+        clock=clock,
+        verifier=issuer.verifier(),
+        mailer=transport,
+        sms=transport,
+        policy=policy,
+    )
+    yield container
+    container.engine.dispose()
+
+
+def apply(container: Container, *events: Envelope) -> None:
+    for event in events:
+        with container.uow() as uow:
+            HANDLERS[event.type](uow, event)
+            uow.commit()
+
+
+@pytest.mark.parametrize("backend", ["postgresql", "sqlite"])
+def test_migrations_match_the_models(backend: str, request: pytest.FixtureRequest) -> None:
+    url = request.getfixturevalue("pg_url" if backend == "postgresql" else "sqlite_url")
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            differences = compare_metadata(MigrationContext.configure(connection), orm.metadata)
+    finally:
+        engine.dispose()
+    assert differences == []
+
+
+def test_migrate_command_works_on_postgresql() -> None:
+    with temporary_database("notifications_cli") as url:
+        result = CliRunner().invoke(main, ["migrate"], env={"NOTIFICATIONS_DATABASE_URL": url})
+        assert result.exit_code == 0, result.output
+        engine = make_engine(url)
+        try:
+            assert "deliveries" in inspect(engine).get_table_names()
+        finally:
+            engine.dispose()
+
+
+def test_the_database_refuses_a_second_delivery_with_the_same_key(
+    pg_container: Container, events: Any
+) -> None:
+    apply(pg_container, events.booked())
+    with pg_container.engine.connect() as connection:
+        row = dict(connection.execute(select(orm.deliveries).limit(1)).mappings().one())
+        with pytest.raises(exc.IntegrityError) as caught:
+            connection.execute(insert(orm.deliveries).values(row | {"id": uuid.uuid4()}))
+    assert is_conflict(caught.value)
+    assert constraint_name(caught.value) == "uq_deliveries_key"
+
+
+def test_concurrent_dispatchers_send_each_delivery_exactly_once(
+    pg_container: Container, events: Any, transport: Any
+) -> None:
+    apply(pg_container, *events.catalogue(phone=None))
+    for day in range(30):
+        starts_at = datetime(2025, 4, 1, 16, tzinfo=UTC) + timedelta(days=day)
+        apply(pg_container, events.booked(appointment_id=uuid.uuid4(), starts_at=starts_at))
+    transport.on_send = lambda _message: time.sleep(0.005)  # widen the window for double sends
+    dispatchers = [Dispatcher.from_container(pg_container, batch_size=4) for _ in range(4)]
+    start = threading.Barrier(len(dispatchers))
+    errors: list[BaseException] = []
+
+    def drain(dispatcher: Dispatcher) -> None:
+        try:
+            start.wait()
+            while True:
+                dispatcher.dispatch_due()
+                if dispatcher.last_report.examined == 0:
+                    return
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=drain, args=(d,)) for d in dispatchers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert not errors
+
+    sent_ids = [email.message_id for email in transport.emails]
+    assert len(sent_ids) == 30
+    assert len(set(sent_ids)) == 30
+    with pg_container.uow() as uow:
+        stored = list(uow.session.scalars(select(Delivery)))
+    assert {(d.status, d.attempts) for d in stored} == {(DeliveryStatus.SENT, 1)}
+    assert {d.message_id for d in stored} == set(sent_ids)

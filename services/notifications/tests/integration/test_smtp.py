@@ -1,0 +1,146 @@
+"""SmtpMailer against a real SMTP server (aiosmtpd on a free local port): content, auth, STARTTLS, errors."""
+
+from __future__ import annotations
+
+import ipaddress
+import ssl
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import icalendar
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from notifications.adapters.rendering import TemplateRenderer
+from notifications.adapters.smtp import SmtpMailer
+from notifications.domain.composition import Notice
+from notifications.service_layer.ports import OutgoingEmail, TransportError
+
+pytestmark = pytest.mark.integration
+
+SENDER = "IMS Clinic <no-reply@ims-clinic.local>"
+
+
+@pytest.fixture
+def email(make_notice: Callable[..., Notice]) -> OutgoingEmail:
+    return TemplateRenderer().email(make_notice())
+
+
+def test_delivers_text_html_and_the_invitation(smtp_server: Any, email: OutgoingEmail) -> None:
+    mailer = SmtpMailer.from_url(smtp_server.url(), SENDER, timeout=5)
+    mailer.send(email)
+
+    (envelope,) = smtp_server.sink.envelopes
+    assert envelope.mail_from == "no-reply@ims-clinic.local"
+    assert envelope.rcpt_tos == ["pat@example.com"]
+    (message,) = smtp_server.sink.messages
+    assert message["Message-ID"] == email.message_id
+    assert message["Subject"].strip() == email.subject  # a fold right after "Subject:" keeps its space
+    text = message.get_body(preferencelist=("plain",))
+    html = message.get_body(preferencelist=("html",))
+    assert text is not None
+    assert "Hello Pat," in text.get_content()
+    assert html is not None
+    assert "<html" in html.get_content()
+    (invitation,) = list(message.iter_attachments())
+    assert invitation.get_content_type() == "text/calendar"
+    assert invitation.get_param("method") == "REQUEST"
+    calendar = icalendar.Calendar.from_ical(invitation.get_payload(decode=True))
+    assert calendar["METHOD"] == "REQUEST"
+    assert smtp_server.sink.logins == []
+
+
+def test_logs_in_with_the_credentials_in_the_url(smtp_server: Any, email: OutgoingEmail) -> None:
+    mailer = SmtpMailer.from_url(smtp_server.url(credentials="mailer:s3cret%2Fpass@"), SENDER, timeout=5)
+    mailer.send(email)
+    assert smtp_server.sink.logins == ["mailer"]
+    assert len(smtp_server.sink.envelopes) == 1
+
+
+def test_a_wrong_password_is_worth_retrying_not_a_verdict_on_the_message(
+    smtp_server: Any, email: OutgoingEmail
+) -> None:
+    mailer = SmtpMailer.from_url(smtp_server.url(credentials="mailer:wrong@"), SENDER, timeout=5)
+    with pytest.raises(TransportError) as caught:
+        mailer.send(email)
+    assert not caught.value.permanent
+    assert caught.value.reason == "SMTP authentication failed (535)"
+    assert smtp_server.sink.envelopes == []
+
+
+def test_a_refused_recipient_is_permanent_and_not_quoted(smtp_server: Any, email: OutgoingEmail) -> None:
+    smtp_server.sink.refuse = True
+    with pytest.raises(TransportError) as caught:
+        SmtpMailer.from_url(smtp_server.url(), SENDER, timeout=5).send(email)
+    assert caught.value.permanent
+    assert caught.value.reason == "SMTP recipient refused (550)"
+    assert "pat@example.com" not in caught.value.reason
+
+
+def test_an_unreachable_server_is_a_transient_failure(email: OutgoingEmail) -> None:
+    from socket import socket
+
+    with socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # bound but not listening: connections are refused
+        with pytest.raises(TransportError) as caught:
+            SmtpMailer.from_url(f"smtp://127.0.0.1:{port}", SENDER, timeout=2).send(email)
+    assert not caught.value.permanent
+    assert caught.value.reason.startswith("SMTP server unavailable")
+
+
+def self_signed(directory: Path) -> tuple[Path, Path]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return cert_path, key_path
+
+
+def test_starttls_upgrades_the_connection_before_logging_in(
+    tmp_path: Path, start_smtp_server: Callable[..., Any], email: OutgoingEmail
+) -> None:
+    cert, key = self_signed(tmp_path)
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_context.load_cert_chain(cert, key)
+    server = start_smtp_server(tls_context=server_context, require_starttls=True)
+    client_context = ssl.create_default_context(cafile=str(cert))
+
+    url = server.url("smtp+starttls", credentials="mailer:s3cret%2Fpass@")
+    SmtpMailer.from_url(url, SENDER, timeout=5)  # the URL alone selects STARTTLS ...
+    mailer = SmtpMailer(
+        SmtpMailer.from_url(url, SENDER).endpoint, SENDER, timeout=5, tls_context=client_context
+    )
+    mailer.send(email)
+    assert server.sink.logins == ["mailer"]
+    assert len(server.sink.envelopes) == 1
+
+    # ... and a server certificate the client does not trust is refused, as it should be.
+    with pytest.raises(TransportError) as caught:
+        SmtpMailer.from_url(url, SENDER, timeout=5).send(email)
+    assert not caught.value.permanent

@@ -1,0 +1,36 @@
+"""The worker wiring: relay, consumer and dispatcher handed to the shared worker runner."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+
+from clinic_shared.messaging.consumer import Consumer
+from clinic_shared.messaging.relay import OutboxRelay
+from notifications.bootstrap import Container
+from notifications.entrypoints import worker
+
+
+def test_runs_relay_consumer_and_dispatcher_side_by_side(
+    container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[tuple[Any, Any, dict[str, Any]]] = []
+
+    def fake_run_worker(relay: Any, consumer: Any, **kwargs: Any) -> int:
+        calls.append((relay, consumer, kwargs))
+        return 0
+
+    monkeypatch.setattr(worker, "run_worker", fake_run_worker)
+    assert worker.run(container) == 0
+    ((relay, consumer, kwargs),) = calls
+    assert isinstance(relay, OutboxRelay)
+    assert isinstance(consumer, Consumer)
+    assert consumer.name == "notifications"
+    assert set(kwargs) == {"extra"}
+    (name,) = kwargs["extra"]
+    assert name == "dispatcher"
+    stop = threading.Event()
+    stop.set()
+    kwargs["extra"]["dispatcher"](stop)  # a stopped dispatcher returns at once
