@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+import string
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -53,7 +55,7 @@ class Journey:
         return self.token(email, "staff password 1")
 
     def clinic_with_assessment(self, admin: str, price_cents: int) -> dict[str, str]:
-        code = "C" + uuid.uuid4().hex[:6].upper()
+        code = "".join(random.choices(string.ascii_uppercase, k=6))
         clinic = self.ok(
             "POST",
             "scheduling",

@@ -138,8 +138,8 @@ class System:
             ]
         else:
             command = [str(BIN / service), "worker"]
-        log = (self.var_dir / f"{name}.log").open("ab")
-        self.processes[name] = subprocess.Popen(command, env=self.env, stdout=log, stderr=log, cwd=ROOT)
+        with (self.var_dir / f"{name}.log").open("ab") as log:
+            self.processes[name] = subprocess.Popen(command, env=self.env, stdout=log, stderr=log, cwd=ROOT)
 
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
         process = self.processes.pop(name)
