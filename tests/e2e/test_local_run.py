@@ -37,14 +37,14 @@ def test_the_launcher_starts_all_services_within_a_minute_and_ctrl_c_stops_them(
         }
         for name in SERVICES:
             env.pop(f"{name.upper()}_DATABASE_URL", None)
-        log = (tmp_path / "run.log").open("wb")
-        launcher = subprocess.Popen(
-            [sys.executable, str(ROOT / "deploy/local/run.py")],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        with (tmp_path / "run.log").open("wb") as log:
+            launcher = subprocess.Popen(
+                [sys.executable, str(ROOT / "deploy/local/run.py")],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         try:
             for name, port in ports.items():
                 wait_for(lambda p=port: healthy(f"http://127.0.0.1:{p}"), timeout=60, what=f"{name} /healthz")
