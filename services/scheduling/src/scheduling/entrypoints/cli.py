@@ -48,7 +48,7 @@ def worker() -> None:
     """Run the outbox relay until SIGTERM/SIGINT."""
     from scheduling.entrypoints import worker as worker_module
 
-    worker_module.run(_container())
+    raise SystemExit(worker_module.run(_container()))
 
 
 @main.command("create-staff")

@@ -8,7 +8,7 @@ from scheduling.adapters import orm
 from scheduling.bootstrap import Container
 
 
-def run(container: Container) -> None:
+def run(container: Container) -> int:
     common = container.settings.common
     relay = OutboxRelay(
         container.session_factory,
@@ -17,4 +17,4 @@ def run(container: Container) -> None:
         clock=container.clock,
         batch_size=common.relay_batch_size,
     )
-    run_worker(relay, None)
+    return run_worker(relay, None)
