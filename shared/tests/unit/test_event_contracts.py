@@ -44,7 +44,10 @@ def test_golden_samples_keep_loading_and_round_trip(path: Path) -> None:
     envelope = load_event(path.read_bytes())
     assert envelope.type == raw["type"]
     assert envelope.version == raw["version"]
-    assert json.loads(dump_event(envelope)) == raw
+    redumped = json.loads(dump_event(envelope))
+    # Optional fields added since the sample was written may appear with defaults; nothing may be lost.
+    assert {k: v for k, v in redumped.items() if k != "data"} == {k: v for k, v in raw.items() if k != "data"}
+    assert redumped["data"] | raw["data"] == redumped["data"]
 
 
 def test_consumers_ignore_unknown_fields_in_envelope_and_data() -> None:

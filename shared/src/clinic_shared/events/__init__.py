@@ -1,7 +1,7 @@
 """Integration events: one envelope, versioned data contracts, and the catalog that knows them all."""
 
 # Importing the contract modules registers their schemas in CATALOG.
-from clinic_shared.events import scheduling  # noqa: F401
+from clinic_shared.events import billing, notifications, scheduling  # noqa: F401
 from clinic_shared.events.envelope import (
     CATALOG,
     Envelope,

@@ -77,6 +77,8 @@ class _AppointmentFacts(_Contract):
     starts_at = fields.AwareDateTime(required=True, format="iso")
     ends_at = fields.AwareDateTime(required=True, format="iso")
     sequence = fields.Integer(required=True, strict=True, validate=validate.Range(min=0))
+    # Optional (added without a version bump: consumers ignore what they do not know, and default it).
+    plan_id = fields.UUID(load_default=None, allow_none=True)
 
 
 @CATALOG.register("scheduling.appointment.booked", 1)
@@ -89,3 +91,90 @@ class AppointmentCancelledV1(_AppointmentFacts):
     cancelled_at = fields.AwareDateTime(required=True, format="iso")
     cancelled_by = fields.String(required=True, validate=validate.OneOf(ROLES_WHO_CANCEL))
     late = fields.Boolean(required=True)
+    # Staff waived the late-cancellation fee (the cancellation stays late; billing charges nothing).
+    fee_waived = fields.Boolean(load_default=False)
+
+
+@CATALOG.register("scheduling.appointment.rescheduled", 1)
+class AppointmentRescheduledV1(_AppointmentFacts):
+    """The facts are the new ones; ``previous_*`` describe the time the appointment no longer holds."""
+
+    previous_practitioner_id = fields.UUID(required=True)
+    previous_starts_at = fields.AwareDateTime(required=True, format="iso")
+    previous_ends_at = fields.AwareDateTime(required=True, format="iso")
+
+
+@CATALOG.register("scheduling.appointment.arrived", 1)
+class AppointmentArrivedV1(_AppointmentFacts):
+    arrived_at = fields.AwareDateTime(required=True, format="iso")
+
+
+@CATALOG.register("scheduling.appointment.completed", 1)
+class AppointmentCompletedV1(_AppointmentFacts):
+    completed_at = fields.AwareDateTime(required=True, format="iso")
+
+
+@CATALOG.register("scheduling.appointment.no_show", 1)
+class AppointmentNoShowV1(_AppointmentFacts):
+    marked_at = fields.AwareDateTime(required=True, format="iso")
+    fee_waived = fields.Boolean(load_default=False)
+
+
+@CATALOG.register("scheduling.appointment.confirmed", 1)
+class AppointmentConfirmedV1(_AppointmentFacts):
+    """The patient confirmed they will attend (e.g. replied C to a reminder)."""
+
+    confirmed_at = fields.AwareDateTime(required=True, format="iso")
+
+
+class _PlanSession(_Contract):
+    appointment_id = fields.UUID(required=True)
+    starts_at = fields.AwareDateTime(required=True, format="iso")
+    ends_at = fields.AwareDateTime(required=True, format="iso")
+    practitioner_id = fields.UUID(required=True)
+
+
+class _PlanFacts(_Contract):
+    plan_id = fields.UUID(required=True)
+    clinic_id = fields.UUID(required=True)
+    patient_id = fields.UUID(required=True)
+    practitioner_id = fields.UUID(required=True)
+    treatment_type_id = fields.UUID(required=True)
+    total_sessions = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+
+
+@CATALOG.register("scheduling.plan.created", 1)
+class PlanCreatedV1(_PlanFacts):
+    sessions = fields.List(fields.Nested(_PlanSession), required=True, validate=validate.Length(min=1))
+
+
+@CATALOG.register("scheduling.plan.extended", 1)
+class PlanExtendedV1(_PlanFacts):
+    added_sessions = fields.List(fields.Nested(_PlanSession), required=True, validate=validate.Length(min=1))
+
+
+@CATALOG.register("scheduling.plan.completed", 1)
+class PlanCompletedV1(_PlanFacts):
+    completed_sessions = fields.Integer(required=True, strict=True, validate=validate.Range(min=0))
+    completed_at = fields.AwareDateTime(required=True, format="iso")
+
+
+@CATALOG.register("scheduling.plan.cancelled", 1)
+class PlanCancelledV1(_PlanFacts):
+    cancelled_appointment_ids = fields.List(fields.UUID(), required=True)
+    cancelled_at = fields.AwareDateTime(required=True, format="iso")
+
+
+@CATALOG.register("scheduling.waitlist.offered", 1)
+class WaitlistOfferedV1(_Contract):
+    """A freed slot is held for a waitlisted patient until ``expires_at``."""
+
+    offer_id = fields.UUID(required=True)
+    waitlist_entry_id = fields.UUID(required=True)
+    clinic_id = fields.UUID(required=True)
+    patient_id = fields.UUID(required=True)
+    practitioner_id = fields.UUID(required=True)
+    treatment_type_id = fields.UUID(required=True)
+    starts_at = fields.AwareDateTime(required=True, format="iso")
+    ends_at = fields.AwareDateTime(required=True, format="iso")
+    expires_at = fields.AwareDateTime(required=True, format="iso")
