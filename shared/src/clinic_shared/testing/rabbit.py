@@ -18,9 +18,7 @@ def broker_base() -> str:
 
 def rabbitmqctl(*args: str, timeout: float = 60) -> str:
     """Run rabbitmqctl and return its stdout; raises CalledProcessError on failure."""
-    result = subprocess.run(
-        [RABBITMQCTL, *args], check=True, capture_output=True, text=True, timeout=timeout
-    )
+    result = subprocess.run([RABBITMQCTL, *args], check=True, capture_output=True, text=True, timeout=timeout)
     return result.stdout
 
 
