@@ -41,7 +41,14 @@ REQUIRED_ENV: dict[str, set[str]] = {
     "billing-web": {"BILLING_DATABASE_URL", "JWKS_URL", "PORT"},
     "billing-worker": {"BILLING_DATABASE_URL"},
     "notifications-migrate": {"NOTIFICATIONS_DATABASE_URL"},
-    "notifications-web": {"NOTIFICATIONS_DATABASE_URL", "JWKS_URL", "SMTP_URL", "MAILBOX_DIR", "SMS_SINK_DIR", "PORT"},
+    "notifications-web": {
+        "NOTIFICATIONS_DATABASE_URL",
+        "JWKS_URL",
+        "SMTP_URL",
+        "MAILBOX_DIR",
+        "SMS_SINK_DIR",
+        "PORT",
+    },
     "notifications-worker": {"NOTIFICATIONS_DATABASE_URL", "SMTP_URL", "MAILBOX_DIR", "SMS_SINK_DIR"},
 }
 
@@ -66,9 +73,9 @@ DOCUMENTED_ENV = set().union(*REQUIRED_ENV.values(), APP_ENV) | {
 BROKEN_DOCUMENT: dict[str, Any] = {"services": {"x": {"ports": "not-a-list", "bogus_key": 1}}}
 
 
-# --------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------------
 # Loading and schema validation
-# --------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------------
 
 
 def load_yaml(path: Path) -> Any:
@@ -132,13 +139,15 @@ def test_compose_file_conforms_to_the_compose_spec(validator: Validator, compose
 
 def test_validator_rejects_a_broken_document(validator: Validator) -> None:
     errors = schema_errors(validator, BROKEN_DOCUMENT)
-    assert any(error.startswith("services/x/ports:") and "not of type 'array'" in error for error in errors), errors
+    assert any(
+        error.startswith("services/x/ports:") and "not of type 'array'" in error for error in errors
+    ), errors
     assert any(error.startswith("services/x:") and "bogus_key" in error for error in errors), errors
 
 
-# --------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------------
 # Helpers that normalise the several syntaxes Compose accepts
-# --------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------------
 
 
 def environment_of(service: Mapping[str, Any]) -> dict[str, str | None]:
@@ -204,9 +213,9 @@ def app_services(services: Mapping[str, Any]) -> dict[str, str]:
     return found
 
 
-# --------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------------
 # Semantic checks (each returns a list of problems)
-# --------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------------
 
 
 def build_problems(compose: Mapping[str, Any], root: Path) -> list[str]:
@@ -233,8 +242,13 @@ def dependency_problems(compose: Mapping[str, Any]) -> list[str]:
             if target not in services:
                 problems.append(f"{name}: depends_on undefined service {target!r}")
             elif condition == "service_healthy" and not has_healthcheck(services[target]):
-                problems.append(f"{name}: waits for {target!r} to be healthy but {target!r} has no healthcheck")
-            elif condition == "service_completed_successfully" and services[target].get("restart", "no") != "no":
+                problems.append(
+                    f"{name}: waits for {target!r} to be healthy but {target!r} has no healthcheck"
+                )
+            elif (
+                condition == "service_completed_successfully"
+                and services[target].get("restart", "no") != "no"
+            ):
                 problems.append(f"{name}: waits for {target!r} to complete but {target!r} restarts")
     return problems
 
@@ -300,8 +314,12 @@ def test_semantic_checks_catch_a_broken_document() -> None:
     assert any("'ghost'" in problem for problem in problems)
     assert any("'db'" in problem and "healthcheck" in problem for problem in problems)
     assert any("'setup'" in problem and "restarts" in problem for problem in problems)
-    assert volume_problems(broken) == ["web: named volume 'undeclared' is not declared under top-level volumes"]
-    assert url_host_problems(broken) == ["web: AMQP_URL points at 'elsewhere', which is not a compose service"]
+    assert volume_problems(broken) == [
+        "web: named volume 'undeclared' is not declared under top-level volumes"
+    ]
+    assert url_host_problems(broken) == [
+        "web: AMQP_URL points at 'elsewhere', which is not a compose service"
+    ]
 
 
 def test_the_stack_has_every_expected_service(services: dict[str, Any]) -> None:
@@ -338,7 +356,9 @@ def test_one_shot_migrations_and_workers(services: dict[str, Any]) -> None:
     for app in SERVICE_PORTS:
         migrate, web, worker = (services[f"{app}-{role}"] for role in ("migrate", "web", "worker"))
         expected = (
-            ["sh", "-c", "scheduling migrate && scheduling seed-demo"] if app == "scheduling" else [app, "migrate"]
+            ["sh", "-c", "scheduling migrate && scheduling seed-demo"]
+            if app == "scheduling"
+            else [app, "migrate"]
         )
         assert migrate["command"] == expected
         assert dependencies_of(migrate) == {"postgres": "service_healthy"}
@@ -396,18 +416,21 @@ def test_init_script_creates_one_database_per_service(services: dict[str, Any]) 
     assert created == set(SERVICE_PORTS)
     mounts = services["postgres"]["volumes"]
     assert any(
-        isinstance(m, str) and m.startswith("./deploy/postgres/init-databases.sql:/docker-entrypoint-initdb.d/")
+        isinstance(m, str)
+        and m.startswith("./deploy/postgres/init-databases.sql:/docker-entrypoint-initdb.d/")
         for m in mounts
     ), mounts
     # The credentials in the database URLs are the roles the script creates.
     for name, app in app_services(services).items():
         url = urlsplit(environment_of(services[name])[f"{app.upper()}_DATABASE_URL"])
-        assert re.search(rf"\bCREATE\s+ROLE\s+{url.username}\s+LOGIN\s+PASSWORD\s+'{url.password}'", sql), name
+        assert re.search(rf"\bCREATE\s+ROLE\s+{url.username}\s+LOGIN\s+PASSWORD\s+'{url.password}'", sql), (
+            name
+        )
 
 
-# --------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------------
 # Dockerfiles, .dockerignore and .env.example
-# --------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------------
 
 
 def dockerfile_instructions(path: Path) -> list[tuple[str, str]]:
@@ -468,7 +491,9 @@ def test_env_example_documents_every_variable() -> None:
         if not previous.startswith("# ") or re.fullmatch(r"# ?[A-Z][A-Z0-9_]*=.*", previous)
     ]
     assert undescribed == [], "each variable needs a one-line description comment right above it"
-    defaults = {line.split("=", 1)[0]: line.split("=", 1)[1] for line in lines if re.match(r"[A-Z][A-Z0-9_]*=", line)}
+    defaults = {
+        line.split("=", 1)[0]: line.split("=", 1)[1] for line in lines if re.match(r"[A-Z][A-Z0-9_]*=", line)
+    }
     for app, port in SERVICE_PORTS.items():
         assert defaults[f"{app.upper()}_DATABASE_URL"] == f"sqlite:///var/{app}.db"
         assert defaults[f"{app.upper()}_PORT"] == str(port)

@@ -11,6 +11,7 @@ import pytest
 from clinic_shared.testing.postgres import temporary_database
 from clinic_shared.testing.rabbit import temporary_vhost
 
+from .journey import Journey
 from .system import SERVICES, Mailbox, System
 
 
@@ -37,3 +38,10 @@ def system(mailbox: Mailbox, tmp_path_factory: pytest.TempPathFactory) -> Iterat
             raise
         yield running
         running.stop()
+
+
+@pytest.fixture
+def journey(system: System) -> Iterator[Journey]:
+    client = Journey(system)
+    yield client
+    client.http.close()

@@ -30,9 +30,8 @@ def broker_accepts_connections() -> bool:
 
 
 def test_bookings_succeed_while_the_broker_is_down_and_every_event_arrives_afterwards(
-    system: System, mailbox: Mailbox
+    system: System, mailbox: Mailbox, journey: Journey
 ) -> None:
-    journey = Journey(system)
     admin = journey.first_admin()
     catalogue = journey.clinic_with_assessment(admin, price_cents=9000)
     billing_clerk = journey.staff(admin, "billing", catalogue["clinic_id"])

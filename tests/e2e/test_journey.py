@@ -25,9 +25,8 @@ def ics_of(message: Message) -> Calendar:
 
 
 def test_booking_charges_and_confirms_then_cancelling_aborts_and_notifies(
-    system: System, mailbox: Mailbox
+    system: System, mailbox: Mailbox, journey: Journey
 ) -> None:
-    journey = Journey(system)
     admin = journey.first_admin()
     catalogue = journey.clinic_with_assessment(admin, price_cents=12000)
     billing_clerk = journey.staff(admin, "billing", catalogue["clinic_id"])
