@@ -64,3 +64,23 @@ def test_the_launcher_starts_all_services_within_a_minute_and_ctrl_c_stops_them(
                 os.killpg(launcher.pid, signal.SIGKILL)
                 raise
         assert all(not healthy(f"http://127.0.0.1:{p}") for p in ports.values())
+
+
+def test_the_launcher_exits_at_once_with_a_clear_message_when_no_broker_is_reachable(tmp_path: Path) -> None:
+    # A loopback address where nothing listens, and not "localhost", so no private node is started.
+    env = dict(os.environ) | {
+        "VAR_DIR": str(tmp_path / "var"),
+        "AMQP_URL": f"amqp://guest:guest@127.0.0.2:{free_port()}/",
+    }
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "deploy/local/run.py")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode != 0
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1
+    assert "RabbitMQ is not reachable" in lines[0]
+    assert "AMQP_URL" in lines[0]
