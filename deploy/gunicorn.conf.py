@@ -16,4 +16,6 @@ graceful_timeout = 20
 keepalive = 5
 accesslog = "-"
 errorlog = "-"
-access_log_format = '{"remote":"%(h)s","method":"%(m)s","path":"%(U)s","status":%(s)s,"bytes":"%(B)s","ms":%(M)s}'
+access_log_format = (
+    '{"remote":"%(h)s","method":"%(m)s","path":"%(U)s","status":%(s)s,"bytes":"%(B)s","ms":%(M)s}'
+)

@@ -355,13 +355,14 @@ def test_web_services_publish_their_ports_and_probe_healthz(services: dict[str, 
 def test_one_shot_migrations_and_workers(services: dict[str, Any]) -> None:
     for app in SERVICE_PORTS:
         migrate, web, worker = (services[f"{app}-{role}"] for role in ("migrate", "web", "worker"))
-        expected = (
-            ["sh", "-c", "scheduling migrate && scheduling seed-demo"]
-            if app == "scheduling"
-            else [app, "migrate"]
-        )
-        assert migrate["command"] == expected
-        assert dependencies_of(migrate) == {"postgres": "service_healthy"}
+        steps = migrate["command"][2].split(" && ")
+        assert migrate["command"][:2] == ["sh", "-c"]
+        # Queues must be declared before any worker relays an event, and the demo seeded after that.
+        assert steps[:2] == [f"{app} migrate", f"{app} setup-broker"]
+        if app in {"scheduling", "billing"}:
+            assert steps[2:] == [f"{app} seed-demo"]
+        assert dependencies_of(migrate) == {"postgres": "service_healthy", "rabbitmq": "service_healthy"}
+        assert {f"{name}-migrate" for name in SERVICE_PORTS} <= set(dependencies_of(worker))
         assert migrate.get("restart", "no") == "no"
         assert worker["command"] == [app, "worker"]
         for service in (web, worker):

@@ -61,12 +61,14 @@ def ensure_broker(env: dict[str, str]) -> None:
         if reachable(host, port):
             return
         time.sleep(0.5)
-    sys.exit(f"Started a private RabbitMQ node but {host}:{port} did not open within 60 s; see {base / 'log'}.")
+    sys.exit(f"Started a private RabbitMQ node but {host}:{port} stayed closed for 60 s; see {base / 'log'}")
 
 
 def prepare(env: dict[str, str]) -> None:
     for service in ("scheduling", "billing", "notifications"):
         subprocess.run([str(BIN / service), "migrate"], env=env, check=True, timeout=300)
+        # Every consumer's queue must exist before the first event is relayed, or it would miss it.
+        subprocess.run([str(BIN / service), "setup-broker"], env=env, check=True, timeout=60)
     subprocess.run([str(BIN / "scheduling"), "seed-demo"], env=env, check=True, timeout=120)
     subprocess.run([str(BIN / "billing"), "seed-demo"], env=env, check=True, timeout=120)
 

@@ -119,6 +119,7 @@ class System:
     def start(self) -> None:
         for service in SERVICES:
             self.cli(service, "migrate")
+            self.cli(service, "setup-broker")
         for service in SERVICES:
             self.start_process(f"{service}-web")
             self.start_process(f"{service}-worker")

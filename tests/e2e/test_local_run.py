@@ -7,11 +7,13 @@ import os
 import signal
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
 
+from clinic_shared import demo
 from clinic_shared.testing.rabbit import temporary_vhost
 
 from .system import ROOT, SERVICES, free_port, wait_for
@@ -56,6 +58,26 @@ def test_the_launcher_starts_all_services_within_a_minute_and_ctrl_c_stops_them(
             )
             assert token.status_code == 200
             assert (tmp_path / "var" / "scheduling.db").exists()
+            # The seeded clinic and patient reached notifications (their queues existed before the relay
+            # ran), so a demo booking is confirmed into the dev mailbox.
+            starts = (datetime.now(UTC) + timedelta(days=3)).replace(
+                hour=18, minute=0, second=0, microsecond=0
+            )
+            booked = httpx.post(
+                f"http://127.0.0.1:{ports['scheduling']}/appointments",
+                headers={"Authorization": f"Bearer {token.json()['access_token']}"},
+                json={
+                    "clinic_id": str(demo.CLINIC_ID),
+                    "practitioner_id": str(demo.PRACTITIONER_ASSESSOR_ID),
+                    "treatment_type_id": str(demo.ASSESSMENT_ID),
+                    "starts_at": starts.isoformat(),
+                },
+            )
+            assert booked.status_code == 201, booked.text
+            mailbox = tmp_path / "var" / "mailbox"
+            wait_for(
+                lambda: list(mailbox.glob("*.eml")), timeout=30, what="the confirmation in the dev mailbox"
+            )
         finally:
             os.killpg(launcher.pid, signal.SIGINT)
             try:

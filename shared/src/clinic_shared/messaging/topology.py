@@ -117,3 +117,28 @@ def _run(channel: AnyChannel, ops: Sequence[_Op], on_done: Callable[[], None] | 
         getattr(channel, method)(**kwargs, callback=functools.partial(step, index + 1))
 
     step(0)
+
+
+def setup_broker(
+    amqp_url: str, *, producer: str, subscription: Subscription | None, delivery_limit: int
+) -> None:
+    """Declare a service's exchange and, if it consumes, its queues and bindings, over a short connection.
+
+    Run at deploy time (``<service> setup-broker``) before any worker starts: a queue that does not exist
+    yet when another service publishes would silently miss those events.
+    """
+    import pika
+
+    from clinic_shared.messaging.connection import connection_parameters
+    from clinic_shared.messaging.outbox import exchange_for
+
+    connection = pika.BlockingConnection(
+        connection_parameters(amqp_url, heartbeat=0, connection_name=f"setup:{producer}")
+    )
+    try:
+        channel = connection.channel()
+        declare_exchange(channel, exchange_for(producer))
+        if subscription is not None:
+            declare_consumer(channel, subscription, delivery_limit=delivery_limit)
+    finally:
+        connection.close()

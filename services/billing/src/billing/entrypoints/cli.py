@@ -12,6 +12,7 @@ from billing.config import BillingSettings
 from billing.service_layer import services
 from clinic_shared import demo
 from clinic_shared.logging import configure_logging
+from clinic_shared.messaging import topology
 from clinic_shared.migrations import upgrade
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "adapters" / "migrations"
@@ -37,6 +38,18 @@ def migrate() -> None:
     settings = BillingSettings.from_env()
     upgrade(settings.common.database_url, MIGRATIONS)
     click.echo("billing: database is up to date")
+
+
+@main.command("setup-broker")
+def setup_broker() -> None:
+    """Declare this service's exchange, queues and bindings (run before any worker starts)."""
+    from billing.entrypoints.handlers import SUBSCRIPTION
+
+    common = BillingSettings.from_env().common
+    topology.setup_broker(
+        common.amqp_url, producer="billing", subscription=SUBSCRIPTION, delivery_limit=common.delivery_limit
+    )
+    click.echo("billing: broker topology is declared")
 
 
 @main.command()

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from clinic_shared.logging import configure_logging
+from clinic_shared.messaging import topology
 from clinic_shared.migrations import upgrade
 from notifications.bootstrap import bootstrap
 from notifications.config import NotificationsSettings
@@ -25,6 +26,21 @@ def migrate() -> None:
     settings = NotificationsSettings.from_env()
     upgrade(settings.common.database_url, MIGRATIONS)
     click.echo("notifications: database is up to date")
+
+
+@main.command("setup-broker")
+def setup_broker() -> None:
+    """Declare this service's exchange, queues and bindings (run before any worker starts)."""
+    from notifications.entrypoints.handlers import SUBSCRIPTION
+
+    common = NotificationsSettings.from_env().common
+    topology.setup_broker(
+        common.amqp_url,
+        producer="notifications",
+        subscription=SUBSCRIPTION,
+        delivery_limit=common.delivery_limit,
+    )
+    click.echo("notifications: broker topology is declared")
 
 
 @main.command()

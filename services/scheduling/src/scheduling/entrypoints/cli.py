@@ -9,6 +9,7 @@ import click
 
 from clinic_shared import demo
 from clinic_shared.logging import configure_logging
+from clinic_shared.messaging import topology
 from clinic_shared.migrations import upgrade
 from scheduling.bootstrap import Container, bootstrap
 from scheduling.config import SchedulingSettings
@@ -41,6 +42,16 @@ def migrate() -> None:
     settings = SchedulingSettings.from_env()
     upgrade(settings.common.database_url, MIGRATIONS)
     click.echo("scheduling: database is up to date")
+
+
+@main.command("setup-broker")
+def setup_broker() -> None:
+    """Declare this service's exchange (and its queues, once it consumes) before any worker starts."""
+    common = SchedulingSettings.from_env().common
+    topology.setup_broker(
+        common.amqp_url, producer="scheduling", subscription=None, delivery_limit=common.delivery_limit
+    )
+    click.echo("scheduling: broker topology is declared")
 
 
 @main.command()
