@@ -6,6 +6,7 @@ malformed variable fails at start-up with a message naming the variable, never l
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +22,7 @@ class EnvReader:
     def __init__(self, environ: Mapping[str, str]) -> None:
         self._environ = environ
 
-    def str(self, name: str, default: str | None = None) -> str:
+    def str(self, name: builtins.str, default: builtins.str | None = None) -> builtins.str:
         value = self._environ.get(name, default)
         if value is None or value == "":
             if default is not None:
@@ -29,11 +30,11 @@ class EnvReader:
             raise ConfigError(f"{name} must be set")
         return value
 
-    def optional(self, name: str) -> str | None:
+    def optional(self, name: builtins.str) -> builtins.str | None:
         value = self._environ.get(name)
         return value or None
 
-    def int(self, name: str, default: int) -> int:
+    def int(self, name: builtins.str, default: builtins.int) -> builtins.int:
         raw = self._environ.get(name)
         if raw is None or raw == "":
             return default
@@ -42,7 +43,7 @@ class EnvReader:
         except ValueError:
             raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
 
-    def float(self, name: str, default: float) -> float:
+    def float(self, name: builtins.str, default: builtins.float) -> builtins.float:
         raw = self._environ.get(name)
         if raw is None or raw == "":
             return default
@@ -51,7 +52,7 @@ class EnvReader:
         except ValueError:
             raise ConfigError(f"{name} must be a number, got {raw!r}") from None
 
-    def bool(self, name: str, default: bool) -> bool:
+    def bool(self, name: builtins.str, default: builtins.bool) -> builtins.bool:
         raw = self._environ.get(name)
         if raw is None or raw == "":
             return default
@@ -62,7 +63,7 @@ class EnvReader:
             return False
         raise ConfigError(f"{name} must be true or false, got {raw!r}")
 
-    def path(self, name: str, default: str | None = None) -> Path:
+    def path(self, name: builtins.str, default: builtins.str | None = None) -> Path:
         return Path(self.str(name, default))
 
 

@@ -50,5 +50,14 @@ class TestIssuer:
             claims={"patient_id": patient_id, "clinic_id": clinic_id, "practitioner_id": practitioner_id},
         )
 
-    def headers(self, *roles: str, **claims: uuid.UUID | None) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token(*roles, **claims)}"}
+    def headers(
+        self,
+        *roles: str,
+        patient_id: uuid.UUID | None = None,
+        clinic_id: uuid.UUID | None = None,
+        practitioner_id: uuid.UUID | None = None,
+    ) -> dict[str, str]:
+        token = self.token(
+            *roles, patient_id=patient_id, clinic_id=clinic_id, practitioner_id=practitioner_id
+        )
+        return {"Authorization": f"Bearer {token}"}
