@@ -10,8 +10,10 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from billing.adapters import orm
+from billing.adapters.pdf import FpdfRenderer
 from billing.adapters.repository import SqlAlchemyRepository
 from billing.config import DEFAULT_JWKS_URL, BillingSettings
+from billing.service_layer.documents import DocumentRenderer
 from billing.service_layer.unit_of_work import BillingUnitOfWork
 from clinic_shared.clock import Clock, SystemClock
 from clinic_shared.db import make_engine, make_session_factory
@@ -32,6 +34,7 @@ class Container:
     clock: Clock
     verifier: TokenVerifier
     id_factory: Callable[[], uuid.UUID]
+    documents: DocumentRenderer
 
     def uow(self) -> BillingUnitOfWork:
         return BillingUnitOfWork(
@@ -73,4 +76,5 @@ def bootstrap(
         clock=clock or SystemClock(),
         verifier=verifier,
         id_factory=id_factory,
+        documents=FpdfRenderer(settings.pdf_font),
     )

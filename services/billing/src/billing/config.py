@@ -10,6 +10,8 @@ from clinic_shared.settings import CommonSettings, EnvReader
 
 # Scheduling's JWKS when it runs side by side locally; used when neither JWKS_URL nor JWKS_FILE is set.
 DEFAULT_JWKS_URL = "http://localhost:8001/.well-known/jwks.json"
+# Debian's fonts-dejavu-core.
+DEFAULT_PDF_FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 
 
 @dataclass(frozen=True)
@@ -18,6 +20,8 @@ class BillingSettings:
 
     common: CommonSettings
     port: int
+    # A TrueType font embedded in PDFs (any script prints); without it PDFs use Latin-1 Helvetica.
+    pdf_font: str | None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> BillingSettings:
@@ -27,4 +31,5 @@ class BillingSettings:
         return cls(
             common=CommonSettings.from_env("billing", environ, f"sqlite:///{var_dir}/billing.db"),
             port=env.int("BILLING_PORT", 8002),
+            pdf_font=env.str("BILLING_PDF_FONT", DEFAULT_PDF_FONT) or None,
         )

@@ -22,11 +22,13 @@ from sqlalchemy import func, select
 from billing.adapters import orm
 from billing.bootstrap import Container, bootstrap
 from billing.config import BillingSettings
+from billing.domain.invoicing import FeeMode, PaymentMethod
 from billing.domain.model import (
     Charge,
     ChargeKind,
     ChargeStatus,
     Clinic,
+    Package,
     Patient,
     Practitioner,
     TreatmentType,
@@ -34,15 +36,17 @@ from billing.domain.model import (
 from billing.domain.money import Money
 from billing.entrypoints import worker
 from billing.entrypoints.handlers import SUBSCRIPTION
-from billing.service_layer import services
-from clinic_shared.events import Envelope, dump_event, new_event
+from billing.service_layer import invoicing, services
+from clinic_shared.events import Envelope, dump_event, load_event, new_event
 from clinic_shared.messaging.consumer import Outcome
 from clinic_shared.messaging.worker import run_worker
 from clinic_shared.testing.tokens import TestIssuer
+from clinic_shared.tokens import Principal
 
 pytestmark = pytest.mark.integration
 
 EXCHANGE = "scheduling.events"
+STAFF = Principal(account_id=uuid.uuid4(), roles=frozenset({"billing"}))
 WAIT = 15.0
 
 
@@ -371,3 +375,226 @@ def test_every_applied_event_is_recorded_in_the_inbox(harness: Harness) -> None:
             orm.inbox.c.event_id == envelope.id, orm.inbox.c.consumer == "billing"
         )
         assert conn.execute(query).scalar_one() == 1
+
+
+# --- the charge lifecycle after booking ----------------------------------------------------------------
+
+
+def later_event(event_type: str, facts: dict[str, Any], sequence: int, **extra: Any) -> Envelope:
+    return event(event_type, facts | {"sequence": sequence} | extra)
+
+
+def completed(facts: dict[str, Any], sequence: int = 3) -> Envelope:
+    return later_event("scheduling.appointment.completed", facts, sequence, completed_at=facts["ends_at"])
+
+
+def no_show(facts: dict[str, Any], *, fee_waived: bool = False) -> Envelope:
+    return later_event(
+        "scheduling.appointment.no_show", facts, 2, marked_at=facts["ends_at"], fee_waived=fee_waived
+    )
+
+
+def set_policy(harness: Harness, clinic_id: uuid.UUID, **rules: Any) -> None:
+    with harness.container.uow() as uow:
+        services.set_billing_policy(
+            uow,
+            STAFF,
+            services.SetBillingPolicy(
+                clinic_id=clinic_id,
+                currency="CAD",
+                late_cancel_fee_mode=rules.get("late_mode"),
+                late_cancel_fee_value=rules.get("late_value", 0),
+                no_show_fee_mode=rules.get("no_show_mode"),
+                no_show_fee_value=rules.get("no_show_value", 0),
+                fee_tax_rate_bp=rules.get("fee_tax", 0),
+                treatment_tax_rate_bp=0,
+                payment_terms_days=30,
+            ),
+        )
+
+
+def test_a_completed_appointment_makes_its_charge_billable_once(harness: Harness) -> None:
+    facts = appointment_facts(uuid.uuid4(), uuid.uuid4(), STARTS_AT)
+    first, again = completed(facts), completed(facts)
+
+    harness.deliver(booked(facts), first, again)
+
+    assert harness.outcomes.of(again.id) == ["applied"]
+    [charge] = harness.charges_for(facts["appointment_id"])
+    assert charge.status is ChargeStatus.BILLABLE
+
+
+def test_a_late_cancellation_adds_one_fixed_fee_even_when_redelivered(harness: Harness) -> None:
+    clinic_id = uuid.uuid4()
+    set_policy(harness, clinic_id, late_mode=FeeMode.FIXED, late_value=4000, fee_tax=500)
+    facts = appointment_facts(clinic_id, uuid.uuid4(), STARTS_AT)
+    cancellation = cancelled(facts, late=True)
+
+    harness.deliver(booked(facts), cancellation, cancelled(facts, late=True))
+    harness.publish(cancellation)
+    harness.outcomes.wait(lambda: len(harness.outcomes.of(cancellation.id)) == 2)
+
+    charges = {c.kind: c for c in harness.charges_for(facts["appointment_id"])}
+    assert set(charges) == {ChargeKind.APPOINTMENT, ChargeKind.LATE_CANCEL_FEE}
+    fee = charges[ChargeKind.LATE_CANCEL_FEE]
+    assert (fee.status, fee.amount, fee.tax_rate_bp) == (ChargeStatus.BILLABLE, Money(4000, "CAD"), 500)
+    assert charges[ChargeKind.APPOINTMENT].status is ChargeStatus.ABORTED
+
+
+def test_a_waived_or_timely_cancellation_charges_no_fee(harness: Harness) -> None:
+    clinic_id = uuid.uuid4()
+    set_policy(harness, clinic_id, late_mode=FeeMode.FIXED, late_value=4000)
+    waived = appointment_facts(clinic_id, uuid.uuid4(), STARTS_AT)
+    timely = appointment_facts(clinic_id, uuid.uuid4(), STARTS_AT)
+
+    harness.deliver(
+        booked(waived),
+        event("scheduling.appointment.cancelled", cancelled(waived, late=True).data | {"fee_waived": True}),
+        booked(timely),
+        cancelled(timely, late=False),
+    )
+
+    assert [c.kind for c in harness.charges_for(waived["appointment_id"])] == [ChargeKind.APPOINTMENT]
+    assert [c.kind for c in harness.charges_for(timely["appointment_id"])] == [ChargeKind.APPOINTMENT]
+
+
+def test_a_no_show_charges_a_percentage_of_the_visit_instead_of_the_visit(harness: Harness) -> None:
+    clinic_id, treatment_id = uuid.uuid4(), uuid.uuid4()
+    harness.set_price(clinic_id, treatment_id, 12001)
+    set_policy(harness, clinic_id, no_show_mode=FeeMode.PERCENT, no_show_value=5000)
+    facts = appointment_facts(clinic_id, treatment_id, STARTS_AT)
+
+    harness.deliver(booked(facts), no_show(facts), no_show(facts))
+
+    charges = {c.kind: c for c in harness.charges_for(facts["appointment_id"])}
+    assert set(charges) == {ChargeKind.APPOINTMENT, ChargeKind.NO_SHOW_FEE}
+    assert charges[ChargeKind.NO_SHOW_FEE].amount == Money(6001, "CAD")
+    assert charges[ChargeKind.APPOINTMENT].status is ChargeStatus.ABORTED
+
+
+def test_a_waived_no_show_charges_nothing(harness: Harness) -> None:
+    clinic_id = uuid.uuid4()
+    set_policy(harness, clinic_id, no_show_mode=FeeMode.FIXED, no_show_value=5000)
+    facts = appointment_facts(clinic_id, uuid.uuid4(), STARTS_AT)
+
+    harness.deliver(booked(facts), no_show(facts, fee_waived=True))
+
+    assert [c.kind for c in harness.charges_for(facts["appointment_id"])] == [ChargeKind.APPOINTMENT]
+
+
+def test_a_rescheduled_charge_follows_the_new_date_and_its_price(harness: Harness) -> None:
+    clinic_id, treatment_id = uuid.uuid4(), uuid.uuid4()
+    harness.deliver(clinic_changed(clinic_id))
+    with harness.container.uow() as uow:
+        services.set_price(uow, services.SetPrice(clinic_id, treatment_id, 10000, "CAD", date(2020, 1, 1)))
+    with harness.container.uow() as uow:
+        services.set_price(uow, services.SetPrice(clinic_id, treatment_id, 11000, "CAD", date(2030, 7, 1)))
+    facts = appointment_facts(clinic_id, treatment_id, STARTS_AT)
+    new_start = datetime(2030, 7, 2, 17, 0, tzinfo=UTC)
+    moved = later_event(
+        "scheduling.appointment.rescheduled",
+        facts | {"starts_at": new_start, "ends_at": new_start + timedelta(minutes=30)},
+        1,
+        previous_practitioner_id=facts["practitioner_id"],
+        previous_starts_at=facts["starts_at"],
+        previous_ends_at=facts["ends_at"],
+    )
+
+    harness.deliver(booked(facts), moved)
+
+    [charge] = harness.charges_for(facts["appointment_id"])
+    assert (charge.service_date, charge.starts_at, charge.amount) == (
+        date(2030, 7, 2),
+        new_start,
+        Money(11000, "CAD"),
+    )
+    assert charge.status is ChargeStatus.PLANNED
+
+
+def test_a_late_reschedule_does_not_touch_a_completed_charge(harness: Harness) -> None:
+    clinic_id, treatment_id = uuid.uuid4(), uuid.uuid4()
+    harness.set_price(clinic_id, treatment_id, 10000)
+    facts = appointment_facts(clinic_id, treatment_id, STARTS_AT)
+    new_start = STARTS_AT + timedelta(days=7)
+    stale = later_event(
+        "scheduling.appointment.rescheduled",
+        facts | {"starts_at": new_start, "ends_at": new_start + timedelta(minutes=30)},
+        1,
+        previous_practitioner_id=facts["practitioner_id"],
+        previous_starts_at=facts["starts_at"],
+        previous_ends_at=facts["ends_at"],
+    )
+
+    harness.deliver(booked(facts), completed(facts), stale)
+
+    [charge] = harness.charges_for(facts["appointment_id"])
+    assert (charge.status, charge.starts_at) == (ChargeStatus.BILLABLE, STARTS_AT)
+
+
+# --- billing's own events leave through the outbox ----------------------------------------------------
+
+
+def test_issuing_an_invoice_and_taking_a_payment_publish_billings_events(harness: Harness) -> None:
+    channel = harness.channel
+    channel.exchange_declare("billing.events", exchange_type="topic", durable=True)
+    queue = channel.queue_declare("", exclusive=True).method.queue
+    channel.queue_bind(queue, "billing.events", routing_key="billing.#")
+    clinic_id = uuid.uuid4()
+    harness.set_price(clinic_id, treatment_id := uuid.uuid4(), 12000)
+    facts = appointment_facts(clinic_id, treatment_id, STARTS_AT)
+    harness.deliver(clinic_changed(clinic_id), booked(facts), completed(facts))
+    with harness.container.uow() as uow:
+        draft = invoicing.draft_invoice(uow, STAFF, invoicing.DraftInvoice(clinic_id, facts["patient_id"]))
+    with harness.container.uow() as uow:
+        issued = invoicing.issue_invoice(uow, STAFF, draft.id)
+    with harness.container.uow() as uow:
+        invoicing.record_payment(
+            uow,
+            STAFF,
+            invoicing.RecordPayment(
+                clinic_id,
+                facts["patient_id"],
+                12000,
+                "CAD",
+                PaymentMethod.CASH,
+                [invoicing.AllocationRequest(draft.id, 12000)],
+            ),
+            invoicing.IdempotentRequest(STAFF.account_id, str(uuid.uuid4()), "fingerprint"),
+            lambda payment: (201, {"id": str(payment.id)}),
+        )
+
+    received: dict[str, Envelope] = {}
+    deadline = time.monotonic() + WAIT
+    while len(received) < 2:
+        assert time.monotonic() < deadline, f"billing's events did not arrive; got {sorted(received)}"
+        method, _properties, body = channel.basic_get(queue, auto_ack=True)
+        if method is None:
+            time.sleep(0.05)
+            continue
+        envelope = load_event(body)
+        received[envelope.type] = envelope
+    assert received["billing.invoice.issued"].data["number"] == issued.number
+    assert received["billing.invoice.issued"].data["balance_cents"] == 12000
+    assert received["billing.payment.received"].data["allocations"] == [
+        {"invoice_id": draft.id, "amount_cents": 12000}
+    ]
+
+
+def test_completed_sessions_draw_down_a_prepaid_package_exactly_once_each(harness: Harness) -> None:
+    clinic_id, treatment_id, patient_id = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    harness.deliver(clinic_changed(clinic_id))
+    harness.set_price(clinic_id, treatment_id, 12000)
+    with harness.container.uow() as uow:
+        sold = invoicing.sell_package(
+            uow, STAFF, invoicing.SellPackage(clinic_id, patient_id, treatment_id, 2, 20000, "CAD")
+        )
+    visits = [
+        appointment_facts(clinic_id, treatment_id, STARTS_AT) | {"patient_id": patient_id} for _ in range(3)
+    ]
+
+    for facts in visits:
+        harness.deliver(booked(facts), completed(facts), completed(facts))
+
+    statuses = [harness.charges_for(facts["appointment_id"])[0].status for facts in visits]
+    assert statuses == [ChargeStatus.PREPAID, ChargeStatus.PREPAID, ChargeStatus.BILLABLE]
+    assert harness.get(Package, sold.id).sessions_used == 2

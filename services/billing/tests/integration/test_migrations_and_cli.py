@@ -28,6 +28,16 @@ TABLES = {
     "charges",
     "inbox",
     "outbox",
+    "billing_policies",
+    "invoices",
+    "invoice_lines",
+    "number_counters",
+    "credit_notes",
+    "payments",
+    "allocations",
+    "idempotency_keys",
+    "audit_entries",
+    "packages",
 }
 
 

@@ -8,12 +8,14 @@ two columns (integer minor units and an ISO currency) mapped onto the Money valu
 from __future__ import annotations
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Boolean,
     CheckConstraint,
     Column,
     Date,
     Enum,
+    ForeignKey,
     Index,
     Integer,
     MetaData,
@@ -23,13 +25,28 @@ from sqlalchemy import (
     UniqueConstraint,
     Uuid,
 )
-from sqlalchemy.orm import composite, registry
+from sqlalchemy.orm import composite, registry, relationship
 
+from billing.domain.invoicing import (
+    Allocation,
+    AuditEntry,
+    BillingPolicy,
+    Coverage,
+    CreditNote,
+    FeeMode,
+    Invoice,
+    InvoiceLine,
+    InvoiceStatus,
+    PayerKind,
+    Payment,
+    PaymentMethod,
+)
 from billing.domain.model import (
     Charge,
     ChargeKind,
     ChargeStatus,
     Clinic,
+    Package,
     Patient,
     Practitioner,
     PriceListEntry,
@@ -144,11 +161,197 @@ charges = Table(
     Column("aborted_at", UTCDateTime, nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    Column("tax_rate_bp", Integer, nullable=False, server_default="0"),
+    Column("invoice_id", Uuid, nullable=True, index=True),
+    Column("waived_reason", Text, nullable=True),
+    Column("waived_by", Uuid, nullable=True),
+    Column("waived_at", UTCDateTime, nullable=True),
+    Column("package_id", Uuid, nullable=True),
     UniqueConstraint("appointment_id", "kind", name="uq_charges_appointment_kind"),
     CheckConstraint("(amount_cents IS NULL) = (currency IS NULL)", name="amount_has_currency"),
     Index("ix_charges_patient_time", "patient_id", "starts_at"),
     Index("ix_charges_awaiting_price", "clinic_id", "treatment_type_id", "service_date"),
     Index("ix_charges_status", "status"),
+)
+
+billing_policies = Table(
+    "billing_policies",
+    metadata,
+    Column("clinic_id", Uuid, primary_key=True),
+    Column("currency", String(3), nullable=False),
+    Column("late_cancel_fee_mode", _str_enum(FeeMode, "fee_mode"), nullable=True),
+    Column("late_cancel_fee_value", BigInteger, nullable=False),
+    Column("no_show_fee_mode", _str_enum(FeeMode, "fee_mode"), nullable=True),
+    Column("no_show_fee_value", BigInteger, nullable=False),
+    Column("fee_tax_rate_bp", Integer, nullable=False),
+    Column("treatment_tax_rate_bp", Integer, nullable=False),
+    Column("payment_terms_days", Integer, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+packages = Table(
+    "packages",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("clinic_id", Uuid, nullable=False),
+    Column("patient_id", Uuid, nullable=False),
+    Column("treatment_type_id", Uuid, nullable=False),
+    Column("plan_id", Uuid, nullable=True),
+    Column("sessions_total", Integer, nullable=False),
+    Column("sessions_used", Integer, nullable=False),
+    Column("amount_cents", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("invoice_id", Uuid, nullable=True),
+    Column("sold_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    CheckConstraint("sessions_used >= 0 AND sessions_used <= sessions_total", name="sessions_within_total"),
+    Index("ix_packages_patient", "patient_id", "clinic_id", "treatment_type_id"),
+)
+
+coverages = Table(
+    "coverages",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("clinic_id", Uuid, nullable=False),
+    Column("patient_id", Uuid, nullable=False, index=True),
+    Column("payer_kind", _str_enum(PayerKind, "payer_kind"), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("claim_number", String(40), nullable=True),
+    Column("date_of_injury", Date, nullable=True),
+    Column("employer_name", String(200), nullable=True),
+    Column("insurer_fee_cents", BigInteger, nullable=True),
+    Column("coverage_bp", Integer, nullable=True),
+    Column("per_visit_max_cents", BigInteger, nullable=True),
+    Column("annual_max_cents", BigInteger, nullable=True),
+    Column("policy_number", String(60), nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+invoices = Table(
+    "invoices",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("clinic_id", Uuid, nullable=False),
+    Column("patient_id", Uuid, nullable=False),
+    Column("payer_kind", _str_enum(PayerKind, "payer_kind"), nullable=False),
+    Column("coverage_id", Uuid, ForeignKey("coverages.id"), nullable=True, index=True),
+    Column("currency", String(3), nullable=False),
+    Column("status", _str_enum(InvoiceStatus, "invoice_status"), nullable=False),
+    Column("number", String(40), nullable=True),
+    Column("issued_at", UTCDateTime, nullable=True),
+    Column("issued_by", Uuid, nullable=True),
+    Column("due_date", Date, nullable=True),
+    Column("credited_cents", BigInteger, nullable=False),
+    Column("paid_cents", BigInteger, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("clinic_id", "number", name="uq_invoices_clinic_number"),
+    CheckConstraint("credited_cents >= 0 AND paid_cents >= 0", name="settled_not_negative"),
+    Index("ix_invoices_patient", "patient_id", "created_at"),
+    Index("ix_invoices_clinic_status", "clinic_id", "status"),
+)
+
+invoice_lines = Table(
+    "invoice_lines",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("invoice_id", Uuid, ForeignKey("invoices.id"), nullable=False, index=True),
+    Column("charge_id", Uuid, nullable=True),
+    Column("payer_kind", _str_enum(PayerKind, "payer_kind"), nullable=False),
+    Column("description", String(200), nullable=False),
+    Column("service_date", Date, nullable=False),
+    Column("practitioner_id", Uuid, nullable=True),
+    Column("treatment_type_id", Uuid, nullable=True),
+    Column("amount_cents", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("tax_rate_bp", Integer, nullable=False),
+    Column("tax_cents", BigInteger, nullable=False),
+    Column("position", Integer, nullable=False),
+    CheckConstraint("amount_cents >= 0 AND tax_cents >= 0", name="amounts_not_negative"),
+    # A charge is billed once per payer: the database's guard against billing it twice.
+    UniqueConstraint("charge_id", "payer_kind", name="uq_invoice_lines_charge_payer"),
+)
+
+# One row per (clinic, series, year), locked FOR UPDATE while a number is taken: gapless, unlike a sequence.
+number_counters = Table(
+    "number_counters",
+    metadata,
+    Column("clinic_id", Uuid, primary_key=True),
+    Column("series", String(10), primary_key=True),
+    Column("year", Integer, primary_key=True),
+    Column("last_value", Integer, nullable=False),
+)
+
+credit_notes = Table(
+    "credit_notes",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("invoice_id", Uuid, ForeignKey("invoices.id"), nullable=False, index=True),
+    Column("clinic_id", Uuid, nullable=False),
+    Column("patient_id", Uuid, nullable=False),
+    Column("number", String(40), nullable=False),
+    Column("amount_cents", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("voids_invoice", Boolean, nullable=False),
+    Column("issued_at", UTCDateTime, nullable=False),
+    Column("issued_by", Uuid, nullable=False),
+    UniqueConstraint("clinic_id", "number", name="uq_credit_notes_clinic_number"),
+    CheckConstraint("amount_cents > 0", name="amount_positive"),
+)
+
+payments = Table(
+    "payments",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("clinic_id", Uuid, nullable=False),
+    Column("patient_id", Uuid, nullable=False),
+    Column("method", _str_enum(PaymentMethod, "payment_method"), nullable=False),
+    Column("amount_cents", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("received_at", UTCDateTime, nullable=False),
+    Column("recorded_by", Uuid, nullable=False),
+    Column("unallocated_cents", BigInteger, nullable=False),
+    Column("refund_of", Uuid, ForeignKey("payments.id"), nullable=True, index=True),
+    Column("reason", Text, nullable=True),
+    CheckConstraint("amount_cents > 0 AND unallocated_cents >= 0", name="amounts_valid"),
+    Index("ix_payments_patient", "patient_id", "received_at"),
+)
+
+allocations = Table(
+    "allocations",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("payment_id", Uuid, ForeignKey("payments.id"), nullable=False, index=True),
+    Column("invoice_id", Uuid, ForeignKey("invoices.id"), nullable=False, index=True),
+    Column("amount_cents", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    CheckConstraint("amount_cents > 0", name="amount_positive"),
+)
+
+# A request's Idempotency-Key, stored in the transaction of its effect with the response it produced.
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("account_id", Uuid, primary_key=True),
+    Column("key", String(255), primary_key=True),
+    Column("fingerprint", String(64), nullable=False),
+    Column("status_code", Integer, nullable=False),
+    Column("body", JSON, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+audit_entries = Table(
+    "audit_entries",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("occurred_at", UTCDateTime, nullable=False),
+    Column("actor_id", Uuid, nullable=True),
+    Column("entity_type", String(40), nullable=False),
+    Column("entity_id", Uuid, nullable=False),
+    Column("action", String(60), nullable=False),
+    Column("details", JSON, nullable=False),
+    Index("ix_audit_entries_entity", "entity_id", "occurred_at"),
 )
 
 outbox = define_outbox_table(metadata)
@@ -186,5 +389,48 @@ def start_mappers() -> None:
         properties={
             "amount": composite(Money, charges.c.amount_cents, charges.c.currency, return_none_on=_no_money)
         },
+    )
+    mapper_registry.map_imperatively(BillingPolicy, billing_policies)
+    line_mapper = mapper_registry.map_imperatively(
+        InvoiceLine,
+        invoice_lines,
+        properties={
+            "amount": composite(Money, invoice_lines.c.amount_cents, invoice_lines.c.currency),
+            "tax": composite(Money, invoice_lines.c.tax_cents, invoice_lines.c.currency),
+        },
+    )
+    mapper_registry.map_imperatively(
+        Invoice,
+        invoices,
+        properties={
+            "lines": relationship(
+                line_mapper, order_by=invoice_lines.c.position, lazy="selectin", cascade="all, delete-orphan"
+            ),
+        },
+    )
+    mapper_registry.map_imperatively(
+        CreditNote,
+        credit_notes,
+        properties={"amount": composite(Money, credit_notes.c.amount_cents, credit_notes.c.currency)},
+    )
+    allocation_mapper = mapper_registry.map_imperatively(
+        Allocation,
+        allocations,
+        properties={"amount": composite(Money, allocations.c.amount_cents, allocations.c.currency)},
+    )
+    mapper_registry.map_imperatively(
+        Payment,
+        payments,
+        properties={
+            "amount": composite(Money, payments.c.amount_cents, payments.c.currency),
+            "allocations": relationship(allocation_mapper, lazy="selectin"),
+        },
+    )
+    mapper_registry.map_imperatively(AuditEntry, audit_entries)
+    mapper_registry.map_imperatively(Coverage, coverages)
+    mapper_registry.map_imperatively(
+        Package,
+        packages,
+        properties={"price": composite(Money, packages.c.amount_cents, packages.c.currency)},
     )
     _mapped = True

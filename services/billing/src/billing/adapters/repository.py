@@ -4,13 +4,30 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from datetime import date, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from billing.adapters.orm import charges, price_list_entries
-from billing.domain.model import Charge, ChargeKind, ChargeStatus, PriceList, PriceListEntry
+from billing.adapters.orm import (
+    allocations,
+    audit_entries,
+    charges,
+    coverages,
+    idempotency_keys,
+    invoice_lines,
+    invoices,
+    number_counters,
+    packages,
+    payments,
+    price_list_entries,
+)
+from billing.domain.invoicing import Allocation, AuditEntry, Coverage, Invoice, InvoiceStatus, Payment
+from billing.domain.model import Charge, ChargeKind, ChargeStatus, Package, PriceList, PriceListEntry
+from billing.domain.money import Money
+from billing.service_layer.ports import StoredResponse
 
 T = TypeVar("T")
 
@@ -26,6 +43,217 @@ class SqlAlchemyRepository:
 
     def get(self, cls: type[T], entity_id: uuid.UUID) -> T | None:
         return self.session.get(cls, entity_id)
+
+    def delete(self, entity: object) -> None:
+        self.session.delete(entity)
+
+    def get_for_update(self, cls: type[T], entity_id: uuid.UUID) -> T | None:
+        """Load and row-lock (PostgreSQL; SQLite's BEGIN IMMEDIATE already serializes writers)."""
+        return self.session.get(cls, entity_id, with_for_update=True, populate_existing=True)
+
+    # --- numbering ---
+
+    def next_number(self, clinic_id: uuid.UUID, series: str, year: int) -> int:
+        """Take the next value of a gapless counter, locking its row until the transaction ends.
+
+        A rollback undoes the increment with everything else, so numbers never skip.
+        """
+        dialect = postgresql if self.session.get_bind().dialect.name == "postgresql" else sqlite
+        self.session.execute(
+            dialect.insert(number_counters)
+            .values(clinic_id=clinic_id, series=series, year=year, last_value=0)
+            .on_conflict_do_nothing()
+        )
+        key = (
+            (number_counters.c.clinic_id == clinic_id)
+            & (number_counters.c.series == series)
+            & (number_counters.c.year == year)
+        )
+        current = self.session.execute(
+            select(number_counters.c.last_value).where(key).with_for_update()
+        ).scalar_one()
+        self.session.execute(update(number_counters).where(key).values(last_value=current + 1))
+        return current + 1
+
+    # --- idempotency ---
+
+    def claim_idempotency_key(self, account_id: uuid.UUID, key: str, fingerprint: str, now: Any) -> None:
+        """Insert the key's row now; a concurrent holder of the same key makes this wait, then fail."""
+        self.session.execute(
+            insert(idempotency_keys).values(
+                account_id=account_id,
+                key=key,
+                fingerprint=fingerprint,
+                status_code=0,
+                body={},
+                created_at=now,
+            )
+        )
+
+    def store_response(self, account_id: uuid.UUID, key: str, status_code: int, body: Any) -> None:
+        self.session.execute(
+            update(idempotency_keys)
+            .where(idempotency_keys.c.account_id == account_id, idempotency_keys.c.key == key)
+            .values(status_code=status_code, body=body)
+        )
+
+    def stored_response(self, account_id: uuid.UUID, key: str) -> StoredResponse | None:
+        row = self.session.execute(
+            select(idempotency_keys).where(
+                idempotency_keys.c.account_id == account_id, idempotency_keys.c.key == key
+            )
+        ).first()
+        if row is None:
+            return None
+        return StoredResponse(row.fingerprint, row.status_code, row.body)
+
+    # --- invoices and payments ---
+
+    def invoiceable_charges(self, clinic_id: uuid.UUID, patient_id: uuid.UUID) -> Sequence[Charge]:
+        query = (
+            select(Charge)
+            .where(
+                charges.c.clinic_id == clinic_id,
+                charges.c.patient_id == patient_id,
+                charges.c.status == ChargeStatus.BILLABLE,
+                charges.c.amount_cents.is_not(None),
+            )
+            .with_for_update()
+        )
+        return self.session.scalars(query).all()
+
+    def list_invoices(
+        self,
+        *,
+        offset: int,
+        limit: int,
+        clinic_id: uuid.UUID | None = None,
+        patient_id: uuid.UUID | None = None,
+        status: InvoiceStatus | None = None,
+    ) -> tuple[Sequence[Invoice], int]:
+        c = invoices.c
+        query = select(Invoice)
+        for column, value in ((c.clinic_id, clinic_id), (c.patient_id, patient_id), (c.status, status)):
+            if value is not None:
+                query = query.where(column == value)
+        return self._page(query, [c.created_at, c.id], offset, limit)
+
+    def list_payments(
+        self, *, offset: int, limit: int, patient_id: uuid.UUID | None = None
+    ) -> tuple[Sequence[Payment], int]:
+        query = select(Payment)
+        if patient_id is not None:
+            query = query.where(payments.c.patient_id == patient_id)
+        return self._page(query, [payments.c.received_at, payments.c.id], offset, limit)
+
+    def coverage_used_cents(self, coverage_id: uuid.UUID, year: int) -> int:
+        """What a coverage was billed for services in ``year`` (voided invoices excluded)."""
+        query = (
+            select(func.coalesce(func.sum(invoice_lines.c.amount_cents), 0))
+            .select_from(invoice_lines.join(invoices, invoice_lines.c.invoice_id == invoices.c.id))
+            .where(
+                invoices.c.coverage_id == coverage_id,
+                invoices.c.status != InvoiceStatus.CANCELLED,
+                invoice_lines.c.service_date.between(date(year, 1, 1), date(year, 12, 31)),
+            )
+        )
+        return int(self.session.scalar(query) or 0)
+
+    def list_coverages(
+        self, patient_id: uuid.UUID, *, offset: int, limit: int
+    ) -> tuple[Sequence[Coverage], int]:
+        query = select(Coverage).where(coverages.c.patient_id == patient_id)
+        return self._page(query, [coverages.c.created_at, coverages.c.id], offset, limit)
+
+    def payments_for_invoice(self, invoice_id: uuid.UUID) -> Sequence[tuple[Payment, Money]]:
+        query = select(Allocation).where(allocations.c.invoice_id == invoice_id)
+        found = []
+        for allocation in self.session.scalars(query).all():
+            payment = self.session.get(Payment, allocation.payment_id)
+            if payment is not None:
+                found.append((payment, allocation.amount))
+        return found
+
+    def open_balances(self, clinic_id: uuid.UUID) -> Sequence[tuple[Invoice, datetime]]:
+        query = select(Invoice).where(
+            invoices.c.clinic_id == clinic_id, invoices.c.status == InvoiceStatus.ISSUED
+        )
+        return [
+            (invoice, invoice.issued_at)
+            for invoice in self.session.scalars(query).all()
+            if invoice.issued_at is not None
+        ]
+
+    def payments_between(self, clinic_id: uuid.UUID, start: datetime, end: datetime) -> Sequence[Payment]:
+        query = select(Payment).where(
+            payments.c.clinic_id == clinic_id, payments.c.received_at >= start, payments.c.received_at < end
+        )
+        return self.session.scalars(query).all()
+
+    def billed_lines_between(
+        self, clinic_id: uuid.UUID, first_day: date, last_day: date
+    ) -> Sequence[tuple[uuid.UUID | None, uuid.UUID | None, int]]:
+        line, inv = invoice_lines.c, invoices.c
+        query = (
+            select(line.practitioner_id, line.treatment_type_id, line.amount_cents)
+            .select_from(invoice_lines.join(invoices, line.invoice_id == inv.id))
+            .where(
+                inv.clinic_id == clinic_id,
+                inv.status.in_([InvoiceStatus.ISSUED, InvoiceStatus.BALANCED]),
+                line.service_date.between(first_day, last_day),
+            )
+        )
+        return [
+            (row.practitioner_id, row.treatment_type_id, row.amount_cents)
+            for row in self.session.execute(query)
+        ]
+
+    def package_for(
+        self,
+        clinic_id: uuid.UUID,
+        patient_id: uuid.UUID,
+        treatment_type_id: uuid.UUID,
+        plan_id: uuid.UUID | None,
+    ) -> Package | None:
+        """The oldest package with a session left that covers this treatment (and plan), row-locked."""
+        p = packages.c
+        query = (
+            select(Package)
+            .where(
+                p.clinic_id == clinic_id,
+                p.patient_id == patient_id,
+                p.treatment_type_id == treatment_type_id,
+                p.sessions_used < p.sessions_total,
+            )
+            .order_by(p.sold_at, p.id)
+            .with_for_update()
+        )
+        for package in self.session.scalars(query).all():
+            if package.covers(treatment_type_id, plan_id):
+                return package
+        return None
+
+    def list_packages(
+        self, patient_id: uuid.UUID, *, offset: int, limit: int
+    ) -> tuple[Sequence[Package], int]:
+        query = select(Package).where(packages.c.patient_id == patient_id)
+        return self._page(query, [packages.c.sold_at, packages.c.id], offset, limit)
+
+    def patient_credit_cents(self, clinic_id: uuid.UUID, patient_id: uuid.UUID) -> int:
+        query = select(func.coalesce(func.sum(payments.c.unallocated_cents), 0)).where(
+            payments.c.clinic_id == clinic_id,
+            payments.c.patient_id == patient_id,
+            payments.c.refund_of.is_(None),
+        )
+        return int(self.session.scalar(query) or 0)
+
+    def list_audit(
+        self, *, offset: int, limit: int, entity_id: uuid.UUID | None = None
+    ) -> tuple[Sequence[AuditEntry], int]:
+        query = select(AuditEntry)
+        if entity_id is not None:
+            query = query.where(audit_entries.c.entity_id == entity_id)
+        return self._page(query, [audit_entries.c.occurred_at, audit_entries.c.id], offset, limit)
 
     # --- price lists ---
 
@@ -56,6 +284,7 @@ class SqlAlchemyRepository:
             charges.c.clinic_id == clinic_id,
             charges.c.treatment_type_id == treatment_type_id,
             charges.c.amount_cents.is_(None),
+            charges.c.kind == ChargeKind.APPOINTMENT,
         )
         return self.session.scalars(query).all()
 

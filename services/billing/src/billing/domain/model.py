@@ -175,23 +175,37 @@ def price_on(entries: Iterable[PriceListEntry], day: date) -> PriceListEntry | N
 
 
 class ChargeKind(enum.StrEnum):
-    """What a charge is for; one charge per appointment and kind (late-cancellation fees will be a kind)."""
+    """What a charge is for; one charge per appointment and kind."""
 
     APPOINTMENT = "appointment"
+    LATE_CANCEL_FEE = "late_cancel_fee"
+    NO_SHOW_FEE = "no_show_fee"
+
+    @property
+    def is_fee(self) -> bool:
+        return self is not ChargeKind.APPOINTMENT
 
 
 class ChargeStatus(enum.StrEnum):
-    """planned: the appointment is booked; billable: it happened; aborted: it was cancelled."""
+    """planned: booked; billable: owed and not yet invoiced; invoiced: on an invoice; aborted: cancelled
+    in time; waived: a fee staff forgave; prepaid: drawn from a package."""
 
     PLANNED = "planned"
     BILLABLE = "billable"
+    INVOICED = "invoiced"
     ABORTED = "aborted"
+    WAIVED = "waived"
+    PREPAID = "prepaid"
 
 
 _TRANSITIONS = {
-    ChargeStatus.PLANNED: frozenset({ChargeStatus.BILLABLE, ChargeStatus.ABORTED}),
-    ChargeStatus.BILLABLE: frozenset[ChargeStatus](),
+    ChargeStatus.PLANNED: frozenset({ChargeStatus.BILLABLE, ChargeStatus.ABORTED, ChargeStatus.PREPAID}),
+    ChargeStatus.BILLABLE: frozenset({ChargeStatus.INVOICED, ChargeStatus.WAIVED}),
+    # Back to billable only when its draft invoice is discarded.
+    ChargeStatus.INVOICED: frozenset({ChargeStatus.BILLABLE}),
     ChargeStatus.ABORTED: frozenset[ChargeStatus](),
+    ChargeStatus.WAIVED: frozenset[ChargeStatus](),
+    ChargeStatus.PREPAID: frozenset[ChargeStatus](),
 }
 
 
@@ -216,6 +230,13 @@ class Charge:
     updated_at: datetime
     late_cancellation: bool = False
     aborted_at: datetime | None = None
+    # Basis points (1/100 of a percent); physiotherapy is tax-exempt, so 0 unless the clinic says otherwise.
+    tax_rate_bp: int = 0
+    invoice_id: uuid.UUID | None = None
+    waived_reason: str | None = None
+    waived_by: uuid.UUID | None = None
+    waived_at: datetime | None = None
+    package_id: uuid.UUID | None = None
 
     @classmethod
     def plan(
@@ -287,8 +308,150 @@ class Charge:
         self.abort(cancelled_at=cancelled_at, late=late, now=now)
         return True
 
+    @classmethod
+    def fee(
+        cls,
+        *,
+        charge_id: uuid.UUID,
+        kind: ChargeKind,
+        visit: Charge,
+        amount: Money | None,
+        tax_rate_bp: int,
+        sequence: int,
+        now: datetime,
+    ) -> Charge:
+        """A late-cancellation or no-show fee for ``visit``'s appointment, owed at once."""
+        if not kind.is_fee:
+            raise ValueError("a fee charge needs a fee kind")
+        return cls(
+            id=charge_id,
+            kind=kind,
+            appointment_id=visit.appointment_id,
+            clinic_id=visit.clinic_id,
+            patient_id=visit.patient_id,
+            practitioner_id=visit.practitioner_id,
+            treatment_type_id=visit.treatment_type_id,
+            starts_at=visit.starts_at,
+            service_date=visit.service_date,
+            amount=amount,
+            status=ChargeStatus.BILLABLE,
+            appointment_sequence=sequence,
+            created_at=now,
+            updated_at=now,
+            tax_rate_bp=tax_rate_bp,
+        )
+
+    def apply_completion(self, *, sequence: int, now: datetime, package: Package | None = None) -> bool:
+        """The appointment took place: billable, or drawn from ``package`` when one has a session left.
+
+        False when already applied or the charge is no longer planned.
+        """
+        self.appointment_sequence = max(self.appointment_sequence, sequence)
+        if self.status is not ChargeStatus.PLANNED:
+            return False
+        if package is not None and package.draw(now):
+            self._move(ChargeStatus.PREPAID, now)
+            self.package_id = package.id
+        else:
+            self._move(ChargeStatus.BILLABLE, now)
+        return True
+
+    def apply_reschedule(
+        self,
+        *,
+        sequence: int,
+        starts_at: datetime,
+        service_date: date,
+        practitioner_id: uuid.UUID,
+        treatment_type_id: uuid.UUID,
+        amount: Money | None,
+        now: datetime,
+    ) -> bool:
+        """Follow the appointment to its new time, re-priced for the new date; only while still planned."""
+        if sequence <= self.appointment_sequence:
+            return False
+        self.appointment_sequence = sequence
+        if self.status is not ChargeStatus.PLANNED:
+            return False
+        self.starts_at = starts_at
+        self.service_date = service_date
+        self.practitioner_id = practitioner_id
+        self.treatment_type_id = treatment_type_id
+        self.amount = amount
+        self.updated_at = now
+        return True
+
+    def waive(self, *, reason: str, by: uuid.UUID, now: datetime) -> None:
+        """Staff forgive a fee before it is invoiced (afterwards a credit note is the way)."""
+        if not self.kind.is_fee:
+            raise RuleViolation("only late-cancellation and no-show fees can be waived", field="kind")
+        if not reason.strip():
+            raise RuleViolation("a waiver needs a reason", field="reason")
+        self._move(ChargeStatus.WAIVED, now)
+        self.waived_reason = reason
+        self.waived_by = by
+        self.waived_at = now
+
+    def put_on_invoice(self, invoice_id: uuid.UUID, now: datetime) -> None:
+        if self.amount is None:
+            raise RuleViolation("a charge without a price cannot be invoiced", field="charge_id")
+        self._move(ChargeStatus.INVOICED, now)
+        self.invoice_id = invoice_id
+
+    def release_from_invoice(self, invoice_id: uuid.UUID, now: datetime) -> None:
+        """Its draft invoice was discarded: billable again, to be gathered into another draft."""
+        if self.invoice_id != invoice_id:
+            raise InvalidTransition("the charge is on another invoice", field="invoice_id")
+        self._move(ChargeStatus.BILLABLE, now)
+        self.invoice_id = None
+
     def _move(self, to: ChargeStatus, now: datetime) -> None:
         if to not in _TRANSITIONS[self.status]:
             raise InvalidTransition(f"a charge that is {self.status} cannot become {to}", field="status")
         self.status = to
         self.updated_at = now
+
+
+# --- treatment packages --------------------------------------------------------------------------------
+
+
+@dataclass
+class Package:
+    """Prepaid sessions of one treatment for one patient (e.g. a plan sold as 6 sessions for a price).
+
+    Completed sessions draw it down instead of creating charges; ``plan_id`` ties it to scheduling's
+    treatment plan when the clinic sold the plan as a package.
+    """
+
+    id: uuid.UUID
+    clinic_id: uuid.UUID
+    patient_id: uuid.UUID
+    treatment_type_id: uuid.UUID
+    sessions_total: int
+    sessions_used: int
+    price: Money
+    sold_at: datetime
+    updated_at: datetime
+    plan_id: uuid.UUID | None = None
+    invoice_id: uuid.UUID | None = None
+
+    def __post_init__(self) -> None:
+        if self.sessions_total < 1:
+            raise RuleViolation("a package has at least one session", field="sessions")
+
+    @property
+    def sessions_left(self) -> int:
+        return self.sessions_total - self.sessions_used
+
+    def covers(self, treatment_type_id: uuid.UUID, plan_id: uuid.UUID | None) -> bool:
+        if self.sessions_left <= 0 or treatment_type_id != self.treatment_type_id:
+            return False
+        return self.plan_id is None or self.plan_id == plan_id
+
+    def draw(self, now: datetime) -> bool:
+        """Use one session; False when none is left."""
+        if self.sessions_left <= 0:
+            return False
+        self.sessions_used += 1
+        self.updated_at = now
+        return True

@@ -104,8 +104,32 @@ def appointment_cancelled(uow: BillingUnitOfWork, event: Envelope) -> None:
     d = event.data
     services.abort_charge(
         uow,
-        services.AbortCharge(**_appointment_facts(d), cancelled_at=d["cancelled_at"], late=d["late"]),
+        services.AbortCharge(
+            **_appointment_facts(d),
+            cancelled_at=d["cancelled_at"],
+            late=d["late"],
+            fee_waived=d.get("fee_waived", False),
+        ),
     )
+
+
+def appointment_completed(uow: BillingUnitOfWork, event: Envelope) -> None:
+    d = event.data
+    services.complete_charge(uow, services.CompleteCharge(**_appointment_facts(d), plan_id=d.get("plan_id")))
+
+
+def appointment_no_show(uow: BillingUnitOfWork, event: Envelope) -> None:
+    d = event.data
+    services.record_no_show(
+        uow,
+        services.RecordNoShow(
+            **_appointment_facts(d), marked_at=d["marked_at"], fee_waived=d.get("fee_waived", False)
+        ),
+    )
+
+
+def appointment_rescheduled(uow: BillingUnitOfWork, event: Envelope) -> None:
+    services.reschedule_charge(uow, services.RescheduleCharge(**_appointment_facts(event.data)))
 
 
 def _appointment_facts(d: Mapping[str, Any]) -> dict[str, Any]:
@@ -128,6 +152,9 @@ HANDLERS: dict[str, Callable[[BillingUnitOfWork, Envelope], None]] = {
     "scheduling.patient.updated": patient_changed,
     "scheduling.appointment.booked": appointment_booked,
     "scheduling.appointment.cancelled": appointment_cancelled,
+    "scheduling.appointment.completed": appointment_completed,
+    "scheduling.appointment.no_show": appointment_no_show,
+    "scheduling.appointment.rescheduled": appointment_rescheduled,
 }
 
 SUBSCRIPTION = Subscription(CONSUMER, {exchange_for("scheduling"): sorted(HANDLERS)})

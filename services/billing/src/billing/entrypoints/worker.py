@@ -1,7 +1,7 @@
 """Billing's worker process: consumes scheduling's events and relays billing's own outbox to RabbitMQ.
 
-Billing publishes no events yet; the relay runs anyway so that the first event it writes to its outbox
-is delivered without any change to how the worker is deployed.
+The outbox carries billing.invoice.issued, billing.payment.received and billing.credit_note.issued,
+written by the API in the same transaction as the change they describe.
 """
 
 from __future__ import annotations

@@ -4,11 +4,24 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from typing import Protocol, TypeVar
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, Protocol, TypeVar
 
-from billing.domain.model import Charge, ChargeKind, ChargeStatus, PriceList, PriceListEntry
+from billing.domain.invoicing import AuditEntry, Coverage, Invoice, InvoiceStatus, Payment
+from billing.domain.model import Charge, ChargeKind, ChargeStatus, Package, PriceList, PriceListEntry
+from billing.domain.money import Money
 
 T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class StoredResponse:
+    """The response first given to an Idempotency-Key, with the fingerprint of the request that made it."""
+
+    fingerprint: str
+    status_code: int
+    body: Any
 
 
 class BillingRepository(Protocol):
@@ -17,6 +30,70 @@ class BillingRepository(Protocol):
     def add(self, entity: object) -> None: ...
 
     def get(self, cls: type[T], entity_id: uuid.UUID) -> T | None: ...
+
+    def get_for_update(self, cls: type[T], entity_id: uuid.UUID) -> T | None: ...
+
+    def delete(self, entity: object) -> None: ...
+
+    def next_number(self, clinic_id: uuid.UUID, series: str, year: int) -> int: ...
+
+    def claim_idempotency_key(
+        self, account_id: uuid.UUID, key: str, fingerprint: str, now: datetime
+    ) -> None: ...
+
+    def store_response(self, account_id: uuid.UUID, key: str, status_code: int, body: Any) -> None: ...
+
+    def stored_response(self, account_id: uuid.UUID, key: str) -> StoredResponse | None: ...
+
+    def invoiceable_charges(self, clinic_id: uuid.UUID, patient_id: uuid.UUID) -> Sequence[Charge]: ...
+
+    def list_invoices(
+        self,
+        *,
+        offset: int,
+        limit: int,
+        clinic_id: uuid.UUID | None = None,
+        patient_id: uuid.UUID | None = None,
+        status: InvoiceStatus | None = None,
+    ) -> tuple[Sequence[Invoice], int]: ...
+
+    def list_payments(
+        self, *, offset: int, limit: int, patient_id: uuid.UUID | None = None
+    ) -> tuple[Sequence[Payment], int]: ...
+
+    def coverage_used_cents(self, coverage_id: uuid.UUID, year: int) -> int: ...
+
+    def list_coverages(
+        self, patient_id: uuid.UUID, *, offset: int, limit: int
+    ) -> tuple[Sequence[Coverage], int]: ...
+
+    def payments_for_invoice(self, invoice_id: uuid.UUID) -> Sequence[tuple[Payment, Money]]: ...
+
+    def open_balances(self, clinic_id: uuid.UUID) -> Sequence[tuple[Invoice, datetime]]: ...
+
+    def payments_between(self, clinic_id: uuid.UUID, start: datetime, end: datetime) -> Sequence[Payment]: ...
+
+    def billed_lines_between(
+        self, clinic_id: uuid.UUID, first_day: date, last_day: date
+    ) -> Sequence[tuple[uuid.UUID | None, uuid.UUID | None, int]]: ...
+
+    def package_for(
+        self,
+        clinic_id: uuid.UUID,
+        patient_id: uuid.UUID,
+        treatment_type_id: uuid.UUID,
+        plan_id: uuid.UUID | None,
+    ) -> Package | None: ...
+
+    def list_packages(
+        self, patient_id: uuid.UUID, *, offset: int, limit: int
+    ) -> tuple[Sequence[Package], int]: ...
+
+    def patient_credit_cents(self, clinic_id: uuid.UUID, patient_id: uuid.UUID) -> int: ...
+
+    def list_audit(
+        self, *, offset: int, limit: int, entity_id: uuid.UUID | None = None
+    ) -> tuple[Sequence[AuditEntry], int]: ...
 
     def price_list(self, clinic_id: uuid.UUID, treatment_type_id: uuid.UUID) -> PriceList: ...
 

@@ -1,7 +1,9 @@
 """Billing's use cases. Each runs in one unit of work: state, inbox row and events commit together.
 
-The ``sync_*``, ``plan_charge`` and ``abort_charge`` functions apply scheduling's events; they are
-idempotent and tolerate events arriving twice or out of order, because the broker guarantees neither.
+The ``sync_*`` and charge functions (plan, abort, complete, no-show, reschedule) apply scheduling's
+events; they are idempotent and tolerate events arriving twice or out of order, because the broker
+guarantees neither. A late-cancellation or no-show fee is a charge of its own kind, so the unique
+(appointment, kind) key keeps it to one however often the event arrives. Every change writes an audit entry.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any, TypeVar
 from sqlalchemy import exc
 
 from billing.domain.errors import Conflict, NotFound, RuleViolation
+from billing.domain.invoicing import AuditEntry, BillingPolicy, FeeMode
 from billing.domain.model import (
     Charge,
     ChargeKind,
@@ -139,7 +142,9 @@ class SetPrice:
     effective_from: date
 
 
-def set_price(uow: BillingUnitOfWork, cmd: SetPrice) -> tuple[PriceListEntry, bool]:
+def set_price(
+    uow: BillingUnitOfWork, cmd: SetPrice, actor_id: uuid.UUID | None = None
+) -> tuple[PriceListEntry, bool]:
     """Set a treatment's price at a clinic from a date; returns the entry and whether it is new.
 
     Charges waiting for a price that this entry now covers are priced; priced charges are never touched.
@@ -162,6 +167,15 @@ def set_price(uow: BillingUnitOfWork, cmd: SetPrice) -> tuple[PriceListEntry, bo
     )
     if created:
         uow.repo.add(entry)
+    audit(
+        uow,
+        actor_id,
+        "price_list_entry",
+        entry.id,
+        "price_set",
+        amount_cents=cmd.amount_cents,
+        effective_from=cmd.effective_from.isoformat(),
+    )
     for charge in uow.repo.charges_awaiting_price(cmd.clinic_id, cmd.treatment_type_id):
         in_force = prices.price_on(charge.service_date)
         if in_force is not None:
@@ -207,6 +221,23 @@ class PlanCharge:
 class AbortCharge(PlanCharge):
     cancelled_at: datetime
     late: bool
+    fee_waived: bool = False
+
+
+@dataclass(frozen=True)
+class CompleteCharge(PlanCharge):
+    plan_id: uuid.UUID | None = None
+
+
+@dataclass(frozen=True)
+class RecordNoShow(PlanCharge):
+    marked_at: datetime
+    fee_waived: bool = False
+
+
+@dataclass(frozen=True)
+class RescheduleCharge(PlanCharge):
+    pass
 
 
 def plan_charge(uow: BillingUnitOfWork, cmd: PlanCharge) -> Charge:
@@ -219,6 +250,7 @@ def plan_charge(uow: BillingUnitOfWork, cmd: PlanCharge) -> Charge:
         return existing
     charge = _new_charge(uow, cmd)
     uow.repo.add(charge)
+    audit(uow, None, "charge", charge.id, "planned", appointment_id=str(cmd.appointment_id))
     try:
         uow.commit()
     except exc.IntegrityError as error:
@@ -245,14 +277,198 @@ def abort_charge(uow: BillingUnitOfWork, cmd: AbortCharge) -> Charge:
         charge = _new_charge(uow, cmd)
         charge.abort(cancelled_at=cmd.cancelled_at, late=cmd.late, now=now)
         uow.repo.add(charge)
-    else:
-        charge.apply_cancellation(
-            sequence=cmd.sequence, cancelled_at=cmd.cancelled_at, late=cmd.late, now=now
-        )
+        audit(uow, None, "charge", charge.id, "aborted", late=cmd.late)
+    elif charge.apply_cancellation(
+        sequence=cmd.sequence, cancelled_at=cmd.cancelled_at, late=cmd.late, now=now
+    ):
+        audit(uow, None, "charge", charge.id, "aborted", late=cmd.late)
+    if cmd.late and not cmd.fee_waived:
+        _charge_fee(uow, charge, ChargeKind.LATE_CANCEL_FEE, cmd.sequence)
     # If a concurrent booking inserted the charge first, the unique key fails this commit and the
     # consumer redelivers the cancellation, which then finds that charge.
     uow.commit()
     return charge
+
+
+def complete_charge(uow: BillingUnitOfWork, cmd: CompleteCharge) -> Charge:
+    """The appointment took place: its charge becomes billable (a completion seen twice changes nothing)."""
+    now = uow.clock.now()
+    charge = uow.repo.charge_for(cmd.appointment_id, ChargeKind.APPOINTMENT)
+    if charge is None:
+        charge = _new_charge(uow, cmd)
+        uow.repo.add(charge)
+    package = None
+    if charge.status is ChargeStatus.PLANNED:
+        package = uow.repo.package_for(cmd.clinic_id, cmd.patient_id, cmd.treatment_type_id, cmd.plan_id)
+    if charge.apply_completion(sequence=cmd.sequence, now=now, package=package):
+        audit(
+            uow,
+            None,
+            "charge",
+            charge.id,
+            str(charge.status),
+            appointment_id=str(cmd.appointment_id),
+            package_id=str(charge.package_id) if charge.package_id else None,
+        )
+    uow.commit()
+    return charge
+
+
+def record_no_show(uow: BillingUnitOfWork, cmd: RecordNoShow) -> Charge:
+    """The patient did not come: the visit is not billed, a no-show fee is (unless waived or no policy)."""
+    now = uow.clock.now()
+    charge = uow.repo.charge_for(cmd.appointment_id, ChargeKind.APPOINTMENT)
+    if charge is None:
+        charge = _new_charge(uow, cmd)
+        charge.abort(cancelled_at=cmd.marked_at, late=False, now=now)
+        uow.repo.add(charge)
+        audit(uow, None, "charge", charge.id, "no_show")
+    elif charge.apply_cancellation(sequence=cmd.sequence, cancelled_at=cmd.marked_at, late=False, now=now):
+        audit(uow, None, "charge", charge.id, "no_show")
+    if not cmd.fee_waived:
+        _charge_fee(uow, charge, ChargeKind.NO_SHOW_FEE, cmd.sequence)
+    uow.commit()
+    return charge
+
+
+def reschedule_charge(uow: BillingUnitOfWork, cmd: RescheduleCharge) -> Charge:
+    """The planned charge follows the appointment to its new date and is re-priced for it."""
+    charge = uow.repo.charge_for(cmd.appointment_id, ChargeKind.APPOINTMENT)
+    if charge is None:
+        return plan_charge(uow, cmd)
+    moved = _new_charge(uow, cmd)
+    changed = charge.apply_reschedule(
+        sequence=cmd.sequence,
+        starts_at=moved.starts_at,
+        service_date=moved.service_date,
+        practitioner_id=moved.practitioner_id,
+        treatment_type_id=moved.treatment_type_id,
+        amount=moved.amount,
+        now=uow.clock.now(),
+    )
+    if changed:
+        audit(uow, None, "charge", charge.id, "rescheduled", service_date=moved.service_date.isoformat())
+    uow.commit()
+    return charge
+
+
+def _charge_fee(uow: BillingUnitOfWork, visit: Charge, kind: ChargeKind, sequence: int) -> Charge | None:
+    """Add the clinic's fee of ``kind`` for ``visit``'s appointment, once (unique appointment and kind)."""
+    existing = uow.repo.charge_for(visit.appointment_id, kind)
+    if existing is not None:
+        return existing
+    policy = uow.repo.get(BillingPolicy, visit.clinic_id)
+    if policy is None:
+        return None
+    charged, amount = policy.fee(kind, visit.amount)
+    if not charged:
+        return None
+    fee = Charge.fee(
+        charge_id=uow.new_id(),
+        kind=kind,
+        visit=visit,
+        amount=amount,
+        tax_rate_bp=policy.fee_tax_rate_bp,
+        sequence=sequence,
+        now=uow.clock.now(),
+    )
+    uow.repo.add(fee)
+    audit(uow, None, "charge", fee.id, f"{kind}_charged", appointment_id=str(visit.appointment_id))
+    return fee
+
+
+@dataclass(frozen=True)
+class WaiveFee:
+    charge_id: uuid.UUID
+    reason: str
+
+
+def waive_fee(uow: BillingUnitOfWork, actor: Principal, cmd: WaiveFee) -> Charge:
+    """Staff forgive a late-cancellation or no-show fee that is not yet invoiced, giving a reason."""
+    charge = uow.repo.get_for_update(Charge, cmd.charge_id)
+    if charge is None:
+        raise NotFound("charge not found")
+    charge.waive(reason=cmd.reason, by=actor.account_id, now=uow.clock.now())
+    audit(uow, actor.account_id, "charge", charge.id, "waived", reason=cmd.reason)
+    uow.commit()
+    return charge
+
+
+# --- billing policy -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SetBillingPolicy:
+    clinic_id: uuid.UUID
+    currency: str
+    late_cancel_fee_mode: FeeMode | None
+    late_cancel_fee_value: int
+    no_show_fee_mode: FeeMode | None
+    no_show_fee_value: int
+    fee_tax_rate_bp: int
+    treatment_tax_rate_bp: int
+    payment_terms_days: int
+
+
+def set_billing_policy(uow: BillingUnitOfWork, actor: Principal, cmd: SetBillingPolicy) -> BillingPolicy:
+    """Replace a clinic's fee and tax policy; it applies to fees and invoices made from now on."""
+    facts = {name: value for name, value in vars(cmd).items() if name != "clinic_id"}
+    candidate = BillingPolicy(clinic_id=cmd.clinic_id, updated_at=uow.clock.now(), **facts)
+    policy = uow.repo.get_for_update(BillingPolicy, cmd.clinic_id)
+    if policy is None:
+        policy = candidate
+        uow.repo.add(policy)
+    else:
+        for name, value in vars(candidate).items():
+            setattr(policy, name, value)
+    audit(
+        uow,
+        actor.account_id,
+        "billing_policy",
+        cmd.clinic_id,
+        "set",
+        **{k: str(v) if v is not None else None for k, v in facts.items()},
+    )
+    _commit_unique(uow, "the policy was changed concurrently; try again", "clinic_id")
+    return policy
+
+
+def get_billing_policy(uow: BillingUnitOfWork, clinic_id: uuid.UUID) -> BillingPolicy:
+    policy = uow.repo.get(BillingPolicy, clinic_id)
+    if policy is None:
+        raise NotFound("this clinic has no billing policy yet")
+    return policy
+
+
+# --- audit ----------------------------------------------------------------------------------------------
+
+
+def audit(
+    uow: BillingUnitOfWork,
+    actor_id: uuid.UUID | None,
+    entity_type: str,
+    entity_id: uuid.UUID,
+    action: str,
+    **details: Any,
+) -> None:
+    """Append an audit entry in the same transaction as the change it describes."""
+    uow.repo.add(
+        AuditEntry(
+            id=uow.new_id(),
+            occurred_at=uow.clock.now(),
+            actor_id=actor_id,
+            entity_type=entity_type,
+            entity_id=entity_id,
+            action=action,
+            details=details,
+        )
+    )
+
+
+def list_audit(
+    uow: BillingUnitOfWork, page: Page, entity_id: uuid.UUID | None
+) -> tuple[Sequence[AuditEntry], int]:
+    return uow.repo.list_audit(offset=page.offset, limit=page.limit, entity_id=entity_id)
 
 
 @dataclass(frozen=True)
@@ -303,7 +519,8 @@ def _new_charge(uow: BillingUnitOfWork, cmd: PlanCharge) -> Charge:
     """A planned charge priced for the appointment's date in the clinic's calendar."""
     service_date = local_date(cmd.starts_at, _zone(uow.repo.get(Clinic, cmd.clinic_id)))
     in_force = uow.repo.price_list(cmd.clinic_id, cmd.treatment_type_id).price_on(service_date)
-    return Charge.plan(
+    policy = uow.repo.get(BillingPolicy, cmd.clinic_id)
+    charge = Charge.plan(
         charge_id=uow.new_id(),
         appointment_id=cmd.appointment_id,
         clinic_id=cmd.clinic_id,
@@ -316,6 +533,8 @@ def _new_charge(uow: BillingUnitOfWork, cmd: PlanCharge) -> Charge:
         sequence=cmd.sequence,
         now=uow.clock.now(),
     )
+    charge.tax_rate_bp = policy.treatment_tax_rate_bp if policy is not None else 0
+    return charge
 
 
 def _commit_unique(uow: BillingUnitOfWork, message: str, field: str) -> None:

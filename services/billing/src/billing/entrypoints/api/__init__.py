@@ -7,7 +7,7 @@ from flask import Flask
 from billing.bootstrap import Container, bootstrap
 from billing.config import BillingSettings
 from billing.domain.errors import Conflict, NotFound, RuleViolation
-from billing.entrypoints.api import charges, prices
+from billing.entrypoints.api import charges, invoices, payments, policies, prices, reports
 from billing.entrypoints.api.context import CONTAINER_KEY
 from clinic_shared.logging import configure_logging
 from clinic_shared.web.app import create_service_app
@@ -32,7 +32,7 @@ def create_app(settings: BillingSettings | None = None, container: Container | N
         },
     )
     app.extensions[CONTAINER_KEY] = container
-    for module in (prices, charges):
+    for module in (prices, charges, invoices, payments, policies, reports):
         api.register_blueprint(module.blp)
     # Subclasses (InvalidTransition, InvalidMoney, CurrencyMismatch) are rendered by their base's handler.
     map_exception(app, NotFound, 404, "Not Found")

@@ -1,4 +1,4 @@
-"""Charges: read-only here (events create them). Patients see only their own (others' are 404)."""
+"""Charges: events create them; staff may waive a fee. Patients see only their own (others' are 404)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from flask_smorest.pagination import PaginationParameters
 
 from billing.domain.model import Charge
 from billing.entrypoints.api import schemas
-from billing.entrypoints.api.context import container, page_of
+from billing.entrypoints.api.context import BILLING_STAFF, container, page_of
 from billing.service_layer import services
-from clinic_shared.web.auth import current_principal
+from clinic_shared.web.auth import current_principal, require_roles
 
 blp = Blueprint("charges", __name__, url_prefix="/charges", description="Charges for appointments")
 
@@ -35,3 +35,14 @@ def list_charges(query: dict[str, Any], pagination_parameters: PaginationParamet
 def get_charge(charge_id: uuid.UUID) -> Charge:
     with container().uow() as uow:
         return services.get_charge(uow, current_principal(), charge_id)
+
+
+@blp.route("/<uuid:charge_id>/waive", methods=["POST"])
+@blp.arguments(schemas.WaiveRequest)
+@blp.response(200, schemas.ChargeSchema, description="The fee is waived and will not be invoiced")
+@blp.alt_response(409, description="The fee is already invoiced or waived")
+@blp.alt_response(422, description="Not a fee, or no reason given")
+@require_roles(*BILLING_STAFF)
+def waive_fee(body: dict[str, Any], charge_id: uuid.UUID) -> Charge:
+    with container().uow() as uow:
+        return services.waive_fee(uow, current_principal(), services.WaiveFee(charge_id=charge_id, **body))

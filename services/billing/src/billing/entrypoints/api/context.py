@@ -11,6 +11,7 @@ from billing.service_layer.services import Page
 CONTAINER_KEY = "billing.container"
 STAFF_ROLES = ("practitioner", "front_desk", "billing", "admin")
 PRICE_SETTERS = ("admin", "billing")
+BILLING_STAFF = ("admin", "billing")
 
 
 def container() -> Container:

@@ -13,7 +13,7 @@ from billing.domain.model import PriceListEntry
 from billing.entrypoints.api import schemas
 from billing.entrypoints.api.context import PRICE_SETTERS, STAFF_ROLES, container, page_of
 from billing.service_layer import services
-from clinic_shared.web.auth import require_roles
+from clinic_shared.web.auth import current_principal, require_roles
 
 blp = Blueprint("prices", __name__, url_prefix="/clinics", description="Price lists")
 
@@ -29,7 +29,9 @@ def set_price(
 ) -> tuple[PriceListEntry, int]:
     with container().uow() as uow:
         entry, created = services.set_price(
-            uow, services.SetPrice(clinic_id=clinic_id, treatment_type_id=treatment_type_id, **body)
+            uow,
+            services.SetPrice(clinic_id=clinic_id, treatment_type_id=treatment_type_id, **body),
+            current_principal().account_id,
         )
         return entry, 201 if created else 200
 

@@ -1,0 +1,449 @@
+"""Fee policies, invoices, credit notes, payments and the audit trail: plain Python.
+
+An invoice is a draft until issued; issuing gives it a gapless number and freezes its lines. After that
+only credit notes (which reduce what is owed) and payment allocations (which settle it) touch it. Amounts
+are Money throughout; tax is computed per line, rounded half up to the cent, and never on a float.
+"""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from billing.domain.errors import InvalidTransition, RuleViolation
+from billing.domain.model import Charge, ChargeKind
+from billing.domain.money import Money
+
+BASIS_POINTS = 10_000
+
+
+def percent_of(amount: Money, basis_points: int) -> Money:
+    """``basis_points``/100 percent of ``amount``, rounded half up to a whole minor unit."""
+    if basis_points < 0:
+        raise ValueError("a rate cannot be negative")
+    return Money((amount.cents * basis_points + BASIS_POINTS // 2) // BASIS_POINTS, amount.currency)
+
+
+# --- fee and tax policy --------------------------------------------------------------------------------
+
+
+class FeeMode(enum.StrEnum):
+    """A fee is a fixed amount or a percentage (basis points) of the visit's price."""
+
+    FIXED = "fixed"
+    PERCENT = "percent"
+
+
+@dataclass
+class BillingPolicy:
+    """A clinic's fees and taxes. No mode means no fee of that kind; treatments are tax-exempt by default."""
+
+    clinic_id: uuid.UUID
+    currency: str
+    updated_at: datetime
+    late_cancel_fee_mode: FeeMode | None = None
+    late_cancel_fee_value: int = 0
+    no_show_fee_mode: FeeMode | None = None
+    no_show_fee_value: int = 0
+    fee_tax_rate_bp: int = 0
+    treatment_tax_rate_bp: int = 0
+    payment_terms_days: int = 30
+
+    def __post_init__(self) -> None:
+        for name in ("late_cancel_fee", "no_show_fee"):
+            mode, value = getattr(self, f"{name}_mode"), getattr(self, f"{name}_value")
+            if value < 0 or (mode is FeeMode.PERCENT and value > BASIS_POINTS):
+                raise RuleViolation("a fee is between 0 and the visit's price", field=f"{name}_value")
+        for name in ("fee_tax_rate_bp", "treatment_tax_rate_bp"):
+            if not 0 <= getattr(self, name) <= BASIS_POINTS:
+                raise RuleViolation("a tax rate is between 0 and 10000 basis points", field=name)
+
+    def fee(self, kind: ChargeKind, visit_price: Money | None) -> tuple[bool, Money | None]:
+        """Whether ``kind`` is charged at all, and its amount (None when a percentage has no price yet)."""
+        mode, value = (
+            (self.late_cancel_fee_mode, self.late_cancel_fee_value)
+            if kind is ChargeKind.LATE_CANCEL_FEE
+            else (self.no_show_fee_mode, self.no_show_fee_value)
+        )
+        if mode is None:
+            return False, None
+        if mode is FeeMode.FIXED:
+            return True, Money(value, self.currency)
+        return True, percent_of(visit_price, value) if visit_price is not None else None
+
+
+# --- third-party payers --------------------------------------------------------------------------------
+
+
+class PayerKind(enum.StrEnum):
+    """Who an invoice is addressed to."""
+
+    PATIENT = "patient"
+    WORKSAFEBC = "worksafebc"
+    ICBC = "icbc"
+    EXTENDED_HEALTH = "extended_health"
+
+
+@dataclass
+class Coverage:
+    """A patient's third-party payer at a clinic, with the facts that payer needs and the limits it sets.
+
+    WorkSafeBC pays the whole visit of an accepted claim (claim number, date of injury, employer required);
+    ICBC pays up to its fee per visit and the patient pays the excess (claim number required); an extended
+    health plan pays a percentage up to per-visit and annual maximums.
+    """
+
+    id: uuid.UUID
+    clinic_id: uuid.UUID
+    patient_id: uuid.UUID
+    payer_kind: PayerKind
+    currency: str
+    created_at: datetime
+    claim_number: str | None = None
+    date_of_injury: date | None = None
+    employer_name: str | None = None
+    insurer_fee_cents: int | None = None
+    coverage_bp: int | None = None
+    per_visit_max_cents: int | None = None
+    annual_max_cents: int | None = None
+    policy_number: str | None = None
+
+    def __post_init__(self) -> None:
+        required = {
+            PayerKind.WORKSAFEBC: ("claim_number", "date_of_injury", "employer_name"),
+            PayerKind.ICBC: ("claim_number", "date_of_injury", "insurer_fee_cents"),
+            PayerKind.EXTENDED_HEALTH: ("policy_number", "coverage_bp"),
+        }.get(self.payer_kind)
+        if required is None:
+            raise RuleViolation("a coverage is for a third-party payer", field="payer_kind")
+        for name in required:
+            value = getattr(self, name)
+            if value is None or (isinstance(value, str) and not value.strip()):
+                raise RuleViolation(f"{self.payer_kind} needs {name}", field=name)
+        if self.coverage_bp is not None and not 0 <= self.coverage_bp <= BASIS_POINTS:
+            raise RuleViolation("coverage is between 0 and 10000 basis points", field="coverage_bp")
+
+    def payer_share(self, amount: Money, used_this_year: Money) -> Money:
+        """What the payer pays of ``amount``; the patient pays the rest."""
+        if self.payer_kind is PayerKind.WORKSAFEBC:
+            return amount
+        if self.payer_kind is PayerKind.ICBC:
+            return min(amount, Money(self.insurer_fee_cents or 0, amount.currency))
+        share = percent_of(amount, self.coverage_bp or 0)
+        if self.per_visit_max_cents is not None:
+            share = min(share, Money(self.per_visit_max_cents, amount.currency))
+        if self.annual_max_cents is not None:
+            left = Money(self.annual_max_cents, amount.currency) - used_this_year
+            share = min(share, left if not left.is_negative else Money.zero(amount.currency))
+        return share
+
+
+# --- invoices ------------------------------------------------------------------------------------------
+
+
+class InvoiceStatus(enum.StrEnum):
+    """FHIR Invoice.status: draft, issued (money owed), balanced (nothing owed), cancelled (voided)."""
+
+    DRAFT = "draft"
+    ISSUED = "issued"
+    BALANCED = "balanced"
+    CANCELLED = "cancelled"
+
+
+@dataclass
+class InvoiceLine:
+    """One billed item; ``tax`` is fixed when the line is made (rounded half up)."""
+
+    id: uuid.UUID
+    invoice_id: uuid.UUID
+    charge_id: uuid.UUID | None
+    payer_kind: PayerKind
+    description: str
+    service_date: date
+    practitioner_id: uuid.UUID | None
+    treatment_type_id: uuid.UUID | None
+    amount: Money
+    tax_rate_bp: int
+    tax: Money
+    position: int
+
+
+@dataclass
+class Invoice:
+    """What one payer owes for some charges; once issued only credits and payments change it."""
+
+    id: uuid.UUID
+    clinic_id: uuid.UUID
+    patient_id: uuid.UUID
+    payer_kind: PayerKind
+    currency: str
+    status: InvoiceStatus
+    created_at: datetime
+    updated_at: datetime
+    coverage_id: uuid.UUID | None = None
+    number: str | None = None
+    issued_at: datetime | None = None
+    issued_by: uuid.UUID | None = None
+    due_date: date | None = None
+    credited_cents: int = 0
+    paid_cents: int = 0
+    lines: list[InvoiceLine] = field(default_factory=list)
+
+    @classmethod
+    def draft(
+        cls,
+        *,
+        invoice_id: uuid.UUID,
+        clinic_id: uuid.UUID,
+        patient_id: uuid.UUID,
+        currency: str,
+        now: datetime,
+        payer_kind: PayerKind = PayerKind.PATIENT,
+        coverage_id: uuid.UUID | None = None,
+    ) -> Invoice:
+        return cls(
+            id=invoice_id,
+            clinic_id=clinic_id,
+            patient_id=patient_id,
+            payer_kind=payer_kind,
+            currency=currency,
+            status=InvoiceStatus.DRAFT,
+            created_at=now,
+            updated_at=now,
+            coverage_id=coverage_id,
+        )
+
+    def bill_charge(
+        self, *, line_id: uuid.UUID, charge: Charge, amount: Money, description: str
+    ) -> InvoiceLine:
+        """A line for ``amount`` of ``charge`` (all of it or a payer's share), taxed at its rate."""
+        return self.add_line(
+            line_id=line_id,
+            charge_id=charge.id,
+            description=description,
+            service_date=charge.service_date,
+            practitioner_id=charge.practitioner_id,
+            treatment_type_id=charge.treatment_type_id,
+            amount=amount,
+            tax_rate_bp=charge.tax_rate_bp,
+            position=len(self.lines),
+        )
+
+    def add_line(
+        self,
+        *,
+        line_id: uuid.UUID,
+        charge_id: uuid.UUID | None,
+        description: str,
+        service_date: date,
+        practitioner_id: uuid.UUID | None,
+        treatment_type_id: uuid.UUID | None,
+        amount: Money,
+        tax_rate_bp: int,
+        position: int,
+    ) -> InvoiceLine:
+        self._require(InvoiceStatus.DRAFT, "only a draft invoice can change")
+        if amount.currency != self.currency:
+            raise RuleViolation(f"this invoice is in {self.currency}", field="currency")
+        if amount.is_negative:
+            raise RuleViolation("a line cannot be negative; use a credit note", field="amount_cents")
+        line = InvoiceLine(
+            id=line_id,
+            invoice_id=self.id,
+            charge_id=charge_id,
+            payer_kind=self.payer_kind,
+            description=description,
+            service_date=service_date,
+            practitioner_id=practitioner_id,
+            treatment_type_id=treatment_type_id,
+            amount=amount,
+            tax_rate_bp=tax_rate_bp,
+            tax=percent_of(amount, tax_rate_bp),
+            position=position,
+        )
+        self.lines.append(line)
+        return line
+
+    # --- totals (all Money in the invoice's currency) ---
+
+    @property
+    def subtotal(self) -> Money:
+        return sum((line.amount for line in self.lines), Money.zero(self.currency))
+
+    @property
+    def tax(self) -> Money:
+        return sum((line.tax for line in self.lines), Money.zero(self.currency))
+
+    @property
+    def credited(self) -> Money:
+        return Money(self.credited_cents, self.currency)
+
+    @property
+    def paid(self) -> Money:
+        return Money(self.paid_cents, self.currency)
+
+    @property
+    def total(self) -> Money:
+        """Lines plus tax minus credits: what the payer owes in all."""
+        return self.subtotal + self.tax - self.credited
+
+    @property
+    def balance(self) -> Money:
+        """What is still to be paid."""
+        return self.total - self.paid
+
+    @property
+    def creditable(self) -> Money:
+        """The most a credit note may take off: the unpaid part (paid money is refunded, not credited)."""
+        return self.balance
+
+    # --- lifecycle ---
+
+    def issue(self, *, number: str, by: uuid.UUID, now: datetime, due_date: date) -> None:
+        self._require(InvoiceStatus.DRAFT, "only a draft invoice can be issued")
+        if not self.lines:
+            raise RuleViolation("an invoice needs at least one line", field="lines")
+        self.number = number
+        self.issued_at = now
+        self.issued_by = by
+        self.due_date = due_date
+        self.status = InvoiceStatus.ISSUED
+        self.updated_at = now
+        self._settle()
+
+    def apply_credit(self, amount: Money, now: datetime, *, void: bool) -> None:
+        """Reduce what is owed; a void credits the whole unpaid total and cancels the invoice."""
+        self._require(InvoiceStatus.ISSUED, "only an issued invoice with a balance can be credited")
+        if void and not self.paid.is_zero:
+            raise RuleViolation("a paid invoice cannot be voided; refund the payment first", field="void")
+        if amount.is_zero or amount.is_negative or amount > self.creditable:
+            raise RuleViolation(
+                f"a credit is between 0.01 and the unpaid balance ({self.creditable})", field="amount_cents"
+            )
+        self.credited_cents += amount.cents
+        self.updated_at = now
+        if void:
+            self.status = InvoiceStatus.CANCELLED
+        else:
+            self._settle()
+
+    def apply_payment(self, amount: Money, now: datetime) -> None:
+        self._require(InvoiceStatus.ISSUED, "payments go to issued invoices with a balance")
+        if amount.is_zero or amount.is_negative or amount > self.balance:
+            raise RuleViolation(
+                f"an allocation is between 0.01 and the balance ({self.balance})", field="allocations"
+            )
+        self.paid_cents += amount.cents
+        self.updated_at = now
+        self._settle()
+
+    def _settle(self) -> None:
+        if self.status is InvoiceStatus.ISSUED and self.balance.is_zero:
+            self.status = InvoiceStatus.BALANCED
+
+    def _require(self, status: InvoiceStatus, message: str) -> None:
+        if self.status is not status:
+            raise InvalidTransition(f"{message} (this one is {self.status})", field="status")
+
+
+def invoice_number(clinic_code: str, year: int, value: int) -> str:
+    """``VAN-2026-000123``: the clinic's code, the year of issue, and the gapless counter."""
+    return f"{clinic_code}-{year}-{value:06d}"
+
+
+def credit_note_number(clinic_code: str, year: int, value: int) -> str:
+    return f"{clinic_code}-CN-{year}-{value:06d}"
+
+
+@dataclass
+class CreditNote:
+    """A correction to an issued invoice: takes ``amount`` (tax included) off what is owed."""
+
+    id: uuid.UUID
+    invoice_id: uuid.UUID
+    clinic_id: uuid.UUID
+    patient_id: uuid.UUID
+    number: str
+    amount: Money
+    reason: str
+    voids_invoice: bool
+    issued_at: datetime
+    issued_by: uuid.UUID
+
+
+# --- payments ------------------------------------------------------------------------------------------
+
+
+class PaymentMethod(enum.StrEnum):
+    CASH = "cash"
+    CARD = "card"
+    E_TRANSFER = "e_transfer"
+    INSURER = "insurer"
+
+
+@dataclass
+class Allocation:
+    id: uuid.UUID
+    payment_id: uuid.UUID
+    invoice_id: uuid.UUID
+    amount: Money
+
+
+@dataclass
+class Payment:
+    """Money received (or, with ``refund_of``, paid back); what is not allocated is the patient's credit."""
+
+    id: uuid.UUID
+    clinic_id: uuid.UUID
+    patient_id: uuid.UUID
+    method: PaymentMethod
+    amount: Money
+    received_at: datetime
+    recorded_by: uuid.UUID
+    unallocated_cents: int
+    refund_of: uuid.UUID | None = None
+    reason: str | None = None
+    allocations: list[Allocation] = field(default_factory=list)
+
+    @property
+    def credit(self) -> Money:
+        return Money(self.unallocated_cents, self.amount.currency)
+
+    def allocate(self, allocation_id: uuid.UUID, invoice: Invoice, amount: Money, now: datetime) -> None:
+        if invoice.patient_id != self.patient_id or invoice.clinic_id != self.clinic_id:
+            raise RuleViolation("the invoice belongs to another patient or clinic", field="allocations")
+        if amount > self.credit:
+            raise RuleViolation("allocations exceed the payment", field="allocations")
+        invoice.apply_payment(amount, now)
+        self.unallocated_cents -= amount.cents
+        self.allocations.append(Allocation(allocation_id, self.id, invoice.id, amount))
+
+    def take_refund(self, amount: Money) -> None:
+        """Pay back part of the unallocated credit of this payment."""
+        if self.refund_of is not None:
+            raise RuleViolation("a refund cannot itself be refunded", field="payment_id")
+        if amount.is_zero or amount.is_negative or amount > self.credit:
+            raise RuleViolation(
+                f"a refund is between 0.01 and the payment's unallocated credit ({self.credit})",
+                field="amount_cents",
+            )
+        self.unallocated_cents -= amount.cents
+
+
+# --- audit ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class AuditEntry:
+    """An append-only record of one state change: who (an account id, or None for an event), when, what."""
+
+    id: uuid.UUID
+    occurred_at: datetime
+    actor_id: uuid.UUID | None
+    entity_type: str
+    entity_id: uuid.UUID
+    action: str
+    details: dict[str, Any]

@@ -1,0 +1,124 @@
+"""Invoices: billing staff draft them from billable charges, review, issue, and correct by credit notes."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from flask import Response
+from flask_smorest import Blueprint
+from flask_smorest.pagination import PaginationParameters
+
+from billing.domain.invoicing import Invoice
+from billing.entrypoints.api import schemas
+from billing.entrypoints.api.context import BILLING_STAFF, container, page_of
+from billing.entrypoints.api.idempotency import idempotent_request, renderer, respond
+from billing.service_layer import documents, invoicing
+from clinic_shared.web.auth import current_principal, require_roles
+
+blp = Blueprint("invoices", __name__, url_prefix="/invoices", description="Invoices and credit notes")
+
+
+@blp.route("", methods=["POST"])
+@blp.arguments(schemas.DraftInvoiceRequest)
+@blp.response(201, schemas.InvoiceSchema, description="A draft gathering the patient's billable charges")
+@blp.alt_response(422, description="No billable charges, or an invalid field")
+@require_roles(*BILLING_STAFF)
+def draft_invoice(body: dict[str, Any]) -> Invoice:
+    with container().uow() as uow:
+        return invoicing.draft_invoice(uow, current_principal(), invoicing.DraftInvoice(**body))
+
+
+@blp.route("/split", methods=["POST"])
+@blp.arguments(schemas.SplitInvoicesRequest)
+@blp.response(201, schemas.InvoiceSchema(many=True), description="The payer's draft, then the patient's")
+@blp.alt_response(422, description="No billable charges, or an invalid field")
+@require_roles(*BILLING_STAFF)
+def draft_split_invoices(body: dict[str, Any]) -> list[Invoice]:
+    with container().uow() as uow:
+        return invoicing.draft_split_invoices(uow, current_principal(), invoicing.DraftSplitInvoices(**body))
+
+
+@blp.route("", methods=["GET"])
+@blp.arguments(schemas.InvoiceQuery, location="query")
+@blp.response(200, schemas.InvoiceSchema(many=True))
+@blp.paginate()
+def list_invoices(query: dict[str, Any], pagination_parameters: PaginationParameters) -> Sequence[Invoice]:
+    with container().uow() as uow:
+        items, pagination_parameters.item_count = invoicing.list_invoices(
+            uow, current_principal(), page_of(pagination_parameters), invoicing.InvoiceFilter(**query)
+        )
+        return items
+
+
+@blp.route("/<uuid:invoice_id>", methods=["GET"])
+@blp.response(200, schemas.InvoiceSchema)
+def get_invoice(invoice_id: uuid.UUID) -> Invoice:
+    with container().uow() as uow:
+        return invoicing.get_invoice(uow, current_principal(), invoice_id)
+
+
+@blp.route("/<uuid:invoice_id>", methods=["DELETE"])
+@blp.response(204, description="The draft is gone; its charges are billable again")
+@blp.alt_response(409, description="The invoice is issued (correct it by a credit note)")
+@require_roles(*BILLING_STAFF)
+def discard_draft(invoice_id: uuid.UUID) -> None:
+    with container().uow() as uow:
+        invoicing.discard_draft(uow, current_principal(), invoice_id)
+
+
+@blp.route("/<uuid:invoice_id>/pdf", methods=["GET"])
+@blp.response(200, content_type="application/pdf", description="The issued invoice as a PDF")
+@blp.alt_response(404, description="Unknown, not yours, or still a draft")
+def invoice_pdf(invoice_id: uuid.UUID) -> Response:
+    with container().uow() as uow:
+        number, pdf = documents.render_invoice_pdf(
+            uow, current_principal(), invoice_id, container().documents
+        )
+    return _pdf(pdf, number)
+
+
+@blp.route("/<uuid:invoice_id>/receipt", methods=["GET"])
+@blp.response(200, content_type="application/pdf", description="Official receipt of what was paid")
+@blp.alt_response(422, description="Nothing has been paid yet")
+def receipt_pdf(invoice_id: uuid.UUID) -> Response:
+    with container().uow() as uow:
+        number, pdf = documents.render_invoice_pdf(
+            uow, current_principal(), invoice_id, container().documents, receipt=True
+        )
+    return _pdf(pdf, f"{number}-receipt")
+
+
+def _pdf(content: bytes, name: str) -> Response:
+    response = Response(content, mimetype="application/pdf")
+    response.headers["Content-Disposition"] = f'inline; filename="{name}.pdf"'
+    return response
+
+
+@blp.route("/<uuid:invoice_id>/issue", methods=["POST"])
+@blp.response(200, schemas.InvoiceSchema, description="Issued with the next gapless number")
+@blp.alt_response(409, description="The invoice is not a draft")
+@require_roles(*BILLING_STAFF)
+def issue_invoice(invoice_id: uuid.UUID) -> Invoice:
+    with container().uow() as uow:
+        return invoicing.issue_invoice(uow, current_principal(), invoice_id)
+
+
+@blp.route("/<uuid:invoice_id>/credit-notes", methods=["POST"])
+@blp.arguments(schemas.IdempotencyHeaders, location="headers")
+@blp.arguments(schemas.CreditNoteRequest)
+@blp.response(201, schemas.CreditNoteSchema, description="A replay returns the first response")
+@blp.alt_response(422, description="Invalid amount, or the Idempotency-Key was used for another request")
+@require_roles(*BILLING_STAFF)
+def issue_credit_note(headers: dict[str, Any], body: dict[str, Any], invoice_id: uuid.UUID) -> Response:
+    with container().uow() as uow:
+        return respond(
+            invoicing.issue_credit_note(
+                uow,
+                current_principal(),
+                invoicing.IssueCreditNote(invoice_id=invoice_id, **body),
+                idempotent_request(headers),
+                renderer(schemas.CreditNoteSchema(), 201),
+            )
+        )

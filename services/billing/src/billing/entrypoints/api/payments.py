@@ -1,0 +1,138 @@
+"""Payments and refunds (each POST takes an Idempotency-Key); patient credit, coverages and packages."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from flask import Response
+from flask_smorest import Blueprint
+from flask_smorest.pagination import PaginationParameters
+
+from billing.domain.invoicing import Coverage, Payment
+from billing.domain.model import Package
+from billing.entrypoints.api import schemas
+from billing.entrypoints.api.context import BILLING_STAFF, container, page_of
+from billing.entrypoints.api.idempotency import idempotent_request, renderer, respond
+from billing.service_layer import invoicing
+from clinic_shared.web.auth import current_principal, require_roles
+
+blp = Blueprint("payments", __name__, url_prefix="", description="Payments, refunds and patient credit")
+
+
+@blp.route("/payments", methods=["POST"])
+@blp.arguments(schemas.IdempotencyHeaders, location="headers")
+@blp.arguments(schemas.PaymentRequest)
+@blp.response(201, schemas.PaymentSchema, description="A replay returns the first response")
+@blp.alt_response(422, description="Invalid allocation, or the Idempotency-Key was used for another request")
+@require_roles(*BILLING_STAFF, "front_desk")
+def record_payment(headers: dict[str, Any], body: dict[str, Any]) -> Response:
+    allocations = [invoicing.AllocationRequest(**a) for a in body.pop("allocations")]
+    with container().uow() as uow:
+        return respond(
+            invoicing.record_payment(
+                uow,
+                current_principal(),
+                invoicing.RecordPayment(**body, allocations=allocations),
+                idempotent_request(headers),
+                renderer(schemas.PaymentSchema(), 201),
+            )
+        )
+
+
+@blp.route("/payments/<uuid:payment_id>/refunds", methods=["POST"])
+@blp.arguments(schemas.IdempotencyHeaders, location="headers")
+@blp.arguments(schemas.RefundRequest)
+@blp.response(201, schemas.PaymentSchema, description="The refund, referencing the original payment")
+@require_roles(*BILLING_STAFF)
+def refund_payment(headers: dict[str, Any], body: dict[str, Any], payment_id: uuid.UUID) -> Response:
+    with container().uow() as uow:
+        return respond(
+            invoicing.refund_payment(
+                uow,
+                current_principal(),
+                invoicing.RefundPayment(payment_id=payment_id, **body),
+                idempotent_request(headers),
+                renderer(schemas.PaymentSchema(), 201),
+            )
+        )
+
+
+@blp.route("/payments", methods=["GET"])
+@blp.arguments(schemas.PaymentQuery, location="query")
+@blp.response(200, schemas.PaymentSchema(many=True))
+@blp.paginate()
+def list_payments(query: dict[str, Any], pagination_parameters: PaginationParameters) -> Sequence[Payment]:
+    with container().uow() as uow:
+        items, pagination_parameters.item_count = invoicing.list_payments(
+            uow, current_principal(), page_of(pagination_parameters), query["patient_id"]
+        )
+        return items
+
+
+@blp.route("/payments/<uuid:payment_id>", methods=["GET"])
+@blp.response(200, schemas.PaymentSchema)
+def get_payment(payment_id: uuid.UUID) -> Payment:
+    with container().uow() as uow:
+        return invoicing.get_payment(uow, current_principal(), payment_id)
+
+
+@blp.route("/patients/<uuid:patient_id>/coverages", methods=["POST"])
+@blp.arguments(schemas.CoverageSchema)
+@blp.response(201, schemas.CoverageSchema)
+@blp.alt_response(422, description="A field the payer requires is missing")
+@require_roles(*BILLING_STAFF, "front_desk")
+def add_coverage(body: dict[str, Any], patient_id: uuid.UUID) -> Coverage:
+    with container().uow() as uow:
+        return invoicing.add_coverage(
+            uow, current_principal(), invoicing.AddCoverage(patient_id=patient_id, **body)
+        )
+
+
+@blp.route("/patients/<uuid:patient_id>/coverages", methods=["GET"])
+@blp.response(200, schemas.CoverageSchema(many=True))
+@blp.paginate()
+@require_roles(*BILLING_STAFF, "front_desk")
+def list_coverages(patient_id: uuid.UUID, pagination_parameters: PaginationParameters) -> Sequence[Coverage]:
+    with container().uow() as uow:
+        items, pagination_parameters.item_count = invoicing.list_coverages(
+            uow, patient_id, page_of(pagination_parameters)
+        )
+        return items
+
+
+@blp.route("/packages", methods=["POST"])
+@blp.arguments(schemas.SellPackageRequest)
+@blp.response(201, schemas.PackageSchema, description="The package and a draft invoice for its price")
+@require_roles(*BILLING_STAFF, "front_desk")
+def sell_package(body: dict[str, Any]) -> Package:
+    with container().uow() as uow:
+        return invoicing.sell_package(uow, current_principal(), invoicing.SellPackage(**body))
+
+
+@blp.route("/patients/<uuid:patient_id>/packages", methods=["GET"])
+@blp.response(200, schemas.PackageSchema(many=True))
+@blp.paginate()
+@require_roles(*BILLING_STAFF, "front_desk")
+def list_packages(patient_id: uuid.UUID, pagination_parameters: PaginationParameters) -> Sequence[Package]:
+    with container().uow() as uow:
+        items, pagination_parameters.item_count = invoicing.list_packages(
+            uow, patient_id, page_of(pagination_parameters)
+        )
+        return items
+
+
+@blp.route("/patients/<uuid:patient_id>/credit", methods=["GET"])
+@blp.arguments(schemas.CreditQuery, location="query")
+@blp.response(200, schemas.CreditSchema)
+@require_roles(*BILLING_STAFF, "front_desk")
+def patient_credit(query: dict[str, Any], patient_id: uuid.UUID) -> dict[str, Any]:
+    with container().uow() as uow:
+        credit = invoicing.patient_credit(uow, query["clinic_id"], patient_id)
+        return {
+            "patient_id": patient_id,
+            "clinic_id": query["clinic_id"],
+            "credit_cents": credit.cents,
+            "currency": credit.currency,
+        }

@@ -1,0 +1,50 @@
+"""A clinic's billing policy (late-cancellation and no-show fees, taxes, terms) and the audit trail."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from flask_smorest import Blueprint
+from flask_smorest.pagination import PaginationParameters
+
+from billing.domain.invoicing import AuditEntry, BillingPolicy
+from billing.entrypoints.api import schemas
+from billing.entrypoints.api.context import BILLING_STAFF, STAFF_ROLES, container, page_of
+from billing.service_layer import services
+from clinic_shared.web.auth import current_principal, require_roles
+
+blp = Blueprint("policies", __name__, url_prefix="", description="Billing policy and audit trail")
+
+
+@blp.route("/clinics/<uuid:clinic_id>/billing-policy", methods=["PUT"])
+@blp.arguments(schemas.BillingPolicySchema)
+@blp.response(200, schemas.BillingPolicySchema)
+@require_roles(*BILLING_STAFF)
+def set_policy(body: dict[str, Any], clinic_id: uuid.UUID) -> BillingPolicy:
+    with container().uow() as uow:
+        return services.set_billing_policy(
+            uow, current_principal(), services.SetBillingPolicy(clinic_id=clinic_id, **body)
+        )
+
+
+@blp.route("/clinics/<uuid:clinic_id>/billing-policy", methods=["GET"])
+@blp.response(200, schemas.BillingPolicySchema)
+@require_roles(*STAFF_ROLES)
+def get_policy(clinic_id: uuid.UUID) -> BillingPolicy:
+    with container().uow() as uow:
+        return services.get_billing_policy(uow, clinic_id)
+
+
+@blp.route("/audit", methods=["GET"])
+@blp.arguments(schemas.AuditQuery, location="query")
+@blp.response(200, schemas.AuditEntrySchema(many=True))
+@blp.paginate()
+@require_roles(*BILLING_STAFF)
+def list_audit(query: dict[str, Any], pagination_parameters: PaginationParameters) -> Sequence[AuditEntry]:
+    with container().uow() as uow:
+        items, pagination_parameters.item_count = services.list_audit(
+            uow, page_of(pagination_parameters), query["entity_id"]
+        )
+        return items

@@ -1,0 +1,668 @@
+"""Invoices, credit notes and payments: the use cases billing staff drive through the API.
+
+Issuing takes a gapless number from a counter row locked inside the issuing transaction, so a rollback
+returns the number with everything else. Money-moving requests carry an Idempotency-Key whose row is
+written in the same transaction as the effect, with the response it produced: a concurrent duplicate
+waits on that row and then replays the response instead of acting twice.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any, TypeVar
+
+from sqlalchemy import exc
+
+from billing.domain.errors import Conflict, NotFound, RuleViolation
+from billing.domain.invoicing import (
+    BillingPolicy,
+    Coverage,
+    CreditNote,
+    Invoice,
+    InvoiceStatus,
+    PayerKind,
+    Payment,
+    PaymentMethod,
+    credit_note_number,
+    invoice_number,
+)
+from billing.domain.model import Charge, ChargeKind, Clinic, Package, TreatmentType, local_date
+from billing.domain.money import Money
+from billing.service_layer.ports import StoredResponse
+from billing.service_layer.services import Page, audit
+from billing.service_layer.unit_of_work import BillingUnitOfWork
+from clinic_shared.db import is_conflict
+from clinic_shared.tokens import Principal
+
+T = TypeVar("T")
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+INVOICE_SERIES = "INV"
+CREDIT_NOTE_SERIES = "CN"
+
+Rendered = tuple[int, Any]
+
+
+class IdempotencyKeyReused(RuleViolation):
+    """The Idempotency-Key was first used for a different request."""
+
+
+# --- idempotency ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IdempotentRequest:
+    """Who sent the request, its Idempotency-Key, and a fingerprint of its method, path and body."""
+
+    account_id: uuid.UUID
+    key: str
+    fingerprint: str
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status_code: int
+    body: Any
+    replayed: bool
+
+
+def _idempotent(
+    uow: BillingUnitOfWork,
+    request: IdempotentRequest,
+    perform: Callable[[], T],
+    render: Callable[[T], Rendered],
+) -> Outcome:
+    """Run ``perform`` once per key: its effect, the key and the rendered response commit together."""
+    stored = uow.repo.stored_response(request.account_id, request.key)
+    if stored is not None:
+        return _replay(stored, request)
+    try:
+        uow.repo.claim_idempotency_key(request.account_id, request.key, request.fingerprint, uow.clock.now())
+    except exc.IntegrityError as error:
+        # A concurrent request with this key committed first (we waited on its row lock).
+        uow.rollback()
+        if not is_conflict(error):
+            raise
+        stored = uow.repo.stored_response(request.account_id, request.key)
+        if stored is None:
+            raise Conflict(
+                "a request with this Idempotency-Key is in progress", field=IDEMPOTENCY_HEADER
+            ) from None
+        return _replay(stored, request)
+    result = perform()
+    status_code, body = render(result)
+    uow.repo.store_response(request.account_id, request.key, status_code, body)
+    uow.commit()
+    return Outcome(status_code, body, replayed=False)
+
+
+def _replay(stored: StoredResponse, request: IdempotentRequest) -> Outcome:
+    if stored.fingerprint != request.fingerprint:
+        raise IdempotencyKeyReused(
+            "this Idempotency-Key was used for a different request", field=IDEMPOTENCY_HEADER
+        )
+    return Outcome(stored.status_code, stored.body, replayed=True)
+
+
+# --- invoices ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DraftInvoice:
+    clinic_id: uuid.UUID
+    patient_id: uuid.UUID
+
+
+@dataclass(frozen=True)
+class DraftSplitInvoices(DraftInvoice):
+    coverage_id: uuid.UUID
+
+
+def draft_invoice(uow: BillingUnitOfWork, actor: Principal, cmd: DraftInvoice) -> Invoice:
+    """Gather the patient's billable, priced charges at the clinic into a draft for review."""
+    charges, currency = _invoiceable(uow, cmd)
+    now = uow.clock.now()
+    invoice = Invoice.draft(
+        invoice_id=uow.new_id(),
+        clinic_id=cmd.clinic_id,
+        patient_id=cmd.patient_id,
+        currency=currency,
+        now=now,
+    )
+    for charge in charges:
+        assert charge.amount is not None  # _invoiceable returns priced charges only
+        invoice.bill_charge(
+            line_id=uow.new_id(), charge=charge, amount=charge.amount, description=_describe(uow, charge)
+        )
+        charge.put_on_invoice(invoice.id, now)
+    uow.repo.add(invoice)
+    audit(uow, actor.account_id, "invoice", invoice.id, "drafted", charges=[str(c.id) for c in charges])
+    _commit_or_conflict(uow, "these charges were invoiced concurrently; try again", "patient_id")
+    return invoice
+
+
+def draft_split_invoices(uow: BillingUnitOfWork, actor: Principal, cmd: DraftSplitInvoices) -> list[Invoice]:
+    """Split the patient's billable charges between a third-party payer and the patient: one draft each.
+
+    The payer's share of each charge follows its coverage (and what that coverage already paid in the
+    year); the patient's invoice holds the remainder. Either draft is left out when it would be empty.
+    """
+    coverage = uow.repo.get_for_update(Coverage, cmd.coverage_id)
+    if coverage is None or (coverage.patient_id, coverage.clinic_id) != (cmd.patient_id, cmd.clinic_id):
+        raise NotFound("coverage not found for this patient and clinic", field="coverage_id")
+    charges, currency = _invoiceable(uow, cmd)
+    now = uow.clock.now()
+    payer = Invoice.draft(
+        invoice_id=uow.new_id(),
+        clinic_id=cmd.clinic_id,
+        patient_id=cmd.patient_id,
+        currency=currency,
+        now=now,
+        payer_kind=coverage.payer_kind,
+        coverage_id=coverage.id,
+    )
+    patient = Invoice.draft(
+        invoice_id=uow.new_id(),
+        clinic_id=cmd.clinic_id,
+        patient_id=cmd.patient_id,
+        currency=currency,
+        now=now,
+    )
+    used: dict[int, Money] = {}
+    for charge in charges:
+        assert charge.amount is not None
+        year = charge.service_date.year
+        if year not in used:
+            used[year] = Money(uow.repo.coverage_used_cents(coverage.id, year), currency)
+        share = coverage.payer_share(charge.amount, used[year])
+        used[year] += share
+        description = _describe(uow, charge)
+        if not share.is_zero:
+            payer.bill_charge(line_id=uow.new_id(), charge=charge, amount=share, description=description)
+        if charge.amount - share > Money.zero(currency):
+            patient.bill_charge(
+                line_id=uow.new_id(), charge=charge, amount=charge.amount - share, description=description
+            )
+        charge.put_on_invoice(payer.id if not share.is_zero else patient.id, now)
+    drafts = [invoice for invoice in (payer, patient) if invoice.lines]
+    for invoice in drafts:
+        uow.repo.add(invoice)
+        audit(
+            uow,
+            actor.account_id,
+            "invoice",
+            invoice.id,
+            "drafted",
+            payer_kind=str(invoice.payer_kind),
+            charges=[str(line.charge_id) for line in invoice.lines],
+        )
+    _commit_or_conflict(uow, "these charges were invoiced concurrently; try again", "patient_id")
+    return drafts
+
+
+def _invoiceable(uow: BillingUnitOfWork, cmd: DraftInvoice) -> tuple[list[Charge], str]:
+    charges = sorted(
+        uow.repo.invoiceable_charges(cmd.clinic_id, cmd.patient_id), key=lambda c: (c.starts_at, c.kind)
+    )
+    if not charges:
+        raise RuleViolation("this patient has no billable charges to invoice", field="patient_id")
+    currencies = {charge.amount.currency for charge in charges if charge.amount is not None}
+    if len(currencies) > 1:
+        raise RuleViolation("charges in several currencies cannot share an invoice", field="patient_id")
+    return charges, currencies.pop()
+
+
+# --- coverages -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AddCoverage:
+    clinic_id: uuid.UUID
+    patient_id: uuid.UUID
+    payer_kind: PayerKind
+    currency: str = "CAD"
+    claim_number: str | None = None
+    date_of_injury: date | None = None
+    employer_name: str | None = None
+    insurer_fee_cents: int | None = None
+    coverage_bp: int | None = None
+    per_visit_max_cents: int | None = None
+    annual_max_cents: int | None = None
+    policy_number: str | None = None
+
+
+def add_coverage(uow: BillingUnitOfWork, actor: Principal, cmd: AddCoverage) -> Coverage:
+    """Record a patient's WorkSafeBC claim, ICBC claim or extended health plan."""
+    coverage = Coverage(id=uow.new_id(), created_at=uow.clock.now(), **vars(cmd))
+    uow.repo.add(coverage)
+    audit(uow, actor.account_id, "coverage", coverage.id, "added", payer_kind=str(cmd.payer_kind))
+    uow.commit()
+    return coverage
+
+
+def list_coverages(
+    uow: BillingUnitOfWork, patient_id: uuid.UUID, page: Page
+) -> tuple[Sequence[Coverage], int]:
+    return uow.repo.list_coverages(patient_id, offset=page.offset, limit=page.limit)
+
+
+def _describe(uow: BillingUnitOfWork, charge: Charge) -> str:
+    if charge.kind is ChargeKind.LATE_CANCEL_FEE:
+        return "Late cancellation fee"
+    if charge.kind is ChargeKind.NO_SHOW_FEE:
+        return "Missed appointment fee"
+    treatment = uow.repo.get(TreatmentType, charge.treatment_type_id)
+    return treatment.name if treatment is not None else "Treatment"
+
+
+def issue_invoice(uow: BillingUnitOfWork, actor: Principal, invoice_id: uuid.UUID) -> Invoice:
+    """Issue a draft: the next gapless number of the clinic's year, taken in this same transaction."""
+    invoice = uow.repo.get_for_update(Invoice, invoice_id)
+    if invoice is None:
+        raise NotFound("invoice not found")
+    if invoice.status is not InvoiceStatus.DRAFT:
+        raise Conflict(f"only a draft invoice can be issued (this one is {invoice.status})", field="status")
+    clinic = _clinic(uow, invoice.clinic_id)
+    now = uow.clock.now()
+    year = local_date(now, clinic.zone).year
+    number = invoice_number(clinic.code, year, uow.repo.next_number(clinic.id, INVOICE_SERIES, year))
+    policy = uow.repo.get(BillingPolicy, clinic.id)
+    terms = policy.payment_terms_days if policy is not None else 30
+    due_date = local_date(now, clinic.zone) + timedelta(terms)
+    invoice.issue(number=number, by=actor.account_id, now=now, due_date=due_date)
+    audit(uow, actor.account_id, "invoice", invoice.id, "issued", number=number)
+    uow.emit(
+        "billing.invoice.issued",
+        {
+            "invoice_id": invoice.id,
+            "number": number,
+            "clinic_id": invoice.clinic_id,
+            "patient_id": invoice.patient_id,
+            "payer_kind": str(invoice.payer_kind),
+            "total_cents": invoice.total.cents,
+            "balance_cents": invoice.balance.cents,
+            "currency": invoice.currency,
+            "issued_at": now,
+            "due_date": due_date,
+        },
+    )
+    uow.commit()
+    return invoice
+
+
+def discard_draft(uow: BillingUnitOfWork, actor: Principal, invoice_id: uuid.UUID) -> None:
+    """Throw away a draft after review: its charges become billable again (issued invoices are credited)."""
+    invoice = uow.repo.get_for_update(Invoice, invoice_id)
+    if invoice is None:
+        raise NotFound("invoice not found")
+    if invoice.status is not InvoiceStatus.DRAFT:
+        raise Conflict(
+            "only a draft can be discarded; correct an issued invoice by a credit note", field="status"
+        )
+    if invoice.coverage_id is not None or any(line.charge_id is None for line in invoice.lines):
+        raise RuleViolation("split-payer and package drafts are issued, then credited", field="invoice_id")
+    now = uow.clock.now()
+    for line in invoice.lines:
+        assert line.charge_id is not None
+        charge = uow.repo.get_for_update(Charge, line.charge_id)
+        if charge is not None:
+            charge.release_from_invoice(invoice.id, now)
+    audit(uow, actor.account_id, "invoice", invoice.id, "discarded")
+    uow.repo.delete(invoice)
+    uow.commit()
+
+
+def _clinic(uow: BillingUnitOfWork, clinic_id: uuid.UUID) -> Clinic:
+    clinic = uow.repo.get(Clinic, clinic_id)
+    if clinic is None:
+        raise RuleViolation("the clinic's details have not reached billing yet", field="clinic_id")
+    return clinic
+
+
+def get_invoice(uow: BillingUnitOfWork, actor: Principal, invoice_id: uuid.UUID) -> Invoice:
+    invoice = uow.repo.get(Invoice, invoice_id)
+    if invoice is None or (not actor.is_staff and actor.patient_id != invoice.patient_id):
+        raise NotFound("invoice not found")
+    return invoice
+
+
+@dataclass(frozen=True)
+class InvoiceFilter:
+    clinic_id: uuid.UUID | None = None
+    patient_id: uuid.UUID | None = None
+    status: InvoiceStatus | None = None
+
+
+def list_invoices(
+    uow: BillingUnitOfWork, actor: Principal, page: Page, query: InvoiceFilter
+) -> tuple[Sequence[Invoice], int]:
+    """Staff see every invoice; a patient only their own issued ones."""
+    patient_id, status = query.patient_id, query.status
+    if not actor.is_staff:
+        if actor.patient_id is None or patient_id not in (None, actor.patient_id):
+            return [], 0
+        patient_id = actor.patient_id
+    items, total = uow.repo.list_invoices(
+        offset=page.offset, limit=page.limit, clinic_id=query.clinic_id, patient_id=patient_id, status=status
+    )
+    return items, total
+
+
+# --- credit notes --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IssueCreditNote:
+    invoice_id: uuid.UUID
+    reason: str
+    amount_cents: int | None = None
+    void: bool = False
+
+
+def issue_credit_note(
+    uow: BillingUnitOfWork,
+    actor: Principal,
+    cmd: IssueCreditNote,
+    request: IdempotentRequest,
+    render: Callable[[CreditNote], Rendered],
+) -> Outcome:
+    """Correct an issued invoice by a credit note; a void credits the whole unpaid total and cancels it."""
+    return _idempotent(uow, request, lambda: _issue_credit_note(uow, actor, cmd), render)
+
+
+def _issue_credit_note(uow: BillingUnitOfWork, actor: Principal, cmd: IssueCreditNote) -> CreditNote:
+    invoice = uow.repo.get_for_update(Invoice, cmd.invoice_id)
+    if invoice is None:
+        raise NotFound("invoice not found")
+    if cmd.void == (cmd.amount_cents is not None):
+        raise RuleViolation("give either amount_cents (partial) or void=true (full)", field="amount_cents")
+    if not cmd.reason.strip():
+        raise RuleViolation("a credit note needs a reason", field="reason")
+    amount = invoice.creditable if cmd.void else Money(cmd.amount_cents or 0, invoice.currency)
+    now = uow.clock.now()
+    invoice.apply_credit(amount, now, void=cmd.void)
+    clinic = _clinic(uow, invoice.clinic_id)
+    year = local_date(now, clinic.zone).year
+    note = CreditNote(
+        id=uow.new_id(),
+        invoice_id=invoice.id,
+        clinic_id=invoice.clinic_id,
+        patient_id=invoice.patient_id,
+        number=credit_note_number(
+            clinic.code, year, uow.repo.next_number(clinic.id, CREDIT_NOTE_SERIES, year)
+        ),
+        amount=amount,
+        reason=cmd.reason,
+        voids_invoice=cmd.void,
+        issued_at=now,
+        issued_by=actor.account_id,
+    )
+    uow.repo.add(note)
+    audit(
+        uow,
+        actor.account_id,
+        "invoice",
+        invoice.id,
+        "voided" if cmd.void else "credited",
+        credit_note=note.number,
+        amount_cents=amount.cents,
+        reason=cmd.reason,
+    )
+    uow.emit(
+        "billing.credit_note.issued",
+        {
+            "credit_note_id": note.id,
+            "number": note.number,
+            "invoice_id": invoice.id,
+            "clinic_id": invoice.clinic_id,
+            "patient_id": invoice.patient_id,
+            "amount_cents": amount.cents,
+            "currency": amount.currency,
+            "issued_at": now,
+            "voids_invoice": cmd.void,
+        },
+    )
+    uow.flush()
+    return note
+
+
+# --- payments ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AllocationRequest:
+    invoice_id: uuid.UUID
+    amount_cents: int
+
+
+@dataclass(frozen=True)
+class RecordPayment:
+    clinic_id: uuid.UUID
+    patient_id: uuid.UUID
+    amount_cents: int
+    currency: str
+    method: PaymentMethod
+    allocations: Sequence[AllocationRequest] = ()
+    received_at: datetime | None = None
+
+
+def record_payment(
+    uow: BillingUnitOfWork,
+    actor: Principal,
+    cmd: RecordPayment,
+    request: IdempotentRequest,
+    render: Callable[[Payment], Rendered],
+) -> Outcome:
+    """Record money received and allocate it across invoices; what is left over is the patient's credit."""
+    return _idempotent(uow, request, lambda: _record_payment(uow, actor, cmd), render)
+
+
+def _record_payment(uow: BillingUnitOfWork, actor: Principal, cmd: RecordPayment) -> Payment:
+    amount = Money(cmd.amount_cents, cmd.currency)
+    if amount.is_zero or amount.is_negative:
+        raise RuleViolation("a payment is a positive amount", field="amount_cents")
+    if len({a.invoice_id for a in cmd.allocations}) != len(cmd.allocations):
+        raise RuleViolation("allocate to each invoice once", field="allocations")
+    now = uow.clock.now()
+    payment = Payment(
+        id=uow.new_id(),
+        clinic_id=cmd.clinic_id,
+        patient_id=cmd.patient_id,
+        method=cmd.method,
+        amount=amount,
+        received_at=cmd.received_at or now,
+        recorded_by=actor.account_id,
+        unallocated_cents=amount.cents,
+    )
+    # Locked in a fixed order so that two payments touching the same invoices cannot deadlock.
+    for request in sorted(cmd.allocations, key=lambda a: a.invoice_id):
+        invoice = uow.repo.get_for_update(Invoice, request.invoice_id)
+        if invoice is None:
+            raise NotFound("invoice not found", field="allocations")
+        if invoice.currency != amount.currency:
+            raise RuleViolation(f"that invoice is in {invoice.currency}", field="allocations")
+        payment.allocate(uow.new_id(), invoice, Money(request.amount_cents, amount.currency), now)
+    uow.repo.add(payment)
+    audit(
+        uow,
+        actor.account_id,
+        "payment",
+        payment.id,
+        "received",
+        method=str(cmd.method),
+        amount_cents=amount.cents,
+        allocations={str(a.invoice_id): a.amount.cents for a in payment.allocations},
+    )
+    uow.emit(
+        "billing.payment.received",
+        {
+            "payment_id": payment.id,
+            "clinic_id": payment.clinic_id,
+            "patient_id": payment.patient_id,
+            "amount_cents": amount.cents,
+            "currency": amount.currency,
+            "method": str(payment.method),
+            "received_at": payment.received_at,
+            "allocations": [
+                {"invoice_id": a.invoice_id, "amount_cents": a.amount.cents} for a in payment.allocations
+            ],
+        },
+    )
+    uow.flush()
+    return payment
+
+
+@dataclass(frozen=True)
+class RefundPayment:
+    payment_id: uuid.UUID
+    amount_cents: int
+    reason: str
+
+
+def refund_payment(
+    uow: BillingUnitOfWork,
+    actor: Principal,
+    cmd: RefundPayment,
+    request: IdempotentRequest,
+    render: Callable[[Payment], Rendered],
+) -> Outcome:
+    """Pay back part of a payment's unallocated credit; the refund references the original payment."""
+    return _idempotent(uow, request, lambda: _refund_payment(uow, actor, cmd), render)
+
+
+def _refund_payment(uow: BillingUnitOfWork, actor: Principal, cmd: RefundPayment) -> Payment:
+    original = uow.repo.get_for_update(Payment, cmd.payment_id)
+    if original is None:
+        raise NotFound("payment not found")
+    if not cmd.reason.strip():
+        raise RuleViolation("a refund needs a reason", field="reason")
+    amount = Money(cmd.amount_cents, original.amount.currency)
+    original.take_refund(amount)
+    refund = Payment(
+        id=uow.new_id(),
+        clinic_id=original.clinic_id,
+        patient_id=original.patient_id,
+        method=original.method,
+        amount=amount,
+        received_at=uow.clock.now(),
+        recorded_by=actor.account_id,
+        unallocated_cents=0,
+        refund_of=original.id,
+        reason=cmd.reason,
+    )
+    uow.repo.add(refund)
+    audit(
+        uow,
+        actor.account_id,
+        "payment",
+        original.id,
+        "refunded",
+        refund_id=str(refund.id),
+        amount_cents=amount.cents,
+        reason=cmd.reason,
+    )
+    uow.flush()
+    return refund
+
+
+def get_payment(uow: BillingUnitOfWork, actor: Principal, payment_id: uuid.UUID) -> Payment:
+    payment = uow.repo.get(Payment, payment_id)
+    if payment is None or (not actor.is_staff and actor.patient_id != payment.patient_id):
+        raise NotFound("payment not found")
+    return payment
+
+
+def list_payments(
+    uow: BillingUnitOfWork, actor: Principal, page: Page, patient_id: uuid.UUID | None
+) -> tuple[Sequence[Payment], int]:
+    if not actor.is_staff:
+        if actor.patient_id is None or patient_id not in (None, actor.patient_id):
+            return [], 0
+        patient_id = actor.patient_id
+    return uow.repo.list_payments(offset=page.offset, limit=page.limit, patient_id=patient_id)
+
+
+def patient_credit(uow: BillingUnitOfWork, clinic_id: uuid.UUID, patient_id: uuid.UUID) -> Money:
+    clinic = uow.repo.get(Clinic, clinic_id)
+    return Money(uow.repo.patient_credit_cents(clinic_id, patient_id), clinic.currency if clinic else "CAD")
+
+
+def _commit_or_conflict(uow: BillingUnitOfWork, message: str, field: str) -> None:
+    try:
+        uow.commit()
+    except exc.IntegrityError as error:
+        uow.rollback()
+        if is_conflict(error):
+            raise Conflict(message, field=field) from None
+        raise
+
+
+# --- treatment packages --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SellPackage:
+    clinic_id: uuid.UUID
+    patient_id: uuid.UUID
+    treatment_type_id: uuid.UUID
+    sessions: int
+    amount_cents: int
+    currency: str
+    plan_id: uuid.UUID | None = None
+
+
+def sell_package(uow: BillingUnitOfWork, actor: Principal, cmd: SellPackage) -> Package:
+    """Sell prepaid sessions: the package, and a draft invoice for its price to review and issue."""
+    now = uow.clock.now()
+    price = Money(cmd.amount_cents, cmd.currency)
+    package = Package(
+        id=uow.new_id(),
+        clinic_id=cmd.clinic_id,
+        patient_id=cmd.patient_id,
+        treatment_type_id=cmd.treatment_type_id,
+        sessions_total=cmd.sessions,
+        sessions_used=0,
+        price=price,
+        sold_at=now,
+        updated_at=now,
+        plan_id=cmd.plan_id,
+    )
+    invoice = Invoice.draft(
+        invoice_id=uow.new_id(),
+        clinic_id=cmd.clinic_id,
+        patient_id=cmd.patient_id,
+        currency=price.currency,
+        now=now,
+    )
+    treatment = uow.repo.get(TreatmentType, cmd.treatment_type_id)
+    invoice.add_line(
+        line_id=uow.new_id(),
+        charge_id=None,
+        description=f"{treatment.name if treatment else 'Treatment'} package, {cmd.sessions} sessions",
+        service_date=local_date(now, _clinic(uow, cmd.clinic_id).zone),
+        practitioner_id=None,
+        treatment_type_id=cmd.treatment_type_id,
+        amount=price,
+        tax_rate_bp=0,
+        position=0,
+    )
+    package.invoice_id = invoice.id
+    uow.repo.add(package)
+    uow.repo.add(invoice)
+    audit(
+        uow,
+        actor.account_id,
+        "package",
+        package.id,
+        "sold",
+        sessions=cmd.sessions,
+        invoice_id=str(invoice.id),
+    )
+    uow.commit()
+    return package
+
+
+def list_packages(uow: BillingUnitOfWork, patient_id: uuid.UUID, page: Page) -> tuple[Sequence[Package], int]:
+    return uow.repo.list_packages(patient_id, offset=page.offset, limit=page.limit)

@@ -1,0 +1,78 @@
+"""Billing staff's reports: aging of outstanding balances, daily payments by method, revenue."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, tzinfo
+
+from billing.domain import reports
+from billing.domain.model import Clinic, Practitioner, TreatmentType, local_date, zone_or_utc
+from billing.service_layer.unit_of_work import BillingUnitOfWork
+
+
+@dataclass(frozen=True)
+class Period:
+    clinic_id: uuid.UUID
+    first_day: date
+    last_day: date
+
+
+def outstanding(uow: BillingUnitOfWork, clinic_id: uuid.UUID, as_of: date | None) -> list[reports.AgingRow]:
+    """Unpaid balances of issued invoices per patient and payer, aged from the invoice date."""
+    zone = _zone(uow, clinic_id)
+    today = as_of or local_date(uow.clock.now(), zone)
+    balances = [
+        reports.OpenBalance(
+            invoice.patient_id, str(invoice.payer_kind), local_date(issued_at, zone), invoice.balance.cents
+        )
+        for invoice, issued_at in uow.repo.open_balances(clinic_id)
+        if issued_at is not None
+    ]
+    return reports.aging(balances, today)
+
+
+def daily_payments(uow: BillingUnitOfWork, period: Period) -> list[reports.DailyPayments]:
+    """Money received (and refunded) per day of the clinic's calendar and method."""
+    zone = _zone(uow, period.clinic_id)
+    start = datetime.combine(period.first_day, time(), zone)
+    end = datetime.combine(period.last_day + timedelta(days=1), time(), zone)
+    facts = [
+        reports.PaymentFact(
+            local_date(payment.received_at, zone),
+            str(payment.method),
+            payment.amount.cents,
+            payment.refund_of is not None,
+        )
+        for payment in uow.repo.payments_between(period.clinic_id, start, end)
+    ]
+    return reports.daily_payments(facts)
+
+
+@dataclass(frozen=True)
+class NamedRevenue:
+    row: reports.RevenueRow
+    practitioner_name: str
+    treatment_name: str
+
+
+def revenue(uow: BillingUnitOfWork, period: Period) -> list[NamedRevenue]:
+    """Amounts invoiced (before tax and credits) per practitioner and treatment type, by date of service."""
+    lines = uow.repo.billed_lines_between(period.clinic_id, period.first_day, period.last_day)
+    named = []
+    for row in reports.revenue(reports.RevenueFact(p, t, amount) for p, t, amount in lines):
+        practitioner = uow.repo.get(Practitioner, row.practitioner_id) if row.practitioner_id else None
+        treatment = uow.repo.get(TreatmentType, row.treatment_type_id) if row.treatment_type_id else None
+        named.append(
+            NamedRevenue(
+                row,
+                practitioner.display_name if practitioner else "",
+                treatment.name if treatment else "Fees and other items",
+            )
+        )
+    return named
+
+
+def _zone(uow: BillingUnitOfWork, clinic_id: uuid.UUID) -> tzinfo:
+    clinic = uow.repo.get(Clinic, clinic_id)
+    return clinic.zone if clinic is not None else zone_or_utc(None)
