@@ -7,8 +7,10 @@ fixture defined here.
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
+import shutil
 import socket
 import threading
 import time
@@ -74,6 +76,10 @@ class SteppingClock:
         with self._lock:
             self._now += timedelta(**delta)
 
+    def set(self, instant: datetime) -> None:
+        with self._lock:
+            self._now = instant
+
 
 @pytest.fixture
 def clock() -> SteppingClock:
@@ -95,6 +101,8 @@ def make_settings(tmp_path: Path) -> Callable[..., NotificationsSettings]:
             "NOTIFICATIONS_DATABASE_URL": database_url,
             "MAILBOX_DIR": str(tmp_path / "mailbox"),
             "SMS_SINK_DIR": str(tmp_path / "sms"),
+            # Backbone tests send at once; the debounce has its own tests.
+            "NOTIFICATIONS_DEBOUNCE_SECONDS": "0",
         }
         return NotificationsSettings.from_env(base | env)
 
@@ -104,11 +112,19 @@ def make_settings(tmp_path: Path) -> Callable[..., NotificationsSettings]:
 # --- databases -----------------------------------------------------------------------------------------
 
 
+@pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A database file migrated once per session; each test gets a copy (migrating takes a while)."""
+    path = tmp_path_factory.mktemp("template") / "notifications.db"
+    upgrade(f"sqlite:///{path}", MIGRATIONS)
+    return path
+
+
 @pytest.fixture
-def sqlite_url(tmp_path: Path) -> str:
-    url = f"sqlite:///{tmp_path / 'notifications.db'}"
-    upgrade(url, MIGRATIONS)
-    return url
+def sqlite_url(tmp_path: Path, migrated_sqlite: Path) -> str:
+    path = tmp_path / "notifications.db"
+    shutil.copyfile(migrated_sqlite, path)
+    return f"sqlite:///{path}"
 
 
 @pytest.fixture
@@ -338,13 +354,55 @@ class Events:
         starts_at: datetime = datetime(2025, 3, 10, 16, 0, tzinfo=UTC),
         sequence: int = 1,
         appointment_id: uuid.UUID | None = None,
+        late: bool = False,
     ) -> EventEnvelope:
         data = self._facts(starts_at, sequence, appointment_id) | {
             "cancelled_at": self.clock.now(),
             "cancelled_by": "patient",
-            "late": False,
+            "late": late,
         }
         return self._event("scheduling.appointment.cancelled", data, None)
+
+    def rescheduled(
+        self,
+        *,
+        starts_at: datetime,
+        previous_starts_at: datetime = datetime(2025, 3, 10, 16, 0, tzinfo=UTC),
+        sequence: int = 1,
+        appointment_id: uuid.UUID | None = None,
+    ) -> EventEnvelope:
+        data = self._facts(starts_at, sequence, appointment_id) | {
+            "previous_practitioner_id": self.practitioner_id,
+            "previous_starts_at": previous_starts_at,
+            "previous_ends_at": previous_starts_at + timedelta(minutes=30),
+        }
+        return self._event("scheduling.appointment.rescheduled", data, None)
+
+    def waitlist_offered(
+        self, *, starts_at: datetime, expires_at: datetime, offer_id: uuid.UUID
+    ) -> EventEnvelope:
+        data = {
+            "offer_id": offer_id,
+            "waitlist_entry_id": uuid.uuid4(),
+            "clinic_id": self.clinic_id,
+            "patient_id": self.patient_id,
+            "practitioner_id": self.practitioner_id,
+            "treatment_type_id": self.treatment_type_id,
+            "starts_at": starts_at,
+            "ends_at": starts_at + timedelta(minutes=30),
+            "expires_at": expires_at,
+        }
+        return self._event("scheduling.waitlist.offered", data, None)
+
+    def confirmed(
+        self,
+        *,
+        starts_at: datetime = datetime(2025, 3, 10, 16, 0, tzinfo=UTC),
+        sequence: int = 0,
+        appointment_id: uuid.UUID | None = None,
+    ) -> EventEnvelope:
+        data = self._facts(starts_at, sequence, appointment_id) | {"confirmed_at": self.clock.now()}
+        return self._event("scheduling.appointment.confirmed", data, None)
 
 
 @pytest.fixture
@@ -417,10 +475,20 @@ class SmtpSink:
         self.logins: list[str] = []
         self.refuse = False
         self._cond = threading.Condition()
+        # When set, the first RCPT is held (the sender is mid-send, nothing accepted) until ``release``.
+        self.hold_first: threading.Event | None = None
+        self.held = threading.Event()
+        self.rcpts = 0
 
     async def handle_RCPT(  # noqa: N802 - aiosmtpd's hook name
         self, server: SMTP, session: Session, envelope: Envelope, address: str, rcpt_options: list[str]
     ) -> str:
+        self.rcpts += 1
+        if self.hold_first is not None and self.rcpts == 1:
+            self.held.set()
+            while not self.hold_first.is_set():
+                await asyncio.sleep(0.05)
+            return "451 4.3.0 try again later"
         if self.refuse:
             return "550 5.1.1 mailbox unavailable"
         envelope.rcpt_tos.append(address)

@@ -14,7 +14,6 @@ from clinic_shared.clock import Clock, SystemClock
 from clinic_shared.db import make_engine, make_session_factory
 from clinic_shared.messaging.connection import Backoff
 from clinic_shared.messaging.outbox import OutboxWriter
-from clinic_shared.settings import ConfigError
 from clinic_shared.tokens import KeySource, TokenVerifier
 from notifications.adapters import orm
 from notifications.adapters.dev_mailbox import DevMailbox
@@ -22,6 +21,7 @@ from notifications.adapters.rendering import TemplateRenderer
 from notifications.adapters.repository import SqlAlchemyRepository
 from notifications.adapters.sms_sink import SmsSink
 from notifications.adapters.smtp import SmtpMailer
+from notifications.adapters.twilio import CallbackSigner, TwilioSignature, TwilioSms
 from notifications.config import NotificationsSettings
 from notifications.service_layer.ports import Mailer, MessageRenderer, SmsSender
 from notifications.service_layer.services import DispatchPolicy, Transports
@@ -38,6 +38,9 @@ class Container:
     id_factory: Callable[[], uuid.UUID]
     transports: Transports
     policy: DispatchPolicy
+    signer: CallbackSigner
+    # Verifies inbound webhooks; None (inbound texts refused) when no SMS provider is configured.
+    inbound_signature: TwilioSignature | None
 
     def uow(self) -> NotificationsUnitOfWork:
         return NotificationsUnitOfWork(
@@ -46,6 +49,7 @@ class Container:
             repository_factory=SqlAlchemyRepository,
             clock=self.clock,
             id_factory=self.id_factory,
+            debounce=timedelta(seconds=self.settings.debounce_seconds),
         )
 
 
@@ -63,6 +67,7 @@ def bootstrap(
     """Build the container; call it after fork (it opens no connection itself, but owns the pool)."""
     orm.start_mappers()
     engine = make_engine(settings.common.database_url)
+    signer = _signer(settings)
     return Container(
         settings=settings,
         engine=engine,
@@ -73,9 +78,13 @@ def bootstrap(
         transports=Transports(
             renderer=renderer or TemplateRenderer(),
             mailer=mailer or _mailer(settings),
-            sms=sms or _sms_sender(settings),
+            sms=sms or _sms_sender(settings, signer),
         ),
         policy=policy or _policy(settings),
+        signer=signer,
+        inbound_signature=(
+            TwilioSignature.from_url(settings.sms_provider_url) if settings.sms_provider_url else None
+        ),
     )
 
 
@@ -85,6 +94,7 @@ def _policy(settings: NotificationsSettings) -> DispatchPolicy:
     return DispatchPolicy(
         max_attempts=settings.max_attempts,
         retry_delay=lambda attempt: timedelta(seconds=backoff.delay(attempt - 1)),
+        stale_after=timedelta(seconds=settings.stale_after_seconds),
     )
 
 
@@ -100,11 +110,15 @@ def _mailer(settings: NotificationsSettings) -> Mailer:
     return DevMailbox(settings.mailbox_dir, settings.smtp_from)
 
 
-def _sms_sender(settings: NotificationsSettings) -> SmsSender:
-    if settings.sms_provider_url:
-        # Refuse rather than silently writing real patients' SMS to a local file.
-        raise ConfigError(
-            "SMS_PROVIDER_URL is set but this version has no SMS provider adapter yet; "
-            "unset it to write SMS to SMS_SINK_DIR"
+def _signer(settings: NotificationsSettings) -> CallbackSigner:
+    # Without a shared secret (web and worker must agree) no status callback is requested.
+    secret = settings.sms_callback_secret
+    return CallbackSigner(secret or "", settings.public_url if secret else None)
+
+
+def _sms_sender(settings: NotificationsSettings, signer: CallbackSigner) -> SmsSender:
+    if settings.sms_provider_url and settings.sms_from:
+        return TwilioSms.from_url(
+            settings.sms_provider_url, settings.sms_from, signer, timeout=settings.sms_timeout
         )
     return SmsSink(settings.sms_sink_dir)

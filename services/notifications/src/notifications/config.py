@@ -5,11 +5,20 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import time
 from email.utils import parseaddr
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from clinic_shared.settings import CommonSettings, ConfigError, EnvReader
+
+
+def _local_time(value: str) -> time:
+    try:
+        return time.fromisoformat(value)
+    except ValueError:
+        raise ConfigError("NOTIFICATIONS_AGENDA_TIME must be a local time like 06:30") from None
+
 
 DEFAULT_JWKS_URL = "http://localhost:8001/.well-known/jwks.json"
 DEFAULT_SMTP_FROM = "IMS Clinic <no-reply@localhost>"
@@ -27,8 +36,15 @@ class NotificationsSettings:
     smtp_timeout: float
     mailbox_dir: Path
     sms_provider_url: str | None
+    sms_from: str | None
+    sms_timeout: float
+    sms_callback_secret: str | None
+    public_url: str | None
     sms_sink_dir: Path
     max_attempts: int
+    debounce_seconds: float
+    stale_after_seconds: float
+    agenda_time: time
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> NotificationsSettings:
@@ -43,8 +59,15 @@ class NotificationsSettings:
             smtp_timeout=env.float("SMTP_TIMEOUT", 10.0),
             mailbox_dir=env.path("MAILBOX_DIR", f"{var_dir}/mailbox"),
             sms_provider_url=env.optional("SMS_PROVIDER_URL"),
+            sms_from=env.optional("SMS_FROM"),
+            sms_timeout=env.float("SMS_TIMEOUT", 10.0),
+            sms_callback_secret=env.optional("SMS_CALLBACK_SECRET"),
+            public_url=env.optional("NOTIFICATIONS_PUBLIC_URL"),
             sms_sink_dir=env.path("SMS_SINK_DIR", f"{var_dir}/sms"),
             max_attempts=env.int("NOTIFICATIONS_MAX_ATTEMPTS", 5),
+            debounce_seconds=env.float("NOTIFICATIONS_DEBOUNCE_SECONDS", 120.0),
+            stale_after_seconds=env.float("NOTIFICATIONS_STALE_AFTER_SECONDS", 900.0),
+            agenda_time=_local_time(env.str("NOTIFICATIONS_AGENDA_TIME", "06:30")),
         )
         settings._validate()
         return settings
@@ -68,5 +91,15 @@ class NotificationsSettings:
             raise ConfigError(f"SMTP_FROM must be an e-mail address, got {self.smtp_from!r}")
         if self.smtp_timeout <= 0:
             raise ConfigError("SMTP_TIMEOUT must be a positive number of seconds")
+        if self.sms_provider_url is not None:
+            parts = urlsplit(self.sms_provider_url)
+            if parts.scheme not in ("http", "https") or not parts.username or not parts.password:
+                raise ConfigError("SMS_PROVIDER_URL must look like https://ACCOUNT_SID:AUTH_TOKEN@host")
+            if not self.sms_from:
+                raise ConfigError("SMS_FROM (the sending number, E.164) is required with SMS_PROVIDER_URL")
+        if self.stale_after_seconds <= 0:
+            raise ConfigError("NOTIFICATIONS_STALE_AFTER_SECONDS must be a positive number of seconds")
+        if self.debounce_seconds < 0:
+            raise ConfigError("NOTIFICATIONS_DEBOUNCE_SECONDS must be zero or more")
         if self.max_attempts < 1:
             raise ConfigError("NOTIFICATIONS_MAX_ATTEMPTS must be at least 1")

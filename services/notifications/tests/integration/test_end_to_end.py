@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +15,7 @@ import pika
 import pytest
 from sqlalchemy import select
 
-from clinic_shared.events import Envelope, dump_event
+from clinic_shared.events import Envelope, dump_event, new_event
 from clinic_shared.messaging.connection import Backoff
 from clinic_shared.testing.tokens import TestIssuer
 from notifications.bootstrap import Container, bootstrap
@@ -28,17 +30,17 @@ EXCHANGE = "scheduling.events"
 
 
 @contextmanager
-def publisher(amqp_url: str) -> Iterator[Callable[[Envelope], None]]:
-    """Publish events as scheduling's relay does: confirmed, persistent, mandatory, routed by type."""
+def publisher(amqp_url: str, exchange: str = EXCHANGE) -> Iterator[Callable[[Envelope], None]]:
+    """Publish events as a producer's relay does: confirmed, persistent, mandatory, routed by type."""
     connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
     try:
         channel = connection.channel()
         channel.confirm_delivery()
-        channel.exchange_declare(EXCHANGE, exchange_type="topic", durable=True)
+        channel.exchange_declare(exchange, exchange_type="topic", durable=True)
 
         def publish(event: Envelope) -> None:
             channel.basic_publish(
-                EXCHANGE,
+                exchange,
                 event.type,
                 dump_event(event),
                 pika.BasicProperties(
@@ -65,7 +67,7 @@ def calendar_of(message: Any) -> icalendar.Calendar:
 
 def deliveries(container: Container) -> list[Delivery]:
     with container.uow() as uow:
-        return list(uow.session.scalars(select(Delivery)))
+        return list(uow.session.scalars(select(Delivery).where(Delivery.kind != DeliveryKind.REMINDER)))
 
 
 @pytest.fixture
@@ -109,7 +111,8 @@ def test_booking_and_cancellation_reach_the_patient_once_each(
         assert consumer.ready.wait(20), "consumer did not start"
         for event in events.catalogue():
             publish(event)
-        booked = events.booked()
+        starts_at = (datetime.now(UTC) + timedelta(days=7)).replace(microsecond=0)
+        booked = events.booked(starts_at=starts_at)
         publish(booked)
 
         (confirmation,) = smtp_server.sink.wait_for(1)
@@ -128,13 +131,13 @@ def test_booking_and_cancellation_reach_the_patient_once_each(
             publish(booked)
         outcomes.wait(lambda o: o.count("duplicate") == 3)
         # ... and the same facts under a new event id get past the inbox but not the unique key.
-        publish(events.booked())
+        publish(events.booked(starts_at=starts_at))
         outcomes.wait(lambda o: o.count("applied") == 6)
         wait_until(lambda: all(d.finished for d in deliveries(live_container)), timeout=20)
         assert len(deliveries(live_container)) == 2
         assert len(smtp_server.sink.envelopes) == 1
 
-        publish(events.cancelled())
+        publish(events.cancelled(starts_at=starts_at))
         _, cancellation = smtp_server.sink.wait_for(2)
         assert "cancelled" in cancellation["Subject"]
         invitation = calendar_of(cancellation)
@@ -159,3 +162,43 @@ def test_booking_and_cancellation_reach_the_patient_once_each(
         ("+16045550100", "booking_confirmation"),
         ("+16045550100", "cancellation"),
     ]
+
+
+def test_billing_events_arrive_through_the_billing_exchange(
+    live_container: Container,
+    amqp_url: str,
+    smtp_server: Any,
+    events: Any,
+    outcomes: Any,
+    running: Callable[..., Any],
+) -> None:
+    dispatcher = Dispatcher.from_container(live_container, poll_interval=0.2)
+    outcomes.also = dispatcher.wake
+    consumer = build_consumer(live_container, on_processed=outcomes, backoff=Backoff(initial=0.05, cap=0.5))
+    payment = new_event(
+        "billing.payment.received",
+        {
+            "payment_id": uuid.uuid4(),
+            "clinic_id": events.clinic_id,
+            "patient_id": events.patient_id,
+            "amount_cents": 4200,
+            "currency": "CAD",
+            "method": "card",
+            "received_at": datetime.now(UTC),
+            "allocations": [],
+        },
+        producer="billing",
+        occurred_at=datetime.now(UTC),
+    )
+    with (
+        running(consumer.run, "consumer"),
+        running(dispatcher.run, "dispatcher"),
+        publisher(amqp_url) as publish,
+        publisher(amqp_url, "billing.events") as publish_billing,
+    ):
+        assert consumer.ready.wait(20), "consumer did not start"
+        for event in events.catalogue(phone=None):
+            publish(event)
+        publish_billing(payment)
+        (receipt,) = smtp_server.sink.wait_for(1)
+    assert receipt["Subject"] == "Receipt from Demo IMS Clinic: CAD 42.00 received"

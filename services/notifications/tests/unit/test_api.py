@@ -13,14 +13,22 @@ from flask.testing import FlaskClient
 
 from clinic_shared.testing.tokens import TestIssuer
 from notifications.bootstrap import Container
+from notifications.entrypoints.dispatcher import Dispatcher
+from notifications.service_layer import services
 
 PROBLEM = "application/problem+json"
 
 
 @pytest.fixture
-def booked_three(apply: Callable[..., None], events: Any, clock: Any) -> list[uuid.UUID]:
-    """Three appointments for one patient (email only), booked a minute apart; returns their ids."""
+def booked_three(
+    apply: Callable[..., None], events: Any, clock: Any, container: Container
+) -> list[uuid.UUID]:
+    """Three appointments for one patient (email only, no reminders), booked a minute apart; their ids."""
     apply(*events.catalogue(phone=None))
+    with container.uow() as uow:
+        services.change_reminder_policy(
+            uow, services.ChangeReminderPolicy(events.clinic_id, None, None, True, None, None)
+        )
     ids = []
     for day in (10, 11, 12):
         appointment_id = uuid.uuid4()
@@ -153,3 +161,34 @@ def test_other_staff_roles_may_not_read_contacts(
 def test_unknown_contact_is_not_found(client: FlaskClient, issuer: TestIssuer, container: Container) -> None:
     response = client.get(f"/contacts/{uuid.uuid4()}", headers=issuer.headers("admin"))
     assert response.status_code == 404
+
+
+def test_the_delivery_log_shows_each_attempt_per_appointment(
+    client: FlaskClient,
+    issuer: TestIssuer,
+    apply: Callable[..., None],
+    events: Any,
+    container: Container,
+    transport: Any,
+    clock: Any,
+) -> None:
+    apply(*events.catalogue(phone=None), events.booked())
+    transport.failures.append(transport.transient())
+    sender = Dispatcher.from_container(container)
+    sender.dispatch_due()
+    clock.advance(minutes=1)
+    sender.dispatch_due()
+    body = client.get(
+        f"/deliveries?appointment_id={events.appointment_id}&kind=booking_confirmation",
+        headers=issuer.headers("front_desk"),
+    ).json
+    assert body is not None
+    (delivery,) = body
+    assert delivery["status"] == "sent"
+    assert [(a["number"], a["outcome"], a["detail"]) for a in delivery["attempts_log"]] == [
+        (1, "failed", "SMTP server unavailable (TimeoutError)"),
+        (2, "sent", None),
+    ]
+    single = client.get(f"/deliveries/{delivery['id']}", headers=issuer.headers("admin")).json
+    assert single is not None
+    assert len(single["attempts_log"]) == 2

@@ -12,6 +12,7 @@ from clinic_shared.testing.tokens import TestIssuer
 from notifications.adapters.dev_mailbox import DevMailbox
 from notifications.adapters.sms_sink import SmsSink
 from notifications.adapters.smtp import SmtpMailer
+from notifications.adapters.twilio import TwilioSms
 from notifications.bootstrap import bootstrap
 from notifications.config import NotificationsSettings
 
@@ -77,12 +78,30 @@ def test_without_smtp_url_mail_goes_to_the_development_mailbox(
     container.engine.dispose()
 
 
-def test_sms_provider_url_is_refused_until_a_provider_adapter_exists(
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"SMS_PROVIDER_URL": "https://api.twilio.com", "SMS_FROM": "+16045550000"},
+        {"SMS_PROVIDER_URL": "ftp://AC1:tok@api.twilio.com", "SMS_FROM": "+16045550000"},
+        {"SMS_PROVIDER_URL": "https://AC1:tok@api.twilio.com"},
+    ],
+)
+def test_an_sms_provider_needs_credentials_in_its_url_and_a_sending_number(
+    sqlite_url: str, make_settings: Callable[..., NotificationsSettings], env: dict[str, str]
+) -> None:
+    with pytest.raises(ConfigError, match="SMS_"):
+        make_settings(sqlite_url, **env)
+
+
+def test_a_configured_sms_provider_replaces_the_sink(
     sqlite_url: str, make_settings: Callable[..., NotificationsSettings], issuer: TestIssuer
 ) -> None:
-    settings = make_settings(sqlite_url, SMS_PROVIDER_URL="https://api.twilio.com")
-    with pytest.raises(ConfigError, match="SMS_PROVIDER_URL"):
-        bootstrap(settings, verifier=issuer.verifier())
+    settings = make_settings(
+        sqlite_url, SMS_PROVIDER_URL="https://AC1:secret@api.twilio.com", SMS_FROM="+16045550000"
+    )
+    container = bootstrap(settings, verifier=issuer.verifier())
+    assert isinstance(container.transports.sms, TwilioSms)
+    container.engine.dispose()
 
 
 def test_tokens_are_verified_with_the_jwks_file_when_one_is_given(

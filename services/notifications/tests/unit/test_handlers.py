@@ -18,17 +18,25 @@ from notifications.entrypoints.handlers import HANDLERS, SUBSCRIPTION
 
 def deliveries(container: Container) -> list[Delivery]:
     with container.uow() as uow:
-        return list(uow.session.scalars(select(Delivery).order_by(Delivery.kind, Delivery.channel)))  # type: ignore[arg-type]
+        return list(
+            uow.session.scalars(
+                select(Delivery)
+                .where(Delivery.kind != DeliveryKind.REMINDER)
+                .order_by(Delivery.kind, Delivery.channel)
+            )
+        )  # type: ignore[arg-type]
 
 
 def summary(container: Container) -> list[tuple[str, str, int, str]]:
     return [(d.kind.value, d.channel.value, d.sequence, d.status.value) for d in deliveries(container)]
 
 
-def test_subscribes_to_every_event_it_handles_on_the_scheduling_exchange() -> None:
+def test_subscribes_to_every_event_it_handles_on_the_scheduling_and_billing_exchanges() -> None:
     assert SUBSCRIPTION.consumer == "notifications"
-    assert set(SUBSCRIPTION.bindings) == {"scheduling.events"}
-    assert set(SUBSCRIPTION.bindings["scheduling.events"]) == set(HANDLERS)
+    assert set(SUBSCRIPTION.bindings) == {"scheduling.events", "billing.events"}
+    assert all(t.startswith("billing.") for t in SUBSCRIPTION.bindings["billing.events"])
+    bound = [t for types in SUBSCRIPTION.bindings.values() for t in types]
+    assert sorted(bound) == sorted(HANDLERS)
 
 
 def test_patient_registered_creates_a_contact_copy_without_the_last_name(
@@ -120,8 +128,9 @@ def test_the_same_booking_twice_records_each_message_once(
     apply(events.booked(), events.booked())
     assert len(deliveries(container)) == 2
     with container.uow() as uow:
+        rows = uow.session.scalar(select(func.count()).select_from(orm.deliveries))
         keys = uow.session.scalar(select(func.count(func.distinct(orm.deliveries.c.key))))
-    assert keys == 2
+    assert keys == rows == 4  # the confirmation and the reminder, by e-mail and SMS
 
 
 def test_cancellation_records_messages_and_skips_a_confirmation_not_yet_sent(
@@ -141,7 +150,9 @@ def test_cancellation_leaves_a_confirmation_already_sent_alone(
 ) -> None:
     apply(*events.catalogue(phone=None), events.booked())
     with container.uow() as uow:
-        (confirmation,) = uow.repo.deliveries_for_appointment(events.appointment_id)
+        (confirmation,) = [
+            d for d in uow.repo.deliveries_for_appointment(events.appointment_id) if not d.is_reminder
+        ]
         confirmation.claim(uow.clock.now(), "pat@example.com")
         confirmation.mark_sent(uow.clock.now(), None)
         uow.commit()

@@ -13,7 +13,7 @@ from notifications.bootstrap import Container
 from notifications.entrypoints import worker
 
 
-def test_runs_relay_consumer_and_dispatcher_side_by_side(
+def test_runs_relay_consumer_dispatcher_and_agenda_side_by_side(
     container: Container, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls: list[tuple[Any, Any, dict[str, Any]]] = []
@@ -29,8 +29,8 @@ def test_runs_relay_consumer_and_dispatcher_side_by_side(
     assert isinstance(consumer, Consumer)
     assert consumer.name == "notifications"
     assert set(kwargs) == {"extra"}
-    (name,) = kwargs["extra"]
-    assert name == "dispatcher"
+    assert set(kwargs["extra"]) == {"dispatcher", "agenda"}
     stop = threading.Event()
     stop.set()
-    kwargs["extra"]["dispatcher"](stop)  # a stopped dispatcher returns at once
+    kwargs["extra"]["dispatcher"](stop)  # a stopped loop returns at once
+    kwargs["extra"]["agenda"](stop)

@@ -6,18 +6,38 @@ notifications never reads scheduling's database. ``deliveries`` is the durable l
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Enum, Index, Integer, MetaData, String, Table, Text, Uuid, text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Enum,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    Time,
+    Uuid,
+    text,
+)
 from sqlalchemy.orm import registry
 
 from clinic_shared.db import UTCDateTime
 from clinic_shared.messaging.tables import define_inbox_table, define_outbox_table
 from notifications.domain.model import (
+    AppointmentCopy,
+    AttemptOutcome,
     Channel,
     ClinicInfo,
+    ConsentKind,
+    ConsentRecord,
     Contact,
     Delivery,
+    DeliveryAttempt,
     DeliveryKind,
     DeliveryStatus,
+    InboundSms,
     PractitionerInfo,
     TreatmentInfo,
 )
@@ -48,6 +68,11 @@ contacts = Table(
     Column("phone", String(20), nullable=True),
     Column("language", String(2), nullable=False),
     Column("as_of", UTCDateTime, nullable=False),
+    Column("sms_opted_out_at", UTCDateTime, nullable=True),
+    Column("email_opted_out_at", UTCDateTime, nullable=True),
+    Column("preferred_language", String(2), nullable=True),
+    Column("promotional_consent_at", UTCDateTime, nullable=True),
+    Index("ix_contacts_phone", "phone"),
 )
 
 clinics = Table(
@@ -68,6 +93,7 @@ practitioners = Table(
     Column("practitioner_id", Uuid, primary_key=True),
     Column("display_name", String(200), nullable=False),
     Column("as_of", UTCDateTime, nullable=False),
+    Column("agenda_email", String(254), nullable=True),
 )
 
 treatment_types = Table(
@@ -87,13 +113,14 @@ deliveries = Table(
     Column("channel", _str_enum(Channel, "delivery_channel"), nullable=False),
     Column("kind", _str_enum(DeliveryKind, "delivery_kind", 40), nullable=False),
     Column("status", _str_enum(DeliveryStatus, "delivery_status"), nullable=False),
-    Column("patient_id", Uuid, nullable=False),
+    Column("patient_id", Uuid, nullable=True),
     Column("appointment_id", Uuid, nullable=False),
     Column("clinic_id", Uuid, nullable=False),
-    Column("practitioner_id", Uuid, nullable=False),
-    Column("treatment_type_id", Uuid, nullable=False),
-    Column("starts_at", UTCDateTime, nullable=False),
-    Column("ends_at", UTCDateTime, nullable=False),
+    # Null for messages about no single appointment (invoices, payments, plan summaries).
+    Column("practitioner_id", Uuid, nullable=True),
+    Column("treatment_type_id", Uuid, nullable=True),
+    Column("starts_at", UTCDateTime, nullable=True),
+    Column("ends_at", UTCDateTime, nullable=True),
     Column("sequence", Integer, nullable=False),
     Column("event_id", Uuid, nullable=False),
     Column("attempts", Integer, nullable=False),
@@ -105,6 +132,10 @@ deliveries = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     Column("sent_at", UTCDateTime, nullable=True),
+    Column("fallback_of", Uuid, nullable=True),
+    Column("provider_status", String(40), nullable=True),
+    Column("expires_at", UTCDateTime, nullable=True),
+    Column("payload", JSON, nullable=True),
     # The dispatcher's work queue: only unfinished rows are indexed.
     Index(
         "ix_deliveries_unfinished",
@@ -114,6 +145,76 @@ deliveries = Table(
     ),
     Index("ix_deliveries_patient_created", "patient_id", "created_at"),
     Index("ix_deliveries_appointment", "appointment_id", "sequence"),
+)
+
+delivery_attempts = Table(
+    "delivery_attempts",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("delivery_id", Uuid, nullable=False),
+    Column("number", Integer, nullable=False),
+    Column("channel", _str_enum(Channel, "attempt_channel"), nullable=False),
+    Column("outcome", _str_enum(AttemptOutcome, "attempt_outcome"), nullable=False),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime, nullable=True),
+    Column("provider_message_id", String(200), nullable=True),
+    Column("detail", Text, nullable=True),
+    Index("ix_delivery_attempts_delivery", "delivery_id", "number"),
+)
+
+consent_records = Table(
+    "consent_records",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("patient_id", Uuid, nullable=False),
+    Column("channel", _str_enum(Channel, "consent_channel"), nullable=False),
+    Column("kind", _str_enum(ConsentKind, "consent_kind"), nullable=False),
+    Column("recorded_at", UTCDateTime, nullable=False),
+    Column("source", String(100), nullable=False),
+    Column("purpose", String(20), nullable=False),
+    Index("ix_consent_records_patient", "patient_id", "recorded_at"),
+)
+
+# Texts patients sent us: ids and the command only (never the number or the words).
+inbound_sms = Table(
+    "inbound_sms",
+    metadata,
+    Column("message_sid", String(64), primary_key=True),
+    Column("patient_id", Uuid, nullable=True),
+    Column("command", String(20), nullable=True),
+    Column("received_at", UTCDateTime, nullable=False),
+    Column("appointment_id", Uuid, nullable=True),
+)
+
+appointments = Table(
+    "appointments",
+    metadata,
+    Column("appointment_id", Uuid, primary_key=True),
+    Column("patient_id", Uuid, nullable=False),
+    Column("clinic_id", Uuid, nullable=False),
+    Column("practitioner_id", Uuid, nullable=False),
+    Column("treatment_type_id", Uuid, nullable=False),
+    Column("starts_at", UTCDateTime, nullable=False),
+    Column("ends_at", UTCDateTime, nullable=False),
+    Column("sequence", Integer, nullable=False),
+    Column("cancelled", Boolean, nullable=False),
+    Column("confirmed_sequence", Integer, nullable=True),
+    Column("confirmed_at", UTCDateTime, nullable=True),
+    Index("ix_appointments_patient_starts", "patient_id", "starts_at"),
+    Index("ix_appointments_practitioner_starts", "practitioner_id", "starts_at"),
+)
+
+# Translated to and from the frozen ReminderPolicy by the repository (it holds a nested QuietHours).
+reminder_policies = Table(
+    "reminder_policies",
+    metadata,
+    Column("clinic_id", Uuid, primary_key=True),
+    Column("email_hours_before", Integer, nullable=True),
+    Column("sms_hours_before", Integer, nullable=True),
+    Column("skip_when_confirmed", Boolean, nullable=False),
+    Column("quiet_hours_start", Time, nullable=True),
+    Column("quiet_hours_end", Time, nullable=True),
+    Column("updated_at", UTCDateTime, nullable=False),
 )
 
 outbox = define_outbox_table(metadata)
@@ -133,4 +234,8 @@ def start_mappers() -> None:
     mapper_registry.map_imperatively(PractitionerInfo, practitioners)
     mapper_registry.map_imperatively(TreatmentInfo, treatment_types)
     mapper_registry.map_imperatively(Delivery, deliveries)
+    mapper_registry.map_imperatively(AppointmentCopy, appointments)
+    mapper_registry.map_imperatively(DeliveryAttempt, delivery_attempts)
+    mapper_registry.map_imperatively(ConsentRecord, consent_records)
+    mapper_registry.map_imperatively(InboundSms, inbound_sms)
     _mapped = True

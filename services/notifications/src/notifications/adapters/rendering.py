@@ -8,12 +8,19 @@ names from events cannot inject markup) and ``<kind>.sms.txt``; ``calendar_summa
 from __future__ import annotations
 
 import re
+from datetime import date, datetime
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from notifications.adapters.calendar import appointment_calendar
-from notifications.domain.composition import Notice, describe_when
+from notifications.domain.composition import (
+    Notice,
+    describe_amount,
+    describe_date,
+    describe_span,
+    describe_when,
+)
 from notifications.service_layer.ports import OutgoingEmail, OutgoingSms
 
 _WHITESPACE = re.compile(r"\s+")
@@ -22,6 +29,60 @@ _WHITESPACE = re.compile(r"\s+")
 def _one_line(text: str) -> str:
     """Collapse whitespace (including newlines, which must never reach a header or an SMS)."""
     return _WHITESPACE.sub(" ", text).strip()
+
+
+def _expiry(notice: Notice) -> str | None:
+    """The local time an offer lapses, worded for the notice's language."""
+    expiry = notice.local_expiry
+    if expiry is None:
+        return None
+    if notice.language == "fr":
+        return f"{expiry.hour} h {expiry.minute:02d}"
+    return f"{expiry.hour % 12 or 12}:{expiry.minute:02d} {'AM' if expiry.hour < 12 else 'PM'}"
+
+
+def _payload_context(notice: Notice) -> dict[str, Any]:
+    """Words for what plan, invoice and payment messages carry: session times, amounts, dates."""
+    payload, language = notice.payload, notice.language
+    currency = payload.get("currency", "")
+
+    def amount(name: str) -> str | None:
+        return describe_amount(payload[name], currency, language) if name in payload else None
+
+    sessions = [
+        describe_span(
+            datetime.fromisoformat(session["starts_at"]).astimezone(notice.zone),
+            datetime.fromisoformat(session["ends_at"]).astimezone(notice.zone),
+            notice.timezone,
+            language,
+        )
+        for session in payload.get("sessions", [])
+    ]
+    agenda = [
+        {
+            "when": describe_span(
+                datetime.fromisoformat(line["starts_at"]).astimezone(notice.zone),
+                datetime.fromisoformat(line["ends_at"]).astimezone(notice.zone),
+                notice.timezone,
+                language,
+            ),
+            "first_name": line["first_name"],
+            "treatment": line["treatment"],
+        }
+        for line in payload.get("agenda", [])
+    ]
+    due = payload.get("due_date")
+    day = payload.get("day")
+    return {
+        "agenda": agenda,
+        "agenda_date": describe_date(date.fromisoformat(day), language) if day else None,
+        "sessions": sessions,
+        "invoice_number": payload.get("number"),
+        "total": amount("total_cents"),
+        "balance": amount("balance_cents"),
+        "amount": amount("amount_cents"),
+        "due_date": describe_date(date.fromisoformat(due), language) if due else None,
+    }
 
 
 class TemplateRenderer:
@@ -39,11 +100,13 @@ class TemplateRenderer:
 
     def email(self, notice: Notice) -> OutgoingEmail:
         context = self._context(notice)
-        calendar = appointment_calendar(
-            notice,
-            summary=_one_line(self._render(notice, "calendar_summary.txt", context)),
-            description=self._render(notice, "calendar_description.txt", context).strip(),
-        )
+        calendar = None
+        if notice.has_invitation:
+            calendar = appointment_calendar(
+                notice,
+                summary=_one_line(self._render(notice, "calendar_summary.txt", context)),
+                description=self._render(notice, "calendar_description.txt", context).strip(),
+            )
         return OutgoingEmail(
             message_id=notice.message_id,
             to=notice.recipient,
@@ -51,13 +114,13 @@ class TemplateRenderer:
             text=self._render(notice, f"{notice.kind}.txt", context),
             html=self._render(notice, f"{notice.kind}.html", context),
             language=notice.language,
-            reply_to=notice.clinic_email,
+            reply_to=None if notice.for_staff else notice.clinic_email,
             calendar=calendar,
         )
 
     def sms(self, notice: Notice) -> OutgoingSms:
         body = _one_line(self._render(notice, f"{notice.kind}.sms.txt", self._context(notice)))
-        return OutgoingSms(key=notice.key, to=notice.recipient, body=body)
+        return OutgoingSms(key=notice.key, to=notice.recipient, body=body, delivery_id=notice.delivery_id)
 
     def _render(self, notice: Notice, name: str, context: dict[str, Any]) -> str:
         return self._env.get_template(f"{notice.language}/{name}").render(context)
@@ -73,5 +136,7 @@ class TemplateRenderer:
             "clinic_email": notice.clinic_email,
             "practitioner_name": notice.practitioner_name,
             "treatment_name": notice.treatment_name,
-            "when": describe_when(notice),
+            "when": describe_when(notice) if notice.has_time else None,
+            "expires": _expiry(notice),
+            **_payload_context(notice),
         }

@@ -7,18 +7,30 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, delete, func, insert, or_, select
 from sqlalchemy.orm import Session
 
-from notifications.adapters.orm import deliveries
+from notifications.adapters.orm import (
+    appointments,
+    consent_records,
+    contacts,
+    deliveries,
+    delivery_attempts,
+    reminder_policies,
+)
 from notifications.domain.model import (
+    AppointmentCopy,
     ClinicInfo,
+    ConsentRecord,
     Contact,
     Delivery,
+    DeliveryAttempt,
     DeliveryStatus,
+    InboundSms,
     PractitionerInfo,
     TreatmentInfo,
 )
+from notifications.domain.reminders import QuietHours, ReminderPolicy
 
 T = TypeVar("T")
 
@@ -46,6 +58,96 @@ class SqlAlchemyRepository:
 
     def treatment_type(self, treatment_type_id: uuid.UUID) -> TreatmentInfo | None:
         return self.session.get(TreatmentInfo, treatment_type_id)
+
+    def contacts_by_phone(self, phone: str) -> Sequence[Contact]:
+        return self.session.scalars(
+            select(Contact).where(contacts.c.phone == phone).order_by(contacts.c.patient_id)
+        ).all()
+
+    def consent_records(self, patient_id: uuid.UUID) -> Sequence[ConsentRecord]:
+        t = consent_records
+        query = select(ConsentRecord).where(t.c.patient_id == patient_id).order_by(t.c.recorded_at, t.c.id)
+        return self.session.scalars(query).all()
+
+    def inbound_sms(self, message_sid: str) -> InboundSms | None:
+        return self.session.get(InboundSms, message_sid)
+
+    def next_appointment(self, patient_ids: Sequence[uuid.UUID], after: datetime) -> AppointmentCopy | None:
+        t = appointments
+        query = (
+            select(AppointmentCopy)
+            .where(t.c.patient_id.in_(list(patient_ids)), t.c.starts_at > after, t.c.cancelled.is_(False))
+            .order_by(t.c.starts_at)
+            .limit(1)
+        )
+        return self.session.scalars(query).first()
+
+    def latest_appointment(self, patient_ids: Sequence[uuid.UUID]) -> AppointmentCopy | None:
+        t = appointments
+        query = (
+            select(AppointmentCopy)
+            .where(t.c.patient_id.in_(list(patient_ids)))
+            .order_by(t.c.starts_at.desc())
+            .limit(1)
+        )
+        return self.session.scalars(query).first()
+
+    def appointments_between(
+        self, clinic_id: uuid.UUID, start: datetime, end: datetime
+    ) -> Sequence[AppointmentCopy]:
+        t = appointments
+        query = (
+            select(AppointmentCopy)
+            .where(
+                t.c.clinic_id == clinic_id,
+                t.c.starts_at >= start,
+                t.c.starts_at < end,
+                t.c.cancelled.is_(False),
+            )
+            .order_by(t.c.practitioner_id, t.c.starts_at)
+        )
+        return self.session.scalars(query).all()
+
+    def all_clinics(self) -> Sequence[ClinicInfo]:
+        return self.session.scalars(select(ClinicInfo)).all()
+
+    def appointment(self, appointment_id: uuid.UUID) -> AppointmentCopy | None:
+        return self.session.get(AppointmentCopy, appointment_id)
+
+    def reminder_policy(self, clinic_id: uuid.UUID) -> ReminderPolicy | None:
+        row = self.session.execute(
+            select(reminder_policies).where(reminder_policies.c.clinic_id == clinic_id)
+        ).first()
+        if row is None:
+            return None
+        quiet = (
+            QuietHours(row.quiet_hours_start, row.quiet_hours_end)
+            if row.quiet_hours_start is not None and row.quiet_hours_end is not None
+            else None
+        )
+        return ReminderPolicy(
+            clinic_id=row.clinic_id,
+            email_hours_before=row.email_hours_before,
+            sms_hours_before=row.sms_hours_before,
+            skip_when_confirmed=row.skip_when_confirmed,
+            quiet_hours=quiet,
+            updated_at=row.updated_at,
+        )
+
+    def save_reminder_policy(self, policy: ReminderPolicy) -> None:
+        t = reminder_policies
+        self.session.execute(delete(t).where(t.c.clinic_id == policy.clinic_id))
+        self.session.execute(
+            insert(t).values(
+                clinic_id=policy.clinic_id,
+                email_hours_before=policy.email_hours_before,
+                sms_hours_before=policy.sms_hours_before,
+                skip_when_confirmed=policy.skip_when_confirmed,
+                quiet_hours_start=policy.quiet_hours.start if policy.quiet_hours else None,
+                quiet_hours_end=policy.quiet_hours.end if policy.quiet_hours else None,
+                updated_at=policy.updated_at,
+            )
+        )
 
     def deliveries_for_appointment(self, appointment_id: uuid.UUID) -> Sequence[Delivery]:
         t = deliveries
@@ -80,6 +182,20 @@ class SqlAlchemyRepository:
     def delivery_for_update(self, delivery_id: uuid.UUID) -> Delivery | None:
         query = select(Delivery).where(deliveries.c.id == delivery_id).with_for_update()
         return self.session.scalars(query).first()
+
+    def attempts_of(self, delivery_ids: Sequence[uuid.UUID]) -> Sequence[DeliveryAttempt]:
+        if not delivery_ids:
+            return []
+        t = delivery_attempts
+        query = (
+            select(DeliveryAttempt)
+            .where(t.c.delivery_id.in_(list(delivery_ids)))
+            .order_by(t.c.delivery_id, t.c.number, t.c.started_at)
+        )
+        return self.session.scalars(query).all()
+
+    def delivery_by_key(self, key: str) -> Delivery | None:
+        return self.session.scalars(select(Delivery).where(deliveries.c.key == key)).first()
 
     def list_deliveries(self, *, offset: int, limit: int, **filters: Any) -> tuple[Sequence[Delivery], int]:
         """Newest first."""

@@ -8,12 +8,16 @@ phone), the practitioner and the treatment, and nothing clinical.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from notifications.domain.errors import NoAddress
 from notifications.domain.model import (
+    NO_INVITATION_KINDS,
+    STAFF_KINDS,
     Channel,
     ClinicInfo,
     Contact,
@@ -47,8 +51,8 @@ class Notice:
     first_name: str
     appointment_id: uuid.UUID
     sequence: int
-    starts_at: datetime
-    ends_at: datetime
+    starts_at: datetime | None
+    ends_at: datetime | None
     timezone: str
     clinic_name: str
     clinic_address: str
@@ -57,44 +61,78 @@ class Notice:
     practitioner_name: str
     treatment_name: str
     created_at: datetime
+    expires_at: datetime | None = None
+    payload: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
     @property
+    def has_time(self) -> bool:
+        return self.starts_at is not None and self.ends_at is not None
+
+    @property
     def local_start(self) -> datetime:
+        if self.starts_at is None:
+            raise ValueError("this message is about no appointment time")
         return self.starts_at.astimezone(self.zone)
 
     @property
     def local_end(self) -> datetime:
+        if self.ends_at is None:
+            raise ValueError("this message is about no appointment time")
         return self.ends_at.astimezone(self.zone)
 
     @property
     def is_cancellation(self) -> bool:
         return self.kind is DeliveryKind.CANCELLATION
 
+    @property
+    def for_staff(self) -> bool:
+        """An alert to the clinic's front desk, written in English."""
+        return self.kind in STAFF_KINDS
+
+    @property
+    def has_invitation(self) -> bool:
+        return self.kind not in NO_INVITATION_KINDS
+
+    @property
+    def local_expiry(self) -> datetime | None:
+        return self.expires_at.astimezone(self.zone) if self.expires_at else None
+
 
 def compose(
     delivery: Delivery,
-    contact: Contact,
+    contact: Contact | None,
     clinic: ClinicInfo,
-    practitioner: PractitionerInfo,
-    treatment: TreatmentInfo,
+    practitioner: PractitionerInfo | None,
+    treatment: TreatmentInfo | None,
 ) -> Notice:
-    """Resolve a delivery into a Notice; NoAddress when the patient cannot be reached on its channel."""
-    recipient = contact.address_on(delivery.channel)
+    """Resolve a delivery into a Notice; NoAddress when the patient cannot be reached on its channel.
+
+    A staff alert goes to the clinic's e-mail address instead (a practitioner's agenda to theirs), in
+    English.
+    """
+    staff = delivery.kind in STAFF_KINDS
+    if delivery.kind is DeliveryKind.PRACTITIONER_AGENDA:
+        recipient = practitioner.agenda_email if practitioner else None
+    elif staff or contact is None:
+        recipient = clinic.email
+    else:
+        recipient = contact.address_on(delivery.channel)
     if not recipient:
-        raise NoAddress(f"the patient has no {delivery.channel} address")
+        whose = "the practitioner has no agenda" if staff else f"the patient has no {delivery.channel}"
+        raise NoAddress(f"{whose} address")
     return Notice(
         delivery_id=delivery.id,
         message_id=delivery.message_id,
         key=delivery.key,
         kind=delivery.kind,
         channel=delivery.channel,
-        language=choose_language(contact.language),
+        language=DEFAULT_LANGUAGE if staff or contact is None else choose_language(contact.message_language),
         recipient=recipient,
-        first_name=contact.first_name,
+        first_name=contact.first_name if contact else "",
         appointment_id=delivery.appointment_id,
         sequence=delivery.sequence,
         starts_at=delivery.starts_at,
@@ -104,9 +142,11 @@ def compose(
         clinic_address=clinic.address,
         clinic_phone=clinic.phone,
         clinic_email=clinic.email,
-        practitioner_name=practitioner.display_name,
-        treatment_name=treatment.name,
+        practitioner_name=practitioner.display_name if practitioner else "",
+        treatment_name=treatment.name if treatment else "",
         created_at=delivery.created_at,
+        expires_at=delivery.expires_at,
+        payload=delivery.payload or {},
     )
 
 
@@ -156,10 +196,14 @@ _MINUS_SIGN = "\u2212"
 
 def describe_when(notice: Notice) -> When:
     """Local date, times and zone of the appointment in the notice's language (no locale database needed)."""
-    start, end = notice.local_start, notice.local_end
-    city = notice.timezone.rsplit("/", 1)[-1].replace("_", " ")
+    return describe_span(notice.local_start, notice.local_end, notice.timezone, notice.language)
+
+
+def describe_span(start: datetime, end: datetime, timezone: str, language: str) -> When:
+    """Local date, times and zone of ``start``-``end`` (already in ``timezone``) worded for ``language``."""
+    city = timezone.rsplit("/", 1)[-1].replace("_", " ")
     offset = _utc_offset(start)
-    if notice.language == "fr":
+    if language == "fr":
         day = "1er" if start.day == 1 else str(start.day)
         date = f"{_FR_DAYS[start.weekday()]} {day} {_FR_MONTHS[start.month - 1]} {start.year}"
         return When(
@@ -198,3 +242,19 @@ def _utc_offset(moment: datetime) -> str:
     sign = "+" if minutes >= 0 else _MINUS_SIGN
     hours, minutes = divmod(abs(minutes), 60)
     return f"UTC{sign}{hours:02d}:{minutes:02d}"
+
+
+def describe_date(day: date, language: str) -> str:
+    """A calendar date worded for ``language`` (e.g. a due date)."""
+    if language == "fr":
+        return f"{'1er' if day.day == 1 else day.day} {_FR_MONTHS[day.month - 1]} {day.year}"
+    return f"{_EN_MONTHS[day.month - 1]} {day.day}, {day.year}"
+
+
+def describe_amount(cents: int, currency: str, language: str) -> str:
+    """Integer minor units as text, e.g. ``CAD 95.00`` or ``95,00 CAD`` (no floats on the way)."""
+    sign = "-" if cents < 0 else ""
+    units, minor = divmod(abs(cents), 100)
+    if language == "fr":
+        return f"{sign}{units},{minor:02d} {currency}"
+    return f"{currency} {sign}{units}.{minor:02d}"

@@ -25,3 +25,7 @@ class InvalidTransition(NotificationsError):
 
 class NoAddress(NotificationsError):
     """The patient has no address on this channel (e.g. no phone number for an SMS)."""
+
+
+class InvalidPolicy(NotificationsError):
+    """A reminder policy that cannot work (e.g. a reminder weeks ahead, or empty quiet hours)."""

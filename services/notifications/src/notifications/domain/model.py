@@ -9,11 +9,15 @@ message is recorded once. Its life::
     pending --claim--> sending --sent--> sent
        ^                  |
        +---retry later----+--gave up--> failed
-    pending --skip--> skipped (no address on the channel, or superseded before it went out)
+    pending --skip--> skipped (no address, opted out, superseded, cancelled, confirmed, or the appointment
+                               had started by the time it fell due)
     pending --give_up--> failed (its details never arrived)
 
-A claim is committed before the transport is called; a claim left ``sending`` by a crash is claimed again
-after a while (a possible duplicate, recognizable by its Message-ID, rather than a lost message).
+Immediate messages are due a short debounce after the event; reminders at the time the clinic's policy
+gives. Each claim opens a DeliveryAttempt (the log's line per try). A claim is committed before the
+transport is called; a claim left ``sending`` by a crash is claimed again after a while (a possible
+duplicate, recognizable by its Message-ID, rather than a lost message). An SMS that finally fails, or that
+the provider reports undelivered, may fall back to an e-mail delivery (``fallback_of``).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import enum
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from notifications.domain.errors import InvalidTransition
 
@@ -39,9 +44,38 @@ class Channel(enum.StrEnum):
     SMS = "sms"
 
 
+class ConsentKind(enum.StrEnum):
+    EXPRESS = "express"
+    IMPLIED = "implied"
+    WITHDRAWN = "withdrawn"
+
+
+TRANSACTIONAL = "transactional"
+PROMOTIONAL = "promotional"
+
+
 class DeliveryKind(enum.StrEnum):
     BOOKING_CONFIRMATION = "booking_confirmation"
+    RESCHEDULE = "reschedule"
     CANCELLATION = "cancellation"
+    REMINDER = "reminder"
+    LATE_CANCELLATION_ALERT = "late_cancellation_alert"
+    WAITLIST_OFFER = "waitlist_offer"
+    PLAN_SUMMARY = "plan_summary"
+    INVOICE_ISSUED = "invoice_issued"
+    PAYMENT_RECEIPT = "payment_receipt"
+    PRACTITIONER_AGENDA = "practitioner_agenda"
+
+
+# Messages to the clinic's front desk (its e-mail address), not to the patient.
+STAFF_KINDS = frozenset({DeliveryKind.LATE_CANCELLATION_ALERT, DeliveryKind.PRACTITIONER_AGENDA})
+# Messages that carry no calendar invitation (nothing is booked for the reader yet, or it is not theirs).
+NO_INVITATION_KINDS = STAFF_KINDS | {
+    DeliveryKind.WAITLIST_OFFER,
+    DeliveryKind.PLAN_SUMMARY,
+    DeliveryKind.INVOICE_ISSUED,
+    DeliveryKind.PAYMENT_RECEIPT,
+}
 
 
 class DeliveryStatus(enum.StrEnum):
@@ -51,6 +85,9 @@ class DeliveryStatus(enum.StrEnum):
     FAILED = "failed"
     SKIPPED = "skipped"
 
+
+# Provider statuses (Twilio's vocabulary) meaning the message will not reach the phone.
+UNDELIVERED_STATUSES = frozenset({"undelivered", "failed"})
 
 FINISHED_STATUSES = frozenset({DeliveryStatus.SENT, DeliveryStatus.FAILED, DeliveryStatus.SKIPPED})
 
@@ -74,9 +111,63 @@ class Contact(_Copy):
     phone: str | None
     language: str
     as_of: datetime
+    # The patient's own choices, which scheduling's updates never touch: SMS withdrawn (e.g. STOP), no
+    # e-mail wanted, a language other than the one scheduling holds, express consent to promotional messages.
+    sms_opted_out_at: datetime | None = None
+    email_opted_out_at: datetime | None = None
+    preferred_language: str | None = None
+    promotional_consent_at: datetime | None = None
 
     def address_on(self, channel: Channel) -> str | None:
         return self.email if channel is Channel.EMAIL else self.phone
+
+    @property
+    def message_language(self) -> str:
+        return self.preferred_language or self.language
+
+    @property
+    def sms_allowed(self) -> bool:
+        return bool(self.phone) and self.sms_opted_out_at is None
+
+    def wants(self, channel: Channel) -> bool:
+        """False once the patient opted out of ``channel`` (honoured even for transactional messages)."""
+        opted_out = self.sms_opted_out_at if channel is Channel.SMS else self.email_opted_out_at
+        return opted_out is None
+
+    def opt_out_of_sms(self, now: datetime) -> bool:
+        """Withdraw SMS consent; False when it was already withdrawn (so the opt-out is confirmed once)."""
+        if self.sms_opted_out_at is not None:
+            return False
+        self.sms_opted_out_at = now
+        return True
+
+    def choose(
+        self,
+        now: datetime,
+        *,
+        email: bool,
+        sms: bool,
+        language: str | None,
+        promotional: bool,
+    ) -> list[tuple[Channel, ConsentKind, str]]:
+        """Apply the patient's preferences; returns the consent changes to record (channel, kind, purpose)."""
+        changes: list[tuple[Channel, ConsentKind, str]] = []
+        for channel, wanted in ((Channel.EMAIL, email), (Channel.SMS, sms)):
+            field = "email_opted_out_at" if channel is Channel.EMAIL else "sms_opted_out_at"
+            if wanted and getattr(self, field) is not None:
+                setattr(self, field, None)
+                changes.append((channel, ConsentKind.EXPRESS, TRANSACTIONAL))
+            elif not wanted and getattr(self, field) is None:
+                setattr(self, field, now)
+                changes.append((channel, ConsentKind.WITHDRAWN, TRANSACTIONAL))
+        if promotional and self.promotional_consent_at is None:
+            self.promotional_consent_at = now
+            changes.append((Channel.EMAIL, ConsentKind.EXPRESS, PROMOTIONAL))
+        elif not promotional and self.promotional_consent_at is not None:
+            self.promotional_consent_at = None
+            changes.append((Channel.EMAIL, ConsentKind.WITHDRAWN, PROMOTIONAL))
+        self.preferred_language = language
+        return changes
 
     def update(
         self, *, first_name: str, email: str, phone: str | None, language: str, as_of: datetime
@@ -113,9 +204,13 @@ class ClinicInfo(_Copy):
 
 @dataclass
 class PractitionerInfo(_Copy):
+    """A practitioner as messages name them; ``agenda_email`` (set by an admin here, never by scheduling's
+    events) is where their daily agenda goes, if anywhere."""
+
     practitioner_id: uuid.UUID
     display_name: str
     as_of: datetime
+    agenda_email: str | None = None
 
     def update(self, *, display_name: str, as_of: datetime) -> bool:
         if not self.accepts(as_of):
@@ -167,13 +262,16 @@ class Delivery:
     key: str
     channel: Channel
     kind: DeliveryKind
-    patient_id: uuid.UUID
+    # None for messages to staff about no single patient (a practitioner's agenda).
+    patient_id: uuid.UUID | None
+    # The appointment the message is about; for other messages, their subject (plan, invoice, payment).
     appointment_id: uuid.UUID
     clinic_id: uuid.UUID
-    practitioner_id: uuid.UUID
-    treatment_type_id: uuid.UUID
-    starts_at: datetime
-    ends_at: datetime
+    # None for messages about no single appointment (invoices, payments).
+    practitioner_id: uuid.UUID | None
+    treatment_type_id: uuid.UUID | None
+    starts_at: datetime | None
+    ends_at: datetime | None
     sequence: int
     event_id: uuid.UUID
     created_at: datetime
@@ -186,6 +284,51 @@ class Delivery:
     last_error: str | None = None
     claimed_at: datetime | None = None
     sent_at: datetime | None = None
+    # The SMS delivery this e-mail stands in for, after that SMS could not be delivered.
+    fallback_of: uuid.UUID | None = None
+    # What the provider last reported through its status callback (e.g. delivered, undelivered).
+    provider_status: str | None = None
+    # A message about an offer is pointless once the offer lapses.
+    expires_at: datetime | None = None
+    # What a message about something other than one appointment says (amounts, invoice number, sessions).
+    payload: dict[str, Any] | None = None
+
+    @classmethod
+    def record_message(
+        cls,
+        *,
+        delivery_id: uuid.UUID,
+        kind: DeliveryKind,
+        subject_id: uuid.UUID,
+        patient_id: uuid.UUID | None,
+        clinic_id: uuid.UUID,
+        payload: dict[str, Any],
+        event_id: uuid.UUID,
+        now: datetime,
+        due_at: datetime,
+        practitioner_id: uuid.UUID | None = None,
+        treatment_type_id: uuid.UUID | None = None,
+    ) -> Delivery:
+        """A pending e-mail about a plan, an invoice or a payment (``subject_id``): one per subject, kind."""
+        return cls(
+            id=delivery_id,
+            key=cls.key_for(subject_id, kind, Channel.EMAIL, 0),
+            channel=Channel.EMAIL,
+            kind=kind,
+            patient_id=patient_id,
+            appointment_id=subject_id,
+            clinic_id=clinic_id,
+            practitioner_id=practitioner_id,
+            treatment_type_id=treatment_type_id,
+            starts_at=None,
+            ends_at=None,
+            sequence=0,
+            event_id=event_id,
+            created_at=now,
+            updated_at=now,
+            next_attempt_at=due_at,
+            payload=payload,
+        )
 
     @staticmethod
     def key_for(appointment_id: uuid.UUID, kind: DeliveryKind, channel: Channel, sequence: int) -> str:
@@ -202,8 +345,9 @@ class Delivery:
         facts: AppointmentFacts,
         event_id: uuid.UUID,
         now: datetime,
+        due_at: datetime | None = None,
     ) -> Delivery:
-        """A new pending delivery, due at once."""
+        """A new pending delivery, due at ``due_at`` (at once by default)."""
         return cls(
             id=delivery_id,
             key=cls.key_for(facts.appointment_id, kind, channel, facts.sequence),
@@ -220,8 +364,38 @@ class Delivery:
             event_id=event_id,
             created_at=now,
             updated_at=now,
-            next_attempt_at=now,
+            next_attempt_at=require_utc(due_at, "due_at") if due_at is not None else now,
         )
+
+    def fallback_email(self, delivery_id: uuid.UUID, now: datetime) -> Delivery:
+        """A pending e-mail carrying this (undeliverable) SMS's message, due at once."""
+        return Delivery(
+            id=delivery_id,
+            key=f"{self.key_for(self.appointment_id, self.kind, Channel.EMAIL, self.sequence)}:fallback",
+            channel=Channel.EMAIL,
+            kind=self.kind,
+            patient_id=self.patient_id,
+            appointment_id=self.appointment_id,
+            clinic_id=self.clinic_id,
+            practitioner_id=self.practitioner_id,
+            treatment_type_id=self.treatment_type_id,
+            starts_at=self.starts_at,
+            ends_at=self.ends_at,
+            sequence=self.sequence,
+            event_id=self.event_id,
+            created_at=now,
+            updated_at=now,
+            next_attempt_at=now,
+            fallback_of=self.id,
+        )
+
+    @property
+    def for_staff(self) -> bool:
+        return self.kind in STAFF_KINDS
+
+    @property
+    def is_reminder(self) -> bool:
+        return self.kind is DeliveryKind.REMINDER
 
     @property
     def message_id(self) -> str:
@@ -280,6 +454,12 @@ class Delivery:
         self.next_attempt_at = now + retry_in
         return True
 
+    def provider_reported(self, now: datetime, status: str) -> bool:
+        """Record the provider's latest word on a sent message; True when it says it never arrived."""
+        self.provider_status = status
+        self.updated_at = now
+        return self.status is DeliveryStatus.SENT and status in UNDELIVERED_STATUSES
+
     def defer(self, now: datetime, until: datetime, reason: str) -> None:
         """Wait (without using up an attempt) for something the message needs, e.g. the patient's details."""
         self._require(DeliveryStatus.PENDING, "defer")
@@ -303,3 +483,112 @@ class Delivery:
     def _require(self, status: DeliveryStatus, action: str) -> None:
         if self.status is not status:
             raise InvalidTransition(f"cannot {action} a delivery that is {self.status}")
+
+
+class AttemptOutcome(enum.StrEnum):
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+    INTERRUPTED = "interrupted"
+
+
+@dataclass
+class DeliveryAttempt:
+    """One try at handing a delivery to its transport: the delivery log's line per attempt."""
+
+    id: uuid.UUID
+    delivery_id: uuid.UUID
+    number: int
+    channel: Channel
+    started_at: datetime
+    outcome: AttemptOutcome = AttemptOutcome.SENDING
+    finished_at: datetime | None = None
+    provider_message_id: str | None = None
+    detail: str | None = None
+
+    def finish(
+        self, now: datetime, outcome: AttemptOutcome, *, provider_message_id: str | None, detail: str | None
+    ) -> None:
+        self.outcome, self.finished_at = outcome, now
+        self.provider_message_id, self.detail = provider_message_id, detail
+
+
+@dataclass
+class ConsentRecord:
+    """One change of a patient's consent to a channel, kept for the record (CASL): what, when and how."""
+
+    id: uuid.UUID
+    patient_id: uuid.UUID
+    channel: Channel
+    kind: ConsentKind
+    recorded_at: datetime
+    source: str
+    # Appointment messages are transactional (CASL); anything promotional needs express consent.
+    purpose: str = TRANSACTIONAL
+
+
+@dataclass
+class InboundSms:
+    """A text a patient sent us, kept once per provider message id (a redelivered webhook is a no-op)."""
+
+    message_sid: str
+    patient_id: uuid.UUID | None
+    command: str | None
+    received_at: datetime
+    appointment_id: uuid.UUID | None = None
+
+
+@dataclass
+class AppointmentCopy:
+    """What notifications knows of an appointment: its latest facts, cancelled or not, confirmed or not.
+
+    Fed by scheduling's events in any order: facts of an older ``sequence`` are ignored. A confirmation
+    holds for the version the patient confirmed (``confirmed_sequence``) and those before a reschedule.
+    """
+
+    appointment_id: uuid.UUID
+    patient_id: uuid.UUID
+    clinic_id: uuid.UUID
+    practitioner_id: uuid.UUID
+    treatment_type_id: uuid.UUID
+    starts_at: datetime
+    ends_at: datetime
+    sequence: int
+    cancelled: bool = False
+    confirmed_sequence: int | None = None
+    confirmed_at: datetime | None = None
+
+    @classmethod
+    def from_facts(cls, facts: AppointmentFacts, *, cancelled: bool = False) -> AppointmentCopy:
+        return cls(
+            appointment_id=facts.appointment_id,
+            patient_id=facts.patient_id,
+            clinic_id=facts.clinic_id,
+            practitioner_id=facts.practitioner_id,
+            treatment_type_id=facts.treatment_type_id,
+            starts_at=facts.starts_at,
+            ends_at=facts.ends_at,
+            sequence=facts.sequence,
+            cancelled=cancelled,
+        )
+
+    def apply(self, facts: AppointmentFacts, *, cancelled: bool = False) -> bool:
+        """Take newer facts; False (and no change) for an older version than ours."""
+        if facts.sequence < self.sequence:
+            return False
+        self.practitioner_id, self.treatment_type_id = facts.practitioner_id, facts.treatment_type_id
+        self.starts_at, self.ends_at, self.sequence = facts.starts_at, facts.ends_at, facts.sequence
+        self.cancelled = self.cancelled or cancelled
+        return True
+
+    def confirm(self, sequence: int, at: datetime) -> None:
+        if self.confirmed_sequence is None or sequence > self.confirmed_sequence:
+            self.confirmed_sequence, self.confirmed_at = sequence, require_utc(at, "confirmed_at")
+
+    def confirmed_for(self, sequence: int, starts_at: datetime) -> bool:
+        """True when the patient confirmed this version (same start) of the appointment."""
+        return (
+            self.confirmed_sequence is not None
+            and self.confirmed_sequence >= sequence
+            and self.starts_at == starts_at
+        )

@@ -1,4 +1,4 @@
-"""Scheduling's events, each translated into one command for one service function.
+"""Scheduling's and billing's events, each translated into one command for one service function.
 
 Handlers run inside the consumer's unit of work, after its inbox row was written: whatever they record
 commits with that row or not at all. They never send anything; the dispatcher does.
@@ -78,13 +78,113 @@ def record_booking_confirmation(uow: NotificationsUnitOfWork, event: Envelope) -
 
 
 def record_cancellation(uow: NotificationsUnitOfWork, event: Envelope) -> None:
-    _record(uow, event, DeliveryKind.CANCELLATION)
+    services.record_appointment_notices(
+        uow,
+        services.RecordAppointmentNotices(
+            kind=DeliveryKind.CANCELLATION, facts=_facts(event), event_id=event.id, late=event.data["late"]
+        ),
+    )
 
 
-def _record(uow: NotificationsUnitOfWork, event: Envelope, kind: DeliveryKind) -> None:
+def record_reschedule(uow: NotificationsUnitOfWork, event: Envelope) -> None:
+    _record(uow, event, DeliveryKind.RESCHEDULE)
+
+
+def record_confirmation(uow: NotificationsUnitOfWork, event: Envelope) -> None:
+    services.record_confirmation(
+        uow, services.RecordConfirmation(facts=_facts(event), confirmed_at=event.data["confirmed_at"])
+    )
+
+
+def record_waitlist_offer(uow: NotificationsUnitOfWork, event: Envelope) -> None:
     data = event.data
     try:
         facts = AppointmentFacts(
+            appointment_id=data["offer_id"],
+            patient_id=data["patient_id"],
+            clinic_id=data["clinic_id"],
+            practitioner_id=data["practitioner_id"],
+            treatment_type_id=data["treatment_type_id"],
+            starts_at=data["starts_at"],
+            ends_at=data["ends_at"],
+            sequence=0,
+        )
+    except ValueError as exc:
+        raise EventContractError(f"{event.type}: {exc}") from None
+    services.record_waitlist_offer(
+        uow, services.RecordWaitlistOffer(facts=facts, expires_at=data["expires_at"], event_id=event.id)
+    )
+
+
+def record_plan_summary(uow: NotificationsUnitOfWork, event: Envelope) -> None:
+    data = event.data
+    sessions = sorted(data["sessions"], key=lambda session: session["starts_at"])
+    services.record_message(
+        uow,
+        services.RecordMessage(
+            kind=DeliveryKind.PLAN_SUMMARY,
+            subject_id=data["plan_id"],
+            patient_id=data["patient_id"],
+            clinic_id=data["clinic_id"],
+            practitioner_id=data["practitioner_id"],
+            treatment_type_id=data["treatment_type_id"],
+            payload={
+                "sessions": [
+                    {"starts_at": s["starts_at"].isoformat(), "ends_at": s["ends_at"].isoformat()}
+                    for s in sessions
+                ]
+            },
+            event_id=event.id,
+        ),
+    )
+
+
+def record_invoice_issued(uow: NotificationsUnitOfWork, event: Envelope) -> None:
+    data = event.data
+    services.record_message(
+        uow,
+        services.RecordMessage(
+            kind=DeliveryKind.INVOICE_ISSUED,
+            subject_id=data["invoice_id"],
+            patient_id=data["patient_id"],
+            clinic_id=data["clinic_id"],
+            payload={
+                "number": data["number"],
+                "total_cents": data["total_cents"],
+                "balance_cents": data["balance_cents"],
+                "currency": data["currency"],
+                "due_date": data["due_date"].isoformat(),
+            },
+            event_id=event.id,
+        ),
+    )
+
+
+def record_payment_receipt(uow: NotificationsUnitOfWork, event: Envelope) -> None:
+    data = event.data
+    services.record_message(
+        uow,
+        services.RecordMessage(
+            kind=DeliveryKind.PAYMENT_RECEIPT,
+            subject_id=data["payment_id"],
+            patient_id=data["patient_id"],
+            clinic_id=data["clinic_id"],
+            payload={"amount_cents": data["amount_cents"], "currency": data["currency"]},
+            event_id=event.id,
+        ),
+    )
+
+
+def _record(uow: NotificationsUnitOfWork, event: Envelope, kind: DeliveryKind) -> None:
+    services.record_appointment_notices(
+        uow, services.RecordAppointmentNotices(kind=kind, facts=_facts(event), event_id=event.id)
+    )
+
+
+def _facts(event: Envelope) -> AppointmentFacts:
+    data = event.data
+    try:
+        return AppointmentFacts(
             appointment_id=data["appointment_id"],
             patient_id=data["patient_id"],
             clinic_id=data["clinic_id"],
@@ -97,9 +197,6 @@ def _record(uow: NotificationsUnitOfWork, event: Envelope, kind: DeliveryKind) -
     except ValueError as exc:
         # Valid JSON, impossible facts: retrying cannot help, so the consumer dead-letters it at once.
         raise EventContractError(f"{event.type}: {exc}") from None
-    services.record_appointment_notices(
-        uow, services.RecordAppointmentNotices(kind=kind, facts=facts, event_id=event.id)
-    )
 
 
 HANDLERS: Mapping[str, Handler] = {
@@ -110,6 +207,17 @@ HANDLERS: Mapping[str, Handler] = {
     "scheduling.treatment_type.changed": update_treatment_type,
     "scheduling.appointment.booked": record_booking_confirmation,
     "scheduling.appointment.cancelled": record_cancellation,
+    "scheduling.appointment.rescheduled": record_reschedule,
+    "scheduling.appointment.confirmed": record_confirmation,
+    "scheduling.waitlist.offered": record_waitlist_offer,
+    "scheduling.plan.created": record_plan_summary,
+    "billing.invoice.issued": record_invoice_issued,
+    "billing.payment.received": record_payment_receipt,
 }
 
-SUBSCRIPTION = Subscription(CONSUMER, {exchange_for("scheduling"): sorted(HANDLERS)})
+PRODUCERS = ("scheduling", "billing")
+
+SUBSCRIPTION = Subscription(
+    CONSUMER,
+    {exchange_for(p): sorted(t for t in HANDLERS if t.startswith(f"{p}.")) for p in PRODUCERS},
+)

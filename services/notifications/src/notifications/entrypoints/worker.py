@@ -1,5 +1,6 @@
-"""Notifications' worker process: the consumer records deliveries, the dispatcher sends them, and the
-outbox relay publishes notifications' own events, each in its own thread.
+"""Notifications' worker process: the consumer records deliveries, the dispatcher sends them, the agenda
+loop records practitioners' daily agendas, and the outbox relay publishes notifications' own events, each in
+its own thread.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from clinic_shared.messaging.relay import OutboxRelay
 from clinic_shared.messaging.worker import run_worker
 from notifications.adapters import orm
 from notifications.bootstrap import Container
+from notifications.entrypoints.agenda import AgendaScheduler
 from notifications.entrypoints.dispatcher import Dispatcher
 from notifications.entrypoints.handlers import HANDLERS, SUBSCRIPTION
 from notifications.service_layer.unit_of_work import NotificationsUnitOfWork
@@ -61,4 +63,7 @@ def run(container: Container) -> int:
             dispatcher.wake()
 
     consumer = build_consumer(container, on_processed=wake_dispatcher)
-    return run_worker(build_relay(container), consumer, extra={"dispatcher": dispatcher.run})
+    agenda = AgendaScheduler(container.uow, container.settings.agenda_time, on_recorded=dispatcher.wake)
+    return run_worker(
+        build_relay(container), consumer, extra={"dispatcher": dispatcher.run, "agenda": agenda.run}
+    )

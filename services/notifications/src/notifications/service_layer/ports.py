@@ -5,11 +5,22 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
 from notifications.domain.composition import Notice
-from notifications.domain.model import ClinicInfo, Contact, Delivery, PractitionerInfo, TreatmentInfo
+from notifications.domain.model import (
+    AppointmentCopy,
+    ClinicInfo,
+    ConsentRecord,
+    Contact,
+    Delivery,
+    DeliveryAttempt,
+    InboundSms,
+    PractitionerInfo,
+    TreatmentInfo,
+)
+from notifications.domain.reminders import ReminderPolicy
 
 T = TypeVar("T")
 
@@ -44,6 +55,8 @@ class OutgoingSms:
     key: str
     to: str
     body: str
+    # Lets a provider adapter point the status callback at this delivery.
+    delivery_id: uuid.UUID | None = None
 
 
 class TransportError(Exception):
@@ -52,10 +65,12 @@ class TransportError(Exception):
     ``reason`` must not quote addresses or message content: it is stored and shown to staff.
     """
 
-    def __init__(self, reason: str, *, permanent: bool = False) -> None:
+    def __init__(self, reason: str, *, permanent: bool = False, retry_after: timedelta | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
         self.permanent = permanent
+        # The provider asked us to wait at least this long (HTTP 429 Retry-After).
+        self.retry_after = retry_after
 
 
 class Mailer(Protocol):
@@ -93,6 +108,32 @@ class Repository(Protocol):
 
     def treatment_type(self, treatment_type_id: uuid.UUID) -> TreatmentInfo | None: ...
 
+    def appointment(self, appointment_id: uuid.UUID) -> AppointmentCopy | None: ...
+
+    def appointments_between(
+        self, clinic_id: uuid.UUID, start: datetime, end: datetime
+    ) -> Sequence[AppointmentCopy]:
+        """The clinic's appointments starting in [start, end), not cancelled, by practitioner then time."""
+        ...
+
+    def all_clinics(self) -> Sequence[ClinicInfo]: ...
+
+    def contacts_by_phone(self, phone: str) -> Sequence[Contact]: ...
+
+    def inbound_sms(self, message_sid: str) -> InboundSms | None: ...
+
+    def consent_records(self, patient_id: uuid.UUID) -> Sequence[ConsentRecord]: ...
+
+    def next_appointment(self, patient_ids: Sequence[uuid.UUID], after: datetime) -> AppointmentCopy | None:
+        """The earliest appointment of these patients starting after ``after`` and not cancelled."""
+        ...
+
+    def latest_appointment(self, patient_ids: Sequence[uuid.UUID]) -> AppointmentCopy | None: ...
+
+    def reminder_policy(self, clinic_id: uuid.UUID) -> ReminderPolicy | None: ...
+
+    def save_reminder_policy(self, policy: ReminderPolicy) -> None: ...
+
     def deliveries_for_appointment(self, appointment_id: uuid.UUID) -> Sequence[Delivery]: ...
 
     def claimable_deliveries(self, now: datetime, stale_before: datetime, limit: int) -> Sequence[Delivery]:
@@ -100,6 +141,12 @@ class Repository(Protocol):
         ...
 
     def delivery_for_update(self, delivery_id: uuid.UUID) -> Delivery | None: ...
+
+    def attempts_of(self, delivery_ids: Sequence[uuid.UUID]) -> Sequence[DeliveryAttempt]:
+        """Attempts of these deliveries, in order of delivery then number."""
+        ...
+
+    def delivery_by_key(self, key: str) -> Delivery | None: ...
 
     def list_deliveries(
         self, *, offset: int, limit: int, **filters: Any

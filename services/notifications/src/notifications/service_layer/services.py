@@ -11,22 +11,35 @@ import logging
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
 
 from clinic_shared.tokens import Principal
-from notifications.domain.composition import Notice, compose
-from notifications.domain.errors import Forbidden, NoAddress, NotFound
+from notifications.domain.composition import Notice, choose_language, compose
+from notifications.domain.errors import Forbidden, InvalidPolicy, NoAddress, NotFound
+from notifications.domain.inbound import ClinicContact, Command, parse_command, reply_text
 from notifications.domain.model import (
+    TRANSACTIONAL,
+    AppointmentCopy,
     AppointmentFacts,
+    AttemptOutcome,
     Channel,
     ClinicInfo,
+    ConsentKind,
+    ConsentRecord,
     Contact,
     Delivery,
+    DeliveryAttempt,
     DeliveryKind,
     DeliveryStatus,
+    InboundSms,
     PractitionerInfo,
     TreatmentInfo,
+    require_utc,
 )
+from notifications.domain.phones import to_e164
+from notifications.domain.reminders import QuietHours, ReminderPolicy
 from notifications.service_layer.ports import Mailer, MessageRenderer, SmsSender, TransportError
 from notifications.service_layer.unit_of_work import NotificationsUnitOfWork
 
@@ -35,7 +48,17 @@ log = logging.getLogger(__name__)
 # Staff who may read the delivery log and patients' contact copies.
 STAFF_READERS = frozenset({"front_desk", "admin"})
 
+# Staff who may change a clinic's reminder policy.
+POLICY_EDITORS = frozenset({"front_desk", "admin"})
+
 SUPERSEDED = "superseded by a newer message about this appointment"
+STARTED = "the appointment had started"
+OPTED_OUT = "the patient opted out of this channel"
+EXPIRED = "the offer had expired"
+CANCELLED = "the appointment was cancelled"
+CONFIRMED = "the patient had confirmed the appointment"
+# Used for quiet hours only until the clinic's own details arrive (clinics here are in British Columbia).
+FALLBACK_TIMEZONE = "America/Vancouver"
 INTERRUPTED = "interrupted while sending (the message may have gone out)"
 
 
@@ -59,16 +82,22 @@ class UpsertContact:
 
 
 def upsert_contact(uow: NotificationsUnitOfWork, cmd: UpsertContact) -> Contact:
-    """Create or refresh a patient's contact copy (older news than ours is ignored)."""
+    """Create or refresh a patient's contact copy (older news than ours is ignored).
+
+    The phone is kept in E.164; a number that is not valid is dropped (no SMS rather than a wrong one).
+    """
+    phone = to_e164(cmd.phone)
+    if cmd.phone and phone is None:
+        log.warning("patient %s: phone number is not valid; no SMS will be sent", cmd.patient_id)
     contact = uow.repo.contact(cmd.patient_id)
     if contact is None:
-        contact = Contact(cmd.patient_id, cmd.first_name, cmd.email, cmd.phone, cmd.language, cmd.as_of)
+        contact = Contact(cmd.patient_id, cmd.first_name, cmd.email, phone, cmd.language, cmd.as_of)
         uow.repo.add(contact)
     else:
         contact.update(
             first_name=cmd.first_name,
             email=cmd.email,
-            phone=cmd.phone,
+            phone=phone,
             language=cmd.language,
             as_of=cmd.as_of,
         )
@@ -148,39 +177,66 @@ def upsert_treatment_type(uow: NotificationsUnitOfWork, cmd: UpsertTreatmentType
 
 @dataclass(frozen=True)
 class RecordAppointmentNotices:
+    """An appointment was booked, rescheduled or cancelled (``kind`` says which message it calls for)."""
+
     kind: DeliveryKind
     facts: AppointmentFacts
     event_id: uuid.UUID
+    # A cancellation inside the clinic's late-cancellation window: the front desk is alerted.
+    late: bool = False
 
 
 def record_appointment_notices(uow: NotificationsUnitOfWork, cmd: RecordAppointmentNotices) -> list[Delivery]:
     """Record the messages an appointment change calls for; sends nothing.
 
-    Always an e-mail; an SMS too unless we know the patient has no phone (if their details have not
-    arrived yet, the dispatcher decides). A message already recorded under the same key is not recorded
-    again. Messages about different versions of one appointment (the event ``sequence``) are reconciled
-    whatever order the events arrive in: a pending message about an older version is skipped, and a
-    message about a version older than one already recorded is recorded as skipped.
+    The immediate message (confirmation, reschedule, cancellation) goes by e-mail, and by SMS too unless we
+    know the patient has no phone (if their details have not arrived yet, the dispatcher decides); it is
+    due after the debounce, so that a quick further change replaces it. Unless the appointment is
+    cancelled, reminders are scheduled per the clinic's policy. A message already recorded under the same
+    key is not recorded again. Messages about different versions of one appointment (the event
+    ``sequence``) are reconciled whatever order the events arrive in: a pending message about an older
+    version is skipped, and a message about a version older than one already recorded is recorded as
+    skipped. A reschedule of a booking whose confirmation was never sent is sent as the confirmation.
     """
     now = uow.clock.now()
     facts = cmd.facts
+    cancelled = cmd.kind is DeliveryKind.CANCELLATION
+    _remember_appointment(uow, facts, cancelled=cancelled)
     contact = uow.repo.contact(facts.patient_id)
     channels = [Channel.EMAIL]
-    if contact is None or contact.phone:
+    if contact is not None and not contact.wants(Channel.EMAIL):
+        channels.remove(Channel.EMAIL)
+    if contact is None or contact.sms_allowed:
         channels.append(Channel.SMS)
     known = list(uow.repo.deliveries_for_appointment(facts.appointment_id))
-    recorded: list[Delivery] = []
+    wanted: list[tuple[DeliveryKind, Channel, datetime]] = []
     for channel in channels:
-        key = Delivery.key_for(facts.appointment_id, cmd.kind, channel, facts.sequence)
+        kind = cmd.kind
+        if kind is DeliveryKind.RESCHEDULE and _never_told_of_booking(known, channel):
+            kind = DeliveryKind.BOOKING_CONFIRMATION
+        wanted.append((kind, channel, now + uow.debounce))
+    if cancelled and cmd.late:
+        wanted.append((DeliveryKind.LATE_CANCELLATION_ALERT, Channel.EMAIL, now))
+    if not cancelled:
+        policy = uow.repo.reminder_policy(facts.clinic_id) or ReminderPolicy.default(facts.clinic_id)
+        clinic = uow.repo.clinic(facts.clinic_id)
+        zone = ZoneInfo(clinic.timezone if clinic else FALLBACK_TIMEZONE)
+        for channel, due_at in policy.schedule(facts.starts_at, zone, now).items():
+            if channel in channels:
+                wanted.append((DeliveryKind.REMINDER, channel, due_at))
+    recorded: list[Delivery] = []
+    for kind, channel, due_at in wanted:
+        key = Delivery.key_for(facts.appointment_id, kind, channel, facts.sequence)
         if any(delivery.key == key for delivery in known):
             continue
         delivery = Delivery.record(
             delivery_id=uow.new_id(),
-            kind=cmd.kind,
+            kind=kind,
             channel=channel,
             facts=facts,
             event_id=cmd.event_id,
             now=now,
+            due_at=due_at,
         )
         if any(other.supersedes(delivery) for other in known):
             delivery.skip(now, SUPERSEDED)
@@ -190,8 +246,243 @@ def record_appointment_notices(uow: NotificationsUnitOfWork, cmd: RecordAppointm
         uow.repo.add(delivery)
         known.append(delivery)
         recorded.append(delivery)
+    if cancelled:
+        for delivery in known:
+            if delivery.is_reminder and delivery.status is DeliveryStatus.PENDING:
+                delivery.skip(now, CANCELLED)
     uow.commit()
     return recorded
+
+
+def _never_told_of_booking(known: Sequence[Delivery], channel: Channel) -> bool:
+    """True when every booking confirmation on ``channel`` is still pending or was superseded unsent."""
+    confirmations = [d for d in known if d.channel is channel and d.kind is DeliveryKind.BOOKING_CONFIRMATION]
+    return bool(confirmations) and all(
+        d.status is DeliveryStatus.PENDING
+        or (d.status is DeliveryStatus.SKIPPED and d.last_error == SUPERSEDED)
+        for d in confirmations
+    )
+
+
+def _remember_appointment(uow: NotificationsUnitOfWork, facts: AppointmentFacts, *, cancelled: bool) -> None:
+    appointment = uow.repo.appointment(facts.appointment_id)
+    if appointment is None:
+        uow.repo.add(AppointmentCopy.from_facts(facts, cancelled=cancelled))
+    else:
+        appointment.apply(facts, cancelled=cancelled)
+
+
+@dataclass(frozen=True)
+class RecordWaitlistOffer:
+    """A freed slot is held for a waitlisted patient until ``expires_at`` (scheduling.waitlist.offered).
+
+    ``facts`` describe the slot; its ``appointment_id`` is the offer's id (nothing is booked yet).
+    """
+
+    facts: AppointmentFacts
+    expires_at: datetime
+    event_id: uuid.UUID
+
+
+def record_waitlist_offer(uow: NotificationsUnitOfWork, cmd: RecordWaitlistOffer) -> list[Delivery]:
+    """An offer by e-mail and SMS, due at once (no debounce: it lapses); never sent once it expired."""
+    now = uow.clock.now()
+    contact = uow.repo.contact(cmd.facts.patient_id)
+    channels = [c for c in Channel if contact is None or (contact.wants(c) and contact.address_on(c))]
+    recorded = []
+    for channel in channels:
+        key = Delivery.key_for(cmd.facts.appointment_id, DeliveryKind.WAITLIST_OFFER, channel, 0)
+        if uow.repo.delivery_by_key(key) is not None:
+            continue
+        delivery = Delivery.record(
+            delivery_id=uow.new_id(),
+            kind=DeliveryKind.WAITLIST_OFFER,
+            channel=channel,
+            facts=cmd.facts,
+            event_id=cmd.event_id,
+            now=now,
+        )
+        delivery.expires_at = require_utc(cmd.expires_at, "expires_at")
+        uow.repo.add(delivery)
+        recorded.append(delivery)
+    uow.commit()
+    return recorded
+
+
+@dataclass(frozen=True)
+class RecordMessage:
+    """A message about a plan, an invoice or a payment (``subject_id``): one e-mail per subject and kind."""
+
+    kind: DeliveryKind
+    subject_id: uuid.UUID
+    patient_id: uuid.UUID
+    clinic_id: uuid.UUID
+    payload: dict[str, Any]
+    event_id: uuid.UUID
+    practitioner_id: uuid.UUID | None = None
+    treatment_type_id: uuid.UUID | None = None
+
+
+def record_message(uow: NotificationsUnitOfWork, cmd: RecordMessage) -> Delivery | None:
+    """Record the e-mail (after the debounce); None when it was recorded already (a redelivered event)."""
+    now = uow.clock.now()
+    key = Delivery.key_for(cmd.subject_id, cmd.kind, Channel.EMAIL, 0)
+    if uow.repo.delivery_by_key(key) is not None:
+        return None
+    delivery = Delivery.record_message(
+        delivery_id=uow.new_id(),
+        kind=cmd.kind,
+        subject_id=cmd.subject_id,
+        patient_id=cmd.patient_id,
+        clinic_id=cmd.clinic_id,
+        payload=cmd.payload,
+        event_id=cmd.event_id,
+        now=now,
+        due_at=now + uow.debounce,
+        practitioner_id=cmd.practitioner_id,
+        treatment_type_id=cmd.treatment_type_id,
+    )
+    uow.repo.add(delivery)
+    uow.commit()
+    return delivery
+
+
+# Agenda deliveries are keyed by a name derived from (practitioner, local day): one per practitioner a day.
+AGENDA_NAMESPACE = uuid.UUID("6f1d3c3e-2a53-4f0e-9d54-5a1c2b7e9a10")
+DEFAULT_AGENDA_TIME = time(6, 30)
+
+
+def record_daily_agendas(uow: NotificationsUnitOfWork, agenda_time: time = DEFAULT_AGENDA_TIME) -> int:
+    """Record today's agenda e-mail for each practitioner who has an agenda address and appointments today.
+
+    "Today" and ``agenda_time`` are the clinic's local ones; from that time on, each practitioner's agenda
+    is recorded once (the unique key), listing the day's appointments (first name, time, treatment) as
+    notifications knows them then. An agenda not sent by the end of its day is skipped. Returns how many
+    were recorded.
+    """
+    now = uow.clock.now()
+    recorded = 0
+    for clinic in uow.repo.all_clinics():
+        zone = ZoneInfo(clinic.timezone)
+        local = now.astimezone(zone)
+        if local.time() < agenda_time:
+            continue
+        day = local.date()
+        start = require_utc(datetime.combine(day, time(0), tzinfo=zone), "start")
+        end = require_utc(datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone), "end")
+        by_practitioner: dict[uuid.UUID, list[AppointmentCopy]] = {}
+        for appointment in uow.repo.appointments_between(clinic.clinic_id, start, end):
+            by_practitioner.setdefault(appointment.practitioner_id, []).append(appointment)
+        for practitioner_id, day_appointments in by_practitioner.items():
+            practitioner = uow.repo.practitioner(practitioner_id)
+            if practitioner is None or not practitioner.agenda_email:
+                continue
+            subject_id = uuid.uuid5(AGENDA_NAMESPACE, f"{practitioner_id}:{day.isoformat()}")
+            key = Delivery.key_for(subject_id, DeliveryKind.PRACTITIONER_AGENDA, Channel.EMAIL, 0)
+            if uow.repo.delivery_by_key(key) is not None:
+                continue
+            delivery = Delivery.record_message(
+                delivery_id=uow.new_id(),
+                kind=DeliveryKind.PRACTITIONER_AGENDA,
+                subject_id=subject_id,
+                patient_id=None,
+                clinic_id=clinic.clinic_id,
+                payload={"day": day.isoformat(), "agenda": [_agenda_line(uow, a) for a in day_appointments]},
+                # No event caused it: the job's own subject id stands in for one.
+                event_id=subject_id,
+                now=now,
+                due_at=now,
+                practitioner_id=practitioner_id,
+            )
+            delivery.expires_at = end
+            uow.repo.add(delivery)
+            recorded += 1
+    uow.commit()
+    return recorded
+
+
+def _agenda_line(uow: NotificationsUnitOfWork, appointment: AppointmentCopy) -> dict[str, str]:
+    contact = uow.repo.contact(appointment.patient_id)
+    treatment = uow.repo.treatment_type(appointment.treatment_type_id)
+    return {
+        "starts_at": appointment.starts_at.isoformat(),
+        "ends_at": appointment.ends_at.isoformat(),
+        "first_name": contact.first_name if contact else "",
+        "treatment": treatment.name if treatment else "",
+    }
+
+
+@dataclass(frozen=True)
+class SetAgendaAddress:
+    practitioner_id: uuid.UUID
+    email: str | None
+
+
+def set_agenda_address(uow: NotificationsUnitOfWork, cmd: SetAgendaAddress) -> PractitionerInfo:
+    """Where a practitioner's daily agenda goes (None: nowhere); the practitioner must be known here."""
+    practitioner = uow.repo.practitioner(cmd.practitioner_id)
+    if practitioner is None:
+        raise NotFound("practitioner not found")
+    practitioner.agenda_email = cmd.email
+    uow.commit()
+    return practitioner
+
+
+@dataclass(frozen=True)
+class RecordConfirmation:
+    """The patient confirmed they will attend (scheduling.appointment.confirmed)."""
+
+    facts: AppointmentFacts
+    confirmed_at: datetime
+
+
+def record_confirmation(uow: NotificationsUnitOfWork, cmd: RecordConfirmation) -> None:
+    """Remember the confirmation; pending reminders are skipped at send time if the policy says so."""
+    _remember_appointment(uow, cmd.facts, cancelled=False)
+    appointment = uow.repo.appointment(cmd.facts.appointment_id)
+    if appointment is not None:
+        appointment.confirm(cmd.facts.sequence, cmd.confirmed_at)
+    uow.commit()
+
+
+# --- reminder policies ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChangeReminderPolicy:
+    """The whole policy (PUT semantics); ``None`` hours turn a channel's reminder off."""
+
+    clinic_id: uuid.UUID
+    email_hours_before: int | None
+    sms_hours_before: int | None
+    skip_when_confirmed: bool
+    quiet_hours_start: time | None
+    quiet_hours_end: time | None
+
+
+def get_reminder_policy(uow: NotificationsUnitOfWork, clinic_id: uuid.UUID) -> ReminderPolicy:
+    """The clinic's policy, or the default one if it never changed it."""
+    return uow.repo.reminder_policy(clinic_id) or ReminderPolicy.default(clinic_id)
+
+
+def change_reminder_policy(uow: NotificationsUnitOfWork, cmd: ChangeReminderPolicy) -> ReminderPolicy:
+    """Replace a clinic's policy; it applies to appointments booked or rescheduled from now on."""
+    quiet: QuietHours | None = None
+    if (cmd.quiet_hours_start is None) != (cmd.quiet_hours_end is None):
+        raise InvalidPolicy("give both ends of the quiet hours, or neither", field="quiet_hours_end")
+    if cmd.quiet_hours_start is not None and cmd.quiet_hours_end is not None:
+        quiet = QuietHours(cmd.quiet_hours_start, cmd.quiet_hours_end)
+    policy = ReminderPolicy(
+        clinic_id=cmd.clinic_id,
+        email_hours_before=cmd.email_hours_before,
+        sms_hours_before=cmd.sms_hours_before,
+        skip_when_confirmed=cmd.skip_when_confirmed,
+        quiet_hours=quiet,
+        updated_at=uow.clock.now(),
+    )
+    uow.repo.save_reminder_policy(policy)
+    uow.commit()
+    return policy
 
 
 # --- dispatching ---------------------------------------------------------------------------------------
@@ -243,6 +534,7 @@ class Outcome:
     provider_message_id: str | None = None
     reason: str | None = None
     permanent: bool = False
+    retry_after: timedelta | None = None
 
 
 @dataclass
@@ -272,15 +564,24 @@ def claim_due(uow: NotificationsUnitOfWork, policy: DispatchPolicy, limit: int) 
     for delivery in uow.repo.claimable_deliveries(now, now - policy.stale_after, limit):
         if delivery.status is DeliveryStatus.SENDING:
             log.warning("delivery %s: attempt %d was interrupted; retrying", delivery.id, delivery.attempts)
+            _finish_attempt(uow, delivery, now, AttemptOutcome.INTERRUPTED, None, INTERRUPTED)
             if not delivery.attempt_failed(
                 now, INTERRUPTED, permanent=False, max_attempts=policy.max_attempts, retry_in=timedelta(0)
             ):
+                _fall_back(uow, delivery, now)
                 report.failed += 1
                 continue
+        reason = _pointless(uow, delivery, now)
+        if reason is not None:
+            delivery.skip(now, reason)
+            log.info("delivery %s: skipped (%s)", delivery.id, reason)
+            report.skipped += 1
+            continue
         notice = _compose(uow, delivery, policy, now, report)
         if notice is None:
             continue
         delivery.claim(now, notice.recipient)
+        uow.repo.add(DeliveryAttempt(uow.new_id(), delivery.id, delivery.attempts, delivery.channel, now))
         report.claims.append(Claim(delivery.id, delivery.attempts, notice))
     uow.commit()
     return report
@@ -295,7 +596,7 @@ def send(claim: Claim, transports: Transports) -> Outcome:
         else:
             provider_id = transports.sms.send(transports.renderer.sms(notice))
     except TransportError as exc:
-        return Outcome(sent=False, reason=exc.reason, permanent=exc.permanent)
+        return Outcome(sent=False, reason=exc.reason, permanent=exc.permanent, retry_after=exc.retry_after)
     except Exception as exc:  # one broken message (a template bug, say) must not stop the dispatcher
         log.error("delivery %s: unexpected %s while sending", notice.delivery_id, type(exc).__name__)
         # The traceback may quote message content, so it is only logged at debug level.
@@ -323,15 +624,19 @@ def record_outcome(
         return None
     if outcome.sent:
         delivery.mark_sent(now, outcome.provider_message_id)
+        _finish_attempt(uow, delivery, now, AttemptOutcome.SENT, outcome.provider_message_id, None)
         log.info("delivery %s (%s) sent on attempt %d", delivery.id, delivery.key, delivery.attempts)
     else:
+        reason = outcome.reason or "unknown error"
+        _finish_attempt(uow, delivery, now, AttemptOutcome.FAILED, None, reason)
+        retry_in = policy.retry_delay(delivery.attempts)
+        if outcome.retry_after is not None:
+            retry_in = max(retry_in, outcome.retry_after)
         retrying = delivery.attempt_failed(
-            now,
-            outcome.reason or "unknown error",
-            permanent=outcome.permanent,
-            max_attempts=policy.max_attempts,
-            retry_in=policy.retry_delay(delivery.attempts),
+            now, reason, permanent=outcome.permanent, max_attempts=policy.max_attempts, retry_in=retry_in
         )
+        if not retrying:
+            _fall_back(uow, delivery, now)
         log.warning(
             "delivery %s (%s) attempt %d failed: %s; %s",
             delivery.id,
@@ -342,6 +647,39 @@ def record_outcome(
         )
     uow.commit()
     return delivery.status
+
+
+def _finish_attempt(
+    uow: NotificationsUnitOfWork,
+    delivery: Delivery,
+    now: datetime,
+    outcome: AttemptOutcome,
+    provider_message_id: str | None,
+    detail: str | None,
+) -> None:
+    for attempt in uow.repo.attempts_of([delivery.id]):
+        if attempt.number == delivery.attempts and attempt.outcome is AttemptOutcome.SENDING:
+            attempt.finish(now, outcome, provider_message_id=provider_message_id, detail=detail)
+
+
+def _fall_back(uow: NotificationsUnitOfWork, delivery: Delivery, now: datetime) -> Delivery | None:
+    """After an SMS finally failed, the same message by e-mail (once), unless that e-mail already exists.
+
+    Booking, reschedule and cancellation notices always go by e-mail too, so only a failed reminder SMS
+    (its e-mail reminder went out a day earlier) gets a fallback e-mail of its own.
+    """
+    if delivery.channel is not Channel.SMS:
+        return None
+    if delivery.kind is not DeliveryKind.REMINDER:
+        same = Delivery.key_for(delivery.appointment_id, delivery.kind, Channel.EMAIL, delivery.sequence)
+        if uow.repo.delivery_by_key(same) is not None:
+            return None
+    fallback = delivery.fallback_email(uow.new_id(), now)
+    if uow.repo.delivery_by_key(fallback.key) is not None:
+        return None
+    uow.repo.add(fallback)
+    log.info("delivery %s: SMS failed, falling back to e-mail %s", delivery.id, fallback.id)
+    return fallback
 
 
 def dispatch_due(
@@ -366,6 +704,30 @@ def dispatch_due(
     return report
 
 
+def _pointless(uow: NotificationsUnitOfWork, delivery: Delivery, now: datetime) -> str | None:
+    """Why a due delivery should no longer be sent, checked at send time; None when it should."""
+    if delivery.status is not DeliveryStatus.PENDING:
+        return None
+    if delivery.starts_at is not None and now >= delivery.starts_at and not delivery.for_staff:
+        return STARTED
+    if delivery.expires_at is not None and now >= delivery.expires_at:
+        return EXPIRED
+    if not delivery.is_reminder:
+        return None
+    appointment = uow.repo.appointment(delivery.appointment_id)
+    if appointment is None:
+        return None
+    if appointment.cancelled:
+        return CANCELLED
+    if appointment.sequence > delivery.sequence:
+        return SUPERSEDED
+    if delivery.starts_at is not None and appointment.confirmed_for(delivery.sequence, delivery.starts_at):
+        clinic_policy = get_reminder_policy(uow, delivery.clinic_id)
+        if clinic_policy.skip_when_confirmed:
+            return CONFIRMED
+    return None
+
+
 def _compose(
     uow: NotificationsUnitOfWork,
     delivery: Delivery,
@@ -375,21 +737,18 @@ def _compose(
 ) -> Notice | None:
     """The notice for a pending delivery, or None after deferring, giving up on or skipping it."""
     repo = uow.repo
-    contact = repo.contact(delivery.patient_id)
+    contact = repo.contact(delivery.patient_id) if delivery.patient_id else None
     clinic = repo.clinic(delivery.clinic_id)
-    practitioner = repo.practitioner(delivery.practitioner_id)
-    treatment = repo.treatment_type(delivery.treatment_type_id)
-    if contact is None or clinic is None or practitioner is None or treatment is None:
-        missing = ", ".join(
-            name
-            for name, value in (
-                ("patient contact", contact),
-                ("clinic", clinic),
-                ("practitioner", practitioner),
-                ("treatment type", treatment),
-            )
-            if value is None
-        )
+    practitioner = repo.practitioner(delivery.practitioner_id) if delivery.practitioner_id else None
+    treatment = repo.treatment_type(delivery.treatment_type_id) if delivery.treatment_type_id else None
+    needed = (
+        ("patient contact", contact, delivery.patient_id is not None),
+        ("clinic", clinic, True),
+        ("practitioner", practitioner, delivery.practitioner_id is not None),
+        ("treatment type", treatment, delivery.treatment_type_id is not None),
+    )
+    missing = ", ".join(name for name, value, required in needed if required and value is None)
+    if clinic is None or missing:
         if now - delivery.created_at >= policy.reference_wait:
             delivery.give_up(now, f"details never arrived: {missing}")
             log.error("delivery %s: gave up waiting for %s", delivery.id, missing)
@@ -399,6 +758,10 @@ def _compose(
             log.info("delivery %s: waiting for %s", delivery.id, missing)
             report.deferred += 1
         return None
+    if contact is not None and not contact.wants(delivery.channel):
+        delivery.skip(now, OPTED_OUT)
+        report.skipped += 1
+        return None
     try:
         return compose(delivery, contact, clinic, practitioner, treatment)
     except NoAddress as exc:
@@ -407,7 +770,191 @@ def _compose(
         return None
 
 
+@dataclass(frozen=True)
+class RecordProviderStatus:
+    """The SMS provider's status callback for one delivery (already verified by the entrypoint)."""
+
+    delivery_id: uuid.UUID
+    provider_message_id: str
+    status: str
+
+
+def record_provider_status(uow: NotificationsUnitOfWork, cmd: RecordProviderStatus) -> Delivery:
+    """Store the provider's status; an SMS it could not deliver falls back to e-mail."""
+    now = uow.clock.now()
+    delivery = uow.repo.delivery_for_update(cmd.delivery_id)
+    if delivery is None or delivery.provider_message_id not in (None, cmd.provider_message_id):
+        raise NotFound("delivery not found")
+    if delivery.provider_reported(now, cmd.status):
+        _fall_back(uow, delivery, now)
+    uow.commit()
+    return delivery
+
+
+# --- texts from patients ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReceiveSms:
+    """A text a patient sent (the provider's inbound webhook, already verified)."""
+
+    message_sid: str
+    from_phone: str
+    body: str
+
+
+def receive_sms(uow: NotificationsUnitOfWork, cmd: ReceiveSms) -> str | None:
+    """Act on a patient's reply and return the answer to text back, or None for no answer.
+
+    CONFIRM confirms the patient's next appointment (scheduling hears of it through
+    notifications.appointment.confirmation_received; its reminders stop now). STOP withdraws SMS consent
+    at once, keeps a consent record and publishes notifications.contact.opted_out; it is answered the
+    first time only. HELP answers with the clinic's contact details. The same webhook delivered twice
+    (same message sid) does nothing the second time; texts from unknown numbers get no answer.
+    """
+    now = uow.clock.now()
+    if uow.repo.inbound_sms(cmd.message_sid) is not None:
+        return None
+    phone = to_e164(cmd.from_phone)
+    patients = list(uow.repo.contacts_by_phone(phone)) if phone else []
+    command = parse_command(cmd.body)
+    inbound = InboundSms(
+        cmd.message_sid, patients[0].patient_id if patients else None, command.value if command else None, now
+    )
+    uow.repo.add(inbound)
+    reply: str | None = None
+    if patients and command is not None:
+        language = choose_language(patients[0].message_language)
+        ids = [p.patient_id for p in patients]
+        if command is Command.CONFIRM:
+            reply = _confirm_next(uow, patients, language, inbound, now)
+        elif command is Command.STOP:
+            reply = _opt_out(uow, patients, language, now)
+        else:
+            reply = reply_text("help", language, _clinic_contact(uow, uow.repo.latest_appointment(ids)))
+    uow.commit()
+    log.info(
+        "inbound sms %s: patient %s, command %s",
+        cmd.message_sid,
+        inbound.patient_id,
+        inbound.command or "none",
+    )
+    return reply
+
+
+def _confirm_next(
+    uow: NotificationsUnitOfWork, patients: list[Contact], language: str, inbound: InboundSms, now: datetime
+) -> str:
+    appointment = uow.repo.next_appointment([p.patient_id for p in patients], now)
+    if appointment is None:
+        latest = uow.repo.latest_appointment([p.patient_id for p in patients])
+        return reply_text("nothing_to_confirm", language, _clinic_contact(uow, latest))
+    appointment.confirm(appointment.sequence, now)
+    inbound.appointment_id = appointment.appointment_id
+    uow.emit(
+        "notifications.appointment.confirmation_received",
+        {
+            "appointment_id": appointment.appointment_id,
+            "patient_id": appointment.patient_id,
+            "channel": Channel.SMS.value,
+            "received_at": now,
+        },
+    )
+    patient = next(p for p in patients if p.patient_id == appointment.patient_id)
+    return reply_text("confirmed", language, _clinic_contact(uow, appointment), patient.first_name)
+
+
+def _opt_out(
+    uow: NotificationsUnitOfWork, patients: list[Contact], language: str, now: datetime
+) -> str | None:
+    withdrawn = [p for p in patients if p.opt_out_of_sms(now)]
+    for patient in withdrawn:
+        uow.repo.add(
+            ConsentRecord(
+                uow.new_id(), patient.patient_id, Channel.SMS, ConsentKind.WITHDRAWN, now, "sms reply STOP"
+            )
+        )
+        uow.emit(
+            "notifications.contact.opted_out",
+            {"patient_id": patient.patient_id, "channel": Channel.SMS.value, "opted_out_at": now},
+        )
+    if not withdrawn:
+        return None
+    latest = uow.repo.latest_appointment([p.patient_id for p in patients])
+    return reply_text("stopped", language, _clinic_contact(uow, latest))
+
+
+def _clinic_contact(
+    uow: NotificationsUnitOfWork, appointment: AppointmentCopy | None
+) -> ClinicContact | None:
+    clinic = uow.repo.clinic(appointment.clinic_id) if appointment else None
+    if clinic is None:
+        return None
+    return ClinicContact(clinic.name, clinic.address, clinic.phone, clinic.email)
+
+
+# --- contact preferences and consent (CASL, PIPA BC) -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Preferences:
+    """A patient's channels, language and consents, with the record of every consent change."""
+
+    contact: Contact
+    consents: Sequence[ConsentRecord]
+
+
+@dataclass(frozen=True)
+class ChangePreferences:
+    patient_id: uuid.UUID
+    email: bool
+    sms: bool
+    language: str | None
+    promotional: bool
+
+
+def get_preferences(uow: NotificationsUnitOfWork, actor: Principal, patient_id: uuid.UUID) -> Preferences:
+    """The patient themself, front desk and admins (others: as for contacts)."""
+    contact = get_contact(uow, actor, patient_id)
+    return Preferences(contact, uow.repo.consent_records(patient_id))
+
+
+def change_preferences(uow: NotificationsUnitOfWork, actor: Principal, cmd: ChangePreferences) -> Preferences:
+    """Apply the choices at once (pending messages on a withdrawn channel are skipped when due), record each
+    consent change with who made it, and publish notifications.contact.opted_out for each withdrawal."""
+    now = uow.clock.now()
+    contact = get_contact(uow, actor, cmd.patient_id)
+    source = "preferences by the patient" if actor.patient_id == cmd.patient_id else "preferences by staff"
+    changes = contact.choose(
+        now, email=cmd.email, sms=cmd.sms, language=cmd.language, promotional=cmd.promotional
+    )
+    for channel, kind, purpose in changes:
+        uow.repo.add(ConsentRecord(uow.new_id(), contact.patient_id, channel, kind, now, source, purpose))
+        if kind is ConsentKind.WITHDRAWN and purpose == TRANSACTIONAL:
+            uow.emit(
+                "notifications.contact.opted_out",
+                {"patient_id": contact.patient_id, "channel": channel.value, "opted_out_at": now},
+            )
+    uow.commit()
+    return Preferences(contact, uow.repo.consent_records(cmd.patient_id))
+
+
 # --- reading -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LoggedDelivery:
+    """A delivery with each attempt at sending it: one entry of the delivery log as staff read it."""
+
+    delivery: Delivery
+    attempts: Sequence[DeliveryAttempt]
+
+
+def _with_attempts(uow: NotificationsUnitOfWork, items: Sequence[Delivery]) -> list[LoggedDelivery]:
+    by_delivery: dict[uuid.UUID, list[DeliveryAttempt]] = {}
+    for attempt in uow.repo.attempts_of([d.id for d in items]):
+        by_delivery.setdefault(attempt.delivery_id, []).append(attempt)
+    return [LoggedDelivery(d, by_delivery.get(d.id, [])) for d in items]
 
 
 def list_deliveries(
@@ -418,7 +965,8 @@ def list_deliveries(
     appointment_id: uuid.UUID | None = None,
     status: DeliveryStatus | None = None,
     channel: Channel | None = None,
-) -> tuple[Sequence[Delivery], int]:
+    kind: DeliveryKind | None = None,
+) -> tuple[Sequence[LoggedDelivery], int]:
     filters = {
         name: value
         for name, value in (
@@ -426,17 +974,19 @@ def list_deliveries(
             ("appointment_id", appointment_id),
             ("status", status),
             ("channel", channel),
+            ("kind", kind),
         )
         if value is not None
     }
-    return uow.repo.list_deliveries(offset=page.offset, limit=page.limit, **filters)
+    items, total = uow.repo.list_deliveries(offset=page.offset, limit=page.limit, **filters)
+    return _with_attempts(uow, items), total
 
 
-def get_delivery(uow: NotificationsUnitOfWork, delivery_id: uuid.UUID) -> Delivery:
+def get_delivery(uow: NotificationsUnitOfWork, delivery_id: uuid.UUID) -> LoggedDelivery:
     delivery = uow.repo.get(Delivery, delivery_id)
     if delivery is None:
         raise NotFound("delivery not found")
-    return delivery
+    return _with_attempts(uow, [delivery])[0]
 
 
 def get_contact(uow: NotificationsUnitOfWork, actor: Principal, patient_id: uuid.UUID) -> Contact:

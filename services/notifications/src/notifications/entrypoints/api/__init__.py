@@ -10,8 +10,8 @@ from clinic_shared.web.health import broker_check, database_check
 from clinic_shared.web.problems import map_exception
 from notifications.bootstrap import Container, bootstrap
 from notifications.config import NotificationsSettings
-from notifications.domain.errors import Forbidden, NotFound
-from notifications.entrypoints.api import contacts, deliveries
+from notifications.domain.errors import Forbidden, InvalidPolicy, NotFound
+from notifications.entrypoints.api import clinics, contacts, deliveries, practitioners, sms
 from notifications.entrypoints.api.context import CONTAINER_KEY
 
 
@@ -32,8 +32,9 @@ def create_app(settings: NotificationsSettings | None = None, container: Contain
         },
     )
     app.extensions[CONTAINER_KEY] = container
-    for module in (deliveries, contacts):
+    for module in (deliveries, contacts, clinics, practitioners, sms):
         api.register_blueprint(module.blp)
     map_exception(app, NotFound, 404, "Not Found")
     map_exception(app, Forbidden, 403, "Forbidden")
+    map_exception(app, InvalidPolicy, 422, "Unprocessable Content")
     return app

@@ -1,8 +1,10 @@
-"""Patients' contact copies as notifications holds them (front desk and admins, or the patient themself)."""
+"""Patients' contact copies and their contact preferences and consents (front desk and admins, or the
+patient themself)."""
 
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from flask_smorest import Blueprint
 
@@ -21,3 +23,23 @@ blp = Blueprint("contacts", __name__, url_prefix="/contacts", description="Conta
 def get_contact(patient_id: uuid.UUID) -> Contact:
     with container().uow() as uow:
         return services.get_contact(uow, current_principal(), patient_id)
+
+
+@blp.route("/<uuid:patient_id>/preferences", methods=["GET"])
+@blp.response(200, schemas.PreferencesSchema)
+@blp.alt_response(404, description="Unknown patient, or another patient's preferences")
+def get_preferences(patient_id: uuid.UUID) -> services.Preferences:
+    with container().uow() as uow:
+        return services.get_preferences(uow, current_principal(), patient_id)
+
+
+@blp.route("/<uuid:patient_id>/preferences", methods=["PUT"])
+@blp.arguments(schemas.PreferencesInput)
+@blp.response(200, schemas.PreferencesSchema)
+@blp.alt_response(404, description="Unknown patient, or another patient's preferences")
+def put_preferences(body: dict[str, Any], patient_id: uuid.UUID) -> services.Preferences:
+    """Channels, language and promotional consent; every consent change is kept on record."""
+    with container().uow() as uow:
+        return services.change_preferences(
+            uow, current_principal(), services.ChangePreferences(patient_id=patient_id, **body)
+        )

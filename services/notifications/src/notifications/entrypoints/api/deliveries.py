@@ -10,7 +10,6 @@ from flask_smorest import Blueprint
 from flask_smorest.pagination import PaginationParameters
 
 from clinic_shared.web.auth import require_roles
-from notifications.domain.model import Delivery
 from notifications.entrypoints.api import schemas
 from notifications.entrypoints.api.context import container, page_of
 from notifications.service_layer import services
@@ -23,7 +22,9 @@ blp = Blueprint("deliveries", __name__, url_prefix="/deliveries", description="T
 @blp.response(200, schemas.DeliverySchema(many=True))
 @blp.paginate()
 @require_roles(*services.STAFF_READERS)
-def list_deliveries(query: dict[str, Any], pagination_parameters: PaginationParameters) -> Sequence[Delivery]:
+def list_deliveries(
+    query: dict[str, Any], pagination_parameters: PaginationParameters
+) -> Sequence[services.LoggedDelivery]:
     with container().uow() as uow:
         items, pagination_parameters.item_count = services.list_deliveries(
             uow, page_of(pagination_parameters), **query
@@ -35,6 +36,6 @@ def list_deliveries(query: dict[str, Any], pagination_parameters: PaginationPara
 @blp.response(200, schemas.DeliverySchema)
 @blp.alt_response(404, description="No such delivery")
 @require_roles(*services.STAFF_READERS)
-def get_delivery(delivery_id: uuid.UUID) -> Delivery:
+def get_delivery(delivery_id: uuid.UUID) -> services.LoggedDelivery:
     with container().uow() as uow:
         return services.get_delivery(uow, delivery_id)

@@ -1,0 +1,36 @@
+"""Clinics' reminder policies: when reminders go out (front desk and admins)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from flask_smorest import Blueprint
+
+from clinic_shared.web.auth import require_roles
+from notifications.domain.reminders import ReminderPolicy
+from notifications.entrypoints.api import schemas
+from notifications.entrypoints.api.context import container
+from notifications.service_layer import services
+
+blp = Blueprint("clinics", __name__, url_prefix="/clinics", description="Clinics' reminder policies")
+
+
+@blp.route("/<uuid:clinic_id>/reminder-policy", methods=["GET"])
+@blp.response(200, schemas.ReminderPolicySchema)
+@require_roles(*services.POLICY_EDITORS)
+def get_reminder_policy(clinic_id: uuid.UUID) -> ReminderPolicy:
+    with container().uow() as uow:
+        return services.get_reminder_policy(uow, clinic_id)
+
+
+@blp.route("/<uuid:clinic_id>/reminder-policy", methods=["PUT"])
+@blp.arguments(schemas.ReminderPolicyInput)
+@blp.response(200, schemas.ReminderPolicySchema)
+@blp.alt_response(422, description="A policy that cannot work (fields named)")
+@require_roles(*services.POLICY_EDITORS)
+def put_reminder_policy(body: dict[str, Any], clinic_id: uuid.UUID) -> ReminderPolicy:
+    with container().uow() as uow:
+        return services.change_reminder_policy(
+            uow, services.ChangeReminderPolicy(clinic_id=clinic_id, **body)
+        )

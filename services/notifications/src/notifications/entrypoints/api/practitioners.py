@@ -1,0 +1,28 @@
+"""Where practitioners' daily agendas go (admins): an address notifications keeps, scheduling never sends."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from flask_smorest import Blueprint
+
+from clinic_shared.web.auth import require_roles
+from notifications.domain.model import PractitionerInfo
+from notifications.entrypoints.api import schemas
+from notifications.entrypoints.api.context import container
+from notifications.service_layer import services
+
+blp = Blueprint("practitioners", __name__, url_prefix="/practitioners", description="Daily agenda e-mails")
+
+
+@blp.route("/<uuid:practitioner_id>/agenda-address", methods=["PUT"])
+@blp.arguments(schemas.AgendaAddressInput)
+@blp.response(200, schemas.PractitionerSchema)
+@blp.alt_response(404, description="A practitioner scheduling has not told us about")
+@require_roles("admin")
+def put_agenda_address(body: dict[str, Any], practitioner_id: uuid.UUID) -> PractitionerInfo:
+    with container().uow() as uow:
+        return services.set_agenda_address(
+            uow, services.SetAgendaAddress(practitioner_id=practitioner_id, email=body["email"])
+        )

@@ -1,0 +1,72 @@
+"""The SMS provider's webhooks, public but verified: delivery status callbacks (a per-delivery token in
+the URL) and patients' texts (Twilio's X-Twilio-Signature), answered with TwiML."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+from xml.sax.saxutils import escape
+
+from flask import Response, request
+from flask_smorest import Blueprint
+
+from clinic_shared.web.auth import public
+from clinic_shared.web.problems import Problem
+from notifications.domain.errors import NotFound
+from notifications.entrypoints.api import schemas
+from notifications.entrypoints.api.context import container
+from notifications.service_layer import services
+
+SIGNATURE = "X-Twilio-Signature"
+
+blp = Blueprint("sms", __name__, url_prefix="/sms", description="SMS provider webhooks (Twilio shape)")
+
+
+@blp.route("/status/<uuid:delivery_id>", methods=["POST"])
+@blp.arguments(schemas.CallbackToken, location="query")
+@blp.arguments(schemas.StatusCallback, location="form")
+@blp.response(204)
+@blp.alt_response(404, description="Unknown delivery or wrong token (not told apart)")
+@public
+def status_callback(token: dict[str, Any], form: dict[str, Any], delivery_id: uuid.UUID) -> Response:
+    c = container()
+    if not c.signer.verify(delivery_id, token["token"]):
+        raise NotFound("delivery not found")
+    with c.uow() as uow:
+        services.record_provider_status(
+            uow,
+            services.RecordProviderStatus(
+                delivery_id=delivery_id,
+                provider_message_id=form["message_sid"],
+                status=form["message_status"],
+            ),
+        )
+    return Response(status=204)
+
+
+@blp.route("/inbound", methods=["POST"])
+@blp.arguments(schemas.InboundSms, location="form")
+@blp.response(200, content_type="application/xml", description="TwiML: the answer to text back, if any")
+@blp.alt_response(403, description="Missing or wrong X-Twilio-Signature")
+@public
+def inbound(form: dict[str, Any]) -> Response:
+    c = container()
+    public_url = c.settings.public_url
+    signature = c.inbound_signature
+    url = f"{public_url.rstrip('/')}/sms/inbound" if public_url else None
+    params = dict(request.form.items())
+    if signature is None or url is None or not signature.valid(url, params, request.headers.get(SIGNATURE)):
+        raise Problem(403, "Forbidden", "The request is not signed by the SMS provider.")
+    with c.uow() as uow:
+        reply = services.receive_sms(
+            uow,
+            services.ReceiveSms(message_sid=form["message_sid"], from_phone=form["from_"], body=form["body"]),
+        )
+    return Response(twiml(reply), status=200, content_type="application/xml")
+
+
+def twiml(reply: str | None) -> str:
+    """A TwiML document texting ``reply`` back, or an empty one (no answer)."""
+    if reply is None:
+        return '<?xml version="1.0" encoding="UTF-8"?><Response/>'
+    return f'<?xml version="1.0" encoding="UTF-8"?><Response><Message>{escape(reply)}</Message></Response>'

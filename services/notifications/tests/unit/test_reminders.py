@@ -1,0 +1,296 @@
+"""Reminders: scheduled durably per the clinic's policy, moved by reschedules, dropped by cancellations and
+confirmations, never sent once the appointment has started; immediate messages wait out a debounce."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from clinic_shared.testing.tokens import TestIssuer
+from notifications.bootstrap import Container, bootstrap
+from notifications.config import NotificationsSettings
+from notifications.domain.model import Channel, Delivery, DeliveryKind, DeliveryStatus
+from notifications.entrypoints.dispatcher import Dispatcher
+from notifications.entrypoints.handlers import HANDLERS
+from notifications.service_layer import services
+
+STARTS_AT = datetime(2025, 3, 10, 16, 0, tzinfo=UTC)  # 09:00 in Vancouver (PDT)
+EMAIL_DUE = STARTS_AT - timedelta(hours=48)
+SMS_DUE = STARTS_AT - timedelta(hours=24)
+
+
+def reminders(container: Container) -> list[Delivery]:
+    with container.uow() as uow:
+        query = select(Delivery).where(Delivery.kind == DeliveryKind.REMINDER)
+        return sorted(uow.session.scalars(query), key=lambda d: (d.sequence, d.channel))
+
+
+def by_kind(container: Container) -> list[tuple[str, str, int, str]]:
+    with container.uow() as uow:
+        rows = uow.session.scalars(select(Delivery))
+        return sorted((d.kind.value, d.channel.value, d.sequence, d.status.value) for d in rows)
+
+
+@pytest.fixture
+def booked(apply: Callable[..., None], events: Any, container: Container, transport: Any) -> Dispatcher:
+    """A booking whose confirmation already went out; returns the dispatcher."""
+    apply(*events.catalogue(), events.booked())
+    sender = Dispatcher.from_container(container)
+    assert sender.dispatch_due() == 2
+    transport.emails.clear()
+    transport.sms.clear()
+    return sender
+
+
+def test_booking_schedules_an_email_48h_and_an_sms_24h_before_in_the_database(
+    booked: Dispatcher, container: Container
+) -> None:
+    assert [(d.channel, d.status, d.next_attempt_at) for d in reminders(container)] == [
+        (Channel.EMAIL, DeliveryStatus.PENDING, EMAIL_DUE),
+        (Channel.SMS, DeliveryStatus.PENDING, SMS_DUE),
+    ]
+
+
+def test_reminders_are_sent_at_their_time_and_not_before(
+    booked: Dispatcher, container: Container, transport: Any, clock: Any
+) -> None:
+    clock.set(EMAIL_DUE - timedelta(seconds=1))
+    assert booked.dispatch_due() == 0
+    clock.set(EMAIL_DUE)
+    assert booked.dispatch_due() == 1
+    (email,) = transport.emails
+    assert email.subject.startswith("Reminder of your appointment at Demo IMS Clinic")
+    clock.set(SMS_DUE)
+    assert booked.dispatch_due() == 1
+    (sms,) = transport.sms
+    assert "reminder of your appointment Mon Mar 10 at 9:00 AM PDT" in sms.body
+    clock.advance(days=1)
+    assert booked.dispatch_due() == 0
+    assert {d.status for d in reminders(container)} == {DeliveryStatus.SENT}
+
+
+def test_reminders_survive_a_restart_of_the_service(
+    booked: Dispatcher,
+    container: Container,
+    sqlite_url: str,
+    make_settings: Callable[..., NotificationsSettings],
+    clock: Any,
+    issuer: TestIssuer,
+    transport: Any,
+) -> None:
+    container.engine.dispose()
+    restarted = bootstrap(
+        make_settings(sqlite_url), clock=clock, verifier=issuer.verifier(), mailer=transport, sms=transport
+    )
+    try:
+        clock.set(SMS_DUE)
+        assert Dispatcher.from_container(restarted).dispatch_due() == 2
+        assert (len(transport.emails), len(transport.sms)) == (1, 1)
+    finally:
+        restarted.engine.dispose()
+
+
+def test_a_reschedule_moves_the_reminders_and_the_old_ones_are_never_sent(
+    booked: Dispatcher,
+    apply: Callable[..., None],
+    events: Any,
+    container: Container,
+    clock: Any,
+    transport: Any,
+) -> None:
+    later = STARTS_AT + timedelta(days=2)
+    apply(events.rescheduled(starts_at=later))
+    assert [(d.channel, d.sequence, d.status, d.next_attempt_at) for d in reminders(container)] == [
+        (Channel.EMAIL, 0, DeliveryStatus.SKIPPED, EMAIL_DUE),
+        (Channel.SMS, 0, DeliveryStatus.SKIPPED, SMS_DUE),
+        (Channel.EMAIL, 1, DeliveryStatus.PENDING, later - timedelta(hours=48)),
+        (Channel.SMS, 1, DeliveryStatus.PENDING, later - timedelta(hours=24)),
+    ]
+    assert booked.dispatch_due() == 2  # the reschedule notices
+    assert [e.subject for e in transport.emails] == [
+        "Your appointment at Demo IMS Clinic is moved to Wednesday, March 12, 2025"
+    ]
+    clock.set(later - timedelta(minutes=1))
+    assert booked.dispatch_due() == 2
+    assert all(str(later.day) in m.text for m in transport.emails[1:])
+
+
+def test_a_cancelled_appointment_gets_no_reminder_ever(
+    booked: Dispatcher,
+    apply: Callable[..., None],
+    events: Any,
+    container: Container,
+    clock: Any,
+    transport: Any,
+) -> None:
+    apply(events.cancelled())
+    assert {d.status for d in reminders(container)} == {DeliveryStatus.SKIPPED}
+    assert booked.dispatch_due() == 2  # the cancellation notices
+    clock.set(SMS_DUE + timedelta(minutes=1))
+    assert booked.dispatch_due() == 0
+    assert [e.subject for e in transport.emails] == [
+        "Your appointment at Demo IMS Clinic on Monday, March 10, 2025 is cancelled"
+    ]
+
+
+def test_a_reminder_is_never_sent_once_the_appointment_has_started(
+    booked: Dispatcher, container: Container, clock: Any, transport: Any
+) -> None:
+    clock.set(STARTS_AT)  # the dispatcher was down through both reminder times
+    assert booked.dispatch_due() == 0
+    assert booked.last_report.skipped == 2
+    assert (transport.emails, transport.sms) == ([], [])
+    assert {d.last_error for d in reminders(container)} == {services.STARTED}
+
+
+def test_no_reminder_for_an_appointment_the_patient_confirmed(
+    booked: Dispatcher,
+    apply: Callable[..., None],
+    events: Any,
+    container: Container,
+    clock: Any,
+    transport: Any,
+) -> None:
+    apply(events.confirmed())
+    clock.set(SMS_DUE)
+    assert booked.dispatch_due() == 0
+    assert [(d.status, d.last_error) for d in reminders(container)] == [
+        (DeliveryStatus.SKIPPED, services.CONFIRMED)
+    ] * 2
+    assert (transport.emails, transport.sms) == ([], [])
+
+
+def test_a_confirmed_appointment_is_still_reminded_when_the_policy_says_so(
+    booked: Dispatcher,
+    apply: Callable[..., None],
+    events: Any,
+    container: Container,
+    clock: Any,
+    transport: Any,
+) -> None:
+    with container.uow() as uow:
+        services.change_reminder_policy(
+            uow, services.ChangeReminderPolicy(events.clinic_id, 48, 24, False, None, None)
+        )
+    apply(events.confirmed())
+    clock.set(SMS_DUE)
+    assert booked.dispatch_due() == 2
+
+
+def test_confirming_the_old_time_does_not_silence_reminders_for_the_new_time(
+    booked: Dispatcher, apply: Callable[..., None], events: Any, container: Container, clock: Any
+) -> None:
+    later = STARTS_AT + timedelta(days=2)
+    apply(events.confirmed(), events.rescheduled(starts_at=later))
+    assert booked.dispatch_due() == 2
+    clock.set(later - timedelta(hours=24))
+    assert booked.dispatch_due() == 2
+
+
+def test_the_clinic_policy_decides_hours_and_quiet_hours_for_the_next_booking(
+    apply: Callable[..., None], events: Any, container: Container
+) -> None:
+    apply(*events.catalogue())
+    with container.uow() as uow:
+        services.change_reminder_policy(
+            uow,
+            services.ChangeReminderPolicy(
+                events.clinic_id,
+                None,
+                12,
+                True,
+                datetime(2025, 1, 1, 20).time(),
+                datetime(2025, 1, 1, 8).time(),
+            ),
+        )
+    starts_at = datetime(2025, 3, 10, 18, 0, tzinfo=UTC)  # 11:00 PDT; 12 h before is 23:00, quiet
+    apply(events.booked(starts_at=starts_at))
+    assert [(d.channel, d.next_attempt_at) for d in reminders(container)] == [
+        (Channel.SMS, datetime(2025, 3, 10, 2, 55, tzinfo=UTC))  # 19:55 PDT the evening before
+    ]
+
+
+# --- debounce ------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def debounced(
+    sqlite_url: str,
+    make_settings: Callable[..., NotificationsSettings],
+    clock: Any,
+    issuer: TestIssuer,
+    transport: Any,
+) -> Iterator[Container]:
+    """The container with the default two-minute debounce."""
+    c = bootstrap(
+        make_settings(sqlite_url, NOTIFICATIONS_DEBOUNCE_SECONDS="120"),
+        clock=clock,
+        verifier=issuer.verifier(),
+        mailer=transport,
+        sms=transport,
+    )
+    yield c
+    c.engine.dispose()
+
+
+def apply_to(container: Container, *events: Any) -> None:
+    for event in events:
+        with container.uow() as uow:
+            HANDLERS[event.type](uow, event)
+            uow.commit()
+
+
+def test_a_booking_confirmation_waits_for_the_debounce(
+    debounced: Container, events: Any, clock: Any, transport: Any
+) -> None:
+    apply_to(debounced, *events.catalogue(phone=None), events.booked())
+    sender = Dispatcher.from_container(debounced)
+    clock.advance(seconds=119)
+    assert sender.dispatch_due() == 0
+    clock.advance(seconds=1)
+    assert sender.dispatch_due() == 1
+    assert transport.emails[0].subject.endswith("is confirmed")
+
+
+def test_a_quick_reschedule_after_booking_sends_one_confirmation_with_the_new_time(
+    debounced: Container, events: Any, clock: Any, transport: Any
+) -> None:
+    later = STARTS_AT + timedelta(days=2)
+    apply_to(debounced, *events.catalogue(phone=None), events.booked())
+    clock.advance(seconds=60)
+    apply_to(debounced, events.rescheduled(starts_at=later))
+    clock.advance(minutes=10)
+    sender = Dispatcher.from_container(debounced)
+    assert sender.dispatch_due() == 1
+    assert sender.dispatch_due() == 0
+    (email,) = transport.emails
+    assert email.subject == "Your appointment at Demo IMS Clinic on Wednesday, March 12, 2025 is confirmed"
+    assert email.calendar is not None
+    assert b"SEQUENCE:1" in email.calendar.content
+
+
+def test_several_quick_changes_send_only_the_newest(
+    debounced: Container, events: Any, clock: Any, transport: Any
+) -> None:
+    apply_to(debounced, *events.catalogue(phone=None), events.booked())
+    clock.advance(minutes=5)
+    sender = Dispatcher.from_container(debounced)
+    assert sender.dispatch_due() == 1
+    for sequence, days in ((1, 1), (2, 2), (3, 3)):
+        apply_to(debounced, events.rescheduled(starts_at=STARTS_AT + timedelta(days=days), sequence=sequence))
+        clock.advance(seconds=30)
+    clock.advance(minutes=2)
+    assert sender.dispatch_due() == 1
+    assert [e.subject for e in transport.emails][1:] == [
+        "Your appointment at Demo IMS Clinic is moved to Thursday, March 13, 2025"
+    ]
+    summary = by_kind(debounced)
+    assert [row for row in summary if row[0] == "reschedule"] == [
+        ("reschedule", "email", 1, "skipped"),
+        ("reschedule", "email", 2, "skipped"),
+        ("reschedule", "email", 3, "sent"),
+    ]

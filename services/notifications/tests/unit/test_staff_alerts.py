@@ -1,0 +1,37 @@
+"""Alerts to the clinic's front desk: a late cancellation is e-mailed to the clinic's address, once."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from notifications.bootstrap import Container
+from notifications.entrypoints.dispatcher import Dispatcher
+
+
+def test_a_late_cancellation_alerts_the_front_desk_once_without_an_invitation(
+    container: Container, apply: Callable[..., None], events: Any, transport: Any, clock: Any
+) -> None:
+    apply(*events.catalogue(phone=None), events.booked())
+    sender = Dispatcher.from_container(container)
+    sender.dispatch_due()
+    transport.emails.clear()
+    clock.set(datetime(2025, 3, 10, 15, 0, tzinfo=UTC))  # an hour before the appointment
+    late = events.cancelled(late=True)
+    apply(late, late)
+    sender.dispatch_due()
+    alerts = [e for e in transport.emails if e.to == "front@demo.clinic"]
+    (alert,) = alerts
+    assert alert.subject == "Late cancellation: Monday, March 10, 2025, 9:00 AM with Dr. Ida Needham"
+    assert alert.calendar is None
+    assert "Pat cancelled inside the late-cancellation window" in alert.text
+    assert [e.to for e in transport.emails if e.to != "front@demo.clinic"] == ["pat@example.com"]
+
+
+def test_a_timely_cancellation_sends_no_alert(
+    container: Container, apply: Callable[..., None], events: Any, transport: Any
+) -> None:
+    apply(*events.catalogue(phone=None), events.booked(), events.cancelled(late=False))
+    Dispatcher.from_container(container).dispatch_due()
+    assert [e.to for e in transport.emails] == ["pat@example.com"]
