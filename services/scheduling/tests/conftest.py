@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -146,3 +146,28 @@ def catalogue(client: FlaskClient, admin: dict[str, str]) -> Catalogue:
             {"code": "IMS30", "name": "IMS 30", "kind": "treatment", "duration_minutes": 30},
         ),
     )
+
+
+def clear_for_ims(api: Api, admin: dict[str, str], catalogue: Catalogue, clock: Any, patient_id: str) -> None:
+    """Book, complete and sign off an assessment so the patient may book IMS (moves the clock 4 hours)."""
+    assessment = api.client.post(
+        "/appointments",
+        headers=admin,
+        json={
+            "clinic_id": catalogue.clinic_id,
+            "practitioner_id": catalogue.assessor_id,
+            "treatment_type_id": catalogue.assessment_id,
+            "starts_at": (clock.now() + timedelta(hours=3)).isoformat(),
+            "patient_id": patient_id,
+        },
+    )
+    assert assessment.status_code == 201, assessment.json
+    clock.advance(timedelta(hours=4))
+    done = api.client.post(f"/appointments/{assessment.json['id']}/complete", headers=admin)
+    assert done.status_code == 200, done.json
+    finding = api.client.post(
+        f"/appointments/{assessment.json['id']}/suitability",
+        headers=admin,
+        json={"suitable": True, "consent_recorded": True},
+    )
+    assert finding.status_code == 201, finding.json

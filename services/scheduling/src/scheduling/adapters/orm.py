@@ -10,6 +10,7 @@ from sqlalchemy import (
     JSON,
     Boolean,
     Column,
+    Date,
     Enum,
     ForeignKey,
     Index,
@@ -19,12 +20,18 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    Time,
+    UniqueConstraint,
     Uuid,
+    false,
+    text,
 )
 from sqlalchemy.orm import registry
 
 from clinic_shared.db import UTCDateTime
 from clinic_shared.messaging.tables import define_inbox_table, define_outbox_table
+from scheduling.domain.availability import Closure, OpeningHours, Room, TimeOff, WorkingHours
+from scheduling.domain.calendar import CalendarFeed, FeedOwner
 from scheduling.domain.model import (
     Account,
     Appointment,
@@ -33,8 +40,11 @@ from scheduling.domain.model import (
     Clinic,
     Patient,
     Practitioner,
+    Suitability,
     TreatmentType,
 )
+from scheduling.domain.plans import PlanStatus, TreatmentPlan
+from scheduling.domain.waitlist import WaitlistEntry, WaitlistStatus
 
 metadata = MetaData(
     naming_convention={
@@ -64,6 +74,9 @@ clinics = Table(
     Column("phone", String(40), nullable=False),
     Column("email", String(254), nullable=False),
     Column("currency", String(3), nullable=False),
+    Column("min_notice_minutes", Integer, nullable=False, server_default=text("60")),
+    Column("horizon_days", Integer, nullable=False, server_default=text("180")),
+    Column("slot_step_minutes", Integer, nullable=False, server_default=text("15")),
 )
 
 practitioners = Table(
@@ -135,9 +148,129 @@ appointments = Table(
     Column("cancelled_by", String(20), nullable=True),
     Column("late_cancellation", Boolean, nullable=False),
     Column("cancel_reason", Text, nullable=True),
+    Column("room_id", Uuid, ForeignKey("rooms.id"), nullable=True),
+    Column("plan_id", Uuid, ForeignKey("treatment_plans.id"), nullable=True, index=True),
+    Column("fee_waived", Boolean, nullable=False, server_default=false()),
+    Column("arrived_at", UTCDateTime, nullable=True),
+    Column("completed_at", UTCDateTime, nullable=True),
+    Column("no_show_at", UTCDateTime, nullable=True),
+    Column("confirmed_at", UTCDateTime, nullable=True),
+    Index("ix_appointments_room_time", "room_id", "starts_at"),
     Index("ix_appointments_practitioner_time", "practitioner_id", "starts_at"),
     Index("ix_appointments_patient_time", "patient_id", "starts_at"),
     Index("ix_appointments_clinic_time", "clinic_id", "starts_at"),
+)
+
+opening_hours = Table(
+    "opening_hours",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("clinic_id", Uuid, ForeignKey("clinics.id"), nullable=False, index=True),
+    Column("weekday", Integer, nullable=False),
+    Column("starts", Time, nullable=False),
+    Column("ends", Time, nullable=False),
+)
+
+closures = Table(
+    "closures",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("clinic_id", Uuid, ForeignKey("clinics.id"), nullable=False),
+    Column("starts_on", Date, nullable=False),
+    Column("ends_on", Date, nullable=False),
+    Column("reason", String(200), nullable=False),
+    Index("ix_closures_clinic_dates", "clinic_id", "starts_on"),
+)
+
+working_hours = Table(
+    "working_hours",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("practitioner_id", Uuid, ForeignKey("practitioners.id"), nullable=False, index=True),
+    Column("weekday", Integer, nullable=False),
+    Column("starts", Time, nullable=False),
+    Column("ends", Time, nullable=False),
+)
+
+time_off = Table(
+    "time_off",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("practitioner_id", Uuid, ForeignKey("practitioners.id"), nullable=False),
+    Column("starts_at", UTCDateTime, nullable=False),
+    Column("ends_at", UTCDateTime, nullable=False),
+    Column("reason", String(200), nullable=False),
+    Index("ix_time_off_practitioner_time", "practitioner_id", "starts_at"),
+)
+
+rooms = Table(
+    "rooms",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("clinic_id", Uuid, ForeignKey("clinics.id"), nullable=False, index=True),
+    Column("name", String(100), nullable=False),
+    Column("active", Boolean, nullable=False),
+    UniqueConstraint("clinic_id", "name", name="uq_rooms_clinic_name"),
+)
+
+waitlist_entries = Table(
+    "waitlist_entries",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("clinic_id", Uuid, ForeignKey("clinics.id"), nullable=False),
+    Column("patient_id", Uuid, ForeignKey("patients.id"), nullable=False),
+    Column("treatment_type_id", Uuid, ForeignKey("treatment_types.id"), nullable=False),
+    Column("practitioner_id", Uuid, ForeignKey("practitioners.id"), nullable=True),
+    Column("not_before", UTCDateTime, nullable=False),
+    Column("not_after", UTCDateTime, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("status", _str_enum(WaitlistStatus, "waitlist_status"), nullable=False),
+    Column("offer_appointment_id", Uuid, ForeignKey("appointments.id"), nullable=True),
+    Column("offer_expires_at", UTCDateTime, nullable=True),
+    Index("ix_waitlist_entries_clinic_status", "clinic_id", "status", "created_at"),
+)
+
+calendar_feeds = Table(
+    "calendar_feeds",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("owner_kind", _str_enum(FeedOwner, "feed_owner"), nullable=False),
+    Column("owner_id", Uuid, nullable=False, index=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("revoked_at", UTCDateTime, nullable=True),
+)
+
+treatment_plans = Table(
+    "treatment_plans",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("clinic_id", Uuid, ForeignKey("clinics.id"), nullable=False),
+    Column("patient_id", Uuid, ForeignKey("patients.id"), nullable=False, index=True),
+    Column("practitioner_id", Uuid, ForeignKey("practitioners.id"), nullable=False),
+    Column("treatment_type_id", Uuid, ForeignKey("treatment_types.id"), nullable=False),
+    Column("total_sessions", Integer, nullable=False),
+    Column("every_weeks", Integer, nullable=False),
+    Column("weekday", Integer, nullable=False),
+    Column("local_time", Time, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("status", _str_enum(PlanStatus, "plan_status"), nullable=False),
+    Column("completed_at", UTCDateTime, nullable=True),
+    Column("cancelled_at", UTCDateTime, nullable=True),
+)
+
+suitabilities = Table(
+    "suitabilities",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("clinic_id", Uuid, ForeignKey("clinics.id"), nullable=False),
+    Column("patient_id", Uuid, ForeignKey("patients.id"), nullable=False),
+    Column("assessment_id", Uuid, ForeignKey("appointments.id"), nullable=False, unique=True),
+    Column("practitioner_id", Uuid, ForeignKey("practitioners.id"), nullable=False),
+    Column("suitable", Boolean, nullable=False),
+    Column("consent_recorded", Boolean, nullable=False),
+    Column("recorded_at", UTCDateTime, nullable=False),
+    Index("ix_suitabilities_patient_clinic", "patient_id", "clinic_id"),
 )
 
 outbox = define_outbox_table(metadata)
@@ -145,6 +278,7 @@ inbox = define_inbox_table(metadata)
 
 # PostgreSQL's last word against double booking (see migrations); SQLite has no equivalent.
 APPOINTMENT_OVERLAP_CONSTRAINT = "ex_appointments_practitioner_overlap"
+ROOM_OVERLAP_CONSTRAINT = "ex_appointments_room_overlap"
 
 mapper_registry = registry()
 _mapped = False
@@ -161,4 +295,13 @@ def start_mappers() -> None:
     mapper_registry.map_imperatively(Patient, patients)
     mapper_registry.map_imperatively(Account, accounts)
     mapper_registry.map_imperatively(Appointment, appointments)
+    mapper_registry.map_imperatively(OpeningHours, opening_hours)
+    mapper_registry.map_imperatively(Closure, closures)
+    mapper_registry.map_imperatively(WorkingHours, working_hours)
+    mapper_registry.map_imperatively(TimeOff, time_off)
+    mapper_registry.map_imperatively(Room, rooms)
+    mapper_registry.map_imperatively(Suitability, suitabilities)
+    mapper_registry.map_imperatively(TreatmentPlan, treatment_plans)
+    mapper_registry.map_imperatively(WaitlistEntry, waitlist_entries)
+    mapper_registry.map_imperatively(CalendarFeed, calendar_feeds)
     _mapped = True

@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from scheduling.domain.errors import Forbidden, RuleViolation
@@ -36,6 +36,7 @@ class AppointmentKind(enum.StrEnum):
 class AppointmentStatus(enum.StrEnum):
     """FHIR R4 Appointment.status values used by the clinic."""
 
+    PROPOSED = "proposed"
     BOOKED = "booked"
     ARRIVED = "arrived"
     FULFILLED = "fulfilled"
@@ -68,10 +69,22 @@ class Clinic:
     phone: str
     email: str
     currency: str = "CAD"
+    min_notice_minutes: int = 60
+    horizon_days: int = 180
+    slot_step_minutes: int = 15
 
     def __post_init__(self) -> None:
         require_zone(self.timezone)
         self.code = self.code.upper()
+
+    def check_booking_window(self, starts_at: datetime, now: datetime) -> None:
+        """Online booking needs some notice and may not reach beyond the horizon."""
+        if starts_at < now + timedelta(minutes=self.min_notice_minutes):
+            raise RuleViolation(
+                f"bookings need at least {self.min_notice_minutes} minutes' notice", field="starts_at"
+            )
+        if starts_at > now + timedelta(days=self.horizon_days):
+            raise RuleViolation(f"bookings open at most {self.horizon_days} days ahead", field="starts_at")
 
     @property
     def zone(self) -> ZoneInfo:
@@ -160,6 +173,13 @@ class Appointment:
     cancelled_by: str | None = None
     late_cancellation: bool = False
     cancel_reason: str | None = field(default=None)
+    room_id: uuid.UUID | None = None
+    plan_id: uuid.UUID | None = None
+    fee_waived: bool = False
+    arrived_at: datetime | None = None
+    completed_at: datetime | None = None
+    no_show_at: datetime | None = None
+    confirmed_at: datetime | None = None
 
     @classmethod
     def book(
@@ -172,16 +192,11 @@ class Appointment:
         patient_id: uuid.UUID,
         starts_at: datetime,
         now: datetime,
+        room_id: uuid.UUID | None = None,
+        plan_id: uuid.UUID | None = None,
     ) -> Appointment:
-        require_aware(starts_at, "starts_at")
-        if practitioner.clinic_id != clinic.id or not practitioner.active:
-            raise RuleViolation("practitioner does not work at this clinic", field="practitioner_id")
-        if treatment.clinic_id != clinic.id or not treatment.active:
-            raise RuleViolation("treatment type is not offered at this clinic", field="treatment_type_id")
-        if treatment.kind is AppointmentKind.TREATMENT and not practitioner.ims_qualified:
-            raise RuleViolation("practitioner is not on the IMS roster", field="practitioner_id")
-        if starts_at <= now:
-            raise RuleViolation("the start time has passed", field="starts_at")
+        check_can_deliver(clinic, practitioner, treatment, starts_at, now)
+        starts_at = starts_at.astimezone(UTC)
         ends_at = starts_at + treatment.duration
         return cls(
             id=appointment_id,
@@ -195,25 +210,121 @@ class Appointment:
             occupied_until=ends_at + treatment.buffer,
             late_cancel_window=timedelta(hours=treatment.late_cancel_hours),
             booked_at=now,
+            room_id=room_id,
+            plan_id=plan_id,
         )
 
     def overlaps(self, other: Appointment) -> bool:
         return self.starts_at < other.occupied_until and other.starts_at < self.occupied_until
 
-    def cancel(self, *, by_staff: bool, now: datetime, reason: str | None = None) -> None:
-        """Cancel; inside the late-cancel window the cancellation is flagged late (billing may charge)."""
+    def cancel(
+        self, *, by_staff: bool, now: datetime, reason: str | None = None, waive_fee: bool = False
+    ) -> None:
+        """Cancel; inside the late-cancel window the cancellation is flagged late (billing may charge).
+
+        Only staff may waive the fee; a waived cancellation stays late (the record says what happened).
+        """
         if self.status is AppointmentStatus.CANCELLED:
             raise RuleViolation("the appointment is already cancelled", field="status")
         if self.status is not AppointmentStatus.BOOKED:
             raise RuleViolation(f"an appointment that is {self.status} cannot be cancelled", field="status")
         if not by_staff and now >= self.starts_at:
             raise Forbidden("patients cannot cancel after the appointment has started")
+        if waive_fee and not by_staff:
+            raise Forbidden("only staff can waive a late-cancellation fee")
         self.status = AppointmentStatus.CANCELLED
         self.cancelled_at = now
         self.cancelled_by = "staff" if by_staff else "patient"
         self.late_cancellation = self.starts_at - now < self.late_cancel_window
+        self.fee_waived = waive_fee and self.late_cancellation
         self.cancel_reason = reason
         self.sequence += 1
+
+    def reschedule(
+        self,
+        *,
+        clinic: Clinic,
+        practitioner: Practitioner,
+        treatment: TreatmentType,
+        starts_at: datetime,
+        now: datetime,
+        by_staff: bool,
+        room_id: uuid.UUID | None,
+    ) -> None:
+        """Move to a new time (and perhaps practitioner); patients may not move one that has started."""
+        self.check_movable(by_staff=by_staff, now=now)
+        check_can_deliver(clinic, practitioner, treatment, starts_at, now)
+        starts_at = starts_at.astimezone(UTC)
+        self.practitioner_id = practitioner.id
+        self.starts_at = starts_at
+        self.ends_at = starts_at + treatment.duration
+        self.occupied_until = self.ends_at + treatment.buffer
+        self.room_id = room_id
+        self.confirmed_at = None
+        self.sequence += 1
+
+    def check_movable(self, *, by_staff: bool, now: datetime) -> None:
+        if self.status is not AppointmentStatus.BOOKED:
+            raise RuleViolation(f"an appointment that is {self.status} cannot be moved", field="status")
+        if not by_staff and now >= self.starts_at:
+            raise Forbidden("patients cannot move an appointment after it has started")
+
+    def hold_for(self) -> None:
+        """Make this a hold (FHIR ``proposed``): it occupies the time until claimed or released."""
+        self.status = AppointmentStatus.PROPOSED
+
+    def accept_hold(self, now: datetime) -> None:
+        if self.status is not AppointmentStatus.PROPOSED:
+            raise RuleViolation("this time is no longer held", field="status")
+        self.status = AppointmentStatus.BOOKED
+        self.booked_at = now
+        self.sequence += 1
+
+    def release_hold(self, now: datetime) -> None:
+        if self.status is AppointmentStatus.PROPOSED:
+            self.status = AppointmentStatus.CANCELLED
+            self.cancelled_at = now
+            self.cancelled_by = "staff"
+            self.sequence += 1
+
+    def mark_arrived(self, now: datetime) -> None:
+        if self.status is not AppointmentStatus.BOOKED:
+            raise RuleViolation(
+                f"an appointment that is {self.status} cannot be marked arrived", field="status"
+            )
+        self.status = AppointmentStatus.ARRIVED
+        self.arrived_at = now
+        self.sequence += 1
+
+    def mark_completed(self, now: datetime) -> None:
+        if self.status not in (AppointmentStatus.BOOKED, AppointmentStatus.ARRIVED):
+            raise RuleViolation(f"an appointment that is {self.status} cannot be completed", field="status")
+        if now < self.starts_at:
+            raise RuleViolation("an appointment cannot be completed before it starts", field="status")
+        self.status = AppointmentStatus.FULFILLED
+        self.completed_at = now
+        self.sequence += 1
+
+    def mark_no_show(self, now: datetime, *, waive_fee: bool = False) -> None:
+        if self.status is not AppointmentStatus.BOOKED:
+            raise RuleViolation(f"an appointment that is {self.status} cannot be a no-show", field="status")
+        if now < self.starts_at:
+            raise RuleViolation("a patient cannot miss an appointment that has not started", field="status")
+        self.status = AppointmentStatus.NOSHOW
+        self.no_show_at = now
+        self.fee_waived = waive_fee
+        self.sequence += 1
+
+    def confirm(self, now: datetime) -> bool:
+        """Record the patient's confirmation; False when there is nothing to confirm (done, or moved on)."""
+        if self.status is not AppointmentStatus.BOOKED or self.confirmed_at is not None:
+            return False
+        self.confirmed_at = now
+        return True
+
+    @property
+    def interval(self) -> tuple[datetime, datetime]:
+        return self.starts_at, self.occupied_until
 
     def facts(self) -> dict[str, object]:
         """The fields every appointment event carries."""
@@ -227,4 +338,38 @@ class Appointment:
             "starts_at": self.starts_at,
             "ends_at": self.ends_at,
             "sequence": self.sequence,
+            "plan_id": self.plan_id,
         }
+
+
+@dataclass
+class Suitability:
+    """A practitioner's finding after an assessment: whether IMS suits this patient, with their consent."""
+
+    id: uuid.UUID
+    clinic_id: uuid.UUID
+    patient_id: uuid.UUID
+    assessment_id: uuid.UUID
+    practitioner_id: uuid.UUID
+    suitable: bool
+    consent_recorded: bool
+    recorded_at: datetime
+
+    @property
+    def clears_for_ims(self) -> bool:
+        return self.suitable and self.consent_recorded
+
+
+def check_can_deliver(
+    clinic: Clinic, practitioner: Practitioner, treatment: TreatmentType, starts_at: datetime, now: datetime
+) -> None:
+    """The practitioner works here, offers this treatment (IMS needs the roster) and the time is ahead."""
+    require_aware(starts_at, "starts_at")
+    if practitioner.clinic_id != clinic.id or not practitioner.active:
+        raise RuleViolation("practitioner does not work at this clinic", field="practitioner_id")
+    if treatment.clinic_id != clinic.id or not treatment.active:
+        raise RuleViolation("treatment type is not offered at this clinic", field="treatment_type_id")
+    if treatment.kind is AppointmentKind.TREATMENT and not practitioner.ims_qualified:
+        raise RuleViolation("practitioner is not on the IMS roster", field="practitioner_id")
+    if starts_at <= now:
+        raise RuleViolation("the start time has passed", field="starts_at")

@@ -46,17 +46,22 @@ def migrate() -> None:
 
 @main.command("setup-broker")
 def setup_broker() -> None:
-    """Declare this service's exchange (and its queues, once it consumes) before any worker starts."""
+    """Declare this service's exchange and its queues before any worker starts."""
+    from scheduling.entrypoints.handlers import SUBSCRIPTION
+
     common = SchedulingSettings.from_env().common
     topology.setup_broker(
-        common.amqp_url, producer="scheduling", subscription=None, delivery_limit=common.delivery_limit
+        common.amqp_url,
+        producer="scheduling",
+        subscription=SUBSCRIPTION,
+        delivery_limit=common.delivery_limit,
     )
     click.echo("scheduling: broker topology is declared")
 
 
 @main.command()
 def worker() -> None:
-    """Run the outbox relay until SIGTERM/SIGINT."""
+    """Run the outbox relay and the event consumer until SIGTERM/SIGINT."""
     from scheduling.entrypoints import worker as worker_module
 
     raise SystemExit(worker_module.run(_container()))

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Protocol, Self, TypeVar
 
 from clinic_shared.clock import Clock
 from clinic_shared.events import Envelope
-from scheduling.domain.model import Account, Appointment, Clinic
+from scheduling.domain.availability import Closure, Interval, OpeningHours, Room, TimeOff, WorkingHours
+from scheduling.domain.calendar import CalendarFeed
+from scheduling.domain.model import Account, Appointment, Clinic, Suitability
+from scheduling.domain.waitlist import WaitlistEntry
 
 T = TypeVar("T")
 
@@ -40,6 +43,47 @@ class Repository(Protocol):
         occupied_until: datetime,
         exclude: uuid.UUID | None,
     ) -> Sequence[Appointment]: ...
+
+    def opening_hours(self, clinic_id: uuid.UUID) -> Sequence[OpeningHours]: ...
+
+    def closures(self, clinic_id: uuid.UUID, first: date, last: date) -> Sequence[Closure]: ...
+
+    def working_hours(self, practitioner_ids: Sequence[uuid.UUID]) -> Sequence[WorkingHours]: ...
+
+    def time_off(
+        self, practitioner_ids: Sequence[uuid.UUID], start: datetime, end: datetime
+    ) -> Sequence[TimeOff]: ...
+
+    def rooms(self, clinic_id: uuid.UUID) -> Sequence[Room]: ...
+
+    def busy(
+        self,
+        clinic_id: uuid.UUID,
+        start: datetime,
+        end: datetime,
+        exclude: uuid.UUID | None = None,
+        practitioner_ids: Sequence[uuid.UUID] | None = None,
+    ) -> Sequence[tuple[uuid.UUID, uuid.UUID | None, Interval]]: ...
+
+    def suitability(self, clinic_id: uuid.UUID, patient_id: uuid.UUID) -> Suitability | None: ...
+
+    def suitability_for(self, assessment_id: uuid.UUID) -> Suitability | None: ...
+
+    def replace_weekly(
+        self, entity: type, owner_column: str, owner_id: uuid.UUID, rows: Sequence[object]
+    ) -> None: ...
+
+    def waiting_entries(self, clinic_id: uuid.UUID) -> Sequence[WaitlistEntry]: ...
+
+    def offers_expired_by(self, now: datetime) -> Sequence[WaitlistEntry]: ...
+
+    def feed_by_token_hash(self, token_hash: str) -> CalendarFeed | None: ...
+
+    def appointments_of(
+        self, owner_kind: str, owner_id: uuid.UUID, start: datetime, end: datetime
+    ) -> Sequence[Appointment]: ...
+
+    def delete(self, entity: object) -> None: ...
 
 
 class UnitOfWork(Protocol):

@@ -10,7 +10,8 @@ from datetime import datetime
 
 from sqlalchemy import exc
 
-from clinic_shared.db import is_conflict
+from clinic_shared.db import is_conflict, is_retryable, sqlstate
+from clinic_shared.events import Envelope
 from clinic_shared.tokens import Principal
 from scheduling.domain.errors import Conflict, Forbidden, InvalidCredentials, NotFound, RuleViolation
 from scheduling.domain.model import (
@@ -18,12 +19,17 @@ from scheduling.domain.model import (
     Account,
     Appointment,
     AppointmentKind,
+    AppointmentStatus,
     Clinic,
     Patient,
     Practitioner,
     Role,
+    Suitability,
     TreatmentType,
 )
+from scheduling.domain.plans import PlanStatus, TreatmentPlan, progress
+from scheduling.service_layer import waitlist
+from scheduling.service_layer.availability import check_free_time
 from scheduling.service_layer.ports import PasswordHasher, UnitOfWork
 
 
@@ -65,7 +71,7 @@ def register_patient(uow: UnitOfWork, hasher: PasswordHasher, cmd: RegisterPatie
         roles=[Role.PATIENT.value],
         patient_id=patient.id,
     )
-    with _conflict_on_violation("an account with this email already exists", "email"):
+    with conflict_on_violation("an account with this email already exists", "email"):
         uow.repo.add(patient)
         uow.flush()  # the account row references the patient row
         uow.repo.add(account)
@@ -128,7 +134,7 @@ def create_staff_account(uow: UnitOfWork, hasher: PasswordHasher, cmd: CreateSta
         clinic_id=cmd.clinic_id,
         practitioner_id=cmd.practitioner_id,
     )
-    with _conflict_on_violation("an account with this email already exists", "email"):
+    with conflict_on_violation("an account with this email already exists", "email"):
         uow.repo.add(account)
         uow.commit()
     return account
@@ -169,7 +175,7 @@ def create_clinic(uow: UnitOfWork, cmd: CreateClinic) -> Clinic:
         email=cmd.email,
         currency=cmd.currency,
     )
-    with _conflict_on_violation("a clinic with this code already exists", "code"):
+    with conflict_on_violation("a clinic with this code already exists", "code"):
         uow.repo.add(clinic)
         uow.emit("scheduling.clinic.changed", _clinic_data(clinic))
         uow.commit()
@@ -186,7 +192,7 @@ class AddPractitioner:
 
 
 def add_practitioner(uow: UnitOfWork, cmd: AddPractitioner) -> Practitioner:
-    _clinic(uow, cmd.clinic_id)
+    clinic_of(uow, cmd.clinic_id)
     practitioner = Practitioner(
         id=cmd.practitioner_id or uow.new_id(),
         clinic_id=cmd.clinic_id,
@@ -213,7 +219,7 @@ class AddTreatmentType:
 
 
 def add_treatment_type(uow: UnitOfWork, cmd: AddTreatmentType) -> TreatmentType:
-    _clinic(uow, cmd.clinic_id)
+    clinic_of(uow, cmd.clinic_id)
     treatment = TreatmentType(
         id=cmd.treatment_type_id or uow.new_id(),
         clinic_id=cmd.clinic_id,
@@ -235,20 +241,20 @@ def list_clinics(uow: UnitOfWork, page: Page) -> tuple[Sequence[Clinic], int]:
 
 
 def get_clinic(uow: UnitOfWork, clinic_id: uuid.UUID) -> Clinic:
-    return _clinic(uow, clinic_id)
+    return clinic_of(uow, clinic_id)
 
 
 def list_practitioners(
     uow: UnitOfWork, clinic_id: uuid.UUID, page: Page
 ) -> tuple[Sequence[Practitioner], int]:
-    _clinic(uow, clinic_id)
+    clinic_of(uow, clinic_id)
     return uow.repo.list(Practitioner, offset=page.offset, limit=page.limit, clinic_id=clinic_id)
 
 
 def list_treatment_types(
     uow: UnitOfWork, clinic_id: uuid.UUID, page: Page
 ) -> tuple[Sequence[TreatmentType], int]:
-    _clinic(uow, clinic_id)
+    clinic_of(uow, clinic_id)
     return uow.repo.list(TreatmentType, offset=page.offset, limit=page.limit, clinic_id=clinic_id)
 
 
@@ -265,17 +271,14 @@ class BookAppointment:
 
 
 def book_appointment(uow: UnitOfWork, actor: Principal, cmd: BookAppointment) -> Appointment:
-    """Book one appointment; the time must be free (the database has the last word on PostgreSQL)."""
-    patient_id = _patient_for_booking(actor, cmd.patient_id)
+    """Book one appointment inside availability; the database has the last word on overlaps."""
+    patient_id = patient_for_booking(actor, cmd.patient_id)
     if uow.repo.get(Patient, patient_id) is None:
         raise NotFound("patient not found", field="patient_id")
-    clinic = _clinic(uow, cmd.clinic_id)
-    practitioner = uow.repo.get(Practitioner, cmd.practitioner_id)
-    if practitioner is None:
-        raise NotFound("practitioner not found", field="practitioner_id")
-    treatment = uow.repo.get(TreatmentType, cmd.treatment_type_id)
-    if treatment is None:
-        raise NotFound("treatment type not found", field="treatment_type_id")
+    clinic = clinic_of(uow, cmd.clinic_id)
+    practitioner = practitioner_of(uow, cmd.practitioner_id)
+    treatment = treatment_of(uow, cmd.treatment_type_id)
+    now = uow.clock.now()
     appointment = Appointment.book(
         appointment_id=uow.new_id(),
         clinic=clinic,
@@ -283,33 +286,197 @@ def book_appointment(uow: UnitOfWork, actor: Principal, cmd: BookAppointment) ->
         treatment=treatment,
         patient_id=patient_id,
         starts_at=cmd.starts_at,
-        now=uow.clock.now(),
+        now=now,
     )
-    if uow.repo.overlapping(practitioner.id, appointment.starts_at, appointment.occupied_until, exclude=None):
-        raise Conflict("the practitioner is not free at this time", field="starts_at")
-    with _conflict_on_violation("the practitioner is not free at this time", "starts_at"):
+    check_cleared_for(uow, clinic, treatment, patient_id)
+    appointment.room_id = check_free_time(
+        uow,
+        clinic,
+        practitioner,
+        treatment,
+        appointment.starts_at,
+        now=now,
+        enforce_notice=not actor.is_staff,
+    )
+    with conflict_on_violation("the practitioner is not free at this time", "starts_at"):
         uow.repo.add(appointment)
         uow.emit("scheduling.appointment.booked", appointment.facts())
         uow.commit()
     return appointment
 
 
+@dataclass(frozen=True)
+class RescheduleAppointment:
+    appointment_id: uuid.UUID
+    starts_at: datetime
+    practitioner_id: uuid.UUID | None = None
+
+
+def reschedule_appointment(uow: UnitOfWork, actor: Principal, cmd: RescheduleAppointment) -> Appointment:
+    """Move an appointment; the new time is checked like a new booking, and the old one is released."""
+    appointment = _visible_appointment(uow, actor, cmd.appointment_id)
+    clinic = clinic_of(uow, appointment.clinic_id)
+    practitioner = practitioner_of(uow, cmd.practitioner_id or appointment.practitioner_id)
+    treatment = treatment_of(uow, appointment.treatment_type_id)
+    now = uow.clock.now()
+    appointment.check_movable(by_staff=actor.is_staff, now=now)
+    previous = (appointment.practitioner_id, appointment.starts_at, appointment.ends_at)
+    room_id = check_free_time(
+        uow,
+        clinic,
+        practitioner,
+        treatment,
+        cmd.starts_at,
+        now=now,
+        enforce_notice=not actor.is_staff,
+        exclude=appointment.id,
+    )
+    appointment.reschedule(
+        clinic=clinic,
+        practitioner=practitioner,
+        treatment=treatment,
+        starts_at=cmd.starts_at,
+        now=now,
+        by_staff=actor.is_staff,
+        room_id=room_id,
+    )
+    with conflict_on_violation("the practitioner is not free at this time", "starts_at"):
+        uow.emit(
+            "scheduling.appointment.rescheduled",
+            appointment.facts()
+            | {
+                "previous_practitioner_id": previous[0],
+                "previous_starts_at": previous[1],
+                "previous_ends_at": previous[2],
+            },
+        )
+        uow.commit()
+    return appointment
+
+
 def cancel_appointment(
-    uow: UnitOfWork, actor: Principal, appointment_id: uuid.UUID, reason: str | None
+    uow: UnitOfWork, actor: Principal, appointment_id: uuid.UUID, reason: str | None, waive_fee: bool = False
 ) -> Appointment:
     appointment = _visible_appointment(uow, actor, appointment_id)
-    appointment.cancel(by_staff=actor.is_staff, now=uow.clock.now(), reason=reason)
+    now = uow.clock.now()
+    appointment.cancel(by_staff=actor.is_staff, now=now, reason=reason, waive_fee=waive_fee)
+    uow.emit("scheduling.appointment.cancelled", cancelled_data(appointment))
+    waitlist.offer_freed_time(uow, appointment, now)
+    uow.commit()
+    return appointment
+
+
+def cancelled_data(appointment: Appointment) -> dict[str, object]:
+    return appointment.facts() | {
+        "cancelled_at": appointment.cancelled_at,
+        "cancelled_by": appointment.cancelled_by,
+        "late": appointment.late_cancellation,
+        "fee_waived": appointment.fee_waived,
+    }
+
+
+def mark_arrived(uow: UnitOfWork, appointment_id: uuid.UUID) -> Appointment:
+    appointment = _appointment(uow, appointment_id)
+    appointment.mark_arrived(uow.clock.now())
+    uow.emit("scheduling.appointment.arrived", appointment.facts() | {"arrived_at": appointment.arrived_at})
+    uow.commit()
+    return appointment
+
+
+def mark_completed(uow: UnitOfWork, appointment_id: uuid.UUID) -> Appointment:
+    appointment = _appointment(uow, appointment_id)
+    appointment.mark_completed(uow.clock.now())
     uow.emit(
-        "scheduling.appointment.cancelled",
-        appointment.facts()
-        | {
-            "cancelled_at": appointment.cancelled_at,
-            "cancelled_by": appointment.cancelled_by,
-            "late": appointment.late_cancellation,
-        },
+        "scheduling.appointment.completed", appointment.facts() | {"completed_at": appointment.completed_at}
+    )
+    _complete_plan_if_done(uow, appointment)
+    uow.commit()
+    return appointment
+
+
+def _complete_plan_if_done(uow: UnitOfWork, appointment: Appointment) -> None:
+    """After a session is completed: when none is left ahead, the plan is completed (and published)."""
+    if appointment.plan_id is None:
+        return
+    plan = uow.repo.get(TreatmentPlan, appointment.plan_id)
+    if plan is None or plan.status is not PlanStatus.ACTIVE:
+        return
+    sessions, _ = uow.repo.list(Appointment, offset=0, limit=10_000, plan_id=plan.id)
+    done, ahead = progress([str(s.status) for s in sessions])
+    if ahead:
+        return
+    plan.status = PlanStatus.COMPLETED
+    plan.completed_at = uow.clock.now()
+    uow.emit(
+        "scheduling.plan.completed",
+        plan.facts() | {"completed_sessions": done, "completed_at": plan.completed_at},
+    )
+
+
+def mark_no_show(uow: UnitOfWork, appointment_id: uuid.UUID, waive_fee: bool) -> Appointment:
+    appointment = _appointment(uow, appointment_id)
+    appointment.mark_no_show(uow.clock.now(), waive_fee=waive_fee)
+    uow.emit(
+        "scheduling.appointment.no_show",
+        appointment.facts() | {"marked_at": appointment.no_show_at, "fee_waived": appointment.fee_waived},
     )
     uow.commit()
     return appointment
+
+
+@dataclass(frozen=True)
+class RecordSuitability:
+    assessment_id: uuid.UUID
+    suitable: bool
+    consent_recorded: bool
+
+
+def record_suitability(uow: UnitOfWork, actor: Principal, cmd: RecordSuitability) -> Suitability:
+    """The assessing practitioner records whether IMS suits the patient (and that consent was given)."""
+    assessment = _appointment(uow, cmd.assessment_id)
+    if assessment.kind is not AppointmentKind.ASSESSMENT:
+        raise RuleViolation("suitability is recorded on an assessment", field="assessment_id")
+    if assessment.status is not AppointmentStatus.FULFILLED:
+        raise RuleViolation("the assessment has not been completed", field="assessment_id")
+    if actor.practitioner_id is not None and actor.practitioner_id != assessment.practitioner_id:
+        raise Forbidden("only the assessing practitioner can record suitability")
+    if cmd.suitable and not cmd.consent_recorded:
+        raise RuleViolation(
+            "record the patient's consent before clearing them for IMS", field="consent_recorded"
+        )
+    if uow.repo.suitability_for(assessment.id) is not None:
+        raise Conflict("suitability is already recorded for this assessment", field="assessment_id")
+    finding = Suitability(
+        id=uow.new_id(),
+        clinic_id=assessment.clinic_id,
+        patient_id=assessment.patient_id,
+        assessment_id=assessment.id,
+        practitioner_id=assessment.practitioner_id,
+        suitable=cmd.suitable,
+        consent_recorded=cmd.consent_recorded,
+        recorded_at=uow.clock.now(),
+    )
+    with conflict_on_violation("suitability is already recorded for this assessment", "assessment_id"):
+        uow.repo.add(finding)
+        uow.commit()
+    return finding
+
+
+def confirm_appointment(
+    uow: UnitOfWork, appointment_id: uuid.UUID, patient_id: uuid.UUID, causation: Envelope | None = None
+) -> None:
+    """The patient confirmed attendance (e.g. by SMS); a repeat or a stale confirmation changes nothing."""
+    appointment = uow.repo.get(Appointment, appointment_id)
+    if appointment is None or appointment.patient_id != patient_id:
+        return
+    if not appointment.confirm(uow.clock.now()):
+        return
+    uow.emit(
+        "scheduling.appointment.confirmed",
+        appointment.facts() | {"confirmed_at": appointment.confirmed_at},
+        causation=causation,
+    )
+    uow.commit()
 
 
 def get_appointment(uow: UnitOfWork, actor: Principal, appointment_id: uuid.UUID) -> Appointment:
@@ -332,24 +499,69 @@ def list_appointments(
 
 
 @contextmanager
-def _conflict_on_violation(message: str, field: str) -> Iterator[None]:
-    """Turn a uniqueness/exclusion violation (a lost race, caught by the database) into a Conflict."""
+def conflict_on_violation(message: str, field: str) -> Iterator[None]:
+    """Turn a lost race caught by the database into a Conflict.
+
+    Besides uniqueness/exclusion violations, PostgreSQL may abort one of two transactions writing
+    overlapping times with a deadlock (each waits on the other's exclusion-constraint check): such a
+    deadlock only arises between overlapping writers, so the aborted one has lost the time too.
+    """
     try:
         yield
     except exc.IntegrityError as error:
         if is_conflict(error):
             raise Conflict(message, field=field) from None
         raise
+    except exc.DBAPIError as error:
+        if sqlstate(error) is not None and is_retryable(error):
+            raise Conflict(message, field=field) from None
+        raise
 
 
-def _clinic(uow: UnitOfWork, clinic_id: uuid.UUID) -> Clinic:
+def clinic_of(uow: UnitOfWork, clinic_id: uuid.UUID) -> Clinic:
     clinic = uow.repo.get(Clinic, clinic_id)
     if clinic is None:
         raise NotFound("clinic not found", field="clinic_id")
     return clinic
 
 
-def _patient_for_booking(actor: Principal, requested: uuid.UUID | None) -> uuid.UUID:
+def practitioner_of(uow: UnitOfWork, practitioner_id: uuid.UUID) -> Practitioner:
+    practitioner = uow.repo.get(Practitioner, practitioner_id)
+    if practitioner is None:
+        raise NotFound("practitioner not found", field="practitioner_id")
+    return practitioner
+
+
+def treatment_of(uow: UnitOfWork, treatment_type_id: uuid.UUID) -> TreatmentType:
+    treatment = uow.repo.get(TreatmentType, treatment_type_id)
+    if treatment is None:
+        raise NotFound("treatment type not found", field="treatment_type_id")
+    return treatment
+
+
+def _appointment(uow: UnitOfWork, appointment_id: uuid.UUID) -> Appointment:
+    appointment = uow.repo.get(Appointment, appointment_id)
+    if appointment is None:
+        raise NotFound("appointment not found")
+    return appointment
+
+
+def check_cleared_for(
+    uow: UnitOfWork, clinic: Clinic, treatment: TreatmentType, patient_id: uuid.UUID
+) -> None:
+    """IMS treatment needs a completed assessment here that found the patient suitable, with consent."""
+    if treatment.kind is not AppointmentKind.TREATMENT:
+        return
+    finding = uow.repo.suitability(clinic.id, patient_id)
+    if finding is None or not finding.clears_for_ims:
+        raise RuleViolation(
+            "IMS treatment needs a completed assessment at this clinic that found the patient suitable, "
+            "with consent recorded",
+            field="treatment_type_id",
+        )
+
+
+def patient_for_booking(actor: Principal, requested: uuid.UUID | None) -> uuid.UUID:
     if actor.is_staff:
         if requested is None:
             raise RuleViolation("staff must say which patient the booking is for", field="patient_id")

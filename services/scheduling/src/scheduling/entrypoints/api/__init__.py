@@ -11,7 +11,16 @@ from clinic_shared.web.problems import map_exception
 from scheduling.bootstrap import Container, bootstrap
 from scheduling.config import SchedulingSettings
 from scheduling.domain.errors import Conflict, Forbidden, InvalidCredentials, NotFound, RuleViolation
-from scheduling.entrypoints.api import accounts, appointments, clinics
+from scheduling.entrypoints.api import (
+    accounts,
+    appointments,
+    availability,
+    calendar,
+    clinics,
+    fhir,
+    plans,
+    waitlist,
+)
 from scheduling.entrypoints.api.context import CONTAINER_KEY
 
 
@@ -31,7 +40,7 @@ def create_app(settings: SchedulingSettings | None = None, container: Container 
         },
     )
     app.extensions[CONTAINER_KEY] = container
-    for module in (accounts, clinics, appointments):
+    for module in (accounts, clinics, availability, appointments, plans, waitlist, calendar, fhir):
         api.register_blueprint(module.blp)
     map_exception(app, NotFound, 404, "Not Found")
     map_exception(app, Conflict, 409, "Conflict")

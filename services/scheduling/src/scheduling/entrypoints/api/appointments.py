@@ -1,4 +1,7 @@
-"""Appointments: book, read, list and cancel. Patients see only their own (others' are 404)."""
+"""Appointments: book, read, list, reschedule, cancel; staff mark arrival, completion and no-shows.
+
+Patients see only their own appointments (others' are 404).
+"""
 
 from __future__ import annotations
 
@@ -9,8 +12,8 @@ from typing import Any
 from flask_smorest import Blueprint
 from flask_smorest.pagination import PaginationParameters
 
-from clinic_shared.web.auth import current_principal
-from scheduling.domain.model import Appointment
+from clinic_shared.web.auth import current_principal, require_roles
+from scheduling.domain.model import Appointment, Suitability
 from scheduling.entrypoints.api import schemas
 from scheduling.entrypoints.api.context import container, page_of
 from scheduling.service_layer import services
@@ -54,4 +57,61 @@ def get_appointment(appointment_id: uuid.UUID) -> Appointment:
 @blp.response(200, schemas.AppointmentSchema)
 def cancel(body: dict[str, Any], appointment_id: uuid.UUID) -> Appointment:
     with container().uow() as uow:
-        return services.cancel_appointment(uow, current_principal(), appointment_id, body["reason"])
+        return services.cancel_appointment(
+            uow, current_principal(), appointment_id, body["reason"], body["waive_fee"]
+        )
+
+
+@blp.route("/<uuid:appointment_id>/reschedule", methods=["POST"])
+@blp.arguments(schemas.RescheduleRequest)
+@blp.response(200, schemas.AppointmentSchema)
+@blp.alt_response(409, description="The new time is taken")
+@blp.alt_response(422, description="The new time is outside availability, or the appointment cannot move")
+def reschedule(body: dict[str, Any], appointment_id: uuid.UUID) -> Appointment:
+    with container().uow() as uow:
+        return services.reschedule_appointment(
+            uow, current_principal(), services.RescheduleAppointment(appointment_id=appointment_id, **body)
+        )
+
+
+STAFF_AT_THE_DESK = ("practitioner", "front_desk", "admin")
+
+
+@blp.route("/<uuid:appointment_id>/arrive", methods=["POST"])
+@blp.response(200, schemas.AppointmentSchema)
+@require_roles(*STAFF_AT_THE_DESK)
+def arrive(appointment_id: uuid.UUID) -> Appointment:
+    """The patient is here."""
+    with container().uow() as uow:
+        return services.mark_arrived(uow, appointment_id)
+
+
+@blp.route("/<uuid:appointment_id>/complete", methods=["POST"])
+@blp.response(200, schemas.AppointmentSchema)
+@require_roles(*STAFF_AT_THE_DESK)
+def complete(appointment_id: uuid.UUID) -> Appointment:
+    """The appointment took place (FHIR status ``fulfilled``)."""
+    with container().uow() as uow:
+        return services.mark_completed(uow, appointment_id)
+
+
+@blp.route("/<uuid:appointment_id>/no-show", methods=["POST"])
+@blp.arguments(schemas.NoShowRequest)
+@blp.response(200, schemas.AppointmentSchema)
+@require_roles(*STAFF_AT_THE_DESK)
+def no_show(body: dict[str, Any], appointment_id: uuid.UUID) -> Appointment:
+    """The patient did not come; staff may waive the fee."""
+    with container().uow() as uow:
+        return services.mark_no_show(uow, appointment_id, body["waive_fee"])
+
+
+@blp.route("/<uuid:appointment_id>/suitability", methods=["POST"])
+@blp.arguments(schemas.SuitabilityRequest)
+@blp.response(201, schemas.SuitabilitySchema)
+@require_roles("practitioner", "admin")
+def record_suitability(body: dict[str, Any], appointment_id: uuid.UUID) -> Suitability:
+    """After a completed assessment: is IMS suitable for this patient, and was consent recorded?"""
+    with container().uow() as uow:
+        return services.record_suitability(
+            uow, current_principal(), services.RecordSuitability(assessment_id=appointment_id, **body)
+        )

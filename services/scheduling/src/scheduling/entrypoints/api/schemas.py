@@ -83,6 +83,9 @@ class ClinicRequest(Schema):
 
 class ClinicSchema(ClinicRequest):
     id = fields.UUID(dump_only=True)
+    min_notice_minutes = fields.Integer(dump_only=True)
+    horizon_days = fields.Integer(dump_only=True)
+    slot_step_minutes = fields.Integer(dump_only=True)
 
 
 class PractitionerRequest(Schema):
@@ -122,6 +125,114 @@ class BookAppointmentRequest(Schema):
 
 class CancelAppointmentRequest(Schema):
     reason = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=500))
+    waive_fee = fields.Boolean(
+        load_default=False, metadata={"description": "Staff only: waive a late-cancellation fee"}
+    )
+
+
+class RescheduleRequest(Schema):
+    starts_at = fields.AwareDateTime(required=True, format="iso")
+    practitioner_id = fields.UUID(
+        load_default=None, allow_none=True, metadata={"description": "Move to another practitioner"}
+    )
+
+
+class NoShowRequest(Schema):
+    waive_fee = fields.Boolean(load_default=False)
+
+
+class SuitabilityRequest(Schema):
+    suitable = fields.Boolean(required=True)
+    consent_recorded = fields.Boolean(required=True)
+
+
+class SuitabilitySchema(Schema):
+    id = fields.UUID()
+    clinic_id = fields.UUID()
+    patient_id = fields.UUID()
+    assessment_id = fields.UUID()
+    practitioner_id = fields.UUID()
+    suitable = fields.Boolean()
+    consent_recorded = fields.Boolean()
+    recorded_at = fields.AwareDateTime(format="iso")
+
+
+WEEKDAY_HELP = "0 = Monday ... 6 = Sunday"
+LOCAL_TIME_HELP = "local wall-clock time in the clinic's zone, HH:MM"
+
+
+class WeeklySpanSchema(Schema):
+    weekday = fields.Integer(
+        required=True,
+        strict=True,
+        validate=validate.Range(min=0, max=6),
+        metadata={"description": WEEKDAY_HELP},
+    )
+    starts = fields.Time(required=True, format="%H:%M", metadata={"description": LOCAL_TIME_HELP})
+    ends = fields.Time(required=True, format="%H:%M", metadata={"description": LOCAL_TIME_HELP})
+
+
+class WeeklyHoursRequest(Schema):
+    hours = fields.List(fields.Nested(WeeklySpanSchema), required=True, validate=validate.Length(max=50))
+
+
+class WeeklyHoursSchema(Schema):
+    hours = fields.List(fields.Nested(WeeklySpanSchema))
+
+
+class ClosureRequest(Schema):
+    starts_on = fields.Date(required=True)
+    ends_on = fields.Date(required=True)
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=200))
+
+
+class ClosureSchema(ClosureRequest):
+    id = fields.UUID(dump_only=True)
+    clinic_id = fields.UUID(dump_only=True)
+
+
+class TimeOffRequest(Schema):
+    starts_at = fields.AwareDateTime(required=True, format="iso")
+    ends_at = fields.AwareDateTime(required=True, format="iso")
+    reason = fields.String(load_default="", validate=validate.Length(max=200))
+
+
+class TimeOffSchema(TimeOffRequest):
+    id = fields.UUID(dump_only=True)
+    practitioner_id = fields.UUID(dump_only=True)
+
+
+class RoomRequest(Schema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+
+
+class RoomSchema(RoomRequest):
+    id = fields.UUID(dump_only=True)
+    clinic_id = fields.UUID(dump_only=True)
+    active = fields.Boolean(dump_only=True)
+
+
+class BookingPolicyRequest(Schema):
+    min_notice_minutes = fields.Integer(strict=True, validate=validate.Range(min=0, max=60 * 24 * 14))
+    horizon_days = fields.Integer(strict=True, validate=validate.Range(min=1, max=730))
+    slot_step_minutes = fields.Integer(strict=True, validate=validate.OneOf([5, 10, 15, 20, 30, 60]))
+
+
+class SlotQuery(Schema):
+    treatment_type_id = fields.UUID(required=True)
+    first_day = fields.Date(required=True, data_key="from", metadata={"description": "First local day"})
+    last_day = fields.Date(
+        required=True, data_key="to", metadata={"description": "Last local day (inclusive)"}
+    )
+    practitioner_id = fields.UUID(load_default=None, metadata={"description": "Omit for any qualified one"})
+
+
+class SlotSchema(Schema):
+    practitioner_id = fields.UUID()
+    starts_at = fields.AwareDateTime(format="iso", metadata={"description": "UTC"})
+    ends_at = fields.AwareDateTime(format="iso", metadata={"description": "UTC"})
+    local_starts_at = fields.AwareDateTime(format="iso", metadata={"description": "In the clinic's zone"})
+    local_ends_at = fields.AwareDateTime(format="iso", metadata={"description": "In the clinic's zone"})
 
 
 class AppointmentSchema(Schema):
@@ -139,7 +250,99 @@ class AppointmentSchema(Schema):
     cancelled_at = fields.AwareDateTime(format="iso", allow_none=True)
     cancelled_by = fields.String(allow_none=True)
     late_cancellation = fields.Boolean()
+    fee_waived = fields.Boolean()
+    room_id = fields.UUID(allow_none=True)
+    plan_id = fields.UUID(allow_none=True)
+    arrived_at = fields.AwareDateTime(format="iso", allow_none=True)
+    completed_at = fields.AwareDateTime(format="iso", allow_none=True)
+    confirmed_at = fields.AwareDateTime(format="iso", allow_none=True)
 
 
 class AppointmentQuery(Schema):
     patient_id = fields.UUID(load_default=None, metadata={"description": "Staff only: filter by patient"})
+
+
+class SessionOverrideSchema(Schema):
+    index = fields.Integer(required=True, strict=True, validate=validate.Range(min=0))
+    starts_at = fields.AwareDateTime(required=True, format="iso")
+    practitioner_id = fields.UUID(load_default=None, allow_none=True)
+
+
+class CreatePlanRequest(Schema):
+    clinic_id = fields.UUID(required=True)
+    practitioner_id = fields.UUID(required=True)
+    treatment_type_id = fields.UUID(required=True)
+    sessions = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=52))
+    every_weeks = fields.Integer(load_default=1, strict=True, validate=validate.Range(min=1, max=12))
+    weekday = fields.Integer(
+        required=True,
+        strict=True,
+        validate=validate.Range(min=0, max=6),
+        metadata={"description": WEEKDAY_HELP},
+    )
+    local_time = fields.Time(required=True, format="%H:%M", metadata={"description": LOCAL_TIME_HELP})
+    first_day = fields.Date(
+        required=True, metadata={"description": "Sessions start on or after this local day"}
+    )
+    patient_id = fields.UUID(load_default=None, allow_none=True, metadata={"description": "Staff only"})
+    overrides = fields.List(
+        fields.Nested(SessionOverrideSchema),
+        load_default=list,
+        metadata={
+            "description": "Per-session replacements (index counts from 0), e.g. a proposed alternative"
+        },
+    )
+
+
+class ExtendPlanRequest(Schema):
+    sessions = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=52))
+    overrides = fields.List(fields.Nested(SessionOverrideSchema), load_default=list)
+
+
+class CancelPlanRequest(Schema):
+    from_appointment_id = fields.UUID(
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "Cancel this session and every later one (default: every future session)"},
+    )
+
+
+class PlanSchema(Schema):
+    id = fields.UUID(attribute="plan.id")
+    clinic_id = fields.UUID(attribute="plan.clinic_id")
+    patient_id = fields.UUID(attribute="plan.patient_id")
+    practitioner_id = fields.UUID(attribute="plan.practitioner_id")
+    treatment_type_id = fields.UUID(attribute="plan.treatment_type_id")
+    status = fields.String(attribute="plan.status")
+    total_sessions = fields.Integer(attribute="plan.total_sessions")
+    every_weeks = fields.Integer(attribute="plan.every_weeks")
+    weekday = fields.Integer(attribute="plan.weekday")
+    local_time = fields.Time(attribute="plan.local_time", format="%H:%M")
+    completed_sessions = fields.Integer()
+    remaining_sessions = fields.Integer()
+    sessions = fields.List(fields.Nested(AppointmentSchema))
+
+
+class JoinWaitlistRequest(Schema):
+    clinic_id = fields.UUID(required=True)
+    treatment_type_id = fields.UUID(required=True)
+    not_before = fields.AwareDateTime(required=True, format="iso", metadata={"description": "Earliest start"})
+    not_after = fields.AwareDateTime(required=True, format="iso", metadata={"description": "Latest start"})
+    practitioner_id = fields.UUID(
+        load_default=None, allow_none=True, metadata={"description": "Omit for any"}
+    )
+    patient_id = fields.UUID(load_default=None, allow_none=True, metadata={"description": "Staff only"})
+
+
+class WaitlistEntrySchema(Schema):
+    id = fields.UUID()
+    clinic_id = fields.UUID()
+    patient_id = fields.UUID()
+    treatment_type_id = fields.UUID()
+    practitioner_id = fields.UUID(allow_none=True)
+    not_before = fields.AwareDateTime(format="iso")
+    not_after = fields.AwareDateTime(format="iso")
+    created_at = fields.AwareDateTime(format="iso")
+    status = fields.String()
+    offer_appointment_id = fields.UUID(allow_none=True)
+    offer_expires_at = fields.AwareDateTime(format="iso", allow_none=True)

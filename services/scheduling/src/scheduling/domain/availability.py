@@ -1,0 +1,290 @@
+"""Availability: opening hours, closures, working hours, time off, rooms, and the free-slot computation.
+
+Weekly hours are local wall-clock times in the clinic's zone; they are turned into UTC intervals day by day,
+so a practitioner who works 09:00-17:00 does so in winter and in summer. Everything else is UTC.
+
+A clinic that defines no opening hours is open every day (closures still apply); a practitioner with no
+working hours works whenever the clinic is open. A clinic that defines rooms needs a free room for every
+appointment.
+"""
+
+from __future__ import annotations
+
+import bisect
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from scheduling.domain.errors import RuleViolation
+
+
+@dataclass(frozen=True, order=True)
+class Interval:
+    """A half-open UTC interval [start, end)."""
+
+    start: datetime
+    end: datetime
+
+    def overlaps(self, other: Interval) -> bool:
+        return self.start < other.end and other.start < self.end
+
+    def contains(self, other: Interval) -> bool:
+        return self.start <= other.start and other.end <= self.end
+
+
+def _check_weekly(weekday: int, starts: time, ends: time) -> None:
+    if not 0 <= weekday <= 6:
+        raise RuleViolation("weekday must be 0 (Monday) to 6 (Sunday)", field="weekday")
+    if not starts < ends:
+        raise RuleViolation("the end must be after the start on the same day", field="ends")
+
+
+@dataclass
+class OpeningHours:
+    """The clinic is open on ``weekday`` (0 = Monday) from ``starts`` to ``ends``, local wall-clock time."""
+
+    id: uuid.UUID
+    clinic_id: uuid.UUID
+    weekday: int
+    starts: time
+    ends: time
+
+    def __post_init__(self) -> None:
+        _check_weekly(self.weekday, self.starts, self.ends)
+
+
+@dataclass
+class WorkingHours:
+    """A practitioner works on ``weekday`` from ``starts`` to ``ends``, local wall-clock time."""
+
+    id: uuid.UUID
+    practitioner_id: uuid.UUID
+    weekday: int
+    starts: time
+    ends: time
+
+    def __post_init__(self) -> None:
+        _check_weekly(self.weekday, self.starts, self.ends)
+
+
+@dataclass
+class Closure:
+    """The clinic is closed from ``starts_on`` to ``ends_on`` inclusive (local dates), e.g. a holiday."""
+
+    id: uuid.UUID
+    clinic_id: uuid.UUID
+    starts_on: date
+    ends_on: date
+    reason: str
+
+    def __post_init__(self) -> None:
+        if self.ends_on < self.starts_on:
+            raise RuleViolation("a closure cannot end before it starts", field="ends_on")
+
+    def covers(self, day: date) -> bool:
+        return self.starts_on <= day <= self.ends_on
+
+
+@dataclass
+class TimeOff:
+    """A practitioner is away from ``starts_at`` to ``ends_at`` (UTC)."""
+
+    id: uuid.UUID
+    practitioner_id: uuid.UUID
+    starts_at: datetime
+    ends_at: datetime
+    reason: str
+
+    def __post_init__(self) -> None:
+        if not self.starts_at < self.ends_at:
+            raise RuleViolation("time off must end after it starts", field="ends_at")
+
+    @property
+    def interval(self) -> Interval:
+        return Interval(self.starts_at, self.ends_at)
+
+
+@dataclass
+class Room:
+    """A treatment room or bed; when a clinic has rooms, every appointment takes one."""
+
+    id: uuid.UUID
+    clinic_id: uuid.UUID
+    name: str
+    active: bool = True
+
+
+def local_datetime(day: date, at: time, zone: ZoneInfo) -> datetime:
+    """The UTC instant of a local wall-clock time; refuses a time that does not exist that day (DST gap)."""
+    local = datetime.combine(day, at, tzinfo=zone)
+    if local.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != local.replace(tzinfo=None):
+        raise NonexistentLocalTime(day, at, zone.key)
+    return local.astimezone(UTC)
+
+
+class NonexistentLocalTime(RuleViolation):
+    """A local wall-clock time skipped by a daylight-saving change."""
+
+    def __init__(self, day: date, at: time, zone: str) -> None:
+        super().__init__(f"{at.isoformat('minutes')} does not exist on {day.isoformat()} in {zone}")
+        self.day = day
+        self.at = at
+
+
+def _wall_clock_window(day: date, starts: time, ends: time, zone: ZoneInfo) -> Interval:
+    # Windows that touch a DST gap are clamped to the instants that exist rather than refused.
+    start = datetime.combine(day, starts, tzinfo=zone).astimezone(UTC)
+    end = datetime.combine(day, ends, tzinfo=zone).astimezone(UTC)
+    return Interval(start, max(start, end))
+
+
+def _days(first: date, last: date) -> Iterator[date]:
+    day = first
+    while day <= last:
+        yield day
+        day += timedelta(days=1)
+
+
+def merge(intervals: Iterable[Interval]) -> list[Interval]:
+    """Sorted, non-overlapping union (touching intervals are joined)."""
+    merged: list[Interval] = []
+    for interval in sorted(intervals):
+        if interval.end <= interval.start:
+            continue
+        if merged and interval.start <= merged[-1].end:
+            if interval.end > merged[-1].end:
+                merged[-1] = Interval(merged[-1].start, interval.end)
+        else:
+            merged.append(interval)
+    return merged
+
+
+def intersect(a: Sequence[Interval], b: Sequence[Interval]) -> list[Interval]:
+    """Intersection of two merged (sorted, disjoint) interval lists."""
+    result: list[Interval] = []
+    i = j = 0
+    while i < len(a) and j < len(b):
+        start = max(a[i].start, b[j].start)
+        end = min(a[i].end, b[j].end)
+        if start < end:
+            result.append(Interval(start, end))
+        if a[i].end < b[j].end:
+            i += 1
+        else:
+            j += 1
+    return result
+
+
+def subtract(windows: Sequence[Interval], holes: Sequence[Interval]) -> list[Interval]:
+    """``windows`` minus ``holes``; both merged."""
+    result: list[Interval] = []
+    j = 0
+    for window in windows:
+        start = window.start
+        while j < len(holes) and holes[j].end <= start:
+            j += 1
+        k = j
+        while k < len(holes) and holes[k].start < window.end:
+            if holes[k].start > start:
+                result.append(Interval(start, holes[k].start))
+            start = max(start, holes[k].end)
+            k += 1
+        if start < window.end:
+            result.append(Interval(start, window.end))
+    return result
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """Everything that decides when one practitioner can see patients, in the clinic's zone."""
+
+    zone: ZoneInfo
+    opening_hours: Sequence[OpeningHours]
+    closures: Sequence[Closure]
+    working_hours: Sequence[WorkingHours]
+    time_off: Sequence[TimeOff]
+
+    def windows(self, start: datetime, end: datetime) -> list[Interval]:
+        """UTC intervals inside [start, end) when the clinic is open and the practitioner works."""
+        first = start.astimezone(self.zone).date() - timedelta(days=1)
+        last = end.astimezone(self.zone).date()
+        clinic: list[Interval] = []
+        own: list[Interval] = []
+        for day in _days(first, last):
+            if any(c.covers(day) for c in self.closures):
+                continue
+            weekday = day.weekday()
+            if self.opening_hours:
+                clinic += [
+                    _wall_clock_window(day, h.starts, h.ends, self.zone)
+                    for h in self.opening_hours
+                    if h.weekday == weekday
+                ]
+            else:
+                midnight = datetime.combine(day, time(0), tzinfo=self.zone).astimezone(UTC)
+                next_midnight = datetime.combine(day + timedelta(days=1), time(0), tzinfo=self.zone)
+                clinic.append(Interval(midnight, next_midnight.astimezone(UTC)))
+            own += [
+                _wall_clock_window(day, h.starts, h.ends, self.zone)
+                for h in self.working_hours
+                if h.weekday == weekday
+            ]
+        available = merge(clinic)
+        if self.working_hours:
+            available = intersect(available, merge(own))
+        available = subtract(available, merge(t.interval for t in self.time_off))
+        return intersect(available, [Interval(start, end)])
+
+
+@dataclass(frozen=True)
+class SlotRequest:
+    """What a slot must hold: the appointment's length, the cleanup after it, and when it may start."""
+
+    duration: timedelta
+    buffer: timedelta
+    step: timedelta
+    earliest: datetime
+    latest: datetime
+
+
+def _free_at(busy: Sequence[Interval], starts: Sequence[datetime], need: Interval) -> bool:
+    """Whether ``need`` misses every interval in ``busy`` (merged; ``starts`` are their start times)."""
+    i = bisect.bisect_left(starts, need.end)
+    return i == 0 or busy[i - 1].end <= need.start
+
+
+def free_slots(
+    windows: Sequence[Interval],
+    busy: Iterable[Interval],
+    request: SlotRequest,
+    rooms_busy: Sequence[Iterable[Interval]] | None = None,
+) -> list[datetime]:
+    """Start times, aligned to ``step`` from each window's start, where the whole appointment fits inside
+    a window and its time plus buffer misses every busy interval (and, when rooms are given, one room is
+    free for that time)."""
+    merged = merge(busy)
+    merged_starts = [b.start for b in merged]
+    rooms = [merge(r) for r in rooms_busy] if rooms_busy is not None else None
+    room_starts = [[b.start for b in r] for r in rooms] if rooms is not None else None
+    slots: list[datetime] = []
+    duration, held, step = request.duration, request.duration + request.buffer, request.step
+    for window in windows:
+        start = window.start
+        if start < request.earliest:
+            start += step * -(-(request.earliest - start) // step)
+        while start + duration <= window.end and start <= request.latest:
+            need = Interval(start, start + held)
+            if _free_at(merged, merged_starts, need) and (
+                rooms is None
+                or any(_free_at(r, s, need) for r, s in zip(rooms, room_starts or [], strict=True))
+            ):
+                slots.append(start)
+            start += step
+    return slots
+
+
+def fits(windows: Sequence[Interval], appointment: Interval) -> bool:
+    """Whether the appointment lies wholly inside one availability window."""
+    return any(w.contains(appointment) for w in windows)

@@ -1,0 +1,74 @@
+"""The waitlist: a patient asks for an earlier time; a freed slot is held for the first matching patient.
+
+The hold is an appointment in FHIR status ``proposed``: it occupies the practitioner's time like any other
+(so nobody else can take it) until the patient claims it (``booked``) or the offer expires (``cancelled``).
+"""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from scheduling.domain.errors import RuleViolation
+
+OFFER_HOLD = timedelta(minutes=30)
+
+
+class WaitlistStatus(enum.StrEnum):
+    WAITING = "waiting"
+    OFFERED = "offered"
+    BOOKED = "booked"
+    EXPIRED = "expired"
+    WITHDRAWN = "withdrawn"
+
+
+@dataclass
+class WaitlistEntry:
+    """Any start in [not_before, not_after] for this treatment (with this practitioner, if one is named)."""
+
+    id: uuid.UUID
+    clinic_id: uuid.UUID
+    patient_id: uuid.UUID
+    treatment_type_id: uuid.UUID
+    practitioner_id: uuid.UUID | None
+    not_before: datetime
+    not_after: datetime
+    created_at: datetime
+    status: WaitlistStatus = WaitlistStatus.WAITING
+    offer_appointment_id: uuid.UUID | None = None
+    offer_expires_at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        if self.not_after <= self.not_before:
+            raise RuleViolation("the latest time must be after the earliest", field="not_after")
+
+    def matches(self, practitioner_id: uuid.UUID, starts_at: datetime) -> bool:
+        """Whether a time freed with this practitioner suits the entry (the treatment must still fit)."""
+        return (
+            self.status is WaitlistStatus.WAITING
+            and self.practitioner_id in (None, practitioner_id)
+            and self.not_before <= starts_at <= self.not_after
+        )
+
+    def offer(self, appointment_id: uuid.UUID, now: datetime) -> None:
+        self.status = WaitlistStatus.OFFERED
+        self.offer_appointment_id = appointment_id
+        self.offer_expires_at = now + OFFER_HOLD
+
+    def claim(self, now: datetime) -> uuid.UUID:
+        if self.status is not WaitlistStatus.OFFERED or self.offer_appointment_id is None:
+            raise RuleViolation("there is no open offer to claim", field="status")
+        if self.offer_expires_at is not None and now >= self.offer_expires_at:
+            raise RuleViolation("the offer has expired", field="status")
+        self.status = WaitlistStatus.BOOKED
+        return self.offer_appointment_id
+
+    def expire(self) -> None:
+        self.status = WaitlistStatus.EXPIRED
+
+    def withdraw(self) -> None:
+        if self.status not in (WaitlistStatus.WAITING, WaitlistStatus.OFFERED):
+            raise RuleViolation(f"the entry is already {self.status}", field="status")
+        self.status = WaitlistStatus.WITHDRAWN

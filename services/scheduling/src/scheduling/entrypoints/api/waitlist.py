@@ -1,0 +1,56 @@
+"""The waitlist: ask for an earlier time, see offers, claim a held slot, withdraw."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from flask_smorest import Blueprint
+from flask_smorest.pagination import PaginationParameters
+
+from clinic_shared.web.auth import current_principal
+from scheduling.domain.model import Appointment
+from scheduling.domain.waitlist import WaitlistEntry
+from scheduling.entrypoints.api import schemas
+from scheduling.entrypoints.api.context import container
+from scheduling.service_layer import waitlist
+
+blp = Blueprint("waitlist", __name__, url_prefix="/waitlist", description="Waitlist for earlier times")
+
+
+@blp.route("", methods=["POST"])
+@blp.arguments(schemas.JoinWaitlistRequest)
+@blp.response(201, schemas.WaitlistEntrySchema)
+def join(body: dict[str, Any]) -> WaitlistEntry:
+    """Ask to be offered a time between ``not_before`` and ``not_after`` when one frees up."""
+    with container().uow() as uow:
+        return waitlist.join_waitlist(uow, current_principal(), waitlist.JoinWaitlist(**body))
+
+
+@blp.route("", methods=["GET"])
+@blp.response(200, schemas.WaitlistEntrySchema(many=True))
+@blp.paginate()
+def list_entries(pagination_parameters: PaginationParameters) -> Sequence[WaitlistEntry]:
+    with container().uow() as uow:
+        items, pagination_parameters.item_count = waitlist.list_waitlist(
+            uow, current_principal(), pagination_parameters.first_item, pagination_parameters.page_size
+        )
+        return items
+
+
+@blp.route("/<uuid:entry_id>/claim", methods=["POST"])
+@blp.response(201, schemas.AppointmentSchema)
+@blp.alt_response(422, description="No open offer, or it has expired")
+def claim(entry_id: uuid.UUID) -> Appointment:
+    """Book the time held for this entry."""
+    with container().uow() as uow:
+        return waitlist.claim_offer(uow, current_principal(), entry_id)
+
+
+@blp.route("/<uuid:entry_id>/withdraw", methods=["POST"])
+@blp.response(200, schemas.WaitlistEntrySchema)
+def withdraw(entry_id: uuid.UUID) -> WaitlistEntry:
+    """Leave the waitlist (a held time goes to the next patient waiting)."""
+    with container().uow() as uow:
+        return waitlist.withdraw(uow, current_principal(), entry_id)

@@ -1,0 +1,355 @@
+"""Availability use cases: managing hours, closures, time off and rooms; searching and checking free time."""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from operator import attrgetter
+from zoneinfo import ZoneInfo
+
+from scheduling.domain.availability import (
+    Closure,
+    Interval,
+    OpeningHours,
+    Room,
+    Schedule,
+    SlotRequest,
+    TimeOff,
+    WorkingHours,
+    fits,
+    free_slots,
+)
+from scheduling.domain.errors import Conflict, NotFound, RuleViolation
+from scheduling.domain.model import AppointmentKind, Clinic, Practitioner, TreatmentType, require_aware
+from scheduling.service_layer.ports import UnitOfWork
+
+MAX_SEARCH_DAYS = 62
+
+
+@dataclass(frozen=True)
+class WeeklySpan:
+    weekday: int
+    starts: time
+    ends: time
+
+
+def _clinic(uow: UnitOfWork, clinic_id: uuid.UUID) -> Clinic:
+    clinic = uow.repo.get(Clinic, clinic_id)
+    if clinic is None:
+        raise NotFound("clinic not found", field="clinic_id")
+    return clinic
+
+
+def _practitioner(uow: UnitOfWork, clinic_id: uuid.UUID, practitioner_id: uuid.UUID) -> Practitioner:
+    practitioner = uow.repo.get(Practitioner, practitioner_id)
+    if practitioner is None or practitioner.clinic_id != clinic_id:
+        raise NotFound("practitioner not found", field="practitioner_id")
+    return practitioner
+
+
+# --- clinic hours, closures, booking policy ------------------------------------------------------------
+
+
+def set_opening_hours(
+    uow: UnitOfWork, clinic_id: uuid.UUID, spans: Sequence[WeeklySpan]
+) -> Sequence[OpeningHours]:
+    """Replace the clinic's weekly opening hours (an empty list means open every day)."""
+    _clinic(uow, clinic_id)
+    rows = [OpeningHours(uow.new_id(), clinic_id, s.weekday, s.starts, s.ends) for s in spans]
+    uow.repo.replace_weekly(OpeningHours, "clinic_id", clinic_id, rows)
+    uow.commit()
+    return rows
+
+
+def get_opening_hours(uow: UnitOfWork, clinic_id: uuid.UUID) -> Sequence[OpeningHours]:
+    _clinic(uow, clinic_id)
+    return uow.repo.opening_hours(clinic_id)
+
+
+def add_closure(
+    uow: UnitOfWork, clinic_id: uuid.UUID, starts_on: date, ends_on: date, reason: str
+) -> Closure:
+    _clinic(uow, clinic_id)
+    closure = Closure(uow.new_id(), clinic_id, starts_on, ends_on, reason)
+    uow.repo.add(closure)
+    uow.commit()
+    return closure
+
+
+def list_closures(
+    uow: UnitOfWork, clinic_id: uuid.UUID, offset: int, limit: int
+) -> tuple[Sequence[Closure], int]:
+    _clinic(uow, clinic_id)
+    return uow.repo.list(Closure, offset=offset, limit=limit, clinic_id=clinic_id)
+
+
+def remove_closure(uow: UnitOfWork, clinic_id: uuid.UUID, closure_id: uuid.UUID) -> None:
+    closure = uow.repo.get(Closure, closure_id)
+    if closure is None or closure.clinic_id != clinic_id:
+        raise NotFound("closure not found")
+    uow.repo.delete(closure)
+    uow.commit()
+
+
+@dataclass(frozen=True)
+class UpdateBookingPolicy:
+    clinic_id: uuid.UUID
+    min_notice_minutes: int | None = None
+    horizon_days: int | None = None
+    slot_step_minutes: int | None = None
+
+
+def update_booking_policy(uow: UnitOfWork, cmd: UpdateBookingPolicy) -> Clinic:
+    clinic = _clinic(uow, cmd.clinic_id)
+    for name in ("min_notice_minutes", "horizon_days", "slot_step_minutes"):
+        value = getattr(cmd, name)
+        if value is not None:
+            setattr(clinic, name, value)
+    uow.commit()
+    return clinic
+
+
+# --- practitioners' hours and time off -----------------------------------------------------------------
+
+
+def set_working_hours(
+    uow: UnitOfWork, clinic_id: uuid.UUID, practitioner_id: uuid.UUID, spans: Sequence[WeeklySpan]
+) -> Sequence[WorkingHours]:
+    """Replace a practitioner's weekly hours (an empty list means whenever the clinic is open)."""
+    _practitioner(uow, clinic_id, practitioner_id)
+    rows = [WorkingHours(uow.new_id(), practitioner_id, s.weekday, s.starts, s.ends) for s in spans]
+    uow.repo.replace_weekly(WorkingHours, "practitioner_id", practitioner_id, rows)
+    uow.commit()
+    return rows
+
+
+def get_working_hours(
+    uow: UnitOfWork, clinic_id: uuid.UUID, practitioner_id: uuid.UUID
+) -> Sequence[WorkingHours]:
+    _practitioner(uow, clinic_id, practitioner_id)
+    return uow.repo.working_hours([practitioner_id])
+
+
+def add_time_off(
+    uow: UnitOfWork,
+    clinic_id: uuid.UUID,
+    practitioner_id: uuid.UUID,
+    starts_at: datetime,
+    ends_at: datetime,
+    reason: str,
+) -> TimeOff:
+    _practitioner(uow, clinic_id, practitioner_id)
+    require_aware(starts_at, "starts_at")
+    require_aware(ends_at, "ends_at")
+    entry = TimeOff(uow.new_id(), practitioner_id, starts_at.astimezone(UTC), ends_at.astimezone(UTC), reason)
+    uow.repo.add(entry)
+    uow.commit()
+    return entry
+
+
+def list_time_off(
+    uow: UnitOfWork, clinic_id: uuid.UUID, practitioner_id: uuid.UUID, offset: int, limit: int
+) -> tuple[Sequence[TimeOff], int]:
+    _practitioner(uow, clinic_id, practitioner_id)
+    return uow.repo.list(TimeOff, offset=offset, limit=limit, practitioner_id=practitioner_id)
+
+
+def remove_time_off(
+    uow: UnitOfWork, clinic_id: uuid.UUID, practitioner_id: uuid.UUID, time_off_id: uuid.UUID
+) -> None:
+    _practitioner(uow, clinic_id, practitioner_id)
+    entry = uow.repo.get(TimeOff, time_off_id)
+    if entry is None or entry.practitioner_id != practitioner_id:
+        raise NotFound("time off not found")
+    uow.repo.delete(entry)
+    uow.commit()
+
+
+# --- rooms -----------------------------------------------------------------------------------------------
+
+
+def add_room(uow: UnitOfWork, clinic_id: uuid.UUID, name: str) -> Room:
+    _clinic(uow, clinic_id)
+    if any(r.name == name for r in uow.repo.rooms(clinic_id)):
+        raise Conflict("a room with this name already exists", field="name")
+    room = Room(uow.new_id(), clinic_id, name)
+    uow.repo.add(room)
+    uow.commit()
+    return room
+
+
+def list_rooms(uow: UnitOfWork, clinic_id: uuid.UUID, offset: int, limit: int) -> tuple[Sequence[Room], int]:
+    _clinic(uow, clinic_id)
+    return uow.repo.list(Room, offset=offset, limit=limit, clinic_id=clinic_id)
+
+
+# --- free time -----------------------------------------------------------------------------------------
+
+
+def qualified(practitioner: Practitioner, treatment: TreatmentType) -> bool:
+    """IMS treatment needs the IMS roster; any active physiotherapist may assess."""
+    return practitioner.active and (
+        treatment.kind is not AppointmentKind.TREATMENT or practitioner.ims_qualified
+    )
+
+
+class Availability:
+    """The clinic's hours, closures, rooms and live appointments over one period, loaded once."""
+
+    def __init__(
+        self,
+        uow: UnitOfWork,
+        clinic: Clinic,
+        practitioner_ids: Sequence[uuid.UUID],
+        start: datetime,
+        end: datetime,
+        exclude: uuid.UUID | None = None,
+    ) -> None:
+        zone = clinic.zone
+        self.start, self.end = start, end
+        first = start.astimezone(zone).date() - timedelta(days=1)
+        last = end.astimezone(zone).date() + timedelta(days=1)
+        opening = uow.repo.opening_hours(clinic.id)
+        closures = uow.repo.closures(clinic.id, first, last)
+        hours: dict[uuid.UUID, list[WorkingHours]] = defaultdict(list)
+        for row in uow.repo.working_hours(practitioner_ids):
+            hours[row.practitioner_id].append(row)
+        away: dict[uuid.UUID, list[TimeOff]] = defaultdict(list)
+        for entry in uow.repo.time_off(practitioner_ids, start - timedelta(days=1), end + timedelta(days=1)):
+            away[entry.practitioner_id].append(entry)
+        self.schedules = {
+            pid: Schedule(zone, opening, closures, hours.get(pid, []), away.get(pid, []))
+            for pid in practitioner_ids
+        }
+        self.rooms = [room.id for room in uow.repo.rooms(clinic.id)]
+        self.busy: dict[uuid.UUID, list[Interval]] = defaultdict(list)
+        self.room_busy: dict[uuid.UUID, list[Interval]] = {room: [] for room in self.rooms}
+        # Rooms are shared by everyone, so with rooms every practitioner's appointments matter.
+        only = None if self.rooms else practitioner_ids
+        for practitioner_id, room_id, interval in uow.repo.busy(clinic.id, start, end, exclude, only):
+            self.busy[practitioner_id].append(interval)
+            if room_id in self.room_busy:
+                self.room_busy[room_id].append(interval)
+
+    def windows(self, practitioner_id: uuid.UUID) -> list[Interval]:
+        return self.schedules[practitioner_id].windows(self.start, self.end)
+
+    def free_room(self, need: Interval) -> uuid.UUID | None:
+        for room_id in self.rooms:
+            if not any(b.overlaps(need) for b in self.room_busy[room_id]):
+                return room_id
+        return None
+
+
+def check_free_time(
+    uow: UnitOfWork,
+    clinic: Clinic,
+    practitioner: Practitioner,
+    treatment: TreatmentType,
+    starts_at: datetime,
+    *,
+    now: datetime,
+    enforce_notice: bool,
+    exclude: uuid.UUID | None = None,
+) -> uuid.UUID | None:
+    """Refuse a time outside availability (422) or already taken (409); return the room to use, if any.
+
+    The database has the last word on overlaps (exclusion constraints on PostgreSQL, serialized writers on
+    SQLite); this check gives the clear answer in the common case.
+    """
+    if enforce_notice:
+        clinic.check_booking_window(starts_at, now)
+    ends_at = starts_at + treatment.duration
+    need = Interval(starts_at, ends_at + treatment.buffer)
+    availability = Availability(
+        uow, clinic, [practitioner.id], starts_at - timedelta(hours=1), need.end + timedelta(hours=1), exclude
+    )
+    if not fits(availability.windows(practitioner.id), Interval(starts_at, ends_at)):
+        raise RuleViolation(
+            "the practitioner is not available at this time (hours, closure or time off)", field="starts_at"
+        )
+    if any(b.overlaps(need) for b in availability.busy[practitioner.id]):
+        raise Conflict("the practitioner is not free at this time", field="starts_at")
+    if not availability.rooms:
+        return None
+    room_id = availability.free_room(need)
+    if room_id is None:
+        raise Conflict("no room is free at this time", field="starts_at")
+    return room_id
+
+
+@dataclass(frozen=True)
+class SearchSlots:
+    clinic_id: uuid.UUID
+    treatment_type_id: uuid.UUID
+    first_day: date
+    last_day: date
+    practitioner_id: uuid.UUID | None = None
+
+
+@dataclass(frozen=True)
+class Slot:
+    practitioner_id: uuid.UUID
+    starts_at: datetime
+    ends_at: datetime
+    zone: ZoneInfo
+
+    @property
+    def local_starts_at(self) -> datetime:
+        return self.starts_at.astimezone(self.zone)
+
+    @property
+    def local_ends_at(self) -> datetime:
+        return self.ends_at.astimezone(self.zone)
+
+
+def search_slots(uow: UnitOfWork, cmd: SearchSlots) -> list[Slot]:
+    """Free start times for a treatment over local days, for one practitioner or any qualified one."""
+    clinic = _clinic(uow, cmd.clinic_id)
+    treatment = uow.repo.get(TreatmentType, cmd.treatment_type_id)
+    if treatment is None or treatment.clinic_id != clinic.id or not treatment.active:
+        raise NotFound("treatment type not found", field="treatment_type_id")
+    if cmd.last_day < cmd.first_day:
+        raise RuleViolation("the range ends before it starts", field="to")
+    if (cmd.last_day - cmd.first_day).days >= MAX_SEARCH_DAYS:
+        raise RuleViolation(f"search at most {MAX_SEARCH_DAYS} days at once", field="to")
+    if cmd.practitioner_id is not None:
+        practitioner = _practitioner(uow, clinic.id, cmd.practitioner_id)
+        if not qualified(practitioner, treatment):
+            raise RuleViolation("this practitioner does not deliver this treatment", field="practitioner_id")
+        practitioners = [practitioner]
+    else:
+        everyone, _ = uow.repo.list(Practitioner, offset=0, limit=10_000, clinic_id=clinic.id)
+        practitioners = [p for p in everyone if qualified(p, treatment)]
+    zone = clinic.zone
+    now = uow.clock.now()
+    earliest = now + timedelta(minutes=clinic.min_notice_minutes)
+    latest = now + timedelta(days=clinic.horizon_days)
+    start = max(datetime.combine(cmd.first_day, time(0), tzinfo=zone).astimezone(UTC), earliest)
+    end = min(
+        datetime.combine(cmd.last_day + timedelta(days=1), time(0), tzinfo=zone).astimezone(UTC), latest
+    )
+    if start >= end or not practitioners:
+        return []
+    availability = Availability(uow, clinic, [p.id for p in practitioners], start, end + treatment.duration)
+    request = SlotRequest(
+        duration=treatment.duration,
+        buffer=treatment.buffer,
+        step=timedelta(minutes=clinic.slot_step_minutes),
+        earliest=start,
+        latest=end,
+    )
+    rooms_busy = [availability.room_busy[r] for r in availability.rooms] if availability.rooms else None
+    duration = treatment.duration
+    slots: list[Slot] = []
+    for practitioner in practitioners:
+        windows = availability.windows(practitioner.id)
+        for starts_at in free_slots(windows, availability.busy[practitioner.id], request, rooms_busy):
+            if starts_at < end:
+                slots.append(Slot(practitioner.id, starts_at, starts_at + duration, zone))
+    # A stable sort by time keeps the practitioners' order among equal times.
+    slots.sort(key=attrgetter("starts_at"))
+    return slots

@@ -1,0 +1,335 @@
+"""Treatment plans: book a series of sessions all or nothing, extend it, cancel "this and following".
+
+When some sessions cannot be booked, nothing is written: the answer lists each conflict with the nearest
+alternatives (same day at another time with the same practitioner, or another qualified practitioner), and
+the client re-submits with per-session overrides. The database has the last word on overlaps, so two
+plans racing for one slot cannot both persist: the loser's whole transaction rolls back.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from clinic_shared.tokens import Principal
+from scheduling.domain.errors import Conflict, NotFound, RuleViolation
+from scheduling.domain.model import (
+    Appointment,
+    AppointmentStatus,
+    Clinic,
+    Patient,
+    Practitioner,
+    TreatmentType,
+)
+from scheduling.domain.plans import PlannedSession, PlanStatus, TreatmentPlan, progress, series
+from scheduling.service_layer import services
+from scheduling.service_layer.availability import SearchSlots, check_free_time, search_slots
+from scheduling.service_layer.ports import UnitOfWork
+
+ALTERNATIVES_PER_KIND = 3
+
+
+class PlanConflict(Conflict):
+    """Some sessions cannot be booked; ``conflicts`` says which and offers alternatives (nothing was held)."""
+
+    def __init__(self, conflicts: list[dict[str, Any]]) -> None:
+        super().__init__(f"{len(conflicts)} session(s) cannot be booked as requested; nothing was booked")
+        self.problem_extra = {"conflicts": conflicts}
+
+
+@dataclass(frozen=True)
+class SessionOverride:
+    index: int
+    starts_at: datetime
+    practitioner_id: uuid.UUID | None = None
+
+
+@dataclass(frozen=True)
+class CreatePlan:
+    clinic_id: uuid.UUID
+    practitioner_id: uuid.UUID
+    treatment_type_id: uuid.UUID
+    sessions: int
+    every_weeks: int
+    weekday: int
+    local_time: time
+    first_day: date
+    patient_id: uuid.UUID | None = None
+    overrides: Sequence[SessionOverride] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class PlanView:
+    plan: TreatmentPlan
+    sessions: Sequence[Appointment]
+    completed_sessions: int
+    remaining_sessions: int
+
+
+@dataclass
+class _Context:
+    uow: UnitOfWork
+    actor: Principal
+    clinic: Clinic
+    treatment: TreatmentType
+    patient_id: uuid.UUID
+    plan_id: uuid.UUID
+    now: datetime
+
+
+def create_plan(uow: UnitOfWork, actor: Principal, cmd: CreatePlan) -> PlanView:
+    patient_id = services.patient_for_booking(actor, cmd.patient_id)
+    if uow.repo.get(Patient, patient_id) is None:
+        raise NotFound("patient not found", field="patient_id")
+    clinic = services.clinic_of(uow, cmd.clinic_id)
+    practitioner = services.practitioner_of(uow, cmd.practitioner_id)
+    treatment = services.treatment_of(uow, cmd.treatment_type_id)
+    services.check_cleared_for(uow, clinic, treatment, patient_id)
+    now = uow.clock.now()
+    plan = TreatmentPlan(
+        id=uow.new_id(),
+        clinic_id=clinic.id,
+        patient_id=patient_id,
+        practitioner_id=practitioner.id,
+        treatment_type_id=treatment.id,
+        total_sessions=cmd.sessions,
+        every_weeks=cmd.every_weeks,
+        weekday=cmd.weekday,
+        local_time=cmd.local_time,
+        created_at=now,
+    )
+    planned = series(cmd.first_day, cmd.weekday, cmd.every_weeks, cmd.sessions, cmd.local_time, clinic.zone)
+    ctx = _Context(uow, actor, clinic, treatment, patient_id, plan.id, now)
+    appointments = _book_all(ctx, practitioner, planned, cmd.overrides)
+    with services.conflict_on_violation(
+        "a session's time was taken meanwhile; nothing was booked", "sessions"
+    ):
+        uow.repo.add(plan)
+        uow.flush()  # the sessions reference the plan row
+        for appointment in appointments:
+            uow.repo.add(appointment)
+            uow.emit("scheduling.appointment.booked", appointment.facts())
+        uow.emit("scheduling.plan.created", plan.facts() | {"sessions": _sessions_data(appointments)})
+        uow.commit()
+    return PlanView(plan, appointments, 0, len(appointments))
+
+
+@dataclass(frozen=True)
+class ExtendPlan:
+    plan_id: uuid.UUID
+    sessions: int
+    overrides: Sequence[SessionOverride] = field(default_factory=tuple)
+
+
+def extend_plan(uow: UnitOfWork, actor: Principal, cmd: ExtendPlan) -> PlanView:
+    """Add sessions after the last one, at the same cadence and local time, all or nothing."""
+    plan = _visible_plan(uow, actor, cmd.plan_id)
+    plan.require_active()
+    existing = _sessions(uow, plan)
+    clinic = services.clinic_of(uow, plan.clinic_id)
+    practitioner = services.practitioner_of(uow, plan.practitioner_id)
+    treatment = services.treatment_of(uow, plan.treatment_type_id)
+    last_day = max(a.starts_at for a in existing).astimezone(clinic.zone).date()
+    planned = series(
+        last_day + timedelta(weeks=plan.every_weeks),
+        plan.weekday,
+        plan.every_weeks,
+        cmd.sessions,
+        plan.local_time,
+        clinic.zone,
+        first_index=len(existing),
+    )
+    ctx = _Context(uow, actor, clinic, treatment, plan.patient_id, plan.id, uow.clock.now())
+    added = _book_all(ctx, practitioner, planned, cmd.overrides)
+    plan.total_sessions += len(added)
+    with services.conflict_on_violation(
+        "a session's time was taken meanwhile; nothing was booked", "sessions"
+    ):
+        for appointment in added:
+            uow.repo.add(appointment)
+            uow.emit("scheduling.appointment.booked", appointment.facts())
+        uow.emit("scheduling.plan.extended", plan.facts() | {"added_sessions": _sessions_data(added)})
+        uow.commit()
+    return _view(uow, plan)
+
+
+def cancel_plan(
+    uow: UnitOfWork, actor: Principal, plan_id: uuid.UUID, from_appointment_id: uuid.UUID | None
+) -> PlanView:
+    """Cancel the session ``from_appointment_id`` and every later one (default: every future session)."""
+    plan = _visible_plan(uow, actor, plan_id)
+    plan.require_active()
+    now = uow.clock.now()
+    sessions = _sessions(uow, plan)
+    cutoff = now
+    if from_appointment_id is not None:
+        chosen = next((s for s in sessions if s.id == from_appointment_id), None)
+        if chosen is None:
+            raise NotFound("that appointment is not a session of this plan", field="from_appointment_id")
+        cutoff = max(chosen.starts_at, now)
+    cancelled: list[uuid.UUID] = []
+    for session in sessions:
+        if session.status is AppointmentStatus.BOOKED and session.starts_at >= cutoff:
+            session.cancel(by_staff=actor.is_staff, now=now, reason="plan cancelled")
+            uow.emit("scheduling.appointment.cancelled", services.cancelled_data(session))
+            cancelled.append(session.id)
+    plan.status = PlanStatus.CANCELLED
+    plan.cancelled_at = now
+    uow.emit(
+        "scheduling.plan.cancelled",
+        plan.facts() | {"cancelled_appointment_ids": cancelled, "cancelled_at": now},
+    )
+    uow.commit()
+    return _view(uow, plan)
+
+
+def get_plan(uow: UnitOfWork, actor: Principal, plan_id: uuid.UUID) -> PlanView:
+    return _view(uow, _visible_plan(uow, actor, plan_id))
+
+
+# --- helpers -------------------------------------------------------------------------------------------
+
+
+def _book_all(
+    ctx: _Context,
+    practitioner: Practitioner,
+    planned: Sequence[PlannedSession],
+    overrides: Sequence[SessionOverride],
+) -> list[Appointment]:
+    """Build every session's appointment, or raise PlanConflict listing each one that cannot be booked."""
+    by_index = {o.index: o for o in overrides}
+    known = {p.index for p in planned}
+    unknown = sorted(set(by_index) - known)
+    if unknown:
+        raise RuleViolation(f"no session with index {unknown[0]} in this request", field="overrides")
+    appointments: list[Appointment] = []
+    conflicts: list[dict[str, Any]] = []
+    for session in planned:
+        override = by_index.get(session.index)
+        starts_at = override.starts_at if override else session.starts_at
+        who = practitioner
+        if override and override.practitioner_id:
+            who = services.practitioner_of(ctx.uow, override.practitioner_id)
+        if starts_at is None:
+            conflicts.append(
+                _conflict(ctx, session, None, who, "nonexistent_local_time", session.problem or "")
+            )
+            continue
+        try:
+            appointment = Appointment.book(
+                appointment_id=ctx.uow.new_id(),
+                clinic=ctx.clinic,
+                practitioner=who,
+                treatment=ctx.treatment,
+                patient_id=ctx.patient_id,
+                starts_at=starts_at,
+                now=ctx.now,
+                plan_id=ctx.plan_id,
+            )
+            appointment.room_id = check_free_time(
+                ctx.uow,
+                ctx.clinic,
+                who,
+                ctx.treatment,
+                starts_at,
+                now=ctx.now,
+                enforce_notice=not ctx.actor.is_staff,
+            )
+            if any(_same_time(appointment, other) for other in appointments):
+                raise Conflict("overlaps another session of this plan")
+        except Conflict as error:
+            conflicts.append(_conflict(ctx, session, starts_at, who, "taken", str(error)))
+            continue
+        except RuleViolation as error:
+            conflicts.append(_conflict(ctx, session, starts_at, who, "unavailable", str(error)))
+            continue
+        appointments.append(appointment)
+    if conflicts:
+        raise PlanConflict(conflicts)
+    return appointments
+
+
+def _same_time(a: Appointment, b: Appointment) -> bool:
+    return (
+        a.starts_at < b.occupied_until
+        and b.starts_at < a.occupied_until
+        and (a.practitioner_id == b.practitioner_id or (a.room_id is not None and a.room_id == b.room_id))
+    )
+
+
+def _conflict(
+    ctx: _Context,
+    session: PlannedSession,
+    starts_at: datetime | None,
+    practitioner: Practitioner,
+    reason: str,
+    detail: str,
+) -> dict[str, Any]:
+    return {
+        "index": session.index,
+        "local_date": session.day.isoformat(),
+        "starts_at": starts_at.isoformat() if starts_at else None,
+        "practitioner_id": str(practitioner.id),
+        "reason": reason,
+        "detail": detail,
+        "alternatives": _alternatives(ctx, session.day, starts_at, practitioner),
+    }
+
+
+def _alternatives(
+    ctx: _Context, day: date, wanted: datetime | None, practitioner: Practitioner
+) -> list[dict[str, str]]:
+    """The nearest free times that day: with the same practitioner, and with other qualified ones."""
+    try:
+        free = search_slots(ctx.uow, SearchSlots(ctx.clinic.id, ctx.treatment.id, day, day))
+    except (RuleViolation, NotFound):
+        return []
+    target = wanted or datetime.combine(day, time(12), tzinfo=ctx.clinic.zone)
+
+    def nearest(slots: list[Any]) -> list[Any]:
+        return sorted(slots, key=lambda s: abs(s.starts_at - target))[:ALTERNATIVES_PER_KIND]
+
+    same = nearest([s for s in free if s.practitioner_id == practitioner.id])
+    others = nearest([s for s in free if s.practitioner_id != practitioner.id])
+    return [
+        {
+            "kind": "same_practitioner" if s.practitioner_id == practitioner.id else "other_practitioner",
+            "practitioner_id": str(s.practitioner_id),
+            "starts_at": s.starts_at.isoformat(),
+            "local_starts_at": s.local_starts_at.isoformat(),
+        }
+        for s in same + others
+    ]
+
+
+def _sessions(uow: UnitOfWork, plan: TreatmentPlan) -> Sequence[Appointment]:
+    sessions, _ = uow.repo.list(Appointment, offset=0, limit=10_000, plan_id=plan.id)
+    return sessions
+
+
+def _view(uow: UnitOfWork, plan: TreatmentPlan) -> PlanView:
+    sessions = _sessions(uow, plan)
+    done, ahead = progress([str(s.status) for s in sessions])
+    return PlanView(plan, sessions, done, ahead)
+
+
+def _visible_plan(uow: UnitOfWork, actor: Principal, plan_id: uuid.UUID) -> TreatmentPlan:
+    plan = uow.repo.get(TreatmentPlan, plan_id)
+    if plan is None or (not actor.is_staff and actor.patient_id != plan.patient_id):
+        raise NotFound("plan not found")
+    return plan
+
+
+def _sessions_data(appointments: Sequence[Appointment]) -> list[dict[str, object]]:
+    return [
+        {
+            "appointment_id": a.id,
+            "starts_at": a.starts_at,
+            "ends_at": a.ends_at,
+            "practitioner_id": a.practitioner_id,
+        }
+        for a in appointments
+    ]

@@ -1,0 +1,180 @@
+"""Waitlist use cases: ask for an earlier time, get offered a freed slot, claim it while it is held."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from clinic_shared.tokens import Principal
+from scheduling.domain.errors import Forbidden, NotFound, RuleViolation, SchedulingError
+from scheduling.domain.model import (
+    Appointment,
+    AppointmentKind,
+    Clinic,
+    Patient,
+    Practitioner,
+    TreatmentType,
+    require_aware,
+)
+from scheduling.domain.waitlist import WaitlistEntry, WaitlistStatus
+from scheduling.service_layer.availability import check_free_time
+from scheduling.service_layer.ports import UnitOfWork
+
+
+@dataclass(frozen=True)
+class JoinWaitlist:
+    clinic_id: uuid.UUID
+    treatment_type_id: uuid.UUID
+    not_before: datetime
+    not_after: datetime
+    practitioner_id: uuid.UUID | None = None
+    patient_id: uuid.UUID | None = None
+
+
+def join_waitlist(uow: UnitOfWork, actor: Principal, cmd: JoinWaitlist) -> WaitlistEntry:
+    patient_id = cmd.patient_id if actor.is_staff else actor.patient_id
+    if patient_id is None:
+        raise Forbidden("only patients and staff can join the waitlist")
+    if uow.repo.get(Patient, patient_id) is None:
+        raise NotFound("patient not found", field="patient_id")
+    if uow.repo.get(Clinic, cmd.clinic_id) is None:
+        raise NotFound("clinic not found", field="clinic_id")
+    treatment = uow.repo.get(TreatmentType, cmd.treatment_type_id)
+    if treatment is None or treatment.clinic_id != cmd.clinic_id:
+        raise NotFound("treatment type not found", field="treatment_type_id")
+    if cmd.practitioner_id is not None and uow.repo.get(Practitioner, cmd.practitioner_id) is None:
+        raise NotFound("practitioner not found", field="practitioner_id")
+    if treatment.kind is AppointmentKind.TREATMENT:
+        finding = uow.repo.suitability(cmd.clinic_id, patient_id)
+        if finding is None or not finding.clears_for_ims:
+            raise RuleViolation(
+                "IMS treatment needs a completed assessment at this clinic that found the patient suitable",
+                field="treatment_type_id",
+            )
+    entry = WaitlistEntry(
+        id=uow.new_id(),
+        clinic_id=cmd.clinic_id,
+        patient_id=patient_id,
+        treatment_type_id=treatment.id,
+        practitioner_id=cmd.practitioner_id,
+        not_before=require_aware(cmd.not_before, "not_before"),
+        not_after=require_aware(cmd.not_after, "not_after"),
+        created_at=uow.clock.now(),
+    )
+    uow.repo.add(entry)
+    uow.commit()
+    return entry
+
+
+def list_waitlist(
+    uow: UnitOfWork, actor: Principal, offset: int, limit: int
+) -> tuple[Sequence[WaitlistEntry], int]:
+    if actor.is_staff:
+        return uow.repo.list(WaitlistEntry, offset=offset, limit=limit)
+    if actor.patient_id is None:
+        return [], 0
+    return uow.repo.list(WaitlistEntry, offset=offset, limit=limit, patient_id=actor.patient_id)
+
+
+def withdraw(uow: UnitOfWork, actor: Principal, entry_id: uuid.UUID) -> WaitlistEntry:
+    entry = _visible_entry(uow, actor, entry_id)
+    held = _held(uow, entry)
+    entry.withdraw()
+    if held is not None:
+        now = uow.clock.now()
+        held.release_hold(now)
+        offer_freed_time(uow, held, now)
+    uow.commit()
+    return entry
+
+
+def claim_offer(uow: UnitOfWork, actor: Principal, entry_id: uuid.UUID) -> Appointment:
+    """Turn the held time into a booking (the hold already occupies it, so nobody else can take it)."""
+    entry = _visible_entry(uow, actor, entry_id)
+    now = uow.clock.now()
+    appointment = uow.repo.get(Appointment, entry.claim(now))
+    if appointment is None:
+        raise NotFound("the held appointment is gone")
+    appointment.accept_hold(now)
+    uow.emit("scheduling.appointment.booked", appointment.facts())
+    uow.commit()
+    return appointment
+
+
+def expire_offers(uow: UnitOfWork) -> int:
+    """Release every hold whose offer ran out and offer the time to the next patient waiting."""
+    now = uow.clock.now()
+    expired = uow.repo.offers_expired_by(now)
+    for entry in expired:
+        held = _held(uow, entry)
+        entry.expire()
+        if held is not None:
+            held.release_hold(now)
+            offer_freed_time(uow, held, now)
+    uow.commit()
+    return len(expired)
+
+
+def offer_freed_time(uow: UnitOfWork, freed: Appointment, now: datetime) -> WaitlistEntry | None:
+    """Hold the freed time for the first waiting patient it suits, and tell them (waitlist.offered)."""
+    if freed.starts_at <= now:
+        return None
+    clinic = uow.repo.get(Clinic, freed.clinic_id)
+    practitioner = uow.repo.get(Practitioner, freed.practitioner_id)
+    if clinic is None or practitioner is None:
+        return None
+    for entry in uow.repo.waiting_entries(clinic.id):
+        if not entry.matches(practitioner.id, freed.starts_at):
+            continue
+        treatment = uow.repo.get(TreatmentType, entry.treatment_type_id)
+        if treatment is None:
+            continue
+        try:
+            hold = Appointment.book(
+                appointment_id=uow.new_id(),
+                clinic=clinic,
+                practitioner=practitioner,
+                treatment=treatment,
+                patient_id=entry.patient_id,
+                starts_at=freed.starts_at,
+                now=now,
+            )
+            hold.room_id = check_free_time(
+                uow, clinic, practitioner, treatment, freed.starts_at, now=now, enforce_notice=False
+            )
+        except SchedulingError:
+            continue
+        hold.hold_for()
+        uow.repo.add(hold)
+        entry.offer(hold.id, now)
+        uow.emit(
+            "scheduling.waitlist.offered",
+            {
+                "offer_id": hold.id,
+                "waitlist_entry_id": entry.id,
+                "clinic_id": clinic.id,
+                "patient_id": entry.patient_id,
+                "practitioner_id": practitioner.id,
+                "treatment_type_id": treatment.id,
+                "starts_at": hold.starts_at,
+                "ends_at": hold.ends_at,
+                "expires_at": entry.offer_expires_at,
+            },
+        )
+        return entry
+    return None
+
+
+def _held(uow: UnitOfWork, entry: WaitlistEntry) -> Appointment | None:
+    if entry.status is not WaitlistStatus.OFFERED or entry.offer_appointment_id is None:
+        return None
+    return uow.repo.get(Appointment, entry.offer_appointment_id)
+
+
+def _visible_entry(uow: UnitOfWork, actor: Principal, entry_id: uuid.UUID) -> WaitlistEntry:
+    entry = uow.repo.get(WaitlistEntry, entry_id)
+    if entry is None or (not actor.is_staff and actor.patient_id != entry.patient_id):
+        raise NotFound("waitlist entry not found")
+    return entry

@@ -1,0 +1,188 @@
+"""Availability through the API on SQLite and real PostgreSQL: hours, closures, time off, rooms, slots."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from clinic_shared.testing.clock import ManualClock
+
+from ..conftest import Api, Catalogue
+
+VANCOUVER = ZoneInfo("America/Vancouver")
+MORNINGS = {"hours": [{"weekday": d, "starts": "09:00", "ends": "12:00"} for d in range(5)]}
+
+
+def next_weekday(clock: ManualClock, days_ahead: int = 3) -> date:
+    day = clock.now().astimezone(VANCOUVER).date() + timedelta(days=days_ahead)
+    while day.weekday() >= 5:
+        day += timedelta(days=1)
+    return day
+
+
+def local(day: date, hour: int, minute: int = 0) -> datetime:
+    return datetime.combine(day, time(hour, minute), tzinfo=VANCOUVER)
+
+
+def practitioner_path(catalogue: Catalogue, practitioner_id: str, rest: str) -> str:
+    return f"/clinics/{catalogue.clinic_id}/practitioners/{practitioner_id}/{rest}"
+
+
+def book(api: Api, headers: dict[str, str], catalogue: Catalogue, starts: datetime, **extra: Any) -> Any:
+    body = {
+        "clinic_id": catalogue.clinic_id,
+        "practitioner_id": catalogue.ims_practitioner_id,
+        "treatment_type_id": catalogue.assessment_id,
+        "starts_at": starts.isoformat(),
+    } | extra
+    return api.client.post("/appointments", headers=headers, json=body)
+
+
+def slots(api: Api, headers: dict[str, str], catalogue: Catalogue, day: date, **query: str) -> list[Any]:
+    params = {"treatment_type_id": catalogue.assessment_id, "from": day.isoformat(), "to": day.isoformat()}
+    response = api.client.get(
+        f"/clinics/{catalogue.clinic_id}/slots", headers=headers, query_string=params | query
+    )
+    assert response.status_code == 200, response.json
+    return response.json
+
+
+def test_slots_lie_inside_working_hours_and_skip_booked_time(
+    api: Api, admin: dict[str, str], catalogue: Catalogue, clock: ManualClock
+) -> None:
+    path = practitioner_path(catalogue, catalogue.ims_practitioner_id, "working-hours")
+    assert api.client.put(path, headers=admin, json=MORNINGS).status_code == 200
+    assert api.client.get(path, headers=admin).json == MORNINGS
+    _, patient = api.register_patient("slots@example.test")
+    day = next_weekday(clock)
+    offered = slots(api, patient, catalogue, day, practitioner_id=catalogue.ims_practitioner_id)
+    # A 60-minute assessment every 15 minutes from 09:00 to 11:00 local.
+    assert [s["local_starts_at"][11:16] for s in offered] == [
+        f"{h:02d}:{m:02d}" for h in (9, 10) for m in (0, 15, 30, 45)
+    ] + ["11:00"]
+    assert offered[0]["starts_at"] == local(day, 9).astimezone(ZoneInfo("UTC")).isoformat()
+    assert book(api, patient, catalogue, local(day, 9)).status_code == 201
+    # The assessment and its 10-minute buffer hold 09:00-10:10.
+    remaining = slots(api, patient, catalogue, day, practitioner_id=catalogue.ims_practitioner_id)
+    assert [s["local_starts_at"][11:16] for s in remaining] == ["10:15", "10:30", "10:45", "11:00"]
+
+
+def test_booking_outside_hours_on_a_closure_or_in_time_off_is_refused(
+    api: Api, admin: dict[str, str], catalogue: Catalogue, clock: ManualClock
+) -> None:
+    api.client.put(
+        practitioner_path(catalogue, catalogue.ims_practitioner_id, "working-hours"),
+        headers=admin,
+        json=MORNINGS,
+    )
+    _, patient = api.register_patient("refused@example.test")
+    day = next_weekday(clock)
+    afternoon = book(api, patient, catalogue, local(day, 14))
+    assert afternoon.status_code == 422
+    assert afternoon.json["invalid-params"][0]["name"] == "starts_at"
+    assert book(api, patient, catalogue, local(day, 11, 30)).status_code == 422  # would end after 12:00
+
+    away = api.client.post(
+        practitioner_path(catalogue, catalogue.ims_practitioner_id, "time-off"),
+        headers=admin,
+        json={
+            "starts_at": local(day, 9).isoformat(),
+            "ends_at": local(day, 10).isoformat(),
+            "reason": "course",
+        },
+    )
+    assert away.status_code == 201
+    assert book(api, patient, catalogue, local(day, 9)).status_code == 422
+    assert book(api, patient, catalogue, local(day, 10)).status_code == 201
+
+    holiday = next_weekday(clock, 10)
+    closure = api.client.post(
+        f"/clinics/{catalogue.clinic_id}/closures",
+        headers=admin,
+        json={"starts_on": holiday.isoformat(), "ends_on": holiday.isoformat(), "reason": "Family Day"},
+    )
+    assert closure.status_code == 201
+    assert book(api, patient, catalogue, local(holiday, 9)).status_code == 422
+    assert slots(api, patient, catalogue, holiday) == []
+    listed = api.client.get(f"/clinics/{catalogue.clinic_id}/closures", headers=admin)
+    assert [c["reason"] for c in listed.json] == ["Family Day"]
+
+
+def test_the_clinic_opening_hours_bound_every_practitioner(
+    api: Api, admin: dict[str, str], catalogue: Catalogue, clock: ManualClock
+) -> None:
+    hours = {"hours": [{"weekday": d, "starts": "10:00", "ends": "11:00"} for d in range(7)]}
+    assert (
+        api.client.put(f"/clinics/{catalogue.clinic_id}/opening-hours", headers=admin, json=hours).status_code
+        == 200
+    )
+    _, patient = api.register_patient("open@example.test")
+    day = next_weekday(clock)
+    offered = slots(api, patient, catalogue, day)
+    # Either practitioner may assess, only at 10:00 (the assessment fills the one open hour).
+    assert sorted(s["practitioner_id"] for s in offered) == sorted(
+        [catalogue.ims_practitioner_id, catalogue.assessor_id]
+    )
+    assert {s["local_starts_at"][11:16] for s in offered} == {"10:00"}
+    ims = slots(api, patient, catalogue, day, treatment_type_id=catalogue.ims30_id)
+    assert {s["practitioner_id"] for s in ims} == {catalogue.ims_practitioner_id}
+
+
+def test_with_rooms_an_appointment_needs_a_free_room_too(
+    api: Api, admin: dict[str, str], catalogue: Catalogue, clock: ManualClock
+) -> None:
+    room = api.client.post(f"/clinics/{catalogue.clinic_id}/rooms", headers=admin, json={"name": "Bed 1"})
+    assert room.status_code == 201
+    _, patient = api.register_patient("rooms@example.test")
+    day = next_weekday(clock)
+    first = book(api, patient, catalogue, local(day, 9))
+    assert first.status_code == 201
+    assert first.json["room_id"] == room.json["id"]
+    clash = book(api, patient, catalogue, local(day, 9, 30), practitioner_id=catalogue.assessor_id)
+    assert clash.status_code == 409
+    assert "room" in clash.json["detail"]
+    sam = slots(api, patient, catalogue, day, practitioner_id=catalogue.assessor_id)
+    starts = {s["local_starts_at"][11:16] for s in sam}
+    assert "09:30" not in starts
+    assert "10:15" in starts
+
+
+def test_patients_need_the_minimum_notice_and_stay_inside_the_horizon(
+    api: Api, admin: dict[str, str], catalogue: Catalogue, clock: ManualClock
+) -> None:
+    policy = api.client.patch(
+        f"/clinics/{catalogue.clinic_id}/booking-policy",
+        headers=admin,
+        json={"min_notice_minutes": 120, "horizon_days": 30},
+    )
+    assert policy.status_code == 200
+    assert policy.json["min_notice_minutes"] == 120
+    patient, headers = api.register_patient("notice@example.test")
+    soon = clock.now() + timedelta(minutes=90)
+    assert book(api, headers, catalogue, soon).status_code == 422
+    assert book(api, headers, catalogue, clock.now() + timedelta(days=31)).status_code == 422
+    assert book(api, admin, catalogue, soon, patient_id=patient["id"]).status_code == 201
+
+
+def test_slot_search_checks_its_range_and_the_practitioners_roster(
+    api: Api, catalogue: Catalogue, clock: ManualClock
+) -> None:
+    _, headers = api.register_patient("range@example.test")
+    day = next_weekday(clock)
+    base = f"/clinics/{catalogue.clinic_id}/slots"
+    too_long = {
+        "treatment_type_id": catalogue.assessment_id,
+        "from": day.isoformat(),
+        "to": (day + timedelta(days=90)).isoformat(),
+    }
+    assert api.client.get(base, headers=headers, query_string=too_long).status_code == 422
+    not_ims = {
+        "treatment_type_id": catalogue.ims30_id,
+        "from": day.isoformat(),
+        "to": day.isoformat(),
+        "practitioner_id": catalogue.assessor_id,
+    }
+    response = api.client.get(base, headers=headers, query_string=not_ims)
+    assert response.status_code == 422
+    assert response.json["invalid-params"][0]["name"] == "practitioner_id"
