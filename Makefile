@@ -36,6 +36,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
+	$(BIN)/mypy shared/src $(foreach s,scheduling billing notifications,services/$(s)/src/$(s)/domain services/$(s)/src/$(s)/service_layer)
 
 fmt: $(STAMP)
 	$(BIN)/ruff format .
@@ -48,6 +49,7 @@ migrate: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/relay_bench.py
+	$(BIN)/python services/scheduling/bench/scheduling_bench.py
 
 clean:
 	rm -rf var

@@ -95,6 +95,8 @@ class System:
                 "MAILBOX_DIR": str(self.var_dir / "mailbox"),
                 "SMS_SINK_DIR": str(self.var_dir / "sms"),
                 "LOG_LEVEL": "WARNING",
+                # Confirmations are debounced by default; the tests look at them straight away.
+                "NOTIFICATIONS_DEBOUNCE_SECONDS": "0",
                 "WEB_CONCURRENCY": "1",
                 "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
             }

@@ -35,6 +35,7 @@ def test_the_launcher_starts_all_services_within_a_minute_and_ctrl_c_stops_them(
             "VAR_DIR": str(tmp_path / "var"),
             "AMQP_URL": amqp_url,
             "WEB_CONCURRENCY": "1",
+            "NOTIFICATIONS_DEBOUNCE_SECONDS": "0",
             **{f"{name.upper()}_PORT": str(port) for name, port in ports.items()},
         }
         for name in SERVICES:

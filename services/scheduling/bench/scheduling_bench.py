@@ -11,8 +11,6 @@ Targets: slot search p95 < 25 ms; 10x history costs at most 1.2x; booking >= 0.6
 Run: .venv/bin/python services/scheduling/bench/scheduling_bench.py [--runs N] [--seconds S] [--no-10x]
 """
 
-# ruff: noqa: T201
-
 from __future__ import annotations
 
 import argparse
