@@ -343,10 +343,10 @@ class Events:
         starts_at: datetime = datetime(2025, 3, 10, 16, 0, tzinfo=UTC),
         sequence: int = 0,
         appointment_id: uuid.UUID | None = None,
+        booked_via: str = "staff",
     ) -> EventEnvelope:
-        return self._event(
-            "scheduling.appointment.booked", self._facts(starts_at, sequence, appointment_id), None
-        )
+        data = self._facts(starts_at, sequence, appointment_id) | {"booked_via": booked_via}
+        return self._event("scheduling.appointment.booked", data, None)
 
     def cancelled(
         self,

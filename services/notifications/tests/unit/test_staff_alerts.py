@@ -1,4 +1,4 @@
-"""Alerts to the clinic's front desk: a late cancellation is e-mailed to the clinic's address, once."""
+"""Front-desk alerts (to the clinic's e-mail): late cancellations and online bookings, once each."""
 
 from __future__ import annotations
 
@@ -33,5 +33,25 @@ def test_a_timely_cancellation_sends_no_alert(
     container: Container, apply: Callable[..., None], events: Any, transport: Any
 ) -> None:
     apply(*events.catalogue(phone=None), events.booked(), events.cancelled(late=False))
+    Dispatcher.from_container(container).dispatch_due()
+    assert [e.to for e in transport.emails] == ["pat@example.com"]
+
+
+def test_an_online_booking_alerts_the_front_desk_once(
+    container: Container, apply: Callable[..., None], events: Any, transport: Any
+) -> None:
+    online = events.booked(booked_via="online")
+    apply(*events.catalogue(phone=None), online, online)
+    Dispatcher.from_container(container).dispatch_due()
+    (alert,) = [e for e in transport.emails if e.to == "front@demo.clinic"]
+    assert alert.subject == "New online booking: Monday, March 10, 2025, 9:00 AM with Dr. Ida Needham"
+    assert alert.calendar is None
+    assert "Pat booked online." in alert.text
+
+
+def test_a_booking_made_by_staff_sends_no_alert(
+    container: Container, apply: Callable[..., None], events: Any, transport: Any
+) -> None:
+    apply(*events.catalogue(phone=None), events.booked(booked_via="staff"))
     Dispatcher.from_container(container).dispatch_due()
     assert [e.to for e in transport.emails] == ["pat@example.com"]

@@ -49,6 +49,7 @@ def test_a_patient_registers_signs_in_and_books_an_assessment(
     booked = [e for e in events if e.type == "scheduling.appointment.booked"]
     assert len(booked) == 1
     assert str(booked[0].data["appointment_id"]) == appointment["id"]
+    assert booked[0].data["booked_via"] == "online"
     assert [e.type for e in events].count("scheduling.patient.registered") == 1
 
 
@@ -222,3 +223,13 @@ def test_health_and_openapi_are_public(client: FlaskClient) -> None:
     assert booking_body["schema"]["$ref"].endswith("BookAppointmentRequest")
     assert client.get("/docs").status_code == 200
     assert client.get("/.well-known/jwks.json").json["keys"][0]["kty"] == "OKP"
+
+
+def test_a_booking_made_by_staff_is_published_as_booked_by_staff(
+    api: Api, admin: dict[str, str], catalogue: Catalogue, clock: ManualClock, container: Container
+) -> None:
+    patient, _ = api.register_patient("walk-in@example.test")
+    body = booking(catalogue, clock, patient_id=patient["id"])
+    assert api.client.post("/appointments", headers=admin, json=body).status_code == 201
+    booked = [e for e in outbox_events(container) if e.type == "scheduling.appointment.booked"]
+    assert [e.data["booked_via"] for e in booked] == ["staff"]

@@ -81,9 +81,13 @@ class _AppointmentFacts(_Contract):
     plan_id = fields.UUID(load_default=None, allow_none=True)
 
 
+BOOKING_CHANNELS = ("online", "staff")
+
+
 @CATALOG.register("scheduling.appointment.booked", 1)
 class AppointmentBookedV1(_AppointmentFacts):
-    pass
+    # Booked by the patient online or by clinic staff (the front desk is alerted to online bookings).
+    booked_via = fields.String(load_default="staff", validate=validate.OneOf(BOOKING_CHANNELS))
 
 
 @CATALOG.register("scheduling.appointment.cancelled", 1)

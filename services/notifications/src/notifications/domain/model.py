@@ -60,6 +60,7 @@ class DeliveryKind(enum.StrEnum):
     CANCELLATION = "cancellation"
     REMINDER = "reminder"
     LATE_CANCELLATION_ALERT = "late_cancellation_alert"
+    ONLINE_BOOKING_ALERT = "online_booking_alert"
     WAITLIST_OFFER = "waitlist_offer"
     PLAN_SUMMARY = "plan_summary"
     INVOICE_ISSUED = "invoice_issued"
@@ -68,7 +69,13 @@ class DeliveryKind(enum.StrEnum):
 
 
 # Messages to the clinic's front desk (its e-mail address), not to the patient.
-STAFF_KINDS = frozenset({DeliveryKind.LATE_CANCELLATION_ALERT, DeliveryKind.PRACTITIONER_AGENDA})
+STAFF_KINDS = frozenset(
+    {
+        DeliveryKind.LATE_CANCELLATION_ALERT,
+        DeliveryKind.ONLINE_BOOKING_ALERT,
+        DeliveryKind.PRACTITIONER_AGENDA,
+    }
+)
 # Messages that carry no calendar invitation (nothing is booked for the reader yet, or it is not theirs).
 NO_INVITATION_KINDS = STAFF_KINDS | {
     DeliveryKind.WAITLIST_OFFER,

@@ -74,7 +74,15 @@ def update_treatment_type(uow: NotificationsUnitOfWork, event: Envelope) -> None
 
 
 def record_booking_confirmation(uow: NotificationsUnitOfWork, event: Envelope) -> None:
-    _record(uow, event, DeliveryKind.BOOKING_CONFIRMATION)
+    services.record_appointment_notices(
+        uow,
+        services.RecordAppointmentNotices(
+            kind=DeliveryKind.BOOKING_CONFIRMATION,
+            facts=_facts(event),
+            event_id=event.id,
+            online=event.data["booked_via"] == "online",
+        ),
+    )
 
 
 def record_cancellation(uow: NotificationsUnitOfWork, event: Envelope) -> None:

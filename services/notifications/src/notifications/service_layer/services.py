@@ -184,6 +184,8 @@ class RecordAppointmentNotices:
     event_id: uuid.UUID
     # A cancellation inside the clinic's late-cancellation window: the front desk is alerted.
     late: bool = False
+    # A booking the patient made online (not at the front desk): the front desk is alerted.
+    online: bool = False
 
 
 def record_appointment_notices(uow: NotificationsUnitOfWork, cmd: RecordAppointmentNotices) -> list[Delivery]:
@@ -217,6 +219,8 @@ def record_appointment_notices(uow: NotificationsUnitOfWork, cmd: RecordAppointm
         wanted.append((kind, channel, now + uow.debounce))
     if cancelled and cmd.late:
         wanted.append((DeliveryKind.LATE_CANCELLATION_ALERT, Channel.EMAIL, now))
+    if cmd.kind is DeliveryKind.BOOKING_CONFIRMATION and cmd.online:
+        wanted.append((DeliveryKind.ONLINE_BOOKING_ALERT, Channel.EMAIL, now))
     if not cancelled:
         policy = uow.repo.reminder_policy(facts.clinic_id) or ReminderPolicy.default(facts.clinic_id)
         clinic = uow.repo.clinic(facts.clinic_id)

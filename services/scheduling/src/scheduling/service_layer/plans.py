@@ -27,6 +27,7 @@ from scheduling.domain.model import (
 from scheduling.domain.plans import PlannedSession, PlanStatus, TreatmentPlan, progress, series
 from scheduling.service_layer import services
 from scheduling.service_layer.availability import SearchSlots, check_free_time, search_slots
+from scheduling.service_layer.booking_events import emit_booked
 from scheduling.service_layer.ports import UnitOfWork
 
 ALTERNATIVES_PER_KIND = 3
@@ -111,7 +112,7 @@ def create_plan(uow: UnitOfWork, actor: Principal, cmd: CreatePlan) -> PlanView:
         uow.flush()  # the sessions reference the plan row
         for appointment in appointments:
             uow.repo.add(appointment)
-            uow.emit("scheduling.appointment.booked", appointment.facts())
+            emit_booked(uow, actor, appointment)
         uow.emit("scheduling.plan.created", plan.facts() | {"sessions": _sessions_data(appointments)})
         uow.commit()
     return PlanView(plan, appointments, 0, len(appointments))
@@ -150,7 +151,7 @@ def extend_plan(uow: UnitOfWork, actor: Principal, cmd: ExtendPlan) -> PlanView:
     ):
         for appointment in added:
             uow.repo.add(appointment)
-            uow.emit("scheduling.appointment.booked", appointment.facts())
+            emit_booked(uow, actor, appointment)
         uow.emit("scheduling.plan.extended", plan.facts() | {"added_sessions": _sessions_data(added)})
         uow.commit()
     return _view(uow, plan)

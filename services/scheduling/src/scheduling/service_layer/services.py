@@ -30,6 +30,7 @@ from scheduling.domain.model import (
 from scheduling.domain.plans import PlanStatus, TreatmentPlan, progress
 from scheduling.service_layer import waitlist
 from scheduling.service_layer.availability import check_free_time
+from scheduling.service_layer.booking_events import emit_booked
 from scheduling.service_layer.ports import PasswordHasher, UnitOfWork
 
 
@@ -300,7 +301,7 @@ def book_appointment(uow: UnitOfWork, actor: Principal, cmd: BookAppointment) ->
     )
     with conflict_on_violation("the practitioner is not free at this time", "starts_at"):
         uow.repo.add(appointment)
-        uow.emit("scheduling.appointment.booked", appointment.facts())
+        emit_booked(uow, actor, appointment)
         uow.commit()
     return appointment
 

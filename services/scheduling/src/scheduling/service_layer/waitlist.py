@@ -20,6 +20,7 @@ from scheduling.domain.model import (
 )
 from scheduling.domain.waitlist import WaitlistEntry, WaitlistStatus
 from scheduling.service_layer.availability import check_free_time
+from scheduling.service_layer.booking_events import emit_booked
 from scheduling.service_layer.ports import UnitOfWork
 
 
@@ -98,7 +99,7 @@ def claim_offer(uow: UnitOfWork, actor: Principal, entry_id: uuid.UUID) -> Appoi
     if appointment is None:
         raise NotFound("the held appointment is gone")
     appointment.accept_hold(now)
-    uow.emit("scheduling.appointment.booked", appointment.facts())
+    emit_booked(uow, actor, appointment)
     uow.commit()
     return appointment
 
