@@ -202,3 +202,76 @@ def test_billing_events_arrive_through_the_billing_exchange(
         publish_billing(payment)
         (receipt,) = smtp_server.sink.wait_for(1)
     assert receipt["Subject"] == "Receipt from Demo IMS Clinic: CAD 42.00 received"
+
+
+def test_plan_extensions_and_credit_notes_arrive_through_their_bindings_once_each(
+    live_container: Container,
+    amqp_url: str,
+    smtp_server: Any,
+    events: Any,
+    outcomes: Any,
+    running: Callable[..., Any],
+) -> None:
+    dispatcher = Dispatcher.from_container(live_container, poll_interval=0.2)
+    outcomes.also = dispatcher.wake
+    consumer = build_consumer(live_container, on_processed=outcomes, backoff=Backoff(initial=0.05, cap=0.5))
+    now = datetime.now(UTC)
+    common = {
+        "clinic_id": events.clinic_id,
+        "patient_id": events.patient_id,
+    }
+    added = now.replace(microsecond=0) + timedelta(days=7)
+    extended = new_event(
+        "scheduling.plan.extended",
+        common
+        | {
+            "plan_id": uuid.uuid4(),
+            "practitioner_id": events.practitioner_id,
+            "treatment_type_id": events.treatment_type_id,
+            "total_sessions": 5,
+            "added_sessions": [
+                {
+                    "appointment_id": uuid.uuid4(),
+                    "starts_at": added,
+                    "ends_at": added + timedelta(minutes=30),
+                    "practitioner_id": events.practitioner_id,
+                }
+            ],
+        },
+        producer="scheduling",
+        occurred_at=now,
+    )
+    credit_note = new_event(
+        "billing.credit_note.issued",
+        common
+        | {
+            "credit_note_id": uuid.uuid4(),
+            "number": "VAN-CN-2025-0001",
+            "invoice_id": uuid.uuid4(),
+            "amount_cents": 2500,
+            "currency": "CAD",
+            "issued_at": now,
+            "voids_invoice": False,
+        },
+        producer="billing",
+        occurred_at=now,
+    )
+    with (
+        running(consumer.run, "consumer"),
+        running(dispatcher.run, "dispatcher"),
+        publisher(amqp_url) as publish,
+        publisher(amqp_url, "billing.events") as publish_billing,
+    ):
+        assert consumer.ready.wait(20), "consumer did not start"
+        for event in events.catalogue(phone=None):
+            publish(event)
+        publish(extended)
+        publish(extended)  # redelivered
+        publish_billing(credit_note)
+        publish_billing(credit_note)
+        messages = smtp_server.sink.wait_for(2)
+        outcomes.wait(lambda o: o.count("duplicate") >= 2)
+    subjects = sorted(message["Subject"] for message in messages)
+    assert subjects[0] == "Credit note VAN-CN-2025-0001 from Demo IMS Clinic: CAD 25.00 credited"
+    assert subjects[1].startswith("Your treatment plan at Demo IMS Clinic: 1 session added from ")
+    assert len(smtp_server.sink.envelopes) == 2

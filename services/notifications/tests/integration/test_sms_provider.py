@@ -1,5 +1,6 @@
 """SMS through a Twilio-shaped provider over real HTTP (pytest-httpserver plays the provider): accepted,
-rate-limited with Retry-After, failing with 500 then falling back to e-mail; every attempt logged; status
+rate-limited with Retry-After, failing with 500 then falling back to e-mail (and standing in for an e-mail
+reminder a real SMTP server refused); every attempt logged; status
 callbacks verified by a per-delivery token."""
 
 from __future__ import annotations
@@ -182,6 +183,62 @@ def test_an_sms_reminder_the_provider_keeps_failing_falls_back_to_email(
     (email,) = transport.emails
     assert email.subject.startswith("Reminder of")
     assert len(provider.requests) == 4  # the confirmation, then three tries at the reminder
+
+
+def test_an_email_reminder_the_smtp_server_refuses_falls_back_to_an_sms_through_the_provider(
+    sqlite_url: str,
+    make_settings: Callable[..., NotificationsSettings],
+    clock: Any,
+    issuer: TestIssuer,
+    policy: Any,
+    httpserver: HTTPServer,
+    provider: Provider,
+    smtp_server: Any,
+    events: Any,
+) -> None:
+    settings = make_settings(
+        sqlite_url,
+        SMTP_URL=smtp_server.url(),
+        SMTP_TIMEOUT="5",
+        SMS_PROVIDER_URL=f"http://AC0123:s3cret@{httpserver.host}:{httpserver.port}",
+        SMS_FROM="+16045550000",
+        SMS_TIMEOUT="5",
+    )
+    container = bootstrap(settings, clock=clock, verifier=issuer.verifier(), policy=policy)
+    try:
+        with container.uow() as uow:  # e-mail reminders only: any SMS now is the fallback
+            services.change_reminder_policy(
+                uow, services.ChangeReminderPolicy(events.clinic_id, 48, None, True, None, None)
+            )
+        for event in [*events.catalogue(), events.booked()]:
+            with container.uow() as uow:
+                HANDLERS[event.type](uow, event)
+                uow.commit()
+        sender = Dispatcher.from_container(container)
+        assert sender.dispatch_due() == 2  # the booking confirmation, by e-mail and SMS
+        smtp_server.sink.refuse = True
+        clock.set(STARTS_AT - timedelta(hours=48))
+        assert sender.dispatch_due() == 0  # refused: no retry, an SMS stands in, due at once
+        assert sender.dispatch_due() == 1
+        (email,) = stored(container, DeliveryKind.REMINDER, Channel.EMAIL)
+        (sms,) = stored(container, DeliveryKind.REMINDER, Channel.SMS)
+        assert (email.status, email.attempts, email.last_error) == (
+            DeliveryStatus.FAILED,
+            1,
+            "SMTP recipient refused (550)",
+        )
+        assert (sms.status, sms.fallback_of, sms.provider_message_id) == (
+            DeliveryStatus.SENT,
+            email.id,
+            "SM0002",
+        )
+        assert attempts(container, email) == [(1, "failed", "SMTP recipient refused (550)")]
+        assert attempts(container, sms) == [(1, "sent", None)]
+        assert len(provider.requests) == 2
+        assert "reminder of your appointment" in provider.requests[-1]["form"]["Body"]
+        assert len(smtp_server.sink.envelopes) == 1
+    finally:
+        container.engine.dispose()
 
 
 def test_a_refused_number_is_not_retried(

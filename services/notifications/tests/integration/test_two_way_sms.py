@@ -27,6 +27,7 @@ from notifications.service_layer import services
 INBOUND_URL = "https://notifications.example/sms/inbound"
 PATIENT_PHONE = "+16045550100"
 STARTS_AT = datetime(2025, 3, 10, 16, 0, tzinfo=UTC)
+EMPTY = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
 
 
 @pytest.fixture
@@ -166,6 +167,33 @@ def test_stop_opts_out_at_once_is_answered_once_and_kept_on_record(
         sms = uow.session.scalars(select(Delivery).where(Delivery.channel == Channel.SMS)).all()
     assert {d.status for d in sms} == {DeliveryStatus.SKIPPED}
     assert all(d.kind is not DeliveryKind.CANCELLATION for d in sms)
+
+
+def test_start_after_stop_opts_back_in_at_once_with_an_express_consent_record_answered_once(
+    sms_container: Container,
+    apply_sms: Callable[..., None],
+    events: Any,
+    phone: Phone,
+    clock: Any,
+    transport: Any,
+) -> None:
+    apply_sms(*events.catalogue(language="fr"))
+    assert phone.answer("START") == EMPTY  # never opted out: nothing to confirm
+    phone.answer("ARRET")
+    assert "vous recevrez de nouveau nos textos" in phone.answer("Début")
+    assert phone.answer("UNSTOP") == EMPTY
+    with sms_container.uow() as uow:
+        records = uow.session.scalars(select(ConsentRecord).order_by(ConsentRecord.recorded_at)).all()
+        assert uow.repo.contact(events.patient_id).sms_allowed  # type: ignore[union-attr]
+    assert [(r.channel, r.kind.value, r.source) for r in records] == [
+        (Channel.SMS, "withdrawn", "sms reply STOP"),
+        (Channel.SMS, "express", services.SMS_KEYWORD_START),
+    ]
+    apply_sms(events.booked())
+    clock.advance(seconds=300)
+    Dispatcher.from_container(sms_container).dispatch_due()
+    (sms,) = transport.sms
+    assert sms.to == PATIENT_PHONE
 
 
 def test_help_and_aide_answer_with_the_clinic_contact(

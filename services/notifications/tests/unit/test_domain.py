@@ -9,6 +9,7 @@ import pytest
 
 from notifications.domain.composition import choose_language, compose, describe_when
 from notifications.domain.errors import InvalidTransition, NoAddress
+from notifications.domain.inbound import Command, parse_command
 from notifications.domain.model import (
     AppointmentFacts,
     Channel,
@@ -224,3 +225,28 @@ def test_french_wording_of_date_and_time() -> None:
     assert (when.date, when.start, when.end) == ("lundi 10 mars 2025", "9 h 00", "9 h 30")
     assert when.zone == "heure de Vancouver, UTC\u221207:00"
     assert when.short == "lun. 10 mars à 9 h 00"
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("START", Command.START),
+        ("unstop please", Command.START),
+        ("Début", Command.START),
+        ("Arrêt", Command.STOP),
+        ("yes", Command.CONFIRM),
+        ("started", None),
+    ],
+)
+def test_sms_keywords_are_read_without_case_or_accents(body: str, expected: Command | None) -> None:
+    assert parse_command(body) == expected
+
+
+def test_opting_back_in_to_sms_happens_once_and_only_after_an_opt_out() -> None:
+    pat = contact()
+    assert not pat.opt_in_to_sms()
+    assert pat.opt_out_of_sms(NOW)
+    assert not pat.sms_allowed
+    assert pat.opt_in_to_sms()
+    assert pat.sms_allowed
+    assert not pat.opt_in_to_sms()

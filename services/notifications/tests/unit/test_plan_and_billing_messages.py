@@ -1,5 +1,6 @@
-"""Treatment plan summaries (every session in clinic time) and billing's messages (invoice issued, payment
-receipt): one e-mail per plan, invoice or payment, amounts from integer cents, in the patient's language."""
+"""Treatment plan summaries (every session in clinic time), extensions and cancellations, and billing's
+messages (invoice issued, payment receipt, credit note): one e-mail per plan change, invoice, payment or
+credit note, amounts from integer cents, in the patient's language."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from clinic_shared.events import Envelope, new_event
 from notifications.bootstrap import Container
 from notifications.domain.model import Channel, DeliveryKind, DeliveryStatus
 from notifications.entrypoints.dispatcher import Dispatcher
+from notifications.entrypoints.handlers import SUBSCRIPTION
 
 
 def plan_created(events: Any, starts: list[datetime]) -> Envelope:
@@ -142,3 +144,164 @@ def test_a_billing_message_waits_for_the_patient_details(
     apply(events.patient_registered())
     clock.advance(seconds=30)
     assert sender.dispatch_due() == 1
+
+
+def plan_extended(events: Any, plan_id: uuid.UUID, starts: list[datetime], total: int) -> Envelope:
+    return new_event(
+        "scheduling.plan.extended",
+        {
+            "plan_id": plan_id,
+            "clinic_id": events.clinic_id,
+            "patient_id": events.patient_id,
+            "practitioner_id": events.practitioner_id,
+            "treatment_type_id": events.treatment_type_id,
+            "total_sessions": total,
+            "added_sessions": [
+                {
+                    "appointment_id": uuid.uuid4(),
+                    "starts_at": start,
+                    "ends_at": start + timedelta(minutes=30),
+                    "practitioner_id": events.practitioner_id,
+                }
+                for start in starts
+            ],
+        },
+        producer="scheduling",
+        occurred_at=events.clock.now(),
+    )
+
+
+def plan_cancelled(events: Any, plan_id: uuid.UUID, appointment_ids: list[uuid.UUID]) -> Envelope:
+    return new_event(
+        "scheduling.plan.cancelled",
+        {
+            "plan_id": plan_id,
+            "clinic_id": events.clinic_id,
+            "patient_id": events.patient_id,
+            "practitioner_id": events.practitioner_id,
+            "treatment_type_id": events.treatment_type_id,
+            "total_sessions": 6,
+            "cancelled_appointment_ids": appointment_ids,
+            "cancelled_at": events.clock.now(),
+        },
+        producer="scheduling",
+        occurred_at=events.clock.now(),
+    )
+
+
+def credit_note_issued(events: Any, invoice_id: uuid.UUID, *, voids: bool = False) -> Envelope:
+    return new_event(
+        "billing.credit_note.issued",
+        {
+            "credit_note_id": uuid.uuid4(),
+            "number": "VAN-CN-2025-0007",
+            "invoice_id": invoice_id,
+            "clinic_id": events.clinic_id,
+            "patient_id": events.patient_id,
+            "amount_cents": 4005,
+            "currency": "CAD",
+            "issued_at": events.clock.now(),
+            "voids_invoice": voids,
+        },
+        producer="billing",
+        occurred_at=events.clock.now(),
+    )
+
+
+def test_the_consumer_is_bound_to_plan_changes_and_credit_notes() -> None:
+    assert {"scheduling.plan.extended", "scheduling.plan.cancelled"} <= set(
+        SUBSCRIPTION.bindings["scheduling.events"]
+    )
+    assert "billing.credit_note.issued" in SUBSCRIPTION.bindings["billing.events"]
+
+
+def test_each_plan_extension_lists_the_added_dates_in_clinic_time_once(
+    container: Container, apply: Callable[..., None], events: Any, transport: Any
+) -> None:
+    plan_id = uuid.uuid4()
+    # 9:00 in Vancouver: PST (17:00 UTC) before 2025-03-09, PDT (16:00 UTC) after.
+    first = plan_extended(events, plan_id, [datetime(2025, 3, 14, 16, 0, tzinfo=UTC)], 4)
+    second = plan_extended(
+        events,
+        plan_id,
+        [datetime(2025, 3, 28, 16, 0, tzinfo=UTC), datetime(2025, 3, 7, 17, 0, tzinfo=UTC)],
+        6,
+    )
+    apply(*events.catalogue(), first, first, second)
+    assert Dispatcher.from_container(container).dispatch_due() == 2
+    one, two = sorted(transport.emails, key=lambda e: len(e.text))
+    assert (one.calendar, two.calendar) == (None, None)
+    assert (
+        one.subject == "Your treatment plan at Demo IMS Clinic: 1 session added from Friday, March 14, 2025"
+    )
+    assert "- Friday, March 14, 2025, 9:00 AM \u2013 9:30 AM" in one.text
+    assert "now has 4 sessions in all" in one.text
+    assert two.subject.endswith("2 sessions added from Friday, March 7, 2025")
+    assert two.text.index("March 7, 2025, 9:00 AM") < two.text.index("March 28, 2025, 9:00 AM")
+    assert "Dr. Ida Needham" in two.html
+
+
+def test_a_plan_extension_in_french(
+    container: Container, apply: Callable[..., None], events: Any, transport: Any
+) -> None:
+    apply(
+        *events.catalogue(language="fr"),
+        plan_extended(events, uuid.uuid4(), [datetime(2025, 3, 14, 16, 0, tzinfo=UTC)], 4),
+    )
+    Dispatcher.from_container(container).dispatch_due()
+    (email,) = transport.emails
+    assert email.subject == (
+        "Votre plan de traitement chez Demo IMS Clinic : 1 séance ajoutée dès le vendredi 14 mars 2025"
+    )
+    assert "- vendredi 14 mars 2025, de 9 h 00 à 9 h 30" in email.text
+
+
+def test_a_plan_cancellation_names_the_cancelled_sessions_once(
+    container: Container, apply: Callable[..., None], events: Any, transport: Any
+) -> None:
+    kept, dropped_late, dropped_early, unknown = (uuid.uuid4() for _ in range(4))
+    plan_id = uuid.uuid4()
+    apply(
+        *events.catalogue(language="fr"),
+        events.booked(starts_at=datetime(2025, 3, 5, 17, 0, tzinfo=UTC), appointment_id=kept),
+        events.booked(starts_at=datetime(2025, 3, 21, 16, 0, tzinfo=UTC), appointment_id=dropped_late),
+        events.booked(starts_at=datetime(2025, 3, 14, 16, 0, tzinfo=UTC), appointment_id=dropped_early),
+    )
+    event = plan_cancelled(events, plan_id, [dropped_late, dropped_early, unknown])
+    apply(event, event)
+    transport.emails.clear()
+    with container.uow() as uow:
+        (delivery,) = uow.repo.deliveries_for_appointment(plan_id)
+    assert (delivery.kind, delivery.channel) == (DeliveryKind.PLAN_CANCELLED, Channel.EMAIL)
+    Dispatcher.from_container(container).dispatch_due()
+    (email,) = [e for e in transport.emails if "annulé" in e.subject and "plan" in e.subject]
+    assert email.subject == "Votre plan de traitement chez Demo IMS Clinic est annulé"
+    assert "3 séances à venir sont annulées :" in email.text
+    assert email.text.index("vendredi 14 mars 2025, de 9 h 00") < email.text.index("vendredi 21 mars 2025")
+    assert "5 mars" not in email.text
+
+
+def test_a_credit_note_names_the_invoice_and_the_amount_from_cents(
+    container: Container, apply: Callable[..., None], events: Any, transport: Any
+) -> None:
+    invoice_id = uuid.uuid4()
+    note = credit_note_issued(events, invoice_id)
+    apply(*events.catalogue(), invoice_issued(events, invoice_id), note, note)
+    Dispatcher.from_container(container).dispatch_due()
+    (email,) = [e for e in transport.emails if e.subject.startswith("Credit note")]
+    assert email.subject == (
+        "Credit note VAN-CN-2025-0007 from Demo IMS Clinic: CAD 40.05 credited on invoice VAN-2025-0042"
+    )
+    assert "you owe nothing" not in email.text
+    assert email.calendar is None
+
+
+def test_a_credit_note_voiding_an_invoice_unknown_here_in_french(
+    container: Container, apply: Callable[..., None], events: Any, transport: Any
+) -> None:
+    apply(*events.catalogue(language="fr"), credit_note_issued(events, uuid.uuid4(), voids=True))
+    Dispatcher.from_container(container).dispatch_due()
+    (email,) = transport.emails
+    assert email.subject == "Note de crédit VAN-CN-2025-0007 de Demo IMS Clinic : 40,05 CAD crédités"
+    assert "sur votre facture." in email.text
+    assert "La facture est annulée en entier" in email.html

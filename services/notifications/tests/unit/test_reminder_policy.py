@@ -90,3 +90,22 @@ def test_rejects_reminders_outside_one_hour_to_two_weeks(changes: dict[str, int]
 def test_rejects_empty_quiet_hours() -> None:
     with pytest.raises(InvalidPolicy):
         QuietHours(time(9, 0), time(9, 0))
+
+
+@pytest.mark.parametrize(
+    ("at", "expected"),
+    [
+        (local(2025, 3, 5, 20, 0), local(2025, 3, 5, 20, 0)),  # outside: at once
+        (local(2025, 3, 5, 22, 0), local(2025, 3, 6, 9, 0)),  # evening: next morning
+        (local(2025, 3, 6, 7, 45), local(2025, 3, 6, 9, 0)),  # early morning: the same morning
+    ],
+)
+def test_what_cannot_go_earlier_waits_for_the_end_of_the_quiet_hours(
+    at: datetime, expected: datetime
+) -> None:
+    assert QuietHours(time(21, 30), time(9, 0)).earliest_allowed(at, VANCOUVER) == expected
+
+
+def test_daytime_quiet_hours_end_the_same_day() -> None:
+    quiet = QuietHours(time(12, 0), time(13, 0))
+    assert quiet.earliest_allowed(local(2025, 3, 5, 12, 30), VANCOUVER) == local(2025, 3, 5, 13, 0)

@@ -294,3 +294,85 @@ def test_several_quick_changes_send_only_the_newest(
         ("reschedule", "email", 2, "skipped"),
         ("reschedule", "email", 3, "sent"),
     ]
+
+
+# 48 h before is 08:00 in Vancouver (PST, inside the SMS quiet hours); they end at 09:00 = 17:00 UTC.
+QUIET_HOURS_END = datetime(2025, 3, 8, 17, 0, tzinfo=UTC)
+
+
+def test_a_refused_email_reminder_falls_back_to_an_sms_once_the_quiet_hours_end(
+    booked: Dispatcher, container: Container, clock: Any, transport: Any, client: Any, issuer: TestIssuer
+) -> None:
+    transport.failures.append(transport.permanent())
+    clock.set(EMAIL_DUE)
+    assert booked.dispatch_due() == 0
+    (email,) = [d for d in reminders(container) if d.channel is Channel.EMAIL]
+    (sms,) = [d for d in reminders(container) if d.channel is Channel.SMS and d.fallback_of is None]
+    (fallback,) = [d for d in reminders(container) if d.fallback_of is not None]
+    assert (email.status, email.attempts) == (DeliveryStatus.FAILED, 1)
+    assert (fallback.channel, fallback.fallback_of, fallback.next_attempt_at) == (
+        Channel.SMS,
+        email.id,
+        QUIET_HOURS_END,  # not at once: 48 h before is 08:00 local, inside the quiet hours
+    )
+    clock.set(QUIET_HOURS_END - timedelta(minutes=1))
+    assert booked.dispatch_due() == 0  # not in the quiet hours
+    clock.set(QUIET_HOURS_END)
+    assert booked.dispatch_due() == 1
+    (text,) = transport.sms
+    assert "reminder of your appointment Mon Mar 10 at 9:00 AM PDT" in text.body
+    log = client.get(
+        f"/deliveries?appointment_id={email.appointment_id}&kind=reminder", headers=issuer.headers("admin")
+    ).json
+    logged = {(d["channel"], d["status"], d["fallback_of"]): d["attempts_log"] for d in log}
+    assert [a["outcome"] for a in logged[("email", "failed", None)]] == ["failed"]
+    assert [a["outcome"] for a in logged[("sms", "sent", str(email.id))]] == ["sent"]
+    assert sms.status is DeliveryStatus.PENDING  # the SMS reminder of its own still goes 24 h before
+
+
+def test_an_email_reminder_that_exhausts_its_attempts_falls_back_to_sms_once(
+    booked: Dispatcher, container: Container, clock: Any, transport: Any
+) -> None:
+    transport.failures.extend([transport.transient()] * 3)
+    clock.set(QUIET_HOURS_END)  # outside the quiet hours: the fallback is due at once
+    for wait in (0, 1, 2):
+        clock.advance(minutes=wait)
+        booked.dispatch_due()
+    assert booked.dispatch_due() == 1
+    email = reminders(container)[0]
+    assert (email.channel, email.status, email.attempts) == (Channel.EMAIL, DeliveryStatus.FAILED, 3)
+    assert len(transport.sms) == 1
+    assert transport.emails == []
+    clock.advance(hours=1)
+    assert booked.dispatch_due() == 0
+
+
+def test_no_sms_fallback_for_a_patient_who_opted_out_of_sms(
+    booked: Dispatcher, container: Container, clock: Any, transport: Any
+) -> None:
+    with container.uow() as uow:
+        services.receive_sms(uow, services.ReceiveSms("SMstop", "+16045550100", "STOP"))
+    transport.failures.append(transport.permanent())
+    clock.set(QUIET_HOURS_END)
+    booked.dispatch_due()
+    assert [(d.channel, d.status, d.fallback_of) for d in reminders(container)] == [
+        (Channel.EMAIL, DeliveryStatus.FAILED, None),
+        (Channel.SMS, DeliveryStatus.PENDING, None),
+    ]
+
+
+def test_a_fallback_that_fails_too_has_no_fallback_of_its_own(
+    booked: Dispatcher, container: Container, clock: Any, transport: Any
+) -> None:
+    clock.set(EMAIL_DUE)
+    assert booked.dispatch_due() == 1
+    clock.set(SMS_DUE)
+    transport.failures.append(transport.permanent("SMS provider refused the message (400)"))
+    booked.dispatch_due()  # the SMS reminder is refused: an e-mail stands in, due at once
+    transport.failures.append(transport.permanent())
+    booked.dispatch_due()  # the stand-in is refused too
+    assert sorted((d.channel, d.status, d.fallback_of is not None) for d in reminders(container)) == [
+        (Channel.EMAIL, DeliveryStatus.FAILED, True),
+        (Channel.EMAIL, DeliveryStatus.SENT, False),
+        (Channel.SMS, DeliveryStatus.FAILED, False),
+    ]

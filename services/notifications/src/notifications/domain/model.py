@@ -17,7 +17,8 @@ Immediate messages are due a short debounce after the event; reminders at the ti
 gives. Each claim opens a DeliveryAttempt (the log's line per try). A claim is committed before the
 transport is called; a claim left ``sending`` by a crash is claimed again after a while (a possible
 duplicate, recognizable by its Message-ID, rather than a lost message). An SMS that finally fails, or that
-the provider reports undelivered, may fall back to an e-mail delivery (``fallback_of``).
+the provider reports undelivered, may fall back to an e-mail delivery (``fallback_of``); an e-mail reminder
+that finally fails, to an SMS. A fallback that fails too has no fallback of its own.
 """
 
 from __future__ import annotations
@@ -63,8 +64,11 @@ class DeliveryKind(enum.StrEnum):
     ONLINE_BOOKING_ALERT = "online_booking_alert"
     WAITLIST_OFFER = "waitlist_offer"
     PLAN_SUMMARY = "plan_summary"
+    PLAN_EXTENDED = "plan_extended"
+    PLAN_CANCELLED = "plan_cancelled"
     INVOICE_ISSUED = "invoice_issued"
     PAYMENT_RECEIPT = "payment_receipt"
+    CREDIT_NOTE_ISSUED = "credit_note_issued"
     PRACTITIONER_AGENDA = "practitioner_agenda"
 
 
@@ -80,8 +84,11 @@ STAFF_KINDS = frozenset(
 NO_INVITATION_KINDS = STAFF_KINDS | {
     DeliveryKind.WAITLIST_OFFER,
     DeliveryKind.PLAN_SUMMARY,
+    DeliveryKind.PLAN_EXTENDED,
+    DeliveryKind.PLAN_CANCELLED,
     DeliveryKind.INVOICE_ISSUED,
     DeliveryKind.PAYMENT_RECEIPT,
+    DeliveryKind.CREDIT_NOTE_ISSUED,
 }
 
 
@@ -146,6 +153,13 @@ class Contact(_Copy):
         if self.sms_opted_out_at is not None:
             return False
         self.sms_opted_out_at = now
+        return True
+
+    def opt_in_to_sms(self) -> bool:
+        """Give SMS consent back (e.g. START); False when it was not withdrawn (so it is confirmed once)."""
+        if self.sms_opted_out_at is None:
+            return False
+        self.sms_opted_out_at = None
         return True
 
     def choose(
@@ -291,7 +305,7 @@ class Delivery:
     last_error: str | None = None
     claimed_at: datetime | None = None
     sent_at: datetime | None = None
-    # The SMS delivery this e-mail stands in for, after that SMS could not be delivered.
+    # The delivery on the other channel this one stands in for, after that one could not be delivered.
     fallback_of: uuid.UUID | None = None
     # What the provider last reported through its status callback (e.g. delivered, undelivered).
     provider_status: str | None = None
@@ -374,12 +388,16 @@ class Delivery:
             next_attempt_at=require_utc(due_at, "due_at") if due_at is not None else now,
         )
 
-    def fallback_email(self, delivery_id: uuid.UUID, now: datetime) -> Delivery:
-        """A pending e-mail carrying this (undeliverable) SMS's message, due at once."""
+    def fallback_on(
+        self, channel: Channel, delivery_id: uuid.UUID, now: datetime, due_at: datetime
+    ) -> Delivery:
+        """A pending delivery of this (undeliverable) message on the other ``channel``, due at ``due_at``."""
+        if channel is self.channel:
+            raise ValueError("a fallback goes on the other channel")
         return Delivery(
             id=delivery_id,
-            key=f"{self.key_for(self.appointment_id, self.kind, Channel.EMAIL, self.sequence)}:fallback",
-            channel=Channel.EMAIL,
+            key=f"{self.key_for(self.appointment_id, self.kind, channel, self.sequence)}:fallback",
+            channel=channel,
             kind=self.kind,
             patient_id=self.patient_id,
             appointment_id=self.appointment_id,
@@ -392,7 +410,7 @@ class Delivery:
             event_id=self.event_id,
             created_at=now,
             updated_at=now,
-            next_attempt_at=now,
+            next_attempt_at=require_utc(due_at, "due_at"),
             fallback_of=self.id,
         )
 

@@ -53,6 +53,19 @@ class QuietHours:
         window_start = datetime.combine(day, self.start, tzinfo=zone)
         return require_utc(window_start, "window_start") - BEFORE_QUIET_HOURS
 
+    def earliest_allowed(self, at: datetime, zone: ZoneInfo) -> datetime:
+        """``at`` itself when outside the quiet hours, else the end of the window it falls in.
+
+        For what cannot go earlier any more (a fallback for a message that just failed).
+        """
+        local = at.astimezone(zone)
+        if not self.contains(local.time().replace(tzinfo=None)):
+            return at
+        day = local.date()
+        if self.start > self.end and local.time() >= self.start:
+            day += timedelta(days=1)
+        return require_utc(datetime.combine(day, self.end, tzinfo=zone), "window_end")
+
 
 @dataclass(frozen=True)
 class ReminderPolicy:

@@ -147,6 +147,60 @@ def record_plan_summary(uow: NotificationsUnitOfWork, event: Envelope) -> None:
     )
 
 
+def record_plan_extension(uow: NotificationsUnitOfWork, event: Envelope) -> None:
+    data = event.data
+    services.record_plan_extension(
+        uow,
+        services.RecordPlanExtension(
+            plan_id=data["plan_id"],
+            patient_id=data["patient_id"],
+            clinic_id=data["clinic_id"],
+            practitioner_id=data["practitioner_id"],
+            treatment_type_id=data["treatment_type_id"],
+            total_sessions=data["total_sessions"],
+            added=[
+                services.PlanSession(s["appointment_id"], s["starts_at"], s["ends_at"])
+                for s in data["added_sessions"]
+            ],
+            event_id=event.id,
+        ),
+    )
+
+
+def record_plan_cancellation(uow: NotificationsUnitOfWork, event: Envelope) -> None:
+    data = event.data
+    services.record_plan_cancellation(
+        uow,
+        services.RecordPlanCancellation(
+            plan_id=data["plan_id"],
+            patient_id=data["patient_id"],
+            clinic_id=data["clinic_id"],
+            practitioner_id=data["practitioner_id"],
+            treatment_type_id=data["treatment_type_id"],
+            cancelled_appointment_ids=data["cancelled_appointment_ids"],
+            event_id=event.id,
+        ),
+    )
+
+
+def record_credit_note(uow: NotificationsUnitOfWork, event: Envelope) -> None:
+    data = event.data
+    services.record_credit_note(
+        uow,
+        services.RecordCreditNote(
+            credit_note_id=data["credit_note_id"],
+            number=data["number"],
+            invoice_id=data["invoice_id"],
+            patient_id=data["patient_id"],
+            clinic_id=data["clinic_id"],
+            amount_cents=data["amount_cents"],
+            currency=data["currency"],
+            voids_invoice=data["voids_invoice"],
+            event_id=event.id,
+        ),
+    )
+
+
 def record_invoice_issued(uow: NotificationsUnitOfWork, event: Envelope) -> None:
     data = event.data
     services.record_message(
@@ -219,8 +273,11 @@ HANDLERS: Mapping[str, Handler] = {
     "scheduling.appointment.confirmed": record_confirmation,
     "scheduling.waitlist.offered": record_waitlist_offer,
     "scheduling.plan.created": record_plan_summary,
+    "scheduling.plan.extended": record_plan_extension,
+    "scheduling.plan.cancelled": record_plan_cancellation,
     "billing.invoice.issued": record_invoice_issued,
     "billing.payment.received": record_payment_receipt,
+    "billing.credit_note.issued": record_credit_note,
 }
 
 PRODUCERS = ("scheduling", "billing")

@@ -59,6 +59,8 @@ CANCELLED = "the appointment was cancelled"
 CONFIRMED = "the patient had confirmed the appointment"
 # Used for quiet hours only until the clinic's own details arrive (clinics here are in British Columbia).
 FALLBACK_TIMEZONE = "America/Vancouver"
+# How a consent given back by text is recorded (CASL: how consent was obtained).
+SMS_KEYWORD_START = "sms keyword START"
 INTERRUPTED = "interrupted while sending (the message may have gone out)"
 
 
@@ -349,6 +351,138 @@ def record_message(uow: NotificationsUnitOfWork, cmd: RecordMessage) -> Delivery
     uow.repo.add(delivery)
     uow.commit()
     return delivery
+
+
+# An extension's message is keyed by a name derived from (plan, sessions added): one per extension.
+PLAN_EXTENSION_NAMESPACE = uuid.UUID("0b8e4d52-7f0a-4c4e-8a51-3d9b6c2f1e77")
+
+
+@dataclass(frozen=True)
+class PlanSession:
+    appointment_id: uuid.UUID
+    starts_at: datetime
+    ends_at: datetime
+
+
+@dataclass(frozen=True)
+class RecordPlanExtension:
+    """Sessions were added to a treatment plan (scheduling.plan.extended)."""
+
+    plan_id: uuid.UUID
+    patient_id: uuid.UUID
+    clinic_id: uuid.UUID
+    practitioner_id: uuid.UUID
+    treatment_type_id: uuid.UUID
+    total_sessions: int
+    added: Sequence[PlanSession]
+    event_id: uuid.UUID
+
+
+def record_plan_extension(uow: NotificationsUnitOfWork, cmd: RecordPlanExtension) -> Delivery | None:
+    """One e-mail per extension listing the added sessions (a plan may be extended more than once)."""
+    added = sorted(cmd.added, key=lambda s: s.starts_at)
+    ids = ",".join(sorted(str(s.appointment_id) for s in added))
+    return record_message(
+        uow,
+        RecordMessage(
+            kind=DeliveryKind.PLAN_EXTENDED,
+            subject_id=uuid.uuid5(PLAN_EXTENSION_NAMESPACE, f"{cmd.plan_id}:{ids}"),
+            patient_id=cmd.patient_id,
+            clinic_id=cmd.clinic_id,
+            practitioner_id=cmd.practitioner_id,
+            treatment_type_id=cmd.treatment_type_id,
+            payload={"sessions": [_session_payload(s) for s in added], "total_sessions": cmd.total_sessions},
+            event_id=cmd.event_id,
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class RecordPlanCancellation:
+    """A treatment plan was cancelled with its remaining sessions (scheduling.plan.cancelled)."""
+
+    plan_id: uuid.UUID
+    patient_id: uuid.UUID
+    clinic_id: uuid.UUID
+    practitioner_id: uuid.UUID
+    treatment_type_id: uuid.UUID
+    cancelled_appointment_ids: Sequence[uuid.UUID]
+    event_id: uuid.UUID
+
+
+def record_plan_cancellation(uow: NotificationsUnitOfWork, cmd: RecordPlanCancellation) -> Delivery | None:
+    """One e-mail per plan naming the cancelled sessions.
+
+    The event names sessions by id only; their times come from the appointment copies (scheduling
+    announces each session's booking, and its cancellation before the plan's). ``cancelled_count`` counts
+    them all, so a session whose copy never arrived is still counted.
+    """
+    known = [uow.repo.appointment(appointment_id) for appointment_id in cmd.cancelled_appointment_ids]
+    sessions = sorted(
+        (PlanSession(a.appointment_id, a.starts_at, a.ends_at) for a in known if a is not None),
+        key=lambda s: s.starts_at,
+    )
+    return record_message(
+        uow,
+        RecordMessage(
+            kind=DeliveryKind.PLAN_CANCELLED,
+            subject_id=cmd.plan_id,
+            patient_id=cmd.patient_id,
+            clinic_id=cmd.clinic_id,
+            practitioner_id=cmd.practitioner_id,
+            treatment_type_id=cmd.treatment_type_id,
+            payload={
+                "sessions": [_session_payload(s) for s in sessions],
+                "cancelled_count": len(cmd.cancelled_appointment_ids),
+            },
+            event_id=cmd.event_id,
+        ),
+    )
+
+
+def _session_payload(session: PlanSession) -> dict[str, str]:
+    return {"starts_at": session.starts_at.isoformat(), "ends_at": session.ends_at.isoformat()}
+
+
+@dataclass(frozen=True)
+class RecordCreditNote:
+    """Billing credited (part of) an invoice (billing.credit_note.issued)."""
+
+    credit_note_id: uuid.UUID
+    number: str
+    invoice_id: uuid.UUID
+    patient_id: uuid.UUID
+    clinic_id: uuid.UUID
+    amount_cents: int
+    currency: str
+    voids_invoice: bool
+    event_id: uuid.UUID
+
+
+def record_credit_note(uow: NotificationsUnitOfWork, cmd: RecordCreditNote) -> Delivery | None:
+    """One e-mail per credit note; the invoice's number is the one its "invoice issued" message carried
+    (None when that message was never recorded here: the e-mail then says "your invoice")."""
+    invoice_message = uow.repo.delivery_by_key(
+        Delivery.key_for(cmd.invoice_id, DeliveryKind.INVOICE_ISSUED, Channel.EMAIL, 0)
+    )
+    invoice_number = (invoice_message.payload or {}).get("number") if invoice_message else None
+    return record_message(
+        uow,
+        RecordMessage(
+            kind=DeliveryKind.CREDIT_NOTE_ISSUED,
+            subject_id=cmd.credit_note_id,
+            patient_id=cmd.patient_id,
+            clinic_id=cmd.clinic_id,
+            payload={
+                "credit_note_number": cmd.number,
+                "invoice_number": invoice_number,
+                "amount_cents": cmd.amount_cents,
+                "currency": cmd.currency,
+                "voids_invoice": cmd.voids_invoice,
+            },
+            event_id=cmd.event_id,
+        ),
+    )
 
 
 # Agenda deliveries are keyed by a name derived from (practitioner, local day): one per practitioner a day.
@@ -667,23 +801,51 @@ def _finish_attempt(
 
 
 def _fall_back(uow: NotificationsUnitOfWork, delivery: Delivery, now: datetime) -> Delivery | None:
-    """After an SMS finally failed, the same message by e-mail (once), unless that e-mail already exists.
+    """After a message finally failed on one channel, the same message on the other (once).
 
-    Booking, reschedule and cancellation notices always go by e-mail too, so only a failed reminder SMS
-    (its e-mail reminder went out a day earlier) gets a fallback e-mail of its own.
+    An SMS falls back to e-mail. Booking, reschedule and cancellation notices always go by e-mail too, so
+    only a failed reminder SMS (its e-mail reminder went out a day earlier) gets a fallback e-mail of its
+    own. A failed e-mail reminder falls back to an SMS if the patient has a phone and allows SMS, due at
+    once or, in the quiet hours, when they end (it is skipped if the appointment has started by then). A
+    fallback that fails has no fallback: both channels were tried.
     """
-    if delivery.channel is not Channel.SMS:
+    if delivery.fallback_of is not None:
         return None
-    if delivery.kind is not DeliveryKind.REMINDER:
-        same = Delivery.key_for(delivery.appointment_id, delivery.kind, Channel.EMAIL, delivery.sequence)
-        if uow.repo.delivery_by_key(same) is not None:
+    if delivery.channel is Channel.SMS:
+        if delivery.kind is not DeliveryKind.REMINDER:
+            same = Delivery.key_for(delivery.appointment_id, delivery.kind, Channel.EMAIL, delivery.sequence)
+            if uow.repo.delivery_by_key(same) is not None:
+                return None
+        fallback = delivery.fallback_on(Channel.EMAIL, uow.new_id(), now, now)
+    else:
+        if not delivery.is_reminder or delivery.patient_id is None:
             return None
-    fallback = delivery.fallback_email(uow.new_id(), now)
+        contact = uow.repo.contact(delivery.patient_id)
+        if contact is None or not contact.sms_allowed:
+            return None
+        fallback = delivery.fallback_on(
+            Channel.SMS, uow.new_id(), now, _sms_due(uow, delivery.clinic_id, now)
+        )
     if uow.repo.delivery_by_key(fallback.key) is not None:
         return None
     uow.repo.add(fallback)
-    log.info("delivery %s: SMS failed, falling back to e-mail %s", delivery.id, fallback.id)
+    log.info(
+        "delivery %s: %s failed, falling back to %s %s",
+        delivery.id,
+        delivery.channel,
+        fallback.channel,
+        fallback.id,
+    )
     return fallback
+
+
+def _sms_due(uow: NotificationsUnitOfWork, clinic_id: uuid.UUID, now: datetime) -> datetime:
+    """``now``, or the end of the clinic's SMS quiet hours when ``now`` falls in them."""
+    quiet = get_reminder_policy(uow, clinic_id).quiet_hours
+    if quiet is None:
+        return now
+    clinic = uow.repo.clinic(clinic_id)
+    return quiet.earliest_allowed(now, ZoneInfo(clinic.timezone if clinic else FALLBACK_TIMEZONE))
 
 
 def dispatch_due(
@@ -813,8 +975,9 @@ def receive_sms(uow: NotificationsUnitOfWork, cmd: ReceiveSms) -> str | None:
     CONFIRM confirms the patient's next appointment (scheduling hears of it through
     notifications.appointment.confirmation_received; its reminders stop now). STOP withdraws SMS consent
     at once, keeps a consent record and publishes notifications.contact.opted_out; it is answered the
-    first time only. HELP answers with the clinic's contact details. The same webhook delivered twice
-    (same message sid) does nothing the second time; texts from unknown numbers get no answer.
+    first time only. START gives SMS consent back (express, kept on record), also answered once only.
+    HELP answers with the clinic's contact details. The same webhook delivered twice (same message sid)
+    does nothing the second time; texts from unknown numbers get no answer.
     """
     now = uow.clock.now()
     if uow.repo.inbound_sms(cmd.message_sid) is not None:
@@ -834,6 +997,8 @@ def receive_sms(uow: NotificationsUnitOfWork, cmd: ReceiveSms) -> str | None:
             reply = _confirm_next(uow, patients, language, inbound, now)
         elif command is Command.STOP:
             reply = _opt_out(uow, patients, language, now)
+        elif command is Command.START:
+            reply = _opt_in(uow, patients, language, now)
         else:
             reply = reply_text("help", language, _clinic_contact(uow, uow.repo.latest_appointment(ids)))
     uow.commit()
@@ -886,6 +1051,23 @@ def _opt_out(
         return None
     latest = uow.repo.latest_appointment([p.patient_id for p in patients])
     return reply_text("stopped", language, _clinic_contact(uow, latest))
+
+
+def _opt_in(
+    uow: NotificationsUnitOfWork, patients: list[Contact], language: str, now: datetime
+) -> str | None:
+    """Express consent given by text: SMS messages recorded from now on go out again."""
+    renewed = [p for p in patients if p.opt_in_to_sms()]
+    for patient in renewed:
+        uow.repo.add(
+            ConsentRecord(
+                uow.new_id(), patient.patient_id, Channel.SMS, ConsentKind.EXPRESS, now, SMS_KEYWORD_START
+            )
+        )
+    if not renewed:
+        return None
+    latest = uow.repo.latest_appointment([p.patient_id for p in patients])
+    return reply_text("started", language, _clinic_contact(uow, latest))
 
 
 def _clinic_contact(
