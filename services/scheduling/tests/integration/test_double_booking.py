@@ -210,3 +210,43 @@ def test_the_database_itself_refuses_an_overlap_that_skips_the_service_check(
             ),
             {"id": created["id"]},
         )
+
+
+@pytest.mark.parametrize("rounds", [pytest.param(3, id="3-rounds")])
+def test_twenty_simultaneous_bookings_for_the_only_room_across_two_practitioners_give_one_201(
+    api: Api,
+    admin: dict[str, str],
+    catalogue: Catalogue,
+    clock: ManualClock,
+    container: Container,
+    rounds: int,
+    database_url: str,
+) -> None:
+    # Each practitioner's own overlap guard lets one of their requests through; only the room guard
+    # (PostgreSQL's room exclusion constraint, SQLite's serialized writers) can stop the second one.
+    if database_url.startswith("sqlite"):
+        rounds = 2
+    room = api.client.post(f"/clinics/{catalogue.clinic_id}/rooms", headers=admin, json={"name": "Bed 1"})
+    assert room.status_code == 201, room.json
+    _, headers = api.register_patient("one-room@example.test")
+    app = api.client.application
+    practitioners = [catalogue.ims_practitioner_id, catalogue.assessor_id]
+    requests = 20
+    for round_number in range(rounds):
+        starts_at = (clock.now() + timedelta(days=2 + round_number)).isoformat()
+        bodies = [
+            {
+                "clinic_id": catalogue.clinic_id,
+                "practitioner_id": practitioners[i % 2],
+                "treatment_type_id": catalogue.assessment_id,
+                "starts_at": starts_at,
+            }
+            for i in range(requests)
+        ]
+        statuses = race(app, headers, bodies)
+        assert statuses == Counter({201: 1, 409: requests - 1}), f"round {round_number}: {statuses}"
+    with container.engine.connect() as conn:
+        booked = conn.execute(
+            text("SELECT count(*), count(DISTINCT room_id) FROM appointments WHERE status = 'booked'")
+        ).one()
+    assert tuple(booked) == (rounds, 1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import uuid
 from collections import Counter
@@ -260,3 +261,46 @@ def test_two_concurrent_plans_sharing_one_slot_exactly_one_persists(
     assert booked == 3 * rounds
     with container.engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM treatment_plans")).scalar() == rounds
+
+
+def test_listing_plans_shows_a_patient_only_their_own_and_lets_staff_filter(
+    api: Api, admin: dict[str, str], catalogue: Catalogue, clock: ManualClock
+) -> None:
+    me, my_headers = api.register_patient("lister@example.test")
+    mine = me["id"]
+    clear_for_ims(api, admin, catalogue, clock, mine)
+    theirs = cleared_patient(api, admin, catalogue, clock, "other-lister@example.test")
+
+    def create(patient_id: str, weeks: int) -> str:
+        body = plan_body(catalogue, patient_id, next_monday(clock, weeks), sessions=2)
+        response = api.client.post("/plans", headers=admin, json=body)
+        assert response.status_code == 201, response.json
+        clock.advance(timedelta(seconds=1))  # oldest first: keep the creation times apart
+        return response.json["id"]
+
+    first, stopped, other = create(mine, 1), create(mine, 4), create(theirs, 8)
+    assert api.client.post(f"/plans/{stopped}/cancel", headers=admin, json={}).status_code == 200
+
+    own = api.client.get("/plans", headers=my_headers)
+    assert own.status_code == 200
+    assert [p["id"] for p in own.json] == [first, stopped]
+    assert own.json[0]["remaining_sessions"] == 2
+    assert len(own.json[0]["sessions"]) == 2
+    # A patient asking for someone else's plans still gets only their own.
+    snooping = api.client.get("/plans", headers=my_headers, query_string={"patient_id": theirs})
+    assert [p["id"] for p in snooping.json] == [first, stopped]
+    paged = api.client.get("/plans", headers=my_headers, query_string={"page": 2, "page_size": 1})
+    assert [p["id"] for p in paged.json] == [stopped]
+    assert json.loads(paged.headers["X-Pagination"])["total"] == 2
+
+    everyone = api.client.get("/plans", headers=admin).json
+    assert [p["id"] for p in everyone] == [first, stopped, other]
+    active_mine = api.client.get(
+        "/plans", headers=admin, query_string={"patient_id": mine, "status": "active"}
+    ).json
+    assert [p["id"] for p in active_mine] == [first]
+    cancelled = api.client.get("/plans", headers=admin, query_string={"status": "cancelled"}).json
+    assert [p["id"] for p in cancelled] == [stopped]
+    bad = api.client.get("/plans", headers=admin, query_string={"status": "paused"})
+    assert bad.status_code == 422
+    assert bad.json["invalid-params"][0]["name"] == "status"

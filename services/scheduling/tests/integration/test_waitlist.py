@@ -14,13 +14,22 @@ from .test_api import booking
 from .test_lifecycle import events_of
 
 
-def join(api: Api, headers: dict[str, str], catalogue: Catalogue, clock: ManualClock) -> Any:
+def join(
+    api: Api,
+    headers: dict[str, str],
+    catalogue: Catalogue,
+    clock: ManualClock,
+    *,
+    hours: int = 24,
+    **extra: Any,
+) -> Any:
+    """Join for any start from ``hours`` to ``hours + 48`` hours ahead."""
     body = {
         "clinic_id": catalogue.clinic_id,
         "treatment_type_id": catalogue.assessment_id,
-        "not_before": (clock.now() + timedelta(hours=24)).isoformat(),
-        "not_after": (clock.now() + timedelta(hours=72)).isoformat(),
-    }
+        "not_before": (clock.now() + timedelta(hours=hours)).isoformat(),
+        "not_after": (clock.now() + timedelta(hours=hours + 48)).isoformat(),
+    } | extra
     response = api.client.post("/waitlist", headers=headers, json=body)
     assert response.status_code == 201, response.json
     clock.advance(timedelta(seconds=1))  # first come, first served: keep the arrivals apart
@@ -106,3 +115,94 @@ def test_a_waitlist_entry_needs_a_sensible_window_and_ims_clearance(
         "not_after": body["not_before"],
     }
     assert api.client.post("/waitlist", headers=headers, json=ims).status_code == 422
+
+
+def test_claiming_an_earlier_time_moves_the_named_appointment_and_offers_its_old_time(
+    api: Api, catalogue: Catalogue, clock: ManualClock, container: Container, admin: dict[str, str]
+) -> None:
+    _, holder = api.register_patient("early-holder@example.test")
+    _, mover_headers = api.register_patient("mover@example.test")
+    _, next_headers = api.register_patient("after-mover@example.test")
+    taken = api.client.post("/appointments", headers=holder, json=booking(catalogue, clock)).json
+    later = api.client.post(
+        "/appointments", headers=mover_headers, json=booking(catalogue, clock, hours_ahead=120)
+    ).json
+    entry = join(api, mover_headers, catalogue, clock, appointment_id=later["id"])
+    assert entry["appointment_id"] == later["id"]
+    next_entry = join(api, next_headers, catalogue, clock, hours=96)
+
+    api.client.post(f"/appointments/{taken['id']}/cancel", headers=holder, json={})
+    [offer] = events_of(container, "scheduling.waitlist.offered")
+    assert str(offer.data["waitlist_entry_id"]) == entry["id"]
+    claimed = api.client.post(f"/waitlist/{entry['id']}/claim", headers=mover_headers)
+
+    assert claimed.status_code == 201, claimed.json
+    assert claimed.json["id"] == later["id"]
+    assert claimed.json["starts_at"] == taken["starts_at"]
+    assert claimed.json["status"] == "booked"
+    assert claimed.json["sequence"] == later["sequence"] + 1
+    [moved] = events_of(container, "scheduling.appointment.rescheduled")
+    assert str(moved.data["appointment_id"]) == later["id"]
+    assert moved.data["previous_starts_at"].isoformat() == later["starts_at"]
+    booked_ids = {
+        str(e.data["appointment_id"]) for e in events_of(container, "scheduling.appointment.booked")
+    }
+    assert str(offer.data["offer_id"]) not in booked_ids
+    hold = api.client.get(f"/appointments/{offer.data['offer_id']}", headers=admin).json
+    assert hold["status"] == "cancelled"
+    mine = api.client.get("/appointments", headers=mover_headers).json
+    assert [(a["id"], a["status"]) for a in mine if a["status"] != "cancelled"] == [(later["id"], "booked")]
+    # The old, later time is free again and goes to the next patient waiting for it.
+    [_, second_offer] = events_of(container, "scheduling.waitlist.offered")
+    assert str(second_offer.data["waitlist_entry_id"]) == next_entry["id"]
+    assert second_offer.data["starts_at"].isoformat() == later["starts_at"]
+    assert api.client.post(f"/waitlist/{next_entry['id']}/claim", headers=next_headers).status_code == 201
+
+
+def test_the_appointment_to_move_must_be_the_patients_own_booked_and_later_than_the_window(
+    api: Api, catalogue: Catalogue, clock: ManualClock
+) -> None:
+    _, headers = api.register_patient("picky@example.test")
+    _, stranger = api.register_patient("stranger@example.test")
+    inside = api.client.post("/appointments", headers=headers, json=booking(catalogue, clock)).json
+    later = api.client.post(
+        "/appointments", headers=headers, json=booking(catalogue, clock, hours_ahead=120)
+    ).json
+    theirs = api.client.post(
+        "/appointments", headers=stranger, json=booking(catalogue, clock, hours_ahead=144)
+    ).json
+
+    def refused(appointment_id: str) -> tuple[int, str]:
+        body = {
+            "clinic_id": catalogue.clinic_id,
+            "treatment_type_id": catalogue.assessment_id,
+            "not_before": (clock.now() + timedelta(hours=24)).isoformat(),
+            "not_after": (clock.now() + timedelta(hours=72)).isoformat(),
+            "appointment_id": appointment_id,
+        }
+        response = api.client.post("/waitlist", headers=headers, json=body)
+        return response.status_code, response.json["invalid-params"][0]["name"]
+
+    assert refused(theirs["id"]) == (404, "appointment_id")
+    assert refused(inside["id"]) == (422, "appointment_id")
+    api.client.post(f"/appointments/{later['id']}/cancel", headers=headers, json={})
+    assert refused(later["id"]) == (422, "appointment_id")
+
+
+def test_an_entry_whose_appointment_was_cancelled_is_passed_over(
+    api: Api, catalogue: Catalogue, clock: ManualClock, container: Container
+) -> None:
+    _, holder = api.register_patient("pass-holder@example.test")
+    _, gone_headers = api.register_patient("changed-mind@example.test")
+    _, plain_headers = api.register_patient("plain@example.test")
+    taken = api.client.post("/appointments", headers=holder, json=booking(catalogue, clock)).json
+    later = api.client.post(
+        "/appointments", headers=gone_headers, json=booking(catalogue, clock, hours_ahead=120)
+    ).json
+    join(api, gone_headers, catalogue, clock, appointment_id=later["id"])
+    plain = join(api, plain_headers, catalogue, clock)
+    api.client.post(f"/appointments/{later['id']}/cancel", headers=gone_headers, json={})
+
+    api.client.post(f"/appointments/{taken['id']}/cancel", headers=holder, json={})
+    [offer] = events_of(container, "scheduling.waitlist.offered")
+    assert str(offer.data["waitlist_entry_id"]) == plain["id"]

@@ -227,6 +227,7 @@ waitlist_entries = Table(
     Column("status", _str_enum(WaitlistStatus, "waitlist_status"), nullable=False),
     Column("offer_appointment_id", Uuid, ForeignKey("appointments.id"), nullable=True),
     Column("offer_expires_at", UTCDateTime, nullable=True),
+    Column("appointment_id", Uuid, ForeignKey("appointments.id"), nullable=True),
     Index("ix_waitlist_entries_clinic_status", "clinic_id", "status", "created_at"),
 )
 

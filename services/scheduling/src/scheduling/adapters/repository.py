@@ -24,6 +24,7 @@ from scheduling.domain.model import (
     Suitability,
     TreatmentType,
 )
+from scheduling.domain.plans import TreatmentPlan
 from scheduling.domain.waitlist import WaitlistEntry, WaitlistStatus
 
 T = TypeVar("T")
@@ -54,6 +55,8 @@ class SqlAlchemyRepository:
     def _order(cls: type) -> list[object]:
         if cls is Appointment:
             return [Appointment.starts_at, Appointment.id]  # type: ignore[list-item]
+        if cls is TreatmentPlan:
+            return [TreatmentPlan.created_at, TreatmentPlan.id]  # type: ignore[list-item]
         return [cls.id]  # type: ignore[attr-defined]
 
     def account_by_email(self, email: str) -> Account | None:

@@ -273,9 +273,12 @@ class Appointment:
         """Make this a hold (FHIR ``proposed``): it occupies the time until claimed or released."""
         self.status = AppointmentStatus.PROPOSED
 
-    def accept_hold(self, now: datetime) -> None:
+    def require_held(self) -> None:
         if self.status is not AppointmentStatus.PROPOSED:
             raise RuleViolation("this time is no longer held", field="status")
+
+    def accept_hold(self, now: datetime) -> None:
+        self.require_held()
         self.status = AppointmentStatus.BOOKED
         self.booked_at = now
         self.sequence += 1

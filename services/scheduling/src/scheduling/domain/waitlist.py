@@ -2,6 +2,9 @@
 
 The hold is an appointment in FHIR status ``proposed``: it occupies the practitioner's time like any other
 (so nobody else can take it) until the patient claims it (``booked``) or the offer expires (``cancelled``).
+
+An entry may name the patient's existing, later appointment: claiming then moves that appointment to the
+offered time (the hold is released) instead of booking a second one.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from scheduling.domain.errors import RuleViolation
+from scheduling.domain.model import Appointment, AppointmentStatus
 
 OFFER_HOLD = timedelta(minutes=30)
 
@@ -39,10 +43,28 @@ class WaitlistEntry:
     status: WaitlistStatus = WaitlistStatus.WAITING
     offer_appointment_id: uuid.UUID | None = None
     offer_expires_at: datetime | None = None
+    appointment_id: uuid.UUID | None = None
 
     def __post_init__(self) -> None:
         if self.not_after <= self.not_before:
             raise RuleViolation("the latest time must be after the earliest", field="not_after")
+
+    def check_replaceable(self, appointment: Appointment) -> None:
+        """The appointment to move must be this patient's, booked, of this treatment, after the window."""
+        if appointment.patient_id != self.patient_id:
+            raise RuleViolation("the appointment to move is not this patient's", field="appointment_id")
+        if appointment.status is not AppointmentStatus.BOOKED:
+            raise RuleViolation(
+                f"an appointment that is {appointment.status} cannot be moved", field="appointment_id"
+            )
+        if appointment.clinic_id != self.clinic_id or appointment.treatment_type_id != self.treatment_type_id:
+            raise RuleViolation(
+                "the appointment to move must be for this clinic and treatment type", field="appointment_id"
+            )
+        if appointment.starts_at <= self.not_after:
+            raise RuleViolation(
+                "the appointment to move must start after the wanted window", field="appointment_id"
+            )
 
     def matches(self, practitioner_id: uuid.UUID, starts_at: datetime) -> bool:
         """Whether a time freed with this practitioner suits the entry (the treatment must still fit)."""

@@ -191,6 +191,27 @@ def get_plan(uow: UnitOfWork, actor: Principal, plan_id: uuid.UUID) -> PlanView:
     return _view(uow, _visible_plan(uow, actor, plan_id))
 
 
+def list_plans(
+    uow: UnitOfWork,
+    actor: Principal,
+    page: services.Page,
+    patient_id: uuid.UUID | None = None,
+    status: PlanStatus | None = None,
+) -> tuple[list[PlanView], int]:
+    """A patient sees only their own plans; staff may filter by patient. Oldest first."""
+    if not actor.is_staff:
+        patient_id = actor.patient_id
+        if patient_id is None:
+            return [], 0
+    filters: dict[str, object] = {}
+    if patient_id is not None:
+        filters["patient_id"] = patient_id
+    if status is not None:
+        filters["status"] = status
+    found, total = uow.repo.list(TreatmentPlan, offset=page.offset, limit=page.limit, **filters)
+    return [_view(uow, plan) for plan in found], total
+
+
 # --- helpers -------------------------------------------------------------------------------------------
 
 

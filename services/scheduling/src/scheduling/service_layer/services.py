@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import exc
-
-from clinic_shared.db import is_conflict, is_retryable, sqlstate
 from clinic_shared.events import Envelope
 from clinic_shared.tokens import Principal
 from scheduling.domain.errors import Conflict, Forbidden, InvalidCredentials, NotFound, RuleViolation
@@ -32,6 +28,7 @@ from scheduling.service_layer import waitlist
 from scheduling.service_layer.availability import check_free_time
 from scheduling.service_layer.booking_events import emit_booked
 from scheduling.service_layer.ports import PasswordHasher, UnitOfWork
+from scheduling.service_layer.rescheduling import conflict_on_violation, move_appointment
 
 
 @dataclass(frozen=True)
@@ -319,37 +316,17 @@ def reschedule_appointment(uow: UnitOfWork, actor: Principal, cmd: RescheduleApp
     clinic = clinic_of(uow, appointment.clinic_id)
     practitioner = practitioner_of(uow, cmd.practitioner_id or appointment.practitioner_id)
     treatment = treatment_of(uow, appointment.treatment_type_id)
-    now = uow.clock.now()
-    appointment.check_movable(by_staff=actor.is_staff, now=now)
-    previous = (appointment.practitioner_id, appointment.starts_at, appointment.ends_at)
-    room_id = check_free_time(
-        uow,
-        clinic,
-        practitioner,
-        treatment,
-        cmd.starts_at,
-        now=now,
-        enforce_notice=not actor.is_staff,
-        exclude=appointment.id,
-    )
-    appointment.reschedule(
-        clinic=clinic,
-        practitioner=practitioner,
-        treatment=treatment,
-        starts_at=cmd.starts_at,
-        now=now,
-        by_staff=actor.is_staff,
-        room_id=room_id,
-    )
     with conflict_on_violation("the practitioner is not free at this time", "starts_at"):
-        uow.emit(
-            "scheduling.appointment.rescheduled",
-            appointment.facts()
-            | {
-                "previous_practitioner_id": previous[0],
-                "previous_starts_at": previous[1],
-                "previous_ends_at": previous[2],
-            },
+        move_appointment(
+            uow,
+            actor,
+            appointment,
+            clinic=clinic,
+            practitioner=practitioner,
+            treatment=treatment,
+            starts_at=cmd.starts_at,
+            now=uow.clock.now(),
+            enforce_notice=not actor.is_staff,
         )
         uow.commit()
     return appointment
@@ -497,26 +474,6 @@ def list_appointments(
 
 
 # --- helpers -------------------------------------------------------------------------------------------
-
-
-@contextmanager
-def conflict_on_violation(message: str, field: str) -> Iterator[None]:
-    """Turn a lost race caught by the database into a Conflict.
-
-    Besides uniqueness/exclusion violations, PostgreSQL may abort one of two transactions writing
-    overlapping times with a deadlock (each waits on the other's exclusion-constraint check): such a
-    deadlock only arises between overlapping writers, so the aborted one has lost the time too.
-    """
-    try:
-        yield
-    except exc.IntegrityError as error:
-        if is_conflict(error):
-            raise Conflict(message, field=field) from None
-        raise
-    except exc.DBAPIError as error:
-        if sqlstate(error) is not None and is_retryable(error):
-            raise Conflict(message, field=field) from None
-        raise
 
 
 def clinic_of(uow: UnitOfWork, clinic_id: uuid.UUID) -> Clinic:

@@ -22,6 +22,7 @@ from scheduling.domain.waitlist import WaitlistEntry, WaitlistStatus
 from scheduling.service_layer.availability import check_free_time
 from scheduling.service_layer.booking_events import emit_booked
 from scheduling.service_layer.ports import UnitOfWork
+from scheduling.service_layer.rescheduling import conflict_on_violation, move_appointment
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,7 @@ class JoinWaitlist:
     not_after: datetime
     practitioner_id: uuid.UUID | None = None
     patient_id: uuid.UUID | None = None
+    appointment_id: uuid.UUID | None = None
 
 
 def join_waitlist(uow: UnitOfWork, actor: Principal, cmd: JoinWaitlist) -> WaitlistEntry:
@@ -63,7 +65,13 @@ def join_waitlist(uow: UnitOfWork, actor: Principal, cmd: JoinWaitlist) -> Waitl
         not_before=require_aware(cmd.not_before, "not_before"),
         not_after=require_aware(cmd.not_after, "not_after"),
         created_at=uow.clock.now(),
+        appointment_id=cmd.appointment_id,
     )
+    if cmd.appointment_id is not None:
+        later = uow.repo.get(Appointment, cmd.appointment_id)
+        if later is None or later.patient_id != patient_id:
+            raise NotFound("appointment not found", field="appointment_id")
+        entry.check_replaceable(later)
     uow.repo.add(entry)
     uow.commit()
     return entry
@@ -92,16 +100,57 @@ def withdraw(uow: UnitOfWork, actor: Principal, entry_id: uuid.UUID) -> Waitlist
 
 
 def claim_offer(uow: UnitOfWork, actor: Principal, entry_id: uuid.UUID) -> Appointment:
-    """Turn the held time into a booking (the hold already occupies it, so nobody else can take it)."""
+    """Take the held time (the hold already occupies it, so nobody else can take it).
+
+    Without a named appointment the hold becomes the booking; with one, that appointment moves to the held
+    time (a reschedule) and its old time is offered to the next patient waiting.
+    """
     entry = _visible_entry(uow, actor, entry_id)
     now = uow.clock.now()
-    appointment = uow.repo.get(Appointment, entry.claim(now))
-    if appointment is None:
+    hold = uow.repo.get(Appointment, entry.claim(now))
+    if hold is None:
         raise NotFound("the held appointment is gone")
-    appointment.accept_hold(now)
-    emit_booked(uow, actor, appointment)
-    uow.commit()
-    return appointment
+    if entry.appointment_id is None:
+        hold.accept_hold(now)
+        emit_booked(uow, actor, hold)
+        uow.commit()
+        return hold
+    return _move_into_hold(uow, actor, entry, hold, now)
+
+
+def _move_into_hold(
+    uow: UnitOfWork, actor: Principal, entry: WaitlistEntry, hold: Appointment, now: datetime
+) -> Appointment:
+    later = uow.repo.get(Appointment, entry.appointment_id) if entry.appointment_id else None
+    if later is None:
+        raise NotFound("the appointment to move is gone", field="appointment_id")
+    hold.require_held()
+    entry.check_replaceable(later)
+    clinic = uow.repo.get(Clinic, hold.clinic_id)
+    practitioner = uow.repo.get(Practitioner, hold.practitioner_id)
+    treatment = uow.repo.get(TreatmentType, later.treatment_type_id)
+    if clinic is None or practitioner is None or treatment is None:
+        raise NotFound("the held time is no longer offered")
+    freed = _Freed(later.clinic_id, later.practitioner_id, later.starts_at)
+    with conflict_on_violation("the held time is no longer free", "starts_at"):
+        hold.release_hold(now)
+        # PostgreSQL checks the exclusion constraints row by row: the hold must be gone before the move.
+        uow.flush()
+        move_appointment(
+            uow,
+            actor,
+            later,
+            clinic=clinic,
+            practitioner=practitioner,
+            treatment=treatment,
+            starts_at=hold.starts_at,
+            now=now,
+            enforce_notice=False,
+        )
+        uow.flush()
+        _offer_time(uow, freed, now)
+        uow.commit()
+    return later
 
 
 def expire_offers(uow: UnitOfWork) -> int:
@@ -118,8 +167,19 @@ def expire_offers(uow: UnitOfWork) -> int:
     return len(expired)
 
 
+@dataclass(frozen=True)
+class _Freed:
+    clinic_id: uuid.UUID
+    practitioner_id: uuid.UUID
+    starts_at: datetime
+
+
 def offer_freed_time(uow: UnitOfWork, freed: Appointment, now: datetime) -> WaitlistEntry | None:
     """Hold the freed time for the first waiting patient it suits, and tell them (waitlist.offered)."""
+    return _offer_time(uow, _Freed(freed.clinic_id, freed.practitioner_id, freed.starts_at), now)
+
+
+def _offer_time(uow: UnitOfWork, freed: _Freed, now: datetime) -> WaitlistEntry | None:
     if freed.starts_at <= now:
         return None
     clinic = uow.repo.get(Clinic, freed.clinic_id)
@@ -127,7 +187,7 @@ def offer_freed_time(uow: UnitOfWork, freed: Appointment, now: datetime) -> Wait
     if clinic is None or practitioner is None:
         return None
     for entry in uow.repo.waiting_entries(clinic.id):
-        if not entry.matches(practitioner.id, freed.starts_at):
+        if not entry.matches(practitioner.id, freed.starts_at) or not _still_wanted(uow, entry):
             continue
         treatment = uow.repo.get(TreatmentType, entry.treatment_type_id)
         if treatment is None:
@@ -166,6 +226,20 @@ def offer_freed_time(uow: UnitOfWork, freed: Appointment, now: datetime) -> Wait
         )
         return entry
     return None
+
+
+def _still_wanted(uow: UnitOfWork, entry: WaitlistEntry) -> bool:
+    """An entry that names an appointment to move is moot once that appointment is cancelled or past."""
+    if entry.appointment_id is None:
+        return True
+    later = uow.repo.get(Appointment, entry.appointment_id)
+    if later is None:
+        return False
+    try:
+        entry.check_replaceable(later)
+    except RuleViolation:
+        return False
+    return True
 
 
 def _held(uow: UnitOfWork, entry: WaitlistEntry) -> Appointment | None:

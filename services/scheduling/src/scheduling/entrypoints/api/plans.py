@@ -10,10 +10,11 @@ import uuid
 from typing import Any
 
 from flask_smorest import Blueprint
+from flask_smorest.pagination import PaginationParameters
 
 from clinic_shared.web.auth import current_principal
 from scheduling.entrypoints.api import schemas
-from scheduling.entrypoints.api.context import container
+from scheduling.entrypoints.api.context import container, page_of
 from scheduling.service_layer import plans
 from scheduling.service_layer.plans import PlanView, SessionOverride
 
@@ -33,6 +34,19 @@ def create_plan(body: dict[str, Any]) -> PlanView:
     overrides = _overrides(body)
     with container().uow() as uow:
         return plans.create_plan(uow, current_principal(), plans.CreatePlan(**body, overrides=overrides))
+
+
+@blp.route("", methods=["GET"])
+@blp.arguments(schemas.PlanQuery, location="query")
+@blp.response(200, schemas.PlanSchema(many=True))
+@blp.paginate()
+def list_plans(query: dict[str, Any], pagination_parameters: PaginationParameters) -> list[PlanView]:
+    """Plans oldest first, each with its sessions and progress; a patient sees only their own."""
+    with container().uow() as uow:
+        items, pagination_parameters.item_count = plans.list_plans(
+            uow, current_principal(), page_of(pagination_parameters), query["patient_id"], query["status"]
+        )
+        return items
 
 
 @blp.route("/<uuid:plan_id>", methods=["GET"])

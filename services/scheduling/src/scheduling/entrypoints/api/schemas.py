@@ -8,6 +8,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from scheduling.domain.model import AppointmentKind, AppointmentStatus
+from scheduling.domain.plans import PlanStatus
 
 E164 = validate.Regexp(r"^\+[1-9]\d{7,14}$", error="must be an E.164 phone number such as +16045550123")
 LANGUAGES = validate.OneOf(["en", "fr"])
@@ -307,6 +308,11 @@ class CancelPlanRequest(Schema):
     )
 
 
+class PlanQuery(Schema):
+    patient_id = fields.UUID(load_default=None, metadata={"description": "Staff only: filter by patient"})
+    status = fields.Enum(PlanStatus, by_value=True, load_default=None)
+
+
 class PlanSchema(Schema):
     id = fields.UUID(attribute="plan.id")
     clinic_id = fields.UUID(attribute="plan.clinic_id")
@@ -332,6 +338,14 @@ class JoinWaitlistRequest(Schema):
         load_default=None, allow_none=True, metadata={"description": "Omit for any"}
     )
     patient_id = fields.UUID(load_default=None, allow_none=True, metadata={"description": "Staff only"})
+    appointment_id = fields.UUID(
+        load_default=None,
+        allow_none=True,
+        metadata={
+            "description": "The patient's own booked appointment, later than the window, to move to an "
+            "offered time (instead of booking a second appointment)"
+        },
+    )
 
 
 class WaitlistEntrySchema(Schema):
@@ -346,3 +360,4 @@ class WaitlistEntrySchema(Schema):
     status = fields.String()
     offer_appointment_id = fields.UUID(allow_none=True)
     offer_expires_at = fields.AwareDateTime(format="iso", allow_none=True)
+    appointment_id = fields.UUID(allow_none=True)

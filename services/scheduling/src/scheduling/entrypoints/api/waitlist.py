@@ -23,7 +23,10 @@ blp = Blueprint("waitlist", __name__, url_prefix="/waitlist", description="Waitl
 @blp.arguments(schemas.JoinWaitlistRequest)
 @blp.response(201, schemas.WaitlistEntrySchema)
 def join(body: dict[str, Any]) -> WaitlistEntry:
-    """Ask to be offered a time between ``not_before`` and ``not_after`` when one frees up."""
+    """Ask to be offered a time between ``not_before`` and ``not_after`` when one frees up.
+
+    With ``appointment_id`` (the patient's later appointment) a claimed offer moves that appointment.
+    """
     with container().uow() as uow:
         return waitlist.join_waitlist(uow, current_principal(), waitlist.JoinWaitlist(**body))
 
@@ -43,7 +46,7 @@ def list_entries(pagination_parameters: PaginationParameters) -> Sequence[Waitli
 @blp.response(201, schemas.AppointmentSchema)
 @blp.alt_response(422, description="No open offer, or it has expired")
 def claim(entry_id: uuid.UUID) -> Appointment:
-    """Book the time held for this entry."""
+    """Book the time held for this entry, or move the entry's named appointment to it (a reschedule)."""
     with container().uow() as uow:
         return waitlist.claim_offer(uow, current_principal(), entry_id)
 
