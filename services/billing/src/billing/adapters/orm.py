@@ -18,7 +18,6 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
-    MetaData,
     String,
     Table,
     Text,
@@ -53,18 +52,10 @@ from billing.domain.model import (
     TreatmentType,
 )
 from billing.domain.money import Money
-from clinic_shared.db import UTCDateTime
+from clinic_shared.db import UTCDateTime, service_metadata
 from clinic_shared.messaging.tables import define_inbox_table, define_outbox_table
 
-metadata = MetaData(
-    naming_convention={
-        "ix": "ix_%(column_0_label)s",
-        "uq": "uq_%(table_name)s_%(column_0_name)s",
-        "ck": "ck_%(table_name)s_%(constraint_name)s",
-        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-        "pk": "pk_%(table_name)s",
-    }
-)
+metadata = service_metadata()
 
 
 def _str_enum(enum_cls: type, name: str) -> Enum:

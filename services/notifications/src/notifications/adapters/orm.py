@@ -13,7 +13,6 @@ from sqlalchemy import (
     Enum,
     Index,
     Integer,
-    MetaData,
     String,
     Table,
     Text,
@@ -23,7 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import registry
 
-from clinic_shared.db import UTCDateTime
+from clinic_shared.db import UTCDateTime, service_metadata
 from clinic_shared.messaging.tables import define_inbox_table, define_outbox_table
 from notifications.domain.model import (
     AppointmentCopy,
@@ -42,15 +41,7 @@ from notifications.domain.model import (
     TreatmentInfo,
 )
 
-metadata = MetaData(
-    naming_convention={
-        "ix": "ix_%(column_0_label)s",
-        "uq": "uq_%(table_name)s_%(column_0_name)s",
-        "ck": "ck_%(table_name)s_%(constraint_name)s",
-        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-        "pk": "pk_%(table_name)s",
-    }
-)
+metadata = service_metadata()
 
 
 def _str_enum(enum_cls: type, name: str, length: int = 20) -> Enum:

@@ -16,7 +16,6 @@ from sqlalchemy import (
     Index,
     Integer,
     Interval,
-    MetaData,
     String,
     Table,
     Text,
@@ -28,7 +27,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import registry
 
-from clinic_shared.db import UTCDateTime
+from clinic_shared.db import UTCDateTime, service_metadata
 from clinic_shared.messaging.tables import define_inbox_table, define_outbox_table
 from scheduling.domain.availability import Closure, OpeningHours, Room, TimeOff, WorkingHours
 from scheduling.domain.calendar import CalendarFeed, FeedOwner
@@ -46,15 +45,7 @@ from scheduling.domain.model import (
 from scheduling.domain.plans import PlanStatus, TreatmentPlan
 from scheduling.domain.waitlist import WaitlistEntry, WaitlistStatus
 
-metadata = MetaData(
-    naming_convention={
-        "ix": "ix_%(column_0_label)s",
-        "uq": "uq_%(table_name)s_%(column_0_name)s",
-        "ck": "ck_%(table_name)s_%(constraint_name)s",
-        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-        "pk": "pk_%(table_name)s",
-    }
-)
+metadata = service_metadata()
 
 
 def _str_enum(enum_cls: type, name: str) -> Enum:
