@@ -6,11 +6,12 @@ serialized; PostgreSQL uses psycopg 3. Engines are built by the caller after for
 
 from __future__ import annotations
 
+import enum
 import re
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, exc
+from sqlalchemy import DateTime, Engine, Enum, MetaData, create_engine, event, exc
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -49,6 +50,14 @@ NAMING_CONVENTION = {
 def service_metadata() -> MetaData:
     """A MetaData for one service's database, with the project's constraint naming convention."""
     return MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def str_enum(enum_cls: type[enum.Enum], name: str, length: int = 20) -> Enum:
+    """A string column holding an enum's values; not a native enum and no CHECK, so a new value needs no
+    migration."""
+    return Enum(
+        enum_cls, name=name, native_enum=False, length=length, values_callable=lambda e: [m.value for m in e]
+    )
 
 
 def normalize_url(url: str) -> str:

@@ -14,7 +14,6 @@ from sqlalchemy import (
     CheckConstraint,
     Column,
     Date,
-    Enum,
     ForeignKey,
     Index,
     Integer,
@@ -52,17 +51,10 @@ from billing.domain.model import (
     TreatmentType,
 )
 from billing.domain.money import Money
-from clinic_shared.db import UTCDateTime, service_metadata
+from clinic_shared.db import UTCDateTime, service_metadata, str_enum
 from clinic_shared.messaging.tables import define_inbox_table, define_outbox_table
 
 metadata = service_metadata()
-
-
-def _str_enum(enum_cls: type, name: str) -> Enum:
-    # Not a native enum and no CHECK: a later kind or status needs no migration.
-    return Enum(
-        enum_cls, name=name, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e]
-    )
 
 
 clinics = Table(
@@ -136,7 +128,7 @@ charges = Table(
     "charges",
     metadata,
     Column("id", Uuid, primary_key=True),
-    Column("kind", _str_enum(ChargeKind, "charge_kind"), nullable=False),
+    Column("kind", str_enum(ChargeKind, "charge_kind"), nullable=False),
     Column("appointment_id", Uuid, nullable=False),
     Column("clinic_id", Uuid, nullable=False),
     Column("patient_id", Uuid, nullable=False),
@@ -146,7 +138,7 @@ charges = Table(
     Column("service_date", Date, nullable=False),
     Column("amount_cents", BigInteger, nullable=True),
     Column("currency", String(3), nullable=True),
-    Column("status", _str_enum(ChargeStatus, "charge_status"), nullable=False),
+    Column("status", str_enum(ChargeStatus, "charge_status"), nullable=False),
     Column("appointment_sequence", Integer, nullable=False),
     Column("late_cancellation", Boolean, nullable=False),
     Column("aborted_at", UTCDateTime, nullable=True),
@@ -170,9 +162,9 @@ billing_policies = Table(
     metadata,
     Column("clinic_id", Uuid, primary_key=True),
     Column("currency", String(3), nullable=False),
-    Column("late_cancel_fee_mode", _str_enum(FeeMode, "fee_mode"), nullable=True),
+    Column("late_cancel_fee_mode", str_enum(FeeMode, "fee_mode"), nullable=True),
     Column("late_cancel_fee_value", BigInteger, nullable=False),
-    Column("no_show_fee_mode", _str_enum(FeeMode, "fee_mode"), nullable=True),
+    Column("no_show_fee_mode", str_enum(FeeMode, "fee_mode"), nullable=True),
     Column("no_show_fee_value", BigInteger, nullable=False),
     Column("fee_tax_rate_bp", Integer, nullable=False),
     Column("treatment_tax_rate_bp", Integer, nullable=False),
@@ -205,7 +197,7 @@ coverages = Table(
     Column("id", Uuid, primary_key=True),
     Column("clinic_id", Uuid, nullable=False),
     Column("patient_id", Uuid, nullable=False, index=True),
-    Column("payer_kind", _str_enum(PayerKind, "payer_kind"), nullable=False),
+    Column("payer_kind", str_enum(PayerKind, "payer_kind"), nullable=False),
     Column("currency", String(3), nullable=False),
     Column("claim_number", String(40), nullable=True),
     Column("date_of_injury", Date, nullable=True),
@@ -224,10 +216,10 @@ invoices = Table(
     Column("id", Uuid, primary_key=True),
     Column("clinic_id", Uuid, nullable=False),
     Column("patient_id", Uuid, nullable=False),
-    Column("payer_kind", _str_enum(PayerKind, "payer_kind"), nullable=False),
+    Column("payer_kind", str_enum(PayerKind, "payer_kind"), nullable=False),
     Column("coverage_id", Uuid, ForeignKey("coverages.id"), nullable=True, index=True),
     Column("currency", String(3), nullable=False),
-    Column("status", _str_enum(InvoiceStatus, "invoice_status"), nullable=False),
+    Column("status", str_enum(InvoiceStatus, "invoice_status"), nullable=False),
     Column("number", String(40), nullable=True),
     Column("issued_at", UTCDateTime, nullable=True),
     Column("issued_by", Uuid, nullable=True),
@@ -248,7 +240,7 @@ invoice_lines = Table(
     Column("id", Uuid, primary_key=True),
     Column("invoice_id", Uuid, ForeignKey("invoices.id"), nullable=False, index=True),
     Column("charge_id", Uuid, nullable=True),
-    Column("payer_kind", _str_enum(PayerKind, "payer_kind"), nullable=False),
+    Column("payer_kind", str_enum(PayerKind, "payer_kind"), nullable=False),
     Column("description", String(200), nullable=False),
     Column("service_date", Date, nullable=False),
     Column("practitioner_id", Uuid, nullable=True),
@@ -297,7 +289,7 @@ payments = Table(
     Column("id", Uuid, primary_key=True),
     Column("clinic_id", Uuid, nullable=False),
     Column("patient_id", Uuid, nullable=False),
-    Column("method", _str_enum(PaymentMethod, "payment_method"), nullable=False),
+    Column("method", str_enum(PaymentMethod, "payment_method"), nullable=False),
     Column("amount_cents", BigInteger, nullable=False),
     Column("currency", String(3), nullable=False),
     Column("received_at", UTCDateTime, nullable=False),

@@ -10,7 +10,6 @@ from sqlalchemy import (
     JSON,
     Boolean,
     Column,
-    Enum,
     Index,
     Integer,
     String,
@@ -22,7 +21,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import registry
 
-from clinic_shared.db import UTCDateTime, service_metadata
+from clinic_shared.db import UTCDateTime, service_metadata, str_enum
 from clinic_shared.messaging.tables import define_inbox_table, define_outbox_table
 from notifications.domain.model import (
     AppointmentCopy,
@@ -42,12 +41,6 @@ from notifications.domain.model import (
 )
 
 metadata = service_metadata()
-
-
-def _str_enum(enum_cls: type, name: str, length: int = 20) -> Enum:
-    return Enum(
-        enum_cls, name=name, native_enum=False, length=length, values_callable=lambda e: [m.value for m in e]
-    )
 
 
 contacts = Table(
@@ -101,9 +94,9 @@ deliveries = Table(
     Column("id", Uuid, primary_key=True),
     # One message per (appointment, kind, channel, sequence): the guard behind the inbox.
     Column("key", String(200), nullable=False, unique=True),
-    Column("channel", _str_enum(Channel, "delivery_channel"), nullable=False),
-    Column("kind", _str_enum(DeliveryKind, "delivery_kind", 40), nullable=False),
-    Column("status", _str_enum(DeliveryStatus, "delivery_status"), nullable=False),
+    Column("channel", str_enum(Channel, "delivery_channel"), nullable=False),
+    Column("kind", str_enum(DeliveryKind, "delivery_kind", 40), nullable=False),
+    Column("status", str_enum(DeliveryStatus, "delivery_status"), nullable=False),
     Column("patient_id", Uuid, nullable=True),
     Column("appointment_id", Uuid, nullable=False),
     Column("clinic_id", Uuid, nullable=False),
@@ -144,8 +137,8 @@ delivery_attempts = Table(
     Column("id", Uuid, primary_key=True),
     Column("delivery_id", Uuid, nullable=False),
     Column("number", Integer, nullable=False),
-    Column("channel", _str_enum(Channel, "attempt_channel"), nullable=False),
-    Column("outcome", _str_enum(AttemptOutcome, "attempt_outcome"), nullable=False),
+    Column("channel", str_enum(Channel, "attempt_channel"), nullable=False),
+    Column("outcome", str_enum(AttemptOutcome, "attempt_outcome"), nullable=False),
     Column("started_at", UTCDateTime, nullable=False),
     Column("finished_at", UTCDateTime, nullable=True),
     Column("provider_message_id", String(200), nullable=True),
@@ -158,8 +151,8 @@ consent_records = Table(
     metadata,
     Column("id", Uuid, primary_key=True),
     Column("patient_id", Uuid, nullable=False),
-    Column("channel", _str_enum(Channel, "consent_channel"), nullable=False),
-    Column("kind", _str_enum(ConsentKind, "consent_kind"), nullable=False),
+    Column("channel", str_enum(Channel, "consent_channel"), nullable=False),
+    Column("kind", str_enum(ConsentKind, "consent_kind"), nullable=False),
     Column("recorded_at", UTCDateTime, nullable=False),
     Column("source", String(100), nullable=False),
     Column("purpose", String(20), nullable=False),

@@ -11,7 +11,6 @@ from sqlalchemy import (
     Boolean,
     Column,
     Date,
-    Enum,
     ForeignKey,
     Index,
     Integer,
@@ -27,7 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import registry
 
-from clinic_shared.db import UTCDateTime, service_metadata
+from clinic_shared.db import UTCDateTime, service_metadata, str_enum
 from clinic_shared.messaging.tables import define_inbox_table, define_outbox_table
 from scheduling.domain.availability import Closure, OpeningHours, Room, TimeOff, WorkingHours
 from scheduling.domain.calendar import CalendarFeed, FeedOwner
@@ -46,12 +45,6 @@ from scheduling.domain.plans import PlanStatus, TreatmentPlan
 from scheduling.domain.waitlist import WaitlistEntry, WaitlistStatus
 
 metadata = service_metadata()
-
-
-def _str_enum(enum_cls: type, name: str) -> Enum:
-    return Enum(
-        enum_cls, name=name, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e]
-    )
 
 
 clinics = Table(
@@ -88,7 +81,7 @@ treatment_types = Table(
     Column("clinic_id", Uuid, ForeignKey("clinics.id"), nullable=False, index=True),
     Column("code", String(40), nullable=False),
     Column("name", String(200), nullable=False),
-    Column("kind", _str_enum(AppointmentKind, "appointment_kind"), nullable=False),
+    Column("kind", str_enum(AppointmentKind, "appointment_kind"), nullable=False),
     Column("duration_minutes", Integer, nullable=False),
     Column("buffer_minutes", Integer, nullable=False),
     Column("late_cancel_hours", Integer, nullable=False),
@@ -127,13 +120,13 @@ appointments = Table(
     Column("practitioner_id", Uuid, ForeignKey("practitioners.id"), nullable=False),
     Column("patient_id", Uuid, ForeignKey("patients.id"), nullable=False),
     Column("treatment_type_id", Uuid, ForeignKey("treatment_types.id"), nullable=False),
-    Column("kind", _str_enum(AppointmentKind, "appointment_kind"), nullable=False),
+    Column("kind", str_enum(AppointmentKind, "appointment_kind"), nullable=False),
     Column("starts_at", UTCDateTime, nullable=False),
     Column("ends_at", UTCDateTime, nullable=False),
     Column("occupied_until", UTCDateTime, nullable=False),
     Column("late_cancel_window", Interval, nullable=False),
     Column("booked_at", UTCDateTime, nullable=False),
-    Column("status", _str_enum(AppointmentStatus, "appointment_status"), nullable=False),
+    Column("status", str_enum(AppointmentStatus, "appointment_status"), nullable=False),
     Column("sequence", Integer, nullable=False),
     Column("cancelled_at", UTCDateTime, nullable=True),
     Column("cancelled_by", String(20), nullable=True),
@@ -215,7 +208,7 @@ waitlist_entries = Table(
     Column("not_before", UTCDateTime, nullable=False),
     Column("not_after", UTCDateTime, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
-    Column("status", _str_enum(WaitlistStatus, "waitlist_status"), nullable=False),
+    Column("status", str_enum(WaitlistStatus, "waitlist_status"), nullable=False),
     Column("offer_appointment_id", Uuid, ForeignKey("appointments.id"), nullable=True),
     Column("offer_expires_at", UTCDateTime, nullable=True),
     Column("appointment_id", Uuid, ForeignKey("appointments.id"), nullable=True),
@@ -226,7 +219,7 @@ calendar_feeds = Table(
     "calendar_feeds",
     metadata,
     Column("id", Uuid, primary_key=True),
-    Column("owner_kind", _str_enum(FeedOwner, "feed_owner"), nullable=False),
+    Column("owner_kind", str_enum(FeedOwner, "feed_owner"), nullable=False),
     Column("owner_id", Uuid, nullable=False, index=True),
     Column("token_hash", String(64), nullable=False, unique=True),
     Column("created_at", UTCDateTime, nullable=False),
@@ -246,7 +239,7 @@ treatment_plans = Table(
     Column("weekday", Integer, nullable=False),
     Column("local_time", Time, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
-    Column("status", _str_enum(PlanStatus, "plan_status"), nullable=False),
+    Column("status", str_enum(PlanStatus, "plan_status"), nullable=False),
     Column("completed_at", UTCDateTime, nullable=True),
     Column("cancelled_at", UTCDateTime, nullable=True),
 )
