@@ -110,3 +110,19 @@ def test_naive_times_are_refused() -> None:
             producer="scheduling",
             occurred_at=datetime(2026, 1, 1),
         )
+
+
+def test_invoice_issued_without_a_document_link_still_loads() -> None:
+    # Producers before signed document links existed sent neither field.
+    raw = json.loads((SAMPLES / "billing.invoice.issued.v1.json").read_text())
+    del raw["data"]["document_url"], raw["data"]["document_expires_at"]
+    envelope = load_event(json.dumps(raw))
+    assert envelope.data["document_url"] is None
+    assert envelope.data["document_expires_at"] is None
+
+
+def test_invoice_document_links_must_be_web_urls() -> None:
+    raw = json.loads((SAMPLES / "billing.invoice.issued.v1.json").read_text())
+    raw["data"]["document_url"] = "javascript:alert(1)"
+    with pytest.raises(EventContractError, match="document_url"):
+        load_event(json.dumps(raw))
