@@ -146,6 +146,7 @@ def test_a_late_cancellation_fee_can_be_waived_by_staff_only(
     [event] = events_of(container, "scheduling.appointment.cancelled")
     assert event.data["late"] is True
     assert event.data["fee_waived"] is True
+    assert event.data["with_plan"] is False
 
 
 def test_ims_needs_a_completed_assessment_that_found_the_patient_suitable_with_consent(

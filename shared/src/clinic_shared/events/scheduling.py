@@ -97,6 +97,9 @@ class AppointmentCancelledV1(_AppointmentFacts):
     late = fields.Boolean(required=True)
     # Staff waived the late-cancellation fee (the cancellation stays late; billing charges nothing).
     fee_waived = fields.Boolean(load_default=False)
+    # Cancelled together with its treatment plan: a scheduling.plan.cancelled event naming this session
+    # follows in the same transaction, so consumers may speak of the plan once instead of each session.
+    with_plan = fields.Boolean(load_default=False)
 
 
 @CATALOG.register("scheduling.appointment.rescheduled", 1)

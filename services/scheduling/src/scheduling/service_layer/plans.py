@@ -175,7 +175,7 @@ def cancel_plan(
     for session in sessions:
         if session.status is AppointmentStatus.BOOKED and session.starts_at >= cutoff:
             session.cancel(by_staff=actor.is_staff, now=now, reason="plan cancelled")
-            uow.emit("scheduling.appointment.cancelled", services.cancelled_data(session))
+            uow.emit("scheduling.appointment.cancelled", services.cancelled_data(session) | {"with_plan": True})
             cancelled.append(session.id)
     plan.status = PlanStatus.CANCELLED
     plan.cancelled_at = now
