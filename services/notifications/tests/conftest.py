@@ -211,6 +211,26 @@ def container(
 
 
 @pytest.fixture
+def debounced(
+    sqlite_url: str,
+    make_settings: Callable[..., NotificationsSettings],
+    clock: SteppingClock,
+    issuer: TestIssuer,
+    transport: RecordingTransport,
+) -> Iterator[Container]:
+    """The container with the default two-minute debounce."""
+    c = bootstrap(
+        make_settings(sqlite_url, NOTIFICATIONS_DEBOUNCE_SECONDS="120"),
+        clock=clock,
+        verifier=issuer.verifier(),
+        mailer=transport,
+        sms=transport,
+    )
+    yield c
+    c.engine.dispose()
+
+
+@pytest.fixture
 def client(container: Container) -> FlaskClient:
     return create_app(container=container).test_client()
 
@@ -324,8 +344,15 @@ class Events:
             self.treatment_type_changed(),
         ]
 
-    def _facts(self, starts_at: datetime, sequence: int, appointment_id: uuid.UUID | None) -> dict[str, Any]:
+    def _facts(
+        self,
+        starts_at: datetime,
+        sequence: int,
+        appointment_id: uuid.UUID | None,
+        plan_id: uuid.UUID | None = None,
+    ) -> dict[str, Any]:
         return {
+            "plan_id": plan_id,
             "appointment_id": appointment_id or self.appointment_id,
             "clinic_id": self.clinic_id,
             "practitioner_id": self.practitioner_id,
@@ -344,8 +371,9 @@ class Events:
         sequence: int = 0,
         appointment_id: uuid.UUID | None = None,
         booked_via: str = "staff",
+        plan_id: uuid.UUID | None = None,
     ) -> EventEnvelope:
-        data = self._facts(starts_at, sequence, appointment_id) | {"booked_via": booked_via}
+        data = self._facts(starts_at, sequence, appointment_id, plan_id) | {"booked_via": booked_via}
         return self._event("scheduling.appointment.booked", data, None)
 
     def cancelled(
@@ -355,11 +383,14 @@ class Events:
         sequence: int = 1,
         appointment_id: uuid.UUID | None = None,
         late: bool = False,
+        plan_id: uuid.UUID | None = None,
+        with_plan: bool = False,
     ) -> EventEnvelope:
-        data = self._facts(starts_at, sequence, appointment_id) | {
+        data = self._facts(starts_at, sequence, appointment_id, plan_id) | {
             "cancelled_at": self.clock.now(),
             "cancelled_by": "patient",
             "late": late,
+            "with_plan": with_plan,
         }
         return self._event("scheduling.appointment.cancelled", data, None)
 
@@ -370,8 +401,9 @@ class Events:
         previous_starts_at: datetime = datetime(2025, 3, 10, 16, 0, tzinfo=UTC),
         sequence: int = 1,
         appointment_id: uuid.UUID | None = None,
+        plan_id: uuid.UUID | None = None,
     ) -> EventEnvelope:
-        data = self._facts(starts_at, sequence, appointment_id) | {
+        data = self._facts(starts_at, sequence, appointment_id, plan_id) | {
             "previous_practitioner_id": self.practitioner_id,
             "previous_starts_at": previous_starts_at,
             "previous_ends_at": previous_starts_at + timedelta(minutes=30),

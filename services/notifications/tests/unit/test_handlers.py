@@ -14,6 +14,7 @@ from notifications.adapters import orm
 from notifications.bootstrap import Container
 from notifications.domain.model import Channel, ClinicInfo, Contact, Delivery, DeliveryKind, DeliveryStatus
 from notifications.entrypoints.handlers import HANDLERS, SUBSCRIPTION
+from notifications.service_layer import services
 
 
 def deliveries(container: Container) -> list[Delivery]:
@@ -133,15 +134,39 @@ def test_the_same_booking_twice_records_each_message_once(
     assert keys == rows == 4  # the confirmation and the reminder, by e-mail and SMS
 
 
-def test_cancellation_records_messages_and_skips_a_confirmation_not_yet_sent(
+def test_a_booking_cancelled_before_its_confirmation_went_out_sends_nothing(
     container: Container, apply: Callable[..., None], events: Any
 ) -> None:
+    """Booked and cancelled within the debounce: the patient never heard of it, so neither message goes."""
     apply(*events.catalogue(), events.booked(), events.cancelled())
     assert summary(container) == [
         ("booking_confirmation", "email", 0, "skipped"),
         ("booking_confirmation", "sms", 0, "skipped"),
+        ("cancellation", "email", 1, "skipped"),
+        ("cancellation", "sms", 1, "skipped"),
+    ]
+    reasons = {(d.kind.value, d.last_error) for d in deliveries(container)}
+    assert reasons == {
+        ("booking_confirmation", services.SUPERSEDED),
+        ("cancellation", services.NEVER_TOLD),
+    }
+
+
+def test_a_cancellation_goes_out_when_the_confirmation_is_being_sent(
+    container: Container, apply: Callable[..., None], events: Any
+) -> None:
+    """A confirmation claimed by the dispatcher may reach the patient: the cancellation must follow it."""
+    apply(*events.catalogue(phone=None), events.booked())
+    with container.uow() as uow:
+        (confirmation,) = [
+            d for d in uow.repo.deliveries_for_appointment(events.appointment_id) if not d.is_reminder
+        ]
+        confirmation.claim(uow.clock.now(), "pat@example.com")
+        uow.commit()
+    apply(events.cancelled())
+    assert summary(container) == [
+        ("booking_confirmation", "email", 0, "sending"),
         ("cancellation", "email", 1, "pending"),
-        ("cancellation", "sms", 1, "pending"),
     ]
 
 
@@ -169,7 +194,7 @@ def test_a_booking_arriving_after_its_cancellation_is_recorded_as_skipped(
     apply(*events.catalogue(phone=None), events.cancelled(), events.booked())
     assert summary(container) == [
         ("booking_confirmation", "email", 0, "skipped"),
-        ("cancellation", "email", 1, "pending"),
+        ("cancellation", "email", 1, "skipped"),
     ]
 
 

@@ -9,6 +9,8 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import icalendar
+
 from clinic_shared.events import Envelope, new_event
 from notifications.bootstrap import Container
 from notifications.domain.model import Channel, DeliveryKind, DeliveryStatus
@@ -88,11 +90,22 @@ def test_a_plan_summary_lists_every_session_in_clinic_time_across_a_dst_change(
         datetime(2025, 3, 14, 16, 0, tzinfo=UTC),
         datetime(2025, 3, 21, 16, 0, tzinfo=UTC),
     ]
-    apply(*events.catalogue(), plan_created(events, list(reversed(starts))))
-    assert Dispatcher.from_container(container).dispatch_due() == 1
+    plan = plan_created(events, list(reversed(starts)))
+    apply(*events.catalogue(), plan)
+    assert Dispatcher.from_container(container).dispatch_due() == 2
     (email,) = transport.emails
-    assert transport.sms == []
-    assert email.calendar is None
+    (sms,) = transport.sms
+    assert sms.body == (
+        "Demo IMS Clinic: Hi Pat, your treatment plan is booked: 3 sessions with Dr. Ida Needham, the first "
+        "Fri Mar 7 at 9:00 AM PST. All dates are in your e-mail. Questions: +16045550199"
+    )
+    # One invitation carries every session, each under the UID its own later messages will use.
+    assert email.calendar is not None
+    assert email.calendar.method == "REQUEST"
+    vevents = icalendar.Calendar.from_ical(email.calendar.content).walk("VEVENT")
+    by_uid = {str(e["UID"]): e for e in vevents}
+    assert set(by_uid) == {f"{s['appointment_id']}@ims-clinic" for s in plan.data["sessions"]}
+    assert sorted(e.decoded("DTSTART").astimezone(UTC) for e in vevents) == starts
     assert email.subject == "Your treatment plan at Demo IMS Clinic: 3 sessions from Friday, March 7, 2025"
     assert "- Friday, March 7, 2025, 9:00 AM \u2013 9:30 AM" in email.text
     assert "- Friday, March 14, 2025, 9:00 AM \u2013 9:30 AM" in email.text
@@ -228,9 +241,17 @@ def test_each_plan_extension_lists_the_added_dates_in_clinic_time_once(
         6,
     )
     apply(*events.catalogue(), first, first, second)
-    assert Dispatcher.from_container(container).dispatch_due() == 2
+    assert Dispatcher.from_container(container).dispatch_due() == 4  # each by e-mail and by text
     one, two = sorted(transport.emails, key=lambda e: len(e.text))
-    assert (one.calendar, two.calendar) == (None, None)
+    assert sorted(sms.body for sms in transport.sms) == [
+        "Demo IMS Clinic: Hi Pat, 1 session was added to your treatment plan, from Fri Mar 14 at 9:00 AM "
+        "PDT. Details in your e-mail. Questions: +16045550199",
+        "Demo IMS Clinic: Hi Pat, 2 sessions were added to your treatment plan, from Fri Mar 7 at 9:00 AM "
+        "PST. Details in your e-mail. Questions: +16045550199",
+    ]
+    assert one.calendar is not None
+    assert two.calendar is not None
+    assert len(icalendar.Calendar.from_ical(two.calendar.content).walk("VEVENT")) == 2
     assert (
         one.subject == "Your treatment plan at Demo IMS Clinic: 1 session added from Friday, March 14, 2025"
     )
@@ -271,14 +292,28 @@ def test_a_plan_cancellation_names_the_cancelled_sessions_once(
     apply(event, event)
     transport.emails.clear()
     with container.uow() as uow:
-        (delivery,) = uow.repo.deliveries_for_appointment(plan_id)
-    assert (delivery.kind, delivery.channel) == (DeliveryKind.PLAN_CANCELLED, Channel.EMAIL)
+        recorded = uow.repo.deliveries_for_appointment(plan_id)
+    assert sorted((d.kind, d.channel) for d in recorded) == [
+        (DeliveryKind.PLAN_CANCELLED, Channel.EMAIL),
+        (DeliveryKind.PLAN_CANCELLED, Channel.SMS),
+    ]
     Dispatcher.from_container(container).dispatch_due()
     (email,) = [e for e in transport.emails if "annulé" in e.subject and "plan" in e.subject]
     assert email.subject == "Votre plan de traitement chez Demo IMS Clinic est annulé"
     assert "3 séances à venir sont annulées :" in email.text
     assert email.text.index("vendredi 14 mars 2025, de 9 h 00") < email.text.index("vendredi 21 mars 2025")
     assert "5 mars" not in email.text
+    # The invitation removes the two sessions it knows of from the patient's calendar.
+    assert email.calendar is not None
+    assert email.calendar.method == "CANCEL"
+    vevents = icalendar.Calendar.from_ical(email.calendar.content).walk("VEVENT")
+    assert {str(e["UID"]) for e in vevents} == {f"{dropped_late}@ims-clinic", f"{dropped_early}@ims-clinic"}
+    assert {str(e["STATUS"]) for e in vevents} == {"CANCELLED"}
+    (sms,) = [t for t in transport.sms if "plan" in t.body]
+    assert sms.body == (
+        "Demo IMS Clinic : Bonjour Pat, votre plan de traitement est annulé, avec ses 3 séances à venir. "
+        "Pour reprendre rendez-vous, appelez le +16045550199"
+    )
 
 
 def test_a_credit_note_names_the_invoice_and_the_amount_from_cents(

@@ -3,7 +3,7 @@ confirmations, never sent once the appointment has started; immediate messages w
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -215,26 +215,6 @@ def test_the_clinic_policy_decides_hours_and_quiet_hours_for_the_next_booking(
 
 
 # --- debounce ------------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def debounced(
-    sqlite_url: str,
-    make_settings: Callable[..., NotificationsSettings],
-    clock: Any,
-    issuer: TestIssuer,
-    transport: Any,
-) -> Iterator[Container]:
-    """The container with the default two-minute debounce."""
-    c = bootstrap(
-        make_settings(sqlite_url, NOTIFICATIONS_DEBOUNCE_SECONDS="120"),
-        clock=clock,
-        verifier=issuer.verifier(),
-        mailer=transport,
-        sms=transport,
-    )
-    yield c
-    c.engine.dispose()
 
 
 def apply_to(container: Container, *events: Any) -> None:

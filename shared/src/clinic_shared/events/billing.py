@@ -32,7 +32,9 @@ class InvoiceIssuedV1(_Contract):
     due_date = fields.Date(required=True)
     # A signed, expiring link to the invoice's PDF that needs no sign-in (absent when billing has no
     # public URL or link secret configured). Added after v1 shipped, hence optional.
-    document_url = fields.Url(load_default=None, allow_none=True, require_tld=False, schemes={"http", "https"})
+    document_url = fields.Url(
+        load_default=None, allow_none=True, require_tld=False, schemes={"http", "https"}
+    )
     document_expires_at = fields.AwareDateTime(load_default=None, allow_none=True, format="iso")
 
 

@@ -8,11 +8,12 @@ patient's device is.
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
 import icalendar
 
-from notifications.domain.composition import Notice
+from notifications.domain.composition import CalendarEntry, Notice
 from notifications.service_layer.ports import CalendarAttachment
 
 UID_DOMAIN = "ims-clinic"
@@ -21,26 +22,42 @@ PRODID = "-//IMS Clinic//Notifications//EN"
 _ZONE_MARGIN = timedelta(days=366)
 
 
-def calendar_uid(notice: Notice) -> str:
-    return f"{notice.appointment_id}@{UID_DOMAIN}"
+def calendar_uid(appointment_id: uuid.UUID) -> str:
+    return f"{appointment_id}@{UID_DOMAIN}"
 
 
 def appointment_calendar(notice: Notice, *, summary: str, description: str) -> CalendarAttachment:
-    """METHOD:REQUEST for a booking; METHOD:CANCEL with STATUS:CANCELLED for a cancellation."""
+    """METHOD:REQUEST for a booking; METHOD:CANCEL with STATUS:CANCELLED for a cancellation.
+
+    One VEVENT per appointment the notice speaks of: a plan's message carries every session, each under
+    the UID its own messages use, so a later change to one session updates that one event.
+    """
+    entries = notice.calendar_entries
+    if not entries:
+        raise ValueError("this notice has no appointment to put in a calendar")
     method = "CANCEL" if notice.is_cancellation else "REQUEST"
     calendar = icalendar.Calendar()
     calendar.add("prodid", PRODID)
     calendar.add("version", "2.0")
     calendar.add("calscale", "GREGORIAN")
     calendar.add("method", method)
+    for entry in entries:
+        calendar.add_component(_event(notice, entry, summary=summary, description=description))
+    calendar.add_missing_timezones(
+        first_date=(min(e.starts_at for e in entries).astimezone(notice.zone) - _ZONE_MARGIN).date(),
+        last_date=(max(e.ends_at for e in entries).astimezone(notice.zone) + _ZONE_MARGIN).date(),
+    )
+    return CalendarAttachment(method=method, content=calendar.to_ical())
 
+
+def _event(notice: Notice, entry: CalendarEntry, *, summary: str, description: str) -> icalendar.Event:
     event = icalendar.Event()
-    event.add("uid", calendar_uid(notice))
-    event.add("sequence", notice.sequence)
+    event.add("uid", calendar_uid(entry.appointment_id))
+    event.add("sequence", entry.sequence)
     # DTSTAMP is when this version of the object was created: the delivery's creation, stable on resend.
     event.add("dtstamp", notice.created_at)
-    event.add("dtstart", notice.local_start)
-    event.add("dtend", notice.local_end)
+    event.add("dtstart", entry.starts_at.astimezone(notice.zone))
+    event.add("dtend", entry.ends_at.astimezone(notice.zone))
     event.add("summary", summary)
     event.add("description", description)
     event.add("location", f"{notice.clinic_name}, {notice.clinic_address}")
@@ -61,9 +78,4 @@ def appointment_calendar(notice: Notice, *, summary: str, description: str) -> C
             "RSVP": "FALSE",
         },
     )
-    calendar.add_component(event)
-    calendar.add_missing_timezones(
-        first_date=(notice.local_start - _ZONE_MARGIN).date(),
-        last_date=(notice.local_end + _ZONE_MARGIN).date(),
-    )
-    return CalendarAttachment(method=method, content=calendar.to_ical())
+    return event

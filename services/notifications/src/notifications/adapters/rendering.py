@@ -73,6 +73,7 @@ def _payload_context(notice: Notice) -> dict[str, Any]:
     ]
     due = payload.get("due_date")
     day = payload.get("day")
+    link_expiry = payload.get("document_expires_at")
     return {
         "agenda": agenda,
         "agenda_date": describe_date(date.fromisoformat(day), language) if day else None,
@@ -86,6 +87,12 @@ def _payload_context(notice: Notice) -> dict[str, Any]:
         "balance": amount("balance_cents"),
         "amount": amount("amount_cents"),
         "due_date": describe_date(date.fromisoformat(due), language) if due else None,
+        "document_url": payload.get("document_url"),
+        "document_expires": (
+            describe_date(datetime.fromisoformat(link_expiry).astimezone(notice.zone).date(), language)
+            if link_expiry
+            else None
+        ),
     }
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -25,6 +25,7 @@ from notifications.domain.model import (
     Contact,
     Delivery,
     DeliveryAttempt,
+    DeliveryKind,
     DeliveryStatus,
     InboundSms,
     PractitionerInfo,
@@ -191,6 +192,17 @@ class SqlAlchemyRepository:
             select(DeliveryAttempt)
             .where(t.c.delivery_id.in_(list(delivery_ids)))
             .order_by(t.c.delivery_id, t.c.number, t.c.started_at)
+        )
+        return self.session.scalars(query).all()
+
+    def pending_deliveries(
+        self, patient_id: uuid.UUID, kinds: Collection[DeliveryKind]
+    ) -> Sequence[Delivery]:
+        t = deliveries
+        query = select(Delivery).where(
+            t.c.patient_id == patient_id,
+            t.c.status == DeliveryStatus.PENDING,
+            t.c.kind.in_(list(kinds)),
         )
         return self.session.scalars(query).all()
 

@@ -16,7 +16,9 @@ from zoneinfo import ZoneInfo
 
 from notifications.domain.errors import NoAddress
 from notifications.domain.model import (
+    CANCELLATION_KINDS,
     NO_INVITATION_KINDS,
+    PLAN_KINDS,
     STAFF_KINDS,
     Channel,
     ClinicInfo,
@@ -35,6 +37,16 @@ def choose_language(preferred: str | None) -> str:
     """The patient's language when we have templates for it, otherwise English."""
     language = (preferred or "").strip().lower()[:2]
     return language if language in LANGUAGES else DEFAULT_LANGUAGE
+
+
+@dataclass(frozen=True)
+class CalendarEntry:
+    """One appointment in a message's calendar invitation (a plan's message carries one per session)."""
+
+    appointment_id: uuid.UUID
+    sequence: int
+    starts_at: datetime
+    ends_at: datetime
 
 
 @dataclass(frozen=True)
@@ -86,7 +98,7 @@ class Notice:
 
     @property
     def is_cancellation(self) -> bool:
-        return self.kind is DeliveryKind.CANCELLATION
+        return self.kind in CANCELLATION_KINDS
 
     @property
     def for_staff(self) -> bool:
@@ -94,8 +106,31 @@ class Notice:
         return self.kind in STAFF_KINDS
 
     @property
+    def calendar_entries(self) -> list[CalendarEntry]:
+        """The appointments the message's invitation adds, updates or removes (none: no invitation)."""
+        if self.kind in NO_INVITATION_KINDS:
+            return []
+        if self.kind in PLAN_KINDS:
+            sessions = self.payload.get("sessions", [])
+            # Plan messages recorded before sessions carried their ids cannot name calendar events.
+            if any("appointment_id" not in session for session in sessions):
+                return []
+            return [
+                CalendarEntry(
+                    appointment_id=uuid.UUID(session["appointment_id"]),
+                    sequence=int(session.get("sequence", 0)),
+                    starts_at=datetime.fromisoformat(session["starts_at"]),
+                    ends_at=datetime.fromisoformat(session["ends_at"]),
+                )
+                for session in sessions
+            ]
+        if self.starts_at is None or self.ends_at is None:
+            return []
+        return [CalendarEntry(self.appointment_id, self.sequence, self.starts_at, self.ends_at)]
+
+    @property
     def has_invitation(self) -> bool:
-        return self.kind not in NO_INVITATION_KINDS
+        return bool(self.calendar_entries)
 
     @property
     def local_expiry(self) -> datetime | None:

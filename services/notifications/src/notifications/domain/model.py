@@ -80,12 +80,15 @@ STAFF_KINDS = frozenset(
         DeliveryKind.PRACTITIONER_AGENDA,
     }
 )
+# Messages about a treatment plan: they speak for its sessions, whose own notices are not sent.
+PLAN_KINDS = frozenset({DeliveryKind.PLAN_SUMMARY, DeliveryKind.PLAN_EXTENDED, DeliveryKind.PLAN_CANCELLED})
+# Plan messages that announce sessions (listed in their payload, and refreshed when sent).
+PLAN_ANNOUNCEMENT_KINDS = frozenset({DeliveryKind.PLAN_SUMMARY, DeliveryKind.PLAN_EXTENDED})
+# Messages that take an appointment (or a plan's sessions) out of the patient's calendar.
+CANCELLATION_KINDS = frozenset({DeliveryKind.CANCELLATION, DeliveryKind.PLAN_CANCELLED})
 # Messages that carry no calendar invitation (nothing is booked for the reader yet, or it is not theirs).
 NO_INVITATION_KINDS = STAFF_KINDS | {
     DeliveryKind.WAITLIST_OFFER,
-    DeliveryKind.PLAN_SUMMARY,
-    DeliveryKind.PLAN_EXTENDED,
-    DeliveryKind.PLAN_CANCELLED,
     DeliveryKind.INVOICE_ISSUED,
     DeliveryKind.PAYMENT_RECEIPT,
     DeliveryKind.CREDIT_NOTE_ISSUED,
@@ -265,6 +268,8 @@ class AppointmentFacts:
     starts_at: datetime
     ends_at: datetime
     sequence: int
+    # The treatment plan the appointment is a session of, if any.
+    plan_id: uuid.UUID | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "starts_at", require_utc(self.starts_at, "starts_at"))
@@ -329,12 +334,14 @@ class Delivery:
         due_at: datetime,
         practitioner_id: uuid.UUID | None = None,
         treatment_type_id: uuid.UUID | None = None,
+        channel: Channel = Channel.EMAIL,
     ) -> Delivery:
-        """A pending e-mail about a plan, an invoice or a payment (``subject_id``): one per subject, kind."""
+        """A pending message about a plan, an invoice or a payment (``subject_id``): one per subject, kind
+        and channel."""
         return cls(
             id=delivery_id,
-            key=cls.key_for(subject_id, kind, Channel.EMAIL, 0),
-            channel=Channel.EMAIL,
+            key=cls.key_for(subject_id, kind, channel, 0),
+            channel=channel,
             kind=kind,
             patient_id=patient_id,
             appointment_id=subject_id,
@@ -367,11 +374,16 @@ class Delivery:
         event_id: uuid.UUID,
         now: datetime,
         due_at: datetime | None = None,
+        key: str | None = None,
     ) -> Delivery:
-        """A new pending delivery, due at ``due_at`` (at once by default)."""
+        """A new pending delivery, due at ``due_at`` (at once by default).
+
+        ``key`` replaces the appointment's own business key for a message that speaks for several
+        appointments (one alert for a whole treatment plan).
+        """
         return cls(
             id=delivery_id,
-            key=cls.key_for(facts.appointment_id, kind, channel, facts.sequence),
+            key=key or cls.key_for(facts.appointment_id, kind, channel, facts.sequence),
             channel=channel,
             kind=kind,
             patient_id=facts.patient_id,
@@ -421,6 +433,19 @@ class Delivery:
     @property
     def is_reminder(self) -> bool:
         return self.kind is DeliveryKind.REMINDER
+
+    @property
+    def went_out(self) -> bool:
+        """True once the message may have reached the patient (sent, or being sent right now)."""
+        return self.status in (DeliveryStatus.SENT, DeliveryStatus.SENDING) or (
+            self.status is DeliveryStatus.PENDING and self.attempts > 0
+        )
+
+    def announces(self, appointment_id: uuid.UUID) -> bool:
+        """True for a plan message whose session list names ``appointment_id``."""
+        sessions = (self.payload or {}).get("sessions", [])
+        wanted = str(appointment_id)
+        return self.kind in PLAN_KINDS and any(s.get("appointment_id") == wanted for s in sessions)
 
     @property
     def message_id(self) -> str:

@@ -89,7 +89,11 @@ def record_cancellation(uow: NotificationsUnitOfWork, event: Envelope) -> None:
     services.record_appointment_notices(
         uow,
         services.RecordAppointmentNotices(
-            kind=DeliveryKind.CANCELLATION, facts=_facts(event), event_id=event.id, late=event.data["late"]
+            kind=DeliveryKind.CANCELLATION,
+            facts=_facts(event),
+            event_id=event.id,
+            late=event.data["late"],
+            with_plan=event.data["with_plan"],
         ),
     )
 
@@ -126,22 +130,18 @@ def record_waitlist_offer(uow: NotificationsUnitOfWork, event: Envelope) -> None
 
 def record_plan_summary(uow: NotificationsUnitOfWork, event: Envelope) -> None:
     data = event.data
-    sessions = sorted(data["sessions"], key=lambda session: session["starts_at"])
-    services.record_message(
+    services.record_plan_summary(
         uow,
-        services.RecordMessage(
-            kind=DeliveryKind.PLAN_SUMMARY,
-            subject_id=data["plan_id"],
+        services.RecordPlanSummary(
+            plan_id=data["plan_id"],
             patient_id=data["patient_id"],
             clinic_id=data["clinic_id"],
             practitioner_id=data["practitioner_id"],
             treatment_type_id=data["treatment_type_id"],
-            payload={
-                "sessions": [
-                    {"starts_at": s["starts_at"].isoformat(), "ends_at": s["ends_at"].isoformat()}
-                    for s in sessions
-                ]
-            },
+            sessions=[
+                services.PlanSession(s["appointment_id"], s["starts_at"], s["ends_at"])
+                for s in data["sessions"]
+            ],
             event_id=event.id,
         ),
     )
@@ -216,6 +216,10 @@ def record_invoice_issued(uow: NotificationsUnitOfWork, event: Envelope) -> None
                 "balance_cents": data["balance_cents"],
                 "currency": data["currency"],
                 "due_date": data["due_date"].isoformat(),
+                "document_url": data["document_url"],
+                "document_expires_at": (
+                    data["document_expires_at"].isoformat() if data["document_expires_at"] else None
+                ),
             },
             event_id=event.id,
         ),
@@ -255,6 +259,7 @@ def _facts(event: Envelope) -> AppointmentFacts:
             starts_at=data["starts_at"],
             ends_at=data["ends_at"],
             sequence=data["sequence"],
+            plan_id=data["plan_id"],
         )
     except ValueError as exc:
         # Valid JSON, impossible facts: retrying cannot help, so the consumer dead-letters it at once.

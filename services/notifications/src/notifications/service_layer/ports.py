@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar
@@ -16,6 +16,7 @@ from notifications.domain.model import (
     Contact,
     Delivery,
     DeliveryAttempt,
+    DeliveryKind,
     InboundSms,
     PractitionerInfo,
     TreatmentInfo,
@@ -145,6 +146,11 @@ class Repository(Protocol):
     def attempts_of(self, delivery_ids: Sequence[uuid.UUID]) -> Sequence[DeliveryAttempt]:
         """Attempts of these deliveries, in order of delivery then number."""
         ...
+
+    def pending_deliveries(
+        self, patient_id: uuid.UUID, kinds: Collection[DeliveryKind]
+    ) -> Sequence[Delivery]:
+        """A patient's messages of these kinds that have not been sent yet."""
 
     def delivery_by_key(self, key: str) -> Delivery | None: ...
 

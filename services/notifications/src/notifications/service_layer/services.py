@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -20,6 +20,7 @@ from notifications.domain.composition import Notice, choose_language, compose
 from notifications.domain.errors import Forbidden, InvalidPolicy, NoAddress, NotFound
 from notifications.domain.inbound import ClinicContact, Command, parse_command, reply_text
 from notifications.domain.model import (
+    PLAN_ANNOUNCEMENT_KINDS,
     TRANSACTIONAL,
     AppointmentCopy,
     AppointmentFacts,
@@ -62,6 +63,9 @@ FALLBACK_TIMEZONE = "America/Vancouver"
 # How a consent given back by text is recorded (CASL: how consent was obtained).
 SMS_KEYWORD_START = "sms keyword START"
 INTERRUPTED = "interrupted while sending (the message may have gone out)"
+NEVER_TOLD = "the patient was never told of the booking (its confirmation had not gone out)"
+IN_PENDING_PLAN_MESSAGE = "the treatment plan's message, not sent yet, shows the session as it is when sent"
+NO_SESSION_LEFT = "every session it announced was cancelled before it went out"
 
 
 @dataclass(frozen=True)
@@ -188,6 +192,8 @@ class RecordAppointmentNotices:
     late: bool = False
     # A booking the patient made online (not at the front desk): the front desk is alerted.
     online: bool = False
+    # A session cancelled with its whole plan: the plan's cancellation message speaks for it.
+    with_plan: bool = False
 
 
 def record_appointment_notices(uow: NotificationsUnitOfWork, cmd: RecordAppointmentNotices) -> list[Delivery]:
@@ -200,39 +206,56 @@ def record_appointment_notices(uow: NotificationsUnitOfWork, cmd: RecordAppointm
     key is not recorded again. Messages about different versions of one appointment (the event
     ``sequence``) are reconciled whatever order the events arrive in: a pending message about an older
     version is skipped, and a message about a version older than one already recorded is recorded as
-    skipped. A reschedule of a booking whose confirmation was never sent is sent as the confirmation.
+    skipped. A reschedule of a booking whose confirmation was never sent is sent as the confirmation, and
+    a cancellation of a booking the patient was never told of is not sent either (recorded as skipped).
+
+    Sessions of a treatment plan are announced by the plan's messages, not one by one: booking them sends
+    nothing but reminders, cancelling them with the plan sends nothing but the plan's cancellation, and
+    while a plan message naming a session is still pending, a change to that session sends nothing (the
+    plan message shows the session as it is when it goes out).
     """
     now = uow.clock.now()
     facts = cmd.facts
     cancelled = cmd.kind is DeliveryKind.CANCELLATION
     _remember_appointment(uow, facts, cancelled=cancelled)
-    contact = uow.repo.contact(facts.patient_id)
-    channels = [Channel.EMAIL]
-    if contact is not None and not contact.wants(Channel.EMAIL):
-        channels.remove(Channel.EMAIL)
-    if contact is None or contact.sms_allowed:
-        channels.append(Channel.SMS)
+    channels = _patient_channels(uow.repo.contact(facts.patient_id))
     known = list(uow.repo.deliveries_for_appointment(facts.appointment_id))
-    wanted: list[tuple[DeliveryKind, Channel, datetime]] = []
-    for channel in channels:
+    pending_plan_messages = (
+        list(uow.repo.pending_deliveries(facts.patient_id, PLAN_ANNOUNCEMENT_KINDS))
+        if facts.plan_id is not None
+        else []
+    )
+    spoken_for_by_plan = (facts.plan_id is not None and cmd.kind is DeliveryKind.BOOKING_CONFIRMATION) or (
+        cancelled and cmd.with_plan
+    )
+    wanted: list[tuple[DeliveryKind, Channel, datetime, str | None]] = []
+    for channel in [] if spoken_for_by_plan else channels:
         kind = cmd.kind
         if kind is DeliveryKind.RESCHEDULE and _never_told_of_booking(known, channel):
             kind = DeliveryKind.BOOKING_CONFIRMATION
-        wanted.append((kind, channel, now + uow.debounce))
+        unsent_reason = None
+        if any(d.channel is channel and d.announces(facts.appointment_id) for d in pending_plan_messages):
+            unsent_reason = IN_PENDING_PLAN_MESSAGE
+        wanted.append((kind, channel, now + uow.debounce, unsent_reason))
     if cancelled and cmd.late:
-        wanted.append((DeliveryKind.LATE_CANCELLATION_ALERT, Channel.EMAIL, now))
+        wanted.append((DeliveryKind.LATE_CANCELLATION_ALERT, Channel.EMAIL, now, None))
     if cmd.kind is DeliveryKind.BOOKING_CONFIRMATION and cmd.online:
-        wanted.append((DeliveryKind.ONLINE_BOOKING_ALERT, Channel.EMAIL, now))
+        wanted.append((DeliveryKind.ONLINE_BOOKING_ALERT, Channel.EMAIL, now, None))
     if not cancelled:
         policy = uow.repo.reminder_policy(facts.clinic_id) or ReminderPolicy.default(facts.clinic_id)
         clinic = uow.repo.clinic(facts.clinic_id)
         zone = ZoneInfo(clinic.timezone if clinic else FALLBACK_TIMEZONE)
         for channel, due_at in policy.schedule(facts.starts_at, zone, now).items():
             if channel in channels:
-                wanted.append((DeliveryKind.REMINDER, channel, due_at))
+                wanted.append((DeliveryKind.REMINDER, channel, due_at, None))
     recorded: list[Delivery] = []
-    for kind, channel, due_at in wanted:
+    for kind, channel, due_at, unsent_reason in wanted:
         key = Delivery.key_for(facts.appointment_id, kind, channel, facts.sequence)
+        if kind is DeliveryKind.ONLINE_BOOKING_ALERT and facts.plan_id is not None:
+            # One alert for a plan booked online, not one per session.
+            key = Delivery.key_for(facts.plan_id, kind, channel, 0)
+            if uow.repo.delivery_by_key(key) is not None:
+                continue
         if any(delivery.key == key for delivery in known):
             continue
         delivery = Delivery.record(
@@ -243,31 +266,45 @@ def record_appointment_notices(uow: NotificationsUnitOfWork, cmd: RecordAppointm
             event_id=cmd.event_id,
             now=now,
             due_at=due_at,
+            key=key,
         )
         if any(other.supersedes(delivery) for other in known):
             delivery.skip(now, SUPERSEDED)
+        elif unsent_reason is not None:
+            delivery.skip(now, unsent_reason)
         for older in known:
             if delivery.supersedes(older) and older.status is DeliveryStatus.PENDING:
                 older.skip(now, SUPERSEDED)
         uow.repo.add(delivery)
         known.append(delivery)
         recorded.append(delivery)
-    if cancelled:
-        for delivery in known:
-            if delivery.is_reminder and delivery.status is DeliveryStatus.PENDING:
-                delivery.skip(now, CANCELLED)
+    for delivery in known:
+        if delivery.status is not DeliveryStatus.PENDING:
+            continue
+        if cancelled and delivery.is_reminder:
+            delivery.skip(now, CANCELLED)
+        # Whichever of booking and cancellation arrived first: no cancellation of an unannounced booking.
+        elif delivery.kind is DeliveryKind.CANCELLATION and _never_told_of_booking(known, delivery.channel):
+            delivery.skip(now, NEVER_TOLD)
     uow.commit()
     return recorded
 
 
+def _patient_channels(contact: Contact | None) -> list[Channel]:
+    """The channels to record a patient's messages on (if their details have not arrived yet, both: the
+    dispatcher decides when they have)."""
+    channels = [Channel.EMAIL]
+    if contact is not None and not contact.wants(Channel.EMAIL):
+        channels.remove(Channel.EMAIL)
+    if contact is None or contact.sms_allowed:
+        channels.append(Channel.SMS)
+    return channels
+
+
 def _never_told_of_booking(known: Sequence[Delivery], channel: Channel) -> bool:
-    """True when every booking confirmation on ``channel`` is still pending or was superseded unsent."""
+    """True when there was a booking confirmation on ``channel`` and none of them went out."""
     confirmations = [d for d in known if d.channel is channel and d.kind is DeliveryKind.BOOKING_CONFIRMATION]
-    return bool(confirmations) and all(
-        d.status is DeliveryStatus.PENDING
-        or (d.status is DeliveryStatus.SKIPPED and d.last_error == SUPERSEDED)
-        for d in confirmations
-    )
+    return bool(confirmations) and not any(d.went_out for d in confirmations)
 
 
 def _remember_appointment(uow: NotificationsUnitOfWork, facts: AppointmentFacts, *, cancelled: bool) -> None:
@@ -327,30 +364,43 @@ class RecordMessage:
     event_id: uuid.UUID
     practitioner_id: uuid.UUID | None = None
     treatment_type_id: uuid.UUID | None = None
+    # Also by SMS (where the patient allows it): plan messages, which stand in for per-session texts.
+    by_sms: bool = False
+    # Record the message as skipped with this reason on these channels (it need not go out).
+    unsent: Mapping[Channel, str] = field(default_factory=dict)
 
 
-def record_message(uow: NotificationsUnitOfWork, cmd: RecordMessage) -> Delivery | None:
-    """Record the e-mail (after the debounce); None when it was recorded already (a redelivered event)."""
+def record_message(uow: NotificationsUnitOfWork, cmd: RecordMessage) -> list[Delivery]:
+    """Record the message (due after the debounce) on each channel it was not recorded on already (a
+    redelivered event records nothing)."""
     now = uow.clock.now()
-    key = Delivery.key_for(cmd.subject_id, cmd.kind, Channel.EMAIL, 0)
-    if uow.repo.delivery_by_key(key) is not None:
-        return None
-    delivery = Delivery.record_message(
-        delivery_id=uow.new_id(),
-        kind=cmd.kind,
-        subject_id=cmd.subject_id,
-        patient_id=cmd.patient_id,
-        clinic_id=cmd.clinic_id,
-        payload=cmd.payload,
-        event_id=cmd.event_id,
-        now=now,
-        due_at=now + uow.debounce,
-        practitioner_id=cmd.practitioner_id,
-        treatment_type_id=cmd.treatment_type_id,
-    )
-    uow.repo.add(delivery)
+    channels = [Channel.EMAIL]
+    if cmd.by_sms:
+        channels = _patient_channels(uow.repo.contact(cmd.patient_id))
+    recorded = []
+    for channel in channels:
+        if uow.repo.delivery_by_key(Delivery.key_for(cmd.subject_id, cmd.kind, channel, 0)) is not None:
+            continue
+        delivery = Delivery.record_message(
+            delivery_id=uow.new_id(),
+            kind=cmd.kind,
+            subject_id=cmd.subject_id,
+            patient_id=cmd.patient_id,
+            clinic_id=cmd.clinic_id,
+            payload=cmd.payload,
+            event_id=cmd.event_id,
+            now=now,
+            due_at=now + uow.debounce,
+            practitioner_id=cmd.practitioner_id,
+            treatment_type_id=cmd.treatment_type_id,
+            channel=channel,
+        )
+        if channel in cmd.unsent:
+            delivery.skip(now, cmd.unsent[channel])
+        uow.repo.add(delivery)
+        recorded.append(delivery)
     uow.commit()
-    return delivery
+    return recorded
 
 
 # An extension's message is keyed by a name derived from (plan, sessions added): one per extension.
@@ -362,6 +412,40 @@ class PlanSession:
     appointment_id: uuid.UUID
     starts_at: datetime
     ends_at: datetime
+
+
+@dataclass(frozen=True)
+class RecordPlanSummary:
+    """A treatment plan was booked with all its sessions (scheduling.plan.created)."""
+
+    plan_id: uuid.UUID
+    patient_id: uuid.UUID
+    clinic_id: uuid.UUID
+    practitioner_id: uuid.UUID
+    treatment_type_id: uuid.UUID
+    sessions: Sequence[PlanSession]
+    event_id: uuid.UUID
+
+
+def record_plan_summary(uow: NotificationsUnitOfWork, cmd: RecordPlanSummary) -> list[Delivery]:
+    """One message (e-mail with every session's invitation, and a text) for the whole plan.
+
+    It is the sessions' booking confirmation: they get no confirmation of their own.
+    """
+    return record_message(
+        uow,
+        RecordMessage(
+            kind=DeliveryKind.PLAN_SUMMARY,
+            subject_id=cmd.plan_id,
+            patient_id=cmd.patient_id,
+            clinic_id=cmd.clinic_id,
+            practitioner_id=cmd.practitioner_id,
+            treatment_type_id=cmd.treatment_type_id,
+            payload={"sessions": _sessions_payload(uow, cmd.sessions)},
+            event_id=cmd.event_id,
+            by_sms=True,
+        ),
+    )
 
 
 @dataclass(frozen=True)
@@ -378,10 +462,9 @@ class RecordPlanExtension:
     event_id: uuid.UUID
 
 
-def record_plan_extension(uow: NotificationsUnitOfWork, cmd: RecordPlanExtension) -> Delivery | None:
-    """One e-mail per extension listing the added sessions (a plan may be extended more than once)."""
-    added = sorted(cmd.added, key=lambda s: s.starts_at)
-    ids = ",".join(sorted(str(s.appointment_id) for s in added))
+def record_plan_extension(uow: NotificationsUnitOfWork, cmd: RecordPlanExtension) -> list[Delivery]:
+    """One message per extension listing the added sessions (a plan may be extended more than once)."""
+    ids = ",".join(sorted(str(s.appointment_id) for s in cmd.added))
     return record_message(
         uow,
         RecordMessage(
@@ -391,8 +474,9 @@ def record_plan_extension(uow: NotificationsUnitOfWork, cmd: RecordPlanExtension
             clinic_id=cmd.clinic_id,
             practitioner_id=cmd.practitioner_id,
             treatment_type_id=cmd.treatment_type_id,
-            payload={"sessions": [_session_payload(s) for s in added], "total_sessions": cmd.total_sessions},
+            payload={"sessions": _sessions_payload(uow, cmd.added), "total_sessions": cmd.total_sessions},
             event_id=cmd.event_id,
+            by_sms=True,
         ),
     )
 
@@ -410,18 +494,24 @@ class RecordPlanCancellation:
     event_id: uuid.UUID
 
 
-def record_plan_cancellation(uow: NotificationsUnitOfWork, cmd: RecordPlanCancellation) -> Delivery | None:
-    """One e-mail per plan naming the cancelled sessions.
+def record_plan_cancellation(uow: NotificationsUnitOfWork, cmd: RecordPlanCancellation) -> list[Delivery]:
+    """One message per plan naming the cancelled sessions (the e-mail removes them from the calendar).
 
     The event names sessions by id only; their times come from the appointment copies (scheduling
     announces each session's booking, and its cancellation before the plan's). ``cancelled_count`` counts
-    them all, so a session whose copy never arrived is still counted.
+    them all, so a session whose copy never arrived is still counted. On a channel where the plan's
+    summary has not gone out yet, nothing is sent: the summary, when it goes, leaves the cancelled
+    sessions out (and is not sent at all if none is left).
     """
     known = [uow.repo.appointment(appointment_id) for appointment_id in cmd.cancelled_appointment_ids]
-    sessions = sorted(
-        (PlanSession(a.appointment_id, a.starts_at, a.ends_at) for a in known if a is not None),
-        key=lambda s: s.starts_at,
-    )
+    sessions = [PlanSession(a.appointment_id, a.starts_at, a.ends_at) for a in known if a is not None]
+    summaries = uow.repo.deliveries_for_appointment(cmd.plan_id)
+    unsent = {
+        channel: NEVER_TOLD
+        for channel in Channel
+        if (told := [d for d in summaries if d.kind is DeliveryKind.PLAN_SUMMARY and d.channel is channel])
+        and not any(d.went_out for d in told)
+    }
     return record_message(
         uow,
         RecordMessage(
@@ -432,16 +522,52 @@ def record_plan_cancellation(uow: NotificationsUnitOfWork, cmd: RecordPlanCancel
             practitioner_id=cmd.practitioner_id,
             treatment_type_id=cmd.treatment_type_id,
             payload={
-                "sessions": [_session_payload(s) for s in sessions],
+                "sessions": _sessions_payload(uow, sessions),
                 "cancelled_count": len(cmd.cancelled_appointment_ids),
             },
             event_id=cmd.event_id,
+            by_sms=True,
+            unsent=unsent,
         ),
     )
 
 
-def _session_payload(session: PlanSession) -> dict[str, str]:
-    return {"starts_at": session.starts_at.isoformat(), "ends_at": session.ends_at.isoformat()}
+def _sessions_payload(uow: NotificationsUnitOfWork, sessions: Sequence[PlanSession]) -> list[dict[str, Any]]:
+    """Sessions in time order, each with the appointment's version as we know it (for the invitation)."""
+    payload = []
+    for session in sorted(sessions, key=lambda s: s.starts_at):
+        copy = uow.repo.appointment(session.appointment_id)
+        payload.append(
+            {
+                "appointment_id": str(session.appointment_id),
+                "sequence": copy.sequence if copy is not None else 0,
+                "starts_at": session.starts_at.isoformat(),
+                "ends_at": session.ends_at.isoformat(),
+            }
+        )
+    return payload
+
+
+def _current_sessions(
+    uow: NotificationsUnitOfWork, sessions: Sequence[Mapping[str, Any]]
+) -> list[dict[str, Any]]:
+    """A plan message's sessions as they are now: cancelled ones left out, moved ones at their new time."""
+    current = []
+    for session in sessions:
+        appointment_id = session.get("appointment_id")
+        copy = uow.repo.appointment(uuid.UUID(appointment_id)) if appointment_id else None
+        if copy is None:
+            current.append(dict(session))
+        elif not copy.cancelled:
+            current.append(
+                {
+                    "appointment_id": appointment_id,
+                    "sequence": copy.sequence,
+                    "starts_at": copy.starts_at.isoformat(),
+                    "ends_at": copy.ends_at.isoformat(),
+                }
+            )
+    return sorted(current, key=lambda s: datetime.fromisoformat(s["starts_at"]))
 
 
 @dataclass(frozen=True)
@@ -459,7 +585,7 @@ class RecordCreditNote:
     event_id: uuid.UUID
 
 
-def record_credit_note(uow: NotificationsUnitOfWork, cmd: RecordCreditNote) -> Delivery | None:
+def record_credit_note(uow: NotificationsUnitOfWork, cmd: RecordCreditNote) -> list[Delivery]:
     """One e-mail per credit note; the invoice's number is the one its "invoice issued" message carried
     (None when that message was never recorded here: the e-mail then says "your invoice")."""
     invoice_message = uow.repo.delivery_by_key(
@@ -929,11 +1055,19 @@ def _compose(
         report.skipped += 1
         return None
     try:
-        return compose(delivery, contact, clinic, practitioner, treatment)
+        notice = compose(delivery, contact, clinic, practitioner, treatment)
     except NoAddress as exc:
         delivery.skip(now, str(exc))
         report.skipped += 1
         return None
+    if delivery.kind in PLAN_ANNOUNCEMENT_KINDS:
+        sessions = _current_sessions(uow, notice.payload.get("sessions", []))
+        if not sessions:
+            delivery.skip(now, NO_SESSION_LEFT)
+            report.skipped += 1
+            return None
+        notice = replace(notice, payload={**notice.payload, "sessions": sessions})
+    return notice
 
 
 @dataclass(frozen=True)

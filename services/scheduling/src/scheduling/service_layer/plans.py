@@ -175,7 +175,9 @@ def cancel_plan(
     for session in sessions:
         if session.status is AppointmentStatus.BOOKED and session.starts_at >= cutoff:
             session.cancel(by_staff=actor.is_staff, now=now, reason="plan cancelled")
-            uow.emit("scheduling.appointment.cancelled", services.cancelled_data(session) | {"with_plan": True})
+            # The plan's own event follows: consumers may speak of the plan once, not of each session.
+            with_plan = services.cancelled_data(session) | {"with_plan": True}
+            uow.emit("scheduling.appointment.cancelled", with_plan)
             cancelled.append(session.id)
     plan.status = PlanStatus.CANCELLED
     plan.cancelled_at = now
