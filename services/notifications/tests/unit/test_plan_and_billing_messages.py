@@ -43,10 +43,11 @@ def plan_created(events: Any, starts: list[datetime]) -> Envelope:
     )
 
 
-def invoice_issued(events: Any, invoice_id: uuid.UUID) -> Envelope:
+def invoice_issued(events: Any, invoice_id: uuid.UUID, **link: Any) -> Envelope:
     return new_event(
         "billing.invoice.issued",
-        {
+        link
+        | {
             "invoice_id": invoice_id,
             "number": "VAN-2025-0042",
             "clinic_id": events.clinic_id,
@@ -340,3 +341,33 @@ def test_a_credit_note_voiding_an_invoice_unknown_here_in_french(
     assert email.subject == "Note de crédit VAN-CN-2025-0007 de Demo IMS Clinic : 40,05 CAD crédités"
     assert "sur votre facture." in email.text
     assert "La facture est annulée en entier" in email.html
+
+
+def test_an_invoice_e_mail_links_to_billing_s_signed_pdf_and_says_until_when(
+    container: Container, apply: Callable[..., None], events: Any, transport: Any
+) -> None:
+    url = "https://billing.example/documents/invoice.v1.abc.def"
+    # 2025-04-01 06:00 UTC is still March 31 in Vancouver: the expiry is worded in the clinic's zone.
+    link = {"document_url": url, "document_expires_at": datetime(2025, 4, 1, 6, 0, tzinfo=UTC)}
+    apply(*events.catalogue(), invoice_issued(events, uuid.uuid4(), **link))
+    Dispatcher.from_container(container).dispatch_due()
+    (email,) = transport.emails
+    assert f"the link works until March 31, 2025):\n{url}\n" in email.text
+    assert f'<a href="{url}">View or download the invoice (PDF)</a>' in email.html
+
+
+def test_an_invoice_e_mail_in_french_with_a_link_and_without_one(
+    container: Container, apply: Callable[..., None], events: Any, transport: Any
+) -> None:
+    url = "https://billing.example/documents/invoice.v1.abc.def"
+    link = {"document_url": url, "document_expires_at": datetime(2025, 5, 1, 19, 0, tzinfo=UTC)}
+    apply(
+        *events.catalogue(language="fr"),
+        invoice_issued(events, uuid.uuid4(), **link),
+        invoice_issued(events, uuid.uuid4()),
+    )
+    Dispatcher.from_container(container).dispatch_due()
+    with_link, without = sorted(transport.emails, key=lambda e: url in e.text, reverse=True)
+    assert "le lien est valable jusqu\u2019au 1er mai 2025) :" in with_link.text
+    assert url not in without.text
+    assert "/documents/" not in without.html
