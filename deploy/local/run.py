@@ -7,6 +7,7 @@ Ctrl-C (SIGINT) stops them all. The embedded default is SQLite files under var/ 
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import socket
 import subprocess
@@ -64,6 +65,16 @@ def ensure_broker(env: dict[str, str]) -> None:
     sys.exit(f"Started a private RabbitMQ node but {host}:{port} stayed closed for 60 s; see {base / 'log'}")
 
 
+def document_link_secret(var_dir: Path) -> str:
+    """Billing's link secret, made once and kept under var/ so links in the dev mailbox survive restarts."""
+    path = var_dir / "keys" / "document-link-secret"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
 def prepare(env: dict[str, str]) -> None:
     for service in ("scheduling", "billing", "notifications"):
         subprocess.run([str(BIN / service), "migrate"], env=env, check=True, timeout=300)
@@ -86,6 +97,9 @@ def main() -> None:
     env.setdefault("SMS_SINK_DIR", str(Path(env["VAR_DIR"]) / "sms"))
     env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
     Path(env["VAR_DIR"]).mkdir(parents=True, exist_ok=True)
+    env.setdefault("BILLING_PUBLIC_URL", f"http://127.0.0.1:{env['BILLING_PORT']}")
+    if "DOCUMENT_LINK_SECRET" not in env:
+        env["DOCUMENT_LINK_SECRET"] = document_link_secret(Path(env["VAR_DIR"]))
     ensure_broker(env)
     prepare(env)
     log(

@@ -7,7 +7,7 @@ tests share them and therefore always work with fresh random ids, never with tot
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -48,11 +48,14 @@ class SteppingClock:
 
 
 def billing_settings(
-    database_url: str, amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/%2F"
+    database_url: str,
+    amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/%2F",
+    extra: Mapping[str, str] | None = None,
 ) -> BillingSettings:
     """Settings as the environment would give them, pointing at the test's database and broker."""
     return BillingSettings.from_env(
         {"BILLING_DATABASE_URL": database_url, "AMQP_URL": amqp_url, "VAR_DIR": "/nonexistent"}
+        | dict(extra or {})
     )
 
 

@@ -5,15 +5,18 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from billing.adapters import orm
+from billing.adapters.document_links import NoDocumentLinks, SignedDocumentLinks
 from billing.adapters.pdf import FpdfRenderer
 from billing.adapters.repository import SqlAlchemyRepository
 from billing.config import DEFAULT_JWKS_URL, BillingSettings
 from billing.service_layer.documents import DocumentRenderer
+from billing.service_layer.ports import DocumentLinks
 from billing.service_layer.unit_of_work import BillingUnitOfWork
 from clinic_shared.clock import Clock, SystemClock
 from clinic_shared.db import make_engine, make_session_factory
@@ -35,6 +38,7 @@ class Container:
     verifier: TokenVerifier
     id_factory: Callable[[], uuid.UUID]
     documents: DocumentRenderer
+    links: DocumentLinks
 
     def uow(self) -> BillingUnitOfWork:
         return BillingUnitOfWork(
@@ -54,12 +58,22 @@ def key_source(common: CommonSettings) -> KeySource:
     return KeySource(url=common.jwks_url, file=common.jwks_file)
 
 
+def document_links(settings: BillingSettings) -> DocumentLinks:
+    """Signed links to invoice PDFs when billing has a public URL and a link secret; otherwise none."""
+    if settings.public_url is None or settings.document_link_secret is None:
+        return NoDocumentLinks()
+    return SignedDocumentLinks(
+        settings.document_link_secret, settings.public_url, timedelta(days=settings.document_link_ttl_days)
+    )
+
+
 def bootstrap(
     settings: BillingSettings,
     *,
     clock: Clock | None = None,
     verifier: TokenVerifier | None = None,
     id_factory: Callable[[], uuid.UUID] = uuid.uuid4,
+    links: DocumentLinks | None = None,
 ) -> Container:
     """Build the container; call it after fork (it opens no connection itself, but owns the pool)."""
     orm.start_mappers()
@@ -77,4 +91,5 @@ def bootstrap(
         verifier=verifier,
         id_factory=id_factory,
         documents=FpdfRenderer(settings.pdf_font),
+        links=links if links is not None else document_links(settings),
     )

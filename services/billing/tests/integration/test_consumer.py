@@ -546,7 +546,7 @@ def test_issuing_an_invoice_and_taking_a_payment_publish_billings_events(harness
     with harness.container.uow() as uow:
         draft = invoicing.draft_invoice(uow, STAFF, invoicing.DraftInvoice(clinic_id, facts["patient_id"]))
     with harness.container.uow() as uow:
-        issued = invoicing.issue_invoice(uow, STAFF, draft.id)
+        issued = invoicing.issue_invoice(uow, STAFF, draft.id, harness.container.links)
     with harness.container.uow() as uow:
         invoicing.record_payment(
             uow,

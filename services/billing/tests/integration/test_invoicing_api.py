@@ -80,6 +80,11 @@ class Setup:
 
 @pytest.fixture
 def setup(client: FlaskClient, container: Container, issuer: TestIssuer) -> Setup:
+    return new_setup(client, container, issuer)
+
+
+def new_setup(client: FlaskClient, container: Container, issuer: TestIssuer) -> Setup:
+    """A clinic billing knows, a priced treatment type, a fresh patient and billing staff's headers."""
     clinic_id, treatment_type_id = uuid.uuid4(), uuid.uuid4()
     with container.uow() as uow:
         services.sync_clinic(

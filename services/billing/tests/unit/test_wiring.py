@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from billing.bootstrap import key_source
+import pytest
+
+from billing.adapters.document_links import NoDocumentLinks, SignedDocumentLinks
+from billing.bootstrap import document_links, key_source
 from billing.config import DEFAULT_JWKS_URL, BillingSettings
 from billing.entrypoints.handlers import HANDLERS, SUBSCRIPTION
 from clinic_shared.events import CATALOG
+from clinic_shared.settings import ConfigError
 from clinic_shared.testing.tokens import TestIssuer
 from clinic_shared.tokens import TokenVerifier
 
@@ -45,3 +49,48 @@ def test_subscribes_to_exactly_the_scheduling_events_it_handles() -> None:
     assert SUBSCRIPTION.queue == "billing"
     for event_type in HANDLERS:
         assert CATALOG.latest_version(event_type) >= 1
+
+
+LINK_SECRET = "s3cret-" * 6
+
+
+def test_document_links_are_off_unless_both_the_public_url_and_the_secret_are_set() -> None:
+    for environ in (
+        {},
+        {"BILLING_PUBLIC_URL": "https://billing.example"},
+        {"DOCUMENT_LINK_SECRET": LINK_SECRET},
+    ):
+        assert isinstance(document_links(BillingSettings.from_env(environ)), NoDocumentLinks)
+    settings = BillingSettings.from_env(
+        {"BILLING_PUBLIC_URL": "https://billing.example/", "DOCUMENT_LINK_SECRET": LINK_SECRET}
+    )
+    assert isinstance(document_links(settings), SignedDocumentLinks)
+    assert settings.public_url == "https://billing.example"
+    assert settings.document_link_ttl_days == 30
+
+
+def test_reads_the_document_link_lifetime_in_days() -> None:
+    assert BillingSettings.from_env({"DOCUMENT_LINK_TTL_DAYS": "7"}).document_link_ttl_days == 7
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({"DOCUMENT_LINK_SECRET": "x" * 31}, "DOCUMENT_LINK_SECRET must be at least 32 characters"),
+        ({"BILLING_PUBLIC_URL": "billing.example"}, "BILLING_PUBLIC_URL"),
+        ({"BILLING_PUBLIC_URL": "ftp://billing.example"}, "BILLING_PUBLIC_URL"),
+        ({"BILLING_PUBLIC_URL": "https://billing.example/?a=1"}, "BILLING_PUBLIC_URL"),
+        ({"DOCUMENT_LINK_TTL_DAYS": "0"}, "DOCUMENT_LINK_TTL_DAYS"),
+        ({"DOCUMENT_LINK_TTL_DAYS": "thirty"}, "DOCUMENT_LINK_TTL_DAYS"),
+    ],
+)
+def test_bad_document_link_settings_stop_start_up_naming_the_variable(
+    environ: dict[str, str], message: str
+) -> None:
+    with pytest.raises(ConfigError, match=message):
+        BillingSettings.from_env(environ)
+
+
+def test_the_link_secret_stays_out_of_the_settings_repr() -> None:
+    settings = BillingSettings.from_env({"DOCUMENT_LINK_SECRET": LINK_SECRET})
+    assert LINK_SECRET not in repr(settings)

@@ -1,7 +1,8 @@
 """Invoice and official-receipt documents: the facts gathered for rendering, and the renderer port.
 
 The document is assembled here from billing's own records and its copies of scheduling's clinic,
-practitioner, treatment and patient; an adapter turns it into a PDF.
+practitioner, treatment and patient; an adapter turns it into a PDF. An issued invoice's PDF can also be
+opened without signing in through a signed, expiring link (the DocumentLinks port).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from billing.domain.invoicing import Coverage, Invoice, InvoiceStatus
 from billing.domain.model import Clinic, Patient, Practitioner, local_date
 from billing.domain.money import Money
 from billing.service_layer.invoicing import get_invoice
+from billing.service_layer.ports import DocumentLink, DocumentLinks, DocumentLinksDisabled
+from billing.service_layer.services import audit
 from billing.service_layer.unit_of_work import BillingUnitOfWork
 from clinic_shared.tokens import Principal
 
@@ -75,7 +78,10 @@ def invoice_document(
     uow: BillingUnitOfWork, actor: Principal, invoice_id: uuid.UUID, *, receipt: bool = False
 ) -> InvoiceDocument:
     """The issued invoice (or, for ``receipt``, the official receipt of what was paid on it)."""
-    invoice = get_invoice(uow, actor, invoice_id)
+    return _document(uow, get_invoice(uow, actor, invoice_id), receipt=receipt)
+
+
+def _document(uow: BillingUnitOfWork, invoice: Invoice, *, receipt: bool) -> InvoiceDocument:
     if invoice.status is InvoiceStatus.DRAFT or invoice.number is None or invoice.issued_at is None:
         raise NotFound("only issued invoices have a document")
     clinic = uow.repo.get(Clinic, invoice.clinic_id)
@@ -133,6 +139,40 @@ def render_invoice_pdf(
     """The document's number and its PDF bytes."""
     document = invoice_document(uow, actor, invoice_id, receipt=receipt)
     return document.number, renderer.render(document)
+
+
+def invoice_pdf_by_link(
+    uow: BillingUnitOfWork, links: DocumentLinks, token: str, renderer: DocumentRenderer
+) -> tuple[str, bytes]:
+    """The invoice PDF a signed link opens, for whoever holds the link; a voided invoice still opens."""
+    invoice_id = links.invoice_id(token, uow.clock.now())
+    invoice = uow.repo.get(Invoice, invoice_id)
+    if invoice is None:
+        raise NotFound("no document at this link")
+    document = _document(uow, invoice, receipt=False)
+    return document.number, renderer.render(document)
+
+
+def invoice_document_link(
+    uow: BillingUnitOfWork, actor: Principal, invoice_id: uuid.UUID, links: DocumentLinks
+) -> DocumentLink:
+    """A fresh download link to an issued invoice's PDF, e.g. to send again when the first one expired."""
+    invoice = get_invoice(uow, actor, invoice_id)
+    if invoice.status is InvoiceStatus.DRAFT:
+        raise NotFound("only issued invoices have a document")
+    link = links.invoice_link(invoice.id, uow.clock.now())
+    if link is None:
+        raise DocumentLinksDisabled("download links are not enabled on this billing service")
+    audit(
+        uow,
+        actor.account_id,
+        "invoice",
+        invoice.id,
+        "document_link_created",
+        expires_at=link.expires_at.isoformat(),
+    )
+    uow.commit()
+    return link
 
 
 def _payments(uow: BillingUnitOfWork, invoice: Invoice, clinic: Clinic) -> list[DocumentPayment]:

@@ -31,7 +31,7 @@ from billing.domain.invoicing import (
 )
 from billing.domain.model import Charge, ChargeKind, Clinic, Package, TreatmentType, local_date
 from billing.domain.money import Money
-from billing.service_layer.ports import StoredResponse
+from billing.service_layer.ports import DocumentLinks, StoredResponse
 from billing.service_layer.services import Page, audit
 from billing.service_layer.unit_of_work import BillingUnitOfWork
 from clinic_shared.db import is_conflict
@@ -257,8 +257,13 @@ def _describe(uow: BillingUnitOfWork, charge: Charge) -> str:
     return treatment.name if treatment is not None else "Treatment"
 
 
-def issue_invoice(uow: BillingUnitOfWork, actor: Principal, invoice_id: uuid.UUID) -> Invoice:
-    """Issue a draft: the next gapless number of the clinic's year, taken in this same transaction."""
+def issue_invoice(
+    uow: BillingUnitOfWork, actor: Principal, invoice_id: uuid.UUID, links: DocumentLinks
+) -> Invoice:
+    """Issue a draft: the next gapless number of the clinic's year, taken in this same transaction.
+
+    The event carries a signed download link to the PDF when links are configured (else nulls).
+    """
     invoice = uow.repo.get_for_update(Invoice, invoice_id)
     if invoice is None:
         raise NotFound("invoice not found")
@@ -273,6 +278,7 @@ def issue_invoice(uow: BillingUnitOfWork, actor: Principal, invoice_id: uuid.UUI
     due_date = local_date(now, clinic.zone) + timedelta(terms)
     invoice.issue(number=number, by=actor.account_id, now=now, due_date=due_date)
     audit(uow, actor.account_id, "invoice", invoice.id, "issued", number=number)
+    link = links.invoice_link(invoice.id, now)
     uow.emit(
         "billing.invoice.issued",
         {
@@ -286,6 +292,8 @@ def issue_invoice(uow: BillingUnitOfWork, actor: Principal, invoice_id: uuid.UUI
             "currency": invoice.currency,
             "issued_at": now,
             "due_date": due_date,
+            "document_url": link.url if link else None,
+            "document_expires_at": link.expires_at if link else None,
         },
     )
     uow.commit()

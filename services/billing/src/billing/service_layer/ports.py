@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Protocol, TypeVar
 
+from billing.domain.errors import BillingError, NotFound
 from billing.domain.invoicing import AuditEntry, Coverage, Invoice, InvoiceStatus, Payment
 from billing.domain.model import Charge, ChargeKind, ChargeStatus, Package, PriceList, PriceListEntry
 from billing.domain.money import Money
@@ -22,6 +23,38 @@ class StoredResponse:
     fingerprint: str
     status_code: int
     body: Any
+
+
+@dataclass(frozen=True)
+class DocumentLink:
+    """An absolute URL that opens a document without signing in, until ``expires_at``."""
+
+    url: str
+    expires_at: datetime
+
+
+class InvalidDocumentLink(NotFound):
+    """The link was not made by us, was altered, or is malformed (told apart from none of these)."""
+
+
+class DocumentLinkExpired(BillingError):
+    """The link was genuine but its time is up."""
+
+
+class DocumentLinksDisabled(BillingError):
+    """This billing service has no public URL or no link secret, so it cannot make links."""
+
+
+class DocumentLinks(Protocol):
+    """Signed, expiring links to invoice PDFs, for patients who are not signed in."""
+
+    def invoice_link(self, invoice_id: uuid.UUID, now: datetime) -> DocumentLink | None:
+        """A fresh link to the invoice's PDF, or None when links are not configured."""
+        ...
+
+    def invoice_id(self, token: str, now: datetime) -> uuid.UUID:
+        """The invoice a link's token opens; raises InvalidDocumentLink or DocumentLinkExpired."""
+        ...
 
 
 class BillingRepository(Protocol):

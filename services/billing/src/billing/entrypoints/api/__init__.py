@@ -7,8 +7,9 @@ from flask import Flask
 from billing.bootstrap import Container, bootstrap
 from billing.config import BillingSettings
 from billing.domain.errors import Conflict, NotFound, RuleViolation
-from billing.entrypoints.api import charges, invoices, payments, policies, prices, reports
+from billing.entrypoints.api import charges, documents, invoices, payments, policies, prices, reports
 from billing.entrypoints.api.context import CONTAINER_KEY
+from billing.service_layer.ports import DocumentLinkExpired, DocumentLinksDisabled
 from clinic_shared.logging import configure_logging
 from clinic_shared.web.app import create_service_app
 from clinic_shared.web.health import broker_check, database_check
@@ -32,10 +33,14 @@ def create_app(settings: BillingSettings | None = None, container: Container | N
         },
     )
     app.extensions[CONTAINER_KEY] = container
-    for module in (prices, charges, invoices, payments, policies, reports):
+    for module in (prices, charges, invoices, payments, policies, reports, documents):
         api.register_blueprint(module.blp)
+    app.wsgi_app = documents.RedactDocumentTokens(app.wsgi_app)  # type: ignore[method-assign]
     # Subclasses (InvalidTransition, InvalidMoney, CurrencyMismatch) are rendered by their base's handler.
     map_exception(app, NotFound, 404, "Not Found")
     map_exception(app, Conflict, 409, "Conflict")
     map_exception(app, RuleViolation, 422, "Unprocessable Content")
+    map_exception(app, DocumentLinkExpired, 410, "Gone")
+    # A server setting, not the invoice's state, so 503 rather than 409; the signed-in PDF still works.
+    map_exception(app, DocumentLinksDisabled, 503, "Service Unavailable")
     return app

@@ -15,6 +15,7 @@ from billing.entrypoints.api import schemas
 from billing.entrypoints.api.context import BILLING_STAFF, container, page_of
 from billing.entrypoints.api.idempotency import idempotent_request, renderer, respond
 from billing.service_layer import documents, invoicing
+from billing.service_layer.ports import DocumentLink
 from clinic_shared.web.auth import current_principal, require_roles
 
 blp = Blueprint("invoices", __name__, url_prefix="/invoices", description="Invoices and credit notes")
@@ -96,13 +97,24 @@ def _pdf(content: bytes, name: str) -> Response:
     return response
 
 
+@blp.route("/<uuid:invoice_id>/document-link", methods=["POST"])
+@blp.response(200, schemas.DocumentLinkSchema, description="A fresh signed link to the invoice's PDF")
+@blp.alt_response(404, description="Unknown, not yours, or still a draft")
+@blp.alt_response(503, description="Download links are not configured on this billing service")
+def create_document_link(invoice_id: uuid.UUID) -> DocumentLink:
+    """Make a new download link (e.g. to send again after the first expired); staff, or the patient."""
+    c = container()
+    with c.uow() as uow:
+        return documents.invoice_document_link(uow, current_principal(), invoice_id, c.links)
+
+
 @blp.route("/<uuid:invoice_id>/issue", methods=["POST"])
 @blp.response(200, schemas.InvoiceSchema, description="Issued with the next gapless number")
 @blp.alt_response(409, description="The invoice is not a draft")
 @require_roles(*BILLING_STAFF)
 def issue_invoice(invoice_id: uuid.UUID) -> Invoice:
     with container().uow() as uow:
-        return invoicing.issue_invoice(uow, current_principal(), invoice_id)
+        return invoicing.issue_invoice(uow, current_principal(), invoice_id, container().links)
 
 
 @blp.route("/<uuid:invoice_id>/credit-notes", methods=["POST"])

@@ -221,6 +221,17 @@ class InvoiceSchema(Schema):
     updated_at = fields.AwareDateTime(format="iso")
 
 
+class DocumentLinkSchema(Schema):
+    url = fields.String(
+        metadata={
+            "description": "Opens the invoice's PDF without signing in, until expires_at; share it only with "
+            "the patient",
+            "example": "https://billing.example/documents/invoice.v1.eyJpIjoi...In0.3q2-7w",
+        }
+    )
+    expires_at = fields.AwareDateTime(format="iso")
+
+
 class InvoiceQuery(Schema):
     clinic_id = fields.UUID(load_default=None)
     patient_id = fields.UUID(load_default=None)
