@@ -98,6 +98,9 @@ class System:
                 # Confirmations are debounced by default; the tests look at them straight away.
                 "NOTIFICATIONS_DEBOUNCE_SECONDS": "0",
                 "WEB_CONCURRENCY": "1",
+                # "Invoice issued" e-mails link to billing's signed PDF links.
+                "BILLING_PUBLIC_URL": self.url("billing"),
+                "DOCUMENT_LINK_SECRET": "e2e-document-link-secret-0123456789abcdef",
                 "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
             }
         )
