@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 import httpx
 from aiosmtpd.controller import Controller
+from icalendar import Calendar
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -174,3 +175,11 @@ class System:
             return httpx.get(f"{self.url(service)}/healthz", timeout=1).status_code == 200
         except httpx.HTTPError:
             return False
+
+
+def ics_of(message: Message) -> Calendar:
+    """The calendar attached to an e-mail."""
+    for part in message.walk():
+        if part.get_content_type() == "text/calendar":
+            return Calendar.from_ical(part.get_payload(decode=True))
+    raise AssertionError("no text/calendar attachment")

@@ -6,22 +6,12 @@ SMTP server started by the test.
 
 from __future__ import annotations
 
-from email.message import Message
-
 import pytest
-from icalendar import Calendar
 
 from .journey import Journey, next_week_at
-from .system import Mailbox, System, wait_for
+from .system import Mailbox, System, ics_of, wait_for
 
 pytestmark = pytest.mark.e2e
-
-
-def ics_of(message: Message) -> Calendar:
-    for part in message.walk():
-        if part.get_content_type() == "text/calendar":
-            return Calendar.from_ical(part.get_payload(decode=True))
-    raise AssertionError("no text/calendar attachment")
 
 
 def test_booking_charges_and_confirms_then_cancelling_aborts_and_notifies(

@@ -7,25 +7,16 @@ Real gunicorn apps and workers, PostgreSQL, RabbitMQ and an SMTP server started 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from email.message import Message
 from zoneinfo import ZoneInfo
 
 import pytest
-from icalendar import Calendar
 
 from .journey import Journey
-from .system import Mailbox, System, wait_for
+from .system import Mailbox, System, ics_of, wait_for
 
 pytestmark = pytest.mark.e2e
 
 VANCOUVER = ZoneInfo("America/Vancouver")
-
-
-def ics_of(message: Message) -> Calendar:
-    for part in message.walk():
-        if part.get_content_type() == "text/calendar":
-            return Calendar.from_ical(part.get_payload(decode=True))
-    raise AssertionError("no text/calendar attachment")
 
 
 def test_a_plan_is_confirmed_and_cancelled_as_a_plan(
