@@ -7,10 +7,12 @@ from datetime import UTC, datetime, timedelta
 
 import jwt
 import pytest
+from flask import Flask
+from structlog.testing import capture_logs
 
 from clinic_shared.testing.tokens import TestIssuer
 from clinic_shared.tokens import SigningKey, TokenError
-from clinic_shared.web.problems import flatten_messages
+from clinic_shared.web.problems import flatten_messages, register_problem_handlers
 
 
 def test_nested_validation_messages_become_dotted_field_names() -> None:
@@ -100,3 +102,23 @@ def test_the_signing_key_is_created_once_and_reloaded(tmp_path) -> None:  # type
     again = SigningKey.load_or_create(path)
     assert first.kid == again.kid
     assert path.stat().st_mode & 0o777 == 0o600
+
+
+def test_an_unexpected_error_is_a_500_problem_logged_without_the_raw_path() -> None:
+    """Paths can carry credentials (signed links, feed tokens): the log names the route and its ids only."""
+    app = Flask(__name__)
+    register_problem_handlers(app)
+
+    @app.get("/clinics/<uuid:clinic_id>/links/<token>")
+    def explode(clinic_id: uuid.UUID, token: str) -> str:
+        raise RuntimeError(f"boom with {token}")
+
+    clinic_id = uuid.uuid4()
+    with capture_logs() as logs:
+        response = app.test_client().get(f"/clinics/{clinic_id}/links/s3cr3t-token")
+    assert response.status_code == 500
+    assert response.mimetype == "application/problem+json"
+    (entry,) = [e for e in logs if e["event"] == "unhandled_error"]
+    assert entry["route"] == f"/clinics/{clinic_id}/links/<token>"
+    assert entry["error_type"] == "RuntimeError"
+    assert "s3cr3t" not in repr(entry)

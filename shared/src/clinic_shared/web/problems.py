@@ -6,7 +6,9 @@ errors, domain errors mapped by each service, and unexpected exceptions (a bare 
 
 from __future__ import annotations
 
+import re
 import traceback
+import uuid
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -128,8 +130,29 @@ def register_problem_handlers(app: Flask) -> None:
     def _unexpected(error: Exception) -> Response:
         # Frames only: exception messages can quote SQL parameters, i.e. patient data.
         frames = "".join(traceback.format_list(traceback.extract_tb(error.__traceback__)))
-        log.error("unhandled_error", path=request.path, error_type=type(error).__name__, frames=frames)
+        log.error(
+            "unhandled_error",
+            route=_route_for_logs(),
+            error_type=type(error).__name__,
+            frames=frames,
+        )
         return problem_response(problem_from_http_exception(InternalServerError()))
+
+
+def _route_for_logs() -> str:
+    """The route with its id arguments filled in and anything else left as a placeholder.
+
+    Some paths carry credentials (signed document links, calendar feed tokens), so the raw path is never
+    logged; ids (UUIDs) are kept because they are what an engineer needs to follow the request.
+    """
+    rule = request.url_rule
+    if rule is None:
+        return "<unmatched route>"
+    route = rule.rule
+    for name, value in (request.view_args or {}).items():
+        if isinstance(value, uuid.UUID):
+            route = re.sub(rf"<(?:[^:<>]+:)?{re.escape(name)}>", str(value), route)
+    return route
 
 
 def map_exception(app: Flask, exc_type: type[Exception], status: int, title: str) -> None:
