@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import icalendar
+from werkzeug.test import EnvironBuilder
 
 from clinic_shared.testing.clock import ManualClock
 
@@ -76,3 +77,20 @@ def test_a_feed_url_works_without_a_bearer_token_until_it_is_revoked(
     assert api.client.post(f"/calendar-feeds/{created.json['id']}/revoke", headers=patient).status_code == 200
     assert api.client.get(url).status_code == 404
     assert api.client.get("/feeds/not-a-real-token.ics").status_code == 404
+
+
+def test_a_feed_token_is_taken_out_of_the_path_before_the_access_log_sees_it(
+    api: Api, catalogue: Catalogue, clock: ManualClock
+) -> None:
+    _, patient = api.register_patient("logged-feed@example.test")
+    created = api.client.post("/calendar-feeds", headers=patient, json={"owner_kind": "patient"}).json
+    path = created["url"].removeprefix("http://localhost")
+    # Gunicorn logs from the very environ it handed the app, once the response is sent.
+    environ = EnvironBuilder(path=path, method="GET").get_environ()
+    environ["RAW_URI"] = environ["REQUEST_URI"] = path
+    statuses: list[str] = []
+    body = b"".join(api.client.application(environ, lambda status, headers: statuses.append(status)))
+    assert statuses == ["200 OK"]
+    assert body.startswith(b"BEGIN:VCALENDAR")
+    assert (environ["PATH_INFO"], environ["RAW_URI"], environ["REQUEST_URI"]) == ("/feeds/redacted",) * 3
+    assert created["token"] not in repr(environ)

@@ -14,6 +14,7 @@ from clinic_shared.logging import configure_logging
 from clinic_shared.web.app import create_service_app
 from clinic_shared.web.health import broker_check, database_check
 from clinic_shared.web.problems import map_exception
+from clinic_shared.web.redaction import RedactPathSecrets
 
 
 def create_app(settings: BillingSettings | None = None, container: Container | None = None) -> Flask:
@@ -35,7 +36,7 @@ def create_app(settings: BillingSettings | None = None, container: Container | N
     app.extensions[CONTAINER_KEY] = container
     for module in (prices, charges, invoices, payments, policies, reports, documents):
         api.register_blueprint(module.blp)
-    app.wsgi_app = documents.RedactDocumentTokens(app.wsgi_app)  # type: ignore[method-assign]
+    app.wsgi_app = RedactPathSecrets(app.wsgi_app, documents.SECRET_PATH_PREFIXES)  # type: ignore[method-assign]
     # Subclasses (InvalidTransition, InvalidMoney, CurrencyMismatch) are rendered by their base's handler.
     map_exception(app, NotFound, 404, "Not Found")
     map_exception(app, Conflict, 409, "Conflict")

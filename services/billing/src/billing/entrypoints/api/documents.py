@@ -1,14 +1,10 @@
 """Documents opened by signed, expiring links (sent to patients by email), without signing in.
 
 The link's token is a credential: responses are neither cached nor sent on as a referrer, and the token is
-taken out of the request path before the access log records it (``RedactDocumentTokens``).
+taken out of the request path before the access log records it (``SECRET_PATH_PREFIXES``).
 """
 
 from __future__ import annotations
-
-import re
-from collections.abc import Callable, Iterable
-from typing import Any
 
 from flask import Response
 from flask_smorest import Blueprint
@@ -24,10 +20,8 @@ blp = Blueprint(
     description="Invoice PDFs opened by signed, expiring links; no sign-in",
 )
 
-_TOKEN_IN_PATH = re.compile(r"/documents/[^/?#]+")
-REDACTED_PATH = "/documents/redacted"
-
-WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+# Paths whose next segment is a credential, kept out of the access log (clinic_shared RedactPathSecrets).
+SECRET_PATH_PREFIXES = ("/documents/",)
 
 
 @blp.after_request
@@ -60,23 +54,3 @@ def invoice_by_link(token: str) -> Response:
     response = Response(pdf, mimetype="application/pdf")
     response.headers["Content-Disposition"] = f'inline; filename="{number}.pdf"'
     return response
-
-
-class RedactDocumentTokens:
-    """WSGI middleware: once the app has answered, replace a link's token in the request's path.
-
-    Gunicorn's access log reads the path from the WSGI environ after the response is sent, so a working
-    link would otherwise be written to the logs.
-    """
-
-    def __init__(self, app: WsgiApp) -> None:
-        self._app = app
-
-    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        try:
-            return self._app(environ, start_response)
-        finally:
-            for key in ("PATH_INFO", "RAW_URI", "REQUEST_URI"):
-                value = environ.get(key)
-                if isinstance(value, str):
-                    environ[key] = _TOKEN_IN_PATH.sub(REDACTED_PATH, value)

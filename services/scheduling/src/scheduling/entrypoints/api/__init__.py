@@ -8,6 +8,7 @@ from clinic_shared.logging import configure_logging
 from clinic_shared.web.app import create_service_app
 from clinic_shared.web.health import broker_check, database_check
 from clinic_shared.web.problems import map_exception
+from clinic_shared.web.redaction import RedactPathSecrets
 from scheduling.bootstrap import Container, bootstrap
 from scheduling.config import SchedulingSettings
 from scheduling.domain.errors import Conflict, Forbidden, InvalidCredentials, NotFound, RuleViolation
@@ -42,6 +43,7 @@ def create_app(settings: SchedulingSettings | None = None, container: Container 
     app.extensions[CONTAINER_KEY] = container
     for module in (accounts, clinics, availability, appointments, plans, waitlist, calendar, fhir):
         api.register_blueprint(module.blp)
+    app.wsgi_app = RedactPathSecrets(app.wsgi_app, calendar.SECRET_PATH_PREFIXES)  # type: ignore[method-assign]
     map_exception(app, NotFound, 404, "Not Found")
     map_exception(app, Conflict, 409, "Conflict")
     map_exception(app, RuleViolation, 422, "Unprocessable Content")

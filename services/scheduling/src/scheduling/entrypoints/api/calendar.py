@@ -22,6 +22,8 @@ from scheduling.service_layer import calendar
 blp = Blueprint("calendar", __name__, description="iCalendar exports and subscription feeds")
 
 ICS = "text/calendar"
+# A feed's token is a credential: it is kept out of the access log (clinic_shared RedactPathSecrets).
+SECRET_PATH_PREFIXES = ("/feeds/",)
 
 
 class FeedRequest(Schema):
