@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import event
+
 from clinic_shared.testing.clock import ManualClock
+from scheduling.bootstrap import Container
 
 from ..conftest import Api, Catalogue
 
@@ -186,3 +191,62 @@ def test_slot_search_checks_its_range_and_the_practitioners_roster(
     response = api.client.get(base, headers=headers, query_string=not_ims)
     assert response.status_code == 422
     assert response.json["invalid-params"][0]["name"] == "practitioner_id"
+
+
+def test_booking_names_the_first_missing_record(
+    api: Api, admin: dict[str, str], catalogue: Catalogue, clock: ManualClock
+) -> None:
+    patient, _ = api.register_patient("missing@example.test")
+    nobody = "00000000-0000-4000-8000-000000000000"
+    starts = local(next_weekday(clock), 9)
+    cases = [
+        ({"patient_id": nobody, "clinic_id": nobody}, "patient_id"),
+        ({"patient_id": patient["id"], "clinic_id": nobody, "practitioner_id": nobody}, "clinic_id"),
+        (
+            {"patient_id": patient["id"], "practitioner_id": nobody, "treatment_type_id": nobody},
+            "practitioner_id",
+        ),
+        ({"patient_id": patient["id"], "treatment_type_id": nobody}, "treatment_type_id"),
+    ]
+    for extra, field in cases:
+        response = book(api, admin, catalogue, starts, **extra)
+        assert response.status_code == 404, response.json
+        assert response.json["invalid-params"][0]["name"] == field
+
+
+@contextmanager
+def statements(container: Container) -> Iterator[list[str]]:
+    """The SQL statements the app sends while the block runs (transaction control and pings left out)."""
+    seen: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement.lstrip().split(None, 1)[0].upper() in {"SELECT", "INSERT", "UPDATE", "DELETE"}:
+            seen.append(statement)
+
+    event.listen(container.engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(container.engine, "before_cursor_execute", record)
+
+
+def test_a_booking_and_a_month_wide_search_each_read_in_a_few_statements(
+    api: Api, admin: dict[str, str], catalogue: Catalogue, clock: ManualClock, container: Container
+) -> None:
+    patient, _ = api.register_patient("budget@example.test")
+    day = next_weekday(clock)
+    path = practitioner_path(catalogue, catalogue.ims_practitioner_id, "time-off")
+    away = {"starts_at": local(day, 13).isoformat(), "ends_at": local(day, 15).isoformat(), "reason": "x"}
+    assert api.client.post(path, headers=admin, json=away).status_code == 201
+    with statements(container) as booking:
+        response = book(api, admin, catalogue, local(day, 9), patient_id=patient["id"])
+    assert response.status_code == 201, response.json
+    # the parties, everything availability depends on, the appointment, its outbox event
+    assert len(booking) == 4, booking
+    query = {"treatment_type_id": catalogue.assessment_id, "from": day.isoformat()}
+    query["to"] = (day + timedelta(days=29)).isoformat()
+    with statements(container) as search:
+        response = api.client.get(f"/clinics/{catalogue.clinic_id}/slots", headers=admin, query_string=query)
+    assert response.status_code == 200, response.json
+    # the clinic, the treatment type, the practitioners, everything availability depends on
+    assert len(search) == 4, search

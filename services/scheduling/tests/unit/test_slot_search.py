@@ -25,6 +25,7 @@ from scheduling.domain.availability import (
     merge,
 )
 from scheduling.domain.errors import RuleViolation
+from scheduling.service_layer.availability import FreeSlots, Slot
 
 VANCOUVER = ZoneInfo("America/Vancouver")
 BASE = datetime(2027, 3, 1, tzinfo=UTC)
@@ -177,3 +178,25 @@ def test_slots_respect_the_earliest_start() -> None:
     window = [Interval(BASE, at(240))]
     request = SlotRequest(timedelta(minutes=30), timedelta(0), timedelta(minutes=30), at(61), at(1000))
     assert free_slots(window, [], request)[0] == at(90)
+
+
+def test_free_slots_read_in_time_order_with_ties_in_the_practitioners_order() -> None:
+    first, second = uuid.UUID(int=2), uuid.UUID(int=1)
+    runs = [(first, [at(0), at(30), at(90)]), (second, [at(15), at(30), at(60)]), (uuid.uuid4(), [])]
+    found = FreeSlots(runs, timedelta(minutes=30), VANCOUVER)
+    expected = sorted(
+        (
+            Slot(pid, start, start + timedelta(minutes=30), VANCOUVER)
+            for pid, starts in runs
+            for start in starts
+        ),
+        key=lambda slot: slot.starts_at,
+    )
+    assert len(found) == 6
+    assert list(found) == expected
+    assert [s.practitioner_id for s in found[2:4]] == [first, second]
+    assert found[1:5] == expected[1:5]
+    assert found[::2] == expected[::2]
+    assert found[-1] == expected[-1]
+    with pytest.raises(IndexError):
+        found[6]

@@ -5,11 +5,30 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
-from typing import TypeVar
+from functools import lru_cache
+from typing import Any, TypeVar
 
-from sqlalchemy import func, select
+from sqlalchemy import (
+    ColumnElement,
+    CompoundSelect,
+    Date,
+    Integer,
+    Select,
+    String,
+    Time,
+    bindparam,
+    cast,
+    exists,
+    func,
+    literal_column,
+    null,
+    select,
+    union_all,
+)
 from sqlalchemy.orm import Session
+from sqlalchemy.types import TypeEngine
 
+from clinic_shared.db import UTCDateTime
 from scheduling.adapters import orm
 from scheduling.domain.availability import Closure, Interval, OpeningHours, Room, TimeOff, WorkingHours
 from scheduling.domain.calendar import CalendarFeed
@@ -26,11 +45,26 @@ from scheduling.domain.model import (
 )
 from scheduling.domain.plans import TreatmentPlan
 from scheduling.domain.waitlist import WaitlistEntry, WaitlistStatus
+from scheduling.service_layer.ports import AvailabilityFacts, BookingParties
 
 T = TypeVar("T")
 
 # No appointment is longer than this (duration + buffer), so a time-range query can use the start index.
 LONGEST_HOLD = timedelta(hours=10)
+
+# The sources of availability_facts' rows, in the order they are returned, and the columns they share
+# (a source leaves the others NULL, typed: PostgreSQL resolves a UNION's column types pair by pair).
+OPENING, WORKING, CLOSURE, TIME_OFF, ROOM, BUSY = range(6)
+_FACT_COLUMNS: dict[str, TypeEngine[Any]] = {
+    "weekday": Integer(),
+    "t1": Time(),
+    "t2": Time(),
+    "d1": Date(),
+    "d2": Date(),
+    "ts1": UTCDateTime(),
+    "ts2": UTCDateTime(),
+    "name": String(),
+}
 
 
 class SqlAlchemyRepository:
@@ -83,61 +117,91 @@ class SqlAlchemyRepository:
             query = query.where(Appointment.id != exclude)  # type: ignore[arg-type]
         return self.session.scalars(query).all()
 
+    def booking_parties(
+        self,
+        clinic_id: uuid.UUID,
+        practitioner_id: uuid.UUID,
+        treatment_type_id: uuid.UUID,
+        patient_id: uuid.UUID,
+    ) -> BookingParties:
+        """Clinic, practitioner and treatment type (None where missing) and whether the patient exists."""
+        params = {
+            "clinic_id": clinic_id,
+            "practitioner_id": practitioner_id,
+            "treatment_type_id": treatment_type_id,
+            "patient_id": patient_id,
+        }
+        clinic, practitioner, treatment, patient_exists = self.session.execute(
+            _booking_parties_query(), params
+        ).one()
+        return BookingParties(clinic, practitioner, treatment, bool(patient_exists))
+
+    def practitioners(self, clinic_id: uuid.UUID) -> Sequence[Practitioner]:
+        """A clinic's practitioners in a stable order (by id)."""
+        query = select(Practitioner).where(Practitioner.clinic_id == clinic_id)  # type: ignore[arg-type]
+        return self.session.scalars(query.order_by(Practitioner.id)).all()  # type: ignore[arg-type]
+
     def opening_hours(self, clinic_id: uuid.UUID) -> Sequence[OpeningHours]:
         query = select(OpeningHours).where(OpeningHours.clinic_id == clinic_id)  # type: ignore[arg-type]
         return self.session.scalars(query.order_by(OpeningHours.weekday, OpeningHours.starts)).all()  # type: ignore[arg-type]
-
-    def closures(self, clinic_id: uuid.UUID, first: date, last: date) -> Sequence[Closure]:
-        query = select(Closure).where(
-            Closure.clinic_id == clinic_id,  # type: ignore[arg-type]
-            Closure.starts_on <= last,  # type: ignore[arg-type,operator]
-            Closure.ends_on >= first,  # type: ignore[arg-type,operator]
-        )
-        return self.session.scalars(query.order_by(Closure.starts_on)).all()  # type: ignore[arg-type]
 
     def working_hours(self, practitioner_ids: Sequence[uuid.UUID]) -> Sequence[WorkingHours]:
         query = select(WorkingHours).where(WorkingHours.practitioner_id.in_(practitioner_ids))  # type: ignore[attr-defined]
         return self.session.scalars(query.order_by(WorkingHours.weekday, WorkingHours.starts)).all()  # type: ignore[arg-type]
 
-    def time_off(
-        self, practitioner_ids: Sequence[uuid.UUID], start: datetime, end: datetime
-    ) -> Sequence[TimeOff]:
-        query = select(TimeOff).where(
-            TimeOff.practitioner_id.in_(practitioner_ids),  # type: ignore[attr-defined]
-            TimeOff.starts_at < end,  # type: ignore[arg-type,operator]
-            TimeOff.ends_at > start,  # type: ignore[arg-type,operator]
-        )
-        return self.session.scalars(query.order_by(TimeOff.starts_at)).all()  # type: ignore[arg-type]
-
     def rooms(self, clinic_id: uuid.UUID) -> Sequence[Room]:
         query = select(Room).where(Room.clinic_id == clinic_id, Room.active.is_(True))  # type: ignore[arg-type,attr-defined]
         return self.session.scalars(query.order_by(Room.name)).all()  # type: ignore[arg-type]
 
-    def busy(
+    def availability_facts(
         self,
         clinic_id: uuid.UUID,
+        practitioner_ids: Sequence[uuid.UUID],
         start: datetime,
         end: datetime,
+        first_day: date,
+        last_day: date,
         exclude: uuid.UUID | None = None,
-        practitioner_ids: Sequence[uuid.UUID] | None = None,
-    ) -> list[tuple[uuid.UUID, uuid.UUID | None, Interval]]:
-        """(practitioner, room, held interval) of each live appointment here touching [start, end)."""
-        a = orm.appointments.c
-        query = select(a.practitioner_id, a.room_id, a.starts_at, a.occupied_until).where(
-            a.clinic_id == clinic_id,
-            a.starts_at < end,
-            a.starts_at > start - LONGEST_HOLD,
-            a.occupied_until > start,
-            a.status.not_in([s.value for s in RELEASED_STATUSES]),
-        )
-        if exclude is not None:
-            query = query.where(a.id != exclude)
-        if practitioner_ids is not None:
-            query = query.where(a.practitioner_id.in_(practitioner_ids))
-        return [
-            (row.practitioner_id, row.room_id, Interval(row.starts_at, row.occupied_until))
-            for row in self.session.execute(query)
-        ]
+    ) -> AvailabilityFacts:
+        """Everything free time depends on, in one round trip: the clinic's opening hours, closures
+        touching local days [first_day, last_day] and active rooms (by name: the first free one is used);
+        the practitioners' working hours and time off touching [start, end); and the live appointments
+        touching [start, end) of these practitioners or holding a room."""
+        params = {
+            "clinic_id": clinic_id,
+            "practitioner_ids": list(practitioner_ids),
+            "start": start,
+            "end": end,
+            "since": start - LONGEST_HOLD,
+            "first_day": first_day,
+            "last_day": last_day,
+            "exclude": exclude,
+        }
+        facts = AvailabilityFacts()
+        # Appointments are grouped by their ids' integers: a month-wide search reads about a thousand rows,
+        # and hashing an int is much cheaper than uuid.UUID's Python-level __hash__ and __eq__.
+        by_practitioner: dict[int, list[Interval]] = {}
+        rows = self.session.execute(_availability_query(exclude is not None), params).all()
+        for source, owner, row_id, weekday, t1, t2, d1, d2, ts1, ts2, name in rows:
+            if source == BUSY:  # row_id is the room held, if any
+                held = Interval(ts1, ts2)
+                intervals = by_practitioner.get(owner.int)
+                if intervals is None:
+                    intervals = by_practitioner[owner.int] = facts.busy[owner] = []
+                intervals.append(held)
+                if row_id is not None:
+                    facts.room_busy.setdefault(row_id, []).append(held)
+            elif source == OPENING:
+                facts.opening_hours.append(OpeningHours(row_id, owner, weekday, t1, t2))
+            elif source == WORKING:
+                facts.working_hours.append(WorkingHours(row_id, owner, weekday, t1, t2))
+            elif source == CLOSURE:
+                facts.closures.append(Closure(row_id, owner, d1, d2, name))
+            elif source == TIME_OFF:
+                facts.time_off.append(TimeOff(row_id, owner, ts1, ts2, name))
+            else:
+                facts.rooms.append(Room(row_id, owner, name))
+        return facts
 
     def suitability(self, clinic_id: uuid.UUID, patient_id: uuid.UUID) -> Suitability | None:
         """The latest finding for this patient at this clinic."""
@@ -194,6 +258,82 @@ class SqlAlchemyRepository:
 
     def delete(self, entity: object) -> None:
         self.session.delete(entity)
+
+
+# The two hottest statements are built once (with bound parameters) rather than on every request.
+
+
+@lru_cache(maxsize=1)
+def _booking_parties_query() -> Select[Any]:
+    """A one-row anchor outer-joined to the clinic, practitioner and treatment type by id (NULL where
+    missing), and whether the patient exists."""
+    anchor = select(literal_column("1").label("one")).subquery()
+    return (
+        select(
+            Clinic,
+            Practitioner,
+            TreatmentType,
+            exists().where(orm.patients.c.id == bindparam("patient_id")).label("patient_exists"),
+        )
+        .select_from(anchor)
+        .outerjoin(orm.clinics, orm.clinics.c.id == bindparam("clinic_id"))
+        .outerjoin(orm.practitioners, orm.practitioners.c.id == bindparam("practitioner_id"))
+        .outerjoin(orm.treatment_types, orm.treatment_types.c.id == bindparam("treatment_type_id"))
+    )
+
+
+@lru_cache(maxsize=2)
+def _availability_query(excluding: bool) -> CompoundSelect:
+    """A UNION ALL of the six sources of availability_facts sharing one row shape, ordered as each needs:
+    hours by weekday and start, closures by first day, time off by start, rooms by name. An appointment's
+    row carries its practitioner as the owner and the room it holds (if any) as the id."""
+    oh, wh, cl, to, rm, a = (
+        orm.opening_hours.c,
+        orm.working_hours.c,
+        orm.closures.c,
+        orm.time_off.c,
+        orm.rooms.c,
+        orm.appointments.c,
+    )
+
+    def row(source: int, owner: ColumnElement[Any], row_id: ColumnElement[Any], **values: Any) -> Select[Any]:
+        columns = [literal_column(str(source)).label("source"), owner.label("owner"), row_id.label("id")]
+        for name, kind in _FACT_COLUMNS.items():
+            columns.append(values.get(name, cast(null(), kind)).label(name))
+        return select(*columns)
+
+    clinic_id = bindparam("clinic_id")
+    practitioner_ids = bindparam("practitioner_ids", expanding=True)
+    start, end = bindparam("start"), bindparam("end")
+    appointments = [
+        a.clinic_id == clinic_id,
+        a.starts_at < end,
+        a.starts_at > bindparam("since"),  # lets the (clinic, start) index bound the scan
+        a.occupied_until > start,
+        a.status.not_in([s.value for s in RELEASED_STATUSES]),
+        a.practitioner_id.in_(practitioner_ids) | a.room_id.is_not(None),
+    ]
+    if excluding:
+        appointments.append(a.id != bindparam("exclude"))
+    query = union_all(
+        row(OPENING, oh.clinic_id, oh.id, weekday=oh.weekday, t1=oh.starts, t2=oh.ends).where(
+            oh.clinic_id == clinic_id
+        ),
+        row(WORKING, wh.practitioner_id, wh.id, weekday=wh.weekday, t1=wh.starts, t2=wh.ends).where(
+            wh.practitioner_id.in_(practitioner_ids)
+        ),
+        row(CLOSURE, cl.clinic_id, cl.id, d1=cl.starts_on, d2=cl.ends_on, name=cl.reason).where(
+            cl.clinic_id == clinic_id,
+            cl.starts_on <= bindparam("last_day"),
+            cl.ends_on >= bindparam("first_day"),
+        ),
+        row(TIME_OFF, to.practitioner_id, to.id, ts1=to.starts_at, ts2=to.ends_at, name=to.reason).where(
+            to.practitioner_id.in_(practitioner_ids), to.starts_at < end, to.ends_at > start
+        ),
+        row(ROOM, rm.clinic_id, rm.id, name=rm.name).where(rm.clinic_id == clinic_id, rm.active.is_(True)),
+        row(BUSY, a.practitioner_id, a.room_id, ts1=a.starts_at, ts2=a.occupied_until).where(*appointments),
+    )
+    return query.order_by(*(literal_column(n) for n in ("source", "weekday", "t1", "d1", "ts1", "name")))
 
 
 __all__ = ["Patient", "Practitioner", "SqlAlchemyRepository", "TreatmentType"]

@@ -15,14 +15,17 @@ import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
+from itertools import accumulate, repeat
+from operator import add
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from scheduling.domain.errors import RuleViolation
 
 
-@dataclass(frozen=True, order=True)
-class Interval:
-    """A half-open UTC interval [start, end)."""
+class Interval(NamedTuple):
+    """A half-open UTC interval [start, end); a tuple, so thousands of them are cheap to build and sort."""
 
     start: datetime
     end: datetime
@@ -147,6 +150,35 @@ def _days(first: date, last: date) -> Iterator[date]:
         day += timedelta(days=1)
 
 
+WeeklySpans = tuple[tuple[int, time, time], ...]
+ClosedDays = tuple[tuple[date, date], ...]
+
+
+@lru_cache(maxsize=512)
+def _weekly_windows(
+    zone: ZoneInfo, spans: WeeklySpans | None, closed: ClosedDays, first: date, last: date
+) -> tuple[Interval, ...]:
+    """Merged UTC windows of weekly local hours over local days [first, last], skipping closed days;
+    ``spans`` None means whole days. A pure function of its arguments, so it is memoized: practitioners
+    sharing hours (and the clinic's own hours) are converted once per range, not once per practitioner."""
+    windows: list[Interval] = []
+    for day in _days(first, last):
+        if any(starts_on <= day <= ends_on for starts_on, ends_on in closed):
+            continue
+        if spans is None:
+            midnight = datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
+            next_midnight = datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone)
+            windows.append(Interval(midnight, next_midnight.astimezone(UTC)))
+            continue
+        weekday = day.weekday()
+        windows += [_wall_clock_window(day, starts, ends, zone) for w, starts, ends in spans if w == weekday]
+    return tuple(merge(windows))
+
+
+def _spans(hours: Iterable[OpeningHours | WorkingHours]) -> WeeklySpans:
+    return tuple((h.weekday, h.starts, h.ends) for h in hours)
+
+
 def merge(intervals: Iterable[Interval]) -> list[Interval]:
     """Sorted, non-overlapping union (touching intervals are joined)."""
     merged: list[Interval] = []
@@ -210,31 +242,14 @@ class Schedule:
         """UTC intervals inside [start, end) when the clinic is open and the practitioner works."""
         first = start.astimezone(self.zone).date() - timedelta(days=1)
         last = end.astimezone(self.zone).date()
-        clinic: list[Interval] = []
-        own: list[Interval] = []
-        for day in _days(first, last):
-            if any(c.covers(day) for c in self.closures):
-                continue
-            weekday = day.weekday()
-            if self.opening_hours:
-                clinic += [
-                    _wall_clock_window(day, h.starts, h.ends, self.zone)
-                    for h in self.opening_hours
-                    if h.weekday == weekday
-                ]
-            else:
-                midnight = datetime.combine(day, time(0), tzinfo=self.zone).astimezone(UTC)
-                next_midnight = datetime.combine(day + timedelta(days=1), time(0), tzinfo=self.zone)
-                clinic.append(Interval(midnight, next_midnight.astimezone(UTC)))
-            own += [
-                _wall_clock_window(day, h.starts, h.ends, self.zone)
-                for h in self.working_hours
-                if h.weekday == weekday
-            ]
-        available = merge(clinic)
+        closed = tuple((c.starts_on, c.ends_on) for c in self.closures)
+        opening = _spans(self.opening_hours) if self.opening_hours else None
+        available: Sequence[Interval] = _weekly_windows(self.zone, opening, closed, first, last)
         if self.working_hours:
-            available = intersect(available, merge(own))
-        available = subtract(available, merge(t.interval for t in self.time_off))
+            own = _weekly_windows(self.zone, _spans(self.working_hours), closed, first, last)
+            available = intersect(available, own)
+        if self.time_off:
+            available = subtract(available, merge(t.interval for t in self.time_off))
         return intersect(available, [Interval(start, end)])
 
 
@@ -263,9 +278,14 @@ def free_slots(
 ) -> list[datetime]:
     """Start times, aligned to ``step`` from each window's start, where the whole appointment fits inside
     a window and its time plus buffer misses every busy interval (and, when rooms are given, one room is
-    free for that time)."""
+    free for that time).
+
+    A busy interval b rules out exactly the starts s with b.start - held < s < b.end, so the free starts
+    are runs of grid times between those exclusions: each run is produced by arithmetic, not by testing
+    every grid time against the busy list.
+    """
     merged = merge(busy)
-    merged_starts = [b.start for b in merged]
+    ends = [b.end for b in merged]
     rooms = [merge(r) for r in rooms_busy] if rooms_busy is not None else None
     room_starts = [[b.start for b in r] for r in rooms] if rooms is not None else None
     slots: list[datetime] = []
@@ -274,14 +294,30 @@ def free_slots(
         start = window.start
         if start < request.earliest:
             start += step * -(-(request.earliest - start) // step)
-        while start + duration <= window.end and start <= request.latest:
-            need = Interval(start, start + held)
-            if _free_at(merged, merged_starts, need) and (
-                rooms is None
-                or any(_free_at(r, s, need) for r, s in zip(rooms, room_starts or [], strict=True))
-            ):
-                slots.append(start)
-            start += step
+        last = min(window.end - duration, request.latest)
+        k = bisect.bisect_right(ends, start)  # the first busy interval ending after ``start``
+        while start <= last:
+            while k < len(merged) and merged[k].end <= start:
+                k += 1
+            if k < len(merged) and merged[k].start - held < start:
+                # Inside an exclusion: jump to the first grid time at or after the busy interval's end.
+                start += step * -(-(merged[k].end - start) // step)
+                continue
+            run_end = last if k == len(merged) else min(last, merged[k].start - held)
+            count = (run_end - start) // step + 1
+            # start, start + step, ... added up in C rather than one Python expression per slot
+            run: Iterable[datetime] = accumulate(repeat(step, count - 1), add, initial=start)
+            if rooms is not None and room_starts is not None:
+                run = [
+                    s
+                    for s in run
+                    if any(
+                        _free_at(r, rs, Interval(s, s + held))
+                        for r, rs in zip(rooms, room_starts, strict=True)
+                    )
+                ]
+            slots.extend(run)
+            start += step * count
     return slots
 
 

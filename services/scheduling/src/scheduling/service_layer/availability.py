@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import heapq
 import uuid
+from bisect import bisect_left
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from operator import attrgetter
+from itertools import islice, repeat
+from typing import overload
 from zoneinfo import ZoneInfo
 
 from scheduling.domain.availability import (
@@ -197,7 +200,7 @@ def qualified(practitioner: Practitioner, treatment: TreatmentType) -> bool:
 
 
 class Availability:
-    """The clinic's hours, closures, rooms and live appointments over one period, loaded once."""
+    """The clinic's hours, closures, rooms and live appointments over one period, loaded in one query."""
 
     def __init__(
         self,
@@ -212,27 +215,20 @@ class Availability:
         self.start, self.end = start, end
         first = start.astimezone(zone).date() - timedelta(days=1)
         last = end.astimezone(zone).date() + timedelta(days=1)
-        opening = uow.repo.opening_hours(clinic.id)
-        closures = uow.repo.closures(clinic.id, first, last)
+        facts = uow.repo.availability_facts(clinic.id, practitioner_ids, start, end, first, last, exclude)
         hours: dict[uuid.UUID, list[WorkingHours]] = defaultdict(list)
-        for row in uow.repo.working_hours(practitioner_ids):
+        for row in facts.working_hours:
             hours[row.practitioner_id].append(row)
         away: dict[uuid.UUID, list[TimeOff]] = defaultdict(list)
-        for entry in uow.repo.time_off(practitioner_ids, start - timedelta(days=1), end + timedelta(days=1)):
+        for entry in facts.time_off:
             away[entry.practitioner_id].append(entry)
         self.schedules = {
-            pid: Schedule(zone, opening, closures, hours.get(pid, []), away.get(pid, []))
+            pid: Schedule(zone, facts.opening_hours, facts.closures, hours.get(pid, []), away.get(pid, []))
             for pid in practitioner_ids
         }
-        self.rooms = [room.id for room in uow.repo.rooms(clinic.id)]
-        self.busy: dict[uuid.UUID, list[Interval]] = defaultdict(list)
-        self.room_busy: dict[uuid.UUID, list[Interval]] = {room: [] for room in self.rooms}
-        # Rooms are shared by everyone, so with rooms every practitioner's appointments matter.
-        only = None if self.rooms else practitioner_ids
-        for practitioner_id, room_id, interval in uow.repo.busy(clinic.id, start, end, exclude, only):
-            self.busy[practitioner_id].append(interval)
-            if room_id in self.room_busy:
-                self.room_busy[room_id].append(interval)
+        self.rooms = [room.id for room in facts.rooms]
+        self.busy: dict[uuid.UUID, list[Interval]] = defaultdict(list, facts.busy)
+        self.room_busy = {room: facts.room_busy.get(room, []) for room in self.rooms}
 
     def windows(self, practitioner_id: uuid.UUID) -> list[Interval]:
         return self.schedules[practitioner_id].windows(self.start, self.end)
@@ -306,7 +302,7 @@ class Slot:
         return self.ends_at.astimezone(self.zone)
 
 
-def search_slots(uow: UnitOfWork, cmd: SearchSlots) -> list[Slot]:
+def search_slots(uow: UnitOfWork, cmd: SearchSlots) -> Sequence[Slot]:
     """Free start times for a treatment over local days, for one practitioner or any qualified one."""
     clinic = _clinic(uow, cmd.clinic_id)
     treatment = uow.repo.get(TreatmentType, cmd.treatment_type_id)
@@ -322,8 +318,7 @@ def search_slots(uow: UnitOfWork, cmd: SearchSlots) -> list[Slot]:
             raise RuleViolation("this practitioner does not deliver this treatment", field="practitioner_id")
         practitioners = [practitioner]
     else:
-        everyone, _ = uow.repo.list(Practitioner, offset=0, limit=10_000, clinic_id=clinic.id)
-        practitioners = [p for p in everyone if qualified(p, treatment)]
+        practitioners = [p for p in uow.repo.practitioners(clinic.id) if qualified(p, treatment)]
     zone = clinic.zone
     now = uow.clock.now()
     earliest = now + timedelta(minutes=clinic.min_notice_minutes)
@@ -343,13 +338,54 @@ def search_slots(uow: UnitOfWork, cmd: SearchSlots) -> list[Slot]:
         latest=end,
     )
     rooms_busy = [availability.room_busy[r] for r in availability.rooms] if availability.rooms else None
-    duration = treatment.duration
-    slots: list[Slot] = []
-    for practitioner in practitioners:
-        windows = availability.windows(practitioner.id)
-        for starts_at in free_slots(windows, availability.busy[practitioner.id], request, rooms_busy):
-            if starts_at < end:
-                slots.append(Slot(practitioner.id, starts_at, starts_at + duration, zone))
-    # A stable sort by time keeps the practitioners' order among equal times.
-    slots.sort(key=attrgetter("starts_at"))
-    return slots
+    runs = []
+    for practitioner_id in (p.id for p in practitioners):
+        windows = availability.windows(practitioner_id)
+        starts = free_slots(windows, availability.busy[practitioner_id], request, rooms_busy)
+        runs.append((practitioner_id, starts[: bisect_left(starts, end)]))
+    return FreeSlots(runs, treatment.duration, zone)
+
+
+class FreeSlots(Sequence[Slot]):
+    """A search's free slots in time order (among equal times, in the practitioners' order).
+
+    A month-wide search for any practitioner finds thousands of start times and a page shows fifty, so
+    Slot objects are made only for the items read: each practitioner's start times are already in order,
+    and a heap merge walks them together.
+    """
+
+    def __init__(
+        self, runs: Sequence[tuple[uuid.UUID, Sequence[datetime]]], duration: timedelta, zone: ZoneInfo
+    ) -> None:
+        self._runs = [run for run in runs if run[1]]
+        self._duration = duration
+        self._zone = zone
+        self._len = sum(len(starts) for _, starts in self._runs)
+
+    def __len__(self) -> int:
+        return self._len
+
+    def __iter__(self) -> Iterator[Slot]:
+        return self._slots(0, self._len)
+
+    @overload
+    def __getitem__(self, index: int) -> Slot: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Slot]: ...
+
+    def __getitem__(self, index: int | slice) -> Slot | list[Slot]:
+        if isinstance(index, slice):
+            start, stop, step = index.indices(self._len)
+            if step == 1:
+                return list(self._slots(start, stop))
+            return list(self)[index]
+        position = index + self._len if index < 0 else index
+        if not 0 <= position < self._len:
+            raise IndexError("slot index out of range")
+        return next(self._slots(position, position + 1))
+
+    def _slots(self, start: int, stop: int) -> Iterator[Slot]:
+        merged = heapq.merge(*(zip(starts, repeat(order)) for order, (_, starts) in enumerate(self._runs)))
+        for at, order in islice(merged, start, stop):
+            yield Slot(self._runs[order][0], at, at + self._duration, self._zone)

@@ -4,17 +4,41 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any, Protocol, Self, TypeVar
+from typing import Any, NamedTuple, Protocol, Self, TypeVar
 
 from clinic_shared.clock import Clock
 from clinic_shared.events import Envelope
 from scheduling.domain.availability import Closure, Interval, OpeningHours, Room, TimeOff, WorkingHours
 from scheduling.domain.calendar import CalendarFeed
-from scheduling.domain.model import Account, Appointment, Clinic, Suitability
+from scheduling.domain.model import Account, Appointment, Clinic, Practitioner, Suitability, TreatmentType
 from scheduling.domain.waitlist import WaitlistEntry
 
 T = TypeVar("T")
+
+
+class BookingParties(NamedTuple):
+    """What a booking names, read together: None where the record does not exist."""
+
+    clinic: Clinic | None
+    practitioner: Practitioner | None
+    treatment: TreatmentType | None
+    patient_exists: bool
+
+
+@dataclass
+class AvailabilityFacts:
+    """Everything free time depends on over one period, read together (see Repository.availability_facts)."""
+
+    opening_hours: list[OpeningHours] = field(default_factory=list)
+    closures: list[Closure] = field(default_factory=list)
+    working_hours: list[WorkingHours] = field(default_factory=list)
+    time_off: list[TimeOff] = field(default_factory=list)
+    rooms: list[Room] = field(default_factory=list)
+    # The time held by live appointments, by practitioner and by room.
+    busy: dict[uuid.UUID, list[Interval]] = field(default_factory=dict)
+    room_busy: dict[uuid.UUID, list[Interval]] = field(default_factory=dict)
 
 
 class PasswordHasher(Protocol):
@@ -44,26 +68,32 @@ class Repository(Protocol):
         exclude: uuid.UUID | None,
     ) -> Sequence[Appointment]: ...
 
-    def opening_hours(self, clinic_id: uuid.UUID) -> Sequence[OpeningHours]: ...
+    def booking_parties(
+        self,
+        clinic_id: uuid.UUID,
+        practitioner_id: uuid.UUID,
+        treatment_type_id: uuid.UUID,
+        patient_id: uuid.UUID,
+    ) -> BookingParties: ...
 
-    def closures(self, clinic_id: uuid.UUID, first: date, last: date) -> Sequence[Closure]: ...
+    def practitioners(self, clinic_id: uuid.UUID) -> Sequence[Practitioner]: ...
+
+    def opening_hours(self, clinic_id: uuid.UUID) -> Sequence[OpeningHours]: ...
 
     def working_hours(self, practitioner_ids: Sequence[uuid.UUID]) -> Sequence[WorkingHours]: ...
 
-    def time_off(
-        self, practitioner_ids: Sequence[uuid.UUID], start: datetime, end: datetime
-    ) -> Sequence[TimeOff]: ...
-
     def rooms(self, clinic_id: uuid.UUID) -> Sequence[Room]: ...
 
-    def busy(
+    def availability_facts(
         self,
         clinic_id: uuid.UUID,
+        practitioner_ids: Sequence[uuid.UUID],
         start: datetime,
         end: datetime,
+        first_day: date,
+        last_day: date,
         exclude: uuid.UUID | None = None,
-        practitioner_ids: Sequence[uuid.UUID] | None = None,
-    ) -> Sequence[tuple[uuid.UUID, uuid.UUID | None, Interval]]: ...
+    ) -> AvailabilityFacts: ...
 
     def suitability(self, clinic_id: uuid.UUID, patient_id: uuid.UUID) -> Suitability | None: ...
 

@@ -271,11 +271,16 @@ class BookAppointment:
 def book_appointment(uow: UnitOfWork, actor: Principal, cmd: BookAppointment) -> Appointment:
     """Book one appointment inside availability; the database has the last word on overlaps."""
     patient_id = patient_for_booking(actor, cmd.patient_id)
-    if uow.repo.get(Patient, patient_id) is None:
+    parties = uow.repo.booking_parties(cmd.clinic_id, cmd.practitioner_id, cmd.treatment_type_id, patient_id)
+    if not parties.patient_exists:
         raise NotFound("patient not found", field="patient_id")
-    clinic = clinic_of(uow, cmd.clinic_id)
-    practitioner = practitioner_of(uow, cmd.practitioner_id)
-    treatment = treatment_of(uow, cmd.treatment_type_id)
+    if parties.clinic is None:
+        raise NotFound("clinic not found", field="clinic_id")
+    if parties.practitioner is None:
+        raise NotFound("practitioner not found", field="practitioner_id")
+    if parties.treatment is None:
+        raise NotFound("treatment type not found", field="treatment_type_id")
+    clinic, practitioner, treatment = parties.clinic, parties.practitioner, parties.treatment
     now = uow.clock.now()
     appointment = Appointment.book(
         appointment_id=uow.new_id(),
