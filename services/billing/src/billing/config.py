@@ -16,6 +16,9 @@ DEFAULT_PDF_FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 # HMAC-SHA256 keys shorter than this are guessable offline from any link seen in an email.
 MIN_DOCUMENT_LINK_SECRET = 32
 DEFAULT_DOCUMENT_LINK_TTL_DAYS = 30
+# A week: a till or client that retries after a long weekend or holiday closure still gets its first
+# response instead of recording the payment twice; the rows are small, so keeping them costs little.
+DEFAULT_IDEMPOTENCY_KEY_RETENTION_HOURS = 168
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,8 @@ class BillingSettings:
     # given out when both this and public_url are set.
     document_link_secret: str | None = field(repr=False)
     document_link_ttl_days: int
+    # How long an Idempotency-Key (and the response it replays) is kept before the worker purges it.
+    idempotency_key_retention_hours: int = DEFAULT_IDEMPOTENCY_KEY_RETENTION_HOURS
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> BillingSettings:
@@ -46,6 +51,9 @@ class BillingSettings:
             public_url=public_url.rstrip("/") if public_url else None,
             document_link_secret=env.optional("DOCUMENT_LINK_SECRET"),
             document_link_ttl_days=env.int("DOCUMENT_LINK_TTL_DAYS", DEFAULT_DOCUMENT_LINK_TTL_DAYS),
+            idempotency_key_retention_hours=env.int(
+                "IDEMPOTENCY_KEY_RETENTION_HOURS", DEFAULT_IDEMPOTENCY_KEY_RETENTION_HOURS
+            ),
         )
         settings._validate()
         return settings
@@ -66,3 +74,5 @@ class BillingSettings:
             )
         if self.document_link_ttl_days < 1:
             raise ConfigError("DOCUMENT_LINK_TTL_DAYS must be a whole number of days, at least 1")
+        if self.idempotency_key_retention_hours < 1:
+            raise ConfigError("IDEMPOTENCY_KEY_RETENTION_HOURS must be a whole number of hours, at least 1")

@@ -1,4 +1,4 @@
-"""Concurrency on real PostgreSQL: gapless invoice numbers under forced rollbacks, idempotent payments.
+"""Concurrency on real PostgreSQL: gapless numbers under forced rollbacks, idempotent payments, credit.
 
 Requests go through the HTTP app from many threads released together by a barrier; the Flask test client
 runs each request in its calling thread, so a thread-local flag can make that request's transaction fail
@@ -191,4 +191,94 @@ def test_concurrent_duplicate_payments_record_one_payment_and_replay_one_respons
     assert client.get(f"/invoices/{invoice_id}", headers=headers).get_json()["paid_cents"] == 5000
     print(
         f"\nidempotency: {duplicates} concurrent duplicates -> 1 payment row, 1 original + {replayed} replays"
+    )
+
+
+def issued_invoices_for_one_patient(
+    container: Container, client: FlaskClient, headers: dict[str, str], count: int
+) -> tuple[uuid.UUID, uuid.UUID, list[str]]:
+    """A fresh clinic and patient with ``count`` issued invoices of 120.00 CAD each."""
+    clinic_id, treatment_id = seed_clinic(container, "NAN")
+    patient_id = uuid.uuid4()
+    invoice_ids = []
+    for _ in range(count):
+        facts = {
+            "appointment_id": uuid.uuid4(),
+            "clinic_id": clinic_id,
+            "practitioner_id": uuid.uuid4(),
+            "patient_id": patient_id,
+            "treatment_type_id": treatment_id,
+            "starts_at": STARTS_AT,
+            "sequence": 1,
+        }
+        with container.uow() as uow:
+            services.complete_charge(uow, services.CompleteCharge(**facts))
+        with container.uow() as uow:
+            draft = invoicing.draft_invoice(uow, STAFF, invoicing.DraftInvoice(clinic_id, patient_id))
+        assert client.post(f"/invoices/{draft.id}/issue", headers=headers).status_code == 200
+        invoice_ids.append(str(draft.id))
+    return clinic_id, patient_id, invoice_ids
+
+
+@pytest.mark.parametrize(
+    ("each_cents", "expected_successes"),
+    [pytest.param(12000, 1, id="each-the-whole-credit"), pytest.param(5000, 2, id="each-part-of-it")],
+)
+def test_concurrent_credit_applications_never_spend_more_than_the_credit(
+    app_parts: tuple[Container, FlaskClient, TestIssuer, FailureInjector],
+    each_cents: int,
+    expected_successes: int,
+) -> None:
+    container, client, issuer, _ = app_parts
+    headers = issuer.headers("billing")
+    applications = 10
+    clinic_id, patient_id, invoice_ids = issued_invoices_for_one_patient(
+        container, client, headers, applications
+    )
+    # 120.00 of credit from three payments, so an application locks and draws on several rows.
+    for cents in (5000, 4000, 3000):
+        paid = client.post(
+            "/payments",
+            json={
+                "clinic_id": str(clinic_id),
+                "patient_id": str(patient_id),
+                "amount_cents": cents,
+                "currency": "CAD",
+                "method": "cash",
+            },
+            headers=headers | {"Idempotency-Key": str(uuid.uuid4())},
+        )
+        assert paid.status_code == 201
+    credit_url = f"/patients/{patient_id}/credit?clinic_id={clinic_id}"
+    assert client.get(credit_url, headers=headers).get_json()["credit_cents"] == 12000
+
+    def apply(index: int) -> Any:
+        return client.post(
+            f"/patients/{patient_id}/credit/applications",
+            json={
+                "clinic_id": str(clinic_id),
+                "currency": "CAD",
+                "allocations": [{"invoice_id": invoice_ids[index], "amount_cents": each_cents}],
+            },
+            headers=headers | {"Idempotency-Key": f"apply-{index}"},
+        )
+
+    responses = all_at_once(applications, apply)
+
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses == [201] * expected_successes + [422] * (applications - expected_successes)
+    for refused in (r for r in responses if r.status_code == 422):
+        assert refused.get_json()["invalid-params"][0]["name"] == "allocations"
+    paid_cents = [client.get(f"/invoices/{i}", headers=headers).get_json()["paid_cents"] for i in invoice_ids]
+    assert sum(paid_cents) == each_cents * expected_successes <= 12000
+    left = client.get(credit_url, headers=headers).get_json()["credit_cents"]
+    assert left == 12000 - each_cents * expected_successes
+    payments = client.get(f"/payments?patient_id={patient_id}", headers=headers).get_json()
+    for payment in payments:
+        drawn = sum(a["amount_cents"] for a in payment["allocations"])
+        assert drawn + payment["unallocated_cents"] == payment["amount_cents"]
+    print(
+        f"\npatient credit: {applications} concurrent applications of {each_cents} against 12000 of credit "
+        f"-> {expected_successes} applied, {applications - expected_successes} refused (422), "
+        f"{left} left, never overspent"
     )

@@ -35,6 +35,7 @@ TABLES = {
     "credit_notes",
     "payments",
     "allocations",
+    "credit_applications",
     "idempotency_keys",
     "audit_entries",
     "packages",

@@ -73,6 +73,12 @@ def test_reads_the_document_link_lifetime_in_days() -> None:
     assert BillingSettings.from_env({"DOCUMENT_LINK_TTL_DAYS": "7"}).document_link_ttl_days == 7
 
 
+def test_keeps_idempotency_keys_a_week_unless_told_otherwise() -> None:
+    assert BillingSettings.from_env({}).idempotency_key_retention_hours == 168
+    settings = BillingSettings.from_env({"IDEMPOTENCY_KEY_RETENTION_HOURS": "72"})
+    assert settings.idempotency_key_retention_hours == 72
+
+
 @pytest.mark.parametrize(
     ("environ", "message"),
     [
@@ -82,6 +88,8 @@ def test_reads_the_document_link_lifetime_in_days() -> None:
         ({"BILLING_PUBLIC_URL": "https://billing.example/?a=1"}, "BILLING_PUBLIC_URL"),
         ({"DOCUMENT_LINK_TTL_DAYS": "0"}, "DOCUMENT_LINK_TTL_DAYS"),
         ({"DOCUMENT_LINK_TTL_DAYS": "thirty"}, "DOCUMENT_LINK_TTL_DAYS"),
+        ({"IDEMPOTENCY_KEY_RETENTION_HOURS": "0"}, "IDEMPOTENCY_KEY_RETENTION_HOURS"),
+        ({"IDEMPOTENCY_KEY_RETENTION_HOURS": "a week"}, "IDEMPOTENCY_KEY_RETENTION_HOURS"),
     ],
 )
 def test_bad_document_link_settings_stop_start_up_naming_the_variable(

@@ -30,6 +30,7 @@ from billing.domain.invoicing import (
     AuditEntry,
     BillingPolicy,
     Coverage,
+    CreditApplication,
     CreditNote,
     FeeMode,
     Invoice,
@@ -301,6 +302,21 @@ payments = Table(
     Index("ix_payments_patient", "patient_id", "received_at"),
 )
 
+# Patient credit applied to invoices; its allocations draw on the payments that brought the money in.
+credit_applications = Table(
+    "credit_applications",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("clinic_id", Uuid, nullable=False),
+    Column("patient_id", Uuid, nullable=False),
+    Column("amount_cents", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("applied_at", UTCDateTime, nullable=False),
+    Column("applied_by", Uuid, nullable=False),
+    CheckConstraint("amount_cents > 0", name="amount_positive"),
+    Index("ix_credit_applications_patient", "patient_id", "applied_at"),
+)
+
 allocations = Table(
     "allocations",
     metadata,
@@ -309,6 +325,7 @@ allocations = Table(
     Column("invoice_id", Uuid, ForeignKey("invoices.id"), nullable=False, index=True),
     Column("amount_cents", BigInteger, nullable=False),
     Column("currency", String(3), nullable=False),
+    Column("credit_application_id", Uuid, ForeignKey("credit_applications.id"), nullable=True, index=True),
     CheckConstraint("amount_cents > 0", name="amount_positive"),
 )
 
@@ -322,6 +339,8 @@ idempotency_keys = Table(
     Column("status_code", Integer, nullable=False),
     Column("body", JSON, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
+    # The purge deletes by age in batches.
+    Index("ix_idempotency_keys_created_at", "created_at"),
 )
 
 audit_entries = Table(
@@ -407,6 +426,16 @@ def start_mappers() -> None:
         properties={
             "amount": composite(Money, payments.c.amount_cents, payments.c.currency),
             "allocations": relationship(allocation_mapper, lazy="selectin"),
+        },
+    )
+    mapper_registry.map_imperatively(
+        CreditApplication,
+        credit_applications,
+        properties={
+            "amount": composite(Money, credit_applications.c.amount_cents, credit_applications.c.currency),
+            "allocations": relationship(
+                allocation_mapper, lazy="selectin", order_by=[allocations.c.invoice_id, allocations.c.id]
+            ),
         },
     )
     mapper_registry.map_imperatively(AuditEntry, audit_entries)

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, func, insert, select, update
+from sqlalchemy import CursorResult, Select, delete, func, insert, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -106,6 +106,16 @@ class SqlAlchemyRepository:
         if row is None:
             return None
         return StoredResponse(row.fingerprint, row.status_code, row.body)
+
+    def purge_idempotency_keys(self, created_before: datetime, limit: int) -> int:
+        """Delete up to ``limit`` of the oldest keys created before ``created_before``; returns how many."""
+        k = idempotency_keys.c
+        oldest = select(k.account_id, k.key).where(k.created_at < created_before).order_by(k.created_at)
+        result = self.session.execute(
+            delete(idempotency_keys).where(tuple_(k.account_id, k.key).in_(oldest.limit(limit)))
+        )
+        assert isinstance(result, CursorResult)
+        return result.rowcount
 
     # --- invoices and payments ---
 
@@ -238,6 +248,24 @@ class SqlAlchemyRepository:
     ) -> tuple[Sequence[Package], int]:
         query = select(Package).where(packages.c.patient_id == patient_id)
         return self._page(query, [packages.c.sold_at, packages.c.id], offset, limit)
+
+    def credit_sources(self, clinic_id: uuid.UUID, patient_id: uuid.UUID, currency: str) -> Sequence[Payment]:
+        """The patient's payments with unallocated money at the clinic, oldest first, row-locked."""
+        p = payments.c
+        query = (
+            select(Payment)
+            .where(
+                p.clinic_id == clinic_id,
+                p.patient_id == patient_id,
+                p.currency == currency,
+                p.refund_of.is_(None),
+                p.unallocated_cents > 0,
+            )
+            .order_by(p.received_at, p.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        return self.session.scalars(query).all()
 
     def patient_credit_cents(self, clinic_id: uuid.UUID, patient_id: uuid.UUID) -> int:
         query = select(func.coalesce(func.sum(payments.c.unallocated_cents), 0)).where(

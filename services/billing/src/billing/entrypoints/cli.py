@@ -1,15 +1,15 @@
-"""The `billing` command: migrate the database, seed the demo prices, run the worker."""
+"""The `billing` command: migrate the database, seed the demo prices, run the worker, purge old keys."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import click
 
 from billing.bootstrap import Container, bootstrap
 from billing.config import BillingSettings
-from billing.service_layer import services
+from billing.service_layer import invoicing, services
 from clinic_shared import demo
 from clinic_shared.logging import configure_logging
 from clinic_shared.messaging import topology
@@ -80,3 +80,24 @@ def seed_demo() -> None:
         added += entry is not None
     c.engine.dispose()
     click.echo(f"billing: demo prices ready ({added} added, {len(demo.DEMO_PRICES) - added} already set)")
+
+
+@main.command("purge-idempotency-keys")
+@click.option(
+    "--older-than-hours",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Override IDEMPOTENCY_KEY_RETENTION_HOURS for this run.",
+)
+def purge_idempotency_keys(older_than_hours: int | None) -> None:
+    """Delete Idempotency-Keys older than the retention, in batches (the worker also does this hourly).
+
+    A request repeated with a purged key is treated as a new request.
+    """
+    c = _container()
+    hours = older_than_hours or c.settings.idempotency_key_retention_hours
+    try:
+        purged = invoicing.purge_idempotency_keys(c.uow, timedelta(hours=hours))
+    finally:
+        c.engine.dispose()
+    click.echo(f"billing: purged {purged} idempotency key(s) older than {hours} hours")

@@ -3,7 +3,8 @@
 Issuing takes a gapless number from a counter row locked inside the issuing transaction, so a rollback
 returns the number with everything else. Money-moving requests carry an Idempotency-Key whose row is
 written in the same transaction as the effect, with the response it produced: a concurrent duplicate
-waits on that row and then replays the response instead of acting twice.
+waits on that row and then replays the response instead of acting twice. Keys are kept for a retention
+period (IDEMPOTENCY_KEY_RETENTION_HOURS) and then purged; a replay after that is a new request.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from billing.domain.errors import Conflict, NotFound, RuleViolation
 from billing.domain.invoicing import (
     BillingPolicy,
     Coverage,
+    CreditApplication,
     CreditNote,
     Invoice,
     InvoiceStatus,
@@ -96,6 +98,27 @@ def _idempotent(
     uow.repo.store_response(request.account_id, request.key, status_code, body)
     uow.commit()
     return Outcome(status_code, body, replayed=False)
+
+
+def purge_idempotency_keys(
+    uow_factory: Callable[[], BillingUnitOfWork], retention: timedelta, *, batch_size: int = 1000
+) -> int:
+    """Delete the keys older than ``retention``, one short transaction per batch; returns how many.
+
+    Once its key is gone, a repeated request is a new request: it acts again and gets a fresh response.
+    """
+    if batch_size < 1:
+        raise ValueError("batch_size must be at least 1")
+    cutoff: datetime | None = None
+    purged = 0
+    while True:
+        with uow_factory() as uow:
+            cutoff = cutoff or uow.clock.now() - retention
+            deleted = uow.repo.purge_idempotency_keys(cutoff, batch_size)
+            uow.commit()
+        purged += deleted
+        if deleted < batch_size:
+            return purged
 
 
 def _replay(stored: StoredResponse, request: IdempotentRequest) -> Outcome:
@@ -590,6 +613,80 @@ def list_payments(
             return [], 0
         patient_id = actor.patient_id
     return uow.repo.list_payments(offset=page.offset, limit=page.limit, patient_id=patient_id)
+
+
+@dataclass(frozen=True)
+class ApplyCredit:
+    clinic_id: uuid.UUID
+    patient_id: uuid.UUID
+    currency: str
+    allocations: Sequence[AllocationRequest]
+
+
+def apply_patient_credit(
+    uow: BillingUnitOfWork,
+    actor: Principal,
+    cmd: ApplyCredit,
+    request: IdempotentRequest,
+    render: Callable[[CreditApplication], Rendered],
+) -> Outcome:
+    """Put the patient's credit towards issued invoices (settling them like a payment would).
+
+    No money is received: no payment is recorded, no ``billing.payment.received`` is emitted (it would
+    send the patient a receipt for money they did not pay), and the payments report is unchanged.
+    """
+    return _idempotent(uow, request, lambda: _apply_patient_credit(uow, actor, cmd), render)
+
+
+def _apply_patient_credit(uow: BillingUnitOfWork, actor: Principal, cmd: ApplyCredit) -> CreditApplication:
+    # The credit's payments are locked before the invoices, each set in a fixed order: a concurrent
+    # application waits here and then sees what is left. Payments lock invoices only and refunds one
+    # payment, so no lock cycle with them either.
+    sources = uow.repo.credit_sources(cmd.clinic_id, cmd.patient_id, cmd.currency)
+    invoices: dict[uuid.UUID, Invoice] = {}
+    for invoice_id in sorted({a.invoice_id for a in cmd.allocations}):
+        invoice = uow.repo.get_for_update(Invoice, invoice_id)
+        if invoice is None:
+            raise NotFound("invoice not found", field="allocations")
+        invoices[invoice_id] = invoice
+    now = uow.clock.now()
+    application = CreditApplication.apply(
+        application_id=uow.new_id(),
+        clinic_id=cmd.clinic_id,
+        patient_id=cmd.patient_id,
+        sources=sources,
+        requests=[(invoices[a.invoice_id], Money(a.amount_cents, cmd.currency)) for a in cmd.allocations],
+        new_id=uow.new_id,
+        now=now,
+        by=actor.account_id,
+    )
+    uow.repo.add(application)
+    drawn = [
+        {"payment_id": str(a.payment_id), "invoice_id": str(a.invoice_id), "amount_cents": a.amount.cents}
+        for a in application.allocations
+    ]
+    audit(
+        uow,
+        actor.account_id,
+        "credit_application",
+        application.id,
+        "applied",
+        amount_cents=application.amount.cents,
+        currency=application.amount.currency,
+        allocations=drawn,
+    )
+    for payment_id in sorted({a.payment_id for a in application.allocations}):
+        audit(
+            uow,
+            actor.account_id,
+            "payment",
+            payment_id,
+            "credit_applied",
+            credit_application_id=str(application.id),
+            allocations=[d for d in drawn if d["payment_id"] == str(payment_id)],
+        )
+    uow.flush()
+    return application
 
 
 def patient_credit(uow: BillingUnitOfWork, clinic_id: uuid.UUID, patient_id: uuid.UUID) -> Money:

@@ -78,6 +78,8 @@ class BillingRepository(Protocol):
 
     def stored_response(self, account_id: uuid.UUID, key: str) -> StoredResponse | None: ...
 
+    def purge_idempotency_keys(self, created_before: datetime, limit: int) -> int: ...
+
     def invoiceable_charges(self, clinic_id: uuid.UUID, patient_id: uuid.UUID) -> Sequence[Charge]: ...
 
     def list_invoices(
@@ -121,6 +123,10 @@ class BillingRepository(Protocol):
     def list_packages(
         self, patient_id: uuid.UUID, *, offset: int, limit: int
     ) -> tuple[Sequence[Package], int]: ...
+
+    def credit_sources(
+        self, clinic_id: uuid.UUID, patient_id: uuid.UUID, currency: str
+    ) -> Sequence[Payment]: ...
 
     def patient_credit_cents(self, clinic_id: uuid.UUID, patient_id: uuid.UUID) -> int: ...
 

@@ -1,4 +1,4 @@
-"""Payments and refunds (each POST takes an Idempotency-Key); patient credit, coverages and packages."""
+"""Payments, refunds and credit applications (each POST takes an Idempotency-Key); coverages, packages."""
 
 from __future__ import annotations
 
@@ -136,3 +136,30 @@ def patient_credit(query: dict[str, Any], patient_id: uuid.UUID) -> dict[str, An
             "credit_cents": credit.cents,
             "currency": credit.currency,
         }
+
+
+@blp.route("/patients/<uuid:patient_id>/credit/applications", methods=["POST"])
+@blp.arguments(schemas.IdempotencyHeaders, location="headers")
+@blp.arguments(schemas.CreditApplicationRequest)
+@blp.response(
+    201,
+    schemas.CreditApplicationSchema,
+    description="Credit drawn from earlier payments onto the invoices; a replay returns the first response",
+)
+@blp.alt_response(
+    422, description="More than the credit or an invoice's balance, or the Idempotency-Key was reused"
+)
+@require_roles(*BILLING_STAFF, "front_desk")
+def apply_patient_credit(headers: dict[str, Any], body: dict[str, Any], patient_id: uuid.UUID) -> Response:
+    """Put the patient's credit towards issued invoices; no money is received, so no receipt is sent."""
+    allocations = [invoicing.AllocationRequest(**a) for a in body.pop("allocations")]
+    with container().uow() as uow:
+        return respond(
+            invoicing.apply_patient_credit(
+                uow,
+                current_principal(),
+                invoicing.ApplyCredit(patient_id=patient_id, **body, allocations=allocations),
+                idempotent_request(headers),
+                renderer(schemas.CreditApplicationSchema(), 201),
+            )
+        )

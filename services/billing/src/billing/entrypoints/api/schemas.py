@@ -338,6 +338,34 @@ class CreditSchema(Schema):
     currency = fields.String()
 
 
+class CreditApplicationRequest(Schema):
+    clinic_id = fields.UUID(required=True)
+    currency = fields.String(required=True, validate=CURRENCY)
+    allocations = fields.List(
+        fields.Nested(AllocationRequestSchema),
+        required=True,
+        validate=validate.Length(min=1),
+        metadata={"description": "Issued invoices of this patient at this clinic, and how much credit each"},
+    )
+
+
+class CreditAllocationSchema(Schema):
+    invoice_id = fields.UUID()
+    amount_cents = fields.Integer(attribute="amount.cents")
+    payment_id = fields.UUID(metadata={"description": "The earlier payment whose unallocated money this is"})
+
+
+class CreditApplicationSchema(Schema):
+    id = fields.UUID()
+    clinic_id = fields.UUID()
+    patient_id = fields.UUID()
+    amount_cents = fields.Integer(attribute="amount.cents")
+    currency = fields.String(attribute="amount.currency")
+    applied_at = fields.AwareDateTime(format="iso")
+    applied_by = fields.UUID()
+    allocations = fields.List(fields.Nested(CreditAllocationSchema))
+
+
 class AuditQuery(Schema):
     entity_id = fields.UUID(load_default=None)
 
