@@ -7,6 +7,7 @@ commits with that row or not at all. They never send anything; the dispatcher do
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from typing import Any
 
 from clinic_shared.events import Envelope, EventContractError
 from clinic_shared.messaging.outbox import exchange_for
@@ -129,58 +130,50 @@ def record_waitlist_offer(uow: NotificationsUnitOfWork, event: Envelope) -> None
 
 
 def record_plan_summary(uow: NotificationsUnitOfWork, event: Envelope) -> None:
-    data = event.data
     services.record_plan_summary(
         uow,
         services.RecordPlanSummary(
-            plan_id=data["plan_id"],
-            patient_id=data["patient_id"],
-            clinic_id=data["clinic_id"],
-            practitioner_id=data["practitioner_id"],
-            treatment_type_id=data["treatment_type_id"],
-            sessions=[
-                services.PlanSession(s["appointment_id"], s["starts_at"], s["ends_at"])
-                for s in data["sessions"]
-            ],
-            event_id=event.id,
+            plan=_plan(event), sessions=_sessions(event.data["sessions"]), event_id=event.id
         ),
     )
 
 
 def record_plan_extension(uow: NotificationsUnitOfWork, event: Envelope) -> None:
-    data = event.data
     services.record_plan_extension(
         uow,
         services.RecordPlanExtension(
-            plan_id=data["plan_id"],
-            patient_id=data["patient_id"],
-            clinic_id=data["clinic_id"],
-            practitioner_id=data["practitioner_id"],
-            treatment_type_id=data["treatment_type_id"],
-            total_sessions=data["total_sessions"],
-            added=[
-                services.PlanSession(s["appointment_id"], s["starts_at"], s["ends_at"])
-                for s in data["added_sessions"]
-            ],
+            plan=_plan(event),
+            total_sessions=event.data["total_sessions"],
+            added=_sessions(event.data["added_sessions"]),
             event_id=event.id,
         ),
     )
 
 
 def record_plan_cancellation(uow: NotificationsUnitOfWork, event: Envelope) -> None:
-    data = event.data
     services.record_plan_cancellation(
         uow,
         services.RecordPlanCancellation(
-            plan_id=data["plan_id"],
-            patient_id=data["patient_id"],
-            clinic_id=data["clinic_id"],
-            practitioner_id=data["practitioner_id"],
-            treatment_type_id=data["treatment_type_id"],
-            cancelled_appointment_ids=data["cancelled_appointment_ids"],
+            plan=_plan(event),
+            cancelled_appointment_ids=event.data["cancelled_appointment_ids"],
             event_id=event.id,
         ),
     )
+
+
+def _plan(event: Envelope) -> services.PlanFacts:
+    data = event.data
+    return services.PlanFacts(
+        plan_id=data["plan_id"],
+        patient_id=data["patient_id"],
+        clinic_id=data["clinic_id"],
+        practitioner_id=data["practitioner_id"],
+        treatment_type_id=data["treatment_type_id"],
+    )
+
+
+def _sessions(sessions: list[Mapping[str, Any]]) -> list[services.PlanSession]:
+    return [services.PlanSession(s["appointment_id"], s["starts_at"], s["ends_at"]) for s in sessions]
 
 
 def record_credit_note(uow: NotificationsUnitOfWork, event: Envelope) -> None:

@@ -415,14 +415,21 @@ class PlanSession:
 
 
 @dataclass(frozen=True)
-class RecordPlanSummary:
-    """A treatment plan was booked with all its sessions (scheduling.plan.created)."""
+class PlanFacts:
+    """Whom and what a treatment plan is about (every scheduling.plan.* event carries them)."""
 
     plan_id: uuid.UUID
     patient_id: uuid.UUID
     clinic_id: uuid.UUID
     practitioner_id: uuid.UUID
     treatment_type_id: uuid.UUID
+
+
+@dataclass(frozen=True)
+class RecordPlanSummary:
+    """A treatment plan was booked with all its sessions (scheduling.plan.created)."""
+
+    plan: PlanFacts
     sessions: Sequence[PlanSession]
     event_id: uuid.UUID
 
@@ -432,19 +439,9 @@ def record_plan_summary(uow: NotificationsUnitOfWork, cmd: RecordPlanSummary) ->
 
     It is the sessions' booking confirmation: they get no confirmation of their own.
     """
-    return record_message(
-        uow,
-        RecordMessage(
-            kind=DeliveryKind.PLAN_SUMMARY,
-            subject_id=cmd.plan_id,
-            patient_id=cmd.patient_id,
-            clinic_id=cmd.clinic_id,
-            practitioner_id=cmd.practitioner_id,
-            treatment_type_id=cmd.treatment_type_id,
-            payload={"sessions": _sessions_payload(uow, cmd.sessions)},
-            event_id=cmd.event_id,
-            by_sms=True,
-        ),
+    payload = {"sessions": _sessions_payload(uow, cmd.sessions)}
+    return _record_plan_message(
+        uow, cmd.plan, DeliveryKind.PLAN_SUMMARY, cmd.plan.plan_id, payload, cmd.event_id
     )
 
 
@@ -452,11 +449,7 @@ def record_plan_summary(uow: NotificationsUnitOfWork, cmd: RecordPlanSummary) ->
 class RecordPlanExtension:
     """Sessions were added to a treatment plan (scheduling.plan.extended)."""
 
-    plan_id: uuid.UUID
-    patient_id: uuid.UUID
-    clinic_id: uuid.UUID
-    practitioner_id: uuid.UUID
-    treatment_type_id: uuid.UUID
+    plan: PlanFacts
     total_sessions: int
     added: Sequence[PlanSession]
     event_id: uuid.UUID
@@ -465,31 +458,16 @@ class RecordPlanExtension:
 def record_plan_extension(uow: NotificationsUnitOfWork, cmd: RecordPlanExtension) -> list[Delivery]:
     """One message per extension listing the added sessions (a plan may be extended more than once)."""
     ids = ",".join(sorted(str(s.appointment_id) for s in cmd.added))
-    return record_message(
-        uow,
-        RecordMessage(
-            kind=DeliveryKind.PLAN_EXTENDED,
-            subject_id=uuid.uuid5(PLAN_EXTENSION_NAMESPACE, f"{cmd.plan_id}:{ids}"),
-            patient_id=cmd.patient_id,
-            clinic_id=cmd.clinic_id,
-            practitioner_id=cmd.practitioner_id,
-            treatment_type_id=cmd.treatment_type_id,
-            payload={"sessions": _sessions_payload(uow, cmd.added), "total_sessions": cmd.total_sessions},
-            event_id=cmd.event_id,
-            by_sms=True,
-        ),
-    )
+    subject_id = uuid.uuid5(PLAN_EXTENSION_NAMESPACE, f"{cmd.plan.plan_id}:{ids}")
+    payload = {"sessions": _sessions_payload(uow, cmd.added), "total_sessions": cmd.total_sessions}
+    return _record_plan_message(uow, cmd.plan, DeliveryKind.PLAN_EXTENDED, subject_id, payload, cmd.event_id)
 
 
 @dataclass(frozen=True)
 class RecordPlanCancellation:
     """A treatment plan was cancelled with its remaining sessions (scheduling.plan.cancelled)."""
 
-    plan_id: uuid.UUID
-    patient_id: uuid.UUID
-    clinic_id: uuid.UUID
-    practitioner_id: uuid.UUID
-    treatment_type_id: uuid.UUID
+    plan: PlanFacts
     cancelled_appointment_ids: Sequence[uuid.UUID]
     event_id: uuid.UUID
 
@@ -505,29 +483,45 @@ def record_plan_cancellation(uow: NotificationsUnitOfWork, cmd: RecordPlanCancel
     """
     known = [uow.repo.appointment(appointment_id) for appointment_id in cmd.cancelled_appointment_ids]
     sessions = [PlanSession(a.appointment_id, a.starts_at, a.ends_at) for a in known if a is not None]
-    summaries = uow.repo.deliveries_for_appointment(cmd.plan_id)
+    summaries = uow.repo.deliveries_for_appointment(cmd.plan.plan_id)
     unsent = {
         channel: NEVER_TOLD
         for channel in Channel
         if (told := [d for d in summaries if d.kind is DeliveryKind.PLAN_SUMMARY and d.channel is channel])
         and not any(d.went_out for d in told)
     }
+    payload = {
+        "sessions": _sessions_payload(uow, sessions),
+        "cancelled_count": len(cmd.cancelled_appointment_ids),
+    }
+    return _record_plan_message(
+        uow, cmd.plan, DeliveryKind.PLAN_CANCELLED, cmd.plan.plan_id, payload, cmd.event_id, unsent
+    )
+
+
+def _record_plan_message(
+    uow: NotificationsUnitOfWork,
+    plan: PlanFacts,
+    kind: DeliveryKind,
+    subject_id: uuid.UUID,
+    payload: dict[str, Any],
+    event_id: uuid.UUID,
+    unsent: Mapping[Channel, str] | None = None,
+) -> list[Delivery]:
+    """Plan messages go by e-mail and by text: they stand in for the sessions' own messages."""
     return record_message(
         uow,
         RecordMessage(
-            kind=DeliveryKind.PLAN_CANCELLED,
-            subject_id=cmd.plan_id,
-            patient_id=cmd.patient_id,
-            clinic_id=cmd.clinic_id,
-            practitioner_id=cmd.practitioner_id,
-            treatment_type_id=cmd.treatment_type_id,
-            payload={
-                "sessions": _sessions_payload(uow, sessions),
-                "cancelled_count": len(cmd.cancelled_appointment_ids),
-            },
-            event_id=cmd.event_id,
+            kind=kind,
+            subject_id=subject_id,
+            patient_id=plan.patient_id,
+            clinic_id=plan.clinic_id,
+            practitioner_id=plan.practitioner_id,
+            treatment_type_id=plan.treatment_type_id,
+            payload=payload,
+            event_id=event_id,
             by_sms=True,
-            unsent=unsent,
+            unsent=unsent or {},
         ),
     )
 
