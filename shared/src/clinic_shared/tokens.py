@@ -15,7 +15,7 @@ import time
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -177,16 +177,47 @@ class KeySource:
         return keys
 
 
-class TokenVerifier:
-    """Verifies access tokens: fixed algorithm, known key, and exp/iat/iss/aud/sub all required."""
+@dataclass(frozen=True)
+class _Verified:
+    principal: Principal
+    kid: str
+    expires_at: int
 
-    def __init__(self, keys: KeySource, *, issuer: str, audience: str, leeway: int = 10) -> None:
+
+class TokenVerifier:
+    """Verifies access tokens: fixed algorithm, known key, and exp/iat/iss/aud/sub all required.
+
+    A client sends the same token on every request until it expires, so tokens that passed are remembered
+    (at most ``cache_size``): a repeat is only checked for expiry and for its key still being known, the
+    checks whose outcome can change; the signature and claims of the same bytes verify the same way again.
+    """
+
+    def __init__(
+        self, keys: KeySource, *, issuer: str, audience: str, leeway: int = 10, cache_size: int = 1024
+    ) -> None:
         self._keys = keys
         self._issuer = issuer
         self._audience = audience
         self._leeway = leeway
+        self._cache_size = cache_size
+        self._verified: dict[str, _Verified] = {}
+        self._cache_lock = threading.Lock()
 
     def verify(self, token: str) -> Principal:
+        known = self._verified.get(token)
+        if known is not None:
+            if known.expires_at <= datetime.now(UTC).timestamp() - self._leeway:
+                raise TokenError("token expired")
+            self._keys.key(known.kid)
+            return known.principal
+        principal, kid, expires_at = self._verify(token)
+        with self._cache_lock:
+            if len(self._verified) >= self._cache_size:
+                del self._verified[next(iter(self._verified))]
+            self._verified[token] = _Verified(principal, kid, expires_at)
+        return principal
+
+    def _verify(self, token: str) -> tuple[Principal, str, int]:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:
@@ -210,7 +241,7 @@ class TokenVerifier:
             raise TokenError("invalid token") from None
         try:
             roles = frozenset(str(r) for r in claims.get("roles", []))
-            return Principal(
+            principal = Principal(
                 account_id=uuid.UUID(claims["sub"]),
                 roles=roles & set(ROLES),
                 patient_id=_optional_uuid(claims.get("patient_id")),
@@ -219,6 +250,7 @@ class TokenVerifier:
             )
         except (ValueError, TypeError):
             raise TokenError("invalid claims") from None
+        return principal, header["kid"], int(claims["exp"])
 
 
 def _optional_uuid(value: Any) -> uuid.UUID | None:

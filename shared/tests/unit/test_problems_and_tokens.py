@@ -7,11 +7,12 @@ from datetime import UTC, datetime, timedelta
 
 import jwt
 import pytest
+import time_machine
 from flask import Flask
 from structlog.testing import capture_logs
 
 from clinic_shared.testing.tokens import TestIssuer
-from clinic_shared.tokens import SigningKey, TokenError
+from clinic_shared.tokens import KeySource, SigningKey, TokenError, TokenVerifier
 from clinic_shared.web.problems import flatten_messages, register_problem_handlers
 
 
@@ -75,6 +76,46 @@ def test_expired_wrong_issuer_and_wrong_audience_tokens_are_refused() -> None:
     for other in (TestIssuer(key=issuer.key, issuer="evil"), TestIssuer(key=issuer.key, audience="other")):
         with pytest.raises(TokenError):
             verifier.verify(other.token("admin"))
+
+
+def test_a_remembered_token_is_refused_once_it_expires() -> None:
+    issuer = TestIssuer()
+    verifier = issuer.verifier()
+    token = issuer.token("admin", ttl=timedelta(minutes=1))
+    assert verifier.verify(token).roles == {"admin"}
+    assert verifier.verify(token).roles == {"admin"}
+    with (
+        time_machine.travel(datetime.now(UTC) + timedelta(minutes=2)),
+        pytest.raises(TokenError, match="expired"),
+    ):
+        verifier.verify(token)
+
+
+def test_a_tampered_copy_of_a_remembered_token_is_refused() -> None:
+    issuer = TestIssuer()
+    verifier = issuer.verifier()
+    token = issuer.token("patient")
+    verifier.verify(token)
+    head, _, signature = token.rpartition(".")
+    forged_claims = jwt.utils.base64url_encode(
+        jwt.utils.base64url_decode(head.split(".")[1]).replace(b'"patient"', b'"admin"  ')
+    ).decode()
+    with pytest.raises(TokenError):
+        verifier.verify(f"{head.split('.')[0]}.{forged_claims}.{signature}")
+    flipped = signature[:-2] + ("A" if signature[-2] != "A" else "B") + signature[-1]
+    with pytest.raises(TokenError):
+        verifier.verify(f"{head}.{flipped}")
+
+
+def test_remembered_tokens_are_bounded() -> None:
+    issuer = TestIssuer()
+    verifier = TokenVerifier(
+        KeySource(jwks=issuer.key.jwks()), issuer=issuer.issuer, audience=issuer.audience, cache_size=2
+    )
+    tokens = [issuer.token("admin") for _ in range(5)]
+    for token in tokens + tokens:
+        assert verifier.verify(token).roles == {"admin"}
+    assert len(verifier._verified) == 2
 
 
 def test_a_token_without_a_subject_is_refused() -> None:

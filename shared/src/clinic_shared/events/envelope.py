@@ -57,6 +57,9 @@ class EventCatalog:
 
     def __init__(self) -> None:
         self._schemas: dict[tuple[str, int], type[Schema]] = {}
+        # Schema instances are stateless between load/dump calls, so one per (type, version, strictness)
+        # serves every thread; building one deep-copies all its fields, a cost paid on each event otherwise.
+        self._instances: dict[tuple[str, int, bool], Schema] = {}
 
     def register(self, event_type: str, version: int) -> Callable[[type[Schema]], type[Schema]]:
         def decorator(schema_cls: type[Schema]) -> type[Schema]:
@@ -69,11 +72,16 @@ class EventCatalog:
         return decorator
 
     def schema(self, event_type: str, version: int, *, strict: bool) -> Schema:
-        try:
-            schema_cls = self._schemas[(event_type, version)]
-        except KeyError:
-            raise EventContractError(f"unknown event {event_type} v{version}") from None
-        return schema_cls(unknown=RAISE if strict else EXCLUDE)
+        instance = self._instances.get((event_type, version, strict))
+        if instance is None:
+            try:
+                schema_cls = self._schemas[(event_type, version)]
+            except KeyError:
+                raise EventContractError(f"unknown event {event_type} v{version}") from None
+            instance = self._instances[(event_type, version, strict)] = schema_cls(
+                unknown=RAISE if strict else EXCLUDE
+            )
+        return instance
 
     def latest_version(self, event_type: str) -> int:
         versions = [v for (t, v) in self._schemas if t == event_type]
@@ -109,9 +117,10 @@ def new_event(
     if unknown:
         raise EventContractError(f"{event_type} v{version}: unknown fields {sorted(unknown)}")
     dumped = schema.dump(data)
-    errors = schema.validate(dumped)
-    if errors:
-        raise EventContractError(f"{event_type} v{version}: {errors}")
+    try:
+        loaded = schema.load(dumped)
+    except ValidationError as exc:
+        raise EventContractError(f"{event_type} v{version}: {exc.messages}") from None
     event_id = event_id or uuid.uuid4()
     return Envelope(
         id=event_id,
@@ -121,7 +130,7 @@ def new_event(
         producer=producer,
         correlation_id=correlation_id or event_id,
         causation_id=causation_id,
-        data=schema.load(dumped),
+        data=loaded,
     )
 
 

@@ -19,16 +19,20 @@ class OutboxWriter:
     def __init__(self, table: Table, catalog: EventCatalog = CATALOG) -> None:
         self._table = table
         self._catalog = catalog
+        # One statement, values bound per call: SQLAlchemy reuses its compiled form instead of building,
+        # keying and looking up a new INSERT ... VALUES for each event.
+        self._insert = insert(table)
 
     def add(self, session: Session, envelope: Envelope) -> None:
         session.execute(
-            insert(self._table).values(
-                event_id=envelope.id,
-                exchange=exchange_for(envelope.producer),
-                routing_key=envelope.type,
-                body=dump_event(envelope, self._catalog),
-                created_at=envelope.occurred_at,
-                next_attempt_at=envelope.occurred_at,
-                attempts=0,
-            )
+            self._insert,
+            {
+                "event_id": envelope.id,
+                "exchange": exchange_for(envelope.producer),
+                "routing_key": envelope.type,
+                "body": dump_event(envelope, self._catalog),
+                "created_at": envelope.occurred_at,
+                "next_attempt_at": envelope.occurred_at,
+                "attempts": 0,
+            },
         )
