@@ -26,7 +26,7 @@ def jwks() -> dict[str, Any]:
 
 @blp.route("/auth/token", methods=["POST"])
 @blp.doc(security=[])
-@blp.arguments(schemas.TokenRequest)
+@blp.arguments(schemas.TokenRequest())
 @blp.response(200, schemas.TokenResponse)
 @public
 def issue_token(body: dict[str, str]) -> dict[str, Any]:
@@ -52,7 +52,7 @@ def issue_token(body: dict[str, str]) -> dict[str, Any]:
 
 @blp.route("/patients", methods=["POST"])
 @blp.doc(security=[])
-@blp.arguments(schemas.RegisterPatientRequest)
+@blp.arguments(schemas.RegisterPatientRequest())
 @blp.response(201, schemas.PatientSchema)
 @public
 def register_patient(body: dict[str, Any]) -> Patient:
@@ -71,7 +71,7 @@ def get_patient(patient_id: uuid.UUID) -> Patient:
 
 
 @blp.route("/patients/<uuid:patient_id>", methods=["PATCH"])
-@blp.arguments(schemas.UpdatePatientRequest)
+@blp.arguments(schemas.UpdatePatientRequest())
 @blp.response(200, schemas.PatientSchema)
 def update_patient(body: dict[str, Any], patient_id: uuid.UUID) -> Patient:
     """Change contact details or language."""
@@ -82,7 +82,7 @@ def update_patient(body: dict[str, Any], patient_id: uuid.UUID) -> Patient:
 
 
 @blp.route("/staff-accounts", methods=["POST"])
-@blp.arguments(schemas.StaffAccountRequest)
+@blp.arguments(schemas.StaffAccountRequest())
 @blp.response(201, schemas.AccountSchema)
 @require_roles("admin")
 def create_staff_account(body: dict[str, Any]) -> Account:

@@ -22,7 +22,7 @@ blp = Blueprint("appointments", __name__, url_prefix="/appointments", descriptio
 
 
 @blp.route("", methods=["POST"])
-@blp.arguments(schemas.BookAppointmentRequest)
+@blp.arguments(schemas.BookAppointmentRequest())
 @blp.response(201, schemas.AppointmentSchema)
 @blp.alt_response(409, description="The practitioner is not free at this time")
 @blp.alt_response(422, description="A scheduling rule or a field is invalid")
@@ -32,7 +32,7 @@ def book(body: dict[str, Any]) -> Appointment:
 
 
 @blp.route("", methods=["GET"])
-@blp.arguments(schemas.AppointmentQuery, location="query")
+@blp.arguments(schemas.AppointmentQuery(), location="query")
 @blp.response(200, schemas.AppointmentSchema(many=True))
 @blp.paginate()
 def list_appointments(
@@ -53,7 +53,7 @@ def get_appointment(appointment_id: uuid.UUID) -> Appointment:
 
 
 @blp.route("/<uuid:appointment_id>/cancel", methods=["POST"])
-@blp.arguments(schemas.CancelAppointmentRequest)
+@blp.arguments(schemas.CancelAppointmentRequest())
 @blp.response(200, schemas.AppointmentSchema)
 def cancel(body: dict[str, Any], appointment_id: uuid.UUID) -> Appointment:
     with container().uow() as uow:
@@ -63,7 +63,7 @@ def cancel(body: dict[str, Any], appointment_id: uuid.UUID) -> Appointment:
 
 
 @blp.route("/<uuid:appointment_id>/reschedule", methods=["POST"])
-@blp.arguments(schemas.RescheduleRequest)
+@blp.arguments(schemas.RescheduleRequest())
 @blp.response(200, schemas.AppointmentSchema)
 @blp.alt_response(409, description="The new time is taken")
 @blp.alt_response(422, description="The new time is outside availability, or the appointment cannot move")
@@ -96,7 +96,7 @@ def complete(appointment_id: uuid.UUID) -> Appointment:
 
 
 @blp.route("/<uuid:appointment_id>/no-show", methods=["POST"])
-@blp.arguments(schemas.NoShowRequest)
+@blp.arguments(schemas.NoShowRequest())
 @blp.response(200, schemas.AppointmentSchema)
 @require_roles(*STAFF_AT_THE_DESK)
 def no_show(body: dict[str, Any], appointment_id: uuid.UUID) -> Appointment:
@@ -106,7 +106,7 @@ def no_show(body: dict[str, Any], appointment_id: uuid.UUID) -> Appointment:
 
 
 @blp.route("/<uuid:appointment_id>/suitability", methods=["POST"])
-@blp.arguments(schemas.SuitabilityRequest)
+@blp.arguments(schemas.SuitabilityRequest())
 @blp.response(201, schemas.SuitabilitySchema)
 @require_roles("practitioner", "admin")
 def record_suitability(body: dict[str, Any], appointment_id: uuid.UUID) -> Suitability:

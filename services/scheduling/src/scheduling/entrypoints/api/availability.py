@@ -43,7 +43,7 @@ def get_opening_hours(clinic_id: uuid.UUID) -> dict[str, Any]:
 
 
 @blp.route("/opening-hours", methods=["PUT"])
-@blp.arguments(schemas.WeeklyHoursRequest)
+@blp.arguments(schemas.WeeklyHoursRequest())
 @blp.response(200, schemas.WeeklyHoursSchema)
 @require_roles(*MANAGERS)
 def set_opening_hours(body: dict[str, Any], clinic_id: uuid.UUID) -> dict[str, Any]:
@@ -53,7 +53,7 @@ def set_opening_hours(body: dict[str, Any], clinic_id: uuid.UUID) -> dict[str, A
 
 
 @blp.route("/booking-policy", methods=["PATCH"])
-@blp.arguments(schemas.BookingPolicyRequest)
+@blp.arguments(schemas.BookingPolicyRequest())
 @blp.response(200, schemas.ClinicSchema)
 @require_roles(*MANAGERS)
 def update_booking_policy(body: dict[str, Any], clinic_id: uuid.UUID) -> Clinic:
@@ -63,7 +63,7 @@ def update_booking_policy(body: dict[str, Any], clinic_id: uuid.UUID) -> Clinic:
 
 
 @blp.route("/closures", methods=["POST"])
-@blp.arguments(schemas.ClosureRequest)
+@blp.arguments(schemas.ClosureRequest())
 @blp.response(201, schemas.ClosureSchema)
 @require_roles(*MANAGERS)
 def add_closure(body: dict[str, Any], clinic_id: uuid.UUID) -> Closure:
@@ -100,7 +100,7 @@ def get_working_hours(clinic_id: uuid.UUID, practitioner_id: uuid.UUID) -> dict[
 
 
 @blp.route("/practitioners/<uuid:practitioner_id>/working-hours", methods=["PUT"])
-@blp.arguments(schemas.WeeklyHoursRequest)
+@blp.arguments(schemas.WeeklyHoursRequest())
 @blp.response(200, schemas.WeeklyHoursSchema)
 @require_roles(*MANAGERS)
 def set_working_hours(
@@ -112,7 +112,7 @@ def set_working_hours(
 
 
 @blp.route("/practitioners/<uuid:practitioner_id>/time-off", methods=["POST"])
-@blp.arguments(schemas.TimeOffRequest)
+@blp.arguments(schemas.TimeOffRequest())
 @blp.response(201, schemas.TimeOffSchema)
 @require_roles(*MANAGERS)
 def add_time_off(body: dict[str, Any], clinic_id: uuid.UUID, practitioner_id: uuid.UUID) -> TimeOff:
@@ -145,7 +145,7 @@ def remove_time_off(clinic_id: uuid.UUID, practitioner_id: uuid.UUID, time_off_i
 
 
 @blp.route("/rooms", methods=["POST"])
-@blp.arguments(schemas.RoomRequest)
+@blp.arguments(schemas.RoomRequest())
 @blp.response(201, schemas.RoomSchema)
 @require_roles(*MANAGERS)
 def add_room(body: dict[str, Any], clinic_id: uuid.UUID) -> Room:
@@ -166,7 +166,7 @@ def list_rooms(clinic_id: uuid.UUID, pagination_parameters: PaginationParameters
 
 
 @blp.route("/slots", methods=["GET"])
-@blp.arguments(schemas.SlotQuery, location="query")
+@blp.arguments(schemas.SlotQuery(), location="query")
 @blp.response(200, schemas.SlotSchema(many=True))
 @blp.paginate(page_size=50, max_page_size=500)
 def search_slots(

@@ -63,7 +63,7 @@ def appointment_ics(appointment_id: uuid.UUID) -> Response:
 
 
 @blp.route("/calendar-feeds", methods=["POST"])
-@blp.arguments(FeedRequest)
+@blp.arguments(FeedRequest())
 @blp.response(201, NewFeedSchema)
 def create_feed(body: dict[str, Any]) -> dict[str, Any]:
     """Create a subscription URL for your appointments (a practitioner's, for managers)."""

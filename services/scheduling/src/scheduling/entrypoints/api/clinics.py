@@ -19,7 +19,7 @@ blp = Blueprint("clinics", __name__, url_prefix="/clinics", description="Clinics
 
 
 @blp.route("", methods=["POST"])
-@blp.arguments(schemas.ClinicRequest)
+@blp.arguments(schemas.ClinicRequest())
 @blp.response(201, schemas.ClinicSchema)
 @require_roles("admin")
 def create_clinic(body: dict[str, Any]) -> Clinic:
@@ -44,7 +44,7 @@ def get_clinic(clinic_id: uuid.UUID) -> Clinic:
 
 
 @blp.route("/<uuid:clinic_id>/practitioners", methods=["POST"])
-@blp.arguments(schemas.PractitionerRequest)
+@blp.arguments(schemas.PractitionerRequest())
 @blp.response(201, schemas.PractitionerSchema)
 @require_roles("admin")
 def add_practitioner(body: dict[str, Any], clinic_id: uuid.UUID) -> Practitioner:
@@ -66,7 +66,7 @@ def list_practitioners(
 
 
 @blp.route("/<uuid:clinic_id>/treatment-types", methods=["POST"])
-@blp.arguments(schemas.TreatmentTypeRequest)
+@blp.arguments(schemas.TreatmentTypeRequest())
 @blp.response(201, schemas.TreatmentTypeSchema)
 @require_roles("admin")
 def add_treatment_type(body: dict[str, Any], clinic_id: uuid.UUID) -> TreatmentType:

@@ -26,7 +26,7 @@ def _overrides(body: dict[str, Any]) -> tuple[SessionOverride, ...]:
 
 
 @blp.route("", methods=["POST"])
-@blp.arguments(schemas.CreatePlanRequest)
+@blp.arguments(schemas.CreatePlanRequest())
 @blp.response(201, schemas.PlanSchema)
 @blp.alt_response(409, description="Some sessions collide: `conflicts` lists them with alternatives")
 @blp.alt_response(422, description="The patient is not cleared for IMS, or a field is invalid")
@@ -37,7 +37,7 @@ def create_plan(body: dict[str, Any]) -> PlanView:
 
 
 @blp.route("", methods=["GET"])
-@blp.arguments(schemas.PlanQuery, location="query")
+@blp.arguments(schemas.PlanQuery(), location="query")
 @blp.response(200, schemas.PlanSchema(many=True))
 @blp.paginate()
 def list_plans(query: dict[str, Any], pagination_parameters: PaginationParameters) -> list[PlanView]:
@@ -58,7 +58,7 @@ def get_plan(plan_id: uuid.UUID) -> PlanView:
 
 
 @blp.route("/<uuid:plan_id>/extend", methods=["POST"])
-@blp.arguments(schemas.ExtendPlanRequest)
+@blp.arguments(schemas.ExtendPlanRequest())
 @blp.response(200, schemas.PlanSchema)
 @blp.alt_response(409, description="Some added sessions collide: `conflicts` lists them with alternatives")
 def extend_plan(body: dict[str, Any], plan_id: uuid.UUID) -> PlanView:
@@ -72,7 +72,7 @@ def extend_plan(body: dict[str, Any], plan_id: uuid.UUID) -> PlanView:
 
 
 @blp.route("/<uuid:plan_id>/cancel", methods=["POST"])
-@blp.arguments(schemas.CancelPlanRequest)
+@blp.arguments(schemas.CancelPlanRequest())
 @blp.response(200, schemas.PlanSchema)
 def cancel_plan(body: dict[str, Any], plan_id: uuid.UUID) -> PlanView:
     """Cancel a session and every later one ("this and following")."""

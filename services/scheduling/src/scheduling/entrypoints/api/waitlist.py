@@ -20,7 +20,7 @@ blp = Blueprint("waitlist", __name__, url_prefix="/waitlist", description="Waitl
 
 
 @blp.route("", methods=["POST"])
-@blp.arguments(schemas.JoinWaitlistRequest)
+@blp.arguments(schemas.JoinWaitlistRequest())
 @blp.response(201, schemas.WaitlistEntrySchema)
 def join(body: dict[str, Any]) -> WaitlistEntry:
     """Ask to be offered a time between ``not_before`` and ``not_after`` when one frees up.
