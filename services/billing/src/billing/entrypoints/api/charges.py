@@ -19,7 +19,7 @@ blp = Blueprint("charges", __name__, url_prefix="/charges", description="Charges
 
 
 @blp.route("", methods=["GET"])
-@blp.arguments(schemas.ChargeQuery, location="query")
+@blp.arguments(schemas.ChargeQuery(), location="query")
 @blp.response(200, schemas.ChargeSchema(many=True))
 @blp.paginate()
 def list_charges(query: dict[str, Any], pagination_parameters: PaginationParameters) -> Sequence[Charge]:
@@ -38,7 +38,7 @@ def get_charge(charge_id: uuid.UUID) -> Charge:
 
 
 @blp.route("/<uuid:charge_id>/waive", methods=["POST"])
-@blp.arguments(schemas.WaiveRequest)
+@blp.arguments(schemas.WaiveRequest())
 @blp.response(200, schemas.ChargeSchema, description="The fee is waived and will not be invoiced")
 @blp.alt_response(409, description="The fee is already invoiced or waived")
 @blp.alt_response(422, description="Not a fee, or no reason given")

@@ -22,7 +22,7 @@ blp = Blueprint("invoices", __name__, url_prefix="/invoices", description="Invoi
 
 
 @blp.route("", methods=["POST"])
-@blp.arguments(schemas.DraftInvoiceRequest)
+@blp.arguments(schemas.DraftInvoiceRequest())
 @blp.response(201, schemas.InvoiceSchema, description="A draft gathering the patient's billable charges")
 @blp.alt_response(422, description="No billable charges, or an invalid field")
 @require_roles(*BILLING_STAFF)
@@ -32,7 +32,7 @@ def draft_invoice(body: dict[str, Any]) -> Invoice:
 
 
 @blp.route("/split", methods=["POST"])
-@blp.arguments(schemas.SplitInvoicesRequest)
+@blp.arguments(schemas.SplitInvoicesRequest())
 @blp.response(201, schemas.InvoiceSchema(many=True), description="The payer's draft, then the patient's")
 @blp.alt_response(422, description="No billable charges, or an invalid field")
 @require_roles(*BILLING_STAFF)
@@ -42,7 +42,7 @@ def draft_split_invoices(body: dict[str, Any]) -> list[Invoice]:
 
 
 @blp.route("", methods=["GET"])
-@blp.arguments(schemas.InvoiceQuery, location="query")
+@blp.arguments(schemas.InvoiceQuery(), location="query")
 @blp.response(200, schemas.InvoiceSchema(many=True))
 @blp.paginate()
 def list_invoices(query: dict[str, Any], pagination_parameters: PaginationParameters) -> Sequence[Invoice]:
@@ -118,8 +118,8 @@ def issue_invoice(invoice_id: uuid.UUID) -> Invoice:
 
 
 @blp.route("/<uuid:invoice_id>/credit-notes", methods=["POST"])
-@blp.arguments(schemas.IdempotencyHeaders, location="headers")
-@blp.arguments(schemas.CreditNoteRequest)
+@blp.arguments(schemas.IdempotencyHeaders(), location="headers")
+@blp.arguments(schemas.CreditNoteRequest())
 @blp.response(201, schemas.CreditNoteSchema, description="A replay returns the first response")
 @blp.alt_response(422, description="Invalid amount, or the Idempotency-Key was used for another request")
 @require_roles(*BILLING_STAFF)

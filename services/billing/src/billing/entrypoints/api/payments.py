@@ -22,8 +22,8 @@ blp = Blueprint("payments", __name__, url_prefix="", description="Payments, refu
 
 
 @blp.route("/payments", methods=["POST"])
-@blp.arguments(schemas.IdempotencyHeaders, location="headers")
-@blp.arguments(schemas.PaymentRequest)
+@blp.arguments(schemas.IdempotencyHeaders(), location="headers")
+@blp.arguments(schemas.PaymentRequest())
 @blp.response(201, schemas.PaymentSchema, description="A replay returns the first response")
 @blp.alt_response(422, description="Invalid allocation, or the Idempotency-Key was used for another request")
 @require_roles(*BILLING_STAFF, "front_desk")
@@ -42,8 +42,8 @@ def record_payment(headers: dict[str, Any], body: dict[str, Any]) -> Response:
 
 
 @blp.route("/payments/<uuid:payment_id>/refunds", methods=["POST"])
-@blp.arguments(schemas.IdempotencyHeaders, location="headers")
-@blp.arguments(schemas.RefundRequest)
+@blp.arguments(schemas.IdempotencyHeaders(), location="headers")
+@blp.arguments(schemas.RefundRequest())
 @blp.response(201, schemas.PaymentSchema, description="The refund, referencing the original payment")
 @require_roles(*BILLING_STAFF)
 def refund_payment(headers: dict[str, Any], body: dict[str, Any], payment_id: uuid.UUID) -> Response:
@@ -60,7 +60,7 @@ def refund_payment(headers: dict[str, Any], body: dict[str, Any], payment_id: uu
 
 
 @blp.route("/payments", methods=["GET"])
-@blp.arguments(schemas.PaymentQuery, location="query")
+@blp.arguments(schemas.PaymentQuery(), location="query")
 @blp.response(200, schemas.PaymentSchema(many=True))
 @blp.paginate()
 def list_payments(query: dict[str, Any], pagination_parameters: PaginationParameters) -> Sequence[Payment]:
@@ -79,7 +79,7 @@ def get_payment(payment_id: uuid.UUID) -> Payment:
 
 
 @blp.route("/patients/<uuid:patient_id>/coverages", methods=["POST"])
-@blp.arguments(schemas.CoverageSchema)
+@blp.arguments(schemas.CoverageSchema())
 @blp.response(201, schemas.CoverageSchema)
 @blp.alt_response(422, description="A field the payer requires is missing")
 @require_roles(*BILLING_STAFF, "front_desk")
@@ -103,7 +103,7 @@ def list_coverages(patient_id: uuid.UUID, pagination_parameters: PaginationParam
 
 
 @blp.route("/packages", methods=["POST"])
-@blp.arguments(schemas.SellPackageRequest)
+@blp.arguments(schemas.SellPackageRequest())
 @blp.response(201, schemas.PackageSchema, description="The package and a draft invoice for its price")
 @require_roles(*BILLING_STAFF, "front_desk")
 def sell_package(body: dict[str, Any]) -> Package:
@@ -124,7 +124,7 @@ def list_packages(patient_id: uuid.UUID, pagination_parameters: PaginationParame
 
 
 @blp.route("/patients/<uuid:patient_id>/credit", methods=["GET"])
-@blp.arguments(schemas.CreditQuery, location="query")
+@blp.arguments(schemas.CreditQuery(), location="query")
 @blp.response(200, schemas.CreditSchema)
 @require_roles(*BILLING_STAFF, "front_desk")
 def patient_credit(query: dict[str, Any], patient_id: uuid.UUID) -> dict[str, Any]:
@@ -139,8 +139,8 @@ def patient_credit(query: dict[str, Any], patient_id: uuid.UUID) -> dict[str, An
 
 
 @blp.route("/patients/<uuid:patient_id>/credit/applications", methods=["POST"])
-@blp.arguments(schemas.IdempotencyHeaders, location="headers")
-@blp.arguments(schemas.CreditApplicationRequest)
+@blp.arguments(schemas.IdempotencyHeaders(), location="headers")
+@blp.arguments(schemas.CreditApplicationRequest())
 @blp.response(
     201,
     schemas.CreditApplicationSchema,

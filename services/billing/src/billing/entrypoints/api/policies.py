@@ -19,7 +19,7 @@ blp = Blueprint("policies", __name__, url_prefix="", description="Billing policy
 
 
 @blp.route("/clinics/<uuid:clinic_id>/billing-policy", methods=["PUT"])
-@blp.arguments(schemas.BillingPolicySchema)
+@blp.arguments(schemas.BillingPolicySchema())
 @blp.response(200, schemas.BillingPolicySchema)
 @require_roles(*BILLING_STAFF)
 def set_policy(body: dict[str, Any], clinic_id: uuid.UUID) -> BillingPolicy:
@@ -38,7 +38,7 @@ def get_policy(clinic_id: uuid.UUID) -> BillingPolicy:
 
 
 @blp.route("/audit", methods=["GET"])
-@blp.arguments(schemas.AuditQuery, location="query")
+@blp.arguments(schemas.AuditQuery(), location="query")
 @blp.response(200, schemas.AuditEntrySchema(many=True))
 @blp.paginate()
 @require_roles(*BILLING_STAFF)

@@ -19,7 +19,7 @@ blp = Blueprint("prices", __name__, url_prefix="/clinics", description="Price li
 
 
 @blp.route("/<uuid:clinic_id>/prices/<uuid:treatment_type_id>", methods=["PUT"])
-@blp.arguments(schemas.SetPriceRequest)
+@blp.arguments(schemas.SetPriceRequest())
 @blp.response(200, schemas.PriceEntrySchema, description="The entry for that date was replaced")
 @blp.alt_response(201, schema=schemas.PriceEntrySchema, description="A new price list entry")
 @blp.alt_response(422, description="A field is invalid, or the date is in the past for an existing price")
@@ -37,7 +37,7 @@ def set_price(
 
 
 @blp.route("/<uuid:clinic_id>/prices", methods=["GET"])
-@blp.arguments(schemas.PriceQuery, location="query")
+@blp.arguments(schemas.PriceQuery(), location="query")
 @blp.response(200, schemas.PriceEntrySchema(many=True))
 @blp.paginate()
 @require_roles(*STAFF_ROLES)

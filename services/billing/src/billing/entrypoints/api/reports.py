@@ -37,7 +37,7 @@ def _csv(rows: Sequence[Any], schema: Schema, name: str) -> Response:
 
 
 @blp.route("/outstanding", methods=["GET"])
-@blp.arguments(schemas.OutstandingQuery, location="query")
+@blp.arguments(schemas.OutstandingQuery(), location="query")
 @blp.response(200, schemas.AgingRowSchema(many=True), description="Balances in aging buckets (cents)")
 @blp.paginate()
 @require_roles(*BILLING_STAFF)
@@ -47,7 +47,7 @@ def outstanding(query: dict[str, Any], pagination_parameters: PaginationParamete
 
 
 @blp.route("/outstanding.csv", methods=["GET"])
-@blp.arguments(schemas.OutstandingQuery, location="query")
+@blp.arguments(schemas.OutstandingQuery(), location="query")
 @blp.response(200, content_type="text/csv")
 @require_roles(*BILLING_STAFF)
 def outstanding_csv(query: dict[str, Any]) -> Response:
@@ -57,7 +57,7 @@ def outstanding_csv(query: dict[str, Any]) -> Response:
 
 
 @blp.route("/payments", methods=["GET"])
-@blp.arguments(schemas.PeriodQuery, location="query")
+@blp.arguments(schemas.PeriodQuery(), location="query")
 @blp.response(200, schemas.DailyPaymentsSchema(many=True))
 @blp.paginate()
 @require_roles(*BILLING_STAFF)
@@ -67,7 +67,7 @@ def daily_payments(query: dict[str, Any], pagination_parameters: PaginationParam
 
 
 @blp.route("/payments.csv", methods=["GET"])
-@blp.arguments(schemas.PeriodQuery, location="query")
+@blp.arguments(schemas.PeriodQuery(), location="query")
 @blp.response(200, content_type="text/csv")
 @require_roles(*BILLING_STAFF)
 def daily_payments_csv(query: dict[str, Any]) -> Response:
@@ -77,7 +77,7 @@ def daily_payments_csv(query: dict[str, Any]) -> Response:
 
 
 @blp.route("/revenue", methods=["GET"])
-@blp.arguments(schemas.PeriodQuery, location="query")
+@blp.arguments(schemas.PeriodQuery(), location="query")
 @blp.response(200, schemas.RevenueRowSchema(many=True))
 @blp.paginate()
 @require_roles(*BILLING_STAFF)
@@ -87,7 +87,7 @@ def revenue(query: dict[str, Any], pagination_parameters: PaginationParameters) 
 
 
 @blp.route("/revenue.csv", methods=["GET"])
-@blp.arguments(schemas.PeriodQuery, location="query")
+@blp.arguments(schemas.PeriodQuery(), location="query")
 @blp.response(200, content_type="text/csv")
 @require_roles(*BILLING_STAFF)
 def revenue_csv(query: dict[str, Any]) -> Response:

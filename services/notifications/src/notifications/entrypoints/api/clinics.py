@@ -25,7 +25,7 @@ def get_reminder_policy(clinic_id: uuid.UUID) -> ReminderPolicy:
 
 
 @blp.route("/<uuid:clinic_id>/reminder-policy", methods=["PUT"])
-@blp.arguments(schemas.ReminderPolicyInput)
+@blp.arguments(schemas.ReminderPolicyInput())
 @blp.response(200, schemas.ReminderPolicySchema)
 @blp.alt_response(422, description="A policy that cannot work (fields named)")
 @require_roles(*services.POLICY_EDITORS)

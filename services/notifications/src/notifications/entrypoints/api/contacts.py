@@ -34,7 +34,7 @@ def get_preferences(patient_id: uuid.UUID) -> services.Preferences:
 
 
 @blp.route("/<uuid:patient_id>/preferences", methods=["PUT"])
-@blp.arguments(schemas.PreferencesInput)
+@blp.arguments(schemas.PreferencesInput())
 @blp.response(200, schemas.PreferencesSchema)
 @blp.alt_response(404, description="Unknown patient, or another patient's preferences")
 def put_preferences(body: dict[str, Any], patient_id: uuid.UUID) -> services.Preferences:

@@ -18,7 +18,7 @@ blp = Blueprint("deliveries", __name__, url_prefix="/deliveries", description="T
 
 
 @blp.route("", methods=["GET"])
-@blp.arguments(schemas.DeliveryQuery, location="query")
+@blp.arguments(schemas.DeliveryQuery(), location="query")
 @blp.response(200, schemas.DeliverySchema(many=True))
 @blp.paginate()
 @require_roles(*services.STAFF_READERS)

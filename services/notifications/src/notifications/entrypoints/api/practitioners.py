@@ -17,7 +17,7 @@ blp = Blueprint("practitioners", __name__, url_prefix="/practitioners", descript
 
 
 @blp.route("/<uuid:practitioner_id>/agenda-address", methods=["PUT"])
-@blp.arguments(schemas.AgendaAddressInput)
+@blp.arguments(schemas.AgendaAddressInput())
 @blp.response(200, schemas.PractitionerSchema)
 @blp.alt_response(404, description="A practitioner scheduling has not told us about")
 @require_roles("admin")

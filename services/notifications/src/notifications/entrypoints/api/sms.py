@@ -23,8 +23,8 @@ blp = Blueprint("sms", __name__, url_prefix="/sms", description="SMS provider we
 
 
 @blp.route("/status/<uuid:delivery_id>", methods=["POST"])
-@blp.arguments(schemas.CallbackToken, location="query")
-@blp.arguments(schemas.StatusCallback, location="form")
+@blp.arguments(schemas.CallbackToken(), location="query")
+@blp.arguments(schemas.StatusCallback(), location="form")
 @blp.response(204)
 @blp.alt_response(404, description="Unknown delivery or wrong token (not told apart)")
 @public
@@ -45,7 +45,7 @@ def status_callback(token: dict[str, Any], form: dict[str, Any], delivery_id: uu
 
 
 @blp.route("/inbound", methods=["POST"])
-@blp.arguments(schemas.InboundSms, location="form")
+@blp.arguments(schemas.InboundSms(), location="form")
 @blp.response(200, content_type="application/xml", description="TwiML: the answer to text back, if any")
 @blp.alt_response(403, description="Missing or wrong X-Twilio-Signature")
 @public
