@@ -99,24 +99,6 @@ class SqlAlchemyRepository:
     def clinic_by_code(self, code: str) -> Clinic | None:
         return self.session.scalars(select(Clinic).where(Clinic.code == code.upper())).first()  # type: ignore[arg-type]
 
-    def overlapping(
-        self,
-        practitioner_id: uuid.UUID,
-        starts_at: datetime,
-        occupied_until: datetime,
-        exclude: uuid.UUID | None,
-    ) -> Sequence[Appointment]:
-        """Appointments holding the practitioner's time in [starts_at, occupied_until)."""
-        query = select(Appointment).where(
-            Appointment.practitioner_id == practitioner_id,  # type: ignore[arg-type]
-            Appointment.starts_at < occupied_until,  # type: ignore[arg-type,operator]
-            Appointment.occupied_until > starts_at,  # type: ignore[arg-type,operator]
-            Appointment.status.not_in([s.value for s in RELEASED_STATUSES]),  # type: ignore[attr-defined]
-        )
-        if exclude is not None:
-            query = query.where(Appointment.id != exclude)  # type: ignore[arg-type]
-        return self.session.scalars(query).all()
-
     def booking_parties(
         self,
         clinic_id: uuid.UUID,

@@ -60,14 +60,6 @@ class Repository(Protocol):
 
     def clinic_by_code(self, code: str) -> Clinic | None: ...
 
-    def overlapping(
-        self,
-        practitioner_id: uuid.UUID,
-        starts_at: datetime,
-        occupied_until: datetime,
-        exclude: uuid.UUID | None,
-    ) -> Sequence[Appointment]: ...
-
     def booking_parties(
         self,
         clinic_id: uuid.UUID,
