@@ -14,27 +14,26 @@ from notifications.service_layer.ports import OutgoingEmail
 class _MessagePolicy(EmailPolicy):
     """RFC 5322 with CRLF, and bodies transfer-encoded to 7 bits so any SMTP server takes them.
 
-    A non-ASCII Subject is folded with ``email.header.Header``: on Python 3.11 the newer folder can emit an
-    empty encoded word (``=?utf-8?q??=``, invalid per RFC 2047) when a fold falls next to an accented letter.
+    The Subject is folded with ``email.header.Header``, which folds at the spaces between words. On Python
+    3.11 the newer folder moves a long ASCII subject whole onto a continuation line (``Subject:`` then
+    `` Reminder of ...``, read back with a leading space) and can emit an empty encoded word
+    (``=?utf-8?q??=``, invalid per RFC 2047) when a fold falls next to an accented letter.
     """
 
     def fold(self, name: str, value: Any) -> str:
-        if _is_non_ascii_subject(name, value):
+        if name.lower() == "subject":
             return self._fold_subject(name, str(value))
         return super().fold(name, value)
 
     def fold_binary(self, name: str, value: Any) -> bytes:
-        if _is_non_ascii_subject(name, value):
+        if name.lower() == "subject":
             return self._fold_subject(name, str(value)).encode("ascii")
         return super().fold_binary(name, value)
 
     def _fold_subject(self, name: str, value: str) -> str:
-        header = Header(value, "utf-8", maxlinelen=self.max_line_length, header_name=name)
+        charset = "us-ascii" if value.isascii() else "utf-8"
+        header = Header(value, charset, maxlinelen=self.max_line_length, header_name=name)
         return f"{name}: {header.encode(linesep=self.linesep)}{self.linesep}"
-
-
-def _is_non_ascii_subject(name: str, value: Any) -> bool:
-    return name.lower() == "subject" and not str(value).isascii()
 
 
 MESSAGE_POLICY = _MessagePolicy(linesep="\r\n", cte_type="7bit")
