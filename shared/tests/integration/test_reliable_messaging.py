@@ -27,6 +27,7 @@ from reliable_messaging_support import (
     INBOX,
     METADATA,
     OUTBOX,
+    PRODUCER,
     SUBSCRIPTION,
     Outcomes,
     SteppingClock,
@@ -46,7 +47,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import OperationalError
 
 from clinic_shared.db import make_engine, make_session_factory
-from clinic_shared.events import Envelope
+from clinic_shared.events import Envelope, new_event
 from clinic_shared.events.envelope import dump_event, envelope_to_dict
 from clinic_shared.messaging.connection import Backoff
 from clinic_shared.messaging.relay import OutboxRelay
@@ -171,6 +172,40 @@ def test_relay_marks_only_acked_rows_sent_and_retries_nacked_ones(
     assert all(row.sent_at is not None for row in outbox_rows(engine))
     received = drain_queue(amqp_url, AUDIT_QUEUE, 5)
     assert [p.message_id for p, _ in received] == [str(e.id) for e in events[10:]]
+
+
+def test_relay_empties_the_stored_body_of_a_secret_carrying_event_once_the_broker_has_it(
+    any_engine: Engine, amqp_url: str, clock: SteppingClock
+) -> None:
+    bind_audit_queue(amqp_url)
+    reset = new_event(
+        "scheduling.password_reset.requested",
+        {
+            "account_id": uuid.uuid4(),
+            "patient_id": None,
+            "email": "staff@example.com",
+            "language": "en",
+            "first_name": None,
+            "token": "t" * 43,
+            "expires_at": clock.now(),
+        },
+        producer=PRODUCER,
+        occurred_at=clock.now(),
+    )
+    events = [clinic_changed(clock, 0), reset, clinic_changed(clock, 1)]
+    add_to_outbox(any_engine, events)
+    relay = make_relay(any_engine, amqp_url, clock)
+    try:
+        assert relay.publish_pending() == 3
+    finally:
+        relay.close()
+
+    rows = outbox_rows(any_engine)
+    assert all(row.sent_at is not None for row in rows)
+    assert [row.body for row in rows] == [dump_event(events[0]), b"", dump_event(events[2])]
+    assert (rows[1].event_id, rows[1].routing_key) == (reset.id, reset.type)
+    received = drain_queue(amqp_url, AUDIT_QUEUE, 3)
+    assert received[1][1] == dump_event(reset), "what was published is the whole event"
 
 
 def test_relay_keeps_unroutable_rows_pending_until_a_queue_is_bound(

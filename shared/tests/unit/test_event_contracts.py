@@ -126,3 +126,19 @@ def test_invoice_document_links_must_be_web_urls() -> None:
     raw["data"]["document_url"] = "javascript:alert(1)"
     with pytest.raises(EventContractError, match="document_url"):
         load_event(json.dumps(raw))
+
+
+def test_a_password_reset_request_is_the_one_scheduling_event_that_carries_a_secret() -> None:
+    assert {t for t in CATALOG.secret_types() if t.startswith("scheduling.")} == {
+        "scheduling.password_reset.requested"
+    }
+
+
+def test_a_password_reset_token_must_be_safe_to_put_in_a_link_and_a_staff_account_has_no_patient() -> None:
+    raw = json.loads((SAMPLES / "scheduling.password_reset.requested.v1.json").read_text())
+    raw["data"]["patient_id"] = None
+    raw["data"]["first_name"] = None
+    assert load_event(json.dumps(raw)).data["patient_id"] is None
+    raw["data"]["token"] = "../../admin?x=" + "a" * 40
+    with pytest.raises(EventContractError, match="token"):
+        load_event(json.dumps(raw))

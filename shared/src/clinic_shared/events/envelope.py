@@ -57,19 +57,32 @@ class EventCatalog:
 
     def __init__(self) -> None:
         self._schemas: dict[tuple[str, int], type[Schema]] = {}
+        # Types whose data carries a credential (e.g. a password-reset token): see ``secret_types``.
+        self._secret_types: set[str] = set()
         # Schema instances are stateless between load/dump calls, so one per (type, version, strictness)
         # serves every thread; building one deep-copies all its fields, a cost paid on each event otherwise.
         self._instances: dict[tuple[str, int, bool], Schema] = {}
 
-    def register(self, event_type: str, version: int) -> Callable[[type[Schema]], type[Schema]]:
+    def register(
+        self, event_type: str, version: int, *, carries_secret: bool = False
+    ) -> Callable[[type[Schema]], type[Schema]]:
+        """Register a data schema; ``carries_secret`` marks a type whose data is a credential."""
+
         def decorator(schema_cls: type[Schema]) -> type[Schema]:
             key = (event_type, version)
             if key in self._schemas:
                 raise ValueError(f"{event_type} v{version} is registered twice")
             self._schemas[key] = schema_cls
+            if carries_secret:
+                self._secret_types.add(event_type)
             return schema_cls
 
         return decorator
+
+    def secret_types(self) -> frozenset[str]:
+        """Event types whose data carries a credential: stored copies must not outlive their use (the outbox
+        relay empties such a row's body once the broker has confirmed it)."""
+        return frozenset(self._secret_types)
 
     def schema(self, event_type: str, version: int, *, strict: bool) -> Schema:
         instance = self._instances.get((event_type, version, strict))

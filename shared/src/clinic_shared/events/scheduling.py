@@ -185,3 +185,26 @@ class WaitlistOfferedV1(_Contract):
     starts_at = fields.AwareDateTime(required=True, format="iso")
     ends_at = fields.AwareDateTime(required=True, format="iso")
     expires_at = fields.AwareDateTime(required=True, format="iso")
+
+
+# Opaque URL-safe tokens (secrets.token_urlsafe), so a consumer may put one in a link as it is.
+_URLSAFE_TOKEN = validate.Regexp(r"^[A-Za-z0-9_-]{32,200}$", error="must be a URL-safe token")
+
+
+@CATALOG.register("scheduling.password_reset.requested", 1, carries_secret=True)
+class PasswordResetRequestedV1(_Contract):
+    """An account's holder asked to reset its password: e-mail them a link carrying ``token``.
+
+    Sent only for an existing, active account. ``token`` is single-use and works until ``expires_at``
+    (and only while it is the account's newest). It is a credential: consumers never log it and forget it
+    once the message is sent; the producer's outbox empties the row's body once the broker confirmed it.
+    """
+
+    account_id = fields.UUID(required=True)
+    # None for a staff account (no patient record behind it).
+    patient_id = fields.UUID(required=True, allow_none=True)
+    email = fields.Email(required=True)
+    language = fields.String(required=True, validate=validate.OneOf(("en", "fr")))
+    first_name = fields.String(required=True, allow_none=True)
+    token = fields.String(required=True, validate=_URLSAFE_TOKEN)
+    expires_at = fields.AwareDateTime(required=True, format="iso")

@@ -9,6 +9,10 @@ acks included), one UPDATE marks its acked rows sent and its transaction commits
 whose confirm never arrived (connection lost) stay pending untouched. A crash between confirm and mark
 republishes a row later: consumers deduplicate, nothing is lost.
 
+Sent rows are kept (with their body) as a record of what was published, except rows of event types the
+catalog marks ``carries_secret`` (e.g. a password-reset token): the UPDATE that marks them sent also empties
+their body, so the credential does not stay stored in clear once the broker has it.
+
 A retried row can overtake rows published after it, so consumers must not rely on strict ordering
 (events carry a ``sequence`` where order matters).
 
@@ -40,6 +44,7 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from clinic_shared.clock import Clock
+from clinic_shared.events import CATALOG, EventCatalog
 from clinic_shared.messaging.connection import Backoff, connection_parameters
 from clinic_shared.messaging.topology import declare_exchange
 
@@ -285,7 +290,7 @@ class OutboxRelay:
     ``exchanges`` are declared on connect; any other exchange found in a row is declared before its first
     publish on a connection. ``backoff`` paces reconnects; ``retry_backoff`` schedules rows the broker
     refused (indexed by the row's attempts so far). At most ``batch_size * pipeline_depth`` messages are
-    awaiting confirms at any time.
+    awaiting confirms at any time. Rows of the ``catalog``'s secret-carrying types lose their body once sent.
     """
 
     def __init__(
@@ -303,6 +308,7 @@ class OutboxRelay:
         confirm_timeout: float = 30.0,
         backoff: Backoff | None = None,
         retry_backoff: Backoff | None = None,
+        catalog: EventCatalog = CATALOG,
     ) -> None:
         if batch_size < 1 or pipeline_depth < 1:
             raise ValueError("batch_size and pipeline_depth must be >= 1")
@@ -321,6 +327,7 @@ class OutboxRelay:
         self._owner: int | None = None
         self._wake = threading.Event()
         self._row_locks: bool | None = None
+        self._secret_types = catalog.secret_types()
 
     def publish_pending(self, limit: int | None = None) -> int:
         """Publish due rows (at most ``limit``) until none remain; returns how many the broker confirmed.
@@ -497,6 +504,14 @@ class OutboxRelay:
             else:
                 is_sent = t.c.position.in_(sent)
             session.connection().execute(update(t).where(is_sent).values(sent_at=now))
+            secret = [
+                row.position
+                for row, result in zip(rows, results, strict=True)
+                if result is None and row.routing_key in self._secret_types
+            ]
+            if secret:
+                # The broker has it now: the stored copy of a credential goes (event id and times stay).
+                session.connection().execute(update(t).where(t.c.position.in_(secret)).values(body=b""))
         if refused:
             stmt = (
                 update(t)
