@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
-PACKAGES := -e shared -e services/scheduling -e services/billing -e services/notifications
+PACKAGES := -e shared -e services/scheduling -e services/billing -e services/notifications -e services/web
 PYTEST := $(BIN)/python -m pytest
 # Tests that stop the shared broker or kill processes run alone, after the parallel suite.
 XDIST  ?= -n 2

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import pytest
@@ -11,6 +11,7 @@ import pytest
 from clinic_shared.testing.postgres import temporary_database
 from clinic_shared.testing.rabbit import temporary_vhost
 
+from .browser import Browser, launch
 from .journey import Journey
 from .system import SERVICES, Mailbox, System
 
@@ -23,13 +24,14 @@ def mailbox() -> Iterator[Mailbox]:
     box.stop()
 
 
-@pytest.fixture(scope="module")
-def system(mailbox: Mailbox, tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
+@contextmanager
+def running_system(mailbox: Mailbox, var_dir: Path, *, with_web: bool) -> Iterator[System]:
     with ExitStack() as stack:
         urls = {name: stack.enter_context(temporary_database(f"e2e_{name}")) for name in SERVICES}
         amqp_url = stack.enter_context(temporary_vhost("e2e"))
-        var_dir: Path = tmp_path_factory.mktemp("system")
-        running = System(database_urls=urls, amqp_url=amqp_url, smtp_port=mailbox.port, var_dir=var_dir)
+        running = System(
+            database_urls=urls, amqp_url=amqp_url, smtp_port=mailbox.port, var_dir=var_dir, with_web=with_web
+        )
         try:
             running.start()
         except BaseException:
@@ -38,6 +40,25 @@ def system(mailbox: Mailbox, tmp_path_factory: pytest.TempPathFactory) -> Iterat
             raise
         yield running
         running.stop()
+
+
+@pytest.fixture(scope="module")
+def system(mailbox: Mailbox, tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
+    with running_system(mailbox, tmp_path_factory.mktemp("system"), with_web=False) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def portal(mailbox: Mailbox, tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
+    """The system with its web front, for browser journeys."""
+    with running_system(mailbox, tmp_path_factory.mktemp("portal"), with_web=True) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with launch() as running:
+        yield running
 
 
 @pytest.fixture

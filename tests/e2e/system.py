@@ -23,6 +23,7 @@ from icalendar import Calendar
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 SERVICES = ("scheduling", "billing", "notifications")
+WEB = "web"  # the web front: no database of its own, talks to the three APIs
 T = TypeVar("T")
 
 
@@ -77,7 +78,8 @@ class System:
     amqp_url: str
     smtp_port: int
     var_dir: Path
-    ports: dict[str, int] = field(default_factory=lambda: {name: free_port() for name in SERVICES})
+    with_web: bool = False
+    ports: dict[str, int] = field(default_factory=lambda: {name: free_port() for name in (*SERVICES, WEB)})
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     def url(self, service: str) -> str:
@@ -103,6 +105,13 @@ class System:
                 "BILLING_PUBLIC_URL": self.url("billing"),
                 "DOCUMENT_LINK_SECRET": "e2e-document-link-secret-0123456789abcdef",
                 "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+                "WEB_PORT": str(self.ports[WEB]),
+                "WEB_PUBLIC_URL": self.url(WEB),
+                "WEB_SECRET_KEY": "e2e-web-secret-key-0123456789abcdefghijklmnop",
+                "WEB_SESSION_FILE": str(self.var_dir / "web-sessions.db"),
+                "SCHEDULING_URL": self.url("scheduling"),
+                "BILLING_URL": self.url("billing"),
+                "NOTIFICATIONS_URL": self.url("notifications"),
             }
         )
         for name in SERVICES:
@@ -129,7 +138,9 @@ class System:
         for service in SERVICES:
             self.start_process(f"{service}-web")
             self.start_process(f"{service}-worker")
-        for service in SERVICES:
+        if self.with_web:
+            self.start_process(f"{WEB}-web")
+        for service in (*SERVICES, WEB) if self.with_web else SERVICES:
             wait_for(lambda s=service: self._healthy(s), timeout=60, what=f"{service} /healthz")
 
     def start_process(self, name: str) -> None:
@@ -141,7 +152,7 @@ class System:
                 str(ROOT / "deploy/gunicorn.conf.py"),
                 "--bind",
                 f"127.0.0.1:{self.ports[service]}",
-                f"{service}.entrypoints.api:create_app()",
+                f"{service}.entrypoints.{'app' if service == WEB else 'api'}:create_app()",
             ]
         else:
             command = [str(BIN / service), "worker"]

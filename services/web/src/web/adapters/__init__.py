@@ -1,0 +1,1 @@
+"""What the web front talks to: the services' HTTP APIs and the session store."""

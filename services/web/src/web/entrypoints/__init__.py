@@ -1,0 +1,1 @@
+"""The Flask app, its views, templates and static files."""

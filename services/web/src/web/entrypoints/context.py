@@ -1,0 +1,49 @@
+"""What a view needs from the app: the API clients, the token verifier, and who is signed in."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+from flask import current_app, g, redirect, request, url_for
+
+from clinic_shared.tokens import TokenVerifier
+from web.adapters.api import Apis
+from web.service_layer.accounts import Credentials
+
+APIS_KEY = "web.apis"
+VERIFIER_KEY = "web.verifier"
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def apis() -> Apis:
+    return current_app.extensions[APIS_KEY]  # type: ignore[no-any-return]
+
+
+def verifier() -> TokenVerifier:
+    return current_app.extensions[VERIFIER_KEY]  # type: ignore[no-any-return]
+
+
+def credentials() -> Credentials | None:
+    return g.get("credentials")
+
+
+def signed_in() -> Credentials:
+    """The signed-in user's credentials (views decorated with ``patient_required`` always have them)."""
+    found = credentials()
+    assert found is not None, "view is missing @patient_required"
+    return found
+
+
+def patient_required(view: F) -> F:
+    """Send anyone not signed in as a patient to the sign-in page, coming back here afterwards."""
+
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        found = credentials()
+        if found is None or not found.is_patient:
+            return redirect(url_for("account.login", next=request.full_path.rstrip("?")), 303)
+        return view(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]

@@ -1,0 +1,18 @@
+"""The first page: the sign-in form for visitors, the patient's start page once signed in."""
+
+from __future__ import annotations
+
+from flask import Blueprint, redirect, render_template, url_for
+from werkzeug.wrappers import Response
+
+from web.entrypoints.context import credentials
+
+bp = Blueprint("home", __name__)
+
+
+@bp.get("/")
+def index() -> Response | str:
+    signed_in = credentials()
+    if signed_in is None:
+        return redirect(url_for("account.login"))
+    return render_template("home/index.html")

@@ -1,0 +1,1 @@
+"""Page use cases: what each page asks of the services, in the signed-in user's name."""

@@ -1,0 +1,87 @@
+"""A new patient signs up, signs out and in again in a browser; bad input is answered beside its field."""
+
+from __future__ import annotations
+
+import uuid
+
+import httpx
+import pytest
+from playwright.sync_api import expect
+
+from .browser import Browser
+from .system import System
+
+pytestmark = pytest.mark.e2e
+
+
+def test_sign_up_sign_out_and_sign_in_again(portal: System, browser: Browser) -> None:
+    page = browser.page()
+    page.goto(portal.url("web"))
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    browser.check(page, "sign-in")
+
+    page.get_by_role("link", name="Create an account").click()
+    browser.check(page, "sign-up")
+    page.get_by_role("button", name="Create account").click()
+    # Nothing typed: every required field says what to do, beside it and in the summary.
+    expect(page).to_have_title("Error: Create an account · IMS Clinic")
+    expect(page.locator("#first_name-error")).to_contain_text("Enter your first name")
+    expect(page.locator("#email-error")).to_contain_text("Enter your e-mail address")
+    browser.check(page, "sign-up-errors")
+
+    email = f"new-{uuid.uuid4().hex[:8]}@example.test"
+    page.get_by_label("First name").fill("Nora")
+    page.get_by_label("Last name").fill("Newcomer")
+    page.get_by_label("E-mail address").fill(email)
+    page.get_by_label("Number").fill("604 555 0142")
+    page.get_by_label("Password").fill("correct horse battery")
+    page.get_by_label("By e-mail").check()
+    page.get_by_role("button", name="Create account").click()
+    expect(page.get_by_text("Welcome! Your account is ready.")).to_be_visible()
+    browser.check(page, "home")
+
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_text("You are signed out.")).to_be_visible()
+
+    page.get_by_label("E-mail address").fill(email)
+    page.get_by_label("Password").fill("not the password")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.locator("#email-error")).to_contain_text("The e-mail address or password is not right")
+    expect(page.get_by_label("E-mail address")).to_have_value(email)
+    browser.check(page, "sign-in-error")
+
+    page.get_by_label("Password").fill("correct horse battery")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Your clinic")).to_be_visible()
+
+
+def test_every_page_sends_the_security_headers(portal: System) -> None:
+    response = httpx.get(f"{portal.url('web')}/login", timeout=5)
+    assert response.status_code == 200
+    headers = response.headers
+    csp = headers["content-security-policy"]
+    assert "script-src 'self'" in csp
+    assert "unsafe-inline" not in csp
+    assert "frame-ancestors 'none'" in csp
+    assert headers["x-content-type-options"] == "nosniff"
+    assert headers["referrer-policy"] == "no-referrer"
+    assert headers["cache-control"] == "no-store"
+    cookie = headers["set-cookie"].lower()
+    assert "httponly" in cookie
+    assert "samesite=lax" in cookie
+
+
+def test_a_form_without_its_csrf_token_is_refused_and_changes_nothing(portal: System) -> None:
+    response = httpx.post(
+        f"{portal.url('web')}/signup",
+        data={"first_name": "Eve", "last_name": "Forger", "email": "eve@example.test", "password": "x" * 12},
+        timeout=5,
+    )
+    assert response.status_code == 400
+    assert "This form has expired" in response.text
+    token = httpx.post(
+        f"{portal.url('scheduling')}/auth/token",
+        json={"email": "eve@example.test", "password": "x" * 12},
+        timeout=5,
+    )
+    assert token.status_code == 401
