@@ -20,7 +20,7 @@ from web.config import WebSettings
 from web.entrypoints import i18n
 from web.entrypoints.context import APIS_KEY, VERIFIER_KEY, apis, verifier
 from web.entrypoints.forms import FORM_TOKEN_FIELD, N_, STORE_KEY, new_form_token
-from web.entrypoints.views import account, home
+from web.entrypoints.views import account, appointments, booking, home, invoices, preferences
 from web.service_layer import accounts
 from web.service_layer.accounts import Credentials
 
@@ -91,7 +91,7 @@ def create_app(
     _install_templates(app)
     _install_request_hooks(app)
     _install_error_pages(app)
-    for module in (home, account):
+    for module in (home, account, booking, appointments, invoices, preferences):
         app.register_blueprint(module.bp)
     app.wsgi_app = RedactPathSecrets(app.wsgi_app, SECRET_PATH_PREFIXES)  # type: ignore[method-assign]
     return app
