@@ -7,55 +7,35 @@ signed-in user's name (their bearer token), so each service's own authorization 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 
-Json = Any
+from web.service_layer.ports import ApiError, Apis, Json, Unavailable
+
+__all__ = ["ApiError", "Apis", "ServiceClient", "Unavailable", "close_all", "error_from"]
 
 
-@dataclass
-class ApiError(Exception):
-    """The API answered 4xx/5xx; ``fields`` maps each offending field (dotted path) to its reason."""
-
-    status: int
-    title: str = ""
-    detail: str = ""
-    fields: dict[str, str] = field(default_factory=dict)
-    body: Mapping[str, Any] = field(default_factory=dict)
-
-    def __str__(self) -> str:
-        return f"{self.status} {self.title}: {self.detail}"
-
-    @classmethod
-    def from_response(cls, response: httpx.Response) -> ApiError:
-        try:
-            body = response.json()
-        except ValueError:
-            body = {}
-        if not isinstance(body, dict):
-            body = {}
-        fields = {
-            str(param.get("name", "")): str(param.get("reason", ""))
-            for param in body.get("invalid-params") or []
-            if isinstance(param, dict)
-        }
-        return cls(
-            status=response.status_code,
-            title=str(body.get("title", "")),
-            detail=str(body.get("detail", "")),
-            fields=fields,
-            body=body,
-        )
-
-
-class Unavailable(Exception):
-    """The service could not be reached in time (connection refused, timeout)."""
-
-    def __init__(self, service: str) -> None:
-        super().__init__(f"{service} is unavailable")
-        self.service = service
+def error_from(response: httpx.Response) -> ApiError:
+    """A problem+json answer as an ``ApiError`` naming its fields (``invalid-params``)."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = {}
+    if not isinstance(body, dict):
+        body = {}
+    fields = {
+        str(param.get("name", "")): str(param.get("reason", ""))
+        for param in body.get("invalid-params") or []
+        if isinstance(param, dict)
+    }
+    return ApiError(
+        status=response.status_code,
+        title=str(body.get("title", "")),
+        detail=str(body.get("detail", "")),
+        fields=fields,
+        body=body,
+    )
 
 
 class ServiceClient:
@@ -90,7 +70,7 @@ class ServiceClient:
         except httpx.TransportError:
             raise Unavailable(self.name) from None
         if response.status_code >= 400:
-            raise ApiError.from_response(response)
+            raise error_from(response)
         return response
 
     def get(self, path: str, *, token: str | None = None, params: Mapping[str, Any] | None = None) -> Json:
@@ -119,14 +99,7 @@ class ServiceClient:
         self._http.close()
 
 
-@dataclass(frozen=True)
-class Apis:
-    """The three services, as the page use cases see them."""
-
-    scheduling: ServiceClient
-    billing: ServiceClient
-    notifications: ServiceClient
-
-    def close(self) -> None:
-        for client in (self.scheduling, self.billing, self.notifications):
+def close_all(apis: Apis) -> None:
+    for client in (apis.scheduling, apis.billing, apis.notifications):
+        if isinstance(client, ServiceClient):
             client.close()

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from clinic_shared.tokens import Principal, TokenError, TokenVerifier
-from web.adapters.api import ApiError, Apis
+from web.service_layer.ports import ApiError, Apis
 
 # Refresh a little before the access token runs out, so a page never meets an expired one halfway.
 REFRESH_MARGIN_SECONDS = 30
