@@ -217,6 +217,11 @@ class Appointment:
     def overlaps(self, other: Appointment) -> bool:
         return self.starts_at < other.occupied_until and other.starts_at < self.occupied_until
 
+    @property
+    def free_cancellation_until(self) -> datetime:
+        """Cancelling before this moment is free; from it on the cancellation is late (a fee may apply)."""
+        return self.starts_at - self.late_cancel_window
+
     def cancel(
         self, *, by_staff: bool, now: datetime, reason: str | None = None, waive_fee: bool = False
     ) -> None:

@@ -87,6 +87,22 @@ def list_waitlist(
     return uow.repo.list(WaitlistEntry, offset=offset, limit=limit, patient_id=actor.patient_id)
 
 
+def get_offer(uow: UnitOfWork, actor: Principal, offer_id: uuid.UUID) -> WaitlistEntry:
+    """The entry a time was offered to, found by the offer's id (the held time's, as the offer's link has it).
+
+    It stays findable once the offer was taken, lapsed or withdrawn, so a late click can be told which.
+    """
+    filters: dict[str, object] = {"offer_appointment_id": offer_id}
+    if not actor.is_staff:
+        if actor.patient_id is None:
+            raise NotFound("offer not found")
+        filters["patient_id"] = actor.patient_id
+    entries, _ = uow.repo.list(WaitlistEntry, offset=0, limit=1, **filters)
+    if not entries:
+        raise NotFound("offer not found")
+    return entries[0]
+
+
 def withdraw(uow: UnitOfWork, actor: Principal, entry_id: uuid.UUID) -> WaitlistEntry:
     entry = _visible_entry(uow, actor, entry_id)
     held = _held(uow, entry)

@@ -251,6 +251,13 @@ class AppointmentSchema(Schema):
     cancelled_at = fields.AwareDateTime(format="iso", allow_none=True)
     cancelled_by = fields.String(allow_none=True)
     late_cancellation = fields.Boolean()
+    free_cancellation_until = fields.AwareDateTime(
+        format="iso",
+        metadata={
+            "description": "Cancelling before this time is free; from then on the cancellation is late and "
+            "the clinic's late-cancellation fee may be charged (billing: GET /charges/fee-quote)"
+        },
+    )
     fee_waived = fields.Boolean()
     room_id = fields.UUID(allow_none=True)
     plan_id = fields.UUID(allow_none=True)

@@ -42,6 +42,17 @@ def list_entries(pagination_parameters: PaginationParameters) -> Sequence[Waitli
         return items
 
 
+@blp.route("/offers/<uuid:offer_id>", methods=["GET"])
+@blp.response(200, schemas.WaitlistEntrySchema)
+@blp.alt_response(404, description="No offer with this id for the signed-in patient")
+def get_offer(offer_id: uuid.UUID) -> WaitlistEntry:
+    """The entry an offer was made to, by the offer's id (``offer_id`` of scheduling.waitlist.offered, the
+    held appointment): the link in the offer's message. Its ``status`` says whether the offer is still open
+    (``offered``, until ``offer_expires_at``), taken (``booked``), lapsed (``expired``) or ``withdrawn``."""
+    with container().uow() as uow:
+        return waitlist.get_offer(uow, current_principal(), offer_id)
+
+
 @blp.route("/<uuid:entry_id>/claim", methods=["POST"])
 @blp.response(201, schemas.AppointmentSchema)
 @blp.alt_response(422, description="No open offer, or it has expired")
