@@ -75,6 +75,28 @@ class BillingPolicy:
             return True, Money(value, self.currency)
         return True, percent_of(visit_price, value) if visit_price is not None else None
 
+    def quote(self, kind: ChargeKind, visit_price: Money | None) -> FeeQuote:
+        """What a fee of ``kind`` would come to for a visit priced ``visit_price``, its tax included."""
+        charged, amount = self.fee(kind, visit_price)
+        tax = percent_of(amount, self.fee_tax_rate_bp) if amount is not None else None
+        return FeeQuote(kind=kind, charged=charged, currency=self.currency, amount=amount, tax=tax)
+
+
+@dataclass(frozen=True)
+class FeeQuote:
+    """A fee told beforehand: whether the policy charges it, and how much (None: a percentage of a visit
+    with no price yet). Nothing is charged by quoting."""
+
+    kind: ChargeKind
+    charged: bool
+    currency: str | None
+    amount: Money | None = None
+    tax: Money | None = None
+
+    @property
+    def total(self) -> Money | None:
+        return self.amount + self.tax if self.amount is not None and self.tax is not None else None
+
 
 # --- third-party payers --------------------------------------------------------------------------------
 

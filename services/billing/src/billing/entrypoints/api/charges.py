@@ -1,4 +1,7 @@
-"""Charges: events create them; staff may waive a fee. Patients see only their own (others' are 404)."""
+"""Charges: events create them; staff may waive a fee; anyone may ask beforehand what a fee would come to.
+
+Patients see only their own (others' are 404).
+"""
 
 from __future__ import annotations
 
@@ -9,10 +12,11 @@ from typing import Any
 from flask_smorest import Blueprint
 from flask_smorest.pagination import PaginationParameters
 
+from billing.domain.invoicing import FeeQuote
 from billing.domain.model import Charge
 from billing.entrypoints.api import schemas
 from billing.entrypoints.api.context import BILLING_STAFF, container, page_of
-from billing.service_layer import services
+from billing.service_layer import fee_quotes, services
 from clinic_shared.web.auth import current_principal, require_roles
 
 blp = Blueprint("charges", __name__, url_prefix="/charges", description="Charges for appointments")
@@ -28,6 +32,17 @@ def list_charges(query: dict[str, Any], pagination_parameters: PaginationParamet
             uow, current_principal(), page_of(pagination_parameters), services.ChargeFilter(**query)
         )
         return items
+
+
+@blp.route("/fee-quote", methods=["GET"])
+@blp.arguments(schemas.FeeQuoteQuery(), location="query")
+@blp.response(200, schemas.FeeQuoteSchema)
+@blp.alt_response(404, description="Billing has no charge for this appointment of the caller's (yet)")
+def quote_fee(query: dict[str, Any]) -> FeeQuote:
+    """The fee a late cancellation (or a missed visit) of this appointment would bring, tax included, so a
+    patient can be told before they cancel. Patients may ask about their own appointments only."""
+    with container().uow() as uow:
+        return fee_quotes.quote_fee(uow, current_principal(), query["appointment_id"], query["kind"])
 
 
 @blp.route("/<uuid:charge_id>", methods=["GET"])

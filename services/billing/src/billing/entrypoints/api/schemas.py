@@ -92,6 +92,42 @@ class ChargeQuery(Schema):
     needs_price = fields.Boolean(load_default=None, metadata={"description": "Only charges without a price"})
 
 
+class FeeQuoteQuery(Schema):
+    appointment_id = fields.UUID(required=True)
+    kind = fields.Enum(
+        ChargeKind,
+        by_value=True,
+        load_default=ChargeKind.LATE_CANCEL_FEE,
+        validate=validate.OneOf([kind for kind in ChargeKind if kind.is_fee], error="must be a fee kind"),
+        metadata={"description": "late_cancel_fee (default) or no_show_fee"},
+    )
+
+
+def _cents(name: str) -> fields.Function:
+    """An optional Money attribute of a quote as integer cents (null when there is no amount)."""
+
+    def cents(quote: Any) -> Any:
+        money = getattr(quote, name)
+        return money.cents if money is not None else None
+
+    return fields.Function(cents, metadata={"type": "integer", "nullable": True})
+
+
+class FeeQuoteSchema(Schema):
+    """What the fee would come to under the clinic's current policy; nothing is charged by asking.
+
+    Amounts are null when the clinic charges no such fee, or when the fee is a percentage of a visit that
+    has no price yet.
+    """
+
+    kind = fields.Enum(ChargeKind, by_value=True)
+    charged = fields.Boolean(metadata={"description": "false: the clinic charges no such fee"})
+    currency = fields.String(allow_none=True)
+    amount_cents = _cents("amount")
+    tax_cents = _cents("tax")
+    total_cents = _cents("total")
+
+
 # --- billing policy --------------------------------------------------------------------------------------
 
 
