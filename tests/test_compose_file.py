@@ -27,33 +27,68 @@ SCHEMA_FILE = ROOT / "deploy" / "compose-spec.json"
 INIT_SQL = ROOT / "deploy" / "postgres" / "init-databases.sql"
 ENV_EXAMPLE = ROOT / ".env.example"
 DOCKERIGNORE = ROOT / ".dockerignore"
+WEB_CONFIG = ROOT / "services" / "web" / "src" / "web" / "config.py"
 
+# The three data-owning services (each with its database, migrations, worker and API).
 SERVICE_PORTS = {"scheduling": 8001, "billing": 8002, "notifications": 8003}
 JWKS_URL = "http://scheduling-web:8001/.well-known/jwks.json"
+INFRASTRUCTURE = {"postgres", "rabbitmq", "mailpit", "redis"}
 
-# Environment each compose service must be given (beyond what every application container gets).
+# The web front (services/web): an application container with no database and no broker, built from
+# services/web/Dockerfile, calling the three APIs and keeping its sessions in Redis.
+WEB_APP = "web"
+WEB_SERVICE = "web-portal"
+WEB_PORT = 8000
+WEB_FACTORY = "web.entrypoints.app:create_app()"
+
+# Environment every container of the three data-owning services gets.
 APP_ENV = {"AMQP_URL", "LOG_LEVEL"}
+# Environment each compose service must be given (APP_ENV included for the data-owning services).
 REQUIRED_ENV: dict[str, set[str]] = {
-    "scheduling-migrate": {"SCHEDULING_DATABASE_URL"},
-    "scheduling-web": {"SCHEDULING_DATABASE_URL", "JWT_PRIVATE_KEY_FILE", "PORT"},
-    "scheduling-worker": {"SCHEDULING_DATABASE_URL"},
-    "billing-migrate": {"BILLING_DATABASE_URL"},
-    "billing-web": {"BILLING_DATABASE_URL", "JWKS_URL", "PORT"},
-    "billing-worker": {"BILLING_DATABASE_URL"},
-    "notifications-migrate": {"NOTIFICATIONS_DATABASE_URL"},
-    "notifications-web": {
-        "NOTIFICATIONS_DATABASE_URL",
-        "JWKS_URL",
-        "SMTP_URL",
-        "MAILBOX_DIR",
-        "SMS_SINK_DIR",
+    name: required | APP_ENV
+    for name, required in {
+        "scheduling-migrate": {"SCHEDULING_DATABASE_URL"},
+        "scheduling-web": {"SCHEDULING_DATABASE_URL", "JWT_PRIVATE_KEY_FILE", "PORT"},
+        "scheduling-worker": {"SCHEDULING_DATABASE_URL"},
+        "billing-migrate": {"BILLING_DATABASE_URL"},
+        "billing-web": {"BILLING_DATABASE_URL", "JWKS_URL", "PORT"},
+        "billing-worker": {"BILLING_DATABASE_URL"},
+        "notifications-migrate": {"NOTIFICATIONS_DATABASE_URL"},
+        "notifications-web": {
+            "NOTIFICATIONS_DATABASE_URL",
+            "JWKS_URL",
+            "SMTP_URL",
+            "MAILBOX_DIR",
+            "SMS_SINK_DIR",
+            "PORT",
+            "WEB_PUBLIC_URL",
+        },
+        "notifications-worker": {
+            "NOTIFICATIONS_DATABASE_URL",
+            "SMTP_URL",
+            "MAILBOX_DIR",
+            "SMS_SINK_DIR",
+            # Password-reset e-mails link to the portal.
+            "WEB_PUBLIC_URL",
+        },
+    }.items()
+} | {
+    WEB_SERVICE: {
+        "SCHEDULING_URL",
+        "BILLING_URL",
+        "NOTIFICATIONS_URL",
+        "WEB_PUBLIC_URL",
+        "WEB_SECRET_KEY",
+        "REDIS_URL",
+        "LOG_LEVEL",
+        "JWT_ISSUER",
+        "JWT_AUDIENCE",
         "PORT",
     },
-    "notifications-worker": {"NOTIFICATIONS_DATABASE_URL", "SMTP_URL", "MAILBOX_DIR", "SMS_SINK_DIR"},
 }
 
 # Every variable the services read; .env.example must document each one.
-DOCUMENTED_ENV = set().union(*REQUIRED_ENV.values(), APP_ENV) | {
+DOCUMENTED_ENV = set().union(*REQUIRED_ENV.values()) | {
     "JWKS_FILE",
     "JWT_ISSUER",
     "JWT_AUDIENCE",
@@ -68,6 +103,10 @@ DOCUMENTED_ENV = set().union(*REQUIRED_ENV.values(), APP_ENV) | {
     "DELIVERY_LIMIT",
     "TOKEN_TTL_MINUTES",
     "VAR_DIR",
+    "WEB_SESSION_FILE",
+    "WEB_SESSION_HOURS",
+    "WEB_API_TIMEOUT_SECONDS",
+    "WEB_PORT",
 }
 
 BROKEN_DOCUMENT: dict[str, Any] = {"services": {"x": {"ports": "not-a-list", "bogus_key": 1}}}
@@ -202,7 +241,10 @@ def named_volume_mounts(service: Mapping[str, Any]) -> Iterator[tuple[str, str]]
 
 
 def app_services(services: Mapping[str, Any]) -> dict[str, str]:
-    """``{compose service: application}`` for the containers built from services/<application>/Dockerfile."""
+    """``{compose service: application}`` for the containers built from services/<application>/Dockerfile.
+
+    The web front is one of them; ``data_services`` narrows this to the three services that own a database.
+    """
     found = {}
     for name, service in services.items():
         build = service.get("build")
@@ -211,6 +253,17 @@ def app_services(services: Mapping[str, Any]) -> dict[str, str]:
         if match:
             found[name] = match.group(1)
     return found
+
+
+def data_services(services: Mapping[str, Any]) -> dict[str, str]:
+    """``app_services`` restricted to the applications that own a database (not the web front)."""
+    return {name: app for name, app in app_services(services).items() if app in SERVICE_PORTS}
+
+
+def interpolation_default(value: str) -> str | None:
+    """The default of a whole-value ``${NAME:-default}`` (or ``${NAME-default}``) interpolation."""
+    match = re.fullmatch(r"\$\{[A-Za-z_][A-Za-z0-9_]*:?-(.*)\}", value)
+    return match.group(1) if match else None
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -264,15 +317,26 @@ def volume_problems(compose: Mapping[str, Any]) -> list[str]:
 
 
 def url_host_problems(compose: Mapping[str, Any]) -> list[str]:
-    """Every URL-valued variable must point at a compose service (nothing outside the stack)."""
+    """Every URL-valued variable must point at a compose service (nothing outside the stack).
+
+    Values interpolated from the host's environment (``${...}``, e.g. public URLs a browser uses) are
+    skipped. When the target service sets ``PORT`` (the web apps), the URL must name that port.
+    """
     services = compose.get("services", {})
     problems = []
     for name, service in services.items():
         for variable, value in environment_of(service).items():
             if variable.endswith("_URL") and value and "://" in value and "${" not in value:
-                host = urlsplit(value).hostname
+                parts = urlsplit(value)
+                host = parts.hostname
                 if host not in services:
                     problems.append(f"{name}: {variable} points at {host!r}, which is not a compose service")
+                    continue
+                listening = environment_of(services[host]).get("PORT")
+                if listening and parts.port != int(listening):
+                    problems.append(
+                        f"{name}: {variable} uses port {parts.port}, but {host!r} listens on {listening}"
+                    )
     return problems
 
 
@@ -302,9 +366,16 @@ def test_semantic_checks_catch_a_broken_document() -> None:
                     "ghost": {"condition": "service_started"},
                     "setup": {"condition": "service_completed_successfully"},
                 },
-                "environment": ["AMQP_URL=amqp://guest:guest@elsewhere:5672/"],
+                "environment": [
+                    "AMQP_URL=amqp://guest:guest@elsewhere:5672/",
+                    "API_URL=http://api:8001",
+                    "OTHER_API_URL=http://api:8009",
+                    "CACHE_URL=redis://db:6379/0",
+                    "PUBLIC_URL=${PUBLIC_URL:-https://example.org}",
+                ],
                 "volumes": ["undeclared:/data"],
             },
+            "api": {"image": "api", "environment": {"PORT": 8001}},
             "db": {"image": "postgres:15", "healthcheck": {"disable": True}},
             "setup": {"build": "no-such-dir", "restart": "always"},
         }
@@ -318,16 +389,18 @@ def test_semantic_checks_catch_a_broken_document() -> None:
         "web: named volume 'undeclared' is not declared under top-level volumes"
     ]
     assert url_host_problems(broken) == [
-        "web: AMQP_URL points at 'elsewhere', which is not a compose service"
+        "web: AMQP_URL points at 'elsewhere', which is not a compose service",
+        "web: OTHER_API_URL uses port 8009, but 'api' listens on 8001",
     ]
 
 
 def test_the_stack_has_every_expected_service(services: dict[str, Any]) -> None:
-    expected = {"postgres", "rabbitmq", "mailpit"} | {
-        f"{app}-{role}" for app in SERVICE_PORTS for role in ("migrate", "web", "worker")
-    }
+    applications = {f"{app}-{role}" for app in SERVICE_PORTS for role in ("migrate", "web", "worker")}
+    expected = INFRASTRUCTURE | applications | {WEB_SERVICE}
     assert expected <= set(services)
-    assert set(app_services(services)) == expected - {"postgres", "rabbitmq", "mailpit"}
+    assert set(app_services(services)) == applications | {WEB_SERVICE}
+    assert set(data_services(services)) == applications
+    assert app_services(services)[WEB_SERVICE] == WEB_APP
     for name, app in app_services(services).items():
         assert name.startswith(f"{app}-"), f"{name} is built from services/{app}/Dockerfile"
 
@@ -337,7 +410,9 @@ def test_infrastructure_images_and_healthchecks(services: dict[str, Any]) -> Non
     assert services["rabbitmq"]["image"] == "rabbitmq:3.10-management"
     assert services["rabbitmq"]["healthcheck"]["test"] == ["CMD", "rabbitmq-diagnostics", "-q", "ping"]
     assert services["mailpit"]["image"].startswith("axllent/mailpit")
-    for name in ("postgres", "rabbitmq", "mailpit"):
+    assert services["redis"]["image"] == "redis:7-alpine"
+    assert services["redis"]["healthcheck"]["test"] == ["CMD", "redis-cli", "ping"]
+    for name in INFRASTRUCTURE:
         assert has_healthcheck(services[name]), name
 
 
@@ -382,16 +457,17 @@ def test_token_verifiers_wait_for_the_issuer(services: dict[str, Any]) -> None:
 
 
 def test_every_service_gets_the_configuration_it_reads(services: dict[str, Any]) -> None:
+    assert set(REQUIRED_ENV) == set(app_services(services))
     missing = {}
     for name, required in REQUIRED_ENV.items():
         provided = {variable for variable, value in environment_of(services[name]).items() if value}
-        if absent := (required | APP_ENV) - provided:
+        if absent := required - provided:
             missing[name] = sorted(absent)
     assert missing == {}
 
 
 def test_configuration_values(services: dict[str, Any]) -> None:
-    for name, app in app_services(services).items():
+    for name, app in data_services(services).items():
         env = environment_of(services[name])
         database = urlsplit(env[f"{app.upper()}_DATABASE_URL"])
         assert database.scheme == "postgresql+psycopg", name
@@ -403,8 +479,65 @@ def test_configuration_values(services: dict[str, Any]) -> None:
     assert notifications["SMTP_URL"] == "smtp://mailpit:1025"
 
 
+def test_web_front_is_built_published_and_probed(services: dict[str, Any]) -> None:
+    web = services[WEB_SERVICE]
+    assert web["build"] == {"context": ".", "dockerfile": f"services/{WEB_APP}/Dockerfile"}
+    assert (WEB_PORT, WEB_PORT) in published_ports(web)
+    env = environment_of(web)
+    assert env["PORT"] == env["WEB_PORT"] == str(WEB_PORT)
+    assert has_healthcheck(web)
+    assert "/healthz" in json.dumps(web["healthcheck"]["test"])
+    assert "command" not in web, "the web front runs the image's default gunicorn command"
+
+
+def test_web_front_calls_the_three_apis_once_they_are_healthy(services: dict[str, Any]) -> None:
+    web = services[WEB_SERVICE]
+    env = environment_of(web)
+    dependencies = dependencies_of(web)
+    for app, port in SERVICE_PORTS.items():
+        assert env[f"{app.upper()}_URL"] == f"http://{app}-web:{port}"
+        assert dependencies[f"{app}-web"] == "service_healthy"
+    # It reads tokens scheduling issues, so it must expect the same issuer and audience.
+    scheduling = environment_of(services["scheduling-web"])
+    for variable in ("JWT_ISSUER", "JWT_AUDIENCE"):
+        assert env[variable] == scheduling[variable], variable
+
+
+def test_web_front_keeps_sessions_in_redis_and_owns_no_data(services: dict[str, Any]) -> None:
+    web = services[WEB_SERVICE]
+    env = environment_of(web)
+    redis = urlsplit(env["REDIS_URL"])
+    assert (redis.scheme, redis.hostname, redis.port) == ("redis", "redis", 6379)
+    assert dependencies_of(web)["redis"] == "service_healthy"
+    assert not any(variable.endswith("_DATABASE_URL") for variable in env)
+    assert "AMQP_URL" not in env
+    assert not set(dependencies_of(web)) & {"postgres", "rabbitmq"}
+    assert not list(named_volume_mounts(web)), "with Redis sessions the web front is stateless"
+
+
+def test_web_front_secret_and_public_url(services: dict[str, Any]) -> None:
+    assert "WEB_SECRET_KEY" in REQUIRED_ENV[WEB_SERVICE]
+    env = environment_of(services[WEB_SERVICE])
+    # Overridable from the host; WebSettings refuses a key shorter than 32 characters.
+    secret = interpolation_default(env["WEB_SECRET_KEY"] or "")
+    assert secret is not None
+    assert secret.startswith("dev-only-")
+    assert len(secret) >= 32
+    public_url = interpolation_default(env["WEB_PUBLIC_URL"] or "")
+    assert public_url == f"http://localhost:{WEB_PORT}"
+    # Notifications builds the password-reset links from the same URL.
+    for name in ("notifications-web", "notifications-worker"):
+        assert environment_of(services[name])["WEB_PUBLIC_URL"] == env["WEB_PUBLIC_URL"], name
+
+
+def test_every_variable_the_web_front_reads_is_documented() -> None:
+    read = set(re.findall(r"\benv\.\w+\(\s*\"([A-Z][A-Z0-9_]*)\"", WEB_CONFIG.read_text(encoding="utf-8")))
+    assert {"WEB_SECRET_KEY", "SCHEDULING_URL", "REDIS_URL"} <= read
+    assert sorted(read - DOCUMENTED_ENV) == []
+
+
 def test_jwt_key_and_data_live_in_named_volumes(compose: dict[str, Any], services: dict[str, Any]) -> None:
-    assert {"postgres-data", "rabbitmq-data", "jwt-key"} <= set(compose["volumes"])
+    assert {"postgres-data", "rabbitmq-data", "redis-data", "jwt-key"} <= set(compose["volumes"])
     assert ("postgres-data", "/var/lib/postgresql/data") in set(named_volume_mounts(services["postgres"]))
     assert ("rabbitmq-data", "/var/lib/rabbitmq") in set(named_volume_mounts(services["rabbitmq"]))
     key_dir = str(Path(environment_of(services["scheduling-web"])["JWT_PRIVATE_KEY_FILE"]).parent)
@@ -422,7 +555,7 @@ def test_init_script_creates_one_database_per_service(services: dict[str, Any]) 
         for m in mounts
     ), mounts
     # The credentials in the database URLs are the roles the script creates.
-    for name, app in app_services(services).items():
+    for name, app in data_services(services).items():
         url = urlsplit(environment_of(services[name])[f"{app.upper()}_DATABASE_URL"])
         assert re.search(rf"\bCREATE\s+ROLE\s+{url.username}\s+LOGIN\s+PASSWORD\s+'{url.password}'", sql), (
             name
@@ -446,8 +579,14 @@ def dockerfile_instructions(path: Path) -> list[tuple[str, str]]:
     return instructions
 
 
-@pytest.mark.parametrize(("app", "port"), sorted(SERVICE_PORTS.items()))
-def test_dockerfile(app: str, port: int) -> None:
+# (application, port, gunicorn app factory) per services/<application>/Dockerfile.
+DOCKERFILES = [(app, port, f"{app}.entrypoints.api:create_app()") for app, port in SERVICE_PORTS.items()] + [
+    (WEB_APP, WEB_PORT, WEB_FACTORY)
+]
+
+
+@pytest.mark.parametrize(("app", "port", "factory"), sorted(DOCKERFILES))
+def test_dockerfile(app: str, port: int, factory: str) -> None:
     instructions = dockerfile_instructions(ROOT / "services" / app / "Dockerfile")
 
     def arguments(keyword: str) -> list[str]:
@@ -460,6 +599,7 @@ def test_dockerfile(app: str, port: int) -> None:
     assert arguments("USER")
     assert arguments("USER")[-1].split(":")[0] not in {"root", "0"}
     assert str(port) in arguments("EXPOSE")[-1].split()
+    assert any(f"PORT={port}" in args.split() for args in arguments("ENV")), "gunicorn binds to $PORT"
     # Exec form must be valid JSON, or Docker silently runs the text through a shell instead.
     probe = json.loads(arguments("HEALTHCHECK")[-1].split(" CMD ", 1)[1])
     assert probe[:2] == ["python", "-c"]
@@ -468,13 +608,13 @@ def test_dockerfile(app: str, port: int) -> None:
         "gunicorn",
         "-c",
         "deploy/gunicorn.conf.py",
-        f"{app}.entrypoints.api:create_app()",
+        factory,
     ]
 
 
 def test_dockerignore_keeps_local_state_out_of_the_build_context() -> None:
     patterns = set(DOCKERIGNORE.read_text(encoding="utf-8").split())
-    assert {".venv", "var", ".git", "node_modules", "**/__pycache__"} <= patterns
+    assert {".venv", "var", "artifacts", ".git", "node_modules", "**/__pycache__"} <= patterns
     assert not patterns & {"shared", "services", "constraints.txt", "deploy"}
 
 
@@ -498,3 +638,7 @@ def test_env_example_documents_every_variable() -> None:
     for app, port in SERVICE_PORTS.items():
         assert defaults[f"{app.upper()}_DATABASE_URL"] == f"sqlite:///var/{app}.db"
         assert defaults[f"{app.upper()}_PORT"] == str(port)
+        # The web front's defaults for running side by side: each API on its local port.
+        assert defaults[f"{app.upper()}_URL"] == f"http://127.0.0.1:{port}"
+    assert defaults["WEB_PORT"] == str(WEB_PORT)
+    assert defaults["WEB_SESSION_FILE"] == "var/web-sessions.db"
