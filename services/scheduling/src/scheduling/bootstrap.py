@@ -45,6 +45,10 @@ class Container:
     def token_ttl(self) -> timedelta:
         return timedelta(minutes=self.settings.token_ttl_minutes)
 
+    @property
+    def refresh_token_ttl(self) -> timedelta:
+        return timedelta(days=self.settings.refresh_token_ttl_days)
+
 
 def bootstrap(
     settings: SchedulingSettings,

@@ -28,6 +28,7 @@ from sqlalchemy.orm import registry
 
 from clinic_shared.db import UTCDateTime, service_metadata, str_enum
 from clinic_shared.messaging.tables import define_inbox_table, define_outbox_table
+from scheduling.domain.auth import PasswordResetToken, RefreshToken
 from scheduling.domain.availability import Closure, OpeningHours, Room, TimeOff, WorkingHours
 from scheduling.domain.calendar import CalendarFeed, FeedOwner
 from scheduling.domain.model import (
@@ -110,6 +111,33 @@ accounts = Table(
     Column("practitioner_id", Uuid, ForeignKey("practitioners.id"), nullable=True),
     Column("clinic_id", Uuid, ForeignKey("clinics.id"), nullable=True),
     Column("active", Boolean, nullable=False),
+)
+
+# Refresh tokens and password-reset links: only SHA-256 digests of the tokens (see domain.auth).
+refresh_tokens = Table(
+    "refresh_tokens",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("family_id", Uuid, nullable=False, index=True),
+    Column("account_id", Uuid, ForeignKey("accounts.id"), nullable=False, index=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("issued_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("used_at", UTCDateTime, nullable=True),
+    Column("revoked_at", UTCDateTime, nullable=True),
+)
+
+password_reset_tokens = Table(
+    "password_reset_tokens",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("account_id", Uuid, ForeignKey("accounts.id"), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("used_at", UTCDateTime, nullable=True),
+    # The account's newest link is the only one that works.
+    Index("ix_password_reset_tokens_account_created", "account_id", "created_at"),
 )
 
 appointments = Table(
@@ -289,4 +317,6 @@ def start_mappers() -> None:
     mapper_registry.map_imperatively(TreatmentPlan, treatment_plans)
     mapper_registry.map_imperatively(WaitlistEntry, waitlist_entries)
     mapper_registry.map_imperatively(CalendarFeed, calendar_feeds)
+    mapper_registry.map_imperatively(RefreshToken, refresh_tokens)
+    mapper_registry.map_imperatively(PasswordResetToken, password_reset_tokens)
     _mapped = True

@@ -24,12 +24,14 @@ from sqlalchemy import (
     null,
     select,
     union_all,
+    update,
 )
 from sqlalchemy.orm import Session
 from sqlalchemy.types import TypeEngine
 
 from clinic_shared.db import UTCDateTime
 from scheduling.adapters import orm
+from scheduling.domain.auth import PasswordResetToken, RefreshToken
 from scheduling.domain.availability import Closure, Interval, OpeningHours, Room, TimeOff, WorkingHours
 from scheduling.domain.calendar import CalendarFeed
 from scheduling.domain.model import (
@@ -240,6 +242,35 @@ class SqlAlchemyRepository:
 
     def delete(self, entity: object) -> None:
         self.session.delete(entity)
+
+    def refresh_token_for_update(self, token_hash: str) -> RefreshToken | None:
+        # populate_existing: a row read earlier in this session is refreshed with what the lock saw.
+        query = select(RefreshToken).where(RefreshToken.token_hash == token_hash)  # type: ignore[arg-type]
+        return self.session.scalars(query.with_for_update().execution_options(populate_existing=True)).first()
+
+    def revoke_refresh_tokens(
+        self, now: datetime, *, family_id: uuid.UUID | None = None, account_id: uuid.UUID | None = None
+    ) -> int:
+        if (family_id is None) == (account_id is None):
+            raise ValueError("name a family or an account")
+        owner = (
+            RefreshToken.family_id == family_id  # type: ignore[arg-type]
+            if family_id is not None
+            else RefreshToken.account_id == account_id  # type: ignore[arg-type]
+        )
+        # An ORM UPDATE: tokens already loaded in this session are updated too.
+        statement = update(RefreshToken).where(owner, RefreshToken.revoked_at.is_(None))  # type: ignore[attr-defined]
+        result = self.session.execute(statement.values(revoked_at=now))
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+    def reset_token_for_update(self, token_hash: str) -> PasswordResetToken | None:
+        query = select(PasswordResetToken).where(PasswordResetToken.token_hash == token_hash)  # type: ignore[arg-type]
+        return self.session.scalars(query.with_for_update().execution_options(populate_existing=True)).first()
+
+    def newest_reset_token(self, account_id: uuid.UUID) -> PasswordResetToken | None:
+        query = select(PasswordResetToken).where(PasswordResetToken.account_id == account_id)  # type: ignore[arg-type]
+        order = (PasswordResetToken.created_at.desc(), PasswordResetToken.id.desc())  # type: ignore[attr-defined]
+        return self.session.scalars(query.order_by(*order).limit(1)).first()
 
 
 # The two hottest statements are built once (with bound parameters) rather than on every request.

@@ -10,6 +10,7 @@ from typing import Any, NamedTuple, Protocol, Self, TypeVar
 
 from clinic_shared.clock import Clock
 from clinic_shared.events import Envelope
+from scheduling.domain.auth import PasswordResetToken, RefreshToken
 from scheduling.domain.availability import Closure, Interval, OpeningHours, Room, TimeOff, WorkingHours
 from scheduling.domain.calendar import CalendarFeed
 from scheduling.domain.model import Account, Appointment, Clinic, Practitioner, Suitability, TreatmentType
@@ -106,6 +107,22 @@ class Repository(Protocol):
     ) -> Sequence[Appointment]: ...
 
     def delete(self, entity: object) -> None: ...
+
+    def refresh_token_for_update(self, token_hash: str) -> RefreshToken | None:
+        """The refresh token with this digest, its row locked until the transaction ends."""
+        ...
+
+    def revoke_refresh_tokens(
+        self, now: datetime, *, family_id: uuid.UUID | None = None, account_id: uuid.UUID | None = None
+    ) -> int:
+        """Revoke the unrevoked tokens of a family, or of every family of an account; returns how many."""
+        ...
+
+    def reset_token_for_update(self, token_hash: str) -> PasswordResetToken | None:
+        """The password-reset token with this digest, its row locked until the transaction ends."""
+        ...
+
+    def newest_reset_token(self, account_id: uuid.UUID) -> PasswordResetToken | None: ...
 
 
 class UnitOfWork(Protocol):

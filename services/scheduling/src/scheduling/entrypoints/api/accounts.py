@@ -1,4 +1,8 @@
-"""Accounts and tokens: patient self-registration, staff accounts, token issuance and the public keys."""
+"""Accounts and tokens: patient self-registration, staff accounts, sessions (access and refresh tokens),
+password resets and the public keys.
+
+Refresh and reset tokens travel in request bodies, never in paths, so access logs cannot hold them.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ from clinic_shared.web.auth import current_principal, public, require_roles
 from scheduling.domain.model import Account, Patient
 from scheduling.entrypoints.api import schemas
 from scheduling.entrypoints.api.context import container
-from scheduling.service_layer import services
+from scheduling.service_layer import auth, services
 
 blp = Blueprint("accounts", __name__, description="Accounts, tokens and patients")
 
@@ -28,18 +32,85 @@ def jwks() -> dict[str, Any]:
 @blp.doc(security=[])
 @blp.arguments(schemas.TokenRequest())
 @blp.response(200, schemas.TokenResponse)
+@blp.alt_response(401, description="Wrong email or password, or the account is disabled")
 @public
 def issue_token(body: dict[str, str]) -> dict[str, Any]:
-    """Exchange an email and password for a short-lived access token."""
+    """Exchange an email and password for a short-lived access token and a refresh token."""
     c = container()
     with c.uow() as uow:
-        account = services.authenticate(uow, c.hasher, body["email"], body["password"])
+        signed_in = auth.sign_in(uow, c.hasher, body["email"], body["password"], c.refresh_token_ttl)
+    return _tokens(signed_in)
+
+
+@blp.route("/auth/refresh", methods=["POST"])
+@blp.doc(security=[])
+@blp.arguments(schemas.RefreshTokenRequest())
+@blp.response(200, schemas.TokenResponse)
+@blp.alt_response(
+    401,
+    description="Unknown, expired, revoked or already used (a reuse also revokes every token of the "
+    "session), or the account is disabled: sign in again",
+)
+@public
+def refresh_token(body: dict[str, str]) -> dict[str, Any]:
+    """Trade a refresh token for a new access token and the next refresh token; the old one is used up."""
+    c = container()
+    with c.uow() as uow:
+        signed_in = auth.refresh(uow, body["refresh_token"], c.refresh_token_ttl)
+    return _tokens(signed_in)
+
+
+@blp.route("/auth/logout", methods=["POST"])
+@blp.doc(security=[])
+@blp.arguments(schemas.RefreshTokenRequest())
+@blp.response(204, description="The session's refresh tokens are revoked (also when the token is unknown)")
+@public
+def logout(body: dict[str, str]) -> None:
+    """Sign out: revoke the refresh token and every token of its session (access tokens simply expire)."""
+    with container().uow() as uow:
+        auth.sign_out(uow, body["refresh_token"])
+
+
+@blp.route("/auth/password-reset", methods=["POST"])
+@blp.doc(security=[])
+@blp.arguments(schemas.PasswordResetRequest())
+@blp.response(202, schemas.PasswordResetAccepted)
+@public
+def request_password_reset(body: dict[str, str]) -> dict[str, str]:
+    """Ask for a password-reset link by e-mail (valid 30 minutes, once; only the newest link works).
+
+    The answer is the same whether or not the address has an account.
+    """
+    with container().uow() as uow:
+        auth.request_password_reset(uow, body["email"])
+    return {"message": RESET_ACCEPTED}
+
+
+@blp.route("/auth/password-reset/confirm", methods=["POST"])
+@blp.doc(security=[])
+@blp.arguments(schemas.PasswordResetConfirmRequest())
+@blp.response(204, description="The password is changed and every session of the account is signed out")
+@blp.alt_response(422, description="The link has expired or was already used (field `token`), or a bad field")
+@public
+def confirm_password_reset(body: dict[str, str]) -> None:
+    """Set a new password with the token from a reset link."""
+    c = container()
+    with c.uow() as uow:
+        auth.confirm_password_reset(uow, c.hasher, body["token"], body["password"])
+
+
+RESET_ACCEPTED = "If an account uses this address, a link to reset its password has been sent to it."
+
+
+def _tokens(signed_in: auth.SignedIn) -> dict[str, Any]:
+    c = container()
+    account, now = signed_in.account, c.clock.now()
     token = c.signing_key.issue(
         subject=account.id,
         roles=account.roles,
         issuer=c.settings.common.jwt_issuer,
         audience=c.settings.common.jwt_audience,
-        now=c.clock.now(),
+        now=now,
         ttl=c.token_ttl,
         claims={
             "patient_id": account.patient_id,
@@ -47,7 +118,13 @@ def issue_token(body: dict[str, str]) -> dict[str, Any]:
             "clinic_id": account.clinic_id,
         },
     )
-    return {"access_token": token, "token_type": "Bearer", "expires_in": int(c.token_ttl.total_seconds())}
+    return {
+        "access_token": token,
+        "token_type": "Bearer",
+        "expires_in": int(c.token_ttl.total_seconds()),
+        "refresh_token": signed_in.refresh_token,
+        "refresh_expires_in": int((signed_in.refresh_expires_at - now).total_seconds()),
+    }
 
 
 @blp.route("/patients", methods=["POST"])

@@ -21,9 +21,54 @@ class TokenRequest(Schema):
 
 
 class TokenResponse(Schema):
-    access_token = fields.String(required=True)
-    token_type = fields.String(required=True)
-    expires_in = fields.Integer(required=True)
+    access_token = fields.String(
+        required=True, metadata={"description": "EdDSA-signed JWT; send as `Authorization: Bearer ...`"}
+    )
+    token_type = fields.String(required=True, metadata={"description": "Always `Bearer`"})
+    expires_in = fields.Integer(required=True, metadata={"description": "Seconds the access token is valid"})
+    refresh_token = fields.String(
+        required=True,
+        metadata={
+            "description": "Opaque, single use: trade it at POST /auth/refresh for the next pair. Keep it "
+            "server-side; presenting a used one again revokes the whole session"
+        },
+    )
+    refresh_expires_in = fields.Integer(
+        required=True, metadata={"description": "Seconds the refresh token is valid if not used before"}
+    )
+
+
+class RefreshTokenRequest(Schema):
+    refresh_token = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=200),
+        metadata={"description": "The refresh token from the last POST /auth/token or /auth/refresh"},
+    )
+
+
+class PasswordResetRequest(Schema):
+    email = fields.Email(required=True, metadata={"description": "The address the account signs in with"})
+
+
+class PasswordResetAccepted(Schema):
+    message = fields.String(
+        required=True, metadata={"description": "The same words whether or not the address has an account"}
+    )
+
+
+class PasswordResetConfirmRequest(Schema):
+    token = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=200),
+        load_only=True,
+        metadata={"description": "The token from the e-mailed link (`/reset-password/{token}`)"},
+    )
+    password = fields.String(
+        required=True,
+        validate=PASSWORD,
+        load_only=True,
+        metadata={"description": "The new password (10 to 200 characters, as at registration)"},
+    )
 
 
 class RegisterPatientRequest(Schema):
