@@ -68,7 +68,7 @@ REQUIRED_ENV: dict[str, set[str]] = {
             "SMTP_URL",
             "MAILBOX_DIR",
             "SMS_SINK_DIR",
-            # Password-reset e-mails link to the portal.
+            # Messages link to the portal's pages (password reset, waitlist offers).
             "WEB_PUBLIC_URL",
         },
     }.items()
@@ -525,7 +525,7 @@ def test_web_front_secret_and_public_url(services: dict[str, Any]) -> None:
     assert len(secret) >= 32
     public_url = interpolation_default(env["WEB_PUBLIC_URL"] or "")
     assert public_url == f"http://localhost:{WEB_PORT}"
-    # Notifications builds the password-reset links from the same URL.
+    # Notifications links its messages to the portal's pages under the same URL.
     for name in ("notifications-web", "notifications-worker"):
         assert environment_of(services[name])["WEB_PUBLIC_URL"] == env["WEB_PUBLIC_URL"], name
 
