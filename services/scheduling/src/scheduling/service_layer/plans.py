@@ -119,6 +119,79 @@ def create_plan(uow: UnitOfWork, actor: Principal, cmd: CreatePlan) -> PlanView:
 
 
 @dataclass(frozen=True)
+class PlanPreview:
+    """What ``create_plan`` would do with the same request: every session, free or in conflict."""
+
+    sessions: list[dict[str, Any]]
+
+    @property
+    def bookable(self) -> bool:
+        return all(s["status"] == "free" for s in self.sessions)
+
+
+def preview_plan(uow: UnitOfWork, actor: Principal, cmd: CreatePlan) -> PlanPreview:
+    """Check a plan request without booking or holding anything.
+
+    Each session is listed with its time, practitioner and room; a session that cannot be booked carries
+    the same reason and nearest alternatives a refused ``create_plan`` reports, so a client can show the
+    whole series, let the patient pick replacements, and then book it with ``overrides``.
+    """
+    patient_id = services.patient_for_booking(actor, cmd.patient_id)
+    if uow.repo.get(Patient, patient_id) is None:
+        raise NotFound("patient not found", field="patient_id")
+    clinic = services.clinic_of(uow, cmd.clinic_id)
+    practitioner = services.practitioner_of(uow, cmd.practitioner_id)
+    treatment = services.treatment_of(uow, cmd.treatment_type_id)
+    services.check_cleared_for(uow, clinic, treatment, patient_id)
+    planned = series(cmd.first_day, cmd.weekday, cmd.every_weeks, cmd.sessions, cmd.local_time, clinic.zone)
+    ctx = _Context(uow, actor, clinic, treatment, patient_id, uow.new_id(), uow.clock.now())
+    zone = clinic.zone
+    rows: list[dict[str, Any]] = []
+    for session, outcome in zip(planned, _try_all(ctx, practitioner, planned, cmd.overrides), strict=True):
+        if isinstance(outcome, Appointment):
+            rows.append(
+                {
+                    "index": session.index,
+                    "local_date": outcome.starts_at.astimezone(zone).date(),
+                    "status": "free",
+                    "starts_at": outcome.starts_at,
+                    "local_starts_at": outcome.starts_at.astimezone(zone),
+                    "ends_at": outcome.ends_at,
+                    "practitioner_id": outcome.practitioner_id,
+                    "room_id": outcome.room_id,
+                    "reason": None,
+                    "detail": None,
+                    "alternatives": [],
+                }
+            )
+            continue
+        starts_at = datetime.fromisoformat(outcome["starts_at"]) if outcome["starts_at"] else None
+        rows.append(
+            {
+                "index": session.index,
+                "local_date": session.day,
+                "status": outcome["reason"],
+                "starts_at": starts_at,
+                "local_starts_at": starts_at.astimezone(zone) if starts_at else None,
+                "ends_at": starts_at + treatment.duration if starts_at else None,
+                "practitioner_id": outcome["practitioner_id"],
+                "room_id": None,
+                "reason": outcome["reason"],
+                "detail": outcome["detail"],
+                "alternatives": [
+                    alternative
+                    | {
+                        "starts_at": datetime.fromisoformat(alternative["starts_at"]),
+                        "local_starts_at": datetime.fromisoformat(alternative["local_starts_at"]),
+                    }
+                    for alternative in outcome["alternatives"]
+                ],
+            }
+        )
+    return PlanPreview(rows)  # nothing was added: the unit of work ends without a commit
+
+
+@dataclass(frozen=True)
 class ExtendPlan:
     plan_id: uuid.UUID
     sessions: int
@@ -224,13 +297,27 @@ def _book_all(
     overrides: Sequence[SessionOverride],
 ) -> list[Appointment]:
     """Build every session's appointment, or raise PlanConflict listing each one that cannot be booked."""
+    outcomes = _try_all(ctx, practitioner, planned, overrides)
+    conflicts = [o for o in outcomes if isinstance(o, dict)]
+    if conflicts:
+        raise PlanConflict(conflicts)
+    return [o for o in outcomes if isinstance(o, Appointment)]
+
+
+def _try_all(
+    ctx: _Context,
+    practitioner: Practitioner,
+    planned: Sequence[PlannedSession],
+    overrides: Sequence[SessionOverride],
+) -> list[Appointment | dict[str, Any]]:
+    """Each session as the appointment it would be, or as a conflict with alternatives (nothing written)."""
     by_index = {o.index: o for o in overrides}
     known = {p.index for p in planned}
     unknown = sorted(set(by_index) - known)
     if unknown:
         raise RuleViolation(f"no session with index {unknown[0]} in this request", field="overrides")
+    outcomes: list[Appointment | dict[str, Any]] = []
     appointments: list[Appointment] = []
-    conflicts: list[dict[str, Any]] = []
     for session in planned:
         override = by_index.get(session.index)
         starts_at = override.starts_at if override else session.starts_at
@@ -238,7 +325,7 @@ def _book_all(
         if override and override.practitioner_id:
             who = services.practitioner_of(ctx.uow, override.practitioner_id)
         if starts_at is None:
-            conflicts.append(
+            outcomes.append(
                 _conflict(ctx, session, None, who, "nonexistent_local_time", session.problem or "")
             )
             continue
@@ -265,15 +352,14 @@ def _book_all(
             if any(_same_time(appointment, other) for other in appointments):
                 raise Conflict("overlaps another session of this plan")
         except Conflict as error:
-            conflicts.append(_conflict(ctx, session, starts_at, who, "taken", str(error)))
+            outcomes.append(_conflict(ctx, session, starts_at, who, "taken", str(error)))
             continue
         except RuleViolation as error:
-            conflicts.append(_conflict(ctx, session, starts_at, who, "unavailable", str(error)))
+            outcomes.append(_conflict(ctx, session, starts_at, who, "unavailable", str(error)))
             continue
         appointments.append(appointment)
-    if conflicts:
-        raise PlanConflict(conflicts)
-    return appointments
+        outcomes.append(appointment)
+    return outcomes
 
 
 def _same_time(a: Appointment, b: Appointment) -> bool:

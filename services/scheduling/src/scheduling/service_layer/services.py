@@ -524,6 +524,30 @@ def check_cleared_for(
         )
 
 
+@dataclass(frozen=True)
+class ImsClearance:
+    """Whether a patient may book IMS treatment at a clinic, and the finding that says so (if any)."""
+
+    clinic_id: uuid.UUID
+    patient_id: uuid.UUID
+    finding: Suitability | None
+
+    @property
+    def cleared(self) -> bool:
+        return self.finding is not None and self.finding.clears_for_ims
+
+
+def ims_clearance(
+    uow: UnitOfWork, actor: Principal, clinic_id: uuid.UUID, patient_id: uuid.UUID | None
+) -> ImsClearance:
+    """A patient reads their own; staff name the patient. The latest finding at this clinic decides."""
+    patient_id = patient_for_booking(actor, patient_id)
+    clinic = clinic_of(uow, clinic_id)
+    if uow.repo.get(Patient, patient_id) is None:
+        raise NotFound("patient not found", field="patient_id")
+    return ImsClearance(clinic.id, patient_id, uow.repo.suitability(clinic.id, patient_id))
+
+
 def patient_for_booking(actor: Principal, requested: uuid.UUID | None) -> uuid.UUID:
     if actor.is_staff:
         if requested is None:

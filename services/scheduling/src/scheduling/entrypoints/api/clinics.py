@@ -8,8 +8,9 @@ from typing import Any
 
 from flask_smorest import Blueprint
 from flask_smorest.pagination import PaginationParameters
+from marshmallow import Schema, fields
 
-from clinic_shared.web.auth import require_roles
+from clinic_shared.web.auth import current_principal, require_roles
 from scheduling.domain.model import Clinic, Practitioner, TreatmentType
 from scheduling.entrypoints.api import schemas
 from scheduling.entrypoints.api.context import container, page_of
@@ -85,3 +86,41 @@ def list_treatment_types(
             uow, clinic_id, page_of(pagination_parameters)
         )
         return items
+
+
+class ClearanceQuery(Schema):
+    patient_id = fields.UUID(load_default=None, metadata={"description": "Staff only: whose clearance"})
+
+
+class ClearanceSchema(Schema):
+    clinic_id = fields.UUID()
+    patient_id = fields.UUID()
+    cleared = fields.Boolean(
+        metadata={"description": "IMS may be booked: an assessment found IMS suitable, with consent"}
+    )
+    assessed = fields.Boolean(metadata={"description": "An assessment here has a recorded finding"})
+    suitable = fields.Boolean(allow_none=True, metadata={"description": "The latest finding (null: none)"})
+    consent_recorded = fields.Boolean(allow_none=True)
+    recorded_at = fields.AwareDateTime(format="iso", allow_none=True)
+
+
+@blp.route("/<uuid:clinic_id>/ims-clearance", methods=["GET"])
+@blp.arguments(ClearanceQuery(), location="query")
+@blp.response(200, ClearanceSchema)
+def get_ims_clearance(query: dict[str, Any], clinic_id: uuid.UUID) -> dict[str, Any]:
+    """May this patient book IMS treatment here? A patient reads their own (``patient_id`` is for staff).
+
+    ``cleared`` is what booking checks; ``assessed``/``suitable``/``consent_recorded`` let a page say why not.
+    """
+    with container().uow() as uow:
+        clearance = services.ims_clearance(uow, current_principal(), clinic_id, query["patient_id"])
+    finding = clearance.finding
+    return {
+        "clinic_id": clearance.clinic_id,
+        "patient_id": clearance.patient_id,
+        "cleared": clearance.cleared,
+        "assessed": finding is not None,
+        "suitable": finding.suitable if finding else None,
+        "consent_recorded": finding.consent_recorded if finding else None,
+        "recorded_at": finding.recorded_at if finding else None,
+    }

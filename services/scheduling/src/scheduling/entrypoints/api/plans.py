@@ -11,12 +11,13 @@ from typing import Any
 
 from flask_smorest import Blueprint
 from flask_smorest.pagination import PaginationParameters
+from marshmallow import Schema, fields
 
 from clinic_shared.web.auth import current_principal
 from scheduling.entrypoints.api import schemas
 from scheduling.entrypoints.api.context import container, page_of
 from scheduling.service_layer import plans
-from scheduling.service_layer.plans import PlanView, SessionOverride
+from scheduling.service_layer.plans import PlanPreview, PlanView, SessionOverride
 
 blp = Blueprint("plans", __name__, url_prefix="/plans", description="Treatment plans")
 
@@ -34,6 +35,52 @@ def create_plan(body: dict[str, Any]) -> PlanView:
     overrides = _overrides(body)
     with container().uow() as uow:
         return plans.create_plan(uow, current_principal(), plans.CreatePlan(**body, overrides=overrides))
+
+
+class AlternativeSchema(Schema):
+    kind = fields.String(metadata={"description": "`same_practitioner` or `other_practitioner`"})
+    practitioner_id = fields.UUID()
+    starts_at = fields.AwareDateTime(format="iso", metadata={"description": "UTC"})
+    local_starts_at = fields.AwareDateTime(format="iso", metadata={"description": "In the clinic's zone"})
+
+
+class PreviewSessionSchema(Schema):
+    index = fields.Integer(metadata={"description": "Counts from 0; the index an override names"})
+    local_date = fields.Date(metadata={"description": "The session's day in the clinic's zone"})
+    status = fields.String(
+        metadata={"description": "`free`, or why not: `taken`, `unavailable`, `nonexistent_local_time`"}
+    )
+    starts_at = fields.AwareDateTime(format="iso", allow_none=True, metadata={"description": "UTC"})
+    local_starts_at = fields.AwareDateTime(format="iso", allow_none=True)
+    ends_at = fields.AwareDateTime(format="iso", allow_none=True)
+    practitioner_id = fields.UUID()
+    room_id = fields.UUID(allow_none=True, metadata={"description": "The room it would take, if any"})
+    reason = fields.String(allow_none=True, metadata={"description": "As in a 409's `conflicts`"})
+    detail = fields.String(allow_none=True)
+    alternatives = fields.List(
+        fields.Nested(AlternativeSchema), metadata={"description": "Nearest free times that day"}
+    )
+
+
+class PlanPreviewSchema(Schema):
+    bookable = fields.Boolean(metadata={"description": "Every session is free: POST /plans would book it"})
+    sessions = fields.List(fields.Nested(PreviewSessionSchema))
+
+
+@blp.route("/preview", methods=["POST"])
+@blp.arguments(schemas.CreatePlanRequest())
+@blp.response(200, PlanPreviewSchema)
+@blp.alt_response(422, description="The patient is not cleared for IMS, or a field is invalid")
+def preview_plan(body: dict[str, Any]) -> PlanPreview:
+    """What POST /plans would do with this body, booking and holding nothing.
+
+    Every session is listed (time, practitioner, room); one that cannot be booked has the reason and the
+    nearest alternatives a refused POST /plans reports. Pick replacements, then POST /plans with them as
+    ``overrides``.
+    """
+    overrides = _overrides(body)
+    with container().uow() as uow:
+        return plans.preview_plan(uow, current_principal(), plans.CreatePlan(**body, overrides=overrides))
 
 
 @blp.route("", methods=["GET"])
