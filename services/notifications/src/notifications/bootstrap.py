@@ -76,7 +76,7 @@ def bootstrap(
         verifier=verifier or _verifier(settings),
         id_factory=id_factory,
         transports=Transports(
-            renderer=renderer or TemplateRenderer(),
+            renderer=renderer or TemplateRenderer(web_public_url=settings.web_public_url),
             mailer=mailer or _mailer(settings),
             sms=sms or _sms_sender(settings, signer),
         ),

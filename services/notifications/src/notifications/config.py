@@ -45,6 +45,9 @@ class NotificationsSettings:
     debounce_seconds: float
     stale_after_seconds: float
     agenda_time: time
+    # The patient portal as a browser reaches it: messages link to its pages (a waitlist offer to its
+    # "take this time" page). Unset: messages say to call the clinic instead.
+    web_public_url: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> NotificationsSettings:
@@ -68,6 +71,7 @@ class NotificationsSettings:
             debounce_seconds=env.float("NOTIFICATIONS_DEBOUNCE_SECONDS", 120.0),
             stale_after_seconds=env.float("NOTIFICATIONS_STALE_AFTER_SECONDS", 900.0),
             agenda_time=_local_time(env.str("NOTIFICATIONS_AGENDA_TIME", "06:30")),
+            web_public_url=(env.optional("WEB_PUBLIC_URL") or "").rstrip("/") or None,
         )
         settings._validate()
         return settings
@@ -97,6 +101,8 @@ class NotificationsSettings:
                 raise ConfigError("SMS_PROVIDER_URL must look like https://ACCOUNT_SID:AUTH_TOKEN@host")
             if not self.sms_from:
                 raise ConfigError("SMS_FROM (the sending number, E.164) is required with SMS_PROVIDER_URL")
+        if self.web_public_url is not None and urlsplit(self.web_public_url).scheme not in ("http", "https"):
+            raise ConfigError("WEB_PUBLIC_URL must be an http:// or https:// URL")
         if self.stale_after_seconds <= 0:
             raise ConfigError("NOTIFICATIONS_STALE_AFTER_SECONDS must be a positive number of seconds")
         if self.debounce_seconds < 0:

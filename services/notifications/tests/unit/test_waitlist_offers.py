@@ -4,13 +4,19 @@ lapse; in the patient's language."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from notifications.bootstrap import Container
+import pytest
+
+from clinic_shared.settings import ConfigError
+from clinic_shared.testing.tokens import TestIssuer
+from notifications.bootstrap import Container, bootstrap
+from notifications.config import NotificationsSettings
 from notifications.domain.model import DeliveryStatus
 from notifications.entrypoints.dispatcher import Dispatcher
+from notifications.entrypoints.handlers import HANDLERS
 from notifications.service_layer import services
 
 SLOT = datetime(2025, 3, 4, 18, 0, tzinfo=UTC)  # 10:00 in Vancouver (PST)
@@ -61,3 +67,67 @@ def test_an_offer_is_written_in_french_for_a_french_speaking_patient(
     (email,) = transport.emails
     assert email.subject == "Une plage est disponible le mardi 4 mars 2025 chez Demo IMS Clinic"
     assert "à 11 h 00" in email.text
+
+
+@pytest.fixture
+def with_portal(
+    sqlite_url: str,
+    make_settings: Callable[..., NotificationsSettings],
+    clock: Any,
+    issuer: TestIssuer,
+    transport: Any,
+) -> Iterator[Container]:
+    """The container with the patient portal's address set (WEB_PUBLIC_URL)."""
+    c = bootstrap(
+        make_settings(sqlite_url, WEB_PUBLIC_URL="https://portal.example/"),
+        clock=clock,
+        verifier=issuer.verifier(),
+        mailer=transport,
+        sms=transport,
+    )
+    yield c
+    c.engine.dispose()
+
+
+def apply_to(container: Container, *events: Any) -> None:
+    for event in events:
+        with container.uow() as uow:
+            HANDLERS[event.type](uow, event)
+            uow.commit()
+
+
+@pytest.mark.parametrize("language", ["en", "fr"])
+def test_an_offer_links_to_the_portal_page_that_takes_it(
+    with_portal: Container, events: Any, transport: Any, clock: Any, language: str
+) -> None:
+    offer_id = uuid.uuid4()
+    offered = events.waitlist_offered(
+        starts_at=SLOT, expires_at=clock.now() + timedelta(hours=2), offer_id=offer_id
+    )
+    apply_to(with_portal, *events.catalogue(language=language), offered)
+    Dispatcher.from_container(with_portal).dispatch_due()
+    (email,), (sms,) = transport.emails, transport.sms
+    link = f"https://portal.example/waitlist/offers/{offer_id}"
+    assert link in email.text
+    assert f'href="{link}"' in email.html
+    assert link in sms.body
+    assert "+16045550199" in sms.body  # calling the clinic still works
+
+
+def test_without_the_portal_address_an_offer_says_to_call(
+    container: Container, apply: Callable[..., None], events: Any, transport: Any, clock: Any
+) -> None:
+    offered = events.waitlist_offered(
+        starts_at=SLOT, expires_at=clock.now() + timedelta(hours=2), offer_id=uuid.uuid4()
+    )
+    apply(*events.catalogue(), offered)
+    Dispatcher.from_container(container).dispatch_due()
+    (email,), (sms,) = transport.emails, transport.sms
+    assert "/waitlist/offers/" not in email.text + email.html + sms.body
+    assert "To take it, call us at" in email.text
+
+
+def test_the_portal_address_must_be_a_web_url() -> None:
+    with pytest.raises(ConfigError, match="WEB_PUBLIC_URL"):
+        NotificationsSettings.from_env({"WEB_PUBLIC_URL": "portal.example"})
+    assert NotificationsSettings.from_env({}).web_public_url is None

@@ -21,6 +21,7 @@ from notifications.domain.composition import (
     describe_span,
     describe_when,
 )
+from notifications.domain.model import DeliveryKind
 from notifications.service_layer.ports import OutgoingEmail, OutgoingSms
 
 _WHITESPACE = re.compile(r"\s+")
@@ -96,10 +97,21 @@ def _payload_context(notice: Notice) -> dict[str, Any]:
     }
 
 
-class TemplateRenderer:
-    """The MessageRenderer: e-mails (subject, text, HTML, invitation) and SMS in the notice's language."""
+def _offer_url(notice: Notice, web_public_url: str | None) -> str | None:
+    """The portal page where the patient takes an offered time (the offer's id is the held time's)."""
+    if web_public_url is None or notice.kind is not DeliveryKind.WAITLIST_OFFER:
+        return None
+    return f"{web_public_url}/waitlist/offers/{notice.appointment_id}"
 
-    def __init__(self) -> None:
+
+class TemplateRenderer:
+    """The MessageRenderer: e-mails (subject, text, HTML, invitation) and SMS in the notice's language.
+
+    With ``web_public_url`` (the patient portal) a waitlist offer links to the page that takes it.
+    """
+
+    def __init__(self, web_public_url: str | None = None) -> None:
+        self._web_public_url = web_public_url.rstrip("/") if web_public_url else None
         self._env = Environment(
             loader=PackageLoader("notifications.adapters", "templates"),
             autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
@@ -136,8 +148,7 @@ class TemplateRenderer:
     def _render(self, notice: Notice, name: str, context: dict[str, Any]) -> str:
         return self._env.get_template(f"{notice.language}/{name}").render(context)
 
-    @staticmethod
-    def _context(notice: Notice) -> dict[str, Any]:
+    def _context(self, notice: Notice) -> dict[str, Any]:
         return {
             "language": notice.language,
             "first_name": notice.first_name,
@@ -149,5 +160,6 @@ class TemplateRenderer:
             "treatment_name": notice.treatment_name,
             "when": describe_when(notice) if notice.has_time else None,
             "expires": _expiry(notice),
+            "offer_url": _offer_url(notice, self._web_public_url),
             **_payload_context(notice),
         }
