@@ -29,3 +29,7 @@ class NoAddress(NotificationsError):
 
 class InvalidPolicy(NotificationsError):
     """A reminder policy that cannot work (e.g. a reminder weeks ahead, or empty quiet hours)."""
+
+
+class NotYet(NotificationsError):
+    """The request needs a copy of scheduling's data that has not arrived yet (e.g. the patient's contact)."""

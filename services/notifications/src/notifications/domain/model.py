@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import enum
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -192,6 +193,23 @@ class Contact(_Copy):
             changes.append((Channel.EMAIL, ConsentKind.WITHDRAWN, PROMOTIONAL))
         self.preferred_language = language
         return changes
+
+    def resume_choices(self, records: Iterable[ConsentRecord]) -> None:
+        """Start a new copy from the choices the patient recorded before it arrived (the latest of each).
+
+        A patient may choose how to be contacted (e.g. right after signing up) before scheduling's news of
+        them reaches us; those choices are kept as consent records and applied here.
+        """
+        for record in records:  # oldest first: the latest choice wins
+            if record.purpose == PROMOTIONAL:
+                given = record.kind is ConsentKind.EXPRESS
+                self.promotional_consent_at = record.recorded_at if given else None
+            elif record.channel is Channel.SMS:
+                withdrawn = record.kind is ConsentKind.WITHDRAWN
+                self.sms_opted_out_at = record.recorded_at if withdrawn else None
+            else:
+                withdrawn = record.kind is ConsentKind.WITHDRAWN
+                self.email_opted_out_at = record.recorded_at if withdrawn else None
 
     def update(
         self, *, first_name: str, email: str, phone: str | None, language: str, as_of: datetime

@@ -17,10 +17,11 @@ from zoneinfo import ZoneInfo
 
 from clinic_shared.tokens import Principal
 from notifications.domain.composition import Notice, choose_language, compose
-from notifications.domain.errors import Forbidden, InvalidPolicy, NoAddress, NotFound
+from notifications.domain.errors import Forbidden, InvalidPolicy, NoAddress, NotFound, NotYet
 from notifications.domain.inbound import ClinicContact, Command, parse_command, reply_text
 from notifications.domain.model import (
     PLAN_ANNOUNCEMENT_KINDS,
+    PROMOTIONAL,
     TRANSACTIONAL,
     AppointmentCopy,
     AppointmentFacts,
@@ -98,6 +99,7 @@ def upsert_contact(uow: NotificationsUnitOfWork, cmd: UpsertContact) -> Contact:
     contact = uow.repo.contact(cmd.patient_id)
     if contact is None:
         contact = Contact(cmd.patient_id, cmd.first_name, cmd.email, phone, cmd.language, cmd.as_of)
+        contact.resume_choices(uow.repo.consent_records(cmd.patient_id))
         uow.repo.add(contact)
     else:
         contact.update(
@@ -1233,12 +1235,26 @@ def get_preferences(uow: NotificationsUnitOfWork, actor: Principal, patient_id: 
     return Preferences(contact, uow.repo.consent_records(patient_id))
 
 
-def change_preferences(uow: NotificationsUnitOfWork, actor: Principal, cmd: ChangePreferences) -> Preferences:
+def change_preferences(
+    uow: NotificationsUnitOfWork, actor: Principal, cmd: ChangePreferences
+) -> Preferences | None:
     """Apply the choices at once (pending messages on a withdrawn channel are skipped when due), record each
-    consent change with who made it, and publish notifications.contact.opted_out for each withdrawal."""
+    consent change with who made it, and publish notifications.contact.opted_out for each withdrawal.
+
+    The patient themself may choose before their contact copy has arrived from scheduling (right after
+    signing up): the choices are then recorded as consent records, which the copy starts from when it
+    arrives (``upsert_contact``), and None is returned. A language can only be chosen once the copy exists.
+    """
     now = uow.clock.now()
-    contact = get_contact(uow, actor, cmd.patient_id)
-    source = "preferences by the patient" if actor.patient_id == cmd.patient_id else "preferences by staff"
+    own = actor.patient_id == cmd.patient_id
+    source = "preferences by the patient" if own else "preferences by staff"
+    try:
+        contact = get_contact(uow, actor, cmd.patient_id)
+    except NotFound:
+        if not own:
+            raise
+        _record_choices_ahead_of_contact(uow, cmd, now, source)
+        return None
     changes = contact.choose(
         now, email=cmd.email, sms=cmd.sms, language=cmd.language, promotional=cmd.promotional
     )
@@ -1251,6 +1267,34 @@ def change_preferences(uow: NotificationsUnitOfWork, actor: Principal, cmd: Chan
             )
     uow.commit()
     return Preferences(contact, uow.repo.consent_records(cmd.patient_id))
+
+
+def _record_choices_ahead_of_contact(
+    uow: NotificationsUnitOfWork, cmd: ChangePreferences, now: datetime, source: str
+) -> None:
+    if cmd.language is not None:
+        raise NotYet(
+            "the patient's contact details have not arrived from scheduling yet; choose a language once "
+            "they have (or change it in scheduling)",
+            field="language",
+        )
+    choices = [
+        (Channel.EMAIL, ConsentKind.EXPRESS if cmd.email else ConsentKind.WITHDRAWN, TRANSACTIONAL),
+        (Channel.SMS, ConsentKind.EXPRESS if cmd.sms else ConsentKind.WITHDRAWN, TRANSACTIONAL),
+    ]
+    promotional = [r for r in uow.repo.consent_records(cmd.patient_id) if r.purpose == PROMOTIONAL]
+    consented = bool(promotional) and promotional[-1].kind is ConsentKind.EXPRESS
+    if cmd.promotional != consented:
+        kind = ConsentKind.EXPRESS if cmd.promotional else ConsentKind.WITHDRAWN
+        choices.append((Channel.EMAIL, kind, PROMOTIONAL))
+    for channel, kind, purpose in choices:
+        uow.repo.add(ConsentRecord(uow.new_id(), cmd.patient_id, channel, kind, now, source, purpose))
+        if kind is ConsentKind.WITHDRAWN and purpose == TRANSACTIONAL:
+            uow.emit(
+                "notifications.contact.opted_out",
+                {"patient_id": cmd.patient_id, "channel": channel.value, "opted_out_at": now},
+            )
+    uow.commit()
 
 
 # --- reading -------------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from clinic_shared.web.health import broker_check, database_check
 from clinic_shared.web.problems import map_exception
 from notifications.bootstrap import Container, bootstrap
 from notifications.config import NotificationsSettings
-from notifications.domain.errors import Forbidden, InvalidPolicy, NotFound
+from notifications.domain.errors import Forbidden, InvalidPolicy, NotFound, NotYet
 from notifications.entrypoints.api import clinics, contacts, deliveries, practitioners, sms
 from notifications.entrypoints.api.context import CONTAINER_KEY
 
@@ -37,4 +37,5 @@ def create_app(settings: NotificationsSettings | None = None, container: Contain
     map_exception(app, NotFound, 404, "Not Found")
     map_exception(app, Forbidden, 403, "Forbidden")
     map_exception(app, InvalidPolicy, 422, "Unprocessable Content")
+    map_exception(app, NotYet, 409, "Conflict")
     return app

@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from flask import Response
 from flask_smorest import Blueprint
 
 from clinic_shared.web.auth import current_principal
@@ -36,10 +37,18 @@ def get_preferences(patient_id: uuid.UUID) -> services.Preferences:
 @blp.route("/<uuid:patient_id>/preferences", methods=["PUT"])
 @blp.arguments(schemas.PreferencesInput())
 @blp.response(200, schemas.PreferencesSchema)
+@blp.alt_response(
+    202,
+    description="The patient's own choices, made before their contact details arrived from scheduling "
+    "(e.g. just after signing up): recorded as consents and applied when the details arrive; GET answers "
+    "404 until then. No body.",
+)
 @blp.alt_response(404, description="Unknown patient, or another patient's preferences")
-def put_preferences(body: dict[str, Any], patient_id: uuid.UUID) -> services.Preferences:
+@blp.alt_response(409, description="A language chosen before the contact details arrived (field language)")
+def put_preferences(body: dict[str, Any], patient_id: uuid.UUID) -> services.Preferences | Response:
     """Channels, language and promotional consent; every consent change is kept on record."""
     with container().uow() as uow:
-        return services.change_preferences(
+        chosen = services.change_preferences(
             uow, current_principal(), services.ChangePreferences(patient_id=patient_id, **body)
         )
+    return Response(status=202) if chosen is None else chosen
