@@ -29,6 +29,7 @@ from billing.domain.model import (
     ReferenceCopy,
     TreatmentType,
     local_date,
+    price_on,
     zone_or_utc,
 )
 from billing.domain.money import Money
@@ -201,6 +202,22 @@ def list_prices(
     return uow.repo.list_prices(
         clinic_id, offset=page.offset, limit=page.limit, treatment_type_id=treatment_type_id
     )
+
+
+def prices_in_force(
+    uow: BillingUnitOfWork, clinic_id: uuid.UUID, on: date | None = None
+) -> list[PriceListEntry]:
+    """Each treatment type's price on a day (default: today in the clinic), what a visit then is charged.
+
+    Only entries in force are shown: history and announced future changes stay in the staff's price list.
+    """
+    day = on or local_date(uow.clock.now(), _zone(uow.repo.get(Clinic, clinic_id)))
+    entries, _ = uow.repo.list_prices(clinic_id, offset=0, limit=10_000)
+    by_treatment: dict[uuid.UUID, list[PriceListEntry]] = {}
+    for entry in entries:
+        by_treatment.setdefault(entry.treatment_type_id, []).append(entry)
+    in_force = (price_on(listed, day) for listed in by_treatment.values())
+    return [entry for entry in in_force if entry is not None]
 
 
 # --- charges -------------------------------------------------------------------------------------------

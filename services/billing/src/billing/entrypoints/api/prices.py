@@ -8,6 +8,7 @@ from typing import Any
 
 from flask_smorest import Blueprint
 from flask_smorest.pagination import PaginationParameters
+from marshmallow import Schema, fields
 
 from billing.domain.model import PriceListEntry
 from billing.entrypoints.api import schemas
@@ -49,3 +50,21 @@ def list_prices(
             uow, clinic_id, page_of(pagination_parameters), query["treatment_type_id"]
         )
         return items
+
+
+class InForceQuery(Schema):
+    on = fields.Date(
+        load_default=None, metadata={"description": "The day (clinic's calendar); default: today there"}
+    )
+
+
+@blp.route("/<uuid:clinic_id>/prices-in-force", methods=["GET"])
+@blp.arguments(InForceQuery(), location="query")
+@blp.response(200, schemas.PriceEntrySchema(many=True))
+def list_prices_in_force(query: dict[str, Any], clinic_id: uuid.UUID) -> Sequence[PriceListEntry]:
+    """What each treatment type costs on a day, for anyone signed in (patients read it before booking).
+
+    One entry per priced treatment type; past and announced future prices stay in the staff's price list.
+    """
+    with container().uow() as uow:
+        return services.prices_in_force(uow, clinic_id, query["on"])
