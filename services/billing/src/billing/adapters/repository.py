@@ -16,6 +16,7 @@ from billing.adapters.orm import (
     audit_entries,
     charges,
     coverages,
+    credit_notes,
     idempotency_keys,
     invoice_lines,
     invoices,
@@ -24,7 +25,15 @@ from billing.adapters.orm import (
     payments,
     price_list_entries,
 )
-from billing.domain.invoicing import Allocation, AuditEntry, Coverage, Invoice, InvoiceStatus, Payment
+from billing.domain.invoicing import (
+    Allocation,
+    AuditEntry,
+    Coverage,
+    CreditNote,
+    Invoice,
+    InvoiceStatus,
+    Payment,
+)
 from billing.domain.model import Charge, ChargeKind, ChargeStatus, Package, PriceList, PriceListEntry
 from billing.domain.money import Money
 from billing.service_layer.ports import StoredResponse
@@ -140,13 +149,24 @@ class SqlAlchemyRepository:
         clinic_id: uuid.UUID | None = None,
         patient_id: uuid.UUID | None = None,
         status: InvoiceStatus | None = None,
+        issued_only: bool = False,
     ) -> tuple[Sequence[Invoice], int]:
         c = invoices.c
         query = select(Invoice)
         for column, value in ((c.clinic_id, clinic_id), (c.patient_id, patient_id), (c.status, status)):
             if value is not None:
                 query = query.where(column == value)
+        if issued_only:
+            query = query.where(c.status != InvoiceStatus.DRAFT)
         return self._page(query, [c.created_at, c.id], offset, limit)
+
+    def credit_notes_for(self, invoice_id: uuid.UUID) -> Sequence[CreditNote]:
+        query = (
+            select(CreditNote)
+            .where(credit_notes.c.invoice_id == invoice_id)
+            .order_by(credit_notes.c.issued_at, credit_notes.c.id)
+        )
+        return self.session.scalars(query).all()
 
     def list_payments(
         self, *, offset: int, limit: int, patient_id: uuid.UUID | None = None

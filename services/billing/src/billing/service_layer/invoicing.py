@@ -353,8 +353,12 @@ def _clinic(uow: BillingUnitOfWork, clinic_id: uuid.UUID) -> Clinic:
 
 
 def get_invoice(uow: BillingUnitOfWork, actor: Principal, invoice_id: uuid.UUID) -> Invoice:
+    """Staff see any invoice; a patient their own once issued (a draft is still being prepared)."""
     invoice = uow.repo.get(Invoice, invoice_id)
-    if invoice is None or (not actor.is_staff and actor.patient_id != invoice.patient_id):
+    if invoice is None or (
+        not actor.is_staff
+        and (actor.patient_id != invoice.patient_id or invoice.status is InvoiceStatus.DRAFT)
+    ):
         raise NotFound("invoice not found")
     return invoice
 
@@ -374,11 +378,35 @@ def list_invoices(
     if not actor.is_staff:
         if actor.patient_id is None or patient_id not in (None, actor.patient_id):
             return [], 0
+        if status is InvoiceStatus.DRAFT:
+            return [], 0
         patient_id = actor.patient_id
     items, total = uow.repo.list_invoices(
-        offset=page.offset, limit=page.limit, clinic_id=query.clinic_id, patient_id=patient_id, status=status
+        offset=page.offset,
+        limit=page.limit,
+        clinic_id=query.clinic_id,
+        patient_id=patient_id,
+        status=status,
+        issued_only=not actor.is_staff,
     )
     return items, total
+
+
+def list_credit_notes(
+    uow: BillingUnitOfWork, actor: Principal, invoice_id: uuid.UUID
+) -> Sequence[CreditNote]:
+    """An invoice's credit notes, oldest first: staff, or the patient the (issued) invoice is for."""
+    invoice = get_invoice(uow, actor, invoice_id)
+    return uow.repo.credit_notes_for(invoice.id)
+
+
+def patient_credit_for(
+    uow: BillingUnitOfWork, actor: Principal, clinic_id: uuid.UUID, patient_id: uuid.UUID
+) -> Money:
+    """The patient's unapplied credit at a clinic: front desk and billing staff, or the patient themself."""
+    if not actor.is_staff and actor.patient_id != patient_id:
+        raise NotFound("patient not found")
+    return patient_credit(uow, clinic_id, patient_id)
 
 
 # --- credit notes --------------------------------------------------------------------------------------

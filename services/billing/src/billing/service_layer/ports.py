@@ -9,7 +9,7 @@ from datetime import date, datetime
 from typing import Any, Protocol, TypeVar
 
 from billing.domain.errors import BillingError, NotFound
-from billing.domain.invoicing import AuditEntry, Coverage, Invoice, InvoiceStatus, Payment
+from billing.domain.invoicing import AuditEntry, Coverage, CreditNote, Invoice, InvoiceStatus, Payment
 from billing.domain.model import Charge, ChargeKind, ChargeStatus, Package, PriceList, PriceListEntry
 from billing.domain.money import Money
 
@@ -90,7 +90,10 @@ class BillingRepository(Protocol):
         clinic_id: uuid.UUID | None = None,
         patient_id: uuid.UUID | None = None,
         status: InvoiceStatus | None = None,
+        issued_only: bool = False,
     ) -> tuple[Sequence[Invoice], int]: ...
+
+    def credit_notes_for(self, invoice_id: uuid.UUID) -> Sequence[CreditNote]: ...
 
     def list_payments(
         self, *, offset: int, limit: int, patient_id: uuid.UUID | None = None

@@ -10,7 +10,7 @@ from flask import Response
 from flask_smorest import Blueprint
 from flask_smorest.pagination import PaginationParameters
 
-from billing.domain.invoicing import Invoice
+from billing.domain.invoicing import CreditNote, Invoice
 from billing.entrypoints.api import schemas
 from billing.entrypoints.api.context import BILLING_STAFF, container, page_of
 from billing.entrypoints.api.idempotency import idempotent_request, renderer, respond
@@ -43,7 +43,7 @@ def draft_split_invoices(body: dict[str, Any]) -> list[Invoice]:
 
 @blp.route("", methods=["GET"])
 @blp.arguments(schemas.InvoiceQuery(), location="query")
-@blp.response(200, schemas.InvoiceSchema(many=True))
+@blp.response(200, schemas.InvoiceSchema(many=True), description="Staff: any; a patient: their issued ones")
 @blp.paginate()
 def list_invoices(query: dict[str, Any], pagination_parameters: PaginationParameters) -> Sequence[Invoice]:
     with container().uow() as uow:
@@ -115,6 +115,15 @@ def create_document_link(invoice_id: uuid.UUID) -> DocumentLink:
 def issue_invoice(invoice_id: uuid.UUID) -> Invoice:
     with container().uow() as uow:
         return invoicing.issue_invoice(uow, current_principal(), invoice_id, container().links)
+
+
+@blp.route("/<uuid:invoice_id>/credit-notes", methods=["GET"])
+@blp.response(200, schemas.CreditNoteSchema(many=True), description="Oldest first")
+@blp.alt_response(404, description="Unknown, not yours, or (for a patient) still a draft")
+def list_credit_notes(invoice_id: uuid.UUID) -> Sequence[CreditNote]:
+    """The credit notes correcting an invoice: staff, or the patient the issued invoice is for."""
+    with container().uow() as uow:
+        return invoicing.list_credit_notes(uow, current_principal(), invoice_id)
 
 
 @blp.route("/<uuid:invoice_id>/credit-notes", methods=["POST"])

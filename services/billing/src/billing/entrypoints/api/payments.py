@@ -17,6 +17,7 @@ from billing.entrypoints.api.context import BILLING_STAFF, container, page_of
 from billing.entrypoints.api.idempotency import idempotent_request, renderer, respond
 from billing.service_layer import invoicing
 from clinic_shared.web.auth import current_principal, require_roles
+from clinic_shared.web.problems import Problem
 
 blp = Blueprint("payments", __name__, url_prefix="", description="Payments, refunds and patient credit")
 
@@ -126,10 +127,15 @@ def list_packages(patient_id: uuid.UUID, pagination_parameters: PaginationParame
 @blp.route("/patients/<uuid:patient_id>/credit", methods=["GET"])
 @blp.arguments(schemas.CreditQuery(), location="query")
 @blp.response(200, schemas.CreditSchema)
-@require_roles(*BILLING_STAFF, "front_desk")
+@blp.alt_response(403, description="A staff role other than billing, admin or front desk")
+@blp.alt_response(404, description="Another patient's credit")
 def patient_credit(query: dict[str, Any], patient_id: uuid.UUID) -> dict[str, Any]:
+    """What the patient has paid and not yet had applied: billing staff and front desk, or the patient."""
+    actor = current_principal()
+    if actor.is_staff and not actor.has_any((*BILLING_STAFF, "front_desk")):
+        raise Problem(403, "Forbidden", "Your role does not allow this action.")
     with container().uow() as uow:
-        credit = invoicing.patient_credit(uow, query["clinic_id"], patient_id)
+        credit = invoicing.patient_credit_for(uow, actor, query["clinic_id"], patient_id)
         return {
             "patient_id": patient_id,
             "clinic_id": query["clinic_id"],
