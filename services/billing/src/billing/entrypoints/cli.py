@@ -1,24 +1,21 @@
-"""The `billing` command: migrate the database, seed the demo prices, run the worker, purge old keys."""
+"""The `billing` command: migrate the database, seed the demo billing, run the worker, purge old keys."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import click
 
 from billing.bootstrap import Container, bootstrap
 from billing.config import BillingSettings
-from billing.service_layer import invoicing, services
+from billing.service_layer import invoicing
 from clinic_shared import demo
 from clinic_shared.logging import configure_logging
 from clinic_shared.messaging import topology
 from clinic_shared.migrations import upgrade
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "adapters" / "migrations"
-
-DEMO_PRICES_FROM = date(2020, 1, 1)
-DEMO_CURRENCY = "CAD"
 
 
 def _container() -> Container:
@@ -61,25 +58,38 @@ def worker() -> None:
 
 
 @main.command("seed-demo")
-def seed_demo() -> None:
-    """Give the demo clinic's treatment types their prices (from 2020-01-01, CAD) unless they have some."""
-    c = _container()
-    added = 0
-    for treatment_type_id, cents in demo.DEMO_PRICES.items():
-        with c.uow() as uow:
-            entry = services.set_initial_price(
-                uow,
-                services.SetPrice(
-                    clinic_id=demo.CLINIC_ID,
-                    treatment_type_id=treatment_type_id,
-                    amount_cents=cents,
-                    currency=DEMO_CURRENCY,
-                    effective_from=DEMO_PRICES_FROM,
-                ),
-            )
-        added += entry is not None
-    c.engine.dispose()
-    click.echo(f"billing: demo prices ready ({added} added, {len(demo.DEMO_PRICES) - added} already set)")
+@click.option(
+    "--invoices",
+    is_flag=True,
+    help="Once the services run: wait for the demo visits' charges, invoice them, record payments.",
+)
+@click.option("--wait-seconds", type=click.IntRange(min=1), default=60, show_default=True)
+def seed_demo(invoices: bool, wait_seconds: int) -> None:
+    """Seed the demo clinic's prices (from 2020-01-01, CAD) and fee policy unless it has them.
+
+    With --invoices (after the workers have started, since charges come from scheduling's events):
+    an issued invoice for past visits and a payment on it. Idempotent either way.
+    """
+    from billing.entrypoints import demo_seed
+
+    settings = BillingSettings.from_env()
+    configure_logging("billing", settings.common.log_level)
+    ids = demo.SeedIds()
+    c = bootstrap(settings, id_factory=ids)
+    try:
+        if invoices:
+            try:
+                added = demo_seed.seed_invoices(c, ids, timedelta(seconds=wait_seconds))
+            except demo_seed.NotReady as error:
+                raise click.ClickException(f"billing: demo invoices not seeded: {error}") from None
+            click.echo(f"billing: demo invoices ready ({', '.join(added) if added else 'nothing to add'})")
+            return
+        prices = demo_seed.seed_prices(c)
+        policy = demo_seed.seed_policy(c)
+    finally:
+        c.engine.dispose()
+    click.echo(f"billing: demo prices ready ({prices} added, {len(demo.DEMO_PRICES) - prices} already set)")
+    click.echo(f"billing: demo fee policy {'set' if policy else 'already set'}")
 
 
 @main.command("purge-idempotency-keys")

@@ -1,16 +1,19 @@
-"""The `notifications` command: migrate the database, run the worker."""
+"""The `notifications` command: migrate the database, seed the demo reminder policy, run the worker."""
 
 from __future__ import annotations
 
+from datetime import time
 from pathlib import Path
 
 import click
 
+from clinic_shared import demo
 from clinic_shared.logging import configure_logging
 from clinic_shared.messaging import topology
 from clinic_shared.migrations import upgrade
 from notifications.bootstrap import bootstrap
 from notifications.config import NotificationsSettings
+from notifications.service_layer import services
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "adapters" / "migrations"
 
@@ -51,3 +54,29 @@ def worker() -> None:
     settings = NotificationsSettings.from_env()
     configure_logging("notifications", settings.common.log_level)
     raise SystemExit(worker_module.run(bootstrap(settings)))
+
+
+@main.command("seed-demo")
+def seed_demo() -> None:
+    """Give the demo clinic its reminder policy (e-mail a day ahead, SMS 2 hours ahead) unless it has one."""
+    settings = NotificationsSettings.from_env()
+    configure_logging("notifications", settings.common.log_level)
+    c = bootstrap(settings)
+    try:
+        with c.uow() as uow:
+            seeded = uow.repo.reminder_policy(demo.CLINIC_ID) is not None
+            if not seeded:
+                services.change_reminder_policy(
+                    uow,
+                    services.ChangeReminderPolicy(
+                        clinic_id=demo.CLINIC_ID,
+                        email_hours_before=24,
+                        sms_hours_before=2,
+                        skip_when_confirmed=True,
+                        quiet_hours_start=time(21),
+                        quiet_hours_end=time(8),
+                    ),
+                )
+    finally:
+        c.engine.dispose()
+    click.echo(f"notifications: demo reminder policy {'already set' if seeded else 'set'}")
