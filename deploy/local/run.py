@@ -116,9 +116,9 @@ def prepare_service(service: str, env: dict[str, str]) -> str:
         result = subprocess.run(
             [str(BIN / service), step], env=env, capture_output=True, text=True, timeout=300, check=False
         )
-        printed.append(result.stdout)
+        printed.append(result.stdout + result.stderr)  # stderr: warnings such as a skipped demo visit
         if result.returncode != 0:
-            raise StepFailed(f"{service} {step}", result.returncode, "".join(printed) + result.stderr)
+            raise StepFailed(f"{service} {step}", result.returncode, "".join(printed))
     return "".join(printed)
 
 

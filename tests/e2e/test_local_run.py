@@ -160,12 +160,13 @@ def test_the_launcher_starts_a_living_demo_clinic_and_ctrl_c_stops_everything(tm
 
             # Seeding again (as a second `make run` would) adds nothing.
             counts = _counts(admin, clerk)
-            outputs = [
-                _cli(env, "scheduling", "seed-demo"),
-                _cli(env, "billing", "seed-demo"),
-                _cli(env, "notifications", "seed-demo"),
-                _cli(env, "billing", "seed-demo", "--invoices"),
-            ]
+            outputs = _cli_side_by_side(
+                env,
+                ["scheduling", "seed-demo"],
+                ["billing", "seed-demo"],
+                ["notifications", "seed-demo"],
+                ["billing", "seed-demo", "--invoices"],
+            )
             assert "(nothing to add)" in outputs[0]
             assert "(0 added, 4 already set)" in outputs[1]
             assert "fee policy already set" in outputs[1]
@@ -255,12 +256,20 @@ def _counts(admin: Api, clerk: Api) -> dict[str, int]:
     }
 
 
-def _cli(env: dict[str, str], service: str, *args: str) -> str:
-    result = subprocess.run(
-        [str(BIN / service), *args], env=env, capture_output=True, text=True, timeout=120, check=False
-    )
-    assert result.returncode == 0, f"{service} {' '.join(args)}: {result.stderr[-2000:]}"
-    return result.stdout
+def _cli_side_by_side(env: dict[str, str], *commands: list[str]) -> list[str]:
+    """Run service commands at once (each touches only its own database); their outputs, in order."""
+    running = [
+        subprocess.Popen(
+            [str(BIN / service), *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        for service, *args in commands
+    ]
+    outputs = []
+    for command, process in zip(commands, running, strict=True):
+        stdout, stderr = process.communicate(timeout=120)
+        assert process.returncode == 0, f"{' '.join(command)}: {stderr[-2000:]}"
+        outputs.append(stdout)
+    return outputs
 
 
 def test_the_launcher_exits_at_once_with_a_clear_message_when_no_broker_is_reachable(tmp_path: Path) -> None:

@@ -151,8 +151,8 @@ def _wait(check: Callable[[], uuid.UUID | None], deadline: float, spec: demo.Dem
             return found
         if time.monotonic() > deadline:
             raise NotReady(
-                f"the charges of {len(spec.visits)} demo visits were not billable in time; are the "
-                "scheduling and billing workers running?"
+                f"the charges of {len(spec.visits)} demo visits were not billable in time (are the workers "
+                "running? did scheduling's seed skip a visit? `make clean` starts the demo afresh)"
             )
         time.sleep(POLL_SECONDS)
 

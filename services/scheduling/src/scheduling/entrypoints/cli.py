@@ -87,10 +87,13 @@ def seed_demo() -> None:
     now = clock.now()
     c = bootstrap(settings, clock=clock, id_factory=ids)
     try:
-        report = demo_seed.Seeder(c, clock, ids, now).seed()
+        seeder = demo_seed.Seeder(c, clock, ids, now)
+        added = seeder.seed()
     finally:
         c.engine.dispose()
-    added = f"{len(report.added)} records added" if report.added else "nothing to add"
-    click.echo(f"Demo clinic 'VAN' ({demo.CLINIC_TIMEZONE}) is ready ({added}). Sign in at POST /auth/token:")
+    for skipped in seeder.skipped:
+        click.echo(f"scheduling: demo history skipped {skipped}", err=True)
+    summary = f"{len(added)} records added" if added else "nothing to add"
+    click.echo(f"Demo clinic 'VAN' ({demo.CLINIC_TIMEZONE}) is ready ({summary}). Sign in with:")
     for label, email, password in demo.credentials():
         click.echo(f"  {label:<14} {email:<26} {password}")
