@@ -382,7 +382,7 @@ def test_a_lapsed_offer_says_so_plainly(portal: Portal) -> None:
     assert response.status_code == 410
     html = response.get_data(as_text=True)
     assert "This offer has lapsed" in html
-    assert "It has gone to the next person waiting." in html
+    assert "It is no longer held for you" in html
     assert f"/appointments/{later_id}/earlier" in html
     assert 'name="form_token"' not in html
 

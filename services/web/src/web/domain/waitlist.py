@@ -56,10 +56,9 @@ class WaitlistEntry:
             offer_expires_at=optional_instant(body.get("offer_expires_at")),
         )
 
-    @property
-    def active(self) -> bool:
-        """Still waiting, or holding an offer (taken, lapsed and withdrawn entries are done)."""
-        return self.status in (WAITING, OFFERED)
+    def active(self, now: datetime) -> bool:
+        """Still waiting, or holding an open offer (taken, lapsed and withdrawn entries are done)."""
+        return self.status == WAITING or self.offer_state(now) is OfferState.OPEN
 
     def offer_state(self, now: datetime) -> OfferState:
         return offer_state(self.status, self.offer_expires_at, now)

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from web.domain.cancellation import CancellationTerms, FeeQuote, cancellation_terms, terms_for
 from web.domain.visits import (
@@ -91,6 +92,11 @@ class Waiting:
     timezone: str
     appointment: Visit | None
 
+    @property
+    def local_not_before(self) -> datetime:
+        """The first start asked for, on the clinic's clock (the page names its day)."""
+        return self.entry.not_before.astimezone(ZoneInfo(self.timezone))
+
 
 @dataclass(frozen=True)
 class Overview:
@@ -101,7 +107,8 @@ class Overview:
     open_offers: list[Waiting] = field(default_factory=list)
 
     def waiting_for(self, appointment_id: str) -> bool:
-        return any(w.entry.appointment_id == appointment_id for w in self.waiting)
+        """Whether the patient already asked for an earlier time than this appointment."""
+        return any(w.entry.appointment_id == appointment_id for w in self.waiting + self.open_offers)
 
 
 def overview(apis: Apis, credentials: Credentials, now: datetime) -> Overview:
@@ -116,7 +123,7 @@ def overview(apis: Apis, credentials: Credentials, now: datetime) -> Overview:
     )
     upcoming, past = split_upcoming_and_past(visits, now)
     by_id = {v.id: v for v in visits}
-    waiting = [_waiting(entry, names, by_id) for entry in entries if entry.active]
+    waiting = [_waiting(entry, names, by_id) for entry in entries if entry.active(now)]
     return Overview(
         upcoming=upcoming,
         past=past,
@@ -237,14 +244,16 @@ def join_waitlist(
     return WaitlistEntry.from_api(body)
 
 
-def waiting_for(apis: Apis, credentials: Credentials, appointment_id: str) -> WaitlistEntry | None:
+def waiting_for(
+    apis: Apis, credentials: Credentials, appointment_id: str, now: datetime
+) -> WaitlistEntry | None:
     """The patient's active waitlist entry for this appointment, if any."""
     entries = _pages(apis.scheduling, "/waitlist", credentials.access_token)
     return next(
         (
             entry
             for entry in map(WaitlistEntry.from_api, entries)
-            if entry.active and entry.appointment_id == appointment_id
+            if entry.active(now) and entry.appointment_id == appointment_id
         ),
         None,
     )

@@ -24,8 +24,8 @@ from web.service_layer.ports import ApiError
 bp = Blueprint("appointments", __name__)
 
 RESCHEDULE_ENDPOINT = "booking.reschedule"
-# Booking's proxy of scheduling's .ics for one appointment (built alongside; linked once it exists).
-CALENDAR_ENDPOINTS = ("booking.calendar", "booking.ics", "booking.appointment_ics")
+# Booking's proxy of scheduling's .ics for one appointment.
+CALENDAR_ENDPOINT = "booking.calendar_file"
 DATE_PROBLEMS = {
     DateProblem.INCOMPLETE: N_("The earliest date must include a day, a month and a year"),
     DateProblem.NOT_A_DATE: N_("The earliest date must be a real date, like 27 3 2026"),
@@ -38,9 +38,9 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _endpoint(*candidates: str) -> str | None:
-    """The first of these endpoints the app has (pages built by others appear as they are registered)."""
-    return next((name for name in candidates if name in current_app.view_functions), None)
+def _endpoint(name: str) -> str | None:
+    """The endpoint if the app has it (another area's page is linked once it is registered)."""
+    return name if name in current_app.view_functions else None
 
 
 @bp.get("/appointments")
@@ -51,7 +51,7 @@ def index() -> str:
         overview=appointments.overview(apis(), signed_in(), _now()),
         now=_now(),
         reschedule_endpoint=_endpoint(RESCHEDULE_ENDPOINT),
-        calendar_endpoint=_endpoint(*CALENDAR_ENDPOINTS),
+        calendar_endpoint=_endpoint(CALENDAR_ENDPOINT),
         notice=request.args.get("done"),
     )
 
@@ -120,7 +120,7 @@ def earlier(appointment_id: uuid.UUID) -> Response | str | tuple[str, int]:
     later = appointments.visit(apis(), signed_in(), str(appointment_id))
     if not later.can_move(_now()):
         return redirect(url_for(".index"))
-    waiting = appointments.waiting_for(apis(), signed_in(), later.id)
+    waiting = appointments.waiting_for(apis(), signed_in(), later.id, _now())
     if request.method == "GET" or waiting is not None:
         form = Form(values={"practitioner": "same"})
         return render_template("appointments/earlier.html", visit=later, form=form, waiting=waiting)
