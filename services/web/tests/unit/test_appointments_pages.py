@@ -284,9 +284,23 @@ def test_a_plan_session_is_cancelled_alone(portal: Portal) -> None:
             "sessions": [appointment(str(uuid.uuid4()), 24), session],
         },
     )
-    html = portal.page(f"/appointments/{appointment_id}/cancel")
+    path = f"/appointments/{appointment_id}/cancel"
+    html = portal.page(path)
     assert "This is session 2 of your treatment plan." in html
     assert "Only this session is cancelled" in html
+
+    portal.scheduling.on("POST", f"/appointments/{appointment_id}/cancel", {})
+    portal.client.post(path, data={"form_token": portal.form_token(path), "seen": "free"})
+    assert [s[1] for s in portal.scheduling.sent if s[0] == "POST"] == [path]  # not the plan's cancel
+
+
+def test_leaving_the_waitlist_withdraws_the_entry_and_says_so(portal: Portal) -> None:
+    entry_id = str(uuid.uuid4())
+    portal.scheduling.on("POST", f"/waitlist/{entry_id}/withdraw", {})
+    response = portal.client.post(f"/waitlist/{entry_id}/withdraw")
+    assert response.status_code == 303
+    assert response.location.endswith("/appointments?done=left")
+    assert "You have left the waitlist." in portal.page("/appointments?done=left")
 
 
 def test_the_cancel_page_speaks_french(portal: Portal) -> None:
