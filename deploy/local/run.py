@@ -11,6 +11,7 @@ PostgreSQL. Nothing here hangs: every wait has a deadline.
 
 from __future__ import annotations
 
+import http.client
 import importlib.util
 import os
 import secrets
@@ -188,7 +189,7 @@ def healthy(url: str) -> bool:
     try:
         with urllib.request.urlopen(f"{url}/healthz", timeout=2) as response:  # noqa: S310 - our own http URL
             return response.status == 200
-    except (urllib.error.URLError, OSError):
+    except (urllib.error.URLError, http.client.HTTPException, OSError):  # not up, or not HTTP
         return False
 
 
