@@ -343,8 +343,10 @@ def test_joining_the_waitlist_asks_for_a_window_before_the_appointment(portal: P
     assert 'aria-invalid="true"' in month.group(0)
     assert 'aria-invalid="true"' not in re.search(r'<input id="earliest_day"[^>]*>', html).group(0)  # type: ignore[union-attr]
 
-    joined = portal.client.post(path, data={"practitioner": "any"})
-    assert joined.status_code == 303
+    token = portal.form_token(path)
+    joined = portal.client.post(path, data={"practitioner": "any", "form_token": token})
+    again = portal.client.post(path, data={"practitioner": "any", "form_token": token})
+    assert joined.status_code == again.status_code == 303
     assert joined.location.endswith("/appointments?done=joined")
     ((_, _, body),) = [s for s in portal.scheduling.sent if s[:2] == ("POST", "/waitlist")]
     assert body["appointment_id"] == appointment_id

@@ -15,7 +15,8 @@ from flask import Blueprint, current_app, make_response, redirect, render_templa
 from marshmallow import Schema, fields, validate
 from werkzeug.wrappers import Response
 
-from web.domain.waitlist import DateProblem, OfferState, Window, earlier_window, read_date
+from web.domain.visits import Visit
+from web.domain.waitlist import DateProblem, OfferState, earlier_window, read_date
 from web.entrypoints.context import apis, patient_required, signed_in
 from web.entrypoints.forms import FORM_TOKEN_FIELD, N_, Form, apply_api_error, parse_form, submit_once
 from web.service_layer import appointments
@@ -116,50 +117,54 @@ class EarlierForm(Schema):
 
 @bp.route("/appointments/<uuid:appointment_id>/earlier", methods=["GET", "POST"])
 @patient_required
-def earlier(appointment_id: uuid.UUID) -> Response | str | tuple[str, int]:
+def earlier(appointment_id: uuid.UUID) -> Response | str:
     later = appointments.visit(apis(), signed_in(), str(appointment_id))
     if not later.can_move(_now()):
         return redirect(url_for(".index"))
-    waiting = appointments.waiting_for(apis(), signed_in(), later.id, _now())
-    if request.method == "GET" or waiting is not None:
-        form = Form(values={"practitioner": "same"})
-        return render_template("appointments/earlier.html", visit=later, form=form, waiting=waiting)
+    if request.method == "GET":
+        return _earlier_page(later, Form(values={"practitioner": "same"}))
+    joined = url_for(".index", done="joined")
+    return submit_once(request.form.get(FORM_TOKEN_FIELD), lambda: _join(later, joined), already_done=joined)
+
+
+def _join(later: Visit, joined: str) -> Response:
+    if appointments.waiting_for(apis(), signed_in(), later.id, _now()) is not None:
+        return _earlier_page(later, Form())
     form = parse_form(EarlierForm(), request.form)
-    wrong_parts: tuple[str, ...] = ()
-    window: Window | None = None
-    if form.ok:
-        answer = read_date(form.data["earliest_day"], form.data["earliest_month"], form.data["earliest_year"])
-        outcome = (
-            answer.problem
-            if answer.problem
-            else earlier_window(later.starts_at, answer.value, later.timezone, _now())
+    if not form.ok:
+        return _earlier_page(later, form)
+    answer = read_date(form.data["earliest_day"], form.data["earliest_month"], form.data["earliest_year"])
+    window = answer.problem or earlier_window(later.starts_at, answer.value, later.timezone, _now())
+    if isinstance(window, DateProblem):
+        wrong_parts = answer.wrong_parts or ("day", "month", "year")
+        form.error(f"earliest_{wrong_parts[0]}", DATE_PROBLEMS[window])
+        return _earlier_page(later, form, wrong_parts)
+    try:
+        appointments.join_waitlist(
+            apis(), signed_in(), later, window, same_practitioner=form.data["practitioner"] == "same"
         )
-        if isinstance(outcome, DateProblem):
-            wrong_parts = answer.wrong_parts or ("day", "month", "year")
-            form.error(f"earliest_{wrong_parts[0]}", DATE_PROBLEMS[outcome])
-        else:
-            window = outcome
-    if window is not None:
-        try:
-            appointments.join_waitlist(
-                apis(), signed_in(), later, window, same_practitioner=form.data["practitioner"] == "same"
-            )
-        except ApiError as error:
-            if error.status not in (404, 409, 422):
-                raise
-            apply_api_error(
-                form,
-                error,
-                {},
-                N_(
-                    "We could not put you on the waitlist for this appointment. "
-                    "Call the clinic to ask for an earlier time."
-                ),
-            )
-        else:
-            return redirect(url_for(".index", done="joined"), 303)
-    return render_template(
-        "appointments/earlier.html", visit=later, form=form, waiting=None, wrong_parts=wrong_parts
+    except ApiError as error:
+        if error.status not in (404, 409, 422):
+            raise
+        apply_api_error(
+            form,
+            error,
+            {},
+            N_(
+                "We could not put you on the waitlist for this appointment. "
+                "Call the clinic to ask for an earlier time."
+            ),
+        )
+        return _earlier_page(later, form)
+    return redirect(joined, 303)
+
+
+def _earlier_page(later: Visit, form: Form, wrong_parts: tuple[str, ...] = ()) -> Response:
+    waiting = appointments.waiting_for(apis(), signed_in(), later.id, _now())
+    return make_response(
+        render_template(
+            "appointments/earlier.html", visit=later, form=form, waiting=waiting, wrong_parts=wrong_parts
+        )
     )
 
 
