@@ -334,3 +334,10 @@ def test_signed_out_visitors_are_sent_to_sign_in(tmp_path: Path) -> None:
     response = app.test_client().get(f"/invoices/{INVOICE}/pdf")
     assert response.status_code == 303
     assert "/login?next=" in response.headers["Location"]
+
+
+def test_an_invoice_of_a_clinic_scheduling_no_longer_knows_still_shows() -> None:
+    listed = [invoice("VAN-2026-000004", "2026-01-01T00:30:00+00:00", clinic_id="gone")]
+    page = invoices.invoices_page(apis(listed), credentials())
+    (row,) = page.invoices
+    assert (row.number, row.issued_on, row.clinic_name) == ("VAN-2026-000004", date(2025, 12, 31), "")

@@ -23,7 +23,7 @@ from web.domain.invoices import (
     totals_by_currency,
 )
 from web.service_layer.accounts import Credentials
-from web.service_layer.ports import Apis
+from web.service_layer.ports import ApiError, Apis
 
 PAGE_SIZE = 100  # billing's largest page
 MAX_PAGES = 20  # 2,000 invoices: far beyond any patient; a bound, not a limit anyone meets
@@ -160,7 +160,12 @@ def _clinics(apis: Apis, token: str, clinic_ids: set[str]) -> dict[str, tuple[st
     """Each clinic's name and time zone (invoice dates are the clinic's dates)."""
     found = {}
     for clinic_id in sorted(clinic_ids):
-        clinic = apis.scheduling.get(f"/clinics/{clinic_id}", token=token)
+        try:
+            clinic = apis.scheduling.get(f"/clinics/{clinic_id}", token=token)
+        except ApiError as error:
+            if error.status != 404:
+                raise
+            continue  # the invoice still shows, dated in the clinics' usual zone
         found[clinic_id] = (clinic["name"], clinic["timezone"])
     return found
 
