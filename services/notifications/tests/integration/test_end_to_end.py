@@ -18,6 +18,7 @@ from sqlalchemy import select
 from clinic_shared.events import Envelope, dump_event, new_event
 from clinic_shared.messaging.connection import Backoff
 from clinic_shared.testing.tokens import TestIssuer
+from notifications.adapters import orm
 from notifications.bootstrap import Container, bootstrap
 from notifications.config import NotificationsSettings
 from notifications.domain.model import Channel, Delivery, DeliveryKind, DeliveryStatus
@@ -275,3 +276,70 @@ def test_plan_extensions_and_credit_notes_arrive_through_their_bindings_once_eac
     assert subjects[0] == "Credit note VAN-CN-2025-0001 from Demo IMS Clinic: CAD 25.00 credited"
     assert subjects[1].startswith("Your treatment plan at Demo IMS Clinic: 1 session added from ")
     assert len(smtp_server.sink.envelopes) == 2
+
+
+def test_a_password_reset_link_reaches_the_account_once_and_is_then_forgotten(
+    live_container: Container,
+    amqp_url: str,
+    smtp_server: Any,
+    outcomes: Any,
+    running: Callable[..., Any],
+    wait_until: Callable[..., Any],
+) -> None:
+    dispatcher = Dispatcher.from_container(live_container, poll_interval=0.2)
+    outcomes.also = dispatcher.wake
+    consumer = build_consumer(live_container, on_processed=outcomes, backoff=Backoff(initial=0.05, cap=0.5))
+    token = "cmVhbC1zeXN0ZW0tdGVzdC10b2tlbi1ub3QtYS1zZWNyZXQ"
+    now = datetime.now(UTC)
+    requested = new_event(
+        "scheduling.password_reset.requested",
+        {
+            "account_id": uuid.uuid4(),
+            "patient_id": None,  # a staff account: no contact copy here, nothing else to wait for
+            "email": "desk@clinic.test",
+            "language": "fr",
+            "first_name": None,
+            "token": token,
+            "expires_at": now + timedelta(minutes=30),
+        },
+        producer="scheduling",
+        occurred_at=now,
+    )
+    with (
+        running(consumer.run, "consumer"),
+        running(dispatcher.run, "dispatcher"),
+        publisher(amqp_url) as publish,
+    ):
+        assert consumer.ready.wait(20), "consumer did not start"
+        publish(requested)
+        publish(requested)  # redelivered: the inbox makes it a duplicate
+        (message,) = smtp_server.sink.wait_for(1)
+        outcomes.wait(lambda o: o.count("duplicate") == 1)
+
+        def finished() -> list[Delivery]:
+            with live_container.uow() as uow:
+                found = uow.session.scalars(
+                    select(Delivery).where(Delivery.kind == DeliveryKind.PASSWORD_RESET)
+                )
+                return [d for d in found if d.finished]
+
+        (delivery,) = wait_until(finished, timeout=20)
+    assert message["To"] == "desk@clinic.test"
+    assert message["Subject"] == "Réinitialisation de votre mot de passe"
+    assert message["Reply-To"] is None
+    text = message.get_body(preferencelist=("plain",))
+    assert text is not None
+    assert f"http://127.0.0.1:8000/reset-password/{token}" in text.get_content()
+    assert "valable 30 minutes et ne peut servir qu\u2019une fois" in text.get_content()
+    assert list(message.iter_attachments()) == []
+    assert len(smtp_server.sink.envelopes) == 1
+    assert delivery.status is DeliveryStatus.SENT
+    assert delivery.payload is not None
+    assert delivery.payload["token"] == "redacted"
+    assert message["Message-ID"] == delivery.message_id
+    with live_container.engine.connect() as conn:
+        stored = [
+            repr(tuple(row)) for table in orm.metadata.sorted_tables for row in conn.execute(select(table))
+        ]
+    assert any("desk@clinic.test" in row for row in stored), "the check sees the delivery's rows"
+    assert not any(token in row for row in stored), "the token is stored nowhere once the e-mail went"

@@ -99,7 +99,8 @@ deliveries = Table(
     Column("status", str_enum(DeliveryStatus, "delivery_status"), nullable=False),
     Column("patient_id", Uuid, nullable=True),
     Column("appointment_id", Uuid, nullable=False),
-    Column("clinic_id", Uuid, nullable=False),
+    # Null for messages about an account (a password-reset link), which no clinic sends.
+    Column("clinic_id", Uuid, nullable=True),
     # Null for messages about no single appointment (invoices, payments, plan summaries).
     Column("practitioner_id", Uuid, nullable=True),
     Column("treatment_type_id", Uuid, nullable=True),

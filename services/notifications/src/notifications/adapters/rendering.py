@@ -104,10 +104,25 @@ def _offer_url(notice: Notice, web_public_url: str | None) -> str | None:
     return f"{web_public_url}/waitlist/offers/{notice.appointment_id}"
 
 
+# Where password-reset links point when WEB_PUBLIC_URL is unset (the web front run locally): such an
+# e-mail is nothing without its link, unlike a waitlist offer, which can say to call instead.
+DEFAULT_WEB_PUBLIC_URL = "http://127.0.0.1:8000"
+
+
+def _reset_url(notice: Notice, web_public_url: str | None) -> str | None:
+    """The web front's page that sets a new password with the link's token."""
+    token = notice.payload.get("token") if notice.kind is DeliveryKind.PASSWORD_RESET else None
+    if not token:
+        return None
+    return f"{web_public_url or DEFAULT_WEB_PUBLIC_URL}/reset-password/{token}"
+
+
 class TemplateRenderer:
     """The MessageRenderer: e-mails (subject, text, HTML, invitation) and SMS in the notice's language.
 
-    With ``web_public_url`` (the patient portal) a waitlist offer links to the page that takes it.
+    With ``web_public_url`` (the patient portal) a waitlist offer links to the page that takes it; a
+    password-reset e-mail links to its ``/reset-password/{token}`` page (under DEFAULT_WEB_PUBLIC_URL when
+    unset).
     """
 
     def __init__(self, web_public_url: str | None = None) -> None:
@@ -137,7 +152,8 @@ class TemplateRenderer:
             text=self._render(notice, f"{notice.kind}.txt", context),
             html=self._render(notice, f"{notice.kind}.html", context),
             language=notice.language,
-            reply_to=None if notice.for_staff else notice.clinic_email,
+            # Staff alerts get no Reply-To, nor do account messages (no clinic sends those).
+            reply_to=None if notice.for_staff else notice.clinic_email or None,
             calendar=calendar,
         )
 
@@ -161,5 +177,7 @@ class TemplateRenderer:
             "when": describe_when(notice) if notice.has_time else None,
             "expires": _expiry(notice),
             "offer_url": _offer_url(notice, self._web_public_url),
+            "reset_url": _reset_url(notice, self._web_public_url),
+            "valid_minutes": notice.payload.get("valid_minutes"),
             **_payload_context(notice),
         }

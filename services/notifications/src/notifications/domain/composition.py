@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from notifications.domain.errors import NoAddress
 from notifications.domain.model import (
+    ACCOUNT_KINDS,
     CANCELLATION_KINDS,
     NO_INVITATION_KINDS,
     PLAN_KINDS,
@@ -182,6 +183,46 @@ def compose(
         created_at=delivery.created_at,
         expires_at=delivery.expires_at,
         payload=delivery.payload or {},
+    )
+
+
+def compose_account_message(delivery: Delivery) -> Notice:
+    """Resolve a message about a login (a password-reset link) into a Notice.
+
+    Everything it says came with the event and is in the payload: the account's address, language and
+    first name (staff accounts have no contact copy here) and the link's token. No clinic sends it, so the
+    clinic's parts are empty; it always goes to the account's address, whatever channel choices a patient
+    made (they asked for it themselves).
+    """
+    if delivery.kind not in ACCOUNT_KINDS:
+        raise ValueError(f"{delivery.kind} is not a message about an account")
+    payload = delivery.payload or {}
+    recipient = payload.get("email")
+    if delivery.channel is not Channel.EMAIL or not recipient:
+        raise NoAddress("the account has no e-mail address")
+    return Notice(
+        delivery_id=delivery.id,
+        message_id=delivery.message_id,
+        key=delivery.key,
+        kind=delivery.kind,
+        channel=delivery.channel,
+        language=choose_language(payload.get("language")),
+        recipient=recipient,
+        first_name=payload.get("first_name") or "",
+        appointment_id=delivery.appointment_id,
+        sequence=delivery.sequence,
+        starts_at=None,
+        ends_at=None,
+        timezone="UTC",
+        clinic_name="",
+        clinic_address="",
+        clinic_phone="",
+        clinic_email="",
+        practitioner_name="",
+        treatment_name="",
+        created_at=delivery.created_at,
+        expires_at=delivery.expires_at,
+        payload=payload,
     )
 
 

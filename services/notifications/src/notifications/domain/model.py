@@ -19,6 +19,9 @@ transport is called; a claim left ``sending`` by a crash is claimed again after 
 duplicate, recognizable by its Message-ID, rather than a lost message). An SMS that finally fails, or that
 the provider reports undelivered, may fall back to an e-mail delivery (``fallback_of``); an e-mail reminder
 that finally fails, to an SMS. A fallback that fails too has no fallback of its own.
+
+A message carrying a credential (a password-reset link's token, SECRET_PAYLOAD_FIELDS) keeps it only while
+it is owed: reaching sent, failed or skipped redacts it from the payload.
 """
 
 from __future__ import annotations
@@ -71,6 +74,7 @@ class DeliveryKind(enum.StrEnum):
     PAYMENT_RECEIPT = "payment_receipt"
     CREDIT_NOTE_ISSUED = "credit_note_issued"
     PRACTITIONER_AGENDA = "practitioner_agenda"
+    PASSWORD_RESET = "password_reset"  # noqa: S105 - a message kind, not a password
 
 
 # Messages to the clinic's front desk (its e-mail address), not to the patient.
@@ -81,6 +85,13 @@ STAFF_KINDS = frozenset(
         DeliveryKind.PRACTITIONER_AGENDA,
     }
 )
+# Messages about a login, not about care at a clinic: addressed as the event says (staff have no contact
+# copy), tied to no clinic, e-mail only, sent whatever the channel choices (the holder asked for them).
+ACCOUNT_KINDS = frozenset({DeliveryKind.PASSWORD_RESET})
+# What in a message's payload only its recipient may see: kept until the message is done with (sent, failed
+# or skipped), then replaced by REDACTED, so the delivery log never keeps a working credential.
+SECRET_PAYLOAD_FIELDS: dict[DeliveryKind, tuple[str, ...]] = {DeliveryKind.PASSWORD_RESET: ("token",)}
+REDACTED = "redacted"
 # Messages about a treatment plan: they speak for its sessions, whose own notices are not sent.
 PLAN_KINDS = frozenset({DeliveryKind.PLAN_SUMMARY, DeliveryKind.PLAN_EXTENDED, DeliveryKind.PLAN_CANCELLED})
 # Plan messages that announce sessions (listed in their payload, and refreshed when sent).
@@ -93,6 +104,7 @@ NO_INVITATION_KINDS = STAFF_KINDS | {
     DeliveryKind.INVOICE_ISSUED,
     DeliveryKind.PAYMENT_RECEIPT,
     DeliveryKind.CREDIT_NOTE_ISSUED,
+    DeliveryKind.PASSWORD_RESET,
 }
 
 
@@ -308,9 +320,11 @@ class Delivery:
     kind: DeliveryKind
     # None for messages to staff about no single patient (a practitioner's agenda).
     patient_id: uuid.UUID | None
-    # The appointment the message is about; for other messages, their subject (plan, invoice, payment).
+    # The appointment the message is about; for other messages, their subject (plan, invoice, payment,
+    # password-reset request).
     appointment_id: uuid.UUID
-    clinic_id: uuid.UUID
+    # None for messages about an account (ACCOUNT_KINDS), which no clinic sends.
+    clinic_id: uuid.UUID | None
     # None for messages about no single appointment (invoices, payments).
     practitioner_id: uuid.UUID | None
     treatment_type_id: uuid.UUID | None
@@ -345,7 +359,7 @@ class Delivery:
         kind: DeliveryKind,
         subject_id: uuid.UUID,
         patient_id: uuid.UUID | None,
-        clinic_id: uuid.UUID,
+        clinic_id: uuid.UUID | None,
         payload: dict[str, Any],
         event_id: uuid.UUID,
         now: datetime,
@@ -507,6 +521,7 @@ class Delivery:
         self.last_error = None
         self.sent_at = now
         self.updated_at = now
+        self._forget_secrets()
 
     def attempt_failed(
         self, now: datetime, reason: str, *, permanent: bool, max_attempts: int, retry_in: timedelta
@@ -517,6 +532,7 @@ class Delivery:
         self.updated_at = now
         if permanent or self.attempts >= max_attempts:
             self.status = DeliveryStatus.FAILED
+            self._forget_secrets()
             return False
         self.status = DeliveryStatus.PENDING
         self.next_attempt_at = now + retry_in
@@ -540,6 +556,7 @@ class Delivery:
         self.status = DeliveryStatus.FAILED
         self.last_error = reason
         self.updated_at = now
+        self._forget_secrets()
 
     def skip(self, now: datetime, reason: str) -> None:
         """Decide not to send: nowhere to send it, or a newer message made it pointless."""
@@ -547,6 +564,14 @@ class Delivery:
         self.status = DeliveryStatus.SKIPPED
         self.last_error = reason
         self.updated_at = now
+        self._forget_secrets()
+
+    def _forget_secrets(self) -> None:
+        """Once the message is done with, nobody needs its credential any more: redact it (a new dict, so
+        the change is stored)."""
+        secret = SECRET_PAYLOAD_FIELDS.get(self.kind, ())
+        if self.payload and any(self.payload.get(name) not in (None, REDACTED) for name in secret):
+            self.payload = {**self.payload, **dict.fromkeys(secret, REDACTED)}
 
     def _require(self, status: DeliveryStatus, action: str) -> None:
         if self.status is not status:

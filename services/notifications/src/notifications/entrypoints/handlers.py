@@ -234,6 +234,24 @@ def record_payment_receipt(uow: NotificationsUnitOfWork, event: Envelope) -> Non
     )
 
 
+def record_password_reset(uow: NotificationsUnitOfWork, event: Envelope) -> None:
+    data = event.data
+    services.record_password_reset(
+        uow,
+        services.RecordPasswordReset(
+            event_id=event.id,
+            account_id=data["account_id"],
+            patient_id=data["patient_id"],
+            email=data["email"],
+            language=data["language"],
+            first_name=data["first_name"],
+            token=data["token"],
+            requested_at=event.occurred_at,
+            expires_at=data["expires_at"],
+        ),
+    )
+
+
 def _record(uow: NotificationsUnitOfWork, event: Envelope, kind: DeliveryKind) -> None:
     services.record_appointment_notices(
         uow, services.RecordAppointmentNotices(kind=kind, facts=_facts(event), event_id=event.id)
@@ -273,6 +291,7 @@ HANDLERS: Mapping[str, Handler] = {
     "scheduling.plan.created": record_plan_summary,
     "scheduling.plan.extended": record_plan_extension,
     "scheduling.plan.cancelled": record_plan_cancellation,
+    "scheduling.password_reset.requested": record_password_reset,
     "billing.invoice.issued": record_invoice_issued,
     "billing.payment.received": record_payment_receipt,
     "billing.credit_note.issued": record_credit_note,

@@ -16,10 +16,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from clinic_shared.tokens import Principal
-from notifications.domain.composition import Notice, choose_language, compose
+from notifications.domain.composition import Notice, choose_language, compose, compose_account_message
 from notifications.domain.errors import Forbidden, InvalidPolicy, NoAddress, NotFound, NotYet
 from notifications.domain.inbound import ClinicContact, Command, parse_command, reply_text
 from notifications.domain.model import (
+    ACCOUNT_KINDS,
     PLAN_ANNOUNCEMENT_KINDS,
     PROMOTIONAL,
     TRANSACTIONAL,
@@ -57,6 +58,7 @@ SUPERSEDED = "superseded by a newer message about this appointment"
 STARTED = "the appointment had started"
 OPTED_OUT = "the patient opted out of this channel"
 EXPIRED = "the offer had expired"
+LINK_EXPIRED = "the link had expired"
 CANCELLED = "the appointment was cancelled"
 CONFIRMED = "the patient had confirmed the appointment"
 # Used for quiet hours only until the clinic's own details arrive (clinics here are in British Columbia).
@@ -403,6 +405,61 @@ def record_message(uow: NotificationsUnitOfWork, cmd: RecordMessage) -> list[Del
         recorded.append(delivery)
     uow.commit()
     return recorded
+
+
+@dataclass(frozen=True)
+class RecordPasswordReset:
+    """An account's holder asked for a password-reset link (scheduling.password_reset.requested)."""
+
+    event_id: uuid.UUID
+    account_id: uuid.UUID
+    patient_id: uuid.UUID | None
+    email: str
+    language: str
+    first_name: str | None
+    token: str
+    requested_at: datetime
+    expires_at: datetime
+
+
+def record_password_reset(uow: NotificationsUnitOfWork, cmd: RecordPasswordReset) -> Delivery | None:
+    """One e-mail with the link, due at once (no debounce: it lapses), keyed by the request's event.
+
+    E-mail only and whatever the patient's channel choices: the holder asked for it, and it is
+    transactional. The token stays in the delivery's payload only until the message is done with (sent,
+    finally failed, or skipped once the link expired); then it is redacted. A request heard of after its
+    link expired is recorded as skipped. Returns None when the event was recorded before.
+    """
+    now = uow.clock.now()
+    key = Delivery.key_for(cmd.event_id, DeliveryKind.PASSWORD_RESET, Channel.EMAIL, 0)
+    if uow.repo.delivery_by_key(key) is not None:
+        return None
+    expires_at = require_utc(cmd.expires_at, "expires_at")
+    delivery = Delivery.record_message(
+        delivery_id=uow.new_id(),
+        kind=DeliveryKind.PASSWORD_RESET,
+        subject_id=cmd.event_id,
+        patient_id=cmd.patient_id,
+        clinic_id=None,
+        payload={
+            "account_id": str(cmd.account_id),
+            "email": cmd.email,
+            "language": cmd.language,
+            "first_name": cmd.first_name,
+            "token": cmd.token,
+            # The e-mail says how long the link works, as scheduling set it.
+            "valid_minutes": max(1, round((expires_at - cmd.requested_at).total_seconds() / 60)),
+        },
+        event_id=cmd.event_id,
+        now=now,
+        due_at=now,
+    )
+    delivery.expires_at = expires_at
+    if now >= expires_at:
+        delivery.skip(now, LINK_EXPIRED)
+    uow.repo.add(delivery)
+    uow.commit()
+    return delivery
 
 
 # An extension's message is keyed by a name derived from (plan, sessions added): one per extension.
@@ -961,8 +1018,10 @@ def _fall_back(uow: NotificationsUnitOfWork, delivery: Delivery, now: datetime) 
     return fallback
 
 
-def _sms_due(uow: NotificationsUnitOfWork, clinic_id: uuid.UUID, now: datetime) -> datetime:
+def _sms_due(uow: NotificationsUnitOfWork, clinic_id: uuid.UUID | None, now: datetime) -> datetime:
     """``now``, or the end of the clinic's SMS quiet hours when ``now`` falls in them."""
+    if clinic_id is None:
+        return now
     quiet = get_reminder_policy(uow, clinic_id).quiet_hours
     if quiet is None:
         return now
@@ -999,7 +1058,7 @@ def _pointless(uow: NotificationsUnitOfWork, delivery: Delivery, now: datetime) 
     if delivery.starts_at is not None and now >= delivery.starts_at and not delivery.for_staff:
         return STARTED
     if delivery.expires_at is not None and now >= delivery.expires_at:
-        return EXPIRED
+        return LINK_EXPIRED if delivery.kind in ACCOUNT_KINDS else EXPIRED
     if not delivery.is_reminder:
         return None
     appointment = uow.repo.appointment(delivery.appointment_id)
@@ -1009,7 +1068,11 @@ def _pointless(uow: NotificationsUnitOfWork, delivery: Delivery, now: datetime) 
         return CANCELLED
     if appointment.sequence > delivery.sequence:
         return SUPERSEDED
-    if delivery.starts_at is not None and appointment.confirmed_for(delivery.sequence, delivery.starts_at):
+    if (
+        delivery.starts_at is not None
+        and delivery.clinic_id is not None
+        and appointment.confirmed_for(delivery.sequence, delivery.starts_at)
+    ):
         clinic_policy = get_reminder_policy(uow, delivery.clinic_id)
         if clinic_policy.skip_when_confirmed:
             return CONFIRMED
@@ -1025,8 +1088,16 @@ def _compose(
 ) -> Notice | None:
     """The notice for a pending delivery, or None after deferring, giving up on or skipping it."""
     repo = uow.repo
+    if delivery.kind in ACCOUNT_KINDS:
+        # Everything it says came with its event: nothing to wait for, and no channel choice applies.
+        try:
+            return compose_account_message(delivery)
+        except NoAddress as exc:
+            delivery.skip(now, str(exc))
+            report.skipped += 1
+            return None
     contact = repo.contact(delivery.patient_id) if delivery.patient_id else None
-    clinic = repo.clinic(delivery.clinic_id)
+    clinic = repo.clinic(delivery.clinic_id) if delivery.clinic_id else None
     practitioner = repo.practitioner(delivery.practitioner_id) if delivery.practitioner_id else None
     treatment = repo.treatment_type(delivery.treatment_type_id) if delivery.treatment_type_id else None
     needed = (
