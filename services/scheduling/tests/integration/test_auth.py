@@ -15,16 +15,22 @@ import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
+import pika
 import pytest
 from sqlalchemy import select, update
 
 from clinic_shared.events import Envelope, load_event
+from clinic_shared.messaging.topology import declare_exchange
 from clinic_shared.testing.clock import ManualClock
+from clinic_shared.testing.rabbit import temporary_vhost
 from scheduling.adapters import orm
-from scheduling.bootstrap import Container
+from scheduling.bootstrap import Container, bootstrap
+from scheduling.config import SchedulingSettings
 from scheduling.domain.calendar import token_digest
+from scheduling.entrypoints import worker
 
 from ..conftest import Api
 
@@ -60,6 +66,14 @@ def reset_events(container: Container) -> list[Envelope]:
             .order_by(orm.outbox.c.position)
         ).scalars()
         return [load_event(body) for body in bodies]
+
+
+def stored_text(container: Container) -> str:
+    """Every row of every table, as text: what a copy of the database would show."""
+    with container.engine.connect() as conn:
+        return "\n".join(
+            repr(tuple(row)) for table in orm.metadata.sorted_tables for row in conn.execute(select(table))
+        )
 
 
 def assert_refused(response: Any) -> None:
@@ -361,3 +375,38 @@ def test_no_raw_token_reaches_the_logs(
     assert "reused" in caplog.text
     for secret in (tokens["refresh_token"], rotated["refresh_token"], event.data["token"]):
         assert secret not in caplog.text
+
+
+@pytest.mark.integration
+def test_once_relayed_the_reset_token_is_stored_nowhere_in_scheduling(
+    api: Api, container: Container, clock: ManualClock, database_url: str, tmp_path: Path
+) -> None:
+    api.register_patient("ana@example.test")
+    request_reset(api, "ana@example.test")
+    (event,) = reset_events(container)
+    token = event.data["token"]
+    assert token in stored_text(container), "the check below would see it in the outbox"
+    with temporary_vhost("scheduling") as amqp_url:
+        connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
+        try:
+            channel = connection.channel()
+            declare_exchange(channel, "scheduling.events")
+            channel.queue_declare("probe")
+            channel.queue_bind("probe", "scheduling.events", RESET_EVENT)
+            settings = SchedulingSettings.from_env(
+                {"SCHEDULING_DATABASE_URL": database_url, "AMQP_URL": amqp_url, "VAR_DIR": str(tmp_path)}
+            )
+            worker_container = bootstrap(settings, clock=clock)
+            relay = worker.build_relay(worker_container)
+            try:
+                assert relay.publish_pending() >= 1
+            finally:
+                relay.close()
+                worker_container.engine.dispose()
+            _, _, body = channel.basic_get("probe", auto_ack=True)
+        finally:
+            connection.close()
+    assert load_event(body).data["token"] == token, "notifications gets the whole event"
+    stored = stored_text(container)
+    assert token_digest(token) in stored
+    assert token not in stored

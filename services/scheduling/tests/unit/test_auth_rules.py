@@ -7,6 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from clinic_shared.settings import ConfigError
+from scheduling.config import SchedulingSettings
 from scheduling.domain.auth import RESET_LINK_TTL, PasswordResetToken, Redemption, RefreshToken
 from scheduling.domain.calendar import token_digest
 
@@ -82,3 +84,10 @@ def test_only_the_newest_reset_link_of_an_account_opens() -> None:
     assert not older.opens(NOW + timedelta(minutes=2), newer)
     assert newer.opens(NOW + timedelta(minutes=2), newer)
     assert not older.opens(NOW, None)
+
+
+def test_the_refresh_token_lifetime_is_a_setting_of_at_least_a_day() -> None:
+    assert SchedulingSettings.from_env({}).refresh_token_ttl_days == 30
+    assert SchedulingSettings.from_env({"REFRESH_TOKEN_TTL_DAYS": "7"}).refresh_token_ttl_days == 7
+    with pytest.raises(ConfigError, match="REFRESH_TOKEN_TTL_DAYS"):
+        SchedulingSettings.from_env({"REFRESH_TOKEN_TTL_DAYS": "0"})
