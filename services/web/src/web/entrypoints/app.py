@@ -138,6 +138,10 @@ def _url_with_language(language: str) -> str:
 
 def _install_request_hooks(app: Flask) -> None:
     @app.before_request
+    def _start_clock() -> None:
+        g.started = time.perf_counter()
+
+    @app.before_request
     def _language_and_credentials() -> Response | None:
         chosen = request.args.get("lang")
         if chosen in i18n.LANGUAGES and request.method == "GET":
@@ -161,6 +165,9 @@ def _install_request_hooks(app: Flask) -> None:
             headers["Cache-Control"] = "no-store"
         if "language" in g:
             headers.setdefault("Content-Language", g.language)
+        if "started" in g:
+            # The page's own time, API calls included (make bench reads it; so can browser dev tools).
+            headers["Server-Timing"] = f"app;dur={(time.perf_counter() - g.started) * 1000:.1f}"
         return response
 
 
