@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import uuid
 
 import httpx
@@ -9,7 +11,7 @@ import pytest
 from playwright.sync_api import expect
 
 from .browser import Browser
-from .system import System
+from .system import System, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -39,6 +41,7 @@ def test_sign_up_sign_out_and_sign_in_again(portal: System, browser: Browser) ->
     page.get_by_role("button", name="Create account").click()
     expect(page.get_by_text("Welcome! Your account is ready.")).to_be_visible()
     browser.check(page, "home")
+    _the_consent_given_at_sign_up_reaches_notifications(portal, email, "correct horse battery")
 
     page.get_by_role("button", name="Sign out").click()
     expect(page.get_by_text("You are signed out.")).to_be_visible()
@@ -85,3 +88,20 @@ def test_a_form_without_its_csrf_token_is_refused_and_changes_nothing(portal: Sy
         timeout=5,
     )
     assert token.status_code == 401
+
+
+def _the_consent_given_at_sign_up_reaches_notifications(portal: System, email: str, password: str) -> None:
+    signed = httpx.post(
+        f"{portal.url('scheduling')}/auth/token", json={"email": email, "password": password}, timeout=5
+    ).json()
+    token = signed["access_token"]
+    claims = json.loads(base64.urlsafe_b64decode(token.split(".")[1] + "=="))
+    url = f"{portal.url('notifications')}/contacts/{claims['patient_id']}/preferences"
+
+    def chosen() -> dict[str, object] | None:
+        response = httpx.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=5)
+        return response.json() if response.status_code == 200 else None
+
+    preferences = wait_for(chosen, timeout=30, what="the patient's contact copy in notifications")
+    assert preferences["email"] is True
+    assert preferences["sms"] is False

@@ -13,7 +13,8 @@ from web.entrypoints.context import apis, credentials, verifier
 from web.entrypoints.forms import N_, Form, apply_api_error, parse_form
 from web.entrypoints.i18n import LANGUAGES, current_language
 from web.entrypoints.phones import COUNTRIES, e164
-from web.service_layer import accounts
+from web.entrypoints.views.preferences import PENDING_CONSENT
+from web.service_layer import accounts, preferences
 
 bp = Blueprint("account", __name__)
 
@@ -176,10 +177,9 @@ def signup() -> Response | str:
         else:
             _start_session(signed)
             session["language"] = form.data["language"]
-            session["pending_consent"] = {
-                "email": form.data["email_consent"],
-                "sms": form.data["sms_consent"],
-            }
+            consent = {"email": form.data["email_consent"], "sms": form.data["sms_consent"]}
+            if not preferences.apply_pending_consent(apis(), signed, consent):
+                session[PENDING_CONSENT] = consent  # the preferences page tries again
             return redirect(url_for("home.index", welcome=1), 303)
     form.values.pop("password", None)
     return render_template("account/signup.html", form=form, countries=COUNTRIES)
