@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.message import Message
+from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
@@ -197,6 +198,15 @@ def test_an_earlier_time_is_offered_by_e_mail_and_taken_from_its_link_and_a_laps
     # Bo cancels: the freed time is held for Ana, who is e-mailed a link to the page that takes it.
     journey.ok("POST", "scheduling", f"/appointments/{earlier.json()['id']}/cancel", other, json={})
     link = offer_link(portal, mailbox, email)
+    page.goto(f"{portal.url('web')}/appointments")
+    alert = page.locator(".offer-alert")
+    held_day = datetime.fromisoformat(earlier_at).astimezone(ZoneInfo("America/Vancouver"))
+    expect(alert).to_contain_text("An earlier time is held for you:")
+    expect(alert).to_contain_text(f"{held_day:%b} {held_day.day},")
+    expect(page.get_by_role("link", name="See the time and take it")).to_have_attribute(
+        "href", link.removeprefix(portal.url("web"))
+    )
+    browser.check(page, "appointments-offer")
     page.goto(link)
     expect(page.get_by_role("heading", name="A time is available")).to_be_visible()
     expect(page.get_by_text("We are holding this time for you until")).to_be_visible()

@@ -178,6 +178,36 @@ def test_the_list_shows_upcoming_with_their_actions_and_past_with_status_words(p
     assert (f'href="/appointments/{soon}/reschedule"' in html) is has_reschedule
 
 
+def test_an_open_offer_is_announced_on_the_list_and_its_hold_is_not_listed_as_booked(portal: Portal) -> None:
+    later, hold = str(uuid.uuid4()), str(uuid.uuid4())
+    portal.scheduling.on(
+        "GET", "/appointments", [appointment(later, 24 * 10), appointment(hold, 26, status="proposed")]
+    )
+    portal.scheduling.on(
+        "GET",
+        "/waitlist",
+        [
+            {
+                "id": str(uuid.uuid4()),
+                "clinic_id": CLINIC,
+                "treatment_type_id": ASSESS,
+                "practitioner_id": IDA,
+                "not_before": at(0),
+                "not_after": at(24 * 9),
+                "status": "offered",
+                "appointment_id": later,
+                "offer_appointment_id": hold,
+                "offer_expires_at": at(0.5),
+            }
+        ],
+    )
+    html = portal.page("/appointments")
+    assert "An earlier time is held for you:" in html
+    assert f'href="/waitlist/offers/{hold}"' in html
+    assert f"/appointments/{hold}/cancel" not in html
+    assert f"/appointments/{later}/earlier" not in html  # already asked
+
+
 def test_a_plan_shows_how_far_along_it_is(portal: Portal) -> None:
     sessions = [appointment(str(uuid.uuid4()), -24 * 7 * n, status="fulfilled") for n in (3, 2)] + [
         appointment(str(uuid.uuid4()), 24 * 7 * n) for n in (1, 2, 3, 4)

@@ -91,6 +91,7 @@ class Waiting:
     practitioner: str | None  # None: any practitioner
     timezone: str
     appointment: Visit | None
+    offered: Visit | None = None  # the time held for the patient while an offer is open
 
     @property
     def local_not_before(self) -> datetime:
@@ -118,11 +119,10 @@ def overview(apis: Apis, credentials: Credentials, now: datetime) -> Overview:
     entries = [WaitlistEntry.from_api(e) for e in _pages(apis.scheduling, "/waitlist", token)]
     clinic_ids = [str(a["clinic_id"]) for a in appointments] + [str(p["clinic_id"]) for p in plans]
     names = names_for(apis, credentials, clinic_ids + [e.clinic_id for e in entries])
-    visits = without_released_offers(
-        [Visit.from_api(a, names) for a in appointments], [e.offer_id for e in entries if e.offer_id]
-    )
+    every = [Visit.from_api(a, names) for a in appointments]
+    visits = without_released_offers(every, [e.offer_id for e in entries if e.offer_id])
     upcoming, past = split_upcoming_and_past(visits, now)
-    by_id = {v.id: v for v in visits}
+    by_id = {v.id: v for v in every}  # holds of open offers included
     waiting = [_waiting(entry, names, by_id) for entry in entries if entry.active(now)]
     return Overview(
         upcoming=upcoming,
@@ -141,6 +141,7 @@ def _waiting(entry: WaitlistEntry, names: Names, visits: Mapping[str, Visit]) ->
         practitioner=names.practitioners.get(entry.practitioner_id, "") if entry.practitioner_id else None,
         timezone=clinic.timezone if clinic else "UTC",
         appointment=visits.get(entry.appointment_id) if entry.appointment_id else None,
+        offered=visits.get(entry.offer_id) if entry.offer_id else None,
     )
 
 
