@@ -5,8 +5,9 @@ from __future__ import annotations
 import json as jsonlib
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from html import unescape
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -32,6 +33,7 @@ SAM = "7a1b0c2d-0000-4000-8000-0000000000d2"
 APPOINTMENT = "7a1b0c2d-0000-4000-8000-0000000000e1"
 PLAN = "7a1b0c2d-0000-4000-8000-0000000000f1"
 ROOM = "7a1b0c2d-0000-4000-8000-0000000000b1"
+FEED_TOKEN = "q7KSLqafom_G81ecWEx-0123456789ab"
 
 Route = Callable[..., Any] | Any
 
@@ -182,7 +184,10 @@ def fake_apis(*, cleared: bool = False, assessed: bool = False, clinics: int = 1
             ("GET", f"/appointments/{APPOINTMENT}/calendar.ics"): SimpleNamespace(
                 content=b"BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n", headers={"Content-Type": "text/calendar"}
             ),
-            ("POST", "/calendar-feeds"): {"url": "https://clinic.example/feeds/secret.ics"},
+            ("POST", "/calendar-feeds"): {"token": FEED_TOKEN, "url": "http://scheduling:8001/feeds/x.ics"},
+            ("GET", f"/feeds/{FEED_TOKEN}.ics"): SimpleNamespace(
+                content=b"BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n", headers={}
+            ),
         },
     )
     billing = FakeApi(
@@ -213,8 +218,8 @@ def appointment(starts: datetime, **extra: Any) -> dict[str, Any]:
 
 
 @pytest.fixture
-def app_for(tmp_path: Path) -> Iterator[Callable[..., FlaskClient]]:
-    def build(fake: Apis, language: str = "en") -> FlaskClient:
+def app_for(tmp_path: Path) -> Callable[..., FlaskClient]:
+    def build(fake: Apis, language: str = "en", signed_in: bool = True) -> FlaskClient:
         settings = WebSettings.from_env(
             {"WEB_SECRET_KEY": "unit-test-secret-key-0123456789abcdef", "VAR_DIR": str(tmp_path)}
         )
@@ -222,15 +227,22 @@ def app_for(tmp_path: Path) -> Iterator[Callable[..., FlaskClient]]:
         app.config.update(WTF_CSRF_ENABLED=False, TESTING=True)
         client = app.test_client()
         with client.session_transaction() as session:
-            session["credentials"] = credentials().to_session()
+            if signed_in:
+                session["credentials"] = credentials().to_session()
             session["language"] = language
         return client
 
-    yield build
+    return build
 
 
 def text_of(html: str) -> str:
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html)).replace("\u202f", " ")
+
+
+def slot_names(html: str) -> list[str]:
+    """The slot buttons' accessible names."""
+    found = re.findall(r'<a class="slot" href="[^"]*" aria-label="([^"]*)"', html)
+    return [text_of(unescape(m)).strip() for m in found]
 
 
 STEP = {"clinic": CLINIC, "treatment": ASSESS, "practitioner": IDA}
@@ -315,7 +327,7 @@ def test_the_week_of_the_earliest_time_is_shown_one_row_a_day_with_full_slot_nam
     assert page.count("No times") == 5
     assert html.count('class="day"') == 7
     # The slot's accessible name: day, time with zone, practitioner.
-    names = [text_of(m) for m in re.findall(r'<a class="slot"[^>]*>(.*?)</a>', html)]
+    names = slot_names(html)
     assert names[0].strip().startswith(f"{day}, 9:30 a.m. P")
     assert names[0].strip().endswith(", Ida Needham")
     assert len(names) == 2  # Ida only: Sam's times are not hers
@@ -329,7 +341,7 @@ def test_any_practitioner_shows_each_time_once(app_for: Callable[..., FlaskClien
         .get("/book/times", query_string=STEP | {"practitioner": "any"})
         .get_data(as_text=True)
     )
-    names = [text_of(m).strip() for m in re.findall(r'<a class="slot"[^>]*>(.*?)</a>', html)]
+    names = slot_names(html)
     assert len(names) == 3  # 9:30 once (Ida, listed first), 10:30 with Sam, the next day's 9:30
     assert names[0].endswith("Ida Needham")
     assert names[1].endswith("Sam Walker")
@@ -417,9 +429,14 @@ def test_the_booked_page_offers_the_calendar_file_and_a_subscription(
     assert made.location == f"/book/booked/{APPOINTMENT}#calendar-feed"
     assert fake.scheduling.posted("/calendar-feeds") == [{"owner_kind": "patient"}]
     after = text_of(client.get(f"/book/booked/{APPOINTMENT}").get_data(as_text=True))
-    assert "https://clinic.example/feeds/secret.ics" in client.get(f"/book/booked/{APPOINTMENT}").get_data(
-        as_text=True
-    )
+    # The address is this site's (scheduling's own host may be private), the key in its query string.
+    html = client.get(f"/book/booked/{APPOINTMENT}").get_data(as_text=True)
+    assert f'value="http://localhost/calendar/feed.ics?key={FEED_TOKEN}"' in html
+    feed = app_for(fake, signed_in=False).get(f"/calendar/feed.ics?key={FEED_TOKEN}")  # a calendar app
+    assert feed.status_code == 200
+    assert feed.mimetype == "text/calendar"
+    assert feed.data.startswith(b"BEGIN:VCALENDAR")
+    assert app_for(fake).get("/calendar/feed.ics?key=../../etc").status_code == 404
     assert "subscribe to a calendar from a URL" in after
     # Only a path on this site may follow.
     elsewhere = client.post("/book/calendar-feed", data={"next": "//evil.example/x", "form_token": "f2"})

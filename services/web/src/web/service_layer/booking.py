@@ -393,11 +393,16 @@ def calendar_file(apis: Apis, credentials: Credentials, appointment_id: str) -> 
 
 
 def new_calendar_feed(apis: Apis, credentials: Credentials) -> str:
-    """A private subscription URL for the patient's appointments (scheduling shows its token once)."""
+    """A new subscription key for the patient's appointments (scheduling shows it once, keeps a hash)."""
     feed = apis.scheduling.post(
         "/calendar-feeds", token=credentials.access_token, json={"owner_kind": "patient"}
     )
-    return str(feed["url"])
+    return str(feed["token"])
+
+
+def feed_file(apis: Apis, key: str) -> bytes:
+    """The feed's calendar, as scheduling renders it for whoever holds the key (no sign-in)."""
+    return bytes(apis.scheduling.request("GET", f"/feeds/{key}.ics").content)
 
 
 def reschedule(

@@ -7,6 +7,7 @@ Back button works and nothing needs JavaScript. Booking forms are accepted once 
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -14,7 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from babel.dates import get_timezone_name
+from babel.dates import format_time, get_timezone_name
 from flask import Blueprint, Response, abort, redirect, render_template, request, session, url_for
 from marshmallow import Schema, fields, validate
 
@@ -40,12 +41,18 @@ def _zone_label(zone: str) -> str:
     return get_timezone_name(ZoneInfo(zone), "long", locale=i18n.locale())
 
 
+def _time_only(moment: datetime, zone: str) -> str:
+    """A time of day without the zone ('9:30 a.m.', '09 h 30'), where the zone is said once nearby."""
+    return format_time(moment.astimezone(ZoneInfo(zone)), "short", locale=i18n.locale())
+
+
 @bp.context_processor
 def _helpers() -> dict[str, Any]:
     return {
         "minutes": lambda n: timedelta(minutes=n),
         "hours": lambda n: timedelta(hours=n),
         "zone_label": _zone_label,
+        "time_only": _time_only,
     }
 
 
@@ -366,14 +373,39 @@ def _local_path(target: str | None) -> str:
 @bp.post("/book/calendar-feed")
 @patient_required
 def calendar_feed() -> Response:
-    """A private subscription address for the patient's calendar app, shown on the page they came from."""
+    """A private subscription address for the patient's calendar app, shown on the page they came from.
+
+    The address is this site's (``feed_file``): scheduling's own host may not be reachable from the
+    patient's phone. The key travels in the query string, which the access log never records.
+    """
     back = _local_path(request.form.get("next"))
 
     def create() -> Response:
-        session[FEED_KEY] = booking.new_calendar_feed(apis(), signed_in())
+        key = booking.new_calendar_feed(apis(), signed_in())
+        session[FEED_KEY] = url_for("booking.feed_file", key=key, _external=True)
         return redirect(f"{back}#calendar-feed", 303)
 
     return submit_once(request.form.get(FORM_TOKEN_FIELD), create, already_done=f"{back}#calendar-feed")
+
+
+FEED_KEY_PATTERN = re.compile(r"^[A-Za-z0-9_-]{16,200}$")
+
+
+@bp.get("/calendar/feed.ics")
+def feed_file() -> Response:
+    """A calendar app polls this (it cannot sign in): the patient's appointments, by the feed's key."""
+    key = request.args.get("key", "")
+    if not FEED_KEY_PATTERN.fullmatch(key):
+        abort(404)
+    try:
+        body = booking.feed_file(apis(), key)
+    except ApiError as error:
+        if error.status in (403, 404, 410):
+            abort(404)
+        raise
+    response = Response(body, mimetype="text/calendar")
+    response.headers["Content-Disposition"] = 'inline; filename="appointments.ics"'
+    return response
 
 
 # --- a series of IMS sessions ----------------------------------------------------------------------------
