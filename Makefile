@@ -50,6 +50,7 @@ migrate: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/relay_bench.py
 	$(BIN)/python services/scheduling/bench/scheduling_bench.py
+	$(BIN)/python bench/portal_bench.py
 
 clean:
 	rm -rf var
