@@ -104,13 +104,13 @@ RESET_ACCEPTED = "If an account uses this address, a link to reset its password 
 
 def _tokens(signed_in: auth.SignedIn) -> dict[str, Any]:
     c = container()
-    account, now = signed_in.account, c.clock.now()
+    account = signed_in.account
     token = c.signing_key.issue(
         subject=account.id,
         roles=account.roles,
         issuer=c.settings.common.jwt_issuer,
         audience=c.settings.common.jwt_audience,
-        now=now,
+        now=c.clock.now(),
         ttl=c.token_ttl,
         claims={
             "patient_id": account.patient_id,
@@ -123,7 +123,8 @@ def _tokens(signed_in: auth.SignedIn) -> dict[str, Any]:
         "token_type": "Bearer",
         "expires_in": int(c.token_ttl.total_seconds()),
         "refresh_token": signed_in.refresh_token,
-        "refresh_expires_in": int((signed_in.refresh_expires_at - now).total_seconds()),
+        # A refresh token was just issued: it is valid for the whole TTL.
+        "refresh_expires_in": int(c.refresh_token_ttl.total_seconds()),
     }
 
 
