@@ -19,7 +19,9 @@ from flask.testing import FlaskClient
 from web.adapters.sessions import SqliteStore
 from web.config import WebSettings
 from web.entrypoints.app import create_app
+from web.service_layer.accounts import Credentials
 from web.service_layer.ports import ApiError, Apis
+from web.testing import sign_in
 
 PATIENT = str(uuid.uuid4())
 CLINIC, IDA, ASSESS = str(uuid.uuid4()), str(uuid.uuid4()), str(uuid.uuid4())
@@ -128,17 +130,21 @@ def portal(tmp_path: Path) -> Portal:
     )
     app.config.update(WTF_CSRF_ENABLED=False, TESTING=True)
     client = app.test_client()
-    with client.session_transaction() as session:
-        session["credentials"] = {
-            "access_token": "patient-token",
-            "access_expires_at": time.time() + 3600,
-            "refresh_token": None,
-            "account_id": str(uuid.uuid4()),
-            "roles": ["patient"],
-            "patient_id": PATIENT,
-            "practitioner_id": None,
-            "clinic_id": None,
-        }
+    sign_in(
+        client,
+        Credentials.from_session(
+            {
+                "access_token": "patient-token",
+                "access_expires_at": time.time() + 3600,
+                "refresh_token": None,
+                "account_id": str(uuid.uuid4()),
+                "roles": ["patient"],
+                "patient_id": PATIENT,
+                "practitioner_id": None,
+                "clinic_id": None,
+            }
+        ),
+    )
     scheduling.on(
         "GET",
         f"/clinics/{CLINIC}",

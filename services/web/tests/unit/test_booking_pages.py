@@ -22,6 +22,7 @@ from web.config import WebSettings
 from web.entrypoints.app import create_app
 from web.service_layer.accounts import Credentials
 from web.service_layer.ports import ApiError, Apis
+from web.testing import sign_in
 
 VANCOUVER = ZoneInfo("America/Vancouver")
 PATIENT = "7a1b0c2d-0000-4000-8000-000000000001"
@@ -226,9 +227,9 @@ def app_for(tmp_path: Path) -> Callable[..., FlaskClient]:
         app: Flask = create_app(settings, apis=fake, store=SqliteStore(tmp_path / "sessions.db"))
         app.config.update(WTF_CSRF_ENABLED=False, TESTING=True)
         client = app.test_client()
+        if signed_in:
+            sign_in(client, credentials())
         with client.session_transaction() as session:
-            if signed_in:
-                session["credentials"] = credentials().to_session()
             session["language"] = language
         return client
 

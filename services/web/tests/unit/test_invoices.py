@@ -28,6 +28,7 @@ from web.entrypoints.app import create_app
 from web.service_layer import invoices
 from web.service_layer.accounts import Credentials
 from web.service_layer.ports import ApiError, Apis
+from web.testing import sign_in
 
 PATIENT = "6f9a4a1e-0000-4000-8000-000000000001"
 CLINIC = "6f9a4a1e-0000-4000-8000-0000000000c1"
@@ -251,8 +252,8 @@ def app_for(tmp_path: Path) -> Iterator[Callable[[Apis], FlaskClient]]:
         app: Flask = create_app(settings, apis=fake, store=SqliteStore(tmp_path / "sessions.db"))
         app.config.update(WTF_CSRF_ENABLED=False, TESTING=True)
         client = app.test_client()
+        sign_in(client, credentials())
         with client.session_transaction() as session:
-            session["credentials"] = credentials().to_session()
             session["language"] = "en"
         return client
 

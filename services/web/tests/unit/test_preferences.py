@@ -20,6 +20,7 @@ from web.entrypoints.app import create_app
 from web.service_layer import preferences
 from web.service_layer.accounts import Credentials
 from web.service_layer.ports import ApiError, Apis, Unavailable
+from web.testing import sign_in
 
 PATIENT = "6f9a4a1e-0000-4000-8000-000000000001"
 PREFS = f"/contacts/{PATIENT}/preferences"
@@ -195,8 +196,8 @@ def app_for(tmp_path: Path) -> Callable[..., FlaskClient]:
         app = create_app(settings, apis=fake, store=SqliteStore(tmp_path / "sessions.db"))
         app.config.update(WTF_CSRF_ENABLED=False, TESTING=True)
         client = app.test_client()
+        sign_in(client, credentials())
         with client.session_transaction() as session:
-            session["credentials"] = credentials().to_session()
             session["language"] = "en"
             session.update(session_values)
         return client

@@ -142,6 +142,9 @@ def new_session_id() -> str:
 
 
 SESSION_PREFIX = "session:"
+SAVED_AT = "_saved_at"
+# An unchanged session is written again this often, so it expires after its TTL of inactivity, not of age.
+TOUCH_EVERY_SECONDS = 300
 
 
 class ServerSessionInterface(SessionInterface):
@@ -177,5 +180,10 @@ class ServerSessionInterface(SessionInterface):
                 response.delete_cookie(name, **cookie)  # type: ignore[arg-type]
             return
         response.vary.add("Cookie")
+        now = time.time()
+        if not session.modified and now - float(session.get(SAVED_AT, 0)) < TOUCH_EVERY_SECONDS:
+            # Unchanged: leave the stored copy alone (a concurrent request may have changed it).
+            return
+        session[SAVED_AT] = now
         self.store.save(SESSION_PREFIX + session.sid, dict(session), self.ttl_seconds)
         response.set_cookie(name, session.sid, max_age=self.ttl_seconds, **cookie)  # type: ignore[arg-type]

@@ -17,12 +17,10 @@ from clinic_shared.web.redaction import RedactPathSecrets
 from web.adapters.api import ApiError, Apis, ServiceClient, Unavailable
 from web.adapters.sessions import RedisStore, ServerSessionInterface, SessionStore, SqliteStore
 from web.config import WebSettings
-from web.entrypoints import i18n
-from web.entrypoints.context import APIS_KEY, VERIFIER_KEY, apis, verifier
+from web.entrypoints import i18n, signin
+from web.entrypoints.context import APIS_KEY, VERIFIER_KEY, apis
 from web.entrypoints.forms import FORM_TOKEN_FIELD, N_, STORE_KEY, new_form_token
 from web.entrypoints.views import account, appointments, booking, home, invoices, preferences
-from web.service_layer import accounts
-from web.service_layer.accounts import Credentials
 
 log = structlog.get_logger(__name__)
 
@@ -53,7 +51,11 @@ CONTENT_SECURITY_POLICY = "; ".join(
 
 
 def create_app(
-    settings: WebSettings | None = None, *, apis: Apis | None = None, store: SessionStore | None = None
+    settings: WebSettings | None = None,
+    *,
+    apis: Apis | None = None,
+    store: SessionStore | None = None,
+    verifier: TokenVerifier | None = None,
 ) -> Flask:
     """Build the app; gunicorn calls this in each worker after fork, so HTTP pools are per process."""
     settings = settings or WebSettings.from_env()
@@ -81,7 +83,7 @@ def create_app(
             "notifications", settings.notifications_url, timeout=settings.api_timeout_seconds
         ),
     )
-    app.extensions[VERIFIER_KEY] = TokenVerifier(
+    app.extensions[VERIFIER_KEY] = verifier or TokenVerifier(
         KeySource(url=f"{settings.scheduling_url}/.well-known/jwks.json"),
         issuer=settings.jwt_issuer,
         audience=settings.jwt_audience,
@@ -150,7 +152,7 @@ def _install_request_hooks(app: Flask) -> None:
             args = request.args.to_dict()
             args.pop("lang")
             return redirect(url_for(request.endpoint or "home.index", **(request.view_args or {}), **args))
-        g.credentials = _fresh_credentials()
+        g.credentials = None if request.endpoint == "static" else signin.current()
         return None
 
     @app.after_request
@@ -171,22 +173,6 @@ def _install_request_hooks(app: Flask) -> None:
         return response
 
 
-def _fresh_credentials() -> Credentials | None:
-    data = session.get("credentials")
-    if not data:
-        return None
-    credentials = Credentials.from_session(data)
-    if credentials.needs_refresh(time.time()):
-        try:
-            credentials = accounts.refresh(apis(), verifier(), credentials)
-        except accounts.SessionEnded:
-            session.pop("credentials", None)
-            g.session_ended = True
-            return None
-        session["credentials"] = credentials.to_session()
-    return credentials
-
-
 def _install_error_pages(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def _csrf(error: CSRFError) -> tuple[str, int]:
@@ -202,7 +188,7 @@ def _install_error_pages(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def _api_error(error: ApiError) -> Any:
         if error.status == 401:
-            session.pop("credentials", None)
+            signin.forget()
             return redirect(url_for("account.login", next=request.full_path), 303)
         if error.status in (403, 404):
             return render_template("errors/not_found.html"), 404

@@ -36,6 +36,12 @@ def signed_in() -> Credentials:
     return found
 
 
+def sign_in_url() -> str:
+    """The sign-in page, coming back here afterwards (and saying why, when the session just ended)."""
+    ended = {"ended": 1} if g.get("session_ended") else {}
+    return url_for("account.login", next=request.full_path.rstrip("?"), **ended)
+
+
 def patient_required(view: F) -> F:
     """Send anyone not signed in as a patient to the sign-in page, coming back here afterwards."""
 
@@ -43,7 +49,7 @@ def patient_required(view: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         found = credentials()
         if found is None or not found.is_patient:
-            return redirect(url_for("account.login", next=request.full_path.rstrip("?")), 303)
+            return redirect(sign_in_url(), 303)
         return view(*args, **kwargs)
 
     return wrapper  # type: ignore[return-value]

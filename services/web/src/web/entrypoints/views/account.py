@@ -9,6 +9,7 @@ from marshmallow import Schema, fields, validate
 from werkzeug.wrappers import Response
 
 from web.adapters.api import ApiError
+from web.entrypoints import signin
 from web.entrypoints.context import apis, credentials, verifier
 from web.entrypoints.forms import N_, Form, apply_api_error, parse_form
 from web.entrypoints.i18n import LANGUAGES, current_language
@@ -88,11 +89,6 @@ def _safe_next(target: str | None) -> str:
     return target
 
 
-def _start_session(signed: accounts.Credentials) -> None:
-    session.regenerate()  # type: ignore[attr-defined]
-    session["credentials"] = signed.to_session()
-
-
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> Response | str:
     next_url = request.values.get("next")
@@ -100,7 +96,10 @@ def login() -> Response | str:
         if credentials() is not None:
             return redirect(_safe_next(next_url))
         return render_template(
-            "account/login.html", form=Form(), next_url=next_url, ended=g.get("session_ended", False)
+            "account/login.html",
+            form=Form(),
+            next_url=next_url,
+            ended=g.get("session_ended") or bool(request.args.get("ended")),
         )
     form = parse_form(SignInForm(), request.form)
     if form.ok:
@@ -109,7 +108,7 @@ def login() -> Response | str:
         except accounts.SignInFailed:
             form.error("email", N_("The e-mail address or password is not right"))
         else:
-            _start_session(signed)
+            signin.remember(signed)
             return redirect(_safe_next(next_url), 303)
     form.values.pop("password", None)
     return render_template("account/login.html", form=form, next_url=next_url), 200
@@ -120,6 +119,7 @@ def logout() -> Response:
     signed = credentials()
     if signed is not None:
         accounts.sign_out(apis(), signed)
+    signin.forget()
     language = session.get("language")
     session.clear()
     if language:
@@ -175,7 +175,7 @@ def signup() -> Response | str:
                 N_("We could not create your account. Check the details below."),
             )
         else:
-            _start_session(signed)
+            signin.remember(signed)
             session["language"] = form.data["language"]
             consent = {"email": form.data["email_consent"], "sms": form.data["sms_consent"]}
             if not preferences.apply_pending_consent(apis(), signed, consent):
@@ -213,6 +213,6 @@ def reset_password(token: str) -> Response | str:
             else:
                 return render_template("account/reset_expired.html"), 410
         else:
-            session.pop("credentials", None)
+            signin.forget()
             return redirect(url_for("account.login", reset=1), 303)
     return render_template("account/reset.html", form=form, token=token)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, redirect, render_template, url_for
+from flask import Blueprint, g, redirect, render_template, url_for
 from werkzeug.wrappers import Response
 
 from web.entrypoints.context import credentials
@@ -14,5 +14,7 @@ bp = Blueprint("home", __name__)
 def index() -> Response | str:
     signed_in = credentials()
     if signed_in is None:
-        return redirect(url_for("account.login"))
+        return redirect(
+            url_for("account.login", ended=1) if g.get("session_ended") else url_for("account.login")
+        )
     return render_template("home/index.html")
