@@ -401,6 +401,10 @@ def test_the_whole_booking_in_french_and_a_time_taken_meanwhile(
     day = weekday_ahead(7, 3)  # a Thursday
     show_week_with(page, day, later="Semaine suivante")
     browser.check(page, "book-fr-times")
+    # The narrowest phones (320 px) in French: still no sideways scroll.
+    page.set_viewport_size({"width": 320, "height": 740})
+    browser.check(page, "book-fr-times-320")
+    page.set_viewport_size({"width": 1280, "height": 900})
     wanted = day_slots(page, day).filter(has_text="11 h 00")
     expect(wanted).to_have_count(1)
     expect(wanted).to_have_accessible_name(re.compile(r"^jeudi \d+ \S+ \d{4}, 11 h 00 H[NA]P, Ida Needham$"))
