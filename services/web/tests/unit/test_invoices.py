@@ -279,7 +279,7 @@ def test_the_page_shows_status_words_money_dates_and_downloads(
     assert "$120.00" in html
     assert "$70.00" in html
     assert "Dec 31, 2025" in html  # the clinic's date, not UTC's
-    assert "You have $20.00 of credit; it is applied to your next invoice." in html
+    assert "You have $20.00 of credit. The clinic can use it toward what you owe." in html
     assert f"/invoices/{INVOICE}/pdf" in html
     assert f"/invoices/{INVOICE}/receipt" in html
     assert 'class="stack invoices"' in html
