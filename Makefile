@@ -36,7 +36,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
-	$(BIN)/mypy shared/src $(foreach s,scheduling billing notifications,services/$(s)/src/$(s)/domain services/$(s)/src/$(s)/service_layer)
+	$(BIN)/mypy shared/src $(foreach s,scheduling billing notifications web,services/$(s)/src/$(s)/domain services/$(s)/src/$(s)/service_layer)
 
 fmt: $(STAMP)
 	$(BIN)/ruff format .

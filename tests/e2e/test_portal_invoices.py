@@ -24,6 +24,8 @@ pytestmark = pytest.mark.e2e
 
 PASSWORD = "patient password"
 
+CREDIT_SENTENCE = "You have $20.00 of credit. The clinic can use it toward what you owe."
+
 
 @dataclass
 class Billed:
@@ -126,7 +128,7 @@ def test_a_patient_sees_their_invoice_balance_credit_note_and_credit_and_downloa
     expect(row).to_contain_text(f"Credit note {billed.note_number}")
     expect(row).to_contain_text("$10.00 off")
     expect(page.get_by_text("Still to pay: $60.00")).to_be_visible()
-    expect(page.get_by_text("You have $20.00 of credit. The clinic can use it toward what you owe.")).to_be_visible()
+    expect(page.get_by_text(CREDIT_SENTENCE)).to_be_visible()
     browser.check(page, "invoices")
 
     with page.expect_download() as downloading:
@@ -160,7 +162,7 @@ def test_a_patient_sees_their_invoice_balance_credit_note_and_credit_and_downloa
 def test_the_invoices_page_on_a_phone_and_in_french(portal: System, browser: Browser, billed: Billed) -> None:
     page = browser.page(phone=True)
     sign_in(page, portal, billed.email, "/invoices")
-    expect(page.get_by_text("You have $20.00 of credit. The clinic can use it toward what you owe.")).to_be_visible()
+    expect(page.get_by_text(CREDIT_SENTENCE)).to_be_visible()
     # The table stacks: each value is labelled beside it.
     expect(page.locator("td[data-label='Balance']").first).to_be_visible()
     browser.check(page, "invoices")
