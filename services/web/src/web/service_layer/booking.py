@@ -19,6 +19,7 @@ from web.domain import slots as slot_rules
 from web.domain.plans import ProposalRow, Series
 from web.domain.slots import Slot, Week
 from web.service_layer.accounts import Credentials
+from web.service_layer.concurrency import together
 from web.service_layer.ports import ApiError, Apis
 
 PAGE_SIZE = 100  # the APIs' listing pages; a clinic has far fewer practitioners or treatments
@@ -195,7 +196,13 @@ class Proposal:
 
 
 def _all(apis: Apis, credentials: Credentials, path: str) -> list[dict[str, Any]]:
-    return list(apis.scheduling.get(path, token=credentials.access_token, params={"page_size": PAGE_SIZE}))
+    """A clinic's reference list (treatments, practitioners, rooms): the same for everyone, kept briefly."""
+    return apis.reference.get(
+        path,
+        lambda: list(
+            apis.scheduling.get(path, token=credentials.access_token, params={"page_size": PAGE_SIZE})
+        ),
+    )
 
 
 def clinics(apis: Apis, credentials: Credentials) -> list[Clinic]:
@@ -203,15 +210,30 @@ def clinics(apis: Apis, credentials: Credentials) -> list[Clinic]:
 
 
 def clinic(apis: Apis, credentials: Credentials, clinic_id: str) -> Clinic:
-    return Clinic.from_api(apis.scheduling.get(f"/clinics/{clinic_id}", token=credentials.access_token))
+    path = f"/clinics/{clinic_id}"
+    return Clinic.from_api(
+        apis.reference.get(path, lambda: apis.scheduling.get(path, token=credentials.access_token))
+    )
+
+
+def _prices_in_force(apis: Apis, credentials: Credentials, clinic_id: str) -> list[dict[str, Any]]:
+    path = f"/clinics/{clinic_id}/prices-in-force"
+    return apis.reference.get(
+        f"billing:{path}", lambda: list(apis.billing.get(path, token=credentials.access_token))
+    )
 
 
 def catalogue(apis: Apis, credentials: Credentials, clinic_id: str) -> Catalogue:
     """The clinic, its active treatments with today's prices, its active practitioners, and clearance."""
-    place = clinic(apis, credentials, clinic_id)
+    place, listed_prices, listed_treatments, listed_practitioners, found = together(
+        lambda: clinic(apis, credentials, clinic_id),
+        lambda: _prices_in_force(apis, credentials, clinic_id),
+        lambda: _all(apis, credentials, f"/clinics/{clinic_id}/treatment-types"),
+        lambda: _all(apis, credentials, f"/clinics/{clinic_id}/practitioners"),
+        lambda: apis.scheduling.get(f"/clinics/{clinic_id}/ims-clearance", token=credentials.access_token),
+    )
     prices = {
-        str(p["treatment_type_id"]): (int(p["amount_cents"]), str(p["currency"]))
-        for p in apis.billing.get(f"/clinics/{clinic_id}/prices-in-force", token=credentials.access_token)
+        str(p["treatment_type_id"]): (int(p["amount_cents"]), str(p["currency"])) for p in listed_prices
     }
     treatments = [
         Treatment(
@@ -223,16 +245,15 @@ def catalogue(apis: Apis, credentials: Credentials, clinic_id: str) -> Catalogue
             price_cents=prices.get(str(t["id"]), (None, place.currency))[0],
             currency=prices.get(str(t["id"]), (None, place.currency))[1],
         )
-        for t in _all(apis, credentials, f"/clinics/{clinic_id}/treatment-types")
+        for t in listed_treatments
         if t.get("active", True)
     ]
     treatments.sort(key=lambda t: (t.kind != ASSESSMENT, t.name))
     practitioners = [
         Practitioner(id=str(p["id"]), name=str(p["display_name"]), ims_qualified=bool(p["ims_qualified"]))
-        for p in _all(apis, credentials, f"/clinics/{clinic_id}/practitioners")
+        for p in listed_practitioners
         if p.get("active", True)
     ]
-    found = apis.scheduling.get(f"/clinics/{clinic_id}/ims-clearance", token=credentials.access_token)
     clearance = Clearance(
         cleared=bool(found["cleared"]),
         assessed=bool(found["assessed"]),
@@ -321,8 +342,21 @@ def times(
     zone = place.zone
     today = slot_rules.local_today(now, zone)
     last_day = slot_rules.last_bookable_day(now, zone, place.horizon_days)
-    first = earliest_slot(
-        apis, credentials, place, treatment_id, practitioner_id, today=today, last_day=last_day
+
+    def week_from(monday: date) -> list[Slot]:
+        start, end = slot_rules.search_range(monday, today)
+        if start > end:
+            return []
+        return _search(apis, credentials, place.id, treatment_id, practitioner_id, start, end)
+
+    # The week shown is the one asked for, else the earliest free time's, which is most often this one:
+    # search it beside the earliest time, and again only when the earliest falls in another week.
+    guess = slot_rules.choose_monday(requested_week, today=today, last_day=last_day, fallback=None)
+    first, found = together(
+        lambda: earliest_slot(
+            apis, credentials, place, treatment_id, practitioner_id, today=today, last_day=last_day
+        ),
+        lambda: week_from(guess),
     )
     monday = slot_rules.choose_monday(
         requested_week,
@@ -330,12 +364,8 @@ def times(
         last_day=last_day,
         fallback=first.local(zone).date() if first else None,
     )
-    start, end = slot_rules.search_range(monday, today)
-    found = (
-        _search(apis, credentials, place.id, treatment_id, practitioner_id, start, end)
-        if start <= end
-        else []
-    )
+    if monday != guess:
+        found = week_from(monday)
     if practitioner_id is None:
         found = slot_rules.one_per_time(found, preferred)
     week = slot_rules.week_of(found, monday, zone, today=today, last_day=last_day)

@@ -9,6 +9,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from web.service_layer.reference import ReferenceCache
+
 Json = Any
 
 
@@ -70,8 +72,9 @@ class Api(Protocol):
 
 @dataclass(frozen=True)
 class Apis:
-    """The three services, as the page use cases see them."""
+    """The three services, as the page use cases see them, and what they say of clinics, kept briefly."""
 
     scheduling: Api
     billing: Api
     notifications: Api
+    reference: ReferenceCache = field(default_factory=ReferenceCache)
