@@ -17,15 +17,23 @@ from clinic_shared.web.redaction import RedactPathSecrets
 from web.adapters.api import ApiError, Apis, ServiceClient, Unavailable
 from web.adapters.sessions import RedisStore, ServerSessionInterface, SessionStore, SqliteStore
 from web.config import WebSettings
-from web.entrypoints import i18n, signin
+from web.entrypoints import i18n, phones, signin
 from web.entrypoints.context import APIS_KEY, VERIFIER_KEY, apis
 from web.entrypoints.forms import FORM_TOKEN_FIELD, N_, STORE_KEY, new_form_token
 from web.entrypoints.views import account, appointments, booking, home, invoices, preferences
+from web.service_layer import booking as booking_pages
 
 log = structlog.get_logger(__name__)
 
 SECRET_PATH_PREFIXES = ("/reset-password/", "/waitlist/offers/")
 STATIC_MAX_AGE = 3600
+# Booking's pages that change an existing appointment belong to "My appointments" in the navigation.
+CHANGES_TO_AN_APPOINTMENT = {
+    "booking.reschedule",
+    "booking.reschedule_review",
+    "booking.rescheduled",
+    "booking.calendar_file",
+}
 # The patient's areas, in navigation order: (endpoint, label).
 PORTAL_AREAS = [
     ("booking.start", N_("Book")),
@@ -117,7 +125,13 @@ def _install_templates(app: Flask) -> None:
     def _portal_links() -> dict[str, Any]:
         # Areas appear in the navigation as their blueprints are registered.
         links = [(endpoint, label, endpoint.split(".")[0]) for endpoint, label in PORTAL_AREAS]
-        return {"portal_links": [link for link in links if link[0] in app.view_functions]}
+        endpoint = request.endpoint or ""
+        here = "appointments" if endpoint in CHANGES_TO_AN_APPOINTMENT else request.blueprint
+        return {
+            "portal_links": [link for link in links if link[0] in app.view_functions],
+            "current_area": here,
+            "help_clinic": _help_clinic(),
+        }
 
     app.jinja_env.filters.update(
         when=i18n.format_when,
@@ -125,7 +139,20 @@ def _install_templates(app: Flask) -> None:
         long_day=i18n.format_long_day,
         clock=i18n.format_clock,
         money=i18n.format_money,
+        phone=phones.readable,
     )
+
+
+def _help_clinic() -> booking_pages.Clinic | None:
+    """The clinic to call for help, named in every page's footer once the patient is signed in."""
+    signed = g.get("credentials")
+    if signed is None:
+        return None
+    try:
+        places = booking_pages.clinics(apis(), signed)
+    except (ApiError, Unavailable):
+        return None
+    return places[0] if len(places) == 1 else None
 
 
 def _countries_options(countries: list[tuple[str, str]]) -> list[tuple[str, str]]:
