@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json as jsonlib
 import re
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from html import unescape
@@ -22,7 +20,7 @@ from web.config import WebSettings
 from web.entrypoints.app import create_app
 from web.service_layer.accounts import Credentials
 from web.service_layer.ports import ApiError, Apis
-from web.testing import sign_in
+from web.testing import FakeApi, patient_credentials, sign_in
 
 VANCOUVER = ZoneInfo("America/Vancouver")
 PATIENT = "7a1b0c2d-0000-4000-8000-000000000001"
@@ -36,60 +34,9 @@ PLAN = "7a1b0c2d-0000-4000-8000-0000000000f1"
 ROOM = "7a1b0c2d-0000-4000-8000-0000000000b1"
 FEED_TOKEN = "q7KSLqafom_G81ecWEx-0123456789ab"
 
-Route = Callable[..., Any] | Any
-
-
-class FakeApi:
-    """One service answering from (method, path) -> body (or a callable, or an ApiError to raise)."""
-
-    def __init__(self, name: str, routes: dict[tuple[str, str], Route] | None = None) -> None:
-        self.name = name
-        self.routes = routes or {}
-        self.calls: list[tuple[str, str, Any, Any]] = []
-
-    def _answer(self, method: str, path: str, json: Any, params: Any) -> Any:
-        self.calls.append((method, path, json, params))
-        answer = self.routes.get((method, path))
-        if answer is None:
-            raise ApiError(404, "Not Found")
-        if isinstance(answer, Exception):
-            raise answer
-        return answer(json=json, params=params) if callable(answer) else answer
-
-    def request(self, method: str, path: str, *, token: Any = None, json: Any = None, params: Any = None,
-                headers: Any = None) -> Any:  # fmt: skip
-        body = self._answer(method, path, json, params)
-        if isinstance(body, SimpleNamespace):
-            return body
-        return SimpleNamespace(json=lambda: body, headers={}, content=jsonlib.dumps(body).encode())
-
-    def get(self, path: str, *, token: Any = None, params: Any = None) -> Any:
-        return self._answer("GET", path, None, params)
-
-    def post(self, path: str, *, token: Any = None, json: Any = None, headers: Any = None) -> Any:
-        return self._answer("POST", path, json, None)
-
-    def put(self, path: str, *, token: Any = None, json: Any = None) -> Any:
-        return self._answer("PUT", path, json, None)
-
-    def patch(self, path: str, *, token: Any = None, json: Any = None) -> Any:
-        return self._answer("PATCH", path, json, None)
-
-    def posted(self, path: str) -> list[Any]:
-        return [body for method, p, body, _ in self.calls if method == "POST" and p == path]
-
 
 def credentials() -> Credentials:
-    return Credentials(
-        access_token="token",
-        access_expires_at=time.time() + 3600,
-        refresh_token=None,
-        account_id="account",
-        roles=("patient",),
-        patient_id=PATIENT,
-        practitioner_id=None,
-        clinic_id=None,
-    )
+    return patient_credentials(PATIENT)
 
 
 def local(days: int, hour: int, minute: int = 0) -> datetime:

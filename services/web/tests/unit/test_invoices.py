@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
@@ -28,66 +27,16 @@ from web.entrypoints.app import create_app
 from web.service_layer import invoices
 from web.service_layer.accounts import Credentials
 from web.service_layer.ports import ApiError, Apis
-from web.testing import sign_in
+from web.testing import FakeApi, patient_credentials, sign_in
 
 PATIENT = "6f9a4a1e-0000-4000-8000-000000000001"
 CLINIC = "6f9a4a1e-0000-4000-8000-0000000000c1"
 OTHER_CLINIC = "6f9a4a1e-0000-4000-8000-0000000000c2"
 INVOICE = "6f9a4a1e-0000-4000-8000-0000000000a1"
 
-Route = Callable[..., Any] | Any
-
-
-class FakeApi:
-    """One service's API answering from a table of (method, path) -> body; anything else is a 404."""
-
-    def __init__(self, name: str, routes: dict[tuple[str, str], Route] | None = None) -> None:
-        self.name = name
-        self.routes = routes or {}
-        self.calls: list[tuple[str, str, Any, Any]] = []
-
-    def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        token: str | None = None,
-        json: Any = None,
-        params: Any = None,
-        headers: Any = None,
-    ) -> Any:
-        self.calls.append((method, path, json, params))
-        answer = self.routes.get((method, path))
-        if answer is None:
-            raise ApiError(404, "Not Found")
-        if isinstance(answer, Exception):
-            raise answer
-        return answer(json=json, params=params) if callable(answer) else answer
-
-    def get(self, path: str, *, token: str | None = None, params: Any = None) -> Any:
-        return self.request("GET", path, token=token, params=params)
-
-    def post(self, path: str, *, token: str | None = None, json: Any = None, headers: Any = None) -> Any:
-        return self.request("POST", path, token=token, json=json)
-
-    def put(self, path: str, *, token: str | None = None, json: Any = None) -> Any:
-        return self.request("PUT", path, token=token, json=json)
-
-    def patch(self, path: str, *, token: str | None = None, json: Any = None) -> Any:
-        return self.request("PATCH", path, token=token, json=json)
-
 
 def credentials() -> Credentials:
-    return Credentials(
-        access_token="token",
-        access_expires_at=time.time() + 3600,
-        refresh_token=None,
-        account_id="account",
-        roles=("patient",),
-        patient_id=PATIENT,
-        practitioner_id=None,
-        clinic_id=None,
-    )
+    return patient_credentials(PATIENT)
 
 
 def invoice(number: str, issued_at: str | None, status: str = "issued", **amounts: Any) -> dict[str, Any]:
