@@ -114,10 +114,29 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _catalogue_and_treatment(choice: Choice) -> tuple[Catalogue, Treatment]:
-    assert choice.clinic is not None
+class BackToStep(Exception):
+    """An earlier step's choice is missing or no longer offered: go back to that step."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        self.url = url
+
+
+@bp.errorhandler(BackToStep)
+def _back_to_step(error: BackToStep) -> Response:
+    return redirect(error.url)
+
+
+def _chosen_so_far(values: Mapping[str, Any]) -> tuple[Choice, Catalogue, Treatment]:
+    """The clinic and treatment chosen in the earlier steps, each still offered to this patient."""
+    choice = Choice.read(values)
+    if choice.clinic is None:
+        raise BackToStep(url_for("booking.start"))
     found = booking.catalogue(apis(), signed_in(), choice.clinic)
-    return found, found.treatment(choice.treatment)
+    try:
+        return choice, found, found.treatment(choice.treatment)
+    except booking.NotOffered:
+        raise BackToStep(url_for("booking.treatment", clinic=choice.clinic)) from None
 
 
 def _several_clinics() -> bool:
@@ -172,13 +191,7 @@ def treatment() -> Response | str:
 @bp.get("/book/practitioner")
 @patient_required
 def practitioner() -> Response | str:
-    choice = Choice.read(request.args)
-    if choice.clinic is None:
-        return redirect(url_for("booking.start"))
-    try:
-        found, chosen = _catalogue_and_treatment(choice)
-    except booking.NotOffered:
-        return redirect(url_for("booking.treatment", clinic=choice.clinic))
+    choice, found, chosen = _chosen_so_far(request.args)
     qualified = found.qualified(chosen)
     form = Form(values={"practitioner": choice.practitioner or ""})
     if "next" in request.args:
@@ -205,13 +218,7 @@ def _known_practitioner(choice: Choice, found: Catalogue, chosen: Treatment) -> 
 @bp.get("/book/times")
 @patient_required
 def times() -> Response | str:
-    choice = Choice.read(request.args)
-    if choice.clinic is None:
-        return redirect(url_for("booking.start"))
-    try:
-        found, chosen = _catalogue_and_treatment(choice)
-    except booking.NotOffered:
-        return redirect(url_for("booking.treatment", clinic=choice.clinic))
+    choice, found, chosen = _chosen_so_far(request.args)
     if not _known_practitioner(choice, found, chosen):
         return redirect(url_for("booking.practitioner", **choice.args()))
     qualified = found.qualified(chosen)
@@ -281,13 +288,7 @@ def _week_of(slot: Slot, zone: Any) -> str:
 @patient_required
 def review() -> Response | str:
     values = request.form if request.method == "POST" else request.args
-    choice = Choice.read(values)
-    if choice.clinic is None:
-        return redirect(url_for("booking.start"))
-    try:
-        found, chosen = _catalogue_and_treatment(choice)
-    except booking.NotOffered:
-        return redirect(url_for("booking.treatment", clinic=choice.clinic))
+    choice, found, chosen = _chosen_so_far(values)
     slot = _picked(choice, found, chosen, values.get("at"), values.get("who"))
     if slot is None or not _known_practitioner(choice, found, chosen):
         return redirect(url_for("booking.times", **choice.args()))
@@ -435,13 +436,7 @@ class PlanForm(Schema):
 @patient_required
 def plan() -> Response | str:
     values = request.form if request.method == "POST" else request.args
-    choice = Choice.read(values)
-    if choice.clinic is None:
-        return redirect(url_for("booking.start"))
-    try:
-        found, chosen = _catalogue_and_treatment(choice)
-    except booking.NotOffered:
-        return redirect(url_for("booking.treatment", clinic=choice.clinic))
+    choice, found, chosen = _chosen_so_far(values)
     first = _picked(choice, found, chosen, values.get("at"), values.get("who"))
     if not chosen.is_ims or first is None or not _known_practitioner(choice, found, chosen):
         return redirect(url_for("booking.times", **choice.args()))
