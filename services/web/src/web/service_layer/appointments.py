@@ -8,9 +8,10 @@ and hand the patient's choices on. Appointments carry ids; the clinic's names ar
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -27,6 +28,7 @@ from web.domain.visits import (
 )
 from web.domain.waitlist import OfferState, WaitlistEntry, Window
 from web.service_layer.accounts import Credentials
+from web.service_layer.concurrency import together
 from web.service_layer.ports import Api, ApiError, Apis
 
 PAGE_SIZE = 100  # the APIs' largest page
@@ -55,21 +57,37 @@ def _pages(api: Api, path: str, token: str, params: Mapping[str, Any] | None = N
     return items
 
 
+def _reference_list(apis: Apis, path: str, token: str) -> list[dict[str, Any]]:
+    return apis.reference.get(f"all:{path}", lambda: _pages(apis.scheduling, path, token))
+
+
+def _reference_item(apis: Apis, path: str, token: str) -> dict[str, Any]:
+    return apis.reference.get(path, lambda: apis.scheduling.get(path, token=token))  # type: ignore[no-any-return]
+
+
 def names_for(apis: Apis, credentials: Credentials, clinic_ids: Iterable[str]) -> Names:
-    """The names of each clinic and of its practitioners and treatments (read once per clinic)."""
+    """The names of each clinic and of its practitioners and treatments (reference data, kept briefly)."""
     token = credentials.access_token
+    ids = sorted(set(clinic_ids))
+
+    calls: list[Callable[[], Any]] = []
+    for clinic_id in ids:
+        calls += [
+            partial(_reference_list, apis, f"/clinics/{clinic_id}/practitioners", token),
+            partial(_reference_list, apis, f"/clinics/{clinic_id}/treatment-types", token),
+            partial(_reference_item, apis, f"/clinics/{clinic_id}", token),
+        ]
+    answers = iter(together(*calls))
     clinics: dict[str, ClinicName] = {}
     practitioners: dict[str, str] = {}
     treatments: dict[str, str] = {}
-    for clinic_id in sorted(set(clinic_ids)):
-        clinic = apis.scheduling.get(f"/clinics/{clinic_id}", token=token)
+    for clinic_id in ids:
+        people, kinds, clinic = next(answers), next(answers), next(answers)
         clinics[clinic_id] = ClinicName(
             name=str(clinic["name"]), timezone=str(clinic["timezone"]), phone=str(clinic.get("phone", ""))
         )
-        for person in _pages(apis.scheduling, f"/clinics/{clinic_id}/practitioners", token):
-            practitioners[str(person["id"])] = str(person["display_name"])
-        for treatment in _pages(apis.scheduling, f"/clinics/{clinic_id}/treatment-types", token):
-            treatments[str(treatment["id"])] = str(treatment["name"])
+        practitioners.update({str(person["id"]): str(person["display_name"]) for person in people})
+        treatments.update({str(treatment["id"]): str(treatment["name"]) for treatment in kinds})
     return Names(clinics=clinics, practitioners=practitioners, treatments=treatments)
 
 
@@ -114,9 +132,12 @@ class Overview:
 
 def overview(apis: Apis, credentials: Credentials, now: datetime) -> Overview:
     token = credentials.access_token
-    appointments = _pages(apis.scheduling, "/appointments", token)
-    plans = _pages(apis.scheduling, "/plans", token)
-    entries = [WaitlistEntry.from_api(e) for e in _pages(apis.scheduling, "/waitlist", token)]
+    appointments, plans, listed_entries = together(
+        lambda: _pages(apis.scheduling, "/appointments", token),
+        lambda: _pages(apis.scheduling, "/plans", token),
+        lambda: _pages(apis.scheduling, "/waitlist", token),
+    )
+    entries = [WaitlistEntry.from_api(e) for e in listed_entries]
     clinic_ids = [str(a["clinic_id"]) for a in appointments] + [str(p["clinic_id"]) for p in plans]
     names = names_for(apis, credentials, clinic_ids + [e.clinic_id for e in entries])
     every = [Visit.from_api(a, names) for a in appointments]

@@ -10,6 +10,7 @@ from typing import Any
 _POOL: ThreadPoolExecutor | None = None
 _POOL_LOCK = threading.Lock()
 MAX_WORKERS = 16
+THREAD_PREFIX = "api-call"
 
 
 def _pool() -> ThreadPoolExecutor:
@@ -17,13 +18,14 @@ def _pool() -> ThreadPoolExecutor:
     global _POOL
     with _POOL_LOCK:
         if _POOL is None:
-            _POOL = ThreadPoolExecutor(max_workers=MAX_WORKERS, thread_name_prefix="api-call")
+            _POOL = ThreadPoolExecutor(max_workers=MAX_WORKERS, thread_name_prefix=THREAD_PREFIX)
         return _POOL
 
 
 def together(*calls: Callable[[], Any]) -> list[Any]:
     """Each call's result, in order; the first failure is raised once all have finished."""
-    if len(calls) <= 1:
+    if len(calls) <= 1 or threading.current_thread().name.startswith(THREAD_PREFIX):
+        # Already on a pool thread: waiting there for other pool threads could starve the pool.
         return [call() for call in calls]
     futures: list[Future[Any]] = [_pool().submit(call) for call in calls]
     return [future.result() for future in futures]
