@@ -349,15 +349,25 @@ def times(
             return []
         return _search(apis, credentials, place.id, treatment_id, practitioner_id, start, end)
 
-    # The week shown is the one asked for, else the earliest free time's, which is most often this one:
-    # search it beside the earliest time, and again only when the earliest falls in another week.
+    # The week shown is the one asked for, else the earliest free time's, which is most often this one.
+    # This week's times start today, so its first free time is the earliest: one search does. Any other
+    # week is searched beside the earliest time, and again only if the earliest falls in another week.
     guess = slot_rules.choose_monday(requested_week, today=today, last_day=last_day, fallback=None)
-    first, found = together(
-        lambda: earliest_slot(
-            apis, credentials, place, treatment_id, practitioner_id, today=today, last_day=last_day
-        ),
-        lambda: week_from(guess),
-    )
+    first: Slot | None
+    if guess == slot_rules.monday_of(today):
+        found = week_from(guess)
+        first = min(found, key=lambda slot: slot.starts_at) if found else None
+        if first is None:
+            first = earliest_slot(
+                apis, credentials, place, treatment_id, practitioner_id, today=today, last_day=last_day
+            )
+    else:
+        first, found = together(
+            lambda: earliest_slot(
+                apis, credentials, place, treatment_id, practitioner_id, today=today, last_day=last_day
+            ),
+            lambda: week_from(guess),
+        )
     monday = slot_rules.choose_monday(
         requested_week,
         today=today,
