@@ -105,3 +105,28 @@ def _the_consent_given_at_sign_up_reaches_notifications(portal: System, email: s
     preferences = wait_for(chosen, timeout=30, what="the patient's contact copy in notifications")
     assert preferences["email"] is True
     assert preferences["sms"] is False
+
+
+def test_a_patient_registered_in_french_sees_the_portal_in_french(portal: System, browser: Browser) -> None:
+    email = f"fr-{uuid.uuid4().hex[:8]}@example.test"
+    registered = httpx.post(
+        f"{portal.url('scheduling')}/patients",
+        json={
+            "email": email,
+            "password": "mot de passe assez long",
+            "first_name": "Élise",
+            "last_name": "Tremblay",
+            "language": "fr",
+        },
+        timeout=5,
+    )
+    assert registered.status_code == 201, registered.text
+    page = browser.page(locale="en-CA")  # an English browser: the registered language decides
+    page.goto(f"{portal.url('web')}/login")
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    page.get_by_label("E-mail address").fill(email)
+    page.get_by_label("Password").fill("mot de passe assez long")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Votre clinique")).to_be_visible()
+    expect(page.locator("html")).to_have_attribute("lang", "fr")
+    browser.check(page, "home-fr")

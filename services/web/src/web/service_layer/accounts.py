@@ -87,6 +87,18 @@ def sign_in(apis: Apis, verifier: TokenVerifier, email: str, password: str) -> C
     return _credentials(verifier, body, time.time())
 
 
+def registered_language(apis: Apis, credentials: Credentials) -> str | None:
+    """The language the patient registered with (their messages use it; so does the portal)."""
+    if not credentials.patient_id:
+        return None
+    try:
+        patient = apis.scheduling.get(f"/patients/{credentials.patient_id}", token=credentials.access_token)
+    except ApiError:
+        return None
+    language = patient.get("language")
+    return str(language) if language else None
+
+
 def refresh(apis: Apis, verifier: TokenVerifier, credentials: Credentials) -> Credentials:
     if not credentials.refresh_token:
         raise SessionEnded

@@ -109,6 +109,10 @@ def login() -> Response | str:
             form.error("email", N_("The e-mail address or password is not right"))
         else:
             signin.remember(signed)
+            if "language" not in session:  # a language picked on this visit wins over the registered one
+                language = accounts.registered_language(apis(), signed)
+                if language in LANGUAGES:
+                    session["language"] = language
             return redirect(_safe_next(next_url), 303)
     form.values.pop("password", None)
     return render_template("account/login.html", form=form, next_url=next_url), 200
