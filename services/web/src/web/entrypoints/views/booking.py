@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -239,18 +239,39 @@ def times() -> Response | str:
     def week_href(monday: date) -> str:
         return url_for("booking.times", **choice.args(week=monday.isoformat()))
 
+    return _times_page(
+        found,
+        chosen,
+        choice.practitioner_id,
+        free,
+        slot_href,
+        week_href,
+        back=url_for("booking.practitioner", **choice.args()),
+        choice=choice,
+    )
+
+
+def _times_page(
+    found: Catalogue,
+    treatment: Treatment,
+    practitioner_id: str | None,
+    free: booking.Times,
+    slot_href: Callable[[Slot], str],
+    week_href: Callable[[date], str],
+    **extra: Any,
+) -> str:
+    """A week of free times, for a new booking or for moving one (``extra``: what differs between them)."""
     return render_template(
         "booking/times.html",
         catalogue=found,
-        treatment=chosen,
-        choice=choice,
-        practitioner=found.practitioner(choice.practitioner_id),
+        treatment=treatment,
+        practitioner=found.practitioner(practitioner_id),
         times=free,
         names=found.names(),
         slot_href=slot_href,
         week_href=week_href,
         taken=bool(request.args.get("taken")),
-        back=url_for("booking.practitioner", **choice.args()),
+        **extra,
     )
 
 
@@ -584,18 +605,15 @@ def reschedule(appointment_id: uuid.UUID) -> str:
     def week_href(monday: date) -> str:
         return url_for("booking.reschedule", appointment_id=appointment_id, week=monday.isoformat())
 
-    return render_template(
-        "booking/times.html",
-        catalogue=found,
-        treatment=kind,
-        practitioner=found.practitioner(visit.practitioner_id),
-        times=free,
-        names=found.names(),
-        slot_href=slot_href,
-        week_href=week_href,
-        taken=bool(request.args.get("taken")),
-        visit=visit,
+    return _times_page(
+        found,
+        kind,
+        visit.practitioner_id,
+        free,
+        slot_href,
+        week_href,
         back=url_for("appointments.index"),
+        visit=visit,
     )
 
 
