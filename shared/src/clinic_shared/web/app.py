@@ -14,6 +14,7 @@ from clinic_shared.web.auth import install_authentication
 from clinic_shared.web.docs import docs_blueprint
 from clinic_shared.web.health import Check, health_blueprint
 from clinic_shared.web.problems import ProblemSchema, register_problem_handlers
+from clinic_shared.web.request_limits import MAX_BODY_BYTES
 
 CORRELATION_HEADER = "X-Correlation-ID"
 PUBLIC_ENDPOINTS = {"api-docs.openapi_json", "docs.static", "static"}
@@ -46,6 +47,7 @@ def create_service_app(
         OPENAPI_VERSION="3.0.3",
         OPENAPI_URL_PREFIX="/",
         OPENAPI_JSON_PATH="openapi.json",
+        MAX_CONTENT_LENGTH=MAX_BODY_BYTES,  # larger bodies are refused (413) before they are read
     )
     app.json.sort_keys = False  # type: ignore[attr-defined]
     api = ProblemApi(

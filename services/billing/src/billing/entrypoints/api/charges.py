@@ -9,7 +9,6 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from flask_smorest import Blueprint
 from flask_smorest.pagination import PaginationParameters
 
 from billing.domain.invoicing import FeeQuote
@@ -18,6 +17,7 @@ from billing.entrypoints.api import schemas
 from billing.entrypoints.api.context import BILLING_STAFF, container, page_of
 from billing.service_layer import fee_quotes, services
 from clinic_shared.web.auth import current_principal, require_roles
+from clinic_shared.web.request_limits import Blueprint
 
 blp = Blueprint("charges", __name__, url_prefix="/charges", description="Charges for appointments")
 

@@ -7,11 +7,11 @@ taken out of the request path before the access log records it (``SECRET_PATH_PR
 from __future__ import annotations
 
 from flask import Response
-from flask_smorest import Blueprint
 
 from billing.entrypoints.api.context import container
 from billing.service_layer import documents
 from clinic_shared.web.auth import public
+from clinic_shared.web.request_limits import Blueprint
 
 blp = Blueprint(
     "documents",

@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from flask import Response
-from flask_smorest import Blueprint
 from flask_smorest.pagination import PaginationParameters
 
 from billing.domain.invoicing import CreditNote, Invoice
@@ -17,6 +16,7 @@ from billing.entrypoints.api.idempotency import idempotent_request, renderer, re
 from billing.service_layer import documents, invoicing
 from billing.service_layer.ports import DocumentLink
 from clinic_shared.web.auth import current_principal, require_roles
+from clinic_shared.web.request_limits import Blueprint
 
 blp = Blueprint("invoices", __name__, url_prefix="/invoices", description="Invoices and credit notes")
 

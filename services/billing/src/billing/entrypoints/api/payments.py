@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from flask import Response
-from flask_smorest import Blueprint
 from flask_smorest.pagination import PaginationParameters
 
 from billing.domain.invoicing import Coverage, Payment
@@ -18,6 +17,7 @@ from billing.entrypoints.api.idempotency import idempotent_request, renderer, re
 from billing.service_layer import invoicing
 from clinic_shared.web.auth import current_principal, require_roles
 from clinic_shared.web.problems import Problem
+from clinic_shared.web.request_limits import Blueprint
 
 blp = Blueprint("payments", __name__, url_prefix="", description="Payments, refunds and patient credit")
 

@@ -6,7 +6,6 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from flask_smorest import Blueprint
 from flask_smorest.pagination import PaginationParameters
 
 from billing.domain.invoicing import AuditEntry, BillingPolicy
@@ -14,6 +13,7 @@ from billing.entrypoints.api import schemas
 from billing.entrypoints.api.context import BILLING_STAFF, STAFF_ROLES, container, page_of
 from billing.service_layer import services
 from clinic_shared.web.auth import current_principal, require_roles
+from clinic_shared.web.request_limits import Blueprint
 
 blp = Blueprint("policies", __name__, url_prefix="", description="Billing policy and audit trail")
 

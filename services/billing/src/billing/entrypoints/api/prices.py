@@ -6,7 +6,6 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from flask_smorest import Blueprint
 from flask_smorest.pagination import PaginationParameters
 from marshmallow import Schema, fields
 
@@ -15,6 +14,7 @@ from billing.entrypoints.api import schemas
 from billing.entrypoints.api.context import PRICE_SETTERS, STAFF_ROLES, container, page_of
 from billing.service_layer import services
 from clinic_shared.web.auth import current_principal, require_roles
+from clinic_shared.web.request_limits import Blueprint
 
 blp = Blueprint("prices", __name__, url_prefix="/clinics", description="Price lists")
 

@@ -8,7 +8,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from flask import Response
-from flask_smorest import Blueprint
 from flask_smorest.pagination import PaginationParameters
 from marshmallow import Schema
 
@@ -16,6 +15,7 @@ from billing.entrypoints.api import schemas
 from billing.entrypoints.api.context import BILLING_STAFF, container
 from billing.service_layer import reports
 from clinic_shared.web.auth import require_roles
+from clinic_shared.web.request_limits import Blueprint
 
 blp = Blueprint("reports", __name__, url_prefix="/reports", description="Reports for billing staff")
 

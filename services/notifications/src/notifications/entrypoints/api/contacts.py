@@ -7,9 +7,9 @@ import uuid
 from typing import Any
 
 from flask import Response
-from flask_smorest import Blueprint
 
 from clinic_shared.web.auth import current_principal
+from clinic_shared.web.request_limits import Blueprint
 from notifications.domain.model import Contact
 from notifications.entrypoints.api import schemas
 from notifications.entrypoints.api.context import container

@@ -6,10 +6,10 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from flask_smorest import Blueprint
 from flask_smorest.pagination import PaginationParameters
 
 from clinic_shared.web.auth import require_roles
+from clinic_shared.web.request_limits import Blueprint
 from notifications.entrypoints.api import schemas
 from notifications.entrypoints.api.context import container, page_of
 from notifications.service_layer import services

@@ -5,9 +5,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from flask_smorest import Blueprint
-
 from clinic_shared.web.auth import require_roles
+from clinic_shared.web.request_limits import Blueprint
 from notifications.domain.model import PractitionerInfo
 from notifications.entrypoints.api import schemas
 from notifications.entrypoints.api.context import container

@@ -8,10 +8,10 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 from flask import Response, request
-from flask_smorest import Blueprint
 
 from clinic_shared.web.auth import public
 from clinic_shared.web.problems import Problem
+from clinic_shared.web.request_limits import Blueprint
 from notifications.domain.errors import NotFound
 from notifications.entrypoints.api import schemas
 from notifications.entrypoints.api.context import container

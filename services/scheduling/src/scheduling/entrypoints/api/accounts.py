@@ -9,9 +9,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from flask_smorest import Blueprint
-
 from clinic_shared.web.auth import current_principal, public, require_roles
+from clinic_shared.web.request_limits import Blueprint
 from scheduling.domain.model import Account, Patient
 from scheduling.entrypoints.api import schemas
 from scheduling.entrypoints.api.context import container

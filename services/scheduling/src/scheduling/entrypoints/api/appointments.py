@@ -9,10 +9,10 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from flask_smorest import Blueprint
 from flask_smorest.pagination import PaginationParameters
 
 from clinic_shared.web.auth import current_principal, require_roles
+from clinic_shared.web.request_limits import Blueprint
 from scheduling.domain.model import Appointment, Suitability
 from scheduling.entrypoints.api import schemas
 from scheduling.entrypoints.api.context import container, page_of

@@ -9,10 +9,10 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from flask_smorest import Blueprint
 from flask_smorest.pagination import PaginationParameters
 
 from clinic_shared.web.auth import require_roles
+from clinic_shared.web.request_limits import Blueprint
 from scheduling.domain.availability import Closure, Room, TimeOff
 from scheduling.domain.model import Clinic
 from scheduling.entrypoints.api import schemas

@@ -10,10 +10,10 @@ import uuid
 from typing import Any
 
 from flask import Response, url_for
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
 from clinic_shared.web.auth import current_principal, public
+from clinic_shared.web.request_limits import Blueprint
 from scheduling.adapters import ical
 from scheduling.domain.calendar import CalendarFeed, FeedOwner
 from scheduling.entrypoints.api.context import container

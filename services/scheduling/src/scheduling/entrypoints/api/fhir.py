@@ -7,10 +7,10 @@ import uuid
 from typing import Any
 
 from flask import Response
-from flask_smorest import Blueprint
 from marshmallow import fields, validate
 
 from clinic_shared.web.auth import current_principal
+from clinic_shared.web.request_limits import Blueprint
 from scheduling.entrypoints.api import schemas
 from scheduling.entrypoints.api.context import container
 from scheduling.service_layer import fhir

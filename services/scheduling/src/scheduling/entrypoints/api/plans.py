@@ -9,11 +9,11 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from flask_smorest import Blueprint
 from flask_smorest.pagination import PaginationParameters
 from marshmallow import Schema, fields
 
 from clinic_shared.web.auth import current_principal
+from clinic_shared.web.request_limits import Blueprint
 from scheduling.entrypoints.api import schemas
 from scheduling.entrypoints.api.context import container, page_of
 from scheduling.service_layer import plans

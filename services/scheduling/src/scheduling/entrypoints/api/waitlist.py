@@ -6,10 +6,10 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from flask_smorest import Blueprint
 from flask_smorest.pagination import PaginationParameters
 
 from clinic_shared.web.auth import current_principal
+from clinic_shared.web.request_limits import Blueprint
 from scheduling.domain.model import Appointment
 from scheduling.domain.waitlist import WaitlistEntry
 from scheduling.entrypoints.api import schemas
