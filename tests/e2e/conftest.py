@@ -25,12 +25,19 @@ def mailbox() -> Iterator[Mailbox]:
 
 
 @contextmanager
-def running_system(mailbox: Mailbox, var_dir: Path, *, with_web: bool) -> Iterator[System]:
+def running_system(
+    mailbox: Mailbox, var_dir: Path, *, with_web: bool, extra_env: dict[str, str] | None = None
+) -> Iterator[System]:
     with ExitStack() as stack:
         urls = {name: stack.enter_context(temporary_database(f"e2e_{name}")) for name in SERVICES}
         amqp_url = stack.enter_context(temporary_vhost("e2e"))
         running = System(
-            database_urls=urls, amqp_url=amqp_url, smtp_port=mailbox.port, var_dir=var_dir, with_web=with_web
+            database_urls=urls,
+            amqp_url=amqp_url,
+            smtp_port=mailbox.port,
+            var_dir=var_dir,
+            with_web=with_web,
+            extra_env=extra_env or {},
         )
         try:
             running.start()

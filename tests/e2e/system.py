@@ -79,6 +79,8 @@ class System:
     smtp_port: int
     var_dir: Path
     with_web: bool = False
+    # Settings a test module needs on top of the defaults below (e.g. more gunicorn workers).
+    extra_env: dict[str, str] = field(default_factory=dict)
     ports: dict[str, int] = field(default_factory=lambda: {name: free_port() for name in (*SERVICES, WEB)})
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
@@ -117,6 +119,7 @@ class System:
         for name in SERVICES:
             env[f"{name.upper()}_DATABASE_URL"] = self.database_urls[name]
             env[f"{name.upper()}_PORT"] = str(self.ports[name])
+        env.update(self.extra_env)
         return env
 
     def cli(self, service: str, *args: str) -> str:
