@@ -229,3 +229,32 @@ def test_the_same_webhook_delivered_twice_acts_once(
 
 def test_texts_from_unknown_numbers_get_no_answer(phone: Phone) -> None:
     assert phone.answer("HELP") == '<?xml version="1.0" encoding="UTF-8"?><Response/>'
+
+
+# -- hostile callers of the public webhooks: refused before their bodies are read, never a 500
+
+
+def test_a_non_ascii_signature_or_callback_token_is_refused_not_a_server_error(web: FlaskClient) -> None:
+    form = {"MessageSid": "SMx", "From": PATIENT_PHONE, "Body": "C", "AccountSid": "AC0"}
+    unsigned = web.post("/sms/inbound", data=form, headers={"X-Twilio-Signature": "sïgnature"})
+    assert unsigned.status_code == 403
+    callback = web.post(
+        f"/sms/status/{uuid.uuid4()}?token={'é' * 32}", data={"MessageSid": "SMx", "MessageStatus": "sent"}
+    )
+    assert callback.status_code == 404
+    assert callback.mimetype == "application/problem+json"
+
+
+def test_signatures_and_tokens_are_checked_before_the_form_is_parsed(web: FlaskClient) -> None:
+    # A stranger's malformed form learns nothing about the form's rules: 403/404, not 422.
+    assert web.post("/sms/inbound", data={"Body": "x" * 5000}).status_code == 403
+    assert web.post(f"/sms/status/{uuid.uuid4()}?token={'0' * 32}", data={}).status_code == 404
+
+
+def test_webhook_bodies_over_64_kib_are_refused_with_413(web: FlaskClient, phone: Phone) -> None:
+    big = {"From": PATIENT_PHONE, "Body": "x" * (70 * 1024)}
+    signed = TwilioSignature("s3cret").sign(INBOUND_URL, big)
+    refused = web.post("/sms/inbound", data=big, headers={"X-Twilio-Signature": signed})
+    assert refused.status_code == 413
+    assert refused.mimetype == "application/problem+json"
+    assert phone.text("HELP").status_code == 200  # an ordinary text still goes through

@@ -9,7 +9,9 @@ limit and end in a 500); a text value carrying a NUL character is refused with 4
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import flask
 import flask_smorest
@@ -21,6 +23,23 @@ from clinic_shared.web.problems import Problem
 MAX_BODY_BYTES = 1024 * 1024
 MAX_JSON_DEPTH = 32
 TOO_DEEP = f"JSON may be nested at most {MAX_JSON_DEPTH} levels deep"
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def checked_before_parsing(check: Callable[..., None], *, max_bytes: int) -> Callable[[F], F]:
+    """Run ``check`` (given the URL's arguments; it raises to refuse) before the body is parsed, and refuse
+    bodies over ``max_bytes`` with 413: a public webhook reads nothing a stranger sends beyond that."""
+
+    def decorate(view: F) -> F:
+        @functools.wraps(view)
+        def checked(*args: Any, **kwargs: Any) -> Any:
+            flask.request.max_content_length = max_bytes
+            check(**kwargs)
+            return view(*args, **kwargs)
+
+        return checked  # type: ignore[return-value]
+
+    return decorate
 
 
 def _check(document: Any) -> None:

@@ -37,7 +37,8 @@ class CallbackSigner:
         return hmac.new(self._secret, str(delivery_id).encode(), hashlib.sha256).hexdigest()[:32]
 
     def verify(self, delivery_id: uuid.UUID, token: str) -> bool:
-        return hmac.compare_digest(self.token(delivery_id), token)
+        # Bytes, not str: compare_digest refuses non-ASCII text with a TypeError (a stranger's token).
+        return hmac.compare_digest(self.token(delivery_id).encode(), token.encode())
 
     def callback_url(self, delivery_id: uuid.UUID | None) -> str | None:
         if self.public_url is None or delivery_id is None:
@@ -59,7 +60,9 @@ class TwilioSignature:
         return base64.b64encode(digest).decode()
 
     def valid(self, url: str, params: Mapping[str, str], signature: str | None) -> bool:
-        return signature is not None and hmac.compare_digest(self.sign(url, params), signature)
+        if signature is None:
+            return False
+        return hmac.compare_digest(self.sign(url, params).encode(), signature.encode())
 
     @classmethod
     def from_url(cls, provider_url: str) -> TwilioSignature:

@@ -11,28 +11,42 @@ from flask import Response, request
 
 from clinic_shared.web.auth import public
 from clinic_shared.web.problems import Problem
-from clinic_shared.web.request_limits import Blueprint
+from clinic_shared.web.request_limits import Blueprint, checked_before_parsing
 from notifications.domain.errors import NotFound
 from notifications.entrypoints.api import schemas
 from notifications.entrypoints.api.context import container
 from notifications.service_layer import services
 
 SIGNATURE = "X-Twilio-Signature"
+# The provider's callbacks are a few hundred bytes; nothing larger is read from a public endpoint.
+WEBHOOK_MAX_BYTES = 64 * 1024
 
 blp = Blueprint("sms", __name__, url_prefix="/sms", description="SMS provider webhooks (Twilio shape)")
 
 
+def _callback_token_valid(delivery_id: uuid.UUID) -> None:
+    if not container().signer.verify(delivery_id, request.args.get("token", "")):
+        raise NotFound("delivery not found")
+
+
+def _signed_by_provider() -> None:
+    c = container()
+    url = f"{c.settings.public_url.rstrip('/')}/sms/inbound" if c.settings.public_url else None
+    signature = c.inbound_signature
+    params = dict(request.form.items())  # bounded by WEBHOOK_MAX_BYTES
+    if signature is None or url is None or not signature.valid(url, params, request.headers.get(SIGNATURE)):
+        raise Problem(403, "Forbidden", "The request is not signed by the SMS provider.")
+
+
 @blp.route("/status/<uuid:delivery_id>", methods=["POST"])
+@checked_before_parsing(_callback_token_valid, max_bytes=WEBHOOK_MAX_BYTES)
 @blp.arguments(schemas.CallbackToken(), location="query")
 @blp.arguments(schemas.StatusCallback(), location="form")
 @blp.response(204)
 @blp.alt_response(404, description="Unknown delivery or wrong token (not told apart)")
 @public
 def status_callback(token: dict[str, Any], form: dict[str, Any], delivery_id: uuid.UUID) -> Response:
-    c = container()
-    if not c.signer.verify(delivery_id, token["token"]):
-        raise NotFound("delivery not found")
-    with c.uow() as uow:
+    with container().uow() as uow:
         services.record_provider_status(
             uow,
             services.RecordProviderStatus(
@@ -45,19 +59,13 @@ def status_callback(token: dict[str, Any], form: dict[str, Any], delivery_id: uu
 
 
 @blp.route("/inbound", methods=["POST"])
+@checked_before_parsing(_signed_by_provider, max_bytes=WEBHOOK_MAX_BYTES)
 @blp.arguments(schemas.InboundSms(), location="form")
 @blp.response(200, content_type="application/xml", description="TwiML: the answer to text back, if any")
 @blp.alt_response(403, description="Missing or wrong X-Twilio-Signature")
 @public
 def inbound(form: dict[str, Any]) -> Response:
-    c = container()
-    public_url = c.settings.public_url
-    signature = c.inbound_signature
-    url = f"{public_url.rstrip('/')}/sms/inbound" if public_url else None
-    params = dict(request.form.items())
-    if signature is None or url is None or not signature.valid(url, params, request.headers.get(SIGNATURE)):
-        raise Problem(403, "Forbidden", "The request is not signed by the SMS provider.")
-    with c.uow() as uow:
+    with container().uow() as uow:
         reply = services.receive_sms(
             uow,
             services.ReceiveSms(message_sid=form["message_sid"], from_phone=form["from_"], body=form["body"]),
