@@ -167,10 +167,29 @@ appointments = Table(
     Column("completed_at", UTCDateTime, nullable=True),
     Column("no_show_at", UTCDateTime, nullable=True),
     Column("confirmed_at", UTCDateTime, nullable=True),
+    # No foreign key: waitlist_entries already references appointments, and mutual keys would make the
+    # tables unsortable for creation and drops. Entries are never deleted.
+    Column("waitlist_entry_id", Uuid, nullable=True),
+    Column("plan_index", Integer, nullable=True),
     Index("ix_appointments_room_time", "room_id", "starts_at"),
     Index("ix_appointments_practitioner_time", "practitioner_id", "starts_at"),
     Index("ix_appointments_patient_time", "patient_id", "starts_at"),
     Index("ix_appointments_clinic_time", "clinic_id", "starts_at"),
+    # One entry, at most one live offer: a second hold for it cannot be written, whatever the race.
+    Index(
+        "uq_appointments_one_live_hold_per_entry",
+        "waitlist_entry_id",
+        unique=True,
+        postgresql_where=text("status = 'proposed'"),
+        sqlite_where=text("status = 'proposed'"),
+    ),
+    # The sweep finds lapsed holds without reading every appointment.
+    Index(
+        "ix_appointments_holds_booked_at",
+        "booked_at",
+        postgresql_where=text("status = 'proposed'"),
+        sqlite_where=text("status = 'proposed'"),
+    ),
 )
 
 opening_hours = Table(

@@ -217,11 +217,27 @@ class SqlAlchemyRepository:
         return self.session.scalars(query.order_by(WaitlistEntry.created_at, WaitlistEntry.id)).all()  # type: ignore[arg-type]
 
     def offers_expired_by(self, now: datetime) -> Sequence[WaitlistEntry]:
+        """Offered entries whose offer ran out, locked; one being claimed or released right now is skipped."""
         query = select(WaitlistEntry).where(
             WaitlistEntry.status == WaitlistStatus.OFFERED,  # type: ignore[arg-type]
             WaitlistEntry.offer_expires_at <= now,  # type: ignore[arg-type,operator]
         )
-        return self.session.scalars(query.order_by(WaitlistEntry.offer_expires_at)).all()  # type: ignore[arg-type]
+        query = query.order_by(WaitlistEntry.offer_expires_at).with_for_update(skip_locked=True)  # type: ignore[arg-type]
+        return self.session.scalars(query.execution_options(populate_existing=True)).all()
+
+    def waitlist_entry_for_update(self, entry_id: uuid.UUID) -> WaitlistEntry | None:
+        """The entry, its row locked until the transaction ends and re-read as the lock found it."""
+        query = select(WaitlistEntry).where(WaitlistEntry.id == entry_id)  # type: ignore[arg-type]
+        return self.session.scalars(query.with_for_update().execution_options(populate_existing=True)).first()
+
+    def holds_booked_by(self, cutoff: datetime) -> Sequence[Appointment]:
+        """Holds (``proposed``) made at or before ``cutoff``, locked; one being claimed is skipped."""
+        query = select(Appointment).where(
+            Appointment.status == AppointmentStatus.PROPOSED,  # type: ignore[arg-type]
+            Appointment.booked_at <= cutoff,  # type: ignore[arg-type,operator]
+        )
+        query = query.order_by(Appointment.booked_at).with_for_update(skip_locked=True)  # type: ignore[arg-type]
+        return self.session.scalars(query.execution_options(populate_existing=True)).all()
 
     def feed_by_token_hash(self, token_hash: str) -> CalendarFeed | None:
         query = select(CalendarFeed).where(CalendarFeed.token_hash == token_hash)  # type: ignore[arg-type]

@@ -180,6 +180,9 @@ class Appointment:
     completed_at: datetime | None = None
     no_show_at: datetime | None = None
     confirmed_at: datetime | None = None
+    # A waitlist hold's entry (at most one live hold per entry), and a plan session's place in its series.
+    waitlist_entry_id: uuid.UUID | None = None
+    plan_index: int | None = None
 
     @classmethod
     def book(
@@ -274,9 +277,11 @@ class Appointment:
         if not by_staff and now >= self.starts_at:
             raise Forbidden("patients cannot move an appointment after it has started")
 
-    def hold_for(self) -> None:
-        """Make this a hold (FHIR ``proposed``): it occupies the time until claimed or released."""
+    def hold_for(self, entry_id: uuid.UUID | None = None) -> None:
+        """Make this a hold (FHIR ``proposed``) for a waitlist entry: it occupies the time until claimed or
+        released."""
         self.status = AppointmentStatus.PROPOSED
+        self.waitlist_entry_id = entry_id
 
     def require_held(self) -> None:
         if self.status is not AppointmentStatus.PROPOSED:

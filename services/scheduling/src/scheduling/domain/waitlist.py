@@ -5,6 +5,9 @@ The hold is an appointment in FHIR status ``proposed``: it occupies the practiti
 
 An entry may name the patient's existing, later appointment: claiming then moves that appointment to the
 offered time (the hold is released) instead of booking a second one.
+
+An entry has at most one live offer, and no hold outlives its offer window: the sweep releases every hold
+made more than ``OFFER_HOLD`` ago, whichever entry (if any) still points at it.
 """
 
 from __future__ import annotations
@@ -18,6 +21,11 @@ from scheduling.domain.errors import RuleViolation
 from scheduling.domain.model import Appointment, AppointmentStatus
 
 OFFER_HOLD = timedelta(minutes=30)
+
+
+def holds_lapsed_by(now: datetime) -> datetime:
+    """Holds made at or before this moment have outlived their offer window."""
+    return now - OFFER_HOLD
 
 
 class WaitlistStatus(enum.StrEnum):
@@ -89,6 +97,16 @@ class WaitlistEntry:
 
     def expire(self) -> None:
         self.status = WaitlistStatus.EXPIRED
+
+    def reopen(self, hold_id: uuid.UUID) -> bool:
+        """The clinic released the time held for this entry: it waits again (its place kept).
+
+        False when the entry's open offer is not that hold (taken, lapsed, or another one).
+        """
+        if self.status is not WaitlistStatus.OFFERED or self.offer_appointment_id != hold_id:
+            return False
+        self.status = WaitlistStatus.WAITING
+        return True
 
     def withdraw(self) -> None:
         if self.status not in (WaitlistStatus.WAITING, WaitlistStatus.OFFERED):

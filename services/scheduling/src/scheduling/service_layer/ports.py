@@ -100,6 +100,14 @@ class Repository(Protocol):
 
     def offers_expired_by(self, now: datetime) -> Sequence[WaitlistEntry]: ...
 
+    def waitlist_entry_for_update(self, entry_id: uuid.UUID) -> WaitlistEntry | None:
+        """The entry, its row locked until the transaction ends."""
+        ...
+
+    def holds_booked_by(self, cutoff: datetime) -> Sequence[Appointment]:
+        """Waitlist holds (``proposed``) made at or before ``cutoff``, whatever entry points at them."""
+        ...
+
     def feed_by_token_hash(self, token_hash: str) -> CalendarFeed | None: ...
 
     def appointments_of(

@@ -18,7 +18,7 @@ from scheduling.domain.model import (
     TreatmentType,
     require_aware,
 )
-from scheduling.domain.waitlist import WaitlistEntry, WaitlistStatus
+from scheduling.domain.waitlist import WaitlistEntry, WaitlistStatus, holds_lapsed_by
 from scheduling.service_layer.availability import check_free_time
 from scheduling.service_layer.booking_events import emit_booked
 from scheduling.service_layer.ports import UnitOfWork
@@ -104,7 +104,7 @@ def get_offer(uow: UnitOfWork, actor: Principal, offer_id: uuid.UUID) -> Waitlis
 
 
 def withdraw(uow: UnitOfWork, actor: Principal, entry_id: uuid.UUID) -> WaitlistEntry:
-    entry = _visible_entry(uow, actor, entry_id)
+    entry = _locked_entry(uow, actor, entry_id)
     held = _held(uow, entry)
     entry.withdraw()
     if held is not None:
@@ -121,7 +121,7 @@ def claim_offer(uow: UnitOfWork, actor: Principal, entry_id: uuid.UUID) -> Appoi
     Without a named appointment the hold becomes the booking; with one, that appointment moves to the held
     time (a reschedule) and its old time is offered to the next patient waiting.
     """
-    entry = _visible_entry(uow, actor, entry_id)
+    entry = _locked_entry(uow, actor, entry_id)
     now = uow.clock.now()
     hold = uow.repo.get(Appointment, entry.claim(now))
     if hold is None:
@@ -170,7 +170,12 @@ def _move_into_hold(
 
 
 def expire_offers(uow: UnitOfWork) -> int:
-    """Release every hold whose offer ran out and offer the time to the next patient waiting."""
+    """Release every hold whose offer ran out and offer the time to the next patient waiting.
+
+    Holds no entry points at any more (two cancellations once raced to offer one entry two times) are
+    released too once their window has passed: a hold never blocks the time longer than an offer lasts.
+    Returns how many offers expired.
+    """
     now = uow.clock.now()
     expired = uow.repo.offers_expired_by(now)
     for entry in expired:
@@ -179,8 +184,32 @@ def expire_offers(uow: UnitOfWork) -> int:
         if held is not None:
             held.release_hold(now)
             offer_freed_time(uow, held, now)
+    for hold in uow.repo.holds_booked_by(holds_lapsed_by(now)):
+        hold.release_hold(now)
+        offer_freed_time(uow, hold, now)
     uow.commit()
     return len(expired)
+
+
+def release_hold(uow: UnitOfWork, actor: Principal, offer_id: uuid.UUID) -> Appointment:
+    """Staff free a held time by hand (the hold is cancelled, the time offered to nobody).
+
+    The entry the time was offered to, if it still is, waits again with its place kept.
+    """
+    if not actor.is_staff:
+        raise Forbidden("only staff can release a held time")
+    hold = uow.repo.get(Appointment, offer_id)
+    if hold is None:
+        raise NotFound("offer not found")
+    entries, _ = uow.repo.list(WaitlistEntry, offset=0, limit=1, offer_appointment_id=offer_id)
+    # Entry before hold, as a claim takes them: a claim and a release of one offer wait for each other.
+    entry = uow.repo.waitlist_entry_for_update(entries[0].id) if entries else None
+    hold.require_held()
+    hold.release_hold(uow.clock.now())
+    if entry is not None:
+        entry.reopen(hold.id)
+    uow.commit()
+    return hold
 
 
 @dataclass(frozen=True)
@@ -205,6 +234,10 @@ def _offer_time(uow: UnitOfWork, freed: _Freed, now: datetime) -> WaitlistEntry 
     for entry in uow.repo.waiting_entries(clinic.id):
         if not entry.matches(practitioner.id, freed.starts_at) or not _still_wanted(uow, entry):
             continue
+        # Another transaction may be offering this entry a time too: wait for it, then look again.
+        locked = uow.repo.waitlist_entry_for_update(entry.id)
+        if locked is None or not locked.matches(practitioner.id, freed.starts_at):
+            continue
         treatment = uow.repo.get(TreatmentType, entry.treatment_type_id)
         if treatment is None:
             continue
@@ -223,7 +256,7 @@ def _offer_time(uow: UnitOfWork, freed: _Freed, now: datetime) -> WaitlistEntry 
             )
         except SchedulingError:
             continue
-        hold.hold_for()
+        hold.hold_for(entry.id)
         uow.repo.add(hold)
         entry.offer(hold.id, now)
         uow.emit(
@@ -264,8 +297,9 @@ def _held(uow: UnitOfWork, entry: WaitlistEntry) -> Appointment | None:
     return uow.repo.get(Appointment, entry.offer_appointment_id)
 
 
-def _visible_entry(uow: UnitOfWork, actor: Principal, entry_id: uuid.UUID) -> WaitlistEntry:
-    entry = uow.repo.get(WaitlistEntry, entry_id)
+def _locked_entry(uow: UnitOfWork, actor: Principal, entry_id: uuid.UUID) -> WaitlistEntry:
+    """The actor's entry, locked: a claim, a withdrawal, an offer and the sweep take their turns."""
+    entry = uow.repo.waitlist_entry_for_update(entry_id)
     if entry is None or (not actor.is_staff and actor.patient_id != entry.patient_id):
         raise NotFound("waitlist entry not found")
     return entry

@@ -8,7 +8,7 @@ from typing import Any
 
 from flask_smorest.pagination import PaginationParameters
 
-from clinic_shared.web.auth import current_principal
+from clinic_shared.web.auth import current_principal, require_roles
 from clinic_shared.web.request_limits import Blueprint
 from scheduling.domain.model import Appointment
 from scheduling.domain.waitlist import WaitlistEntry
@@ -17,6 +17,8 @@ from scheduling.entrypoints.api.context import container
 from scheduling.service_layer import waitlist
 
 blp = Blueprint("waitlist", __name__, url_prefix="/waitlist", description="Waitlist for earlier times")
+
+STAFF_WHO_RELEASE = ("practitioner", "front_desk", "admin")
 
 
 @blp.route("", methods=["POST"])
@@ -68,3 +70,19 @@ def withdraw(entry_id: uuid.UUID) -> WaitlistEntry:
     """Leave the waitlist (a held time goes to the next patient waiting)."""
     with container().uow() as uow:
         return waitlist.withdraw(uow, current_principal(), entry_id)
+
+
+@blp.route("/offers/<uuid:offer_id>/release", methods=["POST"])
+@blp.response(200, schemas.AppointmentSchema)
+@blp.alt_response(403, description="Only staff can release a held time")
+@blp.alt_response(404, description="No offer with this id")
+@blp.alt_response(422, description="The time is no longer held (claimed, lapsed or released)")
+@require_roles(*STAFF_WHO_RELEASE)
+def release(offer_id: uuid.UUID) -> Appointment:
+    """Staff: free a held time now (the hold, ``offer_id``, is cancelled and offered to nobody).
+
+    The entry it was offered to, if its offer is still open, waits again with its place kept. Holds whose
+    offer window has passed are released by the worker's sweep anyway, whatever points at them.
+    """
+    with container().uow() as uow:
+        return waitlist.release_hold(uow, current_principal(), offer_id)
