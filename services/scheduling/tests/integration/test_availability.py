@@ -114,6 +114,33 @@ def test_booking_outside_hours_on_a_closure_or_in_time_off_is_refused(
     assert [c["reason"] for c in listed.json] == ["Family Day"]
 
 
+def test_after_time_off_ending_at_an_odd_minute_slots_stay_on_the_clinics_quarter_hours(
+    api: Api, admin: dict[str, str], catalogue: Catalogue, clock: ManualClock
+) -> None:
+    hours = {"hours": [{"weekday": d, "starts": "09:00", "ends": "18:00"} for d in range(5)]}
+    path = practitioner_path(catalogue, catalogue.ims_practitioner_id, "working-hours")
+    assert api.client.put(path, headers=admin, json=hours).status_code == 200
+    day = next_weekday(clock)
+    away = api.client.post(
+        practitioner_path(catalogue, catalogue.ims_practitioner_id, "time-off"),
+        headers=admin,
+        json={
+            "starts_at": local(day, 15, 7).isoformat(),
+            "ends_at": local(day, 15, 52).isoformat(),
+            "reason": "physio board call",
+        },
+    )
+    assert away.status_code == 201, away.json
+    _, patient = api.register_patient("grid@example.test")
+    offered = slots(api, patient, catalogue, day, practitioner_id=catalogue.ims_practitioner_id)
+    times = [s["local_starts_at"][11:16] for s in offered]
+    # A 60-minute assessment: the last one before the time off starts at 14:00, the next at 16:00.
+    assert times[times.index("14:00") :] == ["14:00", "16:00", "16:15", "16:30", "16:45", "17:00"]
+    assert all(t[3:] in ("00", "15", "30", "45") for t in times)
+    booked = book(api, patient, catalogue, local(day, 16))
+    assert booked.status_code == 201, booked.json
+
+
 def test_the_clinic_opening_hours_bound_every_practitioner(
     api: Api, admin: dict[str, str], catalogue: Catalogue, clock: ManualClock
 ) -> None:

@@ -14,7 +14,7 @@ import bisect
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from functools import lru_cache
 from itertools import accumulate, repeat
 from operator import add
@@ -255,13 +255,50 @@ class Schedule:
 
 @dataclass(frozen=True)
 class SlotRequest:
-    """What a slot must hold: the appointment's length, the cleanup after it, and when it may start."""
+    """What a slot must hold: the appointment's length, the cleanup after it, and when it may start.
+
+    Starts lie on the clinic's grid: every ``step`` from local midnight on the clinic's wall clock in
+    ``zone`` (e.g. :00, :15, :30, :45), whatever odd minute a free run begins at.
+    """
 
     duration: timedelta
     buffer: timedelta
     step: timedelta
     earliest: datetime
     latest: datetime
+    zone: tzinfo = UTC
+
+
+# Starts must fall before a grid piece's end: the last allowed start is this much earlier.
+_BEFORE = timedelta(microseconds=1)
+
+
+def _grid_pieces(window: Interval, zone: tzinfo) -> Iterator[tuple[datetime, datetime, datetime]]:
+    """Split a window where the local day or the UTC offset changes: (start, end, anchor) with the grid
+    times of each piece at anchor + k * step (anchor: that local day's midnight on the piece's offset)."""
+    start = window.start
+    while start < window.end:
+        local = start.astimezone(zone)
+        offset = local.utcoffset() or timedelta(0)
+        anchor = datetime.combine(local.date(), time(0), tzinfo=UTC) - offset
+        next_day = datetime.combine(local.date() + timedelta(days=1), time(0), tzinfo=zone)
+        end = min(window.end, next_day.astimezone(UTC))
+        if (end - _BEFORE).astimezone(zone).utcoffset() != offset:
+            end = _offset_change(start, end, zone, offset)
+        yield start, end, anchor
+        start = end
+
+
+def _offset_change(start: datetime, end: datetime, zone: tzinfo, offset: timedelta) -> datetime:
+    """The first instant in (start, end) whose UTC offset is not ``offset`` (to the second)."""
+    low, high = start, end  # low has the offset, high does not
+    while high - low > timedelta(seconds=1):
+        middle = low + (high - low) / 2
+        if middle.astimezone(zone).utcoffset() == offset:
+            low = middle
+        else:
+            high = middle
+    return high.replace(microsecond=0) if high.microsecond else high
 
 
 def _free_at(busy: Sequence[Interval], starts: Sequence[datetime], need: Interval) -> bool:
@@ -276,9 +313,9 @@ def free_slots(
     request: SlotRequest,
     rooms_busy: Sequence[Iterable[Interval]] | None = None,
 ) -> list[datetime]:
-    """Start times, aligned to ``step`` from each window's start, where the whole appointment fits inside
-    a window and its time plus buffer misses every busy interval (and, when rooms are given, one room is
-    free for that time).
+    """Start times on the clinic's grid (see SlotRequest) where the whole appointment fits inside a window
+    and its time plus buffer misses every busy interval (and, when rooms are given, one room is free for
+    that time).
 
     A busy interval b rules out exactly the starts s with b.start - held < s < b.end, so the free starts
     are runs of grid times between those exclusions: each run is produced by arithmetic, not by testing
@@ -291,10 +328,28 @@ def free_slots(
     slots: list[datetime] = []
     duration, held, step = request.duration, request.duration + request.buffer, request.step
     for window in windows:
-        start = window.start
-        if start < request.earliest:
-            start += step * -(-(request.earliest - start) // step)
-        last = min(window.end - duration, request.latest)
+        fitting = min(window.end - duration, request.latest)
+        for piece_start, piece_end, anchor in _grid_pieces(window, request.zone):
+            start = max(piece_start, request.earliest)
+            start += (anchor - start) % step  # up to the next grid time
+            last = min(fitting, piece_end - _BEFORE)
+            _add_runs(slots, start, last, merged, ends, rooms, room_starts, step, held)
+    return slots
+
+
+def _add_runs(
+    slots: list[datetime],
+    start: datetime,
+    last: datetime,
+    merged: Sequence[Interval],
+    ends: Sequence[datetime],
+    rooms: Sequence[Sequence[Interval]] | None,
+    room_starts: Sequence[Sequence[datetime]] | None,
+    step: timedelta,
+    held: timedelta,
+) -> None:
+    """Append the grid times from ``start`` (one) to ``last`` whose ``held`` time misses ``merged``."""
+    if start <= last:
         k = bisect.bisect_right(ends, start)  # the first busy interval ending after ``start``
         while start <= last:
             while k < len(merged) and merged[k].end <= start:
@@ -318,7 +373,6 @@ def free_slots(
                 ]
             slots.extend(run)
             start += step * count
-    return slots
 
 
 def fits(windows: Sequence[Interval], appointment: Interval) -> bool:

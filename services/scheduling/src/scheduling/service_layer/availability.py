@@ -336,6 +336,7 @@ def search_slots(uow: UnitOfWork, cmd: SearchSlots) -> Sequence[Slot]:
         step=timedelta(minutes=clinic.slot_step_minutes),
         earliest=start,
         latest=end,
+        zone=zone,
     )
     rooms_busy = [availability.room_busy[r] for r in availability.rooms] if availability.rooms else None
     runs = []
