@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import date
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -11,12 +14,13 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from click.testing import CliRunner
-from sqlalchemy import inspect, select
+from sqlalchemy import insert, inspect, select
 
 from billing.adapters import orm
 from billing.entrypoints.cli import MIGRATIONS, main
 from clinic_shared import demo
 from clinic_shared.db import make_engine
+from clinic_shared.migrations import upgrade
 from clinic_shared.testing.postgres import temporary_database
 
 TABLES = {
@@ -33,6 +37,7 @@ TABLES = {
     "invoice_lines",
     "number_counters",
     "credit_notes",
+    "credit_note_lines",
     "payments",
     "allocations",
     "credit_applications",
@@ -116,3 +121,89 @@ def test_seed_demo_prices_the_demo_clinic_once_without_its_copy(database_url: st
         (treatment_id, cents, "CAD", date(2020, 1, 1)) for treatment_id, cents in demo.DEMO_PRICES.items()
     )
     assert demo.CLINIC_ID not in {row.id for row in clinic_copies}
+
+
+@contextmanager
+def empty_database(kind: str, tmp_path: Path) -> Iterator[str]:
+    if kind == "sqlite":
+        yield f"sqlite:///{tmp_path}/billing.db"
+    else:
+        with temporary_database("billing_0004") as url:
+            yield url
+
+
+@pytest.mark.parametrize("kind", ["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
+def test_credit_notes_issued_before_0004_are_given_their_lines(kind: str, tmp_path: Path) -> None:
+    when = datetime(2025, 3, 3, 17, 0, tzinfo=UTC)
+    clinic, patient, invoice = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    visit, fee, partial, void = uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    with empty_database(kind, tmp_path) as url:
+        upgrade(url, MIGRATIONS, "0003")
+        engine = make_engine(url)
+        try:
+            with engine.begin() as conn:
+                conn.execute(
+                    insert(orm.invoices).values(
+                        id=invoice,
+                        clinic_id=clinic,
+                        patient_id=patient,
+                        payer_kind="patient",
+                        currency="CAD",
+                        status="cancelled",
+                        number="VAN-2025-000001",
+                        issued_at=when,
+                        credited_cents=18900,
+                        paid_cents=0,
+                        created_at=when,
+                        updated_at=when,
+                    )
+                )
+                for position, (line_id, cents) in enumerate(((visit, 12000), (fee, 6000))):
+                    conn.execute(
+                        insert(orm.invoice_lines).values(
+                            id=line_id,
+                            invoice_id=invoice,
+                            payer_kind="patient",
+                            description="IMS",
+                            service_date=date(2025, 3, 3),
+                            amount_cents=cents,
+                            currency="CAD",
+                            tax_rate_bp=500,
+                            tax_cents=cents // 20,
+                            position=position,
+                        )
+                    )
+                for number, (note_id, cents, voids) in enumerate(
+                    ((partial, 3150, False), (void, 15750, True))
+                ):
+                    conn.execute(
+                        insert(orm.credit_notes).values(
+                            id=note_id,
+                            invoice_id=invoice,
+                            clinic_id=clinic,
+                            patient_id=patient,
+                            number=f"VAN-CN-2025-00000{number + 1}",
+                            amount_cents=cents,
+                            currency="CAD",
+                            reason="before 0004",
+                            voids_invoice=voids,
+                            issued_at=when.replace(minute=number),
+                            issued_by=uuid.uuid4(),
+                        )
+                    )
+
+            upgrade(url, MIGRATIONS)
+
+            c = orm.credit_note_lines.c
+            with engine.connect() as conn:
+                rows = conn.execute(
+                    select(c.credit_note_id, c.invoice_line_id, c.amount_cents, c.tax_cents, c.position)
+                ).all()
+        finally:
+            engine.dispose()
+    assert sorted(rows, key=lambda r: (r.credit_note_id == void, r.position)) == [
+        (partial, visit, 2000, 100, 0),
+        (partial, fee, 1000, 50, 1),
+        (void, visit, 10000, 500, 0),
+        (void, fee, 5000, 250, 1),
+    ]

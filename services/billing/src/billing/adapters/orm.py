@@ -32,6 +32,7 @@ from billing.domain.invoicing import (
     Coverage,
     CreditApplication,
     CreditNote,
+    CreditNoteLine,
     FeeMode,
     Invoice,
     InvoiceLine,
@@ -284,6 +285,22 @@ credit_notes = Table(
     CheckConstraint("amount_cents > 0", name="amount_positive"),
 )
 
+# What each credit note takes back of each invoice line, before tax and in tax: what revenue deducts.
+credit_note_lines = Table(
+    "credit_note_lines",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("credit_note_id", Uuid, ForeignKey("credit_notes.id"), nullable=False, index=True),
+    Column("invoice_line_id", Uuid, ForeignKey("invoice_lines.id"), nullable=False, index=True),
+    Column("amount_cents", BigInteger, nullable=False),
+    Column("tax_cents", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("position", Integer, nullable=False),
+    CheckConstraint(
+        "amount_cents >= 0 AND tax_cents >= 0 AND amount_cents + tax_cents > 0", name="amounts_valid"
+    ),
+)
+
 payments = Table(
     "payments",
     metadata,
@@ -410,10 +427,26 @@ def start_mappers() -> None:
             ),
         },
     )
+    credit_line_mapper = mapper_registry.map_imperatively(
+        CreditNoteLine,
+        credit_note_lines,
+        properties={
+            "amount": composite(Money, credit_note_lines.c.amount_cents, credit_note_lines.c.currency),
+            "tax": composite(Money, credit_note_lines.c.tax_cents, credit_note_lines.c.currency),
+        },
+    )
     mapper_registry.map_imperatively(
         CreditNote,
         credit_notes,
-        properties={"amount": composite(Money, credit_notes.c.amount_cents, credit_notes.c.currency)},
+        properties={
+            "amount": composite(Money, credit_notes.c.amount_cents, credit_notes.c.currency),
+            "lines": relationship(
+                credit_line_mapper,
+                order_by=credit_note_lines.c.position,
+                lazy="selectin",
+                cascade="all, delete-orphan",
+            ),
+        },
     )
     allocation_mapper = mapper_registry.map_imperatively(
         Allocation,

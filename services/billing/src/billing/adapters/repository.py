@@ -220,23 +220,24 @@ class SqlAlchemyRepository:
         )
         return self.session.scalars(query).all()
 
-    def billed_lines_between(
+    def revenue_ledger(
         self, clinic_id: uuid.UUID, first_day: date, last_day: date
-    ) -> Sequence[tuple[uuid.UUID | None, uuid.UUID | None, int]]:
-        line, inv = invoice_lines.c, invoices.c
-        query = (
-            select(line.practitioner_id, line.treatment_type_id, line.amount_cents)
+    ) -> tuple[Sequence[Invoice], Sequence[CreditNote]]:
+        """The clinic's issued invoices with a line served in the period, and their credit notes."""
+        line, inv, note = invoice_lines.c, invoices.c, credit_notes.c
+        served = (
+            select(line.invoice_id)
             .select_from(invoice_lines.join(invoices, line.invoice_id == inv.id))
             .where(
                 inv.clinic_id == clinic_id,
-                inv.status.in_([InvoiceStatus.ISSUED, InvoiceStatus.BALANCED]),
+                inv.status != InvoiceStatus.DRAFT,
                 line.service_date.between(first_day, last_day),
             )
+            .distinct()
         )
-        return [
-            (row.practitioner_id, row.treatment_type_id, row.amount_cents)
-            for row in self.session.execute(query)
-        ]
+        found = self.session.scalars(select(Invoice).where(inv.id.in_(served))).all()
+        notes = self.session.scalars(select(CreditNote).where(note.invoice_id.in_(served))).all()
+        return found, notes
 
     def package_for(
         self,

@@ -1,4 +1,7 @@
-"""Reports for billing staff, computed from plain records: aging of balances, payments, revenue."""
+"""Reports for billing staff, computed from plain records: aging of balances, payments, revenue.
+
+Revenue is defined here once (``revenue_facts``): issued invoice lines less credit note lines, before tax.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +10,8 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
+
+from billing.domain.invoicing import CreditNote, Invoice, InvoiceLine, InvoiceStatus
 
 AGING_BUCKETS = ("days_0_30", "days_31_60", "days_61_90", "days_over_90")
 
@@ -91,9 +96,13 @@ def daily_payments(facts: Iterable[PaymentFact]) -> list[DailyPayments]:
 
 @dataclass(frozen=True)
 class RevenueFact:
+    """One ledger line as revenue counts it, before tax: an issued invoice's line, or (``credit``) what a
+    credit note took back of one."""
+
     practitioner_id: uuid.UUID | None
     treatment_type_id: uuid.UUID | None
     amount_cents: int
+    credit: bool = False
 
 
 @dataclass(frozen=True)
@@ -101,15 +110,61 @@ class RevenueRow:
     practitioner_id: uuid.UUID | None
     treatment_type_id: uuid.UUID | None
     lines: int
-    amount_cents: int
+    invoiced_cents: int
+    credited_cents: int
+
+    @property
+    def amount_cents(self) -> int:
+        """The revenue: what was invoiced less what credit notes took back, before tax."""
+        return self.invoiced_cents - self.credited_cents
+
+
+def revenue_facts(
+    invoices: Iterable[Invoice], credit_notes: Iterable[CreditNote], first_day: date, last_day: date
+) -> list[RevenueFact]:
+    """Revenue, defined once: the lines of issued invoices less what credit notes took back of them.
+
+    Before tax, and each on the date of service of its invoice line (a credit counts where the line it
+    takes back counts). A voided invoice nets to nothing, since its credit note takes back every line in
+    full. Payments, refunds and applied patient credit move money, not revenue. ``invoices`` must hold the
+    invoice of every credit note given.
+    """
+    lines = {
+        line.id: line
+        for invoice in invoices
+        if invoice.status is not InvoiceStatus.DRAFT
+        for line in invoice.lines
+    }
+
+    def counted(line: InvoiceLine) -> bool:
+        return first_day <= line.service_date <= last_day
+
+    facts = [
+        RevenueFact(line.practitioner_id, line.treatment_type_id, line.amount.cents)
+        for line in lines.values()
+        if counted(line)
+    ]
+    for note in credit_notes:
+        for taken in note.lines:
+            line = lines.get(taken.invoice_line_id)
+            if line is None:
+                raise ValueError(f"credit note {note.number} takes back a line of an invoice not given")
+            if counted(line):
+                facts.append(
+                    RevenueFact(line.practitioner_id, line.treatment_type_id, taken.amount.cents, credit=True)
+                )
+    return facts
 
 
 def revenue(facts: Iterable[RevenueFact]) -> list[RevenueRow]:
-    """Invoiced amounts (before tax) per practitioner and treatment type."""
-    totals: dict[tuple[uuid.UUID | None, uuid.UUID | None], list[int]] = defaultdict(lambda: [0, 0])
+    """Revenue per practitioner and treatment type: invoice lines billed, invoiced, credited (cents)."""
+    totals: dict[tuple[uuid.UUID | None, uuid.UUID | None], list[int]] = defaultdict(lambda: [0, 0, 0])
     for fact in facts:
         entry = totals[(fact.practitioner_id, fact.treatment_type_id)]
-        entry[0] += 1
-        entry[1] += fact.amount_cents
-    rows = [RevenueRow(p, t, count, amount) for (p, t), (count, amount) in totals.items()]
+        if fact.credit:
+            entry[2] += fact.amount_cents
+        else:
+            entry[0] += 1
+            entry[1] += fact.amount_cents
+    rows = [RevenueRow(p, t, *entry) for (p, t), entry in totals.items()]
     return sorted(rows, key=lambda r: (-r.amount_cents, str(r.practitioner_id), str(r.treatment_type_id)))

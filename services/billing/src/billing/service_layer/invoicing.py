@@ -441,22 +441,22 @@ def _issue_credit_note(uow: BillingUnitOfWork, actor: Principal, cmd: IssueCredi
         raise RuleViolation("a credit note needs a reason", field="reason")
     amount = invoice.creditable if cmd.void else Money(cmd.amount_cents or 0, invoice.currency)
     now = uow.clock.now()
-    invoice.apply_credit(amount, now, void=cmd.void)
+    earlier = uow.repo.credit_notes_for(invoice.id)
     clinic = _clinic(uow, invoice.clinic_id)
     year = local_date(now, clinic.zone).year
-    note = CreditNote(
-        id=uow.new_id(),
-        invoice_id=invoice.id,
-        clinic_id=invoice.clinic_id,
-        patient_id=invoice.patient_id,
+    note = CreditNote.issue(
+        note_id=uow.new_id(),
         number=credit_note_number(
             clinic.code, year, uow.repo.next_number(clinic.id, CREDIT_NOTE_SERIES, year)
         ),
+        invoice=invoice,
+        earlier=earlier,
         amount=amount,
         reason=cmd.reason,
-        voids_invoice=cmd.void,
-        issued_at=now,
-        issued_by=actor.account_id,
+        void=cmd.void,
+        now=now,
+        by=actor.account_id,
+        new_id=uow.new_id,
     )
     uow.repo.add(note)
     audit(

@@ -111,9 +111,9 @@ class BillingRepository(Protocol):
 
     def payments_between(self, clinic_id: uuid.UUID, start: datetime, end: datetime) -> Sequence[Payment]: ...
 
-    def billed_lines_between(
+    def revenue_ledger(
         self, clinic_id: uuid.UUID, first_day: date, last_day: date
-    ) -> Sequence[tuple[uuid.UUID | None, uuid.UUID | None, int]]: ...
+    ) -> tuple[Sequence[Invoice], Sequence[CreditNote]]: ...
 
     def package_for(
         self,

@@ -57,10 +57,11 @@ class NamedRevenue:
 
 
 def revenue(uow: BillingUnitOfWork, period: Period) -> list[NamedRevenue]:
-    """Amounts invoiced (before tax and credits) per practitioner and treatment type, by date of service."""
-    lines = uow.repo.billed_lines_between(period.clinic_id, period.first_day, period.last_day)
+    """Revenue (invoiced less credited, before tax) per practitioner and treatment, by date of service."""
+    invoices, credit_notes = uow.repo.revenue_ledger(period.clinic_id, period.first_day, period.last_day)
+    facts = reports.revenue_facts(invoices, credit_notes, period.first_day, period.last_day)
     named = []
-    for row in reports.revenue(reports.RevenueFact(p, t, amount) for p, t, amount in lines):
+    for row in reports.revenue(facts):
         practitioner = uow.repo.get(Practitioner, row.practitioner_id) if row.practitioner_id else None
         treatment = uow.repo.get(TreatmentType, row.treatment_type_id) if row.treatment_type_id else None
         named.append(

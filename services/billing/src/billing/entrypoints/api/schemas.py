@@ -285,14 +285,26 @@ class CreditNoteRequest(Schema):
     void = fields.Boolean(load_default=False, metadata={"description": "Credit the whole unpaid total"})
 
 
+class CreditNoteLineSchema(Schema):
+    invoice_line_id = fields.UUID(metadata={"description": "The invoice line this takes back part of"})
+    amount_cents = fields.Integer(attribute="amount.cents", metadata={"description": "Before tax"})
+    tax_cents = fields.Integer(attribute="tax.cents")
+
+
 class CreditNoteSchema(Schema):
     id = fields.UUID()
     number = fields.String()
     invoice_id = fields.UUID()
     clinic_id = fields.UUID()
     patient_id = fields.UUID()
-    amount_cents = fields.Integer(attribute="amount.cents")
+    amount_cents = fields.Integer(attribute="amount.cents", metadata={"description": "Tax included"})
     currency = fields.String(attribute="amount.currency")
+    subtotal_cents = fields.Integer(attribute="subtotal.cents", metadata={"description": "Before tax"})
+    tax_cents = fields.Integer(attribute="tax.cents")
+    lines = fields.List(
+        fields.Nested(CreditNoteLineSchema),
+        metadata={"description": "The credit spread over the invoice's lines in proportion to what is left"},
+    )
     reason = fields.String()
     voids_invoice = fields.Boolean()
     issued_at = fields.AwareDateTime(format="iso")
@@ -460,8 +472,18 @@ class RevenueRowSchema(Schema):
     practitioner_name = fields.String()
     treatment_type_id = fields.UUID(attribute="row.treatment_type_id", allow_none=True)
     treatment_name = fields.String()
-    lines = fields.Integer(attribute="row.lines")
-    amount_cents = fields.Integer(attribute="row.amount_cents")
+    lines = fields.Integer(attribute="row.lines", metadata={"description": "Invoice lines billed"})
+    invoiced_cents = fields.Integer(
+        attribute="row.invoiced_cents", metadata={"description": "Issued invoice lines, before tax"}
+    )
+    credited_cents = fields.Integer(
+        attribute="row.credited_cents",
+        metadata={"description": "What credit notes took back of those lines, before tax"},
+    )
+    amount_cents = fields.Integer(
+        attribute="row.amount_cents",
+        metadata={"description": "Revenue: invoiced_cents - credited_cents (voided invoices net to 0)"},
+    )
 
 
 # --- packages --------------------------------------------------------------------------------------------
