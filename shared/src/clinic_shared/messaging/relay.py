@@ -9,6 +9,14 @@ acks included), one UPDATE marks its acked rows sent and its transaction commits
 whose confirm never arrived (connection lost) stay pending untouched. A crash between confirm and mark
 republishes a row later: consumers deduplicate, nothing is lost.
 
+An event type no service consumes (``subscriptions.CONSUMED``) is not an error: ``setup-broker`` binds it to
+the producer's bounded archive queue, so its publish is confirmed like any other. Should the archive be
+missing, its ``312 NO_ROUTE`` return is still taken as delivered (with one warning per type and connection)
+rather than retried forever. A consumed type that comes back unroutable means its consumer's queue is
+missing: that row is retried, and once it has been pending longer than ``stuck_after`` each refusal logs a
+warning naming the oldest such event (id, type, age; never its data). ``status.outbox_status`` gives the same
+figures on demand (``python -m clinic_shared.messaging.status``).
+
 Sent rows are kept (with their body) as a record of what was published, except rows of event types the
 catalog marks ``carries_secret`` (e.g. a password-reset token): the UPDATE that marks them sent also empties
 their body, so the credential does not stay stored in clear once the broker has it.
@@ -28,8 +36,8 @@ import functools
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
-from datetime import timedelta
+from collections.abc import Callable, Collection, Iterable, Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 import pika
@@ -46,6 +54,8 @@ from sqlalchemy.orm import Session
 from clinic_shared.clock import Clock
 from clinic_shared.events import CATALOG, EventCatalog
 from clinic_shared.messaging.connection import Backoff, connection_parameters
+from clinic_shared.messaging.status import DEFAULT_STUCK_AFTER
+from clinic_shared.messaging.subscriptions import consumed_types as _consumed_types
 from clinic_shared.messaging.topology import declare_exchange
 
 log = logging.getLogger(__name__)
@@ -98,9 +108,13 @@ class _Batch:
 class _ConfirmingPublisher:
     """One connection and confirm-mode channel, pumped by the thread that opened it."""
 
-    def __init__(self, params: pika.URLParameters, *, confirm_timeout: float) -> None:
+    def __init__(
+        self, params: pika.URLParameters, *, confirm_timeout: float, consumed: Collection[str]
+    ) -> None:
         self._params = params
         self._confirm_timeout = confirm_timeout
+        self._consumed = consumed
+        self._unarchived: set[str] = set()
         self._open_timeout = float(params.stack_timeout or 15) + 1
         self._ioloop: IOLoop | None = None
         self._connection: pika.SelectConnection | None = None
@@ -263,8 +277,20 @@ class _ConfirmingPublisher:
         properties: pika.BasicProperties,
         _body: bytes,
     ) -> None:
-        if properties.message_id:
-            self._returned[properties.message_id] = f"unroutable: {method.reply_code} {method.reply_text}"
+        if not properties.message_id:
+            return
+        if method.reply_code == pika.spec.NO_ROUTE and method.routing_key not in self._consumed:
+            # Nobody subscribes to it: delivered as far as anyone can want it (the ack follows).
+            if method.routing_key not in self._unarchived:
+                self._unarchived.add(method.routing_key)
+                log.warning(
+                    "outbox relay: no queue takes %s on %s (no consumer, no archive: run setup-broker);"
+                    " marking such events sent",
+                    method.routing_key,
+                    method.exchange,
+                )
+            return
+        self._returned[properties.message_id] = f"unroutable: {method.reply_code} {method.reply_text}"
 
     def _on_confirm(self, frame: pika.frame.Method) -> None:
         method = frame.method
@@ -291,6 +317,8 @@ class OutboxRelay:
     publish on a connection. ``backoff`` paces reconnects; ``retry_backoff`` schedules rows the broker
     refused (indexed by the row's attempts so far). At most ``batch_size * pipeline_depth`` messages are
     awaiting confirms at any time. Rows of the ``catalog``'s secret-carrying types lose their body once sent.
+    ``consumed_types`` (default: every type in ``subscriptions.CONSUMED``) are the types whose ``NO_ROUTE``
+    is an error; a refused row older than ``stuck_after`` is reported at warning level.
     """
 
     def __init__(
@@ -309,6 +337,8 @@ class OutboxRelay:
         backoff: Backoff | None = None,
         retry_backoff: Backoff | None = None,
         catalog: EventCatalog = CATALOG,
+        consumed_types: Collection[str] | None = None,
+        stuck_after: timedelta = DEFAULT_STUCK_AFTER,
     ) -> None:
         if batch_size < 1 or pipeline_depth < 1:
             raise ValueError("batch_size and pipeline_depth must be >= 1")
@@ -328,6 +358,8 @@ class OutboxRelay:
         self._wake = threading.Event()
         self._row_locks: bool | None = None
         self._secret_types = catalog.secret_types()
+        self._consumed = frozenset(_consumed_types() if consumed_types is None else consumed_types)
+        self._stuck_after = stuck_after
 
     def publish_pending(self, limit: int | None = None) -> int:
         """Publish due rows (at most ``limit``) until none remain; returns how many the broker confirmed.
@@ -389,7 +421,9 @@ class OutboxRelay:
             if self._owner != me:
                 raise RuntimeError("an OutboxRelay connection belongs to the thread that opened it")
             return self._publisher
-        publisher = _ConfirmingPublisher(self._params, confirm_timeout=self._confirm_timeout)
+        publisher = _ConfirmingPublisher(
+            self._params, confirm_timeout=self._confirm_timeout, consumed=self._consumed
+        )
         try:
             publisher.open(self._exchanges)
         except BaseException:
@@ -458,7 +492,15 @@ class OutboxRelay:
         t = self._table
         row_locks = self._uses_row_locks(session)
         stmt = (
-            select(t.c.position, t.c.event_id, t.c.exchange, t.c.routing_key, t.c.body, t.c.attempts)
+            select(
+                t.c.position,
+                t.c.event_id,
+                t.c.exchange,
+                t.c.routing_key,
+                t.c.body,
+                t.c.attempts,
+                t.c.created_at,
+            )
             .where(t.c.sent_at.is_(None), t.c.next_attempt_at <= self._clock.now())
             .order_by(t.c.position)
             .limit(size)
@@ -534,6 +576,12 @@ class OutboxRelay:
                     for row, reason in refused
                 ],
             )
+            self._report_refused(refused, now)
+        return len(sent)
+
+    def _report_refused(self, refused: Sequence[tuple[Any, str]], now: datetime) -> None:
+        stuck = [(row, reason) for row, reason in refused if now - row.created_at >= self._stuck_after]
+        if not stuck:
             first_row, first_reason = refused[0]
             log.warning(
                 "outbox relay: broker refused %d event(s), rescheduled; first event_id=%s: %s",
@@ -541,7 +589,22 @@ class OutboxRelay:
                 first_row.event_id,
                 first_reason,
             )
-        return len(sent)
+            return
+        # Ids, types, ages and the broker's reason only: the body may carry patient data.
+        oldest, reason = min(stuck, key=lambda item: item[0].created_at)
+        per_type = collections.Counter(row.routing_key for row, _ in stuck)
+        log.warning(
+            "outbox relay: %d event(s) undelivered for over %ds (%s); oldest event_id=%s type=%s age=%ds"
+            " attempts=%d: %s",
+            len(stuck),
+            self._stuck_after.total_seconds(),
+            ", ".join(f"{event_type}: {n}" for event_type, n in sorted(per_type.items())),
+            oldest.event_id,
+            oldest.routing_key,
+            (now - oldest.created_at).total_seconds(),
+            oldest.attempts + 1,
+            reason,
+        )
 
     def _uses_row_locks(self, session: Session) -> bool:
         if self._row_locks is None:
