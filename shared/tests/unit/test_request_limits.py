@@ -15,9 +15,23 @@ from clinic_shared.web.auth import public
 from clinic_shared.web.request_limits import MAX_BODY_BYTES, MAX_JSON_DEPTH, Blueprint
 
 
+class ReminderSchema(Schema):
+    at = fields.AwareDateTime(required=True)
+    minutes = fields.List(fields.Integer(), load_default=list)
+
+
 class NoteSchema(Schema):
     text = fields.String(required=True)
     tags = fields.List(fields.Raw(), load_default=list)
+    pinned = fields.Boolean(load_default=False)
+    weight = fields.Integer(load_default=0)
+    author = fields.Email(load_default=None)
+    due = fields.Date(load_default=None)
+    reminders = fields.List(fields.Nested(ReminderSchema), load_default=list)
+
+
+class PageSchema(Schema):
+    since = fields.Date(load_default=None)
 
 
 @pytest.fixture
@@ -32,6 +46,14 @@ def app() -> Flask:
     @public
     def post_note(body: dict[str, Any]) -> dict[str, Any]:
         return {"saved": body["text"]}
+
+    @blp.route("/notes", methods=["GET"])
+    @blp.arguments(PageSchema(), location="query")
+    @blp.paginate()
+    @public
+    def list_notes(query: dict[str, Any], pagination_parameters: Any) -> list[str]:
+        pagination_parameters.item_count = 0
+        return []
 
     api.register_blueprint(blp)
     return app
@@ -72,3 +94,82 @@ def test_a_body_over_the_limit_is_a_413_problem_before_it_is_read(app: Flask) ->
     response = post(app, b'{"text": "' + b"x" * MAX_BODY_BYTES + b'"}')
     assert response.status_code == 413
     assert response.content_type == "application/problem+json"
+
+
+def reasons(response: Any) -> dict[str, str]:
+    return {p["name"]: p["reason"] for p in response.json["invalid-params"]}
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"text": "x", "pinned": "true"}, "pinned"),
+        ({"text": "x", "pinned": 1}, "pinned"),
+        ({"text": "x", "weight": "5"}, "weight"),
+        ({"text": "x", "weight": True}, "weight"),
+        ({"text": "   "}, "text"),
+        ({"text": "x", "author": "a" * 250 + "@example.test"}, "author"),
+        (
+            {"text": "x", "reminders": [{"at": "2030-01-01T10:00:00Z", "minutes": [5, "10"]}]},
+            "reminders.0.minutes.1",
+        ),
+    ],
+)
+def test_values_of_the_wrong_type_or_blank_are_a_422_naming_the_field(
+    app: Flask, body: dict[str, Any], field: str
+) -> None:
+    response = post(app, json.dumps(body).encode())
+    assert response.status_code == 422, response.json
+    assert response.content_type == "application/problem+json"
+    assert field in reasons(response)
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"text": "x", "due": "9999-12-31"}, "due"),
+        ({"text": "x", "due": "0001-01-01"}, "due"),
+        ({"text": "x", "reminders": [{"at": "9999-12-31T23:00:00+00:00"}]}, "reminders.0.at"),
+        ({"text": "x", "weight": 2**31}, "weight"),
+    ],
+)
+def test_dates_beyond_reason_and_integers_beyond_32_bits_are_a_422(
+    app: Flask, body: dict[str, Any], field: str
+) -> None:
+    response = post(app, json.dumps(body).encode())
+    assert response.status_code == 422, response.json
+    assert field in reasons(response)
+
+
+def test_ordinary_typed_values_pass(app: Flask) -> None:
+    body = {
+        "text": "x",
+        "pinned": True,
+        "weight": -3,
+        "author": "ana@example.test",
+        "due": "2031-05-01",
+        "reminders": [{"at": "2031-05-01T09:00:00-07:00", "minutes": [5, 10]}],
+    }
+    assert post(app, json.dumps(body).encode()).status_code == 200
+
+
+def test_page_numbers_and_query_dates_out_of_range_are_a_422_in_the_query(app: Flask) -> None:
+    client = app.test_client()
+    assert client.get("/notes?page=2").status_code == 200
+    too_far = client.get(f"/notes?page={2**63}")
+    assert too_far.status_code == 422
+    assert too_far.json["invalid-params"][0] == {
+        "name": "page",
+        "location": "query",
+        "reason": f"Must be at most {2**31 - 1}.",
+    }
+    assert "since" in reasons(client.get("/notes?since=9999-01-01"))
+
+
+def test_a_body_that_is_not_json_is_a_415(app: Flask) -> None:
+    client = app.test_client()
+    form = client.post("/notes", data={"text": "hello"})
+    assert form.status_code == 415
+    assert form.content_type == "application/problem+json"
+    plain = client.post("/notes", data="text=hello", headers={"Content-Type": "text/plain"})
+    assert plain.status_code == 415
