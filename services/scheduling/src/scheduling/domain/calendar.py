@@ -11,8 +11,6 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-ICS_UID_DOMAIN = "ims-clinic"
-
 
 class FeedOwner(enum.StrEnum):
     PATIENT = "patient"
@@ -21,11 +19,6 @@ class FeedOwner(enum.StrEnum):
 
 def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
-
-
-def ics_uid(appointment_id: uuid.UUID) -> str:
-    """Stable across every change, so calendar apps update the event instead of adding another."""
-    return f"{appointment_id}@{ICS_UID_DOMAIN}"
 
 
 @dataclass

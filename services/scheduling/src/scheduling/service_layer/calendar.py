@@ -8,8 +8,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from clinic_shared.ical import CalendarEvent, appointment_uid
 from clinic_shared.tokens import Principal
-from scheduling.domain.calendar import CalendarFeed, FeedOwner, ics_uid, token_digest
+from scheduling.domain.calendar import CalendarFeed, FeedOwner, token_digest
 from scheduling.domain.errors import Forbidden, NotFound, RuleViolation
 from scheduling.domain.model import Appointment, AppointmentStatus, Clinic, Practitioner, TreatmentType
 from scheduling.service_layer.ports import UnitOfWork
@@ -22,22 +23,7 @@ ICS_STATUS = {
 }
 
 
-@dataclass(frozen=True)
-class CalendarEntry:
-    """What a calendar app needs about one appointment (no clinical detail)."""
-
-    uid: str
-    sequence: int
-    starts_at: datetime
-    ends_at: datetime
-    timezone: str
-    summary: str
-    location: str
-    status: str
-    stamp: datetime
-
-
-def appointment_entry(uow: UnitOfWork, actor: Principal, appointment_id: uuid.UUID) -> CalendarEntry:
+def appointment_entry(uow: UnitOfWork, actor: Principal, appointment_id: uuid.UUID) -> CalendarEvent:
     appointment = uow.repo.get(Appointment, appointment_id)
     if appointment is None or (not actor.is_staff and actor.patient_id != appointment.patient_id):
         raise NotFound("appointment not found")
@@ -85,7 +71,7 @@ def revoke_feed(uow: UnitOfWork, actor: Principal, feed_id: uuid.UUID) -> Calend
     return feed
 
 
-def feed_entries(uow: UnitOfWork, token: str) -> Sequence[CalendarEntry]:
+def feed_entries(uow: UnitOfWork, token: str) -> Sequence[CalendarEvent]:
     """The owner's appointments from a month ago on; an unknown or revoked token is simply not found."""
     feed = uow.repo.feed_by_token_hash(token_digest(token))
     if feed is None or not feed.active:
@@ -97,14 +83,15 @@ def feed_entries(uow: UnitOfWork, token: str) -> Sequence[CalendarEntry]:
     return [_entry(uow, a, now) for a in appointments]
 
 
-def _entry(uow: UnitOfWork, appointment: Appointment, now: datetime) -> CalendarEntry:
+def _entry(uow: UnitOfWork, appointment: Appointment, now: datetime) -> CalendarEvent:
     clinic = uow.repo.get(Clinic, appointment.clinic_id)
     treatment = uow.repo.get(TreatmentType, appointment.treatment_type_id)
     practitioner = uow.repo.get(Practitioner, appointment.practitioner_id)
     if clinic is None or treatment is None or practitioner is None:
         raise NotFound("appointment not found")
-    return CalendarEntry(
-        uid=ics_uid(appointment.id),
+    # What a calendar app needs about one appointment (no clinical detail).
+    return CalendarEvent(
+        uid=appointment_uid(appointment.id),
         sequence=appointment.sequence,
         starts_at=appointment.starts_at,
         ends_at=appointment.ends_at,

@@ -12,9 +12,9 @@ from typing import Any
 from flask import Response, url_for
 from marshmallow import Schema, fields
 
+from clinic_shared.ical import calendar_file
 from clinic_shared.web.auth import current_principal, public
 from clinic_shared.web.request_limits import Blueprint
-from scheduling.adapters import ical
 from scheduling.domain.calendar import CalendarFeed, FeedOwner
 from scheduling.entrypoints.api.context import container
 from scheduling.service_layer import calendar
@@ -22,6 +22,7 @@ from scheduling.service_layer import calendar
 blp = Blueprint("calendar", __name__, description="iCalendar exports and subscription feeds")
 
 ICS = "text/calendar"
+PRODID = "-//IMS Clinic//Scheduling//EN"
 # A feed's token is a credential: it is kept out of the access log (clinic_shared RedactPathSecrets).
 SECRET_PATH_PREFIXES = ("/feeds/",)
 
@@ -59,7 +60,8 @@ def _ics(body: bytes, filename: str) -> Response:
 def appointment_ics(appointment_id: uuid.UUID) -> Response:
     with container().uow() as uow:
         entry = calendar.appointment_entry(uow, current_principal(), appointment_id)
-    return _ics(ical.render([entry]), f"appointment-{appointment_id}.ics")
+    body = calendar_file([entry], prodid=PRODID, method="PUBLISH")
+    return _ics(body, f"appointment-{appointment_id}.ics")
 
 
 @blp.route("/calendar-feeds", methods=["POST"])
@@ -95,4 +97,5 @@ def revoke_feed(feed_id: uuid.UUID) -> CalendarFeed:
 def feed_ics(token: str) -> Response:
     with container().uow() as uow:
         entries = calendar.feed_entries(uow, token)
-    return _ics(ical.render(entries, name="IMS clinic appointments"), "appointments.ics")
+    body = calendar_file(entries, prodid=PRODID, method="PUBLISH", name="IMS clinic appointments")
+    return _ics(body, "appointments.ics")
