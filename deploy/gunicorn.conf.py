@@ -6,6 +6,8 @@ status only (no query strings, no bodies), so no patient data reaches the logs.
 
 import os
 
+import gunicorn.http.wsgi
+
 bind = f"{os.environ.get('BIND_HOST', '0.0.0.0')}:{os.environ.get('PORT', '8000')}"  # noqa: S104
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 worker_class = "gthread"
@@ -19,3 +21,6 @@ errorlog = "-"
 access_log_format = (
     '{"remote":"%(h)s","method":"%(m)s","path":"%(U)s","status":%(s)s,"bytes":"%(B)s","ms":%(M)s}'
 )
+
+# Name no server software in the Server header (its name and version help only an attacker).
+gunicorn.http.wsgi.SERVER = "ims-clinic"

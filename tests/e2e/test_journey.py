@@ -24,6 +24,8 @@ def test_booking_charges_and_confirms_then_cancelling_aborts_and_notifies(
 
     booked = journey.book(patient, catalogue, next_week_at(17))
     assert booked.status_code == 201, booked.text
+    assert booked.headers["Server"] == "ims-clinic"  # gunicorn's name and version are not advertised
+    assert booked.headers["Cache-Control"] == "no-store"
     appointment = booked.json()
 
     def charge_with(status: str) -> dict | None:

@@ -17,6 +17,20 @@ from clinic_shared.web.problems import ProblemSchema, register_problem_handlers
 from clinic_shared.web.request_limits import MAX_BODY_BYTES
 
 CORRELATION_HEADER = "X-Correlation-ID"
+# The APIs answer JSON, PDFs and calendars, never pages to frame or run scripts in (the API docs aside).
+API_CONTENT_SECURITY_POLICY = "default-src 'none'; frame-ancestors 'none'"
+DOCS_CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'"
+)
+SECURITY_HEADERS = {
+    # Browsers ignore HSTS over plain HTTP, so it is safe to send everywhere; behind TLS it pins HTTPS.
+    "Strict-Transport-Security": "max-age=31536000; includeSubDomains",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    # Patient data and tokens must not sit in shared caches or the browser's; a view may say otherwise.
+    "Cache-Control": "no-store",
+}
 PUBLIC_ENDPOINTS = {"api-docs.openapi_json", "docs.static", "static"}
 
 
@@ -77,7 +91,12 @@ def create_service_app(
         correlation = current_correlation_id.get()
         if correlation is not None:
             response.headers[CORRELATION_HEADER] = str(correlation)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        docs = request.endpoint is not None and request.endpoint.startswith("docs.")
+        response.headers.setdefault(
+            "Content-Security-Policy", DOCS_CONTENT_SECURITY_POLICY if docs else API_CONTENT_SECURITY_POLICY
+        )
         return response
 
     return app, api
