@@ -201,7 +201,7 @@ def test_plan_progress_extension_and_completion(
     assert completed.data["completed_sessions"] == 3
 
 
-def test_cancelling_this_and_following_cancels_the_rest_of_the_series(
+def test_cancelling_this_and_following_cuts_the_rest_of_the_series_and_keeps_the_plan(
     api: Api, admin: dict[str, str], catalogue: Catalogue, clock: ManualClock, container: Container
 ) -> None:
     patient_id = cleared_patient(api, admin, catalogue, clock, "stop@example.test")
@@ -213,19 +213,20 @@ def test_cancelling_this_and_following_cancels_the_rest_of_the_series(
         f"/plans/{plan['id']}/cancel", headers=admin, json={"from_appointment_id": second}
     )
     assert cancelled.status_code == 200
-    assert cancelled.json["status"] == "cancelled"
+    # The first session stays booked, so the plan is shortened to it rather than cancelled.
+    assert (cancelled.json["status"], cancelled.json["total_sessions"]) == ("active", 1)
     assert [s["status"] for s in cancelled.json["sessions"]] == [
         "booked",
         "cancelled",
         "cancelled",
         "cancelled",
     ]
-    [event] = events_of(container, "scheduling.plan.cancelled")
+    [event] = events_of(container, "scheduling.plan.shortened")
     assert [str(i) for i in event.data["cancelled_appointment_ids"]] == [
         s["id"] for s in plan["sessions"][1:]
     ]
     session_events = events_of(container, "scheduling.appointment.cancelled")
-    assert [e.data["with_plan"] for e in session_events] == [True, True, True]
+    assert [e.data["plan_shortened"] for e in session_events] == [True, True, True]
 
 
 def test_two_concurrent_plans_sharing_one_slot_exactly_one_persists(

@@ -100,6 +100,10 @@ class AppointmentCancelledV1(_AppointmentFacts):
     # Cancelled together with its treatment plan: a scheduling.plan.cancelled event naming this session
     # follows in the same transaction, so consumers may speak of the plan once instead of each session.
     with_plan = fields.Boolean(load_default=False)
+    # Cut off its plan, which stays active with its earlier sessions: a scheduling.plan.shortened event
+    # naming this session follows in the same transaction. ``with_plan`` is false, so a consumer that does
+    # not know plan.shortened still speaks of each session; one that does may speak of the plan once.
+    plan_shortened = fields.Boolean(load_default=False)
 
 
 @CATALOG.register("scheduling.appointment.rescheduled", 1)
@@ -170,6 +174,18 @@ class PlanCompletedV1(_PlanFacts):
 class PlanCancelledV1(_PlanFacts):
     cancelled_appointment_ids = fields.List(fields.UUID(), required=True)
     cancelled_at = fields.AwareDateTime(required=True, format="iso")
+
+
+@CATALOG.register("scheduling.plan.shortened", 1)
+class PlanShortenedV1(_PlanFacts):
+    """A plan was cut at one session ("this and following") after sessions it keeps: it stays active with
+    ``total_sessions`` (the new length) and can still be extended and completed. Not a cancellation of the
+    plan: the sessions cut off are cancelled, each with scheduling.appointment.cancelled (``plan_shortened``)
+    earlier in the same transaction."""
+
+    previous_total_sessions = fields.Integer(required=True, strict=True, validate=validate.Range(min=2))
+    cancelled_appointment_ids = fields.List(fields.UUID(), required=True)
+    shortened_at = fields.AwareDateTime(required=True, format="iso")
 
 
 @CATALOG.register("scheduling.waitlist.offered", 1)

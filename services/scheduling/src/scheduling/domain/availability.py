@@ -119,12 +119,39 @@ class Room:
     active: bool = True
 
 
-def local_datetime(day: date, at: time, zone: ZoneInfo) -> datetime:
-    """The UTC instant of a local wall-clock time; refuses a time that does not exist that day (DST gap)."""
-    local = datetime.combine(day, at, tzinfo=zone)
+def local_datetime(day: date, at: time, zone: ZoneInfo, fold: int = 0) -> datetime:
+    """The UTC instant of a local wall-clock time; refuses a time that does not exist that day (DST gap).
+
+    A time that happens twice (clocks going back) is its first occurrence, or its second with ``fold=1``.
+    """
+    local = datetime.combine(day, at, tzinfo=zone).replace(fold=fold)
     if local.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != local.replace(tzinfo=None):
         raise NonexistentLocalTime(day, at, zone.key)
     return local.astimezone(UTC)
+
+
+def repeated_local_time(day: date, at: time, zone: ZoneInfo) -> bool:
+    """Whether a local wall-clock time happens twice that day (the hour repeated when clocks go back)."""
+    first = datetime.combine(day, at, tzinfo=zone).replace(fold=0)
+    if first.utcoffset() == first.replace(fold=1).utcoffset():
+        return False
+    try:
+        local_datetime(day, at, zone)
+    except NonexistentLocalTime:
+        return False  # the two readings of a skipped time differ too
+    return True
+
+
+def shown_twice(instant: datetime, zone: ZoneInfo) -> bool:
+    """Whether the local time the clinic's clock shows at ``instant`` happens twice that day."""
+    local = instant.astimezone(zone)
+    return repeated_local_time(local.date(), local.time(), zone)
+
+
+def forward_shifted(day: date, at: time, zone: ZoneInfo) -> datetime:
+    """The instant a local time names; one skipped by clocks going forward is read as the time the clock
+    shows that long after the change (02:30 on a 02:00 -> 03:00 day is 03:30)."""
+    return datetime.combine(day, at, tzinfo=zone).replace(fold=0).astimezone(UTC)
 
 
 class NonexistentLocalTime(RuleViolation):

@@ -15,6 +15,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from clinic_shared.tokens import Principal
+from scheduling.domain.availability import shown_twice
 from scheduling.domain.errors import Conflict, NotFound, RuleViolation
 from scheduling.domain.model import (
     Appointment,
@@ -24,11 +25,21 @@ from scheduling.domain.model import (
     Practitioner,
     TreatmentType,
 )
-from scheduling.domain.plans import PlannedSession, PlanStatus, TreatmentPlan, progress, series
+from scheduling.domain.plans import (
+    Occurrence,
+    PlannedSession,
+    PlanStatus,
+    TreatmentPlan,
+    cut_series,
+    places,
+    progress,
+    series,
+)
 from scheduling.service_layer import services
 from scheduling.service_layer.availability import SearchSlots, check_free_time, search_slots
 from scheduling.service_layer.booking_events import emit_booked
 from scheduling.service_layer.ports import UnitOfWork
+from scheduling.service_layer.rescheduling import check_patient_free
 
 ALTERNATIVES_PER_KIND = 3
 
@@ -60,12 +71,28 @@ class CreatePlan:
     first_day: date
     patient_id: uuid.UUID | None = None
     overrides: Sequence[SessionOverride] = field(default_factory=tuple)
+    occurrence: Occurrence = Occurrence.FIRST
+
+
+@dataclass(frozen=True)
+class PlanSession:
+    """A session as a plan shows it: the appointment, and whether its local time happens twice that day
+    (then its UTC start says which occurrence it is)."""
+
+    appointment: Appointment
+    ambiguous_local_time: bool
+
+    def __getattr__(self, name: str) -> Any:
+        # The appointment's fields read through, so a session renders (and is used) as an appointment.
+        if name == "appointment":
+            raise AttributeError(name)
+        return getattr(self.appointment, name)
 
 
 @dataclass(frozen=True)
 class PlanView:
     plan: TreatmentPlan
-    sessions: Sequence[Appointment]
+    sessions: Sequence[PlanSession]
     completed_sessions: int
     remaining_sessions: int
 
@@ -102,7 +129,7 @@ def create_plan(uow: UnitOfWork, actor: Principal, cmd: CreatePlan) -> PlanView:
         local_time=cmd.local_time,
         created_at=now,
     )
-    planned = series(cmd.first_day, cmd.weekday, cmd.every_weeks, cmd.sessions, cmd.local_time, clinic.zone)
+    planned = _planned(cmd, clinic)
     ctx = _Context(uow, actor, clinic, treatment, patient_id, plan.id, now)
     appointments = _book_all(ctx, practitioner, planned, cmd.overrides)
     with services.conflict_on_violation(
@@ -115,7 +142,19 @@ def create_plan(uow: UnitOfWork, actor: Principal, cmd: CreatePlan) -> PlanView:
             emit_booked(uow, actor, appointment)
         uow.emit("scheduling.plan.created", plan.facts() | {"sessions": _sessions_data(appointments)})
         uow.commit()
-    return PlanView(plan, appointments, 0, len(appointments))
+    return PlanView(plan, _shown(appointments, clinic), 0, len(appointments))
+
+
+def _planned(cmd: CreatePlan, clinic: Clinic) -> list[PlannedSession]:
+    return series(
+        cmd.first_day,
+        cmd.weekday,
+        cmd.every_weeks,
+        cmd.sessions,
+        cmd.local_time,
+        clinic.zone,
+        occurrence=cmd.occurrence,
+    )
 
 
 @dataclass(frozen=True)
@@ -143,7 +182,7 @@ def preview_plan(uow: UnitOfWork, actor: Principal, cmd: CreatePlan) -> PlanPrev
     practitioner = services.practitioner_of(uow, cmd.practitioner_id)
     treatment = services.treatment_of(uow, cmd.treatment_type_id)
     services.check_cleared_for(uow, clinic, treatment, patient_id)
-    planned = series(cmd.first_day, cmd.weekday, cmd.every_weeks, cmd.sessions, cmd.local_time, clinic.zone)
+    planned = _planned(cmd, clinic)
     ctx = _Context(uow, actor, clinic, treatment, patient_id, uow.new_id(), uow.clock.now())
     zone = clinic.zone
     rows: list[dict[str, Any]] = []
@@ -159,6 +198,7 @@ def preview_plan(uow: UnitOfWork, actor: Principal, cmd: CreatePlan) -> PlanPrev
                     "ends_at": outcome.ends_at,
                     "practitioner_id": outcome.practitioner_id,
                     "room_id": outcome.room_id,
+                    "ambiguous_local_time": shown_twice(outcome.starts_at, zone),
                     "reason": None,
                     "detail": None,
                     "alternatives": [],
@@ -176,6 +216,7 @@ def preview_plan(uow: UnitOfWork, actor: Principal, cmd: CreatePlan) -> PlanPrev
                 "ends_at": starts_at + treatment.duration if starts_at else None,
                 "practitioner_id": outcome["practitioner_id"],
                 "room_id": None,
+                "ambiguous_local_time": shown_twice(starts_at, zone) if starts_at else False,
                 "reason": outcome["reason"],
                 "detail": outcome["detail"],
                 "alternatives": [
@@ -196,17 +237,24 @@ class ExtendPlan:
     plan_id: uuid.UUID
     sessions: int
     overrides: Sequence[SessionOverride] = field(default_factory=tuple)
+    occurrence: Occurrence = Occurrence.FIRST
 
 
 def extend_plan(uow: UnitOfWork, actor: Principal, cmd: ExtendPlan) -> PlanView:
-    """Add sessions after the last one, at the same cadence and local time, all or nothing."""
+    """Add sessions after the last one of the series, at the same cadence and local time, all or nothing.
+
+    Sessions cut off by shortening the plan are not part of the series any more: the added ones follow
+    the last session kept.
+    """
     plan = _visible_plan(uow, actor, cmd.plan_id)
     plan.require_active()
     existing = _sessions(uow, plan)
     clinic = services.clinic_of(uow, plan.clinic_id)
     practitioner = services.practitioner_of(uow, plan.practitioner_id)
     treatment = services.treatment_of(uow, plan.treatment_type_id)
-    last_day = max(a.starts_at for a in existing).astimezone(clinic.zone).date()
+    place = places(existing)
+    kept = [a for a in existing if place[a.id] < plan.total_sessions] or existing
+    last_day = max(a.starts_at for a in kept).astimezone(clinic.zone).date()
     planned = series(
         last_day + timedelta(weeks=plan.every_weeks),
         plan.weekday,
@@ -214,7 +262,8 @@ def extend_plan(uow: UnitOfWork, actor: Principal, cmd: ExtendPlan) -> PlanView:
         cmd.sessions,
         plan.local_time,
         clinic.zone,
-        first_index=len(existing),
+        first_index=plan.total_sessions,
+        occurrence=cmd.occurrence,
     )
     ctx = _Context(uow, actor, clinic, treatment, plan.patient_id, plan.id, uow.clock.now())
     added = _book_all(ctx, practitioner, planned, cmd.overrides)
@@ -233,31 +282,54 @@ def extend_plan(uow: UnitOfWork, actor: Principal, cmd: ExtendPlan) -> PlanView:
 def cancel_plan(
     uow: UnitOfWork, actor: Principal, plan_id: uuid.UUID, from_appointment_id: uuid.UUID | None
 ) -> PlanView:
-    """Cancel the session ``from_appointment_id`` and every later one (default: every future session)."""
+    """Cancel the session ``from_appointment_id`` and every later one in the series (default: every future
+    session).
+
+    Cut after sessions that are kept, the plan is shortened to them and stays active (it can still be
+    extended and completed; scheduling.plan.shortened); cut before any, the plan is cancelled
+    (scheduling.plan.cancelled).
+    """
     plan = _visible_plan(uow, actor, plan_id)
     plan.require_active()
     now = uow.clock.now()
     sessions = _sessions(uow, plan)
-    cutoff = now
-    if from_appointment_id is not None:
+    if from_appointment_id is None:
+        cancelled = [s for s in sessions if s.status is AppointmentStatus.BOOKED and s.starts_at >= now]
+        keeps = 0
+    else:
         chosen = next((s for s in sessions if s.id == from_appointment_id), None)
         if chosen is None:
             raise NotFound("that appointment is not a session of this plan", field="from_appointment_id")
-        cutoff = max(chosen.starts_at, now)
-    cancelled: list[uuid.UUID] = []
-    for session in sessions:
-        if session.status is AppointmentStatus.BOOKED and session.starts_at >= cutoff:
-            session.cancel(by_staff=actor.is_staff, now=now, reason="plan cancelled")
-            # The plan's own event follows: consumers may speak of the plan once, not of each session.
-            with_plan = services.cancelled_data(session) | {"with_plan": True}
-            uow.emit("scheduling.appointment.cancelled", with_plan)
-            cancelled.append(session.id)
-    plan.status = PlanStatus.CANCELLED
-    plan.cancelled_at = now
-    uow.emit(
-        "scheduling.plan.cancelled",
-        plan.facts() | {"cancelled_appointment_ids": cancelled, "cancelled_at": now},
-    )
+        cut = cut_series(sessions, chosen, plan.total_sessions, now)
+        cancelled, keeps = cut.cancelled, cut.keeps
+    shortened = keeps > 0
+    for session in cancelled:
+        session.cancel(
+            by_staff=actor.is_staff, now=now, reason="plan shortened" if shortened else "plan cancelled"
+        )
+        # The plan's own event follows: consumers may speak of the plan once, not of each session.
+        # A consumer that does not know scheduling.plan.shortened still tells of each session.
+        flags = {"with_plan": not shortened, "plan_shortened": shortened}
+        uow.emit("scheduling.appointment.cancelled", services.cancelled_data(session) | flags)
+    cancelled_ids = [s.id for s in cancelled]
+    if shortened:
+        previous = plan.total_sessions
+        plan.shorten(keeps)
+        uow.emit(
+            "scheduling.plan.shortened",
+            plan.facts()
+            | {
+                "previous_total_sessions": previous,
+                "cancelled_appointment_ids": cancelled_ids,
+                "shortened_at": now,
+            },
+        )
+    else:
+        plan.cancel(now)
+        uow.emit(
+            "scheduling.plan.cancelled",
+            plan.facts() | {"cancelled_appointment_ids": cancelled_ids, "cancelled_at": now},
+        )
     uow.commit()
     return _view(uow, plan)
 
@@ -340,6 +412,7 @@ def _try_all(
                 now=ctx.now,
                 plan_id=ctx.plan_id,
             )
+            appointment.plan_index = session.index
             appointment.room_id = check_free_time(
                 ctx.uow,
                 ctx.clinic,
@@ -349,6 +422,7 @@ def _try_all(
                 now=ctx.now,
                 enforce_notice=not ctx.actor.is_staff,
             )
+            check_patient_free(ctx.uow, appointment, appointment.starts_at, appointment.ends_at)
             if any(_same_time(appointment, other) for other in appointments):
                 raise Conflict("overlaps another session of this plan")
         except Conflict as error:
@@ -385,7 +459,8 @@ def _conflict(
         "practitioner_id": str(practitioner.id),
         "reason": reason,
         "detail": detail,
-        "alternatives": _alternatives(ctx, session.day, starts_at, practitioner),
+        # A skipped local time is sought near where the clock reads it after the change.
+        "alternatives": _alternatives(ctx, session.day, starts_at or session.near, practitioner),
     }
 
 
@@ -423,7 +498,12 @@ def _sessions(uow: UnitOfWork, plan: TreatmentPlan) -> Sequence[Appointment]:
 def _view(uow: UnitOfWork, plan: TreatmentPlan) -> PlanView:
     sessions = _sessions(uow, plan)
     done, ahead = progress([str(s.status) for s in sessions])
-    return PlanView(plan, sessions, done, ahead)
+    return PlanView(plan, _shown(sessions, services.clinic_of(uow, plan.clinic_id)), done, ahead)
+
+
+def _shown(sessions: Sequence[Appointment], clinic: Clinic) -> list[PlanSession]:
+    zone = clinic.zone
+    return [PlanSession(s, shown_twice(s.starts_at, zone)) for s in sessions]
 
 
 def _visible_plan(uow: UnitOfWork, actor: Principal, plan_id: uuid.UUID) -> TreatmentPlan:

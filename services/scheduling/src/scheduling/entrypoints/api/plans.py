@@ -55,6 +55,12 @@ class PreviewSessionSchema(Schema):
     ends_at = fields.AwareDateTime(format="iso", allow_none=True)
     practitioner_id = fields.UUID()
     room_id = fields.UUID(allow_none=True, metadata={"description": "The room it would take, if any"})
+    ambiguous_local_time = fields.Boolean(
+        metadata={
+            "description": "Its local time happens twice that day (clocks go back): `occurrence` in the "
+            "request picks which; `starts_at` (UTC) says which one this is"
+        }
+    )
     reason = fields.String(allow_none=True, metadata={"description": "As in a 409's `conflicts`"})
     detail = fields.String(allow_none=True)
     alternatives = fields.List(
@@ -114,7 +120,9 @@ def extend_plan(body: dict[str, Any], plan_id: uuid.UUID) -> PlanView:
         return plans.extend_plan(
             uow,
             current_principal(),
-            plans.ExtendPlan(plan_id=plan_id, sessions=body["sessions"], overrides=overrides),
+            plans.ExtendPlan(
+                plan_id=plan_id, sessions=body["sessions"], overrides=overrides, occurrence=body["occurrence"]
+            ),
         )
 
 
@@ -122,6 +130,10 @@ def extend_plan(body: dict[str, Any], plan_id: uuid.UUID) -> PlanView:
 @blp.arguments(schemas.CancelPlanRequest())
 @blp.response(200, schemas.PlanSchema)
 def cancel_plan(body: dict[str, Any], plan_id: uuid.UUID) -> PlanView:
-    """Cancel a session and every later one ("this and following")."""
+    """Cancel a session and every later one in the series ("this and following"), whatever their times.
+
+    Cut after sessions that stay, the plan is shortened to them (``total_sessions``) and stays active;
+    cut at its first session (or without ``from_appointment_id``), the plan is cancelled.
+    """
     with container().uow() as uow:
         return plans.cancel_plan(uow, current_principal(), plan_id, body["from_appointment_id"])
