@@ -16,6 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from billing.adapters.document_links import (
+    CREDIT_NOTE,
     INVOICE,
     MAX_TOKEN_LENGTH,
     NoDocumentLinks,
@@ -23,7 +24,12 @@ from billing.adapters.document_links import (
     sign_token,
     verify_token,
 )
-from billing.service_layer.ports import DocumentLinkExpired, InvalidDocumentLink
+from billing.service_layer.ports import (
+    DocumentKind,
+    DocumentLinkExpired,
+    InvalidDocumentLink,
+    LinkedDocument,
+)
 
 SECRET = "a-test-secret-that-is-long-enough-0123456789"
 NOW = datetime(2025, 3, 3, 17, 0, 0, tzinfo=UTC)
@@ -199,3 +205,34 @@ def test_without_configuration_no_link_is_made_and_none_opens() -> None:
     assert unconfigured.invoice_link(INVOICE_ID, NOW) is None
     with pytest.raises(InvalidDocumentLink):
         unconfigured.invoice_id(valid_token(), NOW)
+
+
+def test_a_link_names_the_kind_of_document_it_opens() -> None:
+    note_id = uuid.uuid4()
+    invoice_token = valid_token()
+    note_token = token_of(links().credit_note_link(note_id, NOW).url)
+
+    assert note_token.startswith(f"{CREDIT_NOTE}.v1.")
+    assert links().document(invoice_token, NOW) == LinkedDocument(DocumentKind.INVOICE, INVOICE_ID)
+    assert links().document(note_token, NOW) == LinkedDocument(DocumentKind.CREDIT_NOTE, note_id)
+    with pytest.raises(InvalidDocumentLink):
+        links().invoice_id(note_token, NOW)
+
+
+def test_a_credit_note_link_relabelled_as_an_invoice_link_is_refused() -> None:
+    note_token = token_of(links().credit_note_link(INVOICE_ID, NOW).url)
+    relabelled = INVOICE + note_token.removeprefix(CREDIT_NOTE)
+
+    for token in (relabelled, "receipt" + note_token.removeprefix(CREDIT_NOTE), "nonsense"):
+        with pytest.raises(InvalidDocumentLink):
+            links().document(token, NOW)
+    with pytest.raises(DocumentLinkExpired):
+        links().document(note_token, NOW + timedelta(days=30))
+
+
+def test_without_configuration_no_credit_note_link_is_made_and_none_opens() -> None:
+    unconfigured = NoDocumentLinks()
+
+    assert unconfigured.credit_note_link(INVOICE_ID, NOW) is None
+    with pytest.raises(InvalidDocumentLink):
+        unconfigured.document(valid_token(), NOW)

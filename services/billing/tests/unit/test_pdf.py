@@ -9,7 +9,13 @@ from pypdf import PdfReader
 
 from billing.adapters.pdf import FpdfRenderer
 from billing.domain.money import Money
-from billing.service_layer.documents import DocumentLine, DocumentPayment, InvoiceDocument
+from billing.service_layer.documents import (
+    CreditNoteDocument,
+    DocumentCreditNote,
+    DocumentLine,
+    DocumentPayment,
+    InvoiceDocument,
+)
 
 
 def cad(cents: int) -> Money:
@@ -37,13 +43,16 @@ def document() -> InvoiceDocument:
         balance=cad(5000),
         payments=[DocumentPayment(date(2026, 3, 3), "insurer", cad(4000))],
         claim_facts=["Claim number: CL-778", "Date of injury: 2026-02-01"],
+        credit_notes=[DocumentCreditNote("VAN-CN-2026-000003", date(2026, 3, 4), cad(1000))],
     )
 
 
-def test_without_a_font_file_latin1_text_prints_in_helvetica() -> None:
-    pdf = FpdfRenderer(None).render(document())
+def text_of(pdf: bytes) -> str:
+    return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
 
-    text = "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
+
+def test_without_a_font_file_latin1_text_prints_in_helvetica() -> None:
+    text = text_of(FpdfRenderer(None).render(document()))
     for expected in (
         "Clinique IMS de Montréal",
         "Invoice VAN-2026-000007",
@@ -55,5 +64,47 @@ def test_without_a_font_file_latin1_text_prints_in_helvetica() -> None:
         "Balance",
         "50.00 CAD",
         "2026-03-03  insurer  40.00 CAD",
+        "Credit notes",
+        "VAN-CN-2026-000003  2026-03-04  -10.00 CAD",
+    ):
+        assert expected in text, expected
+
+
+def test_a_credit_note_prints_the_invoice_it_credits_its_lines_tax_and_total() -> None:
+    note = CreditNoteDocument(
+        number="VAN-CN-2026-000003",
+        issued_on=date(2026, 3, 4),
+        invoice_number="VAN-2026-000007",
+        invoice_issued_on=date(2026, 3, 2),
+        voids_invoice=True,
+        reason="Facturé par erreur",
+        clinic_name="Clinique IMS de Montréal",
+        clinic_address="1 rue Sainte-Catherine, Montréal QC",
+        clinic_contact="+15145550100  info@example.com",
+        patient_name="Zoë Łukasiewicz",
+        bill_to="Zoë Łukasiewicz",
+        lines=[
+            DocumentLine(date(2026, 3, 2), "IMS 30 min", "Dr. Ida Needham", "PT-1001", cad(2000), cad(100))
+        ],
+        subtotal=cad(2000),
+        tax=cad(100),
+        total=cad(2100),
+    )
+
+    text = text_of(FpdfRenderer(None).render_credit_note(note))
+
+    for expected in (
+        "Clinique IMS de Montréal",
+        "Credit note VAN-CN-2026-000003",
+        "Date: 2026-03-04",
+        "Credits invoice VAN-2026-000007 of 2026-03-02",
+        "Cancels that invoice",
+        "Reason: Facturé par erreur",
+        "Patient: Zoë ?ukasiewicz",
+        "Dr. Ida Needham (Reg. PT-1001)",
+        "20.00 CAD",
+        "1.00 CAD",
+        "Total credited",
+        "21.00 CAD",
     ):
         assert expected in text, expected

@@ -1,10 +1,10 @@
 """Signed, expiring document links: HMAC-SHA256 tokens that open one document without signing in.
 
-A token reads ``<kind>.v1.<payload>.<signature>``. ``payload`` is unpadded base64url of the JSON
-``{"i": "<document id>", "e": <expiry, unix seconds>}`` and ``signature`` the unpadded base64url
-HMAC-SHA256, under the link secret, of everything before it; so the kind, the id and the expiry are all
-bound. Nothing in a token is trusted before its signature is checked (in constant time). A token is
-URL-safe as it stands (letters, digits, ``-``, ``_`` and ``.``).
+A token reads ``<kind>.v1.<payload>.<signature>``, ``kind`` being ``invoice`` or ``credit_note``.
+``payload`` is unpadded base64url of the JSON ``{"i": "<document id>", "e": <expiry, unix seconds>}`` and
+``signature`` the unpadded base64url HMAC-SHA256, under the link secret, of everything before it; so the
+kind, the id and the expiry are all bound. Nothing in a token is trusted before its signature is checked
+(in constant time). A token is URL-safe as it stands (letters, digits, ``-``, ``_`` and ``.``).
 """
 
 from __future__ import annotations
@@ -17,9 +17,16 @@ import json
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from billing.service_layer.ports import DocumentLink, DocumentLinkExpired, InvalidDocumentLink
+from billing.service_layer.ports import (
+    DocumentKind,
+    DocumentLink,
+    DocumentLinkExpired,
+    InvalidDocumentLink,
+    LinkedDocument,
+)
 
-INVOICE = "invoice"
+INVOICE = DocumentKind.INVOICE.value
+CREDIT_NOTE = DocumentKind.CREDIT_NOTE.value
 VERSION = "v1"
 # Far above a real token (about 150 characters): anything longer is refused before any work is done.
 MAX_TOKEN_LENGTH = 256
@@ -63,12 +70,26 @@ class SignedDocumentLinks:
         self._ttl_seconds = int(ttl.total_seconds())
 
     def invoice_link(self, invoice_id: uuid.UUID, now: datetime) -> DocumentLink:
-        expires = int(now.timestamp()) + self._ttl_seconds
-        token = sign_token(self._secret, INVOICE, invoice_id, expires)
-        return DocumentLink(f"{self._public_url}/documents/{token}", datetime.fromtimestamp(expires, UTC))
+        return self._link(DocumentKind.INVOICE, invoice_id, now)
+
+    def credit_note_link(self, credit_note_id: uuid.UUID, now: datetime) -> DocumentLink:
+        return self._link(DocumentKind.CREDIT_NOTE, credit_note_id, now)
 
     def invoice_id(self, token: str, now: datetime) -> uuid.UUID:
         return verify_token(self._secret, token, INVOICE, now)
+
+    def document(self, token: str, now: datetime) -> LinkedDocument:
+        """The document of whichever kind the token names, once its signature (over the kind) checks."""
+        try:
+            kind = DocumentKind(token.partition(".")[0])
+        except ValueError:
+            raise InvalidDocumentLink(_INVALID) from None
+        return LinkedDocument(kind, verify_token(self._secret, token, kind.value, now))
+
+    def _link(self, kind: DocumentKind, document_id: uuid.UUID, now: datetime) -> DocumentLink:
+        expires = int(now.timestamp()) + self._ttl_seconds
+        token = sign_token(self._secret, kind.value, document_id, expires)
+        return DocumentLink(f"{self._public_url}/documents/{token}", datetime.fromtimestamp(expires, UTC))
 
 
 class NoDocumentLinks:
@@ -77,7 +98,13 @@ class NoDocumentLinks:
     def invoice_link(self, invoice_id: uuid.UUID, now: datetime) -> None:
         return None
 
+    def credit_note_link(self, credit_note_id: uuid.UUID, now: datetime) -> None:
+        return None
+
     def invoice_id(self, token: str, now: datetime) -> uuid.UUID:
+        raise InvalidDocumentLink(_INVALID)
+
+    def document(self, token: str, now: datetime) -> LinkedDocument:
         raise InvalidDocumentLink(_INVALID)
 
 

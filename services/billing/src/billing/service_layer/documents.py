@@ -1,8 +1,8 @@
-"""Invoice and official-receipt documents: the facts gathered for rendering, and the renderer port.
+"""Invoice, official-receipt and credit note documents: the facts gathered for rendering, and the renderer.
 
 The document is assembled here from billing's own records and its copies of scheduling's clinic,
-practitioner, treatment and patient; an adapter turns it into a PDF. An issued invoice's PDF can also be
-opened without signing in through a signed, expiring link (the DocumentLinks port).
+practitioner, treatment and patient; an adapter turns it into a PDF. An issued invoice's or a credit
+note's PDF can also be opened without signing in through a signed, expiring link (the DocumentLinks port).
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ from datetime import date
 from typing import Protocol
 
 from billing.domain.errors import NotFound, RuleViolation
-from billing.domain.invoicing import Coverage, Invoice, InvoiceStatus
+from billing.domain.invoicing import Coverage, CreditNote, Invoice, InvoiceLine, InvoiceStatus
 from billing.domain.model import Clinic, Patient, Practitioner, local_date
 from billing.domain.money import Money
 from billing.service_layer.invoicing import get_invoice
-from billing.service_layer.ports import DocumentLink, DocumentLinks, DocumentLinksDisabled
+from billing.service_layer.ports import DocumentKind, DocumentLink, DocumentLinks, DocumentLinksDisabled
 from billing.service_layer.services import audit
 from billing.service_layer.unit_of_work import BillingUnitOfWork
 from clinic_shared.tokens import Principal
@@ -37,6 +37,15 @@ class DocumentLine:
 class DocumentPayment:
     received_on: date
     method: str
+    amount: Money
+
+
+@dataclass(frozen=True)
+class DocumentCreditNote:
+    """A credit note as an invoice lists it."""
+
+    number: str
+    issued_on: date
     amount: Money
 
 
@@ -63,12 +72,36 @@ class InvoiceDocument:
     balance: Money
     payments: list[DocumentPayment] = field(default_factory=list)
     claim_facts: list[str] = field(default_factory=list)
+    credit_notes: list[DocumentCreditNote] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class CreditNoteDocument:
+    """Everything printed on a credit note: what it takes back of which invoice's lines, and why."""
+
+    number: str
+    issued_on: date
+    invoice_number: str
+    invoice_issued_on: date
+    voids_invoice: bool
+    reason: str
+    clinic_name: str
+    clinic_address: str
+    clinic_contact: str
+    patient_name: str
+    bill_to: str
+    lines: list[DocumentLine]
+    subtotal: Money
+    tax: Money
+    total: Money
 
 
 class DocumentRenderer(Protocol):
     """Turns a document into the bytes of a PDF."""
 
     def render(self, document: InvoiceDocument) -> bytes: ...
+
+    def render_credit_note(self, document: CreditNoteDocument) -> bytes: ...
 
 
 _PAYERS = {"worksafebc": "WorkSafeBC", "icbc": "ICBC", "extended_health": "Extended health plan"}
@@ -84,27 +117,11 @@ def invoice_document(
 def _document(uow: BillingUnitOfWork, invoice: Invoice, *, receipt: bool) -> InvoiceDocument:
     if invoice.status is InvoiceStatus.DRAFT or invoice.number is None or invoice.issued_at is None:
         raise NotFound("only issued invoices have a document")
-    clinic = uow.repo.get(Clinic, invoice.clinic_id)
-    if clinic is None:
-        raise RuleViolation("the clinic's details have not reached billing yet", field="clinic_id")
+    clinic = _clinic(uow, invoice.clinic_id)
     payments = _payments(uow, invoice, clinic)
     if receipt and not payments:
         raise RuleViolation("nothing has been paid on this invoice yet", field="invoice_id")
-    patient = uow.repo.get(Patient, invoice.patient_id)
-    patient_name = f"{patient.first_name} {patient.last_name}" if patient else f"Patient {invoice.patient_id}"
-    lines = []
-    for line in invoice.lines:
-        practitioner = uow.repo.get(Practitioner, line.practitioner_id) if line.practitioner_id else None
-        lines.append(
-            DocumentLine(
-                service_date=line.service_date,
-                description=line.description,
-                practitioner=practitioner.display_name if practitioner else "",
-                registration_number=practitioner.registration_number if practitioner else "",
-                amount=line.amount,
-                tax=line.tax,
-            )
-        )
+    patient_name = _patient_name(uow, invoice.patient_id)
     return InvoiceDocument(
         title="Official receipt" if receipt else "Invoice",
         number=invoice.number,
@@ -116,7 +133,7 @@ def _document(uow: BillingUnitOfWork, invoice: Invoice, *, receipt: bool) -> Inv
         clinic_contact=f"{clinic.phone}  {clinic.email}",
         patient_name=patient_name,
         bill_to=_PAYERS.get(str(invoice.payer_kind), patient_name),
-        lines=lines,
+        lines=[_line(uow, line, line.amount, line.tax) for line in invoice.lines],
         subtotal=invoice.subtotal,
         tax=invoice.tax,
         credited=invoice.credited,
@@ -125,6 +142,63 @@ def _document(uow: BillingUnitOfWork, invoice: Invoice, *, receipt: bool) -> Inv
         balance=invoice.balance,
         payments=payments,
         claim_facts=_claim_facts(uow, invoice),
+        credit_notes=[
+            DocumentCreditNote(note.number, local_date(note.issued_at, clinic.zone), note.amount)
+            for note in uow.repo.credit_notes_for(invoice.id)
+        ],
+    )
+
+
+def _credit_note_document(uow: BillingUnitOfWork, note: CreditNote, invoice: Invoice) -> CreditNoteDocument:
+    # Only issued invoices are credited, so both are set.
+    assert invoice.number is not None
+    assert invoice.issued_at is not None
+    clinic = _clinic(uow, invoice.clinic_id)
+    patient_name = _patient_name(uow, invoice.patient_id)
+    invoice_lines = {line.id: line for line in invoice.lines}
+    return CreditNoteDocument(
+        number=note.number,
+        issued_on=local_date(note.issued_at, clinic.zone),
+        invoice_number=invoice.number,
+        invoice_issued_on=local_date(invoice.issued_at, clinic.zone),
+        voids_invoice=note.voids_invoice,
+        reason=note.reason,
+        clinic_name=clinic.name,
+        clinic_address=clinic.address,
+        clinic_contact=f"{clinic.phone}  {clinic.email}",
+        patient_name=patient_name,
+        bill_to=_PAYERS.get(str(invoice.payer_kind), patient_name),
+        lines=[
+            _line(uow, invoice_lines[taken.invoice_line_id], taken.amount, taken.tax) for taken in note.lines
+        ],
+        subtotal=note.subtotal,
+        tax=note.tax,
+        total=note.amount,
+    )
+
+
+def _clinic(uow: BillingUnitOfWork, clinic_id: uuid.UUID) -> Clinic:
+    clinic = uow.repo.get(Clinic, clinic_id)
+    if clinic is None:
+        raise RuleViolation("the clinic's details have not reached billing yet", field="clinic_id")
+    return clinic
+
+
+def _patient_name(uow: BillingUnitOfWork, patient_id: uuid.UUID) -> str:
+    patient = uow.repo.get(Patient, patient_id)
+    return f"{patient.first_name} {patient.last_name}" if patient else f"Patient {patient_id}"
+
+
+def _line(uow: BillingUnitOfWork, line: InvoiceLine, amount: Money, tax: Money) -> DocumentLine:
+    """``line`` as printed, for ``amount`` and ``tax`` (all of it on an invoice, a part on a credit note)."""
+    practitioner = uow.repo.get(Practitioner, line.practitioner_id) if line.practitioner_id else None
+    return DocumentLine(
+        service_date=line.service_date,
+        description=line.description,
+        practitioner=practitioner.display_name if practitioner else "",
+        registration_number=practitioner.registration_number if practitioner else "",
+        amount=amount,
+        tax=tax,
     )
 
 
@@ -141,16 +215,68 @@ def render_invoice_pdf(
     return document.number, renderer.render(document)
 
 
-def invoice_pdf_by_link(
+def document_pdf_by_link(
     uow: BillingUnitOfWork, links: DocumentLinks, token: str, renderer: DocumentRenderer
 ) -> tuple[str, bytes]:
-    """The invoice PDF a signed link opens, for whoever holds the link; a voided invoice still opens."""
-    invoice_id = links.invoice_id(token, uow.clock.now())
-    invoice = uow.repo.get(Invoice, invoice_id)
-    if invoice is None:
+    """The invoice or credit note PDF a signed link opens, for whoever holds the link.
+
+    A voided invoice still opens (printed as cancelled), and so do its credit notes.
+    """
+    linked = links.document(token, uow.clock.now())
+    if linked.kind is DocumentKind.CREDIT_NOTE:
+        note = uow.repo.get(CreditNote, linked.document_id)
+        invoice = uow.repo.get(Invoice, note.invoice_id) if note is not None else None
+        if note is None or invoice is None:
+            raise NotFound("no document at this link")
+        credit_note = _credit_note_document(uow, note, invoice)
+        return credit_note.number, renderer.render_credit_note(credit_note)
+    found = uow.repo.get(Invoice, linked.document_id)
+    if found is None:
         raise NotFound("no document at this link")
-    document = _document(uow, invoice, receipt=False)
+    document = _document(uow, found, receipt=False)
     return document.number, renderer.render(document)
+
+
+def render_credit_note_pdf(
+    uow: BillingUnitOfWork, actor: Principal, credit_note_id: uuid.UUID, renderer: DocumentRenderer
+) -> tuple[str, bytes]:
+    """The credit note's number and its PDF bytes: staff, or the patient whose invoice it credits."""
+    note, invoice = _credit_note(uow, actor, credit_note_id)
+    document = _credit_note_document(uow, note, invoice)
+    return document.number, renderer.render_credit_note(document)
+
+
+def credit_note_document_link(
+    uow: BillingUnitOfWork, actor: Principal, credit_note_id: uuid.UUID, links: DocumentLinks
+) -> DocumentLink:
+    """A fresh download link to a credit note's PDF, e.g. to send to the patient."""
+    note, _ = _credit_note(uow, actor, credit_note_id)
+    link = links.credit_note_link(note.id, uow.clock.now())
+    if link is None:
+        raise DocumentLinksDisabled("download links are not enabled on this billing service")
+    audit(
+        uow,
+        actor.account_id,
+        "credit_note",
+        note.id,
+        "document_link_created",
+        expires_at=link.expires_at.isoformat(),
+    )
+    uow.commit()
+    return link
+
+
+def _credit_note(
+    uow: BillingUnitOfWork, actor: Principal, credit_note_id: uuid.UUID
+) -> tuple[CreditNote, Invoice]:
+    note = uow.repo.get(CreditNote, credit_note_id)
+    if note is None:
+        raise NotFound("credit note not found")
+    try:
+        invoice = get_invoice(uow, actor, note.invoice_id)
+    except NotFound:
+        raise NotFound("credit note not found") from None
+    return note, invoice
 
 
 def invoice_document_link(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -45,15 +46,34 @@ class DocumentLinksDisabled(BillingError):
     """This billing service has no public URL or no link secret, so it cannot make links."""
 
 
+class DocumentKind(enum.StrEnum):
+    """What a document link opens."""
+
+    INVOICE = "invoice"
+    CREDIT_NOTE = "credit_note"
+
+
+@dataclass(frozen=True)
+class LinkedDocument:
+    """The document a genuine, unexpired link opens."""
+
+    kind: DocumentKind
+    document_id: uuid.UUID
+
+
 class DocumentLinks(Protocol):
-    """Signed, expiring links to invoice PDFs, for patients who are not signed in."""
+    """Signed, expiring links to invoice and credit note PDFs, for patients who are not signed in."""
 
     def invoice_link(self, invoice_id: uuid.UUID, now: datetime) -> DocumentLink | None:
         """A fresh link to the invoice's PDF, or None when links are not configured."""
         ...
 
-    def invoice_id(self, token: str, now: datetime) -> uuid.UUID:
-        """The invoice a link's token opens; raises InvalidDocumentLink or DocumentLinkExpired."""
+    def credit_note_link(self, credit_note_id: uuid.UUID, now: datetime) -> DocumentLink | None:
+        """A fresh link to the credit note's PDF, or None when links are not configured."""
+        ...
+
+    def document(self, token: str, now: datetime) -> LinkedDocument:
+        """The document a link's token opens; raises InvalidDocumentLink or DocumentLinkExpired."""
         ...
 
 

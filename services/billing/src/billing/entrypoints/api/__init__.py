@@ -7,7 +7,16 @@ from flask import Flask
 from billing.bootstrap import Container, bootstrap
 from billing.config import BillingSettings
 from billing.domain.errors import Conflict, NotFound, RuleViolation
-from billing.entrypoints.api import charges, documents, invoices, payments, policies, prices, reports
+from billing.entrypoints.api import (
+    charges,
+    credit_notes,
+    documents,
+    invoices,
+    payments,
+    policies,
+    prices,
+    reports,
+)
 from billing.entrypoints.api.context import CONTAINER_KEY
 from billing.service_layer.ports import DocumentLinkExpired, DocumentLinksDisabled
 from clinic_shared.logging import configure_logging
@@ -34,7 +43,7 @@ def create_app(settings: BillingSettings | None = None, container: Container | N
         },
     )
     app.extensions[CONTAINER_KEY] = container
-    for module in (prices, charges, invoices, payments, policies, reports, documents):
+    for module in (prices, charges, invoices, credit_notes, payments, policies, reports, documents):
         api.register_blueprint(module.blp)
     app.wsgi_app = RedactPathSecrets(app.wsgi_app, documents.SECRET_PATH_PREFIXES)  # type: ignore[method-assign]
     # Subclasses (InvalidTransition, InvalidMoney, CurrencyMismatch) are rendered by their base's handler.
