@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import http
 import uuid
 from collections.abc import Mapping
+from typing import Any
 
+from apispec import BasePlugin
 from flask import Flask, Response, request
 from flask_smorest import Api
+from flask_smorest.pagination import PaginationMetadataSchema
 
 from clinic_shared.tokens import TokenVerifier
 from clinic_shared.uow import current_correlation_id
 from clinic_shared.web.auth import install_authentication
 from clinic_shared.web.docs import docs_blueprint
 from clinic_shared.web.health import Check, health_blueprint
-from clinic_shared.web.problems import ProblemSchema, register_problem_handlers
+from clinic_shared.web.problems import PROBLEM_MEDIA_TYPE, ProblemSchema, register_problem_handlers
 from clinic_shared.web.request_limits import MAX_BODY_BYTES
 
 CORRELATION_HEADER = "X-Correlation-ID"
@@ -34,14 +38,50 @@ SECURITY_HEADERS = {
 PUBLIC_ENDPOINTS = {"api-docs.openapi_json", "docs.static", "static"}
 
 
+PROBLEM_CONTENT = {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+
+
+class ProblemResponses(BasePlugin):
+    """Documents every error response as it is sent: ``application/problem+json`` with the Problem schema
+    (an ``alt_response`` given only a description would otherwise promise an empty body)."""
+
+    def operation_helper(self, path: Any = None, operations: Any = None, **kwargs: Any) -> None:
+        for operation in (operations or {}).values():
+            for status, response in operation.get("responses", {}).items():
+                if str(status)[0] in "45" and isinstance(response, dict) and "$ref" not in response:
+                    response["content"] = PROBLEM_CONTENT
+
+
 class ProblemApi(Api):
-    """flask-smorest Api whose errors are RFC 9457 problem documents."""
+    """flask-smorest Api whose errors are RFC 9457 problem documents, and documented as such."""
 
     ERROR_SCHEMA = ProblemSchema
     DEFAULT_RESPONSE_CONTENT_TYPE = "application/json"
 
     def _register_error_handlers(self) -> None:
         register_problem_handlers(self._app)
+
+    def _register_responses(self) -> None:
+        self.spec.components.schema("Problem", schema=self.ERROR_SCHEMA)
+        for status in http.HTTPStatus:
+            response: dict[str, Any] = {"description": status.phrase}
+            if status >= 400:
+                response["content"] = PROBLEM_CONTENT
+            self.spec.components.response(status.name, response, lazy=True)
+        self.spec.components.response(
+            "DEFAULT_ERROR", {"description": "Default error response", "content": PROBLEM_CONTENT}, lazy=True
+        )
+
+    def _register_pagination_header(self) -> None:
+        # The header's value is a JSON document, so it is described as JSON content, not as an object.
+        self.spec.components.header(
+            "PAGINATION",
+            {
+                "description": "Pagination metadata (a JSON object)",
+                "content": {"application/json": {"schema": PaginationMetadataSchema}},
+            },
+            lazy=True,
+        )
 
 
 def create_service_app(
@@ -71,6 +111,7 @@ def create_service_app(
                 "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
             },
             "security": [{"bearerAuth": []}],
+            "extra_plugins": [ProblemResponses()],
         },
     )
     app.register_blueprint(health_blueprint(readiness))

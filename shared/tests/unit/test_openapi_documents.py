@@ -1,0 +1,62 @@
+"""The OpenAPI document describes responses as they are sent: errors as problem+json, pagination as JSON."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+
+from clinic_shared.testing.tokens import TestIssuer
+from clinic_shared.web.app import create_service_app
+from clinic_shared.web.auth import public
+from clinic_shared.web.request_limits import Blueprint
+
+
+def spec_of_an_app() -> tuple[Flask, dict[str, Any]]:
+    app, api = create_service_app(
+        __name__, title="t", version="1", verifier=TestIssuer().verifier(), readiness={}
+    )
+    blp = Blueprint("things", __name__)
+
+    @blp.route("/things", methods=["GET"])
+    @blp.response(200)
+    @blp.paginate()
+    @public
+    def things(pagination_parameters: Any) -> list[str]:
+        pagination_parameters.item_count = 1
+        return ["one"]
+
+    @blp.route("/things/<int:n>", methods=["GET"])
+    @blp.response(200)
+    @blp.alt_response(404, description="No such thing")
+    @public
+    def thing(n: int) -> dict[str, int]:
+        return {"n": n}
+
+    api.register_blueprint(blp)
+    return app, app.test_client().get("/openapi.json").json
+
+
+def test_every_documented_error_is_problem_json_as_sent() -> None:
+    app, spec = spec_of_an_app()
+    documented = spec["paths"]["/things/{n}"]["get"]["responses"]["404"]
+    assert list(documented["content"]) == ["application/problem+json"]
+    assert documented["content"]["application/problem+json"]["schema"] == {
+        "$ref": "#/components/schemas/Problem"
+    }
+    assert "invalid-params" in spec["components"]["schemas"]["Problem"]["properties"]
+    for name, response in spec["components"]["responses"].items():
+        assert list(response["content"]) == ["application/problem+json"], name
+    sent = app.test_client().get("/things/x")
+    assert sent.status_code == 404
+    assert sent.content_type == "application/problem+json"
+
+
+def test_the_pagination_header_is_documented_as_the_json_it_carries() -> None:
+    app, spec = spec_of_an_app()
+    header = spec["components"]["headers"]["PAGINATION"]
+    assert "schema" not in header
+    assert header["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/PaginationMetadata"
+    }
+    assert app.test_client().get("/things").headers["X-Pagination"].startswith("{")
