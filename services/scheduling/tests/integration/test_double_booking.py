@@ -228,10 +228,11 @@ def test_twenty_simultaneous_bookings_for_the_only_room_across_two_practitioners
         rounds = 2
     room = api.client.post(f"/clinics/{catalogue.clinic_id}/rooms", headers=admin, json={"name": "Bed 1"})
     assert room.status_code == 201, room.json
-    _, headers = api.register_patient("one-room@example.test")
     app = api.client.application
     practitioners = [catalogue.ims_practitioner_id, catalogue.assessor_id]
     requests = 20
+    # One patient each, so that the patient's own overlap guard does not stop them before the room's.
+    patients = [api.register_patient(f"one-room-{i}@example.test")[0]["id"] for i in range(requests)]
     for round_number in range(rounds):
         starts_at = (clock.now() + timedelta(days=2 + round_number)).isoformat()
         bodies = [
@@ -240,10 +241,11 @@ def test_twenty_simultaneous_bookings_for_the_only_room_across_two_practitioners
                 "practitioner_id": practitioners[i % 2],
                 "treatment_type_id": catalogue.assessment_id,
                 "starts_at": starts_at,
+                "patient_id": patients[i],
             }
             for i in range(requests)
         ]
-        statuses = race(app, headers, bodies)
+        statuses = race(app, admin, bodies)
         assert statuses == Counter({201: 1, 409: requests - 1}), f"round {round_number}: {statuses}"
     with container.engine.connect() as conn:
         booked = conn.execute(

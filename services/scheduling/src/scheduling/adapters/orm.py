@@ -44,6 +44,7 @@ from scheduling.domain.model import (
 )
 from scheduling.domain.plans import PlanStatus, TreatmentPlan
 from scheduling.domain.waitlist import WaitlistEntry, WaitlistStatus
+from scheduling.service_layer.ports import Guard
 
 metadata = service_metadata()
 
@@ -171,6 +172,10 @@ appointments = Table(
     # tables unsortable for creation and drops. Entries are never deleted.
     Column("waitlist_entry_id", Uuid, nullable=True),
     Column("plan_index", Integer, nullable=True),
+    # Bumped by SQLAlchemy on every UPDATE, which also compares it (see start_mappers); the API's ETag.
+    Column("version", Integer, nullable=False, server_default=text("1")),
+    # Staff booked this one knowing it overlaps the patient's other appointments (the patient rule skips it).
+    Column("allow_patient_overlap", Boolean, nullable=False, server_default=false()),
     Index("ix_appointments_room_time", "room_id", "starts_at"),
     Index("ix_appointments_practitioner_time", "practitioner_id", "starts_at"),
     Index("ix_appointments_patient_time", "patient_id", "starts_at"),
@@ -309,8 +314,9 @@ outbox = define_outbox_table(metadata)
 inbox = define_inbox_table(metadata)
 
 # PostgreSQL's last word against double booking (see migrations); SQLite has no equivalent.
-APPOINTMENT_OVERLAP_CONSTRAINT = "ex_appointments_practitioner_overlap"
-ROOM_OVERLAP_CONSTRAINT = "ex_appointments_room_overlap"
+APPOINTMENT_OVERLAP_CONSTRAINT = Guard.PRACTITIONER.value
+ROOM_OVERLAP_CONSTRAINT = Guard.ROOM.value
+PATIENT_OVERLAP_CONSTRAINT = Guard.PATIENT.value
 
 mapper_registry = registry()
 _mapped = False
@@ -326,7 +332,9 @@ def start_mappers() -> None:
     mapper_registry.map_imperatively(TreatmentType, treatment_types)
     mapper_registry.map_imperatively(Patient, patients)
     mapper_registry.map_imperatively(Account, accounts)
-    mapper_registry.map_imperatively(Appointment, appointments)
+    # A compare-and-set backstop behind the row lock: an UPDATE of a copy read before another change
+    # committed matches no row and raises StaleDataError instead of overwriting that change.
+    mapper_registry.map_imperatively(Appointment, appointments, version_id_col=appointments.c.version)
     mapper_registry.map_imperatively(OpeningHours, opening_hours)
     mapper_registry.map_imperatively(Closure, closures)
     mapper_registry.map_imperatively(WorkingHours, working_hours)

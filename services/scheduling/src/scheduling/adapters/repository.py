@@ -81,6 +81,11 @@ class SqlAlchemyRepository:
     def get(self, cls: type[T], entity_id: uuid.UUID) -> T | None:
         return self.session.get(cls, entity_id)
 
+    def get_for_update(self, cls: type[T], entity_id: uuid.UUID) -> T | None:
+        # populate_existing: a copy read earlier in this session is refreshed with what the lock saw.
+        # SQLite has no FOR UPDATE (SQLAlchemy leaves it out); BEGIN IMMEDIATE serializes writers there.
+        return self.session.get(cls, entity_id, with_for_update=True, populate_existing=True)
+
     def list(self, cls: type[T], *, offset: int, limit: int, **filters: object) -> tuple[Sequence[T], int]:
         query = select(cls).filter_by(**filters)
         total = self.session.scalar(select(func.count()).select_from(query.subquery())) or 0
@@ -255,6 +260,21 @@ class SqlAlchemyRepository:
             Appointment.status != AppointmentStatus.PROPOSED,  # type: ignore[arg-type]
         )
         return self.session.scalars(query.order_by(Appointment.starts_at)).all()  # type: ignore[arg-type]
+
+    def patient_overlap(
+        self, patient_id: uuid.UUID, start: datetime, end: datetime, exclude: uuid.UUID
+    ) -> Appointment | None:
+        """What ex_appointments_patient_overlap compares: live rows not flagged as an allowed overlap."""
+        query = select(Appointment).where(
+            Appointment.patient_id == patient_id,  # type: ignore[arg-type]
+            Appointment.starts_at < end,  # type: ignore[arg-type,operator]
+            Appointment.starts_at > start - LONGEST_HOLD,  # type: ignore[arg-type,operator]
+            Appointment.ends_at > start,  # type: ignore[arg-type,operator]
+            Appointment.status.not_in(RELEASED_STATUSES),  # type: ignore[attr-defined]
+            Appointment.allow_patient_overlap.is_(False),  # type: ignore[attr-defined]
+            Appointment.id != exclude,  # type: ignore[arg-type]
+        )
+        return self.session.scalars(query.order_by(Appointment.starts_at, Appointment.id).limit(1)).first()  # type: ignore[arg-type]
 
     def delete(self, entity: object) -> None:
         self.session.delete(entity)

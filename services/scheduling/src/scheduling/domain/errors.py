@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 
 class SchedulingError(Exception):
     """Base class; ``field`` names the offending input where there is one."""
@@ -17,6 +19,19 @@ class NotFound(SchedulingError):
 
 class Conflict(SchedulingError):
     """The request collides with existing state (a taken time, a duplicate email)."""
+
+
+class PatientOverlap(Conflict):
+    """The patient already has a live appointment overlapping this time; the problem names it."""
+
+    def __init__(self, other_id: uuid.UUID | None) -> None:
+        super().__init__("the patient already has an appointment at this time", field="starts_at")
+        self.other_id = other_id
+        self.problem_extra = {"conflicting_appointment_id": str(other_id) if other_id else None}
+
+
+class PreconditionFailed(SchedulingError):
+    """The client changed a version of the record that is no longer current (a stale If-Match)."""
 
 
 class RuleViolation(SchedulingError):

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import enum
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from scheduling.domain.errors import Forbidden, RuleViolation
+from scheduling.domain.errors import Forbidden, PreconditionFailed, RuleViolation
 
 
 def require_zone(name: str) -> ZoneInfo:
@@ -183,6 +184,10 @@ class Appointment:
     # A waitlist hold's entry (at most one live hold per entry), and a plan session's place in its series.
     waitlist_entry_id: uuid.UUID | None = None
     plan_index: int | None = None
+    # Staff booked it knowing it overlaps the patient's other appointments: the patient rule skips it.
+    allow_patient_overlap: bool = False
+    # Changes with every stored change (the store bumps and compares it); clients send it back in If-Match.
+    version: int = 1
 
     @classmethod
     def book(
@@ -216,6 +221,20 @@ class Appointment:
             room_id=room_id,
             plan_id=plan_id,
         )
+
+    def allow_overlap_for_patient(self, *, by_staff: bool) -> None:
+        """Staff may book a patient into overlapping appointments on purpose (two practitioners at once)."""
+        if not by_staff:
+            raise Forbidden("only staff can book a patient into overlapping appointments")
+        self.allow_patient_overlap = True
+
+    def require_version(self, expected: Collection[int] | None) -> None:
+        """A client's precondition (If-Match): a change prepared against another version is refused."""
+        if expected is not None and self.version not in expected:
+            raise PreconditionFailed(
+                f"the appointment has changed since that version (it is now at version {self.version}); "
+                "read it again"
+            )
 
     def overlaps(self, other: Appointment) -> bool:
         return self.starts_at < other.occupied_until and other.starts_at < self.occupied_until

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import enum
 import uuid
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, NamedTuple, Protocol, Self, TypeVar
@@ -17,6 +19,14 @@ from scheduling.domain.model import Account, Appointment, Clinic, Practitioner, 
 from scheduling.domain.waitlist import WaitlistEntry
 
 T = TypeVar("T")
+
+
+class Guard(enum.StrEnum):
+    """The database's last word on appointments (PostgreSQL exclusion constraints), by constraint name."""
+
+    PRACTITIONER = "ex_appointments_practitioner_overlap"
+    ROOM = "ex_appointments_room_overlap"
+    PATIENT = "ex_appointments_patient_overlap"
 
 
 class BookingParties(NamedTuple):
@@ -52,6 +62,10 @@ class Repository(Protocol):
     def add(self, entity: object) -> None: ...
 
     def get(self, cls: type[T], entity_id: uuid.UUID) -> T | None: ...
+
+    def get_for_update(self, cls: type[T], entity_id: uuid.UUID) -> T | None:
+        """The record, its row locked until the transaction ends (a concurrent change waits for ours)."""
+        ...
 
     def list(
         self, cls: type[T], *, offset: int, limit: int, **filters: object
@@ -114,6 +128,13 @@ class Repository(Protocol):
         self, owner_kind: str, owner_id: uuid.UUID, start: datetime, end: datetime
     ) -> Sequence[Appointment]: ...
 
+    def patient_overlap(
+        self, patient_id: uuid.UUID, start: datetime, end: datetime, exclude: uuid.UUID
+    ) -> Appointment | None:
+        """The patient's earliest live appointment overlapping [start, end) that was not booked as an allowed
+        overlap, ``exclude`` left out."""
+        ...
+
     def delete(self, entity: object) -> None: ...
 
     def refresh_token_for_update(self, token_hash: str) -> RefreshToken | None:
@@ -150,5 +171,9 @@ class UnitOfWork(Protocol):
     ) -> Envelope: ...
 
     def flush(self) -> None: ...
+
+    def savepoint(self) -> AbstractContextManager[object]:
+        """A savepoint: an error inside rolls back only what was done inside, and the transaction goes on."""
+        ...
 
     def commit(self) -> None: ...

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -25,10 +25,9 @@ from scheduling.domain.model import (
 )
 from scheduling.domain.plans import PlanStatus, TreatmentPlan, progress
 from scheduling.service_layer import waitlist
-from scheduling.service_layer.availability import check_free_time
 from scheduling.service_layer.booking_events import emit_booked
 from scheduling.service_layer.ports import PasswordHasher, UnitOfWork
-from scheduling.service_layer.rescheduling import conflict_on_violation, move_appointment
+from scheduling.service_layer.rescheduling import conflict_on_violation, move_appointment, place_booking
 
 
 @dataclass(frozen=True)
@@ -266,11 +265,14 @@ class BookAppointment:
     treatment_type_id: uuid.UUID
     starts_at: datetime
     patient_id: uuid.UUID | None = None
+    allow_patient_overlap: bool = False  # staff only
 
 
 def book_appointment(uow: UnitOfWork, actor: Principal, cmd: BookAppointment) -> Appointment:
     """Book one appointment inside availability; the database has the last word on overlaps."""
     patient_id = patient_for_booking(actor, cmd.patient_id)
+    if cmd.allow_patient_overlap and not actor.is_staff:
+        raise Forbidden("only staff can book a patient into overlapping appointments")
     parties = uow.repo.booking_parties(cmd.clinic_id, cmd.practitioner_id, cmd.treatment_type_id, patient_id)
     if not parties.patient_exists:
         raise NotFound("patient not found", field="patient_id")
@@ -291,20 +293,20 @@ def book_appointment(uow: UnitOfWork, actor: Principal, cmd: BookAppointment) ->
         starts_at=cmd.starts_at,
         now=now,
     )
+    if cmd.allow_patient_overlap:
+        appointment.allow_overlap_for_patient(by_staff=actor.is_staff)
     check_cleared_for(uow, clinic, treatment, patient_id)
-    appointment.room_id = check_free_time(
+    place_booking(
         uow,
-        clinic,
-        practitioner,
-        treatment,
-        appointment.starts_at,
+        appointment,
+        clinic=clinic,
+        practitioner=practitioner,
+        treatment=treatment,
         now=now,
         enforce_notice=not actor.is_staff,
     )
-    with conflict_on_violation("the practitioner is not free at this time", "starts_at"):
-        uow.repo.add(appointment)
-        emit_booked(uow, actor, appointment)
-        uow.commit()
+    emit_booked(uow, actor, appointment)
+    uow.commit()
     return appointment
 
 
@@ -313,34 +315,40 @@ class RescheduleAppointment:
     appointment_id: uuid.UUID
     starts_at: datetime
     practitioner_id: uuid.UUID | None = None
+    if_match: Collection[int] | None = None  # the versions the client accepts changing (If-Match)
 
 
 def reschedule_appointment(uow: UnitOfWork, actor: Principal, cmd: RescheduleAppointment) -> Appointment:
     """Move an appointment; the new time is checked like a new booking, and the old one is released."""
-    appointment = _visible_appointment(uow, actor, cmd.appointment_id)
+    appointment = _appointment_for_change(uow, actor, cmd.appointment_id, cmd.if_match)
     clinic = clinic_of(uow, appointment.clinic_id)
     practitioner = practitioner_of(uow, cmd.practitioner_id or appointment.practitioner_id)
     treatment = treatment_of(uow, appointment.treatment_type_id)
-    with conflict_on_violation("the practitioner is not free at this time", "starts_at"):
-        move_appointment(
-            uow,
-            actor,
-            appointment,
-            clinic=clinic,
-            practitioner=practitioner,
-            treatment=treatment,
-            starts_at=cmd.starts_at,
-            now=uow.clock.now(),
-            enforce_notice=not actor.is_staff,
-        )
-        uow.commit()
+    move_appointment(
+        uow,
+        actor,
+        appointment,
+        clinic=clinic,
+        practitioner=practitioner,
+        treatment=treatment,
+        starts_at=cmd.starts_at,
+        now=uow.clock.now(),
+        enforce_notice=not actor.is_staff,
+    )
+    uow.commit()
     return appointment
 
 
 def cancel_appointment(
-    uow: UnitOfWork, actor: Principal, appointment_id: uuid.UUID, reason: str | None, waive_fee: bool = False
+    uow: UnitOfWork,
+    actor: Principal,
+    appointment_id: uuid.UUID,
+    reason: str | None,
+    waive_fee: bool = False,
+    *,
+    if_match: Collection[int] | None = None,
 ) -> Appointment:
-    appointment = _visible_appointment(uow, actor, appointment_id)
+    appointment = _appointment_for_change(uow, actor, appointment_id, if_match)
     now = uow.clock.now()
     appointment.cancel(by_staff=actor.is_staff, now=now, reason=reason, waive_fee=waive_fee)
     uow.emit("scheduling.appointment.cancelled", cancelled_data(appointment))
@@ -358,16 +366,20 @@ def cancelled_data(appointment: Appointment) -> dict[str, object]:
     }
 
 
-def mark_arrived(uow: UnitOfWork, appointment_id: uuid.UUID) -> Appointment:
-    appointment = _appointment(uow, appointment_id)
+def mark_arrived(
+    uow: UnitOfWork, appointment_id: uuid.UUID, *, if_match: Collection[int] | None = None
+) -> Appointment:
+    appointment = _appointment_for_change(uow, None, appointment_id, if_match)
     appointment.mark_arrived(uow.clock.now())
     uow.emit("scheduling.appointment.arrived", appointment.facts() | {"arrived_at": appointment.arrived_at})
     uow.commit()
     return appointment
 
 
-def mark_completed(uow: UnitOfWork, appointment_id: uuid.UUID) -> Appointment:
-    appointment = _appointment(uow, appointment_id)
+def mark_completed(
+    uow: UnitOfWork, appointment_id: uuid.UUID, *, if_match: Collection[int] | None = None
+) -> Appointment:
+    appointment = _appointment_for_change(uow, None, appointment_id, if_match)
     appointment.mark_completed(uow.clock.now())
     uow.emit(
         "scheduling.appointment.completed", appointment.facts() | {"completed_at": appointment.completed_at}
@@ -396,8 +408,10 @@ def _complete_plan_if_done(uow: UnitOfWork, appointment: Appointment) -> None:
     )
 
 
-def mark_no_show(uow: UnitOfWork, appointment_id: uuid.UUID, waive_fee: bool) -> Appointment:
-    appointment = _appointment(uow, appointment_id)
+def mark_no_show(
+    uow: UnitOfWork, appointment_id: uuid.UUID, waive_fee: bool, *, if_match: Collection[int] | None = None
+) -> Appointment:
+    appointment = _appointment_for_change(uow, None, appointment_id, if_match)
     appointment.mark_no_show(uow.clock.now(), waive_fee=waive_fee)
     uow.emit(
         "scheduling.appointment.no_show",
@@ -449,7 +463,7 @@ def confirm_appointment(
     uow: UnitOfWork, appointment_id: uuid.UUID, patient_id: uuid.UUID, causation: Envelope | None = None
 ) -> None:
     """The patient confirmed attendance (e.g. by SMS); a repeat or a stale confirmation changes nothing."""
-    appointment = uow.repo.get(Appointment, appointment_id)
+    appointment = uow.repo.get_for_update(Appointment, appointment_id)
     if appointment is None or appointment.patient_id != patient_id:
         return
     if not appointment.confirm(uow.clock.now()):
@@ -571,6 +585,21 @@ def _visible_appointment(uow: UnitOfWork, actor: Principal, appointment_id: uuid
     appointment = uow.repo.get(Appointment, appointment_id)
     if appointment is None or (not actor.is_staff and actor.patient_id != appointment.patient_id):
         raise NotFound("appointment not found")
+    return appointment
+
+
+def _appointment_for_change(
+    uow: UnitOfWork, actor: Principal | None, appointment_id: uuid.UUID, if_match: Collection[int] | None
+) -> Appointment:
+    """The appointment to change, its row locked: a concurrent change of it waits for this one to commit
+    and then starts from its result (so each change bumps the sequence once). ``actor`` None: staff only
+    reach this (the view checked the role)."""
+    appointment = uow.repo.get_for_update(Appointment, appointment_id)
+    if appointment is None or (
+        actor is not None and not actor.is_staff and actor.patient_id != appointment.patient_id
+    ):
+        raise NotFound("appointment not found")
+    appointment.require_version(if_match)
     return appointment
 
 

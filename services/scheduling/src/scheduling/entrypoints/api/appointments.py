@@ -1,6 +1,8 @@
 """Appointments: book, read, list, reschedule, cancel; staff mark arrival, completion and no-shows.
 
-Patients see only their own appointments (others' are 404).
+Patients see only their own appointments (others' are 404). One appointment's answers carry its version as
+an ETag; a change sent with If-Match applies only to that version (else 412), and concurrent changes of one
+appointment take turns either way.
 """
 
 from __future__ import annotations
@@ -20,15 +22,33 @@ from scheduling.service_layer import services
 
 blp = Blueprint("appointments", __name__, url_prefix="/appointments", description="Appointments")
 
+ETAG = {
+    "ETag": {
+        "description": 'The appointment\'s version as a strong entity tag (e.g. `"3"`), for If-Match',
+        "schema": {"type": "string"},
+    }
+}
+STALE = "If-Match named a version that is no longer current: read the appointment again"
+
+
+def with_etag(appointment: Appointment) -> tuple[Appointment, dict[str, str]]:
+    """The appointment and its ETag header (the version its answer shows)."""
+    return appointment, {"ETag": f'"{appointment.version}"'}
+
 
 @blp.route("", methods=["POST"])
 @blp.arguments(schemas.BookAppointmentRequest())
-@blp.response(201, schemas.AppointmentSchema)
-@blp.alt_response(409, description="The practitioner is not free at this time")
+@blp.response(201, schemas.AppointmentSchema, headers=ETAG)
+@blp.alt_response(
+    409,
+    description="The practitioner, every room or the patient is not free at this time (a patient's other "
+    "appointment is named in `conflicting_appointment_id`)",
+)
 @blp.alt_response(422, description="A scheduling rule or a field is invalid")
-def book(body: dict[str, Any]) -> Appointment:
+def book(body: dict[str, Any]) -> tuple[Appointment, dict[str, str]]:
     with container().uow() as uow:
-        return services.book_appointment(uow, current_principal(), services.BookAppointment(**body))
+        booked = services.book_appointment(uow, current_principal(), services.BookAppointment(**body))
+    return with_etag(booked)
 
 
 @blp.route("", methods=["GET"])
@@ -46,63 +66,95 @@ def list_appointments(
 
 
 @blp.route("/<uuid:appointment_id>", methods=["GET"])
-@blp.response(200, schemas.AppointmentSchema)
-def get_appointment(appointment_id: uuid.UUID) -> Appointment:
+@blp.response(200, schemas.AppointmentSchema, headers=ETAG)
+def get_appointment(appointment_id: uuid.UUID) -> tuple[Appointment, dict[str, str]]:
     with container().uow() as uow:
-        return services.get_appointment(uow, current_principal(), appointment_id)
+        return with_etag(services.get_appointment(uow, current_principal(), appointment_id))
 
 
 @blp.route("/<uuid:appointment_id>/cancel", methods=["POST"])
 @blp.arguments(schemas.CancelAppointmentRequest())
-@blp.response(200, schemas.AppointmentSchema)
-def cancel(body: dict[str, Any], appointment_id: uuid.UUID) -> Appointment:
+@blp.arguments(schemas.IfMatchHeader(), location="headers")
+@blp.response(200, schemas.AppointmentSchema, headers=ETAG)
+@blp.alt_response(412, description=STALE)
+@blp.alt_response(422, description="The appointment cannot be cancelled (already cancelled, or done)")
+def cancel(
+    body: dict[str, Any], headers: dict[str, Any], appointment_id: uuid.UUID
+) -> tuple[Appointment, dict[str, str]]:
     with container().uow() as uow:
-        return services.cancel_appointment(
-            uow, current_principal(), appointment_id, body["reason"], body["waive_fee"]
+        cancelled = services.cancel_appointment(
+            uow,
+            current_principal(),
+            appointment_id,
+            body["reason"],
+            body["waive_fee"],
+            if_match=headers["if_match"],
         )
+    return with_etag(cancelled)
 
 
 @blp.route("/<uuid:appointment_id>/reschedule", methods=["POST"])
 @blp.arguments(schemas.RescheduleRequest())
-@blp.response(200, schemas.AppointmentSchema)
-@blp.alt_response(409, description="The new time is taken")
+@blp.arguments(schemas.IfMatchHeader(), location="headers")
+@blp.response(200, schemas.AppointmentSchema, headers=ETAG)
+@blp.alt_response(
+    409,
+    description="The new time is taken (by the practitioner, every room, or the patient's other "
+    "appointment, named in `conflicting_appointment_id`)",
+)
+@blp.alt_response(412, description=STALE)
 @blp.alt_response(422, description="The new time is outside availability, or the appointment cannot move")
-def reschedule(body: dict[str, Any], appointment_id: uuid.UUID) -> Appointment:
+def reschedule(
+    body: dict[str, Any], headers: dict[str, Any], appointment_id: uuid.UUID
+) -> tuple[Appointment, dict[str, str]]:
+    command = services.RescheduleAppointment(
+        appointment_id=appointment_id, if_match=headers["if_match"], **body
+    )
     with container().uow() as uow:
-        return services.reschedule_appointment(
-            uow, current_principal(), services.RescheduleAppointment(appointment_id=appointment_id, **body)
-        )
+        moved = services.reschedule_appointment(uow, current_principal(), command)
+    return with_etag(moved)
 
 
 STAFF_AT_THE_DESK = ("practitioner", "front_desk", "admin")
 
 
 @blp.route("/<uuid:appointment_id>/arrive", methods=["POST"])
-@blp.response(200, schemas.AppointmentSchema)
+@blp.arguments(schemas.IfMatchHeader(), location="headers")
+@blp.response(200, schemas.AppointmentSchema, headers=ETAG)
+@blp.alt_response(412, description=STALE)
 @require_roles(*STAFF_AT_THE_DESK)
-def arrive(appointment_id: uuid.UUID) -> Appointment:
+def arrive(headers: dict[str, Any], appointment_id: uuid.UUID) -> tuple[Appointment, dict[str, str]]:
     """The patient is here."""
     with container().uow() as uow:
-        return services.mark_arrived(uow, appointment_id)
+        arrived = services.mark_arrived(uow, appointment_id, if_match=headers["if_match"])
+    return with_etag(arrived)
 
 
 @blp.route("/<uuid:appointment_id>/complete", methods=["POST"])
-@blp.response(200, schemas.AppointmentSchema)
+@blp.arguments(schemas.IfMatchHeader(), location="headers")
+@blp.response(200, schemas.AppointmentSchema, headers=ETAG)
+@blp.alt_response(412, description=STALE)
 @require_roles(*STAFF_AT_THE_DESK)
-def complete(appointment_id: uuid.UUID) -> Appointment:
+def complete(headers: dict[str, Any], appointment_id: uuid.UUID) -> tuple[Appointment, dict[str, str]]:
     """The appointment took place (FHIR status ``fulfilled``)."""
     with container().uow() as uow:
-        return services.mark_completed(uow, appointment_id)
+        completed = services.mark_completed(uow, appointment_id, if_match=headers["if_match"])
+    return with_etag(completed)
 
 
 @blp.route("/<uuid:appointment_id>/no-show", methods=["POST"])
 @blp.arguments(schemas.NoShowRequest())
-@blp.response(200, schemas.AppointmentSchema)
+@blp.arguments(schemas.IfMatchHeader(), location="headers")
+@blp.response(200, schemas.AppointmentSchema, headers=ETAG)
+@blp.alt_response(412, description=STALE)
 @require_roles(*STAFF_AT_THE_DESK)
-def no_show(body: dict[str, Any], appointment_id: uuid.UUID) -> Appointment:
+def no_show(
+    body: dict[str, Any], headers: dict[str, Any], appointment_id: uuid.UUID
+) -> tuple[Appointment, dict[str, str]]:
     """The patient did not come; staff may waive the fee."""
     with container().uow() as uow:
-        return services.mark_no_show(uow, appointment_id, body["waive_fee"])
+        marked = services.mark_no_show(uow, appointment_id, body["waive_fee"], if_match=headers["if_match"])
+    return with_etag(marked)
 
 
 @blp.route("/<uuid:appointment_id>/suitability", methods=["POST"])

@@ -5,10 +5,14 @@ Unknown fields in a request body are rejected (marshmallow's default), so nothin
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
+from typing import Any
+
 from marshmallow import Schema, fields, validate
 
 from scheduling.domain.model import AppointmentKind, AppointmentStatus
-from scheduling.domain.plans import PlanStatus
+from scheduling.domain.plans import Occurrence, PlanStatus
 
 E164 = validate.Regexp(r"^\+[1-9]\d{7,14}$", error="must be an E.164 phone number such as +16045550123")
 LANGUAGES = validate.OneOf(["en", "fr"])
@@ -167,6 +171,46 @@ class BookAppointmentRequest(Schema):
     treatment_type_id = fields.UUID(required=True)
     starts_at = fields.AwareDateTime(required=True, format="iso")
     patient_id = fields.UUID(load_default=None, allow_none=True, metadata={"description": "Staff only"})
+    allow_patient_overlap = fields.Boolean(
+        load_default=False,
+        metadata={
+            "description": "Staff only: book it although the patient has another appointment at this time "
+            "(without it, an overlap is a 409 naming that appointment)"
+        },
+    )
+
+
+_STRONG_VERSION_TAG = re.compile(r'"(\d{1,9})"', re.ASCII)
+
+
+class EntityTags(fields.Field):
+    """An If-Match header as the set of appointment versions it names; ``*`` (any version) loads as None.
+
+    If-Match compares strongly (RFC 9110 13.1.1), so a weak tag (``W/"3"``) or one not of ours never
+    matches: the change is refused with 412.
+    """
+
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
+    ) -> frozenset[int] | None:
+        tags = [tag.strip() for tag in str(value).split(",")]
+        if tags == ["*"]:
+            return None
+        return frozenset(
+            int(match.group(1)) for tag in tags if (match := _STRONG_VERSION_TAG.fullmatch(tag)) is not None
+        )
+
+
+class IfMatchHeader(Schema):
+    if_match = EntityTags(
+        data_key="If-Match",
+        load_default=None,
+        metadata={
+            "description": "Change only if the appointment is still at this version: the ETag of its last "
+            'read (e.g. `"3"`); otherwise 412. Without it the change applies to the current version.',
+            "type": "string",
+        },
+    )
 
 
 class CancelAppointmentRequest(Schema):
@@ -309,6 +353,15 @@ class AppointmentSchema(Schema):
     arrived_at = fields.AwareDateTime(format="iso", allow_none=True)
     completed_at = fields.AwareDateTime(format="iso", allow_none=True)
     confirmed_at = fields.AwareDateTime(format="iso", allow_none=True)
+    allow_patient_overlap = fields.Boolean(
+        metadata={"description": "Staff booked it knowing it overlaps the patient's other appointments"}
+    )
+    version = fields.Integer(
+        metadata={
+            "description": "Changes with every change of the appointment; the ETag is this version in quotes "
+            "(send it back in If-Match)"
+        }
+    )
 
 
 class AppointmentQuery(Schema):
@@ -319,6 +372,12 @@ class SessionOverrideSchema(Schema):
     index = fields.Integer(required=True, strict=True, validate=validate.Range(min=0))
     starts_at = fields.AwareDateTime(required=True, format="iso")
     practitioner_id = fields.UUID(load_default=None, allow_none=True)
+
+
+OCCURRENCE_HELP = (
+    "On the day clocks go back, a local time such as 01:30 happens twice: `first` (default) or `second` "
+    "books that occurrence. Such sessions carry `ambiguous_local_time: true`"
+)
 
 
 class CreatePlanRequest(Schema):
@@ -345,11 +404,20 @@ class CreatePlanRequest(Schema):
             "description": "Per-session replacements (index counts from 0), e.g. a proposed alternative"
         },
     )
+    occurrence = fields.Enum(
+        Occurrence,
+        by_value=True,
+        load_default=Occurrence.FIRST,
+        metadata={"description": OCCURRENCE_HELP},
+    )
 
 
 class ExtendPlanRequest(Schema):
     sessions = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=52))
     overrides = fields.List(fields.Nested(SessionOverrideSchema), load_default=list)
+    occurrence = fields.Enum(
+        Occurrence, by_value=True, load_default=Occurrence.FIRST, metadata={"description": OCCURRENCE_HELP}
+    )
 
 
 class CancelPlanRequest(Schema):
@@ -365,6 +433,15 @@ class PlanQuery(Schema):
     status = fields.Enum(PlanStatus, by_value=True, load_default=None)
 
 
+class PlanSessionSchema(AppointmentSchema):
+    ambiguous_local_time = fields.Boolean(
+        metadata={
+            "description": "Its local time happens twice that day (clocks went back): `starts_at` (UTC) says "
+            "which occurrence it is"
+        }
+    )
+
+
 class PlanSchema(Schema):
     id = fields.UUID(attribute="plan.id")
     clinic_id = fields.UUID(attribute="plan.clinic_id")
@@ -378,7 +455,7 @@ class PlanSchema(Schema):
     local_time = fields.Time(attribute="plan.local_time", format="%H:%M")
     completed_sessions = fields.Integer()
     remaining_sessions = fields.Integer()
-    sessions = fields.List(fields.Nested(AppointmentSchema))
+    sessions = fields.List(fields.Nested(PlanSessionSchema))
 
 
 class JoinWaitlistRequest(Schema):

@@ -1,0 +1,82 @@
+"""Simultaneous bookings for different practitioners at one time each get a room while one is free.
+
+Every booking picks the first free room; two at once pick the same one and the database refuses the
+second, which then takes the next free room instead of answering 409.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import text
+
+from clinic_shared.testing.clock import ManualClock
+from scheduling.bootstrap import Container
+
+from ..conftest import Api, Catalogue
+from .test_patient_overlap import add_practitioners, body, race
+
+ROOMS = 6
+
+
+@pytest.mark.parametrize("rounds", [pytest.param(5, id="5-rounds")])
+def test_as_many_simultaneous_bookings_as_rooms_all_get_a_room(
+    api: Api,
+    admin: dict[str, str],
+    catalogue: Catalogue,
+    clock: ManualClock,
+    container: Container,
+    rounds: int,
+    database_url: str,
+) -> None:
+    if database_url.startswith("sqlite"):
+        rounds = 2  # SQLite serializes the bookings: each one sees the rooms the earlier ones took
+    for n in range(ROOMS):
+        room = api.client.post(
+            f"/clinics/{catalogue.clinic_id}/rooms", headers=admin, json={"name": f"Bed {n}"}
+        )
+        assert room.status_code == 201, room.json
+    practitioners = [catalogue.ims_practitioner_id, catalogue.assessor_id]
+    practitioners += add_practitioners(api, admin, catalogue, ROOMS - len(practitioners))
+    patients = [api.register_patient(f"room-{n}@example.test")[0]["id"] for n in range(ROOMS)]
+    app = api.client.application
+    for round_number in range(rounds):
+        starts = clock.now() + timedelta(days=2 + round_number)
+        bodies = [
+            body(catalogue, practitioner, starts, patient_id=patient)
+            for practitioner, patient in zip(practitioners, patients, strict=True)
+        ]
+        responses = race(app, admin, bodies)
+        statuses = Counter(r.status_code for r in responses)
+        assert statuses == Counter({201: ROOMS}), f"round {round_number}: {[r.json for r in responses]}"
+        assert len({r.json["room_id"] for r in responses}) == ROOMS
+    with container.engine.connect() as conn:
+        booked = conn.execute(text("SELECT count(*) FROM appointments WHERE status = 'booked'")).scalar()
+        shared = conn.execute(
+            text(
+                "SELECT room_id, starts_at FROM appointments WHERE status = 'booked' "
+                "GROUP BY room_id, starts_at HAVING count(*) > 1 OR room_id IS NULL"
+            )
+        ).all()
+    assert (booked, shared) == (ROOMS * rounds, [])
+
+
+def test_one_booking_more_than_rooms_is_refused_when_every_room_is_taken(
+    api: Api, admin: dict[str, str], catalogue: Catalogue, clock: ManualClock
+) -> None:
+    for n in range(2):
+        api.client.post(f"/clinics/{catalogue.clinic_id}/rooms", headers=admin, json={"name": f"Bed {n}"})
+    practitioners = [
+        catalogue.ims_practitioner_id,
+        catalogue.assessor_id,
+        *add_practitioners(api, admin, catalogue, 1),
+    ]
+    patients = [api.register_patient(f"full-{n}@example.test")[0]["id"] for n in range(3)]
+    starts = clock.now() + timedelta(days=2)
+    bodies = [body(catalogue, p, starts, patient_id=q) for p, q in zip(practitioners, patients, strict=True)]
+    responses = race(api.client.application, admin, bodies)
+    assert Counter(r.status_code for r in responses) == Counter({201: 2, 409: 1})
+    [refused] = [r for r in responses if r.status_code == 409]
+    assert refused.json["detail"] == "no room is free at this time"
