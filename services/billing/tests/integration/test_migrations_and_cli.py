@@ -33,6 +33,7 @@ TABLES = {
     "inbox",
     "outbox",
     "billing_policies",
+    "clinic_tax_registrations",
     "invoices",
     "invoice_lines",
     "number_counters",

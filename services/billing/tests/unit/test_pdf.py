@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 from datetime import date
 
 from pypdf import PdfReader
@@ -44,6 +45,7 @@ def document() -> InvoiceDocument:
         payments=[DocumentPayment(date(2026, 3, 3), "insurer", cad(4000))],
         claim_facts=["Claim number: CL-778", "Date of injury: 2026-02-01"],
         credit_notes=[DocumentCreditNote("VAN-CN-2026-000003", date(2026, 3, 4), cad(1000))],
+        gst_hst_number="123456789RT0001",
     )
 
 
@@ -66,8 +68,15 @@ def test_without_a_font_file_latin1_text_prints_in_helvetica() -> None:
         "2026-03-03  insurer  40.00 CAD",
         "Credit notes",
         "VAN-CN-2026-000003  2026-03-04  -10.00 CAD",
+        "GST/HST Reg. No. 123456789RT0001",
     ):
         assert expected in text, expected
+
+
+def test_a_clinic_without_a_registration_prints_no_gst_hst_line() -> None:
+    text = text_of(FpdfRenderer(None).render(replace(document(), gst_hst_number=None)))
+
+    assert "GST/HST" not in text
 
 
 def test_a_credit_note_prints_the_invoice_it_credits_its_lines_tax_and_total() -> None:
@@ -89,6 +98,7 @@ def test_a_credit_note_prints_the_invoice_it_credits_its_lines_tax_and_total() -
         subtotal=cad(2000),
         tax=cad(100),
         total=cad(2100),
+        gst_hst_number="123456789RT0001",
     )
 
     text = text_of(FpdfRenderer(None).render_credit_note(note))
@@ -106,5 +116,6 @@ def test_a_credit_note_prints_the_invoice_it_credits_its_lines_tax_and_total() -
         "1.00 CAD",
         "Total credited",
         "21.00 CAD",
+        "GST/HST Reg. No. 123456789RT0001",
     ):
         assert expected in text, expected

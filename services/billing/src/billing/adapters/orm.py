@@ -53,6 +53,7 @@ from billing.domain.model import (
     TreatmentType,
 )
 from billing.domain.money import Money
+from billing.domain.tax_registration import TaxRegistration
 from clinic_shared.db import UTCDateTime, service_metadata, str_enum
 from clinic_shared.messaging.tables import define_inbox_table, define_outbox_table
 
@@ -172,6 +173,16 @@ billing_policies = Table(
     Column("treatment_tax_rate_bp", Integer, nullable=False),
     Column("payment_terms_days", Integer, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# Billing's own record of a clinic's GST/HST registration (not a copy of scheduling's clinic).
+clinic_tax_registrations = Table(
+    "clinic_tax_registrations",
+    metadata,
+    Column("clinic_id", Uuid, primary_key=True),
+    Column("gst_hst_number", String(15), nullable=True),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("updated_by", Uuid, nullable=False),
 )
 
 packages = Table(
@@ -410,6 +421,7 @@ def start_mappers() -> None:
         },
     )
     mapper_registry.map_imperatively(BillingPolicy, billing_policies)
+    mapper_registry.map_imperatively(TaxRegistration, clinic_tax_registrations)
     line_mapper = mapper_registry.map_imperatively(
         InvoiceLine,
         invoice_lines,

@@ -27,9 +27,7 @@ class FpdfRenderer:
 
     def render(self, document: InvoiceDocument) -> bytes:
         pdf, family, text = self._start(f"{document.title} {document.number}")
-        _clinic_header(
-            pdf, family, text, document.clinic_name, document.clinic_address, document.clinic_contact
-        )
+        _clinic_header(pdf, family, text, document)
 
         pdf.set_font(family, "B", 14)
         _line(pdf, 8, text(f"{document.title} {document.number}"))
@@ -71,9 +69,7 @@ class FpdfRenderer:
 
     def render_credit_note(self, document: CreditNoteDocument) -> bytes:
         pdf, family, text = self._start(f"Credit note {document.number}")
-        _clinic_header(
-            pdf, family, text, document.clinic_name, document.clinic_address, document.clinic_contact
-        )
+        _clinic_header(pdf, family, text, document)
 
         pdf.set_font(family, "B", 14)
         _line(pdf, 8, text(f"Credit note {document.number}"))
@@ -115,12 +111,16 @@ class FpdfRenderer:
         return "Body", True
 
 
-def _clinic_header(pdf: FPDF, family: str, text: Text, name: str, address: str, contact: str) -> None:
+def _clinic_header(
+    pdf: FPDF, family: str, text: Text, document: InvoiceDocument | CreditNoteDocument
+) -> None:
     pdf.set_font(family, "B", 16)
-    _line(pdf, 9, text(name))
+    _line(pdf, 9, text(document.clinic_name))
     pdf.set_font(family, "", 9)
-    pdf.multi_cell(0, 5, text(address), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-    _line(pdf, 5, text(contact))
+    pdf.multi_cell(0, 5, text(document.clinic_address), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    _line(pdf, 5, text(document.clinic_contact))
+    if document.gst_hst_number:
+        _line(pdf, 5, f"GST/HST Reg. No. {document.gst_hst_number}")
     pdf.ln(4)
 
 

@@ -19,6 +19,7 @@ from billing.domain.money import Money
 from billing.service_layer.invoicing import get_invoice
 from billing.service_layer.ports import DocumentKind, DocumentLink, DocumentLinks, DocumentLinksDisabled
 from billing.service_layer.services import audit
+from billing.service_layer.tax_registration import gst_hst_number_of
 from billing.service_layer.unit_of_work import BillingUnitOfWork
 from clinic_shared.tokens import Principal
 
@@ -73,6 +74,7 @@ class InvoiceDocument:
     payments: list[DocumentPayment] = field(default_factory=list)
     claim_facts: list[str] = field(default_factory=list)
     credit_notes: list[DocumentCreditNote] = field(default_factory=list)
+    gst_hst_number: str | None = None
 
 
 @dataclass(frozen=True)
@@ -94,6 +96,7 @@ class CreditNoteDocument:
     subtotal: Money
     tax: Money
     total: Money
+    gst_hst_number: str | None = None
 
 
 class DocumentRenderer(Protocol):
@@ -146,6 +149,7 @@ def _document(uow: BillingUnitOfWork, invoice: Invoice, *, receipt: bool) -> Inv
             DocumentCreditNote(note.number, local_date(note.issued_at, clinic.zone), note.amount)
             for note in uow.repo.credit_notes_for(invoice.id)
         ],
+        gst_hst_number=gst_hst_number_of(uow, invoice.clinic_id),
     )
 
 
@@ -174,6 +178,7 @@ def _credit_note_document(uow: BillingUnitOfWork, note: CreditNote, invoice: Inv
         subtotal=note.subtotal,
         tax=note.tax,
         total=note.amount,
+        gst_hst_number=gst_hst_number_of(uow, invoice.clinic_id),
     )
 
 

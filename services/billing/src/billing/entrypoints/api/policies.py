@@ -1,4 +1,4 @@
-"""A clinic's billing policy (late-cancellation and no-show fees, taxes, terms) and the audit trail."""
+"""A clinic's billing policy (fees, taxes, terms), its GST/HST registration, and the audit trail."""
 
 from __future__ import annotations
 
@@ -9,13 +9,16 @@ from typing import Any
 from flask_smorest.pagination import PaginationParameters
 
 from billing.domain.invoicing import AuditEntry, BillingPolicy
+from billing.domain.tax_registration import TaxRegistration
 from billing.entrypoints.api import schemas
 from billing.entrypoints.api.context import BILLING_STAFF, STAFF_ROLES, container, page_of
-from billing.service_layer import services
+from billing.service_layer import services, tax_registration
 from clinic_shared.web.auth import current_principal, require_roles
 from clinic_shared.web.request_limits import Blueprint
 
-blp = Blueprint("policies", __name__, url_prefix="", description="Billing policy and audit trail")
+blp = Blueprint(
+    "policies", __name__, url_prefix="", description="Billing policy, GST/HST registration and audit trail"
+)
 
 
 @blp.route("/clinics/<uuid:clinic_id>/billing-policy", methods=["PUT"])
@@ -35,6 +38,27 @@ def set_policy(body: dict[str, Any], clinic_id: uuid.UUID) -> BillingPolicy:
 def get_policy(clinic_id: uuid.UUID) -> BillingPolicy:
     with container().uow() as uow:
         return services.get_billing_policy(uow, clinic_id)
+
+
+@blp.route("/clinics/<uuid:clinic_id>/tax-registration", methods=["PUT"])
+@blp.arguments(schemas.TaxRegistrationSchema())
+@blp.response(200, schemas.TaxRegistrationSchema)
+@blp.alt_response(422, description="gst_hst_number is not 9 digits, RT and 4 digits")
+@require_roles(*BILLING_STAFF)
+def set_tax_registration(body: dict[str, Any], clinic_id: uuid.UUID) -> TaxRegistration:
+    """Record the clinic's GST/HST registration number (null when it is not registered)."""
+    with container().uow() as uow:
+        return tax_registration.set_tax_registration(
+            uow, current_principal(), tax_registration.SetTaxRegistration(clinic_id=clinic_id, **body)
+        )
+
+
+@blp.route("/clinics/<uuid:clinic_id>/tax-registration", methods=["GET"])
+@blp.response(200, schemas.TaxRegistrationSchema, description="gst_hst_number is null when none is on file")
+@require_roles(*STAFF_ROLES)
+def get_tax_registration(clinic_id: uuid.UUID) -> TaxRegistration:
+    with container().uow() as uow:
+        return tax_registration.get_tax_registration(uow, clinic_id)
 
 
 @blp.route("/audit", methods=["GET"])

@@ -162,6 +162,22 @@ class BillingPolicySchema(Schema):
     updated_at = fields.AwareDateTime(format="iso", dump_only=True)
 
 
+class TaxRegistrationSchema(Schema):
+    """The clinic's GST/HST registration number, printed on its invoices, receipts and credit notes."""
+
+    clinic_id = fields.UUID(dump_only=True)
+    gst_hst_number = fields.String(
+        required=True,
+        allow_none=True,
+        validate=validate.Length(max=40),
+        metadata={
+            "description": "9 digits, RT and 4 digits (spaces and hyphens are dropped); null: not registered",
+            "example": "123456789RT0001",
+        },
+    )
+    updated_at = fields.AwareDateTime(format="iso", dump_only=True, allow_none=True)
+
+
 class WaiveRequest(Schema):
     reason = fields.String(required=True, validate=validate.Length(min=1, max=500))
 
