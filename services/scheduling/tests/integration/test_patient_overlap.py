@@ -48,17 +48,19 @@ def add_practitioners(api: Api, admin: dict[str, str], catalogue: Catalogue, cou
     return made
 
 
-def race(app: Flask, headers: dict[str, str], bodies: list[dict[str, Any]]) -> list[TestResponse]:
-    """Post every booking at once (a barrier releases all threads together)."""
+def race(
+    app: Flask, headers: dict[str, str], bodies: list[dict[str, Any]], paths: list[str] | None = None
+) -> list[TestResponse]:
+    """Post every body at once (a barrier releases all threads together); bookings unless paths say."""
     barrier = threading.Barrier(len(bodies))
 
-    def attempt(payload: dict[str, Any]) -> TestResponse:
+    def attempt(path: str, payload: dict[str, Any]) -> TestResponse:
         client = app.test_client()
         barrier.wait()
-        return client.post("/appointments", headers=headers, json=payload)
+        return client.post(path, headers=headers, json=payload)
 
     with ThreadPoolExecutor(max_workers=len(bodies)) as pool:
-        return list(pool.map(attempt, bodies))
+        return list(pool.map(attempt, paths or ["/appointments"] * len(bodies), bodies))
 
 
 def assert_names(response: TestResponse, other_id: str) -> None:

@@ -21,6 +21,14 @@ from .test_patient_overlap import add_practitioners, body, race
 ROOMS = 6
 
 
+def add_rooms(api: Api, admin: dict[str, str], catalogue: Catalogue, count: int) -> None:
+    for n in range(count):
+        room = api.client.post(
+            f"/clinics/{catalogue.clinic_id}/rooms", headers=admin, json={"name": f"Bed {n}"}
+        )
+        assert room.status_code == 201, room.json
+
+
 @pytest.mark.parametrize("rounds", [pytest.param(5, id="5-rounds")])
 def test_as_many_simultaneous_bookings_as_rooms_all_get_a_room(
     api: Api,
@@ -33,11 +41,7 @@ def test_as_many_simultaneous_bookings_as_rooms_all_get_a_room(
 ) -> None:
     if database_url.startswith("sqlite"):
         rounds = 2  # SQLite serializes the bookings: each one sees the rooms the earlier ones took
-    for n in range(ROOMS):
-        room = api.client.post(
-            f"/clinics/{catalogue.clinic_id}/rooms", headers=admin, json={"name": f"Bed {n}"}
-        )
-        assert room.status_code == 201, room.json
+    add_rooms(api, admin, catalogue, ROOMS)
     practitioners = [catalogue.ims_practitioner_id, catalogue.assessor_id]
     practitioners += add_practitioners(api, admin, catalogue, ROOMS - len(practitioners))
     patients = [api.register_patient(f"room-{n}@example.test")[0]["id"] for n in range(ROOMS)]
@@ -63,11 +67,36 @@ def test_as_many_simultaneous_bookings_as_rooms_all_get_a_room(
     assert (booked, shared) == (ROOMS * rounds, [])
 
 
+def test_as_many_simultaneous_moves_onto_one_time_as_rooms_all_get_a_room(
+    api: Api, admin: dict[str, str], catalogue: Catalogue, clock: ManualClock, database_url: str
+) -> None:
+    rounds = 2 if database_url.startswith("sqlite") else 4
+    add_rooms(api, admin, catalogue, ROOMS)
+    practitioners = [catalogue.ims_practitioner_id, catalogue.assessor_id]
+    practitioners += add_practitioners(api, admin, catalogue, ROOMS - len(practitioners))
+    patients = [api.register_patient(f"move-{n}@example.test")[0]["id"] for n in range(ROOMS)]
+    app = api.client.application
+    for round_number in range(rounds):
+        # Each booked on its own day, then all moved at once onto one time.
+        ids = []
+        for n, (practitioner, patient) in enumerate(zip(practitioners, patients, strict=True)):
+            starts = clock.now() + timedelta(days=30 + ROOMS * round_number + n)
+            booked = api.client.post(
+                "/appointments", headers=admin, json=body(catalogue, practitioner, starts, patient_id=patient)
+            )
+            assert booked.status_code == 201, booked.json
+            ids.append(booked.json["id"])
+        onto = {"starts_at": (clock.now() + timedelta(days=2 + round_number)).isoformat()}
+        responses = race(app, admin, [onto] * ROOMS, [f"/appointments/{i}/reschedule" for i in ids])
+        statuses = Counter(r.status_code for r in responses)
+        assert statuses == Counter({200: ROOMS}), f"round {round_number}: {[r.json for r in responses]}"
+        assert len({r.json["room_id"] for r in responses}) == ROOMS
+
+
 def test_one_booking_more_than_rooms_is_refused_when_every_room_is_taken(
     api: Api, admin: dict[str, str], catalogue: Catalogue, clock: ManualClock
 ) -> None:
-    for n in range(2):
-        api.client.post(f"/clinics/{catalogue.clinic_id}/rooms", headers=admin, json={"name": f"Bed {n}"})
+    add_rooms(api, admin, catalogue, 2)
     practitioners = [
         catalogue.ims_practitioner_id,
         catalogue.assessor_id,

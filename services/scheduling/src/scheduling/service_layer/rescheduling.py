@@ -141,7 +141,43 @@ def move_appointment(
     now: datetime,
     enforce_notice: bool,
 ) -> None:
-    """Move to a new time, checked like a new booking, and publish it (the caller commits)."""
+    """Move to a new time, checked like a new booking, and publish it (the caller commits).
+
+    A room taken meanwhile by a simultaneous write is left for the next free one, as for a new booking
+    (the refused attempt's savepoint is rolled back and the appointment read again as it was).
+    """
+    for attempt in range(1, MAX_PLACEMENT_ATTEMPTS + 1):
+        try:
+            _move_once(
+                uow,
+                actor,
+                appointment,
+                clinic=clinic,
+                practitioner=practitioner,
+                treatment=treatment,
+                starts_at=starts_at,
+                now=now,
+                enforce_notice=enforce_notice,
+            )
+        except LostRace:
+            if attempt == MAX_PLACEMENT_ATTEMPTS:
+                raise
+            continue
+        return
+
+
+def _move_once(
+    uow: UnitOfWork,
+    actor: Principal,
+    appointment: Appointment,
+    *,
+    clinic: Clinic,
+    practitioner: Practitioner,
+    treatment: TreatmentType,
+    starts_at: datetime,
+    now: datetime,
+    enforce_notice: bool,
+) -> None:
     appointment.check_movable(by_staff=actor.is_staff, now=now)
     previous = (appointment.practitioner_id, appointment.starts_at, appointment.ends_at)
     room_id = check_free_time(
