@@ -13,11 +13,15 @@ from sqlalchemy.orm import Session, sessionmaker
 from clinic_shared.clock import Clock, SystemClock
 from clinic_shared.db import make_engine, make_session_factory
 from clinic_shared.messaging.outbox import OutboxWriter
+from clinic_shared.throttle import counter_store
 from clinic_shared.tokens import KeySource, SigningKey, TokenVerifier
 from scheduling.adapters import orm
-from scheduling.adapters.passwords import Argon2PasswordHasher
+from scheduling.adapters.passwords import Argon2PasswordHasher, common_passwords
 from scheduling.adapters.unit_of_work import SqlAlchemySchedulingUnitOfWork
 from scheduling.config import SchedulingSettings
+from scheduling.domain.auth import SignInLimits
+from scheduling.domain.passwords import PasswordPolicy
+from scheduling.service_layer.auth import SignInGuard
 from scheduling.service_layer.ports import PasswordHasher
 
 
@@ -28,6 +32,8 @@ class Container:
     session_factory: sessionmaker[Session]
     clock: Clock
     hasher: PasswordHasher
+    sign_in_guard: SignInGuard
+    password_policy: PasswordPolicy
     signing_key: SigningKey
     verifier: TokenVerifier
     id_factory: Callable[[], uuid.UUID]
@@ -60,6 +66,20 @@ def bootstrap(
     """Build the container; call it after fork (it opens no connection itself, but owns the pool)."""
     orm.start_mappers()
     engine = make_engine(settings.common.database_url)
+    now: Clock = clock or SystemClock()
+    hasher = hasher or Argon2PasswordHasher()
+    counters = counter_store(
+        redis_url=settings.redis_url,
+        sqlite_file=settings.sign_in_throttle_file,
+        prefix="scheduling:",
+        clock=lambda: now.now().timestamp(),
+    )
+    limits = SignInLimits(
+        max_failures=settings.sign_in_max_failures,
+        window=timedelta(minutes=settings.sign_in_window_minutes),
+        lockout=timedelta(minutes=settings.sign_in_lockout_minutes),
+        max_failures_per_address=settings.sign_in_max_failures_per_address,
+    )
     signing_key = SigningKey.load_or_create(settings.jwt_private_key_file)
     verifier = TokenVerifier(
         KeySource(jwks=signing_key.jwks()),
@@ -70,8 +90,10 @@ def bootstrap(
         settings=settings,
         engine=engine,
         session_factory=make_session_factory(engine),
-        clock=clock or SystemClock(),
-        hasher=hasher or Argon2PasswordHasher(),
+        clock=now,
+        hasher=hasher,
+        sign_in_guard=SignInGuard(hasher, counters, limits),
+        password_policy=PasswordPolicy(common_passwords()),
         signing_key=signing_key,
         verifier=verifier,
         id_factory=id_factory,

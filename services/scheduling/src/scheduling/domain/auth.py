@@ -12,16 +12,21 @@ password reset revokes every family of the account.
 
 A reset link works once, for ``RESET_LINK_TTL``, and only while it is the account's newest: asking again
 makes the older links stop working.
+
+Guessing passwords is slowed by ``SignInLimits``: a few wrong passwords lock the e-mail address for a
+while (a completed password reset unlocks it), and many from one client address stop that address.
 """
 
 from __future__ import annotations
 
 import enum
+import math
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from scheduling.domain.calendar import token_digest
+from scheduling.domain.errors import SchedulingError
 
 RESET_LINK_TTL = timedelta(minutes=30)
 # The same words for every way a reset link fails, so the answer says nothing about the account.
@@ -99,3 +104,77 @@ class PasswordResetToken:
         """True when this link may still reset the password: unused, unexpired and the account's newest."""
         is_newest = newest is not None and newest.id == self.id
         return self.used_at is None and now < self.expires_at and is_newest
+
+
+ACCOUNT_LOCKED = (
+    "Too many wrong passwords: this account is locked for {minutes} more minute(s). Try again later, or "
+    "reset your password (POST /auth/password-reset, the 'Forgot your password?' link) to unlock it now."
+)
+ADDRESS_THROTTLED = "Too many failed sign-ins from this network address; try again in {minutes} minute(s)."
+
+
+class TooManyAttempts(SchedulingError):
+    """Sign-in refuses to check any password for a while (429, with ``Retry-After``)."""
+
+    def __init__(self, message: str, *, retry_after: timedelta, reason: str) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.reason = reason
+
+    @property
+    def retry_after_seconds(self) -> int:
+        """Whole seconds, rounded up and at least 1, as ``Retry-After`` gives them."""
+        return max(1, math.ceil(self.retry_after.total_seconds()))
+
+
+@dataclass(frozen=True)
+class SignInLimits:
+    """How many wrong passwords sign-in tolerates before it stops checking them.
+
+    Per account, keyed by the normalised e-mail address whether or not an account uses it (so the answers
+    tell nothing about which addresses have one): ``max_failures`` wrong passwords within ``window`` are
+    answered as wrong; the next attempt locks the address for ``lockout``. While locked every attempt is
+    refused unchecked, the right password too (a lock that the right password opened would only slow the
+    guessing down), until the lock ends or a password reset is completed.
+
+    Per client address, over any accounts: after ``max_failures_per_address`` wrong passwords within
+    ``window`` its attempts are refused unchecked until the window ends (0 turns this limit off).
+    """
+
+    max_failures: int = 10
+    window: timedelta = timedelta(minutes=15)
+    lockout: timedelta = timedelta(minutes=15)
+    max_failures_per_address: int = 100
+
+    def __post_init__(self) -> None:
+        if self.max_failures < 1 or self.max_failures_per_address < 0:
+            raise ValueError("at least one failure per account, and none or more per address")
+        if self.window <= timedelta(0) or self.lockout <= timedelta(0):
+            raise ValueError("the window and the lockout must be positive")
+
+    def locks(self, attempts: int) -> bool:
+        """True when an account's ``attempts``-th unsuccessful attempt within the window starts a lock.
+
+        Attempts are counted before their password is checked, so that parallel guesses cannot slip in
+        more checks than the limit allows; a successful sign-in forgets them.
+        """
+        return attempts > self.max_failures
+
+    def account_locked(self, remaining: timedelta) -> TooManyAttempts:
+        return TooManyAttempts(
+            ACCOUNT_LOCKED.format(minutes=_minutes(remaining)), retry_after=remaining, reason="account_locked"
+        )
+
+    def address_refusal(self, failures: int, resets_in: timedelta) -> TooManyAttempts | None:
+        """The refusal for a client address with ``failures`` wrong passwords in its window, if it is over."""
+        if self.max_failures_per_address == 0 or failures < self.max_failures_per_address:
+            return None
+        return TooManyAttempts(
+            ADDRESS_THROTTLED.format(minutes=_minutes(resets_in)),
+            retry_after=resets_in,
+            reason="too_many_failures_from_address",
+        )
+
+
+def _minutes(duration: timedelta) -> int:
+    return max(1, math.ceil(duration.total_seconds() / 60))

@@ -2,28 +2,39 @@
 
 The rules are in ``scheduling.domain.auth``. The raw tokens made here are returned to the caller or put in
 the password-reset event, never stored and never logged (logs name token and family ids only).
+
+Signing in goes through a ``SignInGuard``: it refuses attempts unchecked while the e-mail address is
+locked or the client address has failed too often (``SignInLimits``, counted in a store every worker
+shares), and checks a password against a dummy hash when no active account has the address, so an unknown
+address answers as slowly as a wrong password. New passwords (sign-up, staff accounts, resets) must pass
+the ``PasswordPolicy``; a completed reset unlocks the account.
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import logging
 import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from clinic_shared.throttle import CounterStore
 from scheduling.domain.auth import (
     REFRESH_INVALID,
     RESET_LINK_INVALID,
     PasswordResetToken,
     Redemption,
     RefreshToken,
+    SignInLimits,
 )
 from scheduling.domain.calendar import token_digest
 from scheduling.domain.errors import InvalidCredentials, RuleViolation
 from scheduling.domain.model import Account, Patient
+from scheduling.domain.passwords import PasswordPolicy
+from scheduling.service_layer import services
 from scheduling.service_layer.ports import PasswordHasher, UnitOfWork
-from scheduling.service_layer.services import authenticate
 
 log = logging.getLogger(__name__)
 
@@ -44,11 +55,101 @@ class SignedIn:
     refresh_expires_at: datetime
 
 
+WRONG_CREDENTIALS = "wrong email or password"
+
+
+class SignInGuard:
+    """Sign-in's defences against guessing passwords, shared by every worker through ``counters``.
+
+    The store holds digests of e-mail and client addresses, never the addresses themselves.
+    """
+
+    def __init__(self, hasher: PasswordHasher, counters: CounterStore, limits: SignInLimits) -> None:
+        self._hasher = hasher
+        self._counters = counters
+        self.limits = limits
+
+    @functools.cached_property
+    def dummy_hash(self) -> str:
+        """A hash of a random password, made once per process by the hasher that makes the real ones.
+
+        Checking a password against it costs what checking one against a real hash costs.
+        """
+        return self._hasher.hash(secrets.token_urlsafe(32))
+
+    def admit(self, email: str, address: str) -> None:
+        """Count an attempt on ``email`` from ``address``, or refuse it unchecked with ``TooManyAttempts``."""
+        lock = self._counters.peek(_key("locked", email))
+        if lock is not None:
+            raise self.limits.account_locked(lock.resets_in)
+        if self.limits.max_failures_per_address:
+            failures = self._counters.peek(_key("address-failures", address))
+            refusal = failures and self.limits.address_refusal(failures.count, failures.resets_in)
+            if refusal:
+                raise refusal
+        attempts = self._counters.hit(_key("attempts", email), self.limits.window)
+        if self.limits.locks(attempts.count):
+            self._counters.hit(_key("locked", email), self.limits.lockout)
+            self._counters.clear(_key("attempts", email))
+            log.warning(
+                "sign-in locked for %s after %d wrong passwords (e-mail digest %s)",
+                self.limits.lockout,
+                self.limits.max_failures,
+                _digest(email)[:12],
+            )
+            raise self.limits.account_locked(self.limits.lockout)
+
+    def verify(self, account: Account | None, password: str) -> bool:
+        """Check the password; with no active account, against the dummy hash, so both cost one check."""
+        if account is None or not account.active:
+            self._hasher.verify(self.dummy_hash, password)
+            return False
+        return self._hasher.verify(account.password_hash, password)
+
+    def failed(self, address: str) -> None:
+        """Count a wrong password against the client address."""
+        if self.limits.max_failures_per_address:
+            self._counters.hit(_key("address-failures", address), self.limits.window)
+
+    def succeeded(self, email: str) -> None:
+        """Forget the account's earlier unsuccessful attempts."""
+        self._counters.clear(_key("attempts", email))
+
+    def unlock(self, email: str) -> None:
+        """End the account's lock and forget its attempts (a completed password reset)."""
+        self._counters.clear(_key("locked", email), _key("attempts", email))
+
+
+def _digest(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def _key(kind: str, value: str) -> str:
+    return f"sign-in:{kind}:{_digest(value)}"
+
+
+def normalised_email(email: str) -> str:
+    return email.strip().lower()
+
+
 def sign_in(
-    uow: UnitOfWork, hasher: PasswordHasher, email: str, password: str, refresh_ttl: timedelta
+    uow: UnitOfWork,
+    guard: SignInGuard,
+    email: str,
+    password: str,
+    client_address: str,
+    refresh_ttl: timedelta,
 ) -> SignedIn:
-    """Check the password and start a new refresh-token family."""
-    account = authenticate(uow, hasher, email, password)
+    """Check the password and start a new refresh-token family (unless the guard refuses to check it)."""
+    email = normalised_email(email)
+    guard.admit(email, client_address)
+    account = uow.repo.account_by_email(email)
+    # Verified first, also without an account: an unknown address costs one hash check like a known one.
+    verified = guard.verify(account, password)
+    if account is None or not verified:
+        guard.failed(client_address)
+        raise InvalidCredentials(WRONG_CREDENTIALS)
+    guard.succeeded(email)
     signed_in = _issue_refresh(uow, account, uow.new_id(), refresh_ttl)
     uow.commit()
     return signed_in
@@ -142,10 +243,18 @@ def request_password_reset(uow: UnitOfWork, email: str) -> None:
     log.info("password reset %s issued for account %s", reset.id, account.id)
 
 
-def confirm_password_reset(uow: UnitOfWork, hasher: PasswordHasher, token: str, new_password: str) -> None:
-    """Set the new password with a link that still opens, use the link up and end every session.
+def confirm_password_reset(
+    uow: UnitOfWork,
+    hasher: PasswordHasher,
+    policy: PasswordPolicy,
+    guard: SignInGuard,
+    token: str,
+    new_password: str,
+) -> None:
+    """Set the new password with a link that still opens, use the link up, end every session and unlock.
 
-    The link's row is locked, so two confirmations of one link cannot both succeed.
+    The link's row is locked, so two confirmations of one link cannot both succeed. A new password the
+    policy refuses leaves the link unused.
     """
     now = uow.clock.now()
     reset = uow.repo.reset_token_for_update(token_digest(token))
@@ -154,8 +263,29 @@ def confirm_password_reset(uow: UnitOfWork, hasher: PasswordHasher, token: str, 
         raise RuleViolation(RESET_LINK_INVALID, field="token")
     if not reset.opens(now, uow.repo.newest_reset_token(account.id)):
         raise RuleViolation(RESET_LINK_INVALID, field="token")
+    policy.check(new_password, account.email)
     account.password_hash = hasher.hash(new_password)
     reset.used_at = now
     revoked = uow.repo.revoke_refresh_tokens(now, account_id=account.id)
     uow.commit()
+    guard.unlock(account.email)
     log.info("password reset %s used: account %s, %d refresh tokens revoked", reset.id, account.id, revoked)
+
+
+# --- new accounts --------------------------------------------------------------------------------------
+
+
+def register_patient(
+    uow: UnitOfWork, hasher: PasswordHasher, policy: PasswordPolicy, cmd: services.RegisterPatient
+) -> Patient:
+    """A patient signs up, with a password the policy accepts."""
+    policy.check(cmd.password, cmd.email)
+    return services.register_patient(uow, hasher, cmd)
+
+
+def create_staff_account(
+    uow: UnitOfWork, hasher: PasswordHasher, policy: PasswordPolicy, cmd: services.CreateStaffAccount
+) -> Account:
+    """An admin creates a staff login, with a password the policy accepts."""
+    policy.check(cmd.password, cmd.email)
+    return services.create_staff_account(uow, hasher, cmd)

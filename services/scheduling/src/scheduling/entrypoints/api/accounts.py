@@ -2,6 +2,9 @@
 password resets and the public keys.
 
 Refresh and reset tokens travel in request bodies, never in paths, so access logs cannot hold them.
+
+The client address a sign-in is counted against is ``request.remote_addr``: the peer that connected (the
+app trusts no forwarding header).
 """
 
 from __future__ import annotations
@@ -9,14 +12,31 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from flask import Response, request
+
 from clinic_shared.web.auth import current_principal, public, require_roles
+from clinic_shared.web.problems import Problem, problem_response
 from clinic_shared.web.request_limits import Blueprint
+from scheduling.domain.auth import TooManyAttempts
 from scheduling.domain.model import Account, Patient
 from scheduling.entrypoints.api import schemas
 from scheduling.entrypoints.api.context import container
 from scheduling.service_layer import auth, services
 
 blp = Blueprint("accounts", __name__, description="Accounts, tokens and patients")
+
+
+@blp.errorhandler(TooManyAttempts)
+def _too_many_attempts(error: TooManyAttempts) -> Response:
+    return problem_response(
+        Problem(
+            429,
+            "Too Many Requests",
+            str(error),
+            extra={"reason": error.reason},
+            headers={"Retry-After": str(error.retry_after_seconds)},
+        )
+    )
 
 
 @blp.route("/.well-known/jwks.json", methods=["GET"])
@@ -32,12 +52,26 @@ def jwks() -> dict[str, Any]:
 @blp.arguments(schemas.TokenRequest())
 @blp.response(200, schemas.TokenResponse)
 @blp.alt_response(401, description="Wrong email or password, or the account is disabled")
+@blp.alt_response(
+    429,
+    description="No password is checked for now, the right one neither (see `Retry-After`): the e-mail "
+    "address had too many wrong passwords and is locked for a while (`reason`: `account_locked`; a "
+    "completed password reset unlocks it), or this client address had too many (`reason`: "
+    "`too_many_failures_from_address`)",
+)
 @public
 def issue_token(body: dict[str, str]) -> dict[str, Any]:
     """Exchange an email and password for a short-lived access token and a refresh token."""
     c = container()
     with c.uow() as uow:
-        signed_in = auth.sign_in(uow, c.hasher, body["email"], body["password"], c.refresh_token_ttl)
+        signed_in = auth.sign_in(
+            uow,
+            c.sign_in_guard,
+            body["email"],
+            body["password"],
+            request.remote_addr or "unknown",
+            c.refresh_token_ttl,
+        )
     return _tokens(signed_in)
 
 
@@ -88,14 +122,24 @@ def request_password_reset(body: dict[str, str]) -> dict[str, str]:
 @blp.route("/auth/password-reset/confirm", methods=["POST"])
 @blp.doc(security=[])
 @blp.arguments(schemas.PasswordResetConfirmRequest())
-@blp.response(204, description="The password is changed and every session of the account is signed out")
-@blp.alt_response(422, description="The link has expired or was already used (field `token`), or a bad field")
+@blp.response(
+    204,
+    description="The password is changed, every session of the account is signed out and a sign-in lock "
+    "is lifted",
+)
+@blp.alt_response(
+    422,
+    description="The link has expired or was already used (field `token`), the new password is too easy "
+    "to guess (field `password`; the link still works), or a bad field",
+)
 @public
 def confirm_password_reset(body: dict[str, str]) -> None:
     """Set a new password with the token from a reset link."""
     c = container()
     with c.uow() as uow:
-        auth.confirm_password_reset(uow, c.hasher, body["token"], body["password"])
+        auth.confirm_password_reset(
+            uow, c.hasher, c.password_policy, c.sign_in_guard, body["token"], body["password"]
+        )
 
 
 RESET_ACCEPTED = "If an account uses this address, a link to reset its password has been sent to it."
@@ -131,12 +175,13 @@ def _tokens(signed_in: auth.SignedIn) -> dict[str, Any]:
 @blp.doc(security=[])
 @blp.arguments(schemas.RegisterPatientRequest())
 @blp.response(201, schemas.PatientSchema)
+@blp.alt_response(422, description="A bad field, or a password too easy to guess (field `password`)")
 @public
 def register_patient(body: dict[str, Any]) -> Patient:
     """A patient creates their own account."""
     c = container()
     with c.uow() as uow:
-        return services.register_patient(uow, c.hasher, services.RegisterPatient(**body))
+        return auth.register_patient(uow, c.hasher, c.password_policy, services.RegisterPatient(**body))
 
 
 @blp.route("/patients/<uuid:patient_id>", methods=["GET"])
@@ -161,9 +206,12 @@ def update_patient(body: dict[str, Any], patient_id: uuid.UUID) -> Patient:
 @blp.route("/staff-accounts", methods=["POST"])
 @blp.arguments(schemas.StaffAccountRequest())
 @blp.response(201, schemas.AccountSchema)
+@blp.alt_response(422, description="A bad field, or a password too easy to guess (field `password`)")
 @require_roles("admin")
 def create_staff_account(body: dict[str, Any]) -> Account:
     """An admin creates a staff login with its roles."""
     c = container()
     with c.uow() as uow:
-        return services.create_staff_account(uow, c.hasher, services.CreateStaffAccount(**body))
+        return auth.create_staff_account(
+            uow, c.hasher, c.password_policy, services.CreateStaffAccount(**body)
+        )
