@@ -13,12 +13,15 @@ from datetime import datetime, time, timedelta
 from typing import Any
 
 import pytest
+from alembic import command
+from alembic.config import Config
 from flask import Flask
 from sqlalchemy import text
 from werkzeug.test import TestResponse
 
 from clinic_shared.testing.clock import ManualClock
 from scheduling.bootstrap import Container
+from scheduling.entrypoints.cli import MIGRATIONS
 
 from ..conftest import Api, Catalogue, clear_for_ims
 from .test_lifecycle import events_of
@@ -274,3 +277,51 @@ def test_the_database_itself_refuses_a_patient_overlap_that_skips_the_service_ch
         conn.execute(text(copy), params | {"allowed": False})
     with container.engine.begin() as conn:
         conn.execute(text(copy), params | {"allowed": True})  # an allowed overlap is left out of the rule
+
+
+# A copy of an appointment, moved by :minutes and given to :practitioner, written past the service.
+COPY_MOVED = (
+    "INSERT INTO appointments (id, clinic_id, practitioner_id, patient_id, treatment_type_id, kind, "
+    "starts_at, ends_at, occupied_until, late_cancel_window, booked_at, status, sequence, late_cancellation) "
+    "SELECT gen_random_uuid(), clinic_id, :practitioner, patient_id, treatment_type_id, kind, "
+    "starts_at + make_interval(mins => :minutes), ends_at + make_interval(mins => :minutes), "
+    "occupied_until + make_interval(mins => :minutes), late_cancel_window, booked_at, status, sequence, "
+    "late_cancellation FROM appointments WHERE id = :id"
+)
+
+
+def test_the_migration_keeps_overlaps_made_before_the_rule_as_allowed_ones(
+    api: Api,
+    admin: dict[str, str],
+    catalogue: Catalogue,
+    clock: ManualClock,
+    container: Container,
+    database_url: str,
+) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("the constraint, and so the flagging of earlier overlaps, is PostgreSQL's")
+    _, headers = api.register_patient("before-the-rule@example.test")
+    starts = clock.now() + timedelta(days=3)
+    first = api.client.post(
+        "/appointments", headers=headers, json=body(catalogue, catalogue.assessor_id, starts)
+    )
+    assert first.status_code == 201, first.json
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["database_url"] = database_url
+    command.downgrade(config, "0004")
+    with container.engine.begin() as conn:
+        overlapping = {"id": first.json["id"], "practitioner": catalogue.ims_practitioner_id, "minutes": 15}
+        conn.execute(text(COPY_MOVED), overlapping)
+        clear = {"id": first.json["id"], "practitioner": catalogue.assessor_id, "minutes": 150}
+        conn.execute(text(COPY_MOVED), clear)
+    command.upgrade(config, "head")
+    container.engine.dispose()  # connections that saw the old table
+    with container.engine.connect() as conn:
+        flags = conn.execute(text("SELECT allow_patient_overlap FROM appointments ORDER BY starts_at")).all()
+    # The earlier of two overlapping appointments stays under the rule and the later one is kept as an
+    # allowed overlap; the one clear of both is under the rule.
+    assert [flag for (flag,) in flags] == [False, True, False]
+    [third] = add_practitioners(api, admin, catalogue, 1)
+    again = body(catalogue, third, starts + timedelta(minutes=30))
+    assert_names(api.client.post("/appointments", headers=headers, json=again), first.json["id"])
