@@ -271,8 +271,6 @@ class BookAppointment:
 def book_appointment(uow: UnitOfWork, actor: Principal, cmd: BookAppointment) -> Appointment:
     """Book one appointment inside availability; the database has the last word on overlaps."""
     patient_id = patient_for_booking(actor, cmd.patient_id)
-    if cmd.allow_patient_overlap and not actor.is_staff:
-        raise Forbidden("only staff can book a patient into overlapping appointments")
     parties = uow.repo.booking_parties(cmd.clinic_id, cmd.practitioner_id, cmd.treatment_type_id, patient_id)
     if not parties.patient_exists:
         raise NotFound("patient not found", field="patient_id")
