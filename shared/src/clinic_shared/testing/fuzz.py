@@ -47,6 +47,7 @@ class FuzzResult:
     operations: set[str] = field(default_factory=set)
     answered_2xx: set[str] = field(default_factory=set)
     statuses: Counter[int] = field(default_factory=Counter)
+    checks: Counter[str] = field(default_factory=Counter)  # how often each check ran
     failures: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
@@ -57,10 +58,11 @@ class FuzzResult:
     def summary(self) -> str:
         phases = ", ".join(f"{phase} {count}" for phase, count in sorted(self.cases.items()))
         statuses = " ".join(f"{status}x{count}" for status, count in sorted(self.statuses.items()))
+        checks = " ".join(f"{name}x{count}" for name, count in sorted(self.checks.items()))
         return (
             f"{self.label}: {self.total} cases ({phases}) over {len(self.operations)} operations, "
             f"{len(self.answered_2xx)} of them answered 2xx; {len(self.failures)} failures, "
-            f"{len(self.errors)} errors; statuses {statuses}"
+            f"{len(self.errors)} errors; statuses {statuses}; checks run {checks}"
         )
 
     @property
@@ -143,6 +145,7 @@ def _record(result: FuzzResult, recorder: ScenarioRecorder) -> None:
                 result.answered_2xx.add(recorder.label)
     for case_id, checks in recorder.checks.items():
         for check in checks:
+            result.checks[check.name] += 1
             if check.failure_info is None:
                 continue
             failure = check.failure_info.failure
