@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import pytest
 import schemathesis
 from flask import Flask
 from hypothesis import strategies as st
@@ -75,6 +76,14 @@ class FuzzResult:
 
     def problems(self) -> str:
         return "\n\n".join([self.summary(), *self.errors, *self.failures])
+
+    def assert_clean(self) -> None:
+        """Fail the test listing every failure and error, if any; also fail a run in which no operation
+        answered 2xx (its token or seed data would be wrong: nothing past a refusal was tried)."""
+        if not self.passed:
+            pytest.fail(self.problems(), pytrace=False)
+        if not self.answered_2xx:
+            pytest.fail(f"no operation answered 2xx: {self.summary()}", pytrace=False)
 
 
 def api_schema(

@@ -7,12 +7,30 @@ from functools import wraps
 from typing import Any, TypeVar
 
 from flask import Flask, g, request
+from marshmallow import Schema, fields
 
 from clinic_shared.tokens import KeysUnavailable, Principal, TokenError, TokenVerifier
 from clinic_shared.web.problems import Problem
 
 F = TypeVar("F", bound=Callable[..., Any])
 _PUBLIC_ENDPOINTS = "clinic_public_endpoints"
+
+
+class JwkSchema(Schema):
+    """One public key as ``SigningKey.jwks`` publishes it (RFC 7517, an Ed25519 OKP key)."""
+
+    kty = fields.String(required=True, metadata={"description": "Key type: `OKP`"})
+    crv = fields.String(required=True, metadata={"description": "Curve: `Ed25519`"})
+    x = fields.String(required=True, metadata={"description": "The public key, base64url"})
+    kid = fields.String(required=True, metadata={"description": "Key id, named in each token's header"})
+    alg = fields.String(required=True, metadata={"description": "`EdDSA`"})
+    use = fields.String(required=True, metadata={"description": "`sig`"})
+
+
+class JwksSchema(Schema):
+    """The JSON Web Key Set that verifies the access tokens (served at ``/.well-known/jwks.json``)."""
+
+    keys = fields.List(fields.Nested(JwkSchema), required=True)
 
 
 def public(view: F) -> F:

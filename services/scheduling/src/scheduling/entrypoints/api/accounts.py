@@ -14,7 +14,7 @@ from typing import Any
 
 from flask import Response, request
 
-from clinic_shared.web.auth import current_principal, public, require_roles
+from clinic_shared.web.auth import JwksSchema, current_principal, public, require_roles
 from clinic_shared.web.problems import Problem, problem_response
 from clinic_shared.web.request_limits import Blueprint
 from scheduling.domain.auth import TooManyAttempts
@@ -41,6 +41,7 @@ def _too_many_attempts(error: TooManyAttempts) -> Response:
 
 @blp.route("/.well-known/jwks.json", methods=["GET"])
 @blp.doc(security=[])
+@blp.response(200, JwksSchema)
 @public
 def jwks() -> dict[str, Any]:
     """Public keys that verify the access tokens this service issues."""
