@@ -11,6 +11,7 @@ from flask import Flask, Response
 from clinic_shared.testing.fuzz import fuzz
 from clinic_shared.testing.tokens import TestIssuer
 from clinic_shared.web.app import create_service_app
+from clinic_shared.web.problems import Problem
 from clinic_shared.web.request_limits import Blueprint
 
 
@@ -48,6 +49,15 @@ def test_an_api_answering_as_documented_passes() -> None:
 def test_a_server_error_fails() -> None:
     result = run(lambda thing: 1 // (thing["size"] - thing["size"]))
     assert any("not_a_server_error" in failure for failure in result.failures), result.problems()
+
+
+def test_a_problem_with_extension_members_is_as_documented() -> None:
+    def refuse(thing: dict[str, Any]) -> Any:
+        raise Problem(429, "Too Many Requests", "Slow down.", extra={"reason": "account_locked"})
+
+    result = run(refuse)
+    assert result.statuses[429] > 0
+    assert not any("response_schema_conformance" in failure for failure in result.failures), result.problems()
 
 
 def test_a_body_unlike_its_schema_fails() -> None:

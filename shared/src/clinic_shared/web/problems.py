@@ -14,7 +14,7 @@ from typing import Any
 
 import structlog
 from flask import Flask, Response, json, request
-from marshmallow import Schema, fields
+from marshmallow import INCLUDE, Schema, fields
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -29,7 +29,11 @@ class InvalidParamSchema(Schema):
 
 
 class ProblemSchema(Schema):
-    """RFC 9457 problem details (documentation only)."""
+    """RFC 9457 problem details (documentation only). Extension members are allowed (RFC 9457 section 3.2:
+    e.g. ``reason`` of a refused sign-in, ``conflicting_appointment_id``), so the document says so."""
+
+    class Meta:
+        unknown = INCLUDE  # additionalProperties: true
 
     type = fields.String()
     title = fields.String()
