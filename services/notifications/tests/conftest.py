@@ -385,12 +385,14 @@ class Events:
         late: bool = False,
         plan_id: uuid.UUID | None = None,
         with_plan: bool = False,
+        plan_shortened: bool = False,
     ) -> EventEnvelope:
         data = self._facts(starts_at, sequence, appointment_id, plan_id) | {
             "cancelled_at": self.clock.now(),
             "cancelled_by": "patient",
             "late": late,
             "with_plan": with_plan,
+            "plan_shortened": plan_shortened,
         }
         return self._event("scheduling.appointment.cancelled", data, None)
 

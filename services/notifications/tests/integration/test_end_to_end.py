@@ -278,6 +278,102 @@ def test_plan_extensions_and_credit_notes_arrive_through_their_bindings_once_eac
     assert len(smtp_server.sink.envelopes) == 2
 
 
+def test_a_shortened_plan_reaches_the_patient_as_one_message_through_its_binding(
+    live_container: Container,
+    amqp_url: str,
+    smtp_server: Any,
+    events: Any,
+    outcomes: Any,
+    running: Callable[..., Any],
+    wait_until: Callable[..., Any],
+) -> None:
+    dispatcher = Dispatcher.from_container(live_container, poll_interval=0.2)
+    outcomes.also = dispatcher.wake
+    consumer = build_consumer(live_container, on_processed=outcomes, backoff=Backoff(initial=0.05, cap=0.5))
+    now = datetime.now(UTC)
+    first = now.replace(microsecond=0) + timedelta(days=7)
+    plan_id = uuid.uuid4()
+    sessions = {uuid.uuid4(): first + timedelta(weeks=n) for n in range(3)}
+    kept, *cut = sessions
+    plan = {
+        "plan_id": plan_id,
+        "clinic_id": events.clinic_id,
+        "patient_id": events.patient_id,
+        "practitioner_id": events.practitioner_id,
+        "treatment_type_id": events.treatment_type_id,
+    }
+    created = new_event(
+        "scheduling.plan.created",
+        plan
+        | {
+            "total_sessions": 3,
+            "sessions": [
+                {
+                    "appointment_id": i,
+                    "starts_at": start,
+                    "ends_at": start + timedelta(minutes=30),
+                    "practitioner_id": events.practitioner_id,
+                }
+                for i, start in sessions.items()
+            ],
+        },
+        producer="scheduling",
+        occurred_at=now,
+    )
+    shortened = new_event(
+        "scheduling.plan.shortened",
+        plan
+        | {
+            "total_sessions": 1,
+            "previous_total_sessions": 3,
+            "cancelled_appointment_ids": cut,
+            "shortened_at": now,
+        },
+        producer="scheduling",
+        occurred_at=now,
+    )
+    with (
+        running(consumer.run, "consumer"),
+        running(dispatcher.run, "dispatcher"),
+        publisher(amqp_url) as publish,
+    ):
+        assert consumer.ready.wait(20), "consumer did not start"
+        for event in events.catalogue(phone=None):
+            publish(event)
+        for i, start in sessions.items():
+            publish(events.booked(starts_at=start, appointment_id=i, plan_id=plan_id))
+        publish(created)
+        smtp_server.sink.wait_for(1)  # the summary
+        # As scheduling emits a shortening: each cut session's cancellation, then the plan's event.
+        for i in cut:
+            publish(
+                events.cancelled(
+                    starts_at=sessions[i], appointment_id=i, plan_id=plan_id, plan_shortened=True
+                )
+            )
+        publish(shortened)
+        _, message = smtp_server.sink.wait_for(2)
+        outcomes.wait(lambda o: o.count("applied") == 11)
+        wait_until(lambda: all(d.finished for d in deliveries(live_container)), timeout=20)
+
+    assert len(smtp_server.sink.envelopes) == 2
+    assert message["Subject"] == "Your treatment plan at Demo IMS Clinic now has 1 session"
+    invitation = calendar_of(message)
+    assert invitation["METHOD"] == "CANCEL"
+    assert [str(e["UID"]) for e in invitation.events] == [f"{i}@ims-clinic" for i in cut]
+    assert {e["STATUS"] for e in invitation.events} == {"CANCELLED"}
+    assert {e["SEQUENCE"] for e in invitation.events} == {1}
+    assert {(d.kind, d.status) for d in deliveries(live_container)} == {
+        (DeliveryKind.PLAN_SUMMARY, DeliveryStatus.SENT),
+        (DeliveryKind.PLAN_SHORTENED, DeliveryStatus.SENT),
+    }
+    assert len(deliveries(live_container)) == 2
+    with live_container.uow() as uow:
+        reminders = {i: uow.repo.deliveries_for_appointment(i) for i in sessions}
+    assert [d.status for d in reminders[kept]] == [DeliveryStatus.PENDING]
+    assert [d.status for i in cut for d in reminders[i]] == [DeliveryStatus.SKIPPED] * 2
+
+
 def test_a_password_reset_link_reaches_the_account_once_and_is_then_forgotten(
     live_container: Container,
     amqp_url: str,

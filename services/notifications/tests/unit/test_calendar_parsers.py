@@ -69,7 +69,7 @@ def test_every_invitation_reads_as_the_appointments_instants_in_other_parsers(
             attachment = renderer.email(notice).calendar
             assert attachment is not None
             sent.append((f"{kind} for {start}", notice, attachment.content))
-    for kind in (DeliveryKind.PLAN_SUMMARY, DeliveryKind.PLAN_CANCELLED):
+    for kind in (DeliveryKind.PLAN_SUMMARY, DeliveryKind.PLAN_CANCELLED, DeliveryKind.PLAN_SHORTENED):
         # A weekly plan over two years: one invitation with a VEVENT per session.
         weekly = [morning(date(2025, 1, 6) + timedelta(weeks=n), zone) for n in range(104)]
         notice = plan_notice(make_notice(timezone=zone_name), weekly, kind)

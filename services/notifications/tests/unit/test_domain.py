@@ -21,6 +21,7 @@ from notifications.domain.model import (
     PractitionerInfo,
     TreatmentInfo,
 )
+from notifications.domain.plans import plan_speaks_for, untold
 
 NOW = datetime(2025, 3, 3, 17, 0, tzinfo=UTC)
 
@@ -250,3 +251,59 @@ def test_opting_back_in_to_sms_happens_once_and_only_after_an_opt_out() -> None:
     assert pat.opt_in_to_sms()
     assert pat.sms_allowed
     assert not pat.opt_in_to_sms()
+
+
+def plan_message(kind: DeliveryKind, channel: Channel, session_ids: list[uuid.UUID]) -> Delivery:
+    return Delivery.record_message(
+        delivery_id=uuid.uuid4(),
+        kind=kind,
+        subject_id=uuid.uuid4(),
+        patient_id=uuid.UUID(int=2),
+        clinic_id=uuid.UUID(int=3),
+        payload={"sessions": [{"appointment_id": str(i)} for i in session_ids]},
+        event_id=uuid.uuid4(),
+        now=NOW,
+        due_at=NOW,
+        channel=channel,
+    )
+
+
+@pytest.mark.parametrize(
+    ("kind", "in_plan", "with_plan", "plan_shortened", "spoken_for"),
+    [
+        (DeliveryKind.BOOKING_CONFIRMATION, True, False, False, True),
+        (DeliveryKind.BOOKING_CONFIRMATION, False, False, False, False),
+        (DeliveryKind.CANCELLATION, True, True, False, True),
+        (DeliveryKind.CANCELLATION, True, False, True, True),
+        (DeliveryKind.CANCELLATION, True, False, False, False),
+        (DeliveryKind.CANCELLATION, False, False, False, False),
+        (DeliveryKind.RESCHEDULE, True, False, False, False),
+    ],
+)
+def test_a_plan_message_speaks_for_sessions_booked_with_it_cancelled_with_it_or_cut_off_it(
+    kind: DeliveryKind, in_plan: bool, with_plan: bool, plan_shortened: bool, spoken_for: bool
+) -> None:
+    decided = plan_speaks_for(kind, in_plan=in_plan, with_plan=with_plan, plan_shortened=plan_shortened)
+    assert decided is spoken_for
+
+
+def test_sessions_a_pending_plan_announcement_names_are_untold_on_its_channel() -> None:
+    first, second, third = (uuid.uuid4() for _ in range(3))
+    summary_by_sms = plan_message(DeliveryKind.PLAN_SUMMARY, Channel.SMS, [first, second, third])
+    extension_by_email = plan_message(DeliveryKind.PLAN_EXTENDED, Channel.EMAIL, [third])
+    pending = [summary_by_sms, extension_by_email]
+    assert untold(Channel.SMS, [second, third], pending)
+    assert untold(Channel.EMAIL, [third], pending)
+    # The e-mail summary went out naming the second session: the patient must hear it is cancelled.
+    assert not untold(Channel.EMAIL, [second, third], pending)
+    assert not untold(Channel.EMAIL, [third], [])
+    # Nothing cut off: nothing to announce (and nothing to say).
+    assert untold(Channel.EMAIL, [], [])
+
+
+def test_only_pending_plan_announcements_leave_sessions_untold() -> None:
+    session = uuid.uuid4()
+    cancelled_message = plan_message(DeliveryKind.PLAN_CANCELLED, Channel.EMAIL, [session])
+    skipped = plan_message(DeliveryKind.PLAN_SUMMARY, Channel.EMAIL, [session])
+    skipped.skip(NOW, "superseded")
+    assert not untold(Channel.EMAIL, [session], [cancelled_message, skipped])

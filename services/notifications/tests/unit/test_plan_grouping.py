@@ -17,7 +17,7 @@ from clinic_shared.events import Envelope, new_event
 from notifications.bootstrap import Container
 from notifications.domain.model import DeliveryKind, DeliveryStatus
 from notifications.entrypoints.dispatcher import Dispatcher
-from notifications.entrypoints.handlers import HANDLERS
+from notifications.entrypoints.handlers import HANDLERS, SUBSCRIPTION
 from notifications.service_layer import services
 
 # Mondays at 9:00 in Vancouver (PST until 2025-03-09, PDT after); the test clock starts 2025-03-03 09:00.
@@ -54,6 +54,29 @@ class Plan:
         ]
         data = {"cancelled_appointment_ids": self.ids, "cancelled_at": self.events.clock.now()}
         return [*cancellations, self._plan_event("scheduling.plan.cancelled", data)]
+
+    def shortened(self, keeps: int, *, length: int | None = None, sequence: int = 1) -> list[Envelope]:
+        """Cut after the first ``keeps`` of its ``length`` sessions (default: all): each later one
+        cancelled, then the plan's event."""
+        length = length or len(self.sessions)
+        cut = self.ids[keeps:length]
+        cancellations = [
+            self.events.cancelled(
+                starts_at=self.sessions[i],
+                sequence=sequence,
+                appointment_id=i,
+                plan_id=self.plan_id,
+                plan_shortened=True,
+            )
+            for i in cut
+        ]
+        data = {
+            "total_sessions": keeps,
+            "previous_total_sessions": length,
+            "cancelled_appointment_ids": cut,
+            "shortened_at": self.events.clock.now(),
+        }
+        return [*cancellations, self._plan_event("scheduling.plan.shortened", data)]
 
     def _sessions(self) -> list[dict[str, Any]]:
         return [
@@ -153,6 +176,115 @@ def test_cancelling_a_plan_sends_one_message_for_the_plan_not_one_per_session(
     # The cancelled sessions' version (SEQUENCE 1) outranks the summary's invitation (SEQUENCE 0).
     assert {int(e["SEQUENCE"]) for e in cancelled} == {1}
     assert "plan is cancelled, with its 3 upcoming sessions" in transport.sms[-1].body
+
+
+FOUR_MONDAYS = [*STARTS, datetime(2025, 3, 31, 16, 0, tzinfo=UTC)]
+
+
+def test_the_consumer_is_bound_to_plan_shortenings() -> None:
+    assert "scheduling.plan.shortened" in SUBSCRIPTION.bindings["scheduling.events"]
+
+
+def test_shortening_a_plan_sends_one_message_naming_the_cut_sessions_and_none_per_session(
+    container: Container, apply: Callable[..., None], events: Any, clock: Any, transport: Any
+) -> None:
+    plan = Plan(events, FOUR_MONDAYS)
+    first, second, third, fourth = plan.ids
+    sender = Dispatcher.from_container(container)
+    apply(*events.catalogue(phone=None), *plan.booked())
+    assert sender.dispatch_due() == 1  # the summary
+    apply(*plan.shortened(keeps=2))
+    assert sender.dispatch_due() == 1  # one message for the plan, none per cut session
+    _summary, shortening = transport.emails
+    assert shortening.subject == "Your treatment plan at Demo IMS Clinic now has 2 sessions"
+    assert "Your treatment plan of IMS session, 30 min with Dr. Ida Needham" in shortening.text
+    assert "2 sessions are cancelled:" in shortening.text
+    assert "- Monday, March 24, 2025, 9:00 AM \u2013 9:30 AM" in shortening.text
+    assert "- Monday, March 31, 2025, 9:00 AM \u2013 9:30 AM" in shortening.text
+    assert "March 10" not in shortening.text
+    assert "March 17" not in shortening.text
+    assert "now has 2 sessions" in shortening.html
+    assert shortening.calendar is not None
+    assert shortening.calendar.method == "CANCEL"
+    cancelled = vevents(shortening)
+    assert [str(e["UID"]) for e in cancelled] == [f"{third}@ims-clinic", f"{fourth}@ims-clinic"]
+    # The cut sessions' version (SEQUENCE 1) outranks the summary's invitation (SEQUENCE 0).
+    assert {int(e["SEQUENCE"]) for e in cancelled} == {1}
+    assert {str(e["STATUS"]) for e in cancelled} == {"CANCELLED"}
+    for session_id in (third, fourth):
+        assert kinds_for(container, session_id) == [("reminder", "email", "skipped")]
+        with container.uow() as uow:
+            (reminder,) = uow.repo.deliveries_for_appointment(session_id)
+            assert reminder.last_error == services.CANCELLED
+    for session_id in (first, second):
+        assert kinds_for(container, session_id) == [("reminder", "email", "pending")]
+    clock.set(datetime(2025, 3, 8, 17, 0, tzinfo=UTC))
+    assert sender.dispatch_due() == 1  # the first session's reminder
+    assert transport.emails[-1].subject.startswith("Reminder of")
+    clock.set(datetime(2025, 3, 29, 17, 0, tzinfo=UTC))  # every reminder is due; only the fourth is ahead
+    assert sender.dispatch_due() == 0
+    assert len(transport.emails) == 3
+
+
+def test_a_shortened_plan_is_told_by_e_mail_and_text_in_the_patients_language(
+    container: Container, apply: Callable[..., None], events: Any, transport: Any
+) -> None:
+    plan = Plan(events)
+    sender = Dispatcher.from_container(container)
+    apply(*events.catalogue(language="fr"), *plan.booked())
+    assert sender.dispatch_due() == 2  # the summary by e-mail and by text
+    shortening = plan.shortened(keeps=1)
+    apply(*shortening, shortening[-1])  # the plan's event delivered twice
+    assert sender.dispatch_due() == 2  # the shortening by e-mail and by text, once
+    email, sms = transport.emails[-1], transport.sms[-1]
+    assert email.subject == "Votre plan de traitement chez Demo IMS Clinic compte désormais 1 séance"
+    assert "2 séances sont annulées :" in email.text
+    assert "- lundi 17 mars 2025, de 9 h 00 à 9 h 30" in email.text
+    assert "- lundi 24 mars 2025, de 9 h 00 à 9 h 30" in email.text
+    assert email.calendar is not None
+    assert email.calendar.method == "CANCEL"
+    assert sms.body == (
+        "Demo IMS Clinic : Bonjour Pat, votre plan de traitement compte désormais 1 séance ; "
+        "séances annulées : lun. 17 mars à 9 h 00, lun. 24 mars à 9 h 00. Questions : +16045550199"
+    )
+    for session_id in plan.ids[1:]:
+        assert [k for k, _, _ in kinds_for(container, session_id)] == ["reminder", "reminder"]
+
+
+def test_each_shortening_of_a_plan_sends_its_own_message(
+    container: Container, apply: Callable[..., None], events: Any, transport: Any
+) -> None:
+    plan = Plan(events, FOUR_MONDAYS)
+    sender = Dispatcher.from_container(container)
+    apply(*events.catalogue(phone=None), *plan.booked())
+    sender.dispatch_due()
+    apply(*plan.shortened(keeps=3))
+    assert sender.dispatch_due() == 1
+    assert transport.emails[-1].subject == "Your treatment plan at Demo IMS Clinic now has 3 sessions"
+    assert "1 session is cancelled:" in transport.emails[-1].text
+    apply(*plan.shortened(keeps=2, length=3))
+    assert sender.dispatch_due() == 1
+    assert transport.emails[-1].subject == "Your treatment plan at Demo IMS Clinic now has 2 sessions"
+    assert [str(e["UID"]) for e in vevents(transport.emails[-1])] == [f"{plan.ids[2]}@ims-clinic"]
+
+
+def test_a_plan_booked_and_shortened_within_the_debounce_sends_only_the_shorter_summary(
+    debounced: Container, apply_debounced: Callable[..., None], events: Any, clock: Any, transport: Any
+) -> None:
+    plan = Plan(events)
+    apply_debounced(*events.catalogue(), *plan.booked())
+    clock.advance(seconds=30)
+    apply_debounced(*plan.shortened(keeps=1))
+    clock.advance(minutes=5)
+    assert Dispatcher.from_container(debounced).dispatch_due() == 2  # the summary by e-mail and by text
+    (summary,) = transport.emails
+    assert summary.subject == "Your treatment plan at Demo IMS Clinic: 1 session from Monday, March 10, 2025"
+    with debounced.uow() as uow:
+        shortenings = uow.repo.list_deliveries(offset=0, limit=50, kind=DeliveryKind.PLAN_SHORTENED)[0]
+    assert sorted((d.channel.value, d.status.value, d.last_error) for d in shortenings) == [
+        ("email", "skipped", services.IN_PENDING_PLAN_MESSAGE),
+        ("sms", "skipped", services.IN_PENDING_PLAN_MESSAGE),
+    ]
 
 
 def test_a_plan_booked_and_cancelled_within_the_debounce_sends_nothing(

@@ -55,6 +55,7 @@ CONSUMED: Mapping[str, frozenset[str]] = MappingProxyType(
                 "scheduling.plan.cancelled",
                 "scheduling.plan.created",
                 "scheduling.plan.extended",
+                "scheduling.plan.shortened",
                 "scheduling.practitioner.changed",
                 "scheduling.treatment_type.changed",
                 "scheduling.waitlist.offered",

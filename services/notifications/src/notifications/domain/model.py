@@ -70,6 +70,7 @@ class DeliveryKind(enum.StrEnum):
     PLAN_SUMMARY = "plan_summary"
     PLAN_EXTENDED = "plan_extended"
     PLAN_CANCELLED = "plan_cancelled"
+    PLAN_SHORTENED = "plan_shortened"
     INVOICE_ISSUED = "invoice_issued"
     PAYMENT_RECEIPT = "payment_receipt"
     CREDIT_NOTE_ISSUED = "credit_note_issued"
@@ -93,11 +94,20 @@ ACCOUNT_KINDS = frozenset({DeliveryKind.PASSWORD_RESET})
 SECRET_PAYLOAD_FIELDS: dict[DeliveryKind, tuple[str, ...]] = {DeliveryKind.PASSWORD_RESET: ("token",)}
 REDACTED = "redacted"
 # Messages about a treatment plan: they speak for its sessions, whose own notices are not sent.
-PLAN_KINDS = frozenset({DeliveryKind.PLAN_SUMMARY, DeliveryKind.PLAN_EXTENDED, DeliveryKind.PLAN_CANCELLED})
+PLAN_KINDS = frozenset(
+    {
+        DeliveryKind.PLAN_SUMMARY,
+        DeliveryKind.PLAN_EXTENDED,
+        DeliveryKind.PLAN_CANCELLED,
+        DeliveryKind.PLAN_SHORTENED,
+    }
+)
 # Plan messages that announce sessions (listed in their payload, and refreshed when sent).
 PLAN_ANNOUNCEMENT_KINDS = frozenset({DeliveryKind.PLAN_SUMMARY, DeliveryKind.PLAN_EXTENDED})
 # Messages that take an appointment (or a plan's sessions) out of the patient's calendar.
-CANCELLATION_KINDS = frozenset({DeliveryKind.CANCELLATION, DeliveryKind.PLAN_CANCELLED})
+CANCELLATION_KINDS = frozenset(
+    {DeliveryKind.CANCELLATION, DeliveryKind.PLAN_CANCELLED, DeliveryKind.PLAN_SHORTENED}
+)
 # Messages that carry no calendar invitation (nothing is booked for the reader yet, or it is not theirs).
 NO_INVITATION_KINDS = STAFF_KINDS | {
     DeliveryKind.WAITLIST_OFFER,

@@ -95,6 +95,7 @@ def record_cancellation(uow: NotificationsUnitOfWork, event: Envelope) -> None:
             event_id=event.id,
             late=event.data["late"],
             with_plan=event.data["with_plan"],
+            plan_shortened=event.data["plan_shortened"],
         ),
     )
 
@@ -156,6 +157,20 @@ def record_plan_cancellation(uow: NotificationsUnitOfWork, event: Envelope) -> N
         services.RecordPlanCancellation(
             plan=_plan(event),
             cancelled_appointment_ids=event.data["cancelled_appointment_ids"],
+            event_id=event.id,
+        ),
+    )
+
+
+def record_plan_shortening(uow: NotificationsUnitOfWork, event: Envelope) -> None:
+    data = event.data
+    services.record_plan_shortening(
+        uow,
+        services.RecordPlanShortening(
+            plan=_plan(event),
+            total_sessions=data["total_sessions"],
+            previous_total_sessions=data["previous_total_sessions"],
+            cancelled_appointment_ids=data["cancelled_appointment_ids"],
             event_id=event.id,
         ),
     )
@@ -291,6 +306,7 @@ HANDLERS: Mapping[str, Handler] = {
     "scheduling.plan.created": record_plan_summary,
     "scheduling.plan.extended": record_plan_extension,
     "scheduling.plan.cancelled": record_plan_cancellation,
+    "scheduling.plan.shortened": record_plan_shortening,
     "scheduling.password_reset.requested": record_password_reset,
     "billing.invoice.issued": record_invoice_issued,
     "billing.payment.received": record_payment_receipt,

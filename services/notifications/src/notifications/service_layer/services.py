@@ -42,6 +42,7 @@ from notifications.domain.model import (
     require_utc,
 )
 from notifications.domain.phones import to_e164
+from notifications.domain.plans import plan_speaks_for, untold
 from notifications.domain.reminders import QuietHours, ReminderPolicy
 from notifications.service_layer.ports import Mailer, MessageRenderer, SmsSender, TransportError
 from notifications.service_layer.unit_of_work import NotificationsUnitOfWork
@@ -198,6 +199,8 @@ class RecordAppointmentNotices:
     online: bool = False
     # A session cancelled with its whole plan: the plan's cancellation message speaks for it.
     with_plan: bool = False
+    # A session cut off its plan (which goes on shorter): the shortening's message speaks for it.
+    plan_shortened: bool = False
 
 
 def record_appointment_notices(uow: NotificationsUnitOfWork, cmd: RecordAppointmentNotices) -> list[Delivery]:
@@ -214,9 +217,10 @@ def record_appointment_notices(uow: NotificationsUnitOfWork, cmd: RecordAppointm
     a cancellation of a booking the patient was never told of is not sent either (recorded as skipped).
 
     Sessions of a treatment plan are announced by the plan's messages, not one by one: booking them sends
-    nothing but reminders, cancelling them with the plan sends nothing but the plan's cancellation, and
-    while a plan message naming a session is still pending, a change to that session sends nothing (the
-    plan message shows the session as it is when it goes out).
+    nothing but reminders, cancelling them with the plan (or cutting them off it) sends nothing but the
+    plan's cancellation (or its shortening's message), and while a plan message naming a session is still
+    pending, a change to that session sends nothing (the plan message shows the session as it is when it
+    goes out).
     """
     now = uow.clock.now()
     facts = cmd.facts
@@ -229,8 +233,11 @@ def record_appointment_notices(uow: NotificationsUnitOfWork, cmd: RecordAppointm
         if facts.plan_id is not None
         else []
     )
-    spoken_for_by_plan = (facts.plan_id is not None and cmd.kind is DeliveryKind.BOOKING_CONFIRMATION) or (
-        cancelled and cmd.with_plan
+    spoken_for_by_plan = plan_speaks_for(
+        cmd.kind,
+        in_plan=facts.plan_id is not None,
+        with_plan=cmd.with_plan,
+        plan_shortened=cmd.plan_shortened,
     )
     wanted: list[tuple[DeliveryKind, Channel, datetime, str | None]] = []
     for channel in [] if spoken_for_by_plan else channels:
@@ -464,6 +471,8 @@ def record_password_reset(uow: NotificationsUnitOfWork, cmd: RecordPasswordReset
 
 # An extension's message is keyed by a name derived from (plan, sessions added): one per extension.
 PLAN_EXTENSION_NAMESPACE = uuid.UUID("0b8e4d52-7f0a-4c4e-8a51-3d9b6c2f1e77")
+# A shortening's message likewise, from (plan, sessions cut off): one per shortening.
+PLAN_SHORTENING_NAMESPACE = uuid.UUID("5c2a9e61-3b7d-4f18-9e0c-71d4a8b2f6e3")
 
 
 @dataclass(frozen=True)
@@ -555,6 +564,48 @@ def record_plan_cancellation(uow: NotificationsUnitOfWork, cmd: RecordPlanCancel
     }
     return _record_plan_message(
         uow, cmd.plan, DeliveryKind.PLAN_CANCELLED, cmd.plan.plan_id, payload, cmd.event_id, unsent
+    )
+
+
+@dataclass(frozen=True)
+class RecordPlanShortening:
+    """A treatment plan was cut after sessions it keeps; the later ones were cancelled
+    (scheduling.plan.shortened). The plan goes on with ``total_sessions``."""
+
+    plan: PlanFacts
+    total_sessions: int
+    previous_total_sessions: int
+    cancelled_appointment_ids: Sequence[uuid.UUID]
+    event_id: uuid.UUID
+
+
+def record_plan_shortening(uow: NotificationsUnitOfWork, cmd: RecordPlanShortening) -> list[Delivery]:
+    """One message per shortening: the plan's new length and the cut sessions (the e-mail removes them
+    from the calendar); the cut sessions' own cancellations are not sent (``plan_shortened``).
+
+    As for a plan's cancellation, the sessions' times come from the appointment copies (their
+    cancellations come first) and ``cancelled_count`` counts those never heard of too. On a channel where
+    every cut session is still to be announced by a pending plan message, nothing is sent: that message,
+    when it goes, leaves them out.
+    """
+    known = [uow.repo.appointment(appointment_id) for appointment_id in cmd.cancelled_appointment_ids]
+    sessions = [PlanSession(a.appointment_id, a.starts_at, a.ends_at) for a in known if a is not None]
+    pending = uow.repo.pending_deliveries(cmd.plan.patient_id, PLAN_ANNOUNCEMENT_KINDS)
+    unsent = {
+        channel: IN_PENDING_PLAN_MESSAGE
+        for channel in Channel
+        if untold(channel, cmd.cancelled_appointment_ids, pending)
+    }
+    ids = ",".join(sorted(str(i) for i in cmd.cancelled_appointment_ids))
+    subject_id = uuid.uuid5(PLAN_SHORTENING_NAMESPACE, f"{cmd.plan.plan_id}:{ids}")
+    payload = {
+        "sessions": _sessions_payload(uow, sessions),
+        "cancelled_count": len(cmd.cancelled_appointment_ids),
+        "total_sessions": cmd.total_sessions,
+        "previous_total_sessions": cmd.previous_total_sessions,
+    }
+    return _record_plan_message(
+        uow, cmd.plan, DeliveryKind.PLAN_SHORTENED, subject_id, payload, cmd.event_id, unsent
     )
 
 
