@@ -60,3 +60,10 @@ def test_the_pagination_header_is_documented_as_the_json_it_carries() -> None:
         "$ref": "#/components/schemas/PaginationMetadata"
     }
     assert app.test_client().get("/things").headers["X-Pagination"].startswith("{")
+
+
+def test_a_public_view_is_documented_as_needing_no_token() -> None:
+    app, spec = spec_of_an_app()
+    assert spec["security"] == [{"bearerAuth": []}]
+    assert spec["paths"]["/things/{n}"]["get"]["security"] == []
+    assert app.test_client().get("/things/1").status_code == 200

@@ -34,8 +34,11 @@ class JwksSchema(Schema):
 
 
 def public(view: F) -> F:
-    """Mark a view as reachable without a token (health, docs, JWKS, sign-up, token issuance)."""
+    """Mark a view as reachable without a token (health, docs, JWKS, sign-up, token issuance, webhooks);
+    its OpenAPI operation says so too (``security: []``), as flask-smorest's ``doc`` would."""
     view.__dict__["_clinic_public"] = True
+    apidoc = view.__dict__.setdefault("_apidoc", {})
+    apidoc["manual_doc"] = {**apidoc.get("manual_doc", {}), "security": []}
     return view
 
 
