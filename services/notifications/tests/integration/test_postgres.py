@@ -130,3 +130,50 @@ def test_concurrent_dispatchers_send_each_delivery_exactly_once(
         stored = list(uow.session.scalars(select(Delivery).where(Delivery.kind != DeliveryKind.REMINDER)))
     assert {(d.status, d.attempts) for d in stored} == {(DeliveryStatus.SENT, 1)}
     assert {d.message_id for d in stored} == set(sent_ids)
+
+
+def test_a_reminder_falling_due_while_its_appointment_is_being_cancelled_is_not_sent_and_logged_skipped(
+    pg_container: Container, events: Any, clock: Any, transport: Any
+) -> None:
+    """The consumer recording a cancellation and the dispatcher claiming the appointment's reminder run at
+    once (the reminder falls due meanwhile): the reminder is either skipped and never sent, or sent and
+    logged as sent, never sent and then logged as skipped."""
+    starts_at = datetime(2025, 3, 10, 16, 0, tzinfo=UTC)
+    apply(pg_container, *events.catalogue(phone=None), events.booked(starts_at=starts_at))
+    dispatcher = Dispatcher.from_container(pg_container)
+    assert dispatcher.dispatch_due() == 1  # the confirmation
+    clock.set(starts_at - timedelta(hours=47))  # the e-mail reminder, 48 h before, is due
+    cancellation = events.cancelled(starts_at=starts_at)
+    read, resume = threading.Event(), threading.Event()
+    errors: list[BaseException] = []
+
+    def consume() -> None:
+        try:
+            with pg_container.uow() as uow:
+                reading = uow.repo.deliveries_for_appointment
+
+                def read_then_pause(*args: Any, **kwargs: Any) -> Any:
+                    found = reading(*args, **kwargs)
+                    read.set()
+                    resume.wait(10)
+                    return found
+
+                uow.repo.deliveries_for_appointment = read_then_pause  # type: ignore[method-assign]
+                HANDLERS[cancellation.type](uow, cancellation)
+                uow.commit()
+        except BaseException as error:
+            errors.append(error)
+
+    consumer = threading.Thread(target=consume)
+    consumer.start()
+    try:
+        assert read.wait(10), "the consumer never read the appointment's messages"
+        dispatcher.dispatch_due()  # the reminder is due; the cancellation is not committed yet
+    finally:
+        resume.set()
+        consumer.join(30)
+    assert not errors
+    reminders = [e for e in transport.emails if e.subject.startswith("Reminder of")]
+    with pg_container.uow() as uow:
+        (reminder,) = [d for d in uow.repo.deliveries_for_appointment(events.appointment_id) if d.is_reminder]
+    assert (reminder.status, reminder.attempts, len(reminders)) == (DeliveryStatus.SKIPPED, 0, 0)

@@ -150,13 +150,19 @@ class SqlAlchemyRepository:
             )
         )
 
-    def deliveries_for_appointment(self, appointment_id: uuid.UUID) -> Sequence[Delivery]:
+    def deliveries_for_appointment(
+        self, appointment_id: uuid.UUID, *, for_update: bool = False
+    ) -> Sequence[Delivery]:
+        """``for_update`` locks the rows (PostgreSQL) and reads them afresh, for a change decided on what
+        they say: a dispatcher then skips them until the change commits, or the read waits for its claim."""
         t = deliveries
         query = (
             select(Delivery)
             .where(t.c.appointment_id == appointment_id)
             .order_by(t.c.sequence, t.c.created_at)
         )
+        if for_update:
+            query = query.with_for_update().execution_options(populate_existing=True)
         return self.session.scalars(query).all()
 
     def claimable_deliveries(self, now: datetime, stale_before: datetime, limit: int) -> Sequence[Delivery]:

@@ -135,7 +135,9 @@ class Repository(Protocol):
 
     def save_reminder_policy(self, policy: ReminderPolicy) -> None: ...
 
-    def deliveries_for_appointment(self, appointment_id: uuid.UUID) -> Sequence[Delivery]: ...
+    def deliveries_for_appointment(
+        self, appointment_id: uuid.UUID, *, for_update: bool = False
+    ) -> Sequence[Delivery]: ...
 
     def claimable_deliveries(self, now: datetime, stale_before: datetime, limit: int) -> Sequence[Delivery]:
         """Due pending deliveries and stale sending ones, locked (skipping rows another dispatcher holds)."""

@@ -225,9 +225,12 @@ def record_appointment_notices(uow: NotificationsUnitOfWork, cmd: RecordAppointm
     now = uow.clock.now()
     facts = cmd.facts
     cancelled = cmd.kind is DeliveryKind.CANCELLATION
+    # Locked before anything is decided on them: a reminder falling due meanwhile is either claimed by the
+    # dispatcher first (it is sending: left alone) or waits for this change (and is skipped unsent), never
+    # sent and then overwritten as skipped.
+    known = list(uow.repo.deliveries_for_appointment(facts.appointment_id, for_update=True))
     _remember_appointment(uow, facts, cancelled=cancelled)
     channels = _patient_channels(uow.repo.contact(facts.patient_id))
-    known = list(uow.repo.deliveries_for_appointment(facts.appointment_id))
     pending_plan_messages = (
         list(uow.repo.pending_deliveries(facts.patient_id, PLAN_ANNOUNCEMENT_KINDS))
         if facts.plan_id is not None
