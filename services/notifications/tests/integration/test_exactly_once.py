@@ -235,12 +235,16 @@ def test_the_reminder_of_a_cancelled_appointment_is_never_sent(
         services.change_reminder_policy(
             uow, services.ChangeReminderPolicy(events.clinic_id, 1, None, True, None, None)
         )
-    starts_at = (datetime.now(UTC) + timedelta(hours=1, seconds=4)).replace(microsecond=0)
     kept, cancelled = uuid.uuid4(), uuid.uuid4()
     worker.start()
     with publisher(amqp_url) as publish:
         for event in events.catalogue(phone=None):
             publish(event)
+        # The reminders fall due seconds after the bookings: counted from when the worker consumes, not
+        # from when it was started (which takes seconds more on a busy machine, and a booking heard of
+        # after its reminder's time gets none).
+        wait_until(lambda: inbox_count(container) == 4, timeout=30)
+        starts_at = (datetime.now(UTC) + timedelta(hours=1, seconds=4)).replace(microsecond=0)
         publish(events.booked(starts_at=starts_at, appointment_id=kept))
         publish(events.booked(starts_at=starts_at, appointment_id=cancelled))
         publish(events.cancelled(starts_at=starts_at, appointment_id=cancelled))
