@@ -70,6 +70,26 @@ def test_an_undocumented_content_type_fails() -> None:
     assert any("content_type_conformance" in failure for failure in result.failures), result.problems()
 
 
+def test_known_ids_are_sent_in_place_of_generated_values_part_of_the_time() -> None:
+    names: list[str] = []
+
+    def remember(thing: dict[str, Any]) -> Any:
+        names.append(thing["name"])
+        return thing
+
+    issuer = TestIssuer()
+    result = fuzz(
+        app_answering(remember, issuer),
+        "things",
+        headers=issuer.headers("admin"),
+        known_ids={"name": "seeded-name"},
+        max_examples=20,
+    )
+    assert result.passed, result.problems()
+    assert "seeded-name" in names
+    assert set(names) != {"seeded-name"}
+
+
 def test_a_token_from_another_issuer_gets_no_request_through() -> None:
     issuer = TestIssuer()
     result = fuzz(app_answering(lambda thing: thing, issuer), "things", headers=TestIssuer().headers("admin"))

@@ -65,6 +65,7 @@ def seed(api: Api, admin: dict[str, str], catalogue: Catalogue, clock: ManualClo
         "ids": {
             "clinic_id": catalogue.clinic_id,
             "practitioner_id": catalogue.ims_practitioner_id,
+            "treatment_type_id": catalogue.assessment_id,
             "patient_id": patient["id"],
             "appointment_id": appointment["id"],
             "closure_id": closure["id"],

@@ -7,8 +7,8 @@ seed so a run can be repeated. Each request carries the caller's bearer token; t
 server error and must be as documented: status, content type, headers and body schema. Stateful sequences
 are off: they follow links between operations, which the documents do not declare.
 
-Path parameters naming something the test seeded (``patient_id``, ``clinic_id``, ...) take the seeded
-value half of the time, so the fuzzing phase gets past the 404s.
+Path and query parameters and top-level body members naming something the test seeded (``patient_id``,
+``clinic_id``, ...) take the seeded value half of the time, so the fuzzing phase gets past the 404s.
 
 CI runs ``MAX_EXAMPLES`` per operation from ``SEED``; to search further locally, set ``FUZZ_MAX_EXAMPLES``
 and ``FUZZ_SEED`` (e.g. ``FUZZ_MAX_EXAMPLES=200 FUZZ_SEED=7 pytest services/billing -k fuzz``).
@@ -118,16 +118,19 @@ def api_schema(
     ids = {name: str(value) for name, value in (known_ids or {}).items()}
     if ids:
 
-        @schema.hook
-        def flatmap_path_parameters(context: Any, path_parameters: dict[str, Any]) -> Any:
-            """Each parameter naming a seeded thing is either its generated value or the seeded id."""
+        def seeded(generated: Any) -> Any:
+            """Each member naming a seeded thing is either its generated value or the seeded id."""
+            if not isinstance(generated, dict) or not ids.keys() & generated.keys():
+                return st.just(generated)
             return st.fixed_dictionaries(
                 {
                     name: st.sampled_from([value, ids[name]]) if name in ids else st.just(value)
-                    for name, value in (path_parameters or {}).items()
+                    for name, value in generated.items()
                 }
             )
 
+        for part in ("path_parameters", "query", "body"):
+            schema.hooks.register_hook_with_name(lambda context, value: seeded(value), f"flatmap_{part}")
     return schema
 
 
