@@ -22,7 +22,11 @@ from scheduling.domain.waitlist import WaitlistEntry, WaitlistStatus, holds_laps
 from scheduling.service_layer.availability import check_free_time
 from scheduling.service_layer.booking_events import emit_booked
 from scheduling.service_layer.ports import UnitOfWork
-from scheduling.service_layer.rescheduling import conflict_on_violation, move_appointment
+from scheduling.service_layer.rescheduling import (
+    check_patient_free,
+    conflict_on_violation,
+    move_appointment,
+)
 
 
 @dataclass(frozen=True)
@@ -254,6 +258,7 @@ def _offer_time(uow: UnitOfWork, freed: _Freed, now: datetime) -> WaitlistEntry 
             hold.room_id = check_free_time(
                 uow, clinic, practitioner, treatment, freed.starts_at, now=now, enforce_notice=False
             )
+            check_patient_free(uow, hold, hold.starts_at, hold.ends_at)  # busy then: offer the next one
         except SchedulingError:
             continue
         hold.hold_for(entry.id)
