@@ -452,7 +452,10 @@ def _outbox_drained(db: sa.Connection) -> bool:
 
 def test_a_storm_of_concurrent_changes_keeps_every_invariant(storm_system: System) -> None:
     journey = Journey(storm_system)
-    clinic = _set_up(journey)
+    try:
+        clinic = _set_up(journey)
+    finally:
+        journey.http.close()
     ledger = Ledger()
     stormers = [Stormer(storm_system, clinic, ledger, seed=n) for n in range(THREADS)]
     threads = [threading.Thread(target=s.run, args=(OPERATIONS_PER_THREAD,)) for s in stormers]
