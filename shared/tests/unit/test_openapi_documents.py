@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask
+from marshmallow import Schema, fields
 
 from clinic_shared.testing.tokens import TestIssuer
 from clinic_shared.web.app import create_service_app
@@ -67,3 +68,41 @@ def test_a_public_view_is_documented_as_needing_no_token() -> None:
     assert spec["security"] == [{"bearerAuth": []}]
     assert spec["paths"]["/things/{n}"]["get"]["security"] == []
     assert app.test_client().get("/things/1").status_code == 200
+
+
+def test_the_refusals_made_before_a_view_runs_are_documented_on_each_operation() -> None:
+    issuer = TestIssuer()
+    app, api = create_service_app(__name__, title="t", version="1", verifier=issuer.verifier(), readiness={})
+    blp = Blueprint("notes", __name__)
+
+    class Note(Schema):
+        text = fields.String(required=True)
+
+    @blp.route("/notes", methods=["POST"])
+    @blp.arguments(Note)
+    @blp.response(201, Note)
+    def add(note: dict[str, Any]) -> dict[str, Any]:
+        return note
+
+    api.register_blueprint(blp)
+    spec = app.test_client().get("/openapi.json").json
+    documented = spec["paths"]["/notes"]["post"]["responses"]
+    assert {"400", "401", "413", "415", "422"} <= set(documented)
+    assert "404" not in documented
+    public_thing = spec_of_an_app()[1]["paths"]["/things/{n}"]["get"]["responses"]
+    assert "401" not in public_thing
+    assert public_thing["404"]["description"] == "No such thing"
+    client = app.test_client()
+    token = issuer.headers("admin")
+    sent = {
+        "401": client.post("/notes", json={"text": "x"}),
+        "415": client.post("/notes", data="text=x", headers=token),
+        "400": client.post("/notes", data="{", headers=token | {"Content-Type": "application/json"}),
+        "413": client.post("/notes", json={"text": "x" * 2_000_000}, headers=token),
+    }
+    for status, response in sent.items():
+        assert str(response.status_code) == status
+        assert response.content_type == "application/problem+json"
+        assert documented[status]["content"] == {
+            "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+        }

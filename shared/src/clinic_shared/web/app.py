@@ -41,13 +41,37 @@ PUBLIC_ENDPOINTS = {"api-docs.openapi_json", "docs.static", "static"}
 PROBLEM_CONTENT = {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}
 
 
+# Refusals every operation of a kind can answer, whatever its view does (the shared layer sends them).
+UNAUTHORIZED = "Missing, expired or invalid bearer token (`WWW-Authenticate: Bearer`)"
+NOT_FOUND = "Nothing with this id (also an id that is not well-formed)"
+BODY_TOO_LARGE = "The body is larger than this operation reads"
+BAD_JSON = "The body is not valid JSON, or is nested too deep"
+NOT_JSON = "The body is not JSON (send `Content-Type: application/json`)"
+
+
 class ProblemResponses(BasePlugin):
     """Documents every error response as it is sent: ``application/problem+json`` with the Problem schema
-    (an ``alt_response`` given only a description would otherwise promise an empty body)."""
+    (an ``alt_response`` given only a description would otherwise promise an empty body), and the refusals
+    the shared layer makes before a view runs: 401 without a valid token (unless the operation is public),
+    404 for a path naming nothing, and 413, 400 and 415 for a body too large, malformed or not JSON."""
 
     def operation_helper(self, path: Any = None, operations: Any = None, **kwargs: Any) -> None:
         for operation in (operations or {}).values():
-            for status, response in operation.get("responses", {}).items():
+            generic: dict[str, str] = {}
+            if operation.get("security") != []:
+                generic["401"] = UNAUTHORIZED
+            if "{" in str(path or ""):
+                generic["404"] = NOT_FOUND
+            body = operation.get("requestBody", {}).get("content", {})
+            if body:
+                generic["413"] = BODY_TOO_LARGE
+            if "application/json" in body:
+                generic |= {"400": BAD_JSON, "415": NOT_JSON}
+            responses = operation.setdefault("responses", {})
+            for status, description in generic.items():
+                if status not in responses and int(status) not in responses:
+                    responses[status] = {"description": description}
+            for status, response in responses.items():
                 if str(status)[0] in "45" and isinstance(response, dict) and "$ref" not in response:
                     response["content"] = PROBLEM_CONTENT
 
