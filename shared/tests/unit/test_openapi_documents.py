@@ -9,7 +9,7 @@ from marshmallow import Schema, fields
 
 from clinic_shared.testing.tokens import TestIssuer
 from clinic_shared.web.app import create_service_app
-from clinic_shared.web.auth import public
+from clinic_shared.web.auth import public, require_roles
 from clinic_shared.web.request_limits import Blueprint
 
 
@@ -81,14 +81,16 @@ def test_the_refusals_made_before_a_view_runs_are_documented_on_each_operation()
     @blp.route("/notes", methods=["POST"])
     @blp.arguments(Note)
     @blp.response(201, Note)
+    @require_roles("admin", "billing")
     def add(note: dict[str, Any]) -> dict[str, Any]:
         return note
 
     api.register_blueprint(blp)
     spec = app.test_client().get("/openapi.json").json
     documented = spec["paths"]["/notes"]["post"]["responses"]
-    assert {"400", "401", "413", "415", "422"} <= set(documented)
+    assert {"400", "401", "403", "413", "415", "422"} <= set(documented)
     assert "404" not in documented
+    assert spec["paths"]["/notes"]["post"]["x-roles"] == ["admin", "billing"]
     public_thing = spec_of_an_app()[1]["paths"]["/things/{n}"]["get"]["responses"]
     assert "401" not in public_thing
     assert public_thing["404"]["description"] == "No such thing"
@@ -96,6 +98,7 @@ def test_the_refusals_made_before_a_view_runs_are_documented_on_each_operation()
     token = issuer.headers("admin")
     sent = {
         "401": client.post("/notes", json={"text": "x"}),
+        "403": client.post("/notes", json={"text": "x"}, headers=issuer.headers("patient")),
         "415": client.post("/notes", data="text=x", headers=token),
         "400": client.post("/notes", data="{", headers=token | {"Content-Type": "application/json"}),
         "413": client.post("/notes", json={"text": "x" * 2_000_000}, headers=token),

@@ -14,7 +14,7 @@ from flask_smorest.pagination import PaginationMetadataSchema
 
 from clinic_shared.tokens import TokenVerifier
 from clinic_shared.uow import current_correlation_id
-from clinic_shared.web.auth import install_authentication
+from clinic_shared.web.auth import ROLES_EXTENSION, install_authentication
 from clinic_shared.web.docs import docs_blueprint
 from clinic_shared.web.health import Check, health_blueprint
 from clinic_shared.web.problems import PROBLEM_MEDIA_TYPE, ProblemSchema, register_problem_handlers
@@ -53,13 +53,16 @@ class ProblemResponses(BasePlugin):
     """Documents every error response as it is sent: ``application/problem+json`` with the Problem schema
     (an ``alt_response`` given only a description would otherwise promise an empty body), and the refusals
     the shared layer makes before a view runs: 401 without a valid token (unless the operation is public),
-    404 for a path naming nothing, and 413, 400 and 415 for a body too large, malformed or not JSON."""
+    403 without one of the roles the operation names (``x-roles``, from ``require_roles``), 404 for a path
+    naming nothing, and 413, 400 and 415 for a body too large, malformed or not JSON."""
 
     def operation_helper(self, path: Any = None, operations: Any = None, **kwargs: Any) -> None:
         for operation in (operations or {}).values():
             generic: dict[str, str] = {}
             if operation.get("security") != []:
                 generic["401"] = UNAUTHORIZED
+            if operation.get(ROLES_EXTENSION):
+                generic["403"] = f"Only for the roles {', '.join(operation[ROLES_EXTENSION])}"
             if "{" in str(path or ""):
                 generic["404"] = NOT_FOUND
             body = operation.get("requestBody", {}).get("content", {})

@@ -79,8 +79,12 @@ def current_principal() -> Principal:
     return principal
 
 
+ROLES_EXTENSION = "x-roles"
+
+
 def require_roles(*roles: str) -> Callable[[F], F]:
-    """Allow the view only to callers holding one of ``roles``; others get 403."""
+    """Allow the view only to callers holding one of ``roles``; others get 403. The OpenAPI operation
+    names the roles (``x-roles``) and so documents the 403 (see ``ProblemResponses``)."""
 
     def decorator(view: F) -> F:
         @wraps(view)
@@ -89,6 +93,9 @@ def require_roles(*roles: str) -> Callable[[F], F]:
                 raise Problem(403, "Forbidden", "Your role does not allow this action.")
             return view(*args, **kwargs)
 
+        apidoc = dict(getattr(view, "_apidoc", {}))  # wraps shares the view's dict; this one is new
+        apidoc["manual_doc"] = {**apidoc.get("manual_doc", {}), ROLES_EXTENSION: list(roles)}
+        wrapper.__dict__["_apidoc"] = apidoc
         return wrapper  # type: ignore[return-value]
 
     return decorator
