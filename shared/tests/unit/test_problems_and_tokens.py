@@ -8,12 +8,12 @@ from datetime import UTC, datetime, timedelta
 import jwt
 import pytest
 import time_machine
-from flask import Flask
+from flask import Flask, request
 from structlog.testing import capture_logs
 
 from clinic_shared.testing.tokens import TestIssuer
 from clinic_shared.tokens import KeySource, SigningKey, TokenError, TokenVerifier
-from clinic_shared.web.problems import flatten_messages, register_problem_handlers
+from clinic_shared.web.problems import flatten_messages, map_exception, register_problem_handlers
 
 
 def test_nested_validation_messages_become_dotted_field_names() -> None:
@@ -163,3 +163,32 @@ def test_an_unexpected_error_is_a_500_problem_logged_without_the_raw_path() -> N
     assert entry["route"] == f"/clinics/{clinic_id}/links/<token>"
     assert entry["error_type"] == "RuntimeError"
     assert "s3cr3t" not in repr(entry)
+
+
+def test_a_mapped_domain_error_names_where_the_request_carried_its_field() -> None:
+    class Missing(Exception):
+        def __init__(self, field: str) -> None:
+            super().__init__(f"{field} not found")
+            self.field = field
+
+    app = Flask(__name__)
+    register_problem_handlers(app)
+    map_exception(app, Missing, 404, "Not Found")
+
+    @app.post("/things/<thing_id>")
+    def thing(thing_id: str) -> str:
+        raise Missing(request.args.get("raise", "thing_id"))
+
+    client = app.test_client()
+    located = {
+        field: client.post(f"/things/1?raise={field}&clinic_id=2", json={"owner_id": "3"}).json[
+            "invalid-params"
+        ][0]["location"]
+        for field in ("thing_id", "clinic_id", "owner_id", "lines.0.invoice_id")
+    }
+    assert located == {
+        "thing_id": "path",
+        "clinic_id": "query",
+        "owner_id": "json",
+        "lines.0.invoice_id": "json",
+    }

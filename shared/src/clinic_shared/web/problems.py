@@ -159,15 +159,26 @@ def _route_for_logs() -> str:
     return route
 
 
+def _location_of(field: str) -> str:
+    """Where the request carried ``field``: its path, its query string, or else its JSON body."""
+    top = field.split(".", 1)[0]
+    if top in (request.view_args or {}):
+        return "path"
+    if top in request.args:
+        return "query"
+    return "json"
+
+
 def map_exception(app: Flask, exc_type: type[Exception], status: int, title: str) -> None:
     """Render a domain exception as a problem with the given status; its message becomes the detail.
 
-    A domain exception may carry ``field`` (a dotted field name) to be reported in invalid-params.
+    A domain exception may carry ``field`` (a dotted field name) to be reported in invalid-params, located
+    in the path, the query string or the JSON body, wherever the request carried it.
     """
 
     def _handler(error: Exception) -> Response:
         field = getattr(error, "field", None)
-        params = [{"name": field, "location": "json", "reason": str(error)}] if field else None
+        params = [{"name": field, "location": _location_of(field), "reason": str(error)}] if field else None
         extra = getattr(error, "problem_extra", None)
         return problem_response(Problem(status, title, str(error), invalid_params=params, extra=extra))
 
