@@ -18,7 +18,7 @@ from web.entrypoints.app import create_app
 from web.entrypoints.signin import CREDENTIALS_PREFIX
 from web.service_layer.accounts import Credentials
 from web.service_layer.ports import ApiError, Apis
-from web.testing import sign_in
+from web.testing import FakeApi, sign_in
 
 PATIENT = uuid.uuid4()
 
@@ -130,3 +130,23 @@ def test_a_refused_refresh_ends_the_session_with_a_sentence(
     response = client.get("/", follow_redirects=True)
     assert "Your session has ended. Please sign in again." in response.get_data(as_text=True)
     assert client.get("/").status_code == 302  # signed out for good
+
+
+def test_a_paused_sign_in_says_so_next_to_the_e_mail_and_how_to_get_in_now(
+    tmp_path: Path, issuer: TestIssuer
+) -> None:
+    paused = ApiError(429, "Too Many Requests", "locked", body={"reason": "account_locked"})
+    scheduling = FakeApi("scheduling", {("POST", "/auth/token"): paused, ("GET", "/clinics"): []})
+    settings = WebSettings.from_env(
+        {"WEB_SECRET_KEY": "k" * 40, "VAR_DIR": str(tmp_path), "LOG_LEVEL": "ERROR"}
+    )
+    apis = Apis(scheduling=scheduling, billing=scheduling, notifications=scheduling)  # type: ignore[arg-type]
+    app = create_app(settings, apis=apis, store=SqliteStore(tmp_path / "s.db"), verifier=issuer.verifier())
+    app.config.update(WTF_CSRF_ENABLED=False, TESTING=True)
+    for language, words in (("en", "signing in is paused"), ("fr", "la connexion est suspendue")):
+        client = app.test_client()
+        with client.session_transaction() as session:
+            session["language"] = language
+        page = client.post("/login", data={"email": "ana@example.test", "password": "whatever it is"})
+        assert page.status_code == 200  # the form again, not an error page
+        assert words in page.get_data(as_text=True)

@@ -23,6 +23,10 @@ class SignInFailed(Exception):
     """Wrong e-mail or password (never says which)."""
 
 
+class SignInPaused(Exception):
+    """Scheduling refuses to check passwords for this e-mail or address for a while (too many wrong ones)."""
+
+
 class SessionEnded(Exception):
     """The refresh token was refused (expired, revoked, reused): the person must sign in again."""
 
@@ -83,6 +87,8 @@ def sign_in(apis: Apis, verifier: TokenVerifier, email: str, password: str) -> C
     except ApiError as error:
         if error.status in (400, 401, 422):
             raise SignInFailed from None
+        if error.status == 429:
+            raise SignInPaused from None
         raise
     return _credentials(verifier, body, time.time())
 

@@ -107,6 +107,14 @@ def login() -> Response | str:
             signed = accounts.sign_in(apis(), verifier(), form.data["email"], form.data["password"])
         except accounts.SignInFailed:
             form.error("email", N_("The e-mail address or password is not right"))
+        except accounts.SignInPaused:
+            form.error(
+                "email",
+                N_(
+                    "Too many wrong passwords: signing in is paused for this address for up to 15 minutes. "
+                    "To sign in now, reset your password."
+                ),
+            )
         else:
             signin.remember(signed)
             if "language" not in session:  # a language picked on this visit wins over the registered one
