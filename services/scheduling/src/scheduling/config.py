@@ -14,6 +14,8 @@ from clinic_shared.settings import CommonSettings, ConfigError, EnvReader
 class SchedulingSettings:
     common: CommonSettings
     port: int
+    # Where clients reach this API; links handed out (calendar feeds) are built from it, never from Host.
+    public_url: str
     jwt_private_key_file: Path
     token_ttl_minutes: int
     # A refresh token works this long after it was issued (each refresh issues a new one).
@@ -50,9 +52,11 @@ class SchedulingSettings:
         per_address = env.int("SIGN_IN_MAX_FAILURES_PER_ADDRESS", 100)
         if per_address < 0:
             raise ConfigError("SIGN_IN_MAX_FAILURES_PER_ADDRESS must be 0 (no limit) or more")
+        port = env.int("SCHEDULING_PORT", 8001)
         return cls(
             common=CommonSettings.from_env("scheduling", environ, f"sqlite:///{var_dir}/scheduling.db"),
-            port=env.int("SCHEDULING_PORT", 8001),
+            port=port,
+            public_url=env.str("SCHEDULING_PUBLIC_URL", f"http://127.0.0.1:{port}").rstrip("/"),
             jwt_private_key_file=env.path("JWT_PRIVATE_KEY_FILE", f"{var_dir}/keys/jwt-signing-key.pem"),
             token_ttl_minutes=env.int("TOKEN_TTL_MINUTES", 15),
             refresh_token_ttl_days=refresh_days,

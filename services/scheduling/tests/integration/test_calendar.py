@@ -12,6 +12,8 @@ from clinic_shared.testing.clock import ManualClock
 from ..conftest import Api, Catalogue
 from .test_api import booking
 
+PUBLIC_URL = "http://127.0.0.1:8001"  # scheduling's public address by default (SCHEDULING_PUBLIC_URL)
+
 
 def events_in(body: bytes) -> list[icalendar.Event]:
     return list(icalendar.Calendar.from_ical(body).walk("VEVENT"))
@@ -52,7 +54,7 @@ def test_a_feed_url_works_without_a_bearer_token_until_it_is_revoked(
     api.client.post("/appointments", headers=other, json=booking(catalogue, clock, hours_ahead=72))
     created = api.client.post("/calendar-feeds", headers=patient, json={"owner_kind": "patient"})
     assert created.status_code == 201, created.json
-    url = created.json["url"].removeprefix("http://localhost")
+    url = created.json["url"].removeprefix(PUBLIC_URL)
     assert len(created.json["token"]) >= 40
     feed = api.client.get(url)
     assert feed.status_code == 200
@@ -63,7 +65,7 @@ def test_a_feed_url_works_without_a_bearer_token_until_it_is_revoked(
         headers=admin,
         json={"owner_kind": "practitioner", "owner_id": catalogue.ims_practitioner_id},
     ).json
-    assert len(events_in(api.client.get(practitioner_feed["url"].removeprefix("http://localhost")).data)) == 2
+    assert len(events_in(api.client.get(practitioner_feed["url"].removeprefix(PUBLIC_URL)).data)) == 2
     assert (
         api.client.post(
             "/calendar-feeds",
@@ -84,7 +86,7 @@ def test_a_feed_token_is_taken_out_of_the_path_before_the_access_log_sees_it(
 ) -> None:
     _, patient = api.register_patient("logged-feed@example.test")
     created = api.client.post("/calendar-feeds", headers=patient, json={"owner_kind": "patient"}).json
-    path = created["url"].removeprefix("http://localhost")
+    path = created["url"].removeprefix(PUBLIC_URL)
     # Gunicorn logs from the very environ it handed the app, once the response is sent.
     environ = EnvironBuilder(path=path, method="GET").get_environ()
     environ["RAW_URI"] = environ["REQUEST_URI"] = path
@@ -94,3 +96,12 @@ def test_a_feed_token_is_taken_out_of_the_path_before_the_access_log_sees_it(
     assert body.startswith(b"BEGIN:VCALENDAR")
     assert (environ["PATH_INFO"], environ["RAW_URI"], environ["REQUEST_URI"]) == ("/feeds/redacted",) * 3
     assert created["token"] not in repr(environ)
+
+
+def test_a_feed_link_is_built_from_configuration_not_from_the_host_header(api: Api) -> None:
+    _, patient = api.register_patient("host-feed@example.test")
+    forged = api.client.post(
+        "/calendar-feeds", headers=patient | {"Host": "evil.example"}, json={"owner_kind": "patient"}
+    )
+    assert forged.status_code == 201
+    assert forged.json["url"].startswith(f"{PUBLIC_URL}/feeds/")

@@ -13,6 +13,8 @@ from clinic_shared.testing.clock import ManualClock
 
 from ..conftest import Api
 
+PUBLIC_URL = "http://127.0.0.1:8001"  # scheduling's public address by default (SCHEDULING_PUBLIC_URL)
+
 ZONES = ["America/Vancouver", "America/Toronto", "Europe/Paris", "Australia/Sydney", "Asia/Kolkata"]
 
 
@@ -110,13 +112,13 @@ def test_every_served_calendar_reads_as_the_booked_instants_in_other_parsers(
         assert response.status_code == 200
         served[f"appointment {appointment_id}"] = response.data
     patient_feed = api.client.post("/calendar-feeds", headers=headers, json={"owner_kind": "patient"}).json
-    served["patient feed"] = api.client.get(patient_feed["url"].removeprefix("http://localhost")).data
+    served["patient feed"] = api.client.get(patient_feed["url"].removeprefix(PUBLIC_URL)).data
     for practitioner in {a["practitioner"] for a in booked.values()}:
         feed = api.client.post(
             "/calendar-feeds", headers=admin, json={"owner_kind": "practitioner", "owner_id": practitioner}
         ).json
         served[f"practitioner feed {practitioner}"] = api.client.get(
-            feed["url"].removeprefix("http://localhost")
+            feed["url"].removeprefix(PUBLIC_URL)
         ).data
 
     assert len(booked) > 40

@@ -67,6 +67,8 @@ def appointment_ics(appointment_id: uuid.UUID) -> Response:
 @blp.route("/calendar-feeds", methods=["POST"])
 @blp.arguments(FeedRequest())
 @blp.response(201, NewFeedSchema)
+@blp.alt_response(403, description="Another patient's feed, or a practitioner's feed asked by someone else")
+@blp.alt_response(404, description="No such practitioner (field `owner_id`)")
 def create_feed(body: dict[str, Any]) -> dict[str, Any]:
     """Create a subscription URL for your appointments (a practitioner's, for managers)."""
     with container().uow() as uow:
@@ -79,7 +81,8 @@ def create_feed(body: dict[str, Any]) -> dict[str, Any]:
         "created_at": feed.created_at,
         "revoked_at": None,
         "token": new.token,
-        "url": url_for("calendar.feed_ics", token=new.token, _external=True),
+        # From configuration: a forged Host header must not turn this into a link to another site.
+        "url": container().settings.public_url + url_for("calendar.feed_ics", token=new.token),
     }
 
 
