@@ -130,3 +130,24 @@ def test_a_patient_registered_in_french_sees_the_portal_in_french(portal: System
     expect(page.get_by_role("heading", name="Votre clinique")).to_be_visible()
     expect(page.locator("html")).to_have_attribute("lang", "fr")
     browser.check(page, "home-fr")
+
+
+def test_too_many_wrong_passwords_pause_sign_in_and_say_how_to_get_in_now(
+    portal: System, browser: Browser
+) -> None:
+    email = f"guessed-{uuid.uuid4().hex[:8]}@example.test"
+    body = {"email": email, "password": "correct horse battery", "first_name": "Gus", "last_name": "Guessed"}
+    assert httpx.post(f"{portal.url('scheduling')}/patients", json=body).status_code == 201
+    page = browser.page()
+    page.goto(f"{portal.url('web')}/login")
+    for attempt in range(11):  # ten wrong passwords are told apart from nothing; the eleventh meets the lock
+        page.get_by_label("E-mail address").fill(email)
+        page.get_by_label("Password").fill(f"wrong password {attempt}")
+        page.get_by_role("button", name="Sign in").click()
+        expect(page.locator("#email-error")).to_be_visible()
+    expect(page.locator("#email-error")).to_contain_text("signing in is paused for this address")
+    browser.check(page, "sign-in-paused")
+    # Locked means locked: the right password is not even checked until the lock ends or a reset.
+    page.get_by_label("Password").fill("correct horse battery")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.locator("#email-error")).to_contain_text("reset your password")
