@@ -21,7 +21,7 @@ from sqlalchemy import exc, select, text
 from billing.adapters import orm
 from billing.bootstrap import Container
 from billing.domain.model import Charge, ChargeStatus
-from billing.service_layer import services
+from billing.service_layer import invoicing, services
 from clinic_shared.events import load_event
 from clinic_shared.testing.tokens import TestIssuer
 
@@ -114,13 +114,20 @@ def new_setup(client: FlaskClient, container: Container, issuer: TestIssuer) -> 
                 datetime(2025, 1, 1, tzinfo=UTC),
             ),
         )
+    patient_id = uuid.uuid4()
     with container.uow() as uow:
         services.set_price(
             uow,
             services.SetPrice(clinic_id, treatment_type_id, 12000, "CAD", STARTS_AT.date() - timedelta(30)),
         )
+        services.sync_patient(
+            uow,
+            services.SyncPatient(
+                patient_id, "Ana", "Li", "ana@example.test", None, "en", datetime(2025, 1, 1, tzinfo=UTC)
+            ),
+        )
     return Setup(
-        client, container, issuer, clinic_id, treatment_type_id, uuid.uuid4(), issuer.headers("billing")
+        client, container, issuer, clinic_id, treatment_type_id, patient_id, issuer.headers("billing")
     )
 
 
@@ -397,6 +404,21 @@ def add_coverage(setup: Setup, **facts: Any) -> Any:
         json={"clinic_id": str(setup.clinic_id)} | facts,
         headers=setup.headers,
     )
+
+
+def test_a_coverage_needs_a_patient_and_a_clinic_billing_knows(setup: Setup) -> None:
+    stranger = setup.client.post(
+        f"/patients/{uuid.uuid4()}/coverages",
+        json={"clinic_id": str(setup.clinic_id), "payer_kind": "extended_health", "coverage_bp": 8000},
+        headers=setup.headers,
+    )
+    assert stranger.status_code == 404
+    assert stranger.get_json()["invalid-params"][0]["name"] == "patient_id"
+    nowhere = add_coverage(setup, clinic_id=str(uuid.uuid4()), payer_kind="extended_health", coverage_bp=8000)
+    assert nowhere.status_code == 404
+    assert nowhere.get_json()["invalid-params"][0]["name"] == "clinic_id"
+    with setup.container.uow() as uow:
+        assert invoicing.list_coverages(uow, setup.patient_id, services.Page(0, 10))[1] == 0  # nothing kept
 
 
 def test_an_icbc_claim_splits_each_visit_into_an_insurer_invoice_and_the_patients_excess(

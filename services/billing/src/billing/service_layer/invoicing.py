@@ -31,7 +31,7 @@ from billing.domain.invoicing import (
     credit_note_number,
     invoice_number,
 )
-from billing.domain.model import Charge, ChargeKind, Clinic, Package, TreatmentType, local_date
+from billing.domain.model import Charge, ChargeKind, Clinic, Package, Patient, TreatmentType, local_date
 from billing.domain.money import Money
 from billing.service_layer.ports import DocumentLinks, StoredResponse
 from billing.service_layer.services import Page, audit
@@ -257,7 +257,12 @@ class AddCoverage:
 
 
 def add_coverage(uow: BillingUnitOfWork, actor: Principal, cmd: AddCoverage) -> Coverage:
-    """Record a patient's WorkSafeBC claim, ICBC claim or extended health plan."""
+    """Record a patient's WorkSafeBC claim, ICBC claim or extended health plan, for a clinic and a patient
+    billing has heard of (from scheduling's events)."""
+    if uow.repo.get(Patient, cmd.patient_id) is None:
+        raise NotFound("patient not found", field="patient_id")
+    if uow.repo.get(Clinic, cmd.clinic_id) is None:
+        raise NotFound("clinic not found", field="clinic_id")
     coverage = Coverage(id=uow.new_id(), created_at=uow.clock.now(), **vars(cmd))
     uow.repo.add(coverage)
     audit(uow, actor.account_id, "coverage", coverage.id, "added", payer_kind=str(cmd.payer_kind))

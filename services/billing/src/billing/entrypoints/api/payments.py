@@ -83,6 +83,7 @@ def get_payment(payment_id: uuid.UUID) -> Payment:
 @blp.arguments(schemas.CoverageSchema())
 @blp.response(201, schemas.CoverageSchema)
 @blp.alt_response(422, description="A field the payer requires is missing")
+@blp.alt_response(404, description="Billing knows no such patient or clinic (field `patient_id`/`clinic_id`)")
 @require_roles(*BILLING_STAFF, "front_desk")
 def add_coverage(body: dict[str, Any], patient_id: uuid.UUID) -> Coverage:
     with container().uow() as uow:
