@@ -185,6 +185,11 @@ class System:
         )
 
     def _healthy(self, service: str) -> bool:
+        # A gunicorn that could not bind has exited, and whatever else holds the port may answer /healthz.
+        process = self.processes.get(f"{service}-web")
+        if process is not None and process.poll() is not None:
+            port = self.ports[service]
+            raise AssertionError(f"{service}-web exited with {process.returncode} (port {port})")
         try:
             return httpx.get(f"{self.url(service)}/healthz", timeout=1).status_code == 200
         except httpx.HTTPError:
