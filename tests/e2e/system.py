@@ -185,15 +185,23 @@ class System:
         )
 
     def _healthy(self, service: str) -> bool:
-        # A gunicorn that could not bind has exited, and whatever else holds the port may answer /healthz.
+        # A gunicorn that could not bind exits, and whatever else took the port may answer /healthz: the
+        # API must also say it is this service.
         process = self.processes.get(f"{service}-web")
         if process is not None and process.poll() is not None:
             port = self.ports[service]
             raise AssertionError(f"{service}-web exited with {process.returncode} (port {port})")
         try:
-            return httpx.get(f"{self.url(service)}/healthz", timeout=1).status_code == 200
-        except httpx.HTTPError:
+            if httpx.get(f"{self.url(service)}/healthz", timeout=1).status_code != 200:
+                return False
+            if service == WEB:
+                return True
+            title = httpx.get(f"{self.url(service)}/openapi.json", timeout=5).json()["info"]["title"]
+        except (httpx.HTTPError, ValueError, KeyError):
             return False
+        if title.lower() != service:
+            raise AssertionError(f"port {self.ports[service]} answers as {title}, not {service}")
+        return True
 
 
 def ics_of(message: Message) -> Calendar:
