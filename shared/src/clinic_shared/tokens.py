@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 import jwt
@@ -71,13 +71,23 @@ class SigningKey:
         return cls(Ed25519PrivateKey.generate())
 
     @classmethod
+    def from_pem(cls, pem: bytes, *, source: object = "key") -> SigningKey:
+        key = serialization.load_pem_private_key(pem, password=None)
+        if not isinstance(key, Ed25519PrivateKey):
+            raise ValueError(f"{source} is not an Ed25519 private key")
+        return cls(key)
+
+    def to_pem(self) -> bytes:
+        return self.private_key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+
+    @classmethod
     def load_or_create(cls, path: Path) -> SigningKey:
         """Load a PEM key, creating it (mode 0600) if absent; concurrent creators all end up with one key."""
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
-            pem = Ed25519PrivateKey.generate().private_bytes(
-                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-            )
+            pem = cls.generate().to_pem()
             try:
                 # O_EXCL: if another process won the race, read its key instead of overwriting it.
                 fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -86,17 +96,16 @@ class SigningKey:
             else:
                 with os.fdopen(fd, "wb") as handle:
                     handle.write(pem)
-        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-        if not isinstance(key, Ed25519PrivateKey):
-            raise ValueError(f"{path} is not an Ed25519 private key")
-        return cls(key)
+        return cls.from_pem(path.read_bytes(), source=path)
 
     def public_jwk_without_kid(self) -> dict[str, str]:
         return json.loads(OKPAlgorithm.to_jwk(self.private_key.public_key()))
 
+    def public_jwk(self) -> dict[str, str]:
+        return self.public_jwk_without_kid() | {"kid": self.kid, "alg": ALGORITHM, "use": "sig"}
+
     def jwks(self) -> dict[str, list[dict[str, str]]]:
-        jwk = self.public_jwk_without_kid() | {"kid": self.kid, "alg": ALGORITHM, "use": "sig"}
-        return {"keys": [jwk]}
+        return {"keys": [self.public_jwk()]}
 
     def issue(
         self,
@@ -127,6 +136,14 @@ def _thumbprint(jwk: Mapping[str, str]) -> str:
     canonical = json.dumps({k: jwk[k] for k in ("crv", "kty", "x")}, separators=(",", ":"), sort_keys=True)
     digest = hashlib.sha256(canonical.encode()).digest()
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+class PublicKeys(Protocol):
+    """Where a verifier looks up the public key of a token's kid."""
+
+    def key(self, kid: str) -> Ed25519PublicKey:
+        """The public key published under ``kid``; raises TokenError when there is none."""
+        ...
 
 
 class KeySource:
@@ -193,7 +210,7 @@ class TokenVerifier:
     """
 
     def __init__(
-        self, keys: KeySource, *, issuer: str, audience: str, leeway: int = 10, cache_size: int = 1024
+        self, keys: PublicKeys, *, issuer: str, audience: str, leeway: int = 10, cache_size: int = 1024
     ) -> None:
         self._keys = keys
         self._issuer = issuer

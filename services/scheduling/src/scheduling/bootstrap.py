@@ -12,9 +12,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from clinic_shared.clock import Clock, SystemClock
 from clinic_shared.db import make_engine, make_session_factory
+from clinic_shared.key_ring import KeyRing
 from clinic_shared.messaging.outbox import OutboxWriter
 from clinic_shared.throttle import counter_store
-from clinic_shared.tokens import KeySource, SigningKey, TokenVerifier
+from clinic_shared.tokens import TokenVerifier
 from scheduling.adapters import orm
 from scheduling.adapters.passwords import Argon2PasswordHasher, common_passwords
 from scheduling.adapters.unit_of_work import SqlAlchemySchedulingUnitOfWork
@@ -34,7 +35,8 @@ class Container:
     hasher: PasswordHasher
     sign_in_guard: SignInGuard
     password_policy: PasswordPolicy
-    signing_key: SigningKey
+    # Issues tokens and serves the JWKS; re-reads its directory, so a rotation needs no restart.
+    signing_key: KeyRing
     verifier: TokenVerifier
     id_factory: Callable[[], uuid.UUID]
 
@@ -80,9 +82,10 @@ def bootstrap(
         lockout=timedelta(minutes=settings.sign_in_lockout_minutes),
         max_failures_per_address=settings.sign_in_max_failures_per_address,
     )
-    signing_key = SigningKey.load_or_create(settings.jwt_private_key_file)
+    signing_key = key_ring(settings, now)
+    signing_key.ensure_key()
     verifier = TokenVerifier(
-        KeySource(jwks=signing_key.jwks()),
+        signing_key,
         issuer=settings.common.jwt_issuer,
         audience=settings.common.jwt_audience,
     )
@@ -97,4 +100,14 @@ def bootstrap(
         signing_key=signing_key,
         verifier=verifier,
         id_factory=id_factory,
+    )
+
+
+def key_ring(settings: SchedulingSettings, clock: Clock) -> KeyRing:
+    """The signing keys in JWT_SIGNING_KEY_DIR (the pre-rotation JWT_PRIVATE_KEY_FILE becomes the first)."""
+    return KeyRing(
+        settings.jwt_signing_key_dir,
+        token_ttl=timedelta(minutes=settings.token_ttl_minutes),
+        clock=clock,
+        legacy_key_file=settings.jwt_private_key_file,
     )

@@ -16,7 +16,10 @@ class SchedulingSettings:
     port: int
     # Where clients reach this API; links handed out (calendar feeds) are built from it, never from Host.
     public_url: str
+    # The key of releases before key rotation: adopted as the ring's first key when the ring is empty.
     jwt_private_key_file: Path
+    # The key ring: one PEM per key, the newest signs, retired ones stay published until their tokens expire.
+    jwt_signing_key_dir: Path
     token_ttl_minutes: int
     # A refresh token works this long after it was issued (each refresh issues a new one).
     refresh_token_ttl_days: int
@@ -53,11 +56,13 @@ class SchedulingSettings:
         if per_address < 0:
             raise ConfigError("SIGN_IN_MAX_FAILURES_PER_ADDRESS must be 0 (no limit) or more")
         port = env.int("SCHEDULING_PORT", 8001)
+        legacy_key_file = env.path("JWT_PRIVATE_KEY_FILE", f"{var_dir}/keys/jwt-signing-key.pem")
         return cls(
             common=CommonSettings.from_env("scheduling", environ, f"sqlite:///{var_dir}/scheduling.db"),
             port=port,
             public_url=env.str("SCHEDULING_PUBLIC_URL", f"http://127.0.0.1:{port}").rstrip("/"),
-            jwt_private_key_file=env.path("JWT_PRIVATE_KEY_FILE", f"{var_dir}/keys/jwt-signing-key.pem"),
+            jwt_private_key_file=legacy_key_file,
+            jwt_signing_key_dir=env.path("JWT_SIGNING_KEY_DIR", str(legacy_key_file.parent / "signing")),
             token_ttl_minutes=env.int("TOKEN_TTL_MINUTES", 15),
             refresh_token_ttl_days=refresh_days,
             redis_url=env.optional("REDIS_URL"),

@@ -1,4 +1,4 @@
-"""The `scheduling` command: migrate, seed the demo clinic, create staff accounts, run the worker."""
+"""The `scheduling` command: migrate, seed the demo, create staff, rotate signing keys, run the worker."""
 
 from __future__ import annotations
 
@@ -7,10 +7,11 @@ from pathlib import Path
 import click
 
 from clinic_shared import demo
+from clinic_shared.clock import SystemClock
 from clinic_shared.logging import configure_logging
 from clinic_shared.messaging import topology
 from clinic_shared.migrations import upgrade
-from scheduling.bootstrap import Container, bootstrap
+from scheduling.bootstrap import Container, bootstrap, key_ring
 from scheduling.config import SchedulingSettings
 from scheduling.service_layer import services
 
@@ -71,6 +72,19 @@ def create_staff(email: str, password: str, roles: tuple[str, ...]) -> None:
             uow, c.hasher, services.CreateStaffAccount(email, password, roles)
         )
     click.echo(f"created staff account {account.id}")
+
+
+@main.command("rotate-signing-key")
+def rotate_signing_key() -> None:
+    """Add a new token signing key (it signs within seconds) and delete keys whose tokens have all expired.
+
+    Prints the new kid. Running web workers pick the key up without a restart.
+    """
+    ring = key_ring(SchedulingSettings.from_env(), SystemClock())
+    new, removed = ring.rotate()
+    for old in removed:
+        click.echo(f"scheduling: removed expired signing key {old.kid}", err=True)
+    click.echo(new.kid)
 
 
 @main.command("seed-demo")
