@@ -177,6 +177,7 @@ def _tokens(signed_in: auth.SignedIn) -> dict[str, Any]:
 @blp.arguments(schemas.RegisterPatientRequest())
 @blp.response(201, schemas.PatientSchema)
 @blp.alt_response(422, description="A bad field, or a password too easy to guess (field `password`)")
+@blp.alt_response(409, description="An account with this e-mail address exists (field `email`)")
 @public
 def register_patient(body: dict[str, Any]) -> Patient:
     """A patient creates their own account."""
@@ -208,6 +209,8 @@ def update_patient(body: dict[str, Any], patient_id: uuid.UUID) -> Patient:
 @blp.arguments(schemas.StaffAccountRequest())
 @blp.response(201, schemas.AccountSchema)
 @blp.alt_response(422, description="A bad field, or a password too easy to guess (field `password`)")
+@blp.alt_response(404, description="No such clinic or practitioner (the field is named)")
+@blp.alt_response(409, description="An account with this e-mail address exists (field `email`)")
 @require_roles("admin")
 def create_staff_account(body: dict[str, Any]) -> Account:
     """An admin creates a staff login with its roles."""

@@ -45,6 +45,7 @@ def with_etag(appointment: Appointment) -> tuple[Appointment, dict[str, str]]:
     "appointment is named in `conflicting_appointment_id`)",
 )
 @blp.alt_response(422, description="A scheduling rule or a field is invalid")
+@blp.alt_response(404, description="No such clinic, practitioner, treatment type or patient (named)")
 def book(body: dict[str, Any]) -> tuple[Appointment, dict[str, str]]:
     with container().uow() as uow:
         booked = services.book_appointment(uow, current_principal(), services.BookAppointment(**body))

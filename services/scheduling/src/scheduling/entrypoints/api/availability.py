@@ -147,6 +147,7 @@ def remove_time_off(clinic_id: uuid.UUID, practitioner_id: uuid.UUID, time_off_i
 @blp.route("/rooms", methods=["POST"])
 @blp.arguments(schemas.RoomRequest())
 @blp.response(201, schemas.RoomSchema)
+@blp.alt_response(409, description="A room with this name exists in the clinic (field `name`)")
 @require_roles(*MANAGERS)
 def add_room(body: dict[str, Any], clinic_id: uuid.UUID) -> Room:
     """Add a room or bed; from then on every appointment needs a free one."""

@@ -22,6 +22,7 @@ blp = Blueprint("clinics", __name__, url_prefix="/clinics", description="Clinics
 @blp.route("", methods=["POST"])
 @blp.arguments(schemas.ClinicRequest())
 @blp.response(201, schemas.ClinicSchema)
+@blp.alt_response(409, description="A clinic with this code exists (field `code`)")
 @require_roles("admin")
 def create_clinic(body: dict[str, Any]) -> Clinic:
     with container().uow() as uow:

@@ -41,6 +41,7 @@ def appointment(appointment_id: uuid.UUID) -> Response:
 @blp.route("/Slot", methods=["GET"])
 @blp.arguments(SlotBundleQuery(), location="query")
 @blp.response(200, content_type=FHIR_JSON, description="A searchset Bundle of free FHIR R4 Slots (paged)")
+@blp.alt_response(404, description="No such clinic, practitioner or treatment type (the parameter is named)")
 def slots(query: dict[str, Any]) -> Response:
     offset, count = query.pop("offset"), query.pop("count")
     with container().uow() as uow:

@@ -24,6 +24,8 @@ STAFF_WHO_RELEASE = ("practitioner", "front_desk", "admin")
 @blp.route("", methods=["POST"])
 @blp.arguments(schemas.JoinWaitlistRequest())
 @blp.response(201, schemas.WaitlistEntrySchema)
+@blp.alt_response(403, description="A staff member without `patient_id`, or a caller who is no patient")
+@blp.alt_response(404, description="No such patient, clinic, treatment type, practitioner or appointment")
 def join(body: dict[str, Any]) -> WaitlistEntry:
     """Ask to be offered a time between ``not_before`` and ``not_after`` when one frees up.
 
