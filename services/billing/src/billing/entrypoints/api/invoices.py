@@ -35,6 +35,7 @@ def draft_invoice(body: dict[str, Any]) -> Invoice:
 @blp.arguments(schemas.SplitInvoicesRequest())
 @blp.response(201, schemas.InvoiceSchema(many=True), description="The payer's draft, then the patient's")
 @blp.alt_response(422, description="No billable charges, or an invalid field")
+@blp.alt_response(404, description="No such coverage for this patient and clinic (field `coverage_id`)")
 @require_roles(*BILLING_STAFF)
 def draft_split_invoices(body: dict[str, Any]) -> list[Invoice]:
     with container().uow() as uow:
@@ -63,6 +64,7 @@ def get_invoice(invoice_id: uuid.UUID) -> Invoice:
 @blp.route("/<uuid:invoice_id>", methods=["DELETE"])
 @blp.response(204, description="The draft is gone; its charges are billable again")
 @blp.alt_response(409, description="The invoice is issued (correct it by a credit note)")
+@blp.alt_response(422, description="A split-payer or package draft: issue it, then credit it")
 @require_roles(*BILLING_STAFF)
 def discard_draft(invoice_id: uuid.UUID) -> None:
     with container().uow() as uow:

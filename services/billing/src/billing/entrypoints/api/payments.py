@@ -27,6 +27,7 @@ blp = Blueprint("payments", __name__, url_prefix="", description="Payments, refu
 @blp.arguments(schemas.PaymentRequest())
 @blp.response(201, schemas.PaymentSchema, description="A replay returns the first response")
 @blp.alt_response(422, description="Invalid allocation, or the Idempotency-Key was used for another request")
+@blp.alt_response(404, description="An allocation names an invoice that does not exist (field `allocations`)")
 @require_roles(*BILLING_STAFF, "front_desk")
 def record_payment(headers: dict[str, Any], body: dict[str, Any]) -> Response:
     allocations = [invoicing.AllocationRequest(**a) for a in body.pop("allocations")]
