@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
+from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -191,3 +192,52 @@ def test_the_release_endpoint_is_in_the_openapi_document(api: Api) -> None:
     spec = api.client.get("/openapi.json").json
     release = spec["paths"]["/waitlist/offers/{offer_id}/release"]["post"]
     assert {"200", "403", "404", "422"} <= set(release["responses"])
+
+
+def _at_once(app: Flask, *posts: tuple[str, dict[str, str]]) -> list[int]:
+    """POST each (path, headers) from its own thread and client at the same moment; their statuses."""
+    barrier = threading.Barrier(len(posts))
+
+    def send(post: tuple[str, dict[str, str]]) -> int:
+        client = app.test_client()
+        barrier.wait()
+        return client.post(post[0], headers=post[1], json={}).status_code
+
+    with ThreadPoolExecutor(max_workers=len(posts)) as pool:
+        return list(pool.map(send, posts))
+
+
+def test_a_claim_racing_the_patients_own_cancel_of_the_appointment_to_move_never_moves_a_cancelled_one(
+    api: Api, catalogue: Catalogue, clock: ManualClock, container: Container
+) -> None:
+    app = api.client.application
+    rounds = 2 if container.engine.dialect.name == "sqlite" else ROUNDS
+    for round_number in range(rounds):
+        hours = 24 + 100 * round_number
+        _, holder = api.register_patient(f"race-holder-{round_number}@example.test")
+        _, mover = api.register_patient(f"race-mover-{round_number}@example.test")
+        taken = api.client.post(
+            "/appointments", headers=holder, json=booking(catalogue, clock, hours_ahead=hours)
+        )
+        later = api.client.post(
+            "/appointments", headers=mover, json=booking(catalogue, clock, hours_ahead=hours + 60)
+        )
+        assert taken.status_code == later.status_code == 201, (taken.json, later.json)
+        entry = join(api, mover, catalogue, clock, hours=hours - 1, appointment_id=later.json["id"])
+        assert (
+            api.client.post(f"/appointments/{taken.json['id']}/cancel", headers=holder, json={}).status_code
+            == 200
+        )
+        claim_status, cancel_status = _at_once(
+            app,
+            (f"/waitlist/{entry['id']}/claim", mover),
+            (f"/appointments/{later.json['id']}/cancel", mover),
+        )
+
+        # The claim either went first (moved, then cancelled) or saw the cancellation: never a lost race.
+        assert cancel_status == 200, f"round {round_number}"
+        assert claim_status in (201, 422), f"round {round_number}: claim answered {claim_status}"
+        stored = api.client.get(f"/appointments/{later.json['id']}", headers=mover).json
+        assert stored["status"] == "cancelled"
+        expected_start = taken.json["starts_at"] if claim_status == 201 else later.json["starts_at"]
+        assert stored["starts_at"] == expected_start

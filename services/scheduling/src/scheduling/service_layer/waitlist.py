@@ -127,7 +127,7 @@ def claim_offer(uow: UnitOfWork, actor: Principal, entry_id: uuid.UUID) -> Appoi
     """
     entry = _locked_entry(uow, actor, entry_id)
     now = uow.clock.now()
-    hold = uow.repo.get(Appointment, entry.claim(now))
+    hold = uow.repo.get_for_update(Appointment, entry.claim(now))
     if hold is None:
         raise NotFound("the held appointment is gone")
     if entry.appointment_id is None:
@@ -141,7 +141,8 @@ def claim_offer(uow: UnitOfWork, actor: Principal, entry_id: uuid.UUID) -> Appoi
 def _move_into_hold(
     uow: UnitOfWork, actor: Principal, entry: WaitlistEntry, hold: Appointment, now: datetime
 ) -> Appointment:
-    later = uow.repo.get(Appointment, entry.appointment_id) if entry.appointment_id else None
+    # Locked: the patient may be cancelling or rescheduling it right now; this claim takes its turn.
+    later = uow.repo.get_for_update(Appointment, entry.appointment_id) if entry.appointment_id else None
     if later is None:
         raise NotFound("the appointment to move is gone", field="appointment_id")
     hold.require_held()
@@ -202,12 +203,12 @@ def release_hold(uow: UnitOfWork, actor: Principal, offer_id: uuid.UUID) -> Appo
     """
     if not actor.is_staff:
         raise Forbidden("only staff can release a held time")
-    hold = uow.repo.get(Appointment, offer_id)
-    if hold is None:
-        raise NotFound("offer not found")
     entries, _ = uow.repo.list(WaitlistEntry, offset=0, limit=1, offer_appointment_id=offer_id)
     # Entry before hold, as a claim takes them: a claim and a release of one offer wait for each other.
     entry = uow.repo.waitlist_entry_for_update(entries[0].id) if entries else None
+    hold = uow.repo.get_for_update(Appointment, offer_id)
+    if hold is None:
+        raise NotFound("offer not found")
     hold.require_held()
     hold.release_hold(uow.clock.now())
     if entry is not None:
@@ -299,7 +300,7 @@ def _still_wanted(uow: UnitOfWork, entry: WaitlistEntry) -> bool:
 def _held(uow: UnitOfWork, entry: WaitlistEntry) -> Appointment | None:
     if entry.status is not WaitlistStatus.OFFERED or entry.offer_appointment_id is None:
         return None
-    return uow.repo.get(Appointment, entry.offer_appointment_id)
+    return uow.repo.get_for_update(Appointment, entry.offer_appointment_id)
 
 
 def _locked_entry(uow: UnitOfWork, actor: Principal, entry_id: uuid.UUID) -> WaitlistEntry:
