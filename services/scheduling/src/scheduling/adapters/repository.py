@@ -244,6 +244,16 @@ class SqlAlchemyRepository:
         query = query.order_by(Appointment.booked_at).with_for_update(skip_locked=True)  # type: ignore[arg-type]
         return self.session.scalars(query.execution_options(populate_existing=True)).all()
 
+    def plan_id_of(self, appointment_id: uuid.UUID) -> uuid.UUID | None:
+        # A scalar: an appointment loaded here would make a later lock of it refuse a newer version.
+        query = select(orm.appointments.c.plan_id).where(orm.appointments.c.id == appointment_id)
+        return self.session.scalar(query)
+
+    def plan_sessions_for_update(self, plan_id: uuid.UUID) -> Sequence[Appointment]:
+        query = select(Appointment).where(Appointment.plan_id == plan_id)  # type: ignore[arg-type]
+        query = query.order_by(Appointment.id).with_for_update()  # type: ignore[arg-type]
+        return self.session.scalars(query.execution_options(populate_existing=True)).all()
+
     def feed_by_token_hash(self, token_hash: str) -> CalendarFeed | None:
         query = select(CalendarFeed).where(CalendarFeed.token_hash == token_hash)  # type: ignore[arg-type]
         return self.session.scalars(query).first()

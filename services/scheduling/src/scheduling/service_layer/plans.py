@@ -246,7 +246,7 @@ def extend_plan(uow: UnitOfWork, actor: Principal, cmd: ExtendPlan) -> PlanView:
     Sessions cut off by shortening the plan are not part of the series any more: the added ones follow
     the last session kept.
     """
-    plan = _visible_plan(uow, actor, cmd.plan_id)
+    plan = _visible_plan(uow, actor, cmd.plan_id, for_update=True)
     plan.require_active()
     existing = _sessions(uow, plan)
     clinic = services.clinic_of(uow, plan.clinic_id)
@@ -289,10 +289,10 @@ def cancel_plan(
     extended and completed; scheduling.plan.shortened); cut before any, the plan is cancelled
     (scheduling.plan.cancelled).
     """
-    plan = _visible_plan(uow, actor, plan_id)
+    plan = _visible_plan(uow, actor, plan_id, for_update=True)
     plan.require_active()
     now = uow.clock.now()
-    sessions = _sessions(uow, plan)
+    sessions = _locked_sessions(uow, plan)
     if from_appointment_id is None:
         cancelled = [s for s in sessions if s.status is AppointmentStatus.BOOKED and s.starts_at >= now]
         keeps = 0
@@ -495,6 +495,12 @@ def _sessions(uow: UnitOfWork, plan: TreatmentPlan) -> Sequence[Appointment]:
     return sessions
 
 
+def _locked_sessions(uow: UnitOfWork, plan: TreatmentPlan) -> list[Appointment]:
+    """The plan's sessions in series order, locked after the plan row (as the completion path takes them),
+    and before any of them is read: a lock refuses a copy read earlier at an older version."""
+    return sorted(uow.repo.plan_sessions_for_update(plan.id), key=lambda s: (s.starts_at, s.id))
+
+
 def _view(uow: UnitOfWork, plan: TreatmentPlan) -> PlanView:
     sessions = _sessions(uow, plan)
     done, ahead = progress([str(s.status) for s in sessions])
@@ -506,8 +512,15 @@ def _shown(sessions: Sequence[Appointment], clinic: Clinic) -> list[PlanSession]
     return [PlanSession(s, shown_twice(s.starts_at, zone)) for s in sessions]
 
 
-def _visible_plan(uow: UnitOfWork, actor: Principal, plan_id: uuid.UUID) -> TreatmentPlan:
-    plan = uow.repo.get(TreatmentPlan, plan_id)
+def _visible_plan(
+    uow: UnitOfWork, actor: Principal, plan_id: uuid.UUID, *, for_update: bool = False
+) -> TreatmentPlan:
+    """The plan if the actor may see it; ``for_update``: its row locked (before any of its sessions')."""
+    plan = (
+        uow.repo.get_for_update(TreatmentPlan, plan_id)
+        if for_update
+        else uow.repo.get(TreatmentPlan, plan_id)
+    )
     if plan is None or (not actor.is_staff and actor.patient_id != plan.patient_id):
         raise NotFound("plan not found")
     return plan

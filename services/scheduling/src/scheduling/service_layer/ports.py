@@ -122,6 +122,14 @@ class Repository(Protocol):
         """Waitlist holds (``proposed``) made at or before ``cutoff``, whatever entry points at them."""
         ...
 
+    def plan_id_of(self, appointment_id: uuid.UUID) -> uuid.UUID | None:
+        """The plan an appointment is a session of, read without loading (or locking) the appointment."""
+        ...
+
+    def plan_sessions_for_update(self, plan_id: uuid.UUID) -> Sequence[Appointment]:
+        """A plan's sessions, their rows locked in id order (the one order every path takes them in)."""
+        ...
+
     def feed_by_token_hash(self, token_hash: str) -> CalendarFeed | None: ...
 
     def appointments_of(

@@ -377,22 +377,28 @@ def mark_arrived(
 def mark_completed(
     uow: UnitOfWork, appointment_id: uuid.UUID, *, if_match: Collection[int] | None = None
 ) -> Appointment:
+    plan = _plan_locked_for(uow, appointment_id)
     appointment = _appointment_for_change(uow, None, appointment_id, if_match)
     appointment.mark_completed(uow.clock.now())
     uow.emit(
         "scheduling.appointment.completed", appointment.facts() | {"completed_at": appointment.completed_at}
     )
-    _complete_plan_if_done(uow, appointment)
+    if plan is not None:
+        _complete_plan_if_done(uow, plan)
     uow.commit()
     return appointment
 
 
-def _complete_plan_if_done(uow: UnitOfWork, appointment: Appointment) -> None:
-    """After a session is completed: when none is left ahead, the plan is completed (and published)."""
-    if appointment.plan_id is None:
-        return
-    plan = uow.repo.get(TreatmentPlan, appointment.plan_id)
-    if plan is None or plan.status is not PlanStatus.ACTIVE:
+def _plan_locked_for(uow: UnitOfWork, appointment_id: uuid.UUID) -> TreatmentPlan | None:
+    """The plan of a session about to change, its row locked before the session's (as cancel_plan takes
+    them): two sessions completed at once take turns, so the later one sees the earlier one done."""
+    plan_id = uow.repo.plan_id_of(appointment_id)
+    return uow.repo.get_for_update(TreatmentPlan, plan_id) if plan_id is not None else None
+
+
+def _complete_plan_if_done(uow: UnitOfWork, plan: TreatmentPlan) -> None:
+    """After a session is completed: when none is left ahead, the (locked) plan is completed and published."""
+    if plan.status is not PlanStatus.ACTIVE:
         return
     sessions, _ = uow.repo.list(Appointment, offset=0, limit=10_000, plan_id=plan.id)
     done, ahead = progress([str(s.status) for s in sessions])
