@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from clinic_shared.testing.clock import ManualClock
@@ -184,3 +184,21 @@ def test_ims_needs_a_completed_assessment_that_found_the_patient_suitable_with_c
         == 409
     )
     assert api.client.post("/appointments", headers=patient, json=ims).status_code == 201
+
+
+def test_staff_cannot_mark_arrival_before_the_appointments_day(
+    api: Api, admin: dict[str, str], catalogue: Catalogue, clock: ManualClock
+) -> None:
+    _, patient = api.register_patient("too-early@example.test")
+    appointment = api.client.post(
+        "/appointments", headers=patient, json=booking(catalogue, clock, hours_ahead=72)
+    ).json
+    path = f"/appointments/{appointment['id']}"
+    refused = api.client.post(f"{path}/arrive", headers=admin)
+    assert refused.status_code == 422, refused.json
+    assert refused.json["invalid-params"][0]["name"] == "status"
+    assert api.client.get(path, headers=admin).json["status"] == "booked"
+    clock.set(datetime.fromisoformat(appointment["starts_at"]) - timedelta(minutes=10))
+    arrived = api.client.post(f"{path}/arrive", headers=admin)
+    assert arrived.status_code == 200, arrived.json
+    assert arrived.json["status"] == "arrived"

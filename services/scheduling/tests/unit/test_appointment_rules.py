@@ -113,3 +113,19 @@ def test_a_clinic_needs_a_real_time_zone() -> None:
     with pytest.raises(RuleViolation) as error:
         Clinic(uuid.uuid4(), "X", "X", "Mars/Olympus", "a", "+16045550100", "x@y.test")
     assert error.value.field == "timezone"
+
+
+def test_arrival_is_refused_before_the_appointments_day_in_the_clinics_zone() -> None:
+    appointment = book(datetime(2026, 11, 3, 16, 0, tzinfo=UTC))  # 08:00 on 3 November in Vancouver
+    with pytest.raises(RuleViolation) as refused:
+        appointment.mark_arrived(NOW, CLINIC.zone)  # 09:00 on 2 November there
+    assert refused.value.field == "status"
+    assert appointment.status is AppointmentStatus.BOOKED
+    appointment.mark_arrived(datetime(2026, 11, 3, 8, 1, tzinfo=UTC), CLINIC.zone)  # 00:01 local
+    assert appointment.status is AppointmentStatus.ARRIVED
+
+
+def test_arrival_counts_the_day_in_the_clinics_zone_not_in_utc() -> None:
+    appointment = book(datetime(2026, 11, 3, 2, 0, tzinfo=UTC))  # 18:00 on 2 November in Vancouver
+    appointment.mark_arrived(NOW, CLINIC.zone)
+    assert appointment.status is AppointmentStatus.ARRIVED

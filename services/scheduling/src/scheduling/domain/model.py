@@ -319,10 +319,16 @@ class Appointment:
             self.cancelled_by = "staff"
             self.sequence += 1
 
-    def mark_arrived(self, now: datetime) -> None:
+    def mark_arrived(self, now: datetime, zone: ZoneInfo) -> None:
+        """The patient is here. Arrival may be recorded from the start of the appointment's day in the
+        clinic's zone (``zone``), not on an earlier day: that is a slip for another appointment."""
         if self.status is not AppointmentStatus.BOOKED:
             raise RuleViolation(
                 f"an appointment that is {self.status} cannot be marked arrived", field="status"
+            )
+        if now.astimezone(zone).date() < self.starts_at.astimezone(zone).date():
+            raise RuleViolation(
+                "an appointment cannot be marked arrived before the day it is on", field="status"
             )
         self.status = AppointmentStatus.ARRIVED
         self.arrived_at = now

@@ -368,7 +368,7 @@ def mark_arrived(
     uow: UnitOfWork, appointment_id: uuid.UUID, *, if_match: Collection[int] | None = None
 ) -> Appointment:
     appointment = _appointment_for_change(uow, None, appointment_id, if_match)
-    appointment.mark_arrived(uow.clock.now())
+    appointment.mark_arrived(uow.clock.now(), clinic_of(uow, appointment.clinic_id).zone)
     uow.emit("scheduling.appointment.arrived", appointment.facts() | {"arrived_at": appointment.arrived_at})
     uow.commit()
     return appointment
