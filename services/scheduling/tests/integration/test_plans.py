@@ -306,3 +306,34 @@ def test_listing_plans_shows_a_patient_only_their_own_and_lets_staff_filter(
     bad = api.client.get("/plans", headers=admin, query_string={"status": "paused"})
     assert bad.status_code == 422
     assert bad.json["invalid-params"][0]["name"] == "status"
+
+
+def test_sessions_of_one_plan_that_overlap_clash_even_with_different_practitioners(
+    api: Api, admin: dict[str, str], catalogue: Catalogue, clock: ManualClock, container: Container
+) -> None:
+    other_ims = api.client.post(
+        f"/clinics/{catalogue.clinic_id}/practitioners",
+        headers=admin,
+        json={"display_name": "Oona", "registration_number": "PT-3", "ims_qualified": True},
+    ).json["id"]
+    patient_id = cleared_patient(api, admin, catalogue, clock, "twice@example.test")
+    monday = next_monday(clock)
+    first = datetime.combine(monday, datetime.min.time(), tzinfo=VANCOUVER).replace(hour=10)
+    # The patient cannot be with Oona at 10:15 while with Ida from 10:00 to 10:30, whatever the database.
+    override = {
+        "index": 1,
+        "starts_at": (first + timedelta(minutes=15)).isoformat(),
+        "practitioner_id": other_ims,
+    }
+    body = plan_body(catalogue, patient_id, monday, sessions=2, overrides=[override])
+
+    refused = api.client.post("/plans", headers=admin, json=body)
+
+    assert refused.status_code == 409, refused.json
+    [conflict] = refused.json["conflicts"]
+    assert (conflict["index"], conflict["reason"]) == (1, "taken")
+    assert conflict["detail"] == "overlaps another session of this plan"
+    assert live_appointments(container, patient_id, catalogue.ims30_id) == 0
+    preview = api.client.post("/plans/preview", headers=admin, json=body)
+    assert preview.status_code == 200, preview.json
+    assert [s["status"] for s in preview.json["sessions"]] == ["free", "taken"]

@@ -437,6 +437,11 @@ def _try_all(
 
 
 def _same_time(a: Appointment, b: Appointment) -> bool:
+    """Two sessions of one plan clash if their times overlap at all (they are one patient's, whoever treats
+    them), or if one's buffer runs into the other with the same practitioner or room. The database would
+    refuse the first only on PostgreSQL and only at commit: checked here, every database answers alike."""
+    if a.starts_at < b.ends_at and b.starts_at < a.ends_at:
+        return True
     return (
         a.starts_at < b.occupied_until
         and b.starts_at < a.occupied_until
