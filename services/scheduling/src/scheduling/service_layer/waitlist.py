@@ -25,6 +25,7 @@ from scheduling.service_layer.ports import UnitOfWork
 from scheduling.service_layer.rescheduling import (
     check_patient_free,
     conflict_on_violation,
+    guarded_write,
     move_appointment,
 )
 
@@ -263,7 +264,11 @@ def _offer_time(uow: UnitOfWork, freed: _Freed, now: datetime) -> WaitlistEntry 
         except SchedulingError:
             continue
         hold.hold_for(entry.id)
-        uow.repo.add(hold)
+        try:
+            with guarded_write(uow, hold):
+                uow.repo.add(hold)
+        except SchedulingError:
+            continue  # a booking committed since the check took the time or the patient: offer the next one
         entry.offer(hold.id, now)
         uow.emit(
             "scheduling.waitlist.offered",
