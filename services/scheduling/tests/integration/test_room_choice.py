@@ -1,11 +1,13 @@
 """Simultaneous bookings for different practitioners at one time each get a room while one is free.
 
-Every booking picks the first free room; two at once pick the same one and the database refuses the
-second, which then takes the next free room instead of answering 409.
+Each booking claims the first free room no other booking is being placed in; when two still pick the same
+one, the database refuses the second, which then takes the next free room instead of answering 409.
 """
 
 from __future__ import annotations
 
+import threading
+import uuid
 from collections import Counter
 from datetime import timedelta
 
@@ -13,7 +15,9 @@ import pytest
 from sqlalchemy import text
 
 from clinic_shared.testing.clock import ManualClock
+from clinic_shared.tokens import Principal
 from scheduling.bootstrap import Container
+from scheduling.service_layer.services import BookAppointment, book_appointment
 
 from ..conftest import Api, Catalogue
 from .test_patient_overlap import add_practitioners, body, race
@@ -109,3 +113,52 @@ def test_one_booking_more_than_rooms_is_refused_when_every_room_is_taken(
     assert Counter(r.status_code for r in responses) == Counter({201: 2, 409: 1})
     [refused] = [r for r in responses if r.status_code == 409]
     assert refused.json["detail"] == "no room is free at this time"
+
+
+def test_a_booking_in_progress_in_the_first_room_sends_the_next_booking_to_another_room(
+    api: Api,
+    admin: dict[str, str],
+    catalogue: Catalogue,
+    clock: ManualClock,
+    container: Container,
+    database_url: str,
+) -> None:
+    if database_url.startswith("sqlite"):
+        pytest.skip("SQLite serializes writers: no booking is ever in progress beside another")
+    add_rooms(api, admin, catalogue, 2)
+    patient, other_patient = (api.register_patient(f"{n}-room@example.test")[0]["id"] for n in ("one", "two"))
+    starts = clock.now() + timedelta(days=2)
+    staff = Principal(account_id=uuid.uuid4(), roles=frozenset({"admin"}))
+    with container.uow() as in_progress:
+        in_progress.commit = lambda: None  # type: ignore[method-assign]  # held open: not yet committed
+        first = book_appointment(
+            in_progress,
+            staff,
+            BookAppointment(
+                clinic_id=uuid.UUID(catalogue.clinic_id),
+                practitioner_id=uuid.UUID(catalogue.ims_practitioner_id),
+                treatment_type_id=uuid.UUID(catalogue.assessment_id),
+                starts_at=starts,
+                patient_id=uuid.UUID(patient),
+            ),
+        )
+        answered: list[object] = []
+        second = threading.Thread(
+            target=lambda: answered.append(
+                api.client.application.test_client().post(
+                    "/appointments",
+                    headers=admin,
+                    json=body(catalogue, catalogue.assessor_id, starts, patient_id=other_patient),
+                )
+            )
+        )
+        second.start()
+        # Without the claim the second booking picks the same room and waits for this transaction.
+        second.join(timeout=10)
+        finished = not second.is_alive()
+        in_progress.rollback()
+    second.join()
+    assert finished, "the second booking waited for the one in progress"
+    [response] = answered
+    assert response.status_code == 201, response.json  # type: ignore[attr-defined]
+    assert response.json["room_id"] not in {None, str(first.room_id)}  # type: ignore[attr-defined]

@@ -286,6 +286,16 @@ class SqlAlchemyRepository:
         )
         return self.session.scalars(query.order_by(Appointment.starts_at, Appointment.id).limit(1)).first()  # type: ignore[arg-type]
 
+    def try_claim_room(self, room_id: uuid.UUID, day: date) -> bool:
+        if self.session.get_bind().dialect.name != "postgresql":
+            return True  # SQLite serializes writers: no concurrent booking can pick the room meanwhile
+        # Two int4 keys: a key space of their own, apart from single-bigint advisory locks.
+        room_key = room_id.int % 2**32 - 2**31
+        claimed = self.session.execute(
+            select(func.pg_try_advisory_xact_lock(room_key, day.toordinal()))
+        ).scalar_one()
+        return bool(claimed)
+
     def delete(self, entity: object) -> None:
         self.session.delete(entity)
 

@@ -233,11 +233,8 @@ class Availability:
     def windows(self, practitioner_id: uuid.UUID) -> list[Interval]:
         return self.schedules[practitioner_id].windows(self.start, self.end)
 
-    def free_room(self, need: Interval) -> uuid.UUID | None:
-        for room_id in self.rooms:
-            if not any(b.overlaps(need) for b in self.room_busy[room_id]):
-                return room_id
-        return None
+    def free_rooms(self, need: Interval) -> list[uuid.UUID]:
+        return [room for room in self.rooms if not any(b.overlaps(need) for b in self.room_busy[room])]
 
 
 def check_free_time(
@@ -271,10 +268,23 @@ def check_free_time(
         raise Conflict("the practitioner is not free at this time", field="starts_at")
     if not availability.rooms:
         return None
-    room_id = availability.free_room(need)
-    if room_id is None:
+    free = availability.free_rooms(need)
+    if not free:
         raise Conflict("no room is free at this time", field="starts_at")
-    return room_id
+    return claim_room(uow, free, need.start.date())
+
+
+def claim_room(uow: UnitOfWork, free: Sequence[uuid.UUID], day: date) -> uuid.UUID:
+    """The first free room no concurrent booking is placing an appointment in on ``day``.
+
+    Simultaneous bookings would otherwise all pick the first free room: the database admits one and
+    refuses the others, which then crowd onto the next room, and the last of n waits out n-1 refusals.
+    When every free room is claimed, the first is taken anyway and the database has the last word.
+    """
+    for room_id in free:
+        if uow.repo.try_claim_room(room_id, day):
+            return room_id
+    return free[0]
 
 
 @dataclass(frozen=True)

@@ -143,6 +143,11 @@ class Repository(Protocol):
         overlap, ``exclude`` left out."""
         ...
 
+    def try_claim_room(self, room_id: uuid.UUID, day: date) -> bool:
+        """Claim the room for ``day`` until the transaction ends, unless another transaction holds that
+        claim (False, without waiting). Advisory only: the database's constraints still decide overlaps."""
+        ...
+
     def delete(self, entity: object) -> None: ...
 
     def refresh_token_for_update(self, token_hash: str) -> RefreshToken | None:
