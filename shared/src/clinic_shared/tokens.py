@@ -55,6 +55,17 @@ class Principal:
     def is_staff(self) -> bool:
         return bool(self.roles & STAFF_ROLES)
 
+    @property
+    def organisation_wide(self) -> bool:
+        """Staff whose roles hold in every clinic of the organisation: an account that names no clinic
+        (ADR 0006). Only they may create clinics or other organisation-wide accounts."""
+        return self.is_staff and self.clinic_id is None
+
+    def acts_in(self, clinic_id: uuid.UUID | None) -> bool:
+        """Whether this caller's staff roles hold in ``clinic_id``: their own clinic, or any clinic when
+        organisation-wide. Objects of other clinics are answered as not found, never as forbidden."""
+        return self.is_staff and clinic_id is not None and (self.clinic_id in (None, clinic_id))
+
 
 @dataclass(frozen=True)
 class SigningKey:

@@ -12,7 +12,7 @@ from flask import Flask, request
 from structlog.testing import capture_logs
 
 from clinic_shared.testing.tokens import TestIssuer
-from clinic_shared.tokens import KeySource, SigningKey, TokenError, TokenVerifier
+from clinic_shared.tokens import KeySource, Principal, SigningKey, TokenError, TokenVerifier
 from clinic_shared.web.problems import flatten_messages, map_exception, register_problem_handlers
 
 
@@ -192,3 +192,15 @@ def test_a_mapped_domain_error_names_where_the_request_carried_its_field() -> No
         "owner_id": "json",
         "lines.0.invoice_id": "json",
     }
+
+
+def test_clinic_staff_act_in_their_clinic_only_and_organisation_wide_staff_in_every_clinic() -> None:
+    own, other = uuid.uuid4(), uuid.uuid4()
+    clinic_admin = Principal(uuid.uuid4(), frozenset({"admin"}), clinic_id=own)
+    organisation_admin = Principal(uuid.uuid4(), frozenset({"admin"}))
+    patient = Principal(uuid.uuid4(), frozenset({"patient"}), patient_id=uuid.uuid4())
+    assert (clinic_admin.acts_in(own), clinic_admin.acts_in(other)) == (True, False)
+    assert (organisation_admin.acts_in(own), organisation_admin.acts_in(other)) == (True, True)
+    assert (patient.acts_in(own), organisation_admin.acts_in(None)) == (False, False)
+    assert (clinic_admin.organisation_wide, organisation_admin.organisation_wide) == (False, True)
+    assert patient.organisation_wide is False
