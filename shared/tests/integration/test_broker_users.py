@@ -1,0 +1,135 @@
+"""Each service's broker user can set up, publish and consume what is its own and nothing of the others'.
+
+Against the local RabbitMQ: ``converge`` creates a fresh vhost and the three users with ``rabbitmqctl``, each
+service runs its real ``setup_broker`` as its own user, then the users try each other's resources.
+"""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+import subprocess
+import uuid
+from collections.abc import Callable, Iterator
+from urllib.parse import quote
+
+import pika
+import pytest
+from pika.exceptions import ChannelClosedByBroker
+
+from clinic_shared.messaging.broker_users import SERVICES, converge, permissions_for, user_for
+from clinic_shared.messaging.outbox import exchange_for
+from clinic_shared.messaging.subscriptions import CONSUMED
+from clinic_shared.messaging.topology import Subscription, setup_broker
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(shutil.which("rabbitmqctl") is None, reason="needs rabbitmqctl"),
+]
+
+ACCESS_REFUSED = 403
+
+
+def subscription_of(service: str) -> Subscription:
+    by_exchange: dict[str, list[str]] = {}
+    for event_type in sorted(CONSUMED[service]):
+        by_exchange.setdefault(exchange_for(event_type.split(".", 1)[0]), []).append(event_type)
+    return Subscription(service, by_exchange)
+
+
+@pytest.fixture(scope="module")
+def urls() -> Iterator[dict[str, str]]:
+    vhost = f"ims-users-{uuid.uuid4().hex[:8]}"
+    passwords = {service: secrets.token_urlsafe(16) for service in SERVICES}
+    steps = converge(vhost, passwords)
+    assert len(steps) == 1 + len(SERVICES)
+    yield {
+        service: f"amqp://{user_for(service)}:{passwords[service]}@127.0.0.1:5672/{quote(vhost, safe='')}"
+        for service in SERVICES
+    }
+    subprocess.run(["rabbitmqctl", "-q", "delete_vhost", vhost], check=False, timeout=60)
+    for service in SERVICES:
+        subprocess.run(["rabbitmqctl", "-q", "delete_user", user_for(service)], check=False, timeout=60)
+
+
+@pytest.fixture(scope="module")
+def set_up(urls: dict[str, str]) -> dict[str, str]:
+    # Consumers bind from the producers' exchanges, which each declaration declares too: any order works.
+    for service in ("billing", "notifications", "scheduling"):
+        subscription = subscription_of(service) if service in CONSUMED else None
+        setup_broker(urls[service], producer=service, subscription=subscription, delivery_limit=5)
+    return urls
+
+
+Channel = pika.adapters.blocking_connection.BlockingChannel
+
+
+@pytest.fixture
+def channel_of() -> Iterator[Callable[[str], Channel]]:
+    connections: list[pika.BlockingConnection] = []
+
+    def open_channel(url: str) -> Channel:
+        connections.append(pika.BlockingConnection(pika.URLParameters(url)))
+        channel = connections[-1].channel()
+        channel.confirm_delivery()
+        return channel
+
+    yield open_channel
+    for connection in connections:
+        if connection.is_open:
+            connection.close()
+
+
+def refused(action: Callable[[], object]) -> set[int]:
+    """The reply code of the broker closing the channel (a one-element set, to read as ``403 in``)."""
+    with pytest.raises(ChannelClosedByBroker) as closed:
+        action()
+    return {closed.value.reply_code}
+
+
+def test_a_service_publishes_to_its_own_exchange_and_its_consumer_receives_it(
+    set_up: dict[str, str], channel_of: Callable[[str], Channel]
+) -> None:
+    scheduling = channel_of(set_up["scheduling"])
+    scheduling.basic_publish(
+        exchange_for("scheduling"), "scheduling.appointment.booked", b"{}", mandatory=True
+    )
+    billing = channel_of(set_up["billing"])
+    for _ in range(50):
+        method, _, body = billing.basic_get("billing", auto_ack=True)
+        if method is not None:
+            break
+        billing.connection.sleep(0.1)
+    assert (method is not None, body) == (True, b"{}")
+
+
+def test_a_service_cannot_publish_as_another_nor_take_another_services_queue(
+    set_up: dict[str, str], channel_of: Callable[[str], Channel]
+) -> None:
+    def billing_channel() -> Channel:
+        return channel_of(set_up["billing"])
+
+    forged = billing_channel()
+    assert ACCESS_REFUSED in refused(
+        lambda: forged.basic_publish(exchange_for("scheduling"), "scheduling.appointment.cancelled", b"{}")
+    )
+    drain = billing_channel()
+    assert ACCESS_REFUSED in refused(lambda: drain.basic_get("notifications", auto_ack=True))
+    declare = billing_channel()
+    assert ACCESS_REFUSED in refused(lambda: declare.queue_delete("notifications"))
+    bind = billing_channel()
+    assert ACCESS_REFUSED in refused(
+        lambda: bind.queue_bind("billing", exchange_for("notifications"), "notifications.#")
+    )
+    default = billing_channel()
+    assert ACCESS_REFUSED in refused(lambda: default.basic_publish("", "notifications", b"{}"))
+
+
+def test_the_grants_name_only_the_services_own_resources_and_its_sources() -> None:
+    billing = permissions_for("billing")
+    assert billing.write == (
+        r"^(billing|billing\.dead\-letter|billing\.events|billing\.events\.unconsumed|dead\-letter)$"
+    )
+    assert "scheduling\\.events" in billing.read
+    assert "scheduling" not in billing.write
+    assert "notifications" not in billing.configure + billing.write + billing.read
