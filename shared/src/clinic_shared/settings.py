@@ -85,6 +85,9 @@ class CommonSettings:
     relay_batch_size: int
     consumer_prefetch: int
     delivery_limit: int
+    # Proxies in front of the app that append X-Forwarded-For/-Proto (ingress, web front); 0 trusts none, so a
+    # client cannot choose the address its sign-in attempts are counted against.
+    trusted_proxy_hops: int = 0
 
     @classmethod
     def from_env(
@@ -96,7 +99,8 @@ class CommonSettings:
         return cls(
             service_name=service_name,
             database_url=env.str(f"{prefix}_DATABASE_URL", default_database_url),
-            amqp_url=env.str("AMQP_URL", DEFAULT_AMQP_URL),
+            # Its own broker user where one is set up (clinic_shared.messaging.broker_users).
+            amqp_url=env.optional(f"{prefix}_AMQP_URL") or env.str("AMQP_URL", DEFAULT_AMQP_URL),
             jwt_issuer=env.str("JWT_ISSUER", "ims-clinic-scheduling"),
             jwt_audience=env.str("JWT_AUDIENCE", "ims-clinic"),
             jwks_url=env.optional("JWKS_URL"),
@@ -105,4 +109,5 @@ class CommonSettings:
             relay_batch_size=env.int("RELAY_BATCH_SIZE", 500),
             consumer_prefetch=env.int("CONSUMER_PREFETCH", 20),
             delivery_limit=env.int("DELIVERY_LIMIT", 5),
+            trusted_proxy_hops=env.int("TRUSTED_PROXY_HOPS", 0),
         )

@@ -11,6 +11,7 @@ from apispec import BasePlugin
 from flask import Flask, Response, request
 from flask_smorest import Api
 from flask_smorest.pagination import PaginationMetadataSchema
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from clinic_shared.tokens import TokenVerifier
 from clinic_shared.uow import current_correlation_id
@@ -119,9 +120,17 @@ def create_service_app(
     verifier: TokenVerifier,
     readiness: Mapping[str, Check],
     public_endpoints: set[str] | None = None,
+    trusted_proxy_hops: int = 0,
 ) -> tuple[Flask, Api]:
-    """A Flask app with the OpenAPI spec, problem errors, bearer auth, health and docs wired in."""
+    """A Flask app with the OpenAPI spec, problem errors, bearer auth, health and docs wired in.
+
+    ``trusted_proxy_hops``: how many proxies in front append ``X-Forwarded-For``/``-Proto``; the client
+    address (``request.remote_addr``, which sign-in throttling counts) is then the one the outermost of them
+    saw. With 0 the forwarding headers are ignored: a client could otherwise pick any address.
+    """
     app = Flask(import_name)
+    if trusted_proxy_hops > 0:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=trusted_proxy_hops, x_proto=trusted_proxy_hops)  # type: ignore[method-assign]
     app.config.update(
         API_TITLE=title,
         API_VERSION=version,
