@@ -24,8 +24,11 @@ from billing.domain.model import Charge, ChargeStatus
 from billing.service_layer import invoicing, services
 from clinic_shared.events import load_event
 from clinic_shared.testing.tokens import TestIssuer
+from clinic_shared.tokens import Principal
 
 PROBLEM = "application/problem+json"
+# Organisation-wide billing staff (no clinic_id), as the HTTP tests' issuer.headers("billing") are.
+ORGANISATION_WIDE = Principal(account_id=uuid.uuid4(), roles=frozenset({"billing"}))
 STARTS_AT = datetime(2025, 3, 10, 17, 0, tzinfo=UTC)
 
 
@@ -418,7 +421,9 @@ def test_a_coverage_needs_a_patient_and_a_clinic_billing_knows(setup: Setup) -> 
     assert nowhere.status_code == 404
     assert nowhere.get_json()["invalid-params"][0]["name"] == "clinic_id"
     with setup.container.uow() as uow:
-        assert invoicing.list_coverages(uow, setup.patient_id, services.Page(0, 10))[1] == 0  # nothing kept
+        assert (
+            invoicing.list_coverages(uow, ORGANISATION_WIDE, setup.patient_id, services.Page(0, 10))[1] == 0
+        )  # nothing kept
 
 
 def test_an_icbc_claim_splits_each_visit_into_an_insurer_invoice_and_the_patients_excess(

@@ -17,6 +17,8 @@ from billing.domain.money import Money
 from billing.service_layer import services
 from clinic_shared.tokens import Principal
 
+# Organisation-wide billing staff (no clinic_id): their roles hold in every clinic (ADR 0006).
+BILLING_STAFF = Principal(account_id=uuid.uuid4(), roles=frozenset({"billing"}))
 from_vancouver_booking = datetime(2025, 4, 1, 5, 30, tzinfo=UTC)  # 31 March, 22:30 in Vancouver
 
 
@@ -203,7 +205,7 @@ def test_setting_the_same_effective_date_twice_replaces_the_entry(
     assert not created
     assert second.id == first.id
     with container.uow() as uow:
-        entries, total = services.list_prices(uow, clinic_id, services.Page(0, 10))
+        entries, total = services.list_prices(uow, BILLING_STAFF, clinic_id, services.Page(0, 10))
     assert total == 1
     assert entries[0].price == Money(9500, "CAD")
 

@@ -7,7 +7,18 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import CursorResult, Select, delete, func, insert, select, tuple_, update
+from sqlalchemy import (
+    CursorResult,
+    Select,
+    delete,
+    exists,
+    func,
+    insert,
+    select,
+    tuple_,
+    union_all,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -16,6 +27,7 @@ from billing.adapters.orm import (
     audit_entries,
     charges,
     coverages,
+    credit_applications,
     credit_notes,
     idempotency_keys,
     invoice_lines,
@@ -169,11 +181,18 @@ class SqlAlchemyRepository:
         return self.session.scalars(query).all()
 
     def list_payments(
-        self, *, offset: int, limit: int, patient_id: uuid.UUID | None = None
+        self,
+        *,
+        offset: int,
+        limit: int,
+        patient_id: uuid.UUID | None = None,
+        clinic_id: uuid.UUID | None = None,
     ) -> tuple[Sequence[Payment], int]:
         query = select(Payment)
         if patient_id is not None:
             query = query.where(payments.c.patient_id == patient_id)
+        if clinic_id is not None:
+            query = query.where(payments.c.clinic_id == clinic_id)
         return self._page(query, [payments.c.received_at, payments.c.id], offset, limit)
 
     def coverage_used_cents(self, coverage_id: uuid.UUID, year: int) -> int:
@@ -190,9 +209,11 @@ class SqlAlchemyRepository:
         return int(self.session.scalar(query) or 0)
 
     def list_coverages(
-        self, patient_id: uuid.UUID, *, offset: int, limit: int
+        self, patient_id: uuid.UUID, *, offset: int, limit: int, clinic_id: uuid.UUID | None = None
     ) -> tuple[Sequence[Coverage], int]:
         query = select(Coverage).where(coverages.c.patient_id == patient_id)
+        if clinic_id is not None:
+            query = query.where(coverages.c.clinic_id == clinic_id)
         return self._page(query, [coverages.c.created_at, coverages.c.id], offset, limit)
 
     def payments_for_invoice(self, invoice_id: uuid.UUID) -> Sequence[tuple[Payment, Money]]:
@@ -265,9 +286,11 @@ class SqlAlchemyRepository:
         return None
 
     def list_packages(
-        self, patient_id: uuid.UUID, *, offset: int, limit: int
+        self, patient_id: uuid.UUID, *, offset: int, limit: int, clinic_id: uuid.UUID | None = None
     ) -> tuple[Sequence[Package], int]:
         query = select(Package).where(packages.c.patient_id == patient_id)
+        if clinic_id is not None:
+            query = query.where(packages.c.clinic_id == clinic_id)
         return self._page(query, [packages.c.sold_at, packages.c.id], offset, limit)
 
     def credit_sources(self, clinic_id: uuid.UUID, patient_id: uuid.UUID, currency: str) -> Sequence[Payment]:
@@ -297,12 +320,47 @@ class SqlAlchemyRepository:
         return int(self.session.scalar(query) or 0)
 
     def list_audit(
-        self, *, offset: int, limit: int, entity_id: uuid.UUID | None = None
+        self,
+        *,
+        offset: int,
+        limit: int,
+        entity_id: uuid.UUID | None = None,
+        clinic_id: uuid.UUID | None = None,
     ) -> tuple[Sequence[AuditEntry], int]:
         query = select(AuditEntry)
         if entity_id is not None:
             query = query.where(audit_entries.c.entity_id == entity_id)
+        if clinic_id is not None:
+            # Entries about the clinic itself (its policy, its tax registration) or about its records.
+            owned = union_all(
+                *(
+                    select(table.c.id).where(table.c.clinic_id == clinic_id)
+                    for table in (
+                        charges,
+                        invoices,
+                        credit_notes,
+                        payments,
+                        credit_applications,
+                        coverages,
+                        packages,
+                        price_list_entries,
+                    )
+                )
+            )
+            query = query.where(
+                (audit_entries.c.entity_id == clinic_id) | audit_entries.c.entity_id.in_(owned)
+            )
         return self._page(query, [audit_entries.c.occurred_at, audit_entries.c.id], offset, limit)
+
+    def patient_known_at(self, clinic_id: uuid.UUID, patient_id: uuid.UUID) -> bool:
+        """Whether the patient has a charge or an invoice at the clinic (a care relationship there)."""
+        charged = select(charges.c.id).where(
+            charges.c.clinic_id == clinic_id, charges.c.patient_id == patient_id
+        )
+        invoiced = select(invoices.c.id).where(
+            invoices.c.clinic_id == clinic_id, invoices.c.patient_id == patient_id
+        )
+        return bool(self.session.scalar(select(exists(charged) | exists(invoiced))))
 
     # --- price lists ---
 

@@ -7,6 +7,7 @@ import uuid
 from billing.domain.errors import NotFound
 from billing.domain.invoicing import BillingPolicy, FeeQuote
 from billing.domain.model import ChargeKind
+from billing.service_layer.tenancy import staff_outside
 from billing.service_layer.unit_of_work import BillingUnitOfWork
 from clinic_shared.tokens import Principal
 
@@ -20,7 +21,11 @@ def quote_fee(
     no visit charge and the answer is 404 (ask again shortly).
     """
     visit = uow.repo.charge_for(appointment_id, ChargeKind.APPOINTMENT)
-    if visit is None or (not actor.is_staff and actor.patient_id != visit.patient_id):
+    if (
+        visit is None
+        or staff_outside(actor, visit.clinic_id)
+        or (not actor.is_staff and actor.patient_id != visit.patient_id)
+    ):
         raise NotFound("no charge for this appointment (yet)", field="appointment_id")
     policy = uow.repo.get(BillingPolicy, visit.clinic_id)
     if policy is None:

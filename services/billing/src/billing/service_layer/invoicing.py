@@ -35,6 +35,12 @@ from billing.domain.model import Charge, ChargeKind, Clinic, Package, Patient, T
 from billing.domain.money import Money
 from billing.service_layer.ports import DocumentLinks, StoredResponse
 from billing.service_layer.services import Page, audit
+from billing.service_layer.tenancy import (
+    clinic_filter,
+    ensure_acts_in,
+    ensure_patient_in_reach,
+    staff_outside,
+)
 from billing.service_layer.unit_of_work import BillingUnitOfWork
 from clinic_shared.db import is_conflict
 from clinic_shared.tokens import Principal
@@ -145,6 +151,7 @@ class DraftSplitInvoices(DraftInvoice):
 
 def draft_invoice(uow: BillingUnitOfWork, actor: Principal, cmd: DraftInvoice) -> Invoice:
     """Gather the patient's billable, priced charges at the clinic into a draft for review."""
+    ensure_acts_in(actor, cmd.clinic_id, field="clinic_id")
     charges, currency = _invoiceable(uow, cmd)
     now = uow.clock.now()
     invoice = Invoice.draft(
@@ -172,6 +179,7 @@ def draft_split_invoices(uow: BillingUnitOfWork, actor: Principal, cmd: DraftSpl
     The payer's share of each charge follows its coverage (and what that coverage already paid in the
     year); the patient's invoice holds the remainder. Either draft is left out when it would be empty.
     """
+    ensure_acts_in(actor, cmd.clinic_id, field="clinic_id")
     coverage = uow.repo.get_for_update(Coverage, cmd.coverage_id)
     if coverage is None or (coverage.patient_id, coverage.clinic_id) != (cmd.patient_id, cmd.clinic_id):
         raise NotFound("coverage not found for this patient and clinic", field="coverage_id")
@@ -258,7 +266,8 @@ class AddCoverage:
 
 def add_coverage(uow: BillingUnitOfWork, actor: Principal, cmd: AddCoverage) -> Coverage:
     """Record a patient's WorkSafeBC claim, ICBC claim or extended health plan, for a clinic and a patient
-    billing has heard of (from scheduling's events)."""
+    billing has heard of (from scheduling's events). Clinic-scoped staff add coverages at their clinic."""
+    ensure_acts_in(actor, cmd.clinic_id, field="clinic_id")
     if uow.repo.get(Patient, cmd.patient_id) is None:
         raise NotFound("patient not found", field="patient_id")
     if uow.repo.get(Clinic, cmd.clinic_id) is None:
@@ -271,9 +280,14 @@ def add_coverage(uow: BillingUnitOfWork, actor: Principal, cmd: AddCoverage) -> 
 
 
 def list_coverages(
-    uow: BillingUnitOfWork, patient_id: uuid.UUID, page: Page
+    uow: BillingUnitOfWork, actor: Principal, patient_id: uuid.UUID, page: Page
 ) -> tuple[Sequence[Coverage], int]:
-    return uow.repo.list_coverages(patient_id, offset=page.offset, limit=page.limit)
+    """A patient's coverages: clinic-scoped staff see those at their clinic, and only of a patient with a
+    charge or an invoice there; organisation-wide staff see all."""
+    ensure_patient_in_reach(uow, actor, patient_id)
+    return uow.repo.list_coverages(
+        patient_id, offset=page.offset, limit=page.limit, clinic_id=clinic_filter(actor, None)
+    )
 
 
 def _describe(uow: BillingUnitOfWork, charge: Charge) -> str:
@@ -293,7 +307,7 @@ def issue_invoice(
     The event carries a signed download link to the PDF when links are configured (else nulls).
     """
     invoice = uow.repo.get_for_update(Invoice, invoice_id)
-    if invoice is None:
+    if invoice is None or not actor.acts_in(invoice.clinic_id):
         raise NotFound("invoice not found")
     if invoice.status is not InvoiceStatus.DRAFT:
         raise Conflict(f"only a draft invoice can be issued (this one is {invoice.status})", field="status")
@@ -331,7 +345,7 @@ def issue_invoice(
 def discard_draft(uow: BillingUnitOfWork, actor: Principal, invoice_id: uuid.UUID) -> None:
     """Throw away a draft after review: its charges become billable again (issued invoices are credited)."""
     invoice = uow.repo.get_for_update(Invoice, invoice_id)
-    if invoice is None:
+    if invoice is None or not actor.acts_in(invoice.clinic_id):
         raise NotFound("invoice not found")
     if invoice.status is not InvoiceStatus.DRAFT:
         raise Conflict(
@@ -358,11 +372,16 @@ def _clinic(uow: BillingUnitOfWork, clinic_id: uuid.UUID) -> Clinic:
 
 
 def get_invoice(uow: BillingUnitOfWork, actor: Principal, invoice_id: uuid.UUID) -> Invoice:
-    """Staff see any invoice; a patient their own once issued (a draft is still being prepared)."""
+    """Staff see their clinic's invoices (any clinic's when organisation-wide); a patient their own once
+    issued (a draft is still being prepared)."""
     invoice = uow.repo.get(Invoice, invoice_id)
-    if invoice is None or (
-        not actor.is_staff
-        and (actor.patient_id != invoice.patient_id or invoice.status is InvoiceStatus.DRAFT)
+    if (
+        invoice is None
+        or staff_outside(actor, invoice.clinic_id)
+        or (
+            not actor.is_staff
+            and (actor.patient_id != invoice.patient_id or invoice.status is InvoiceStatus.DRAFT)
+        )
     ):
         raise NotFound("invoice not found")
     return invoice
@@ -378,8 +397,9 @@ class InvoiceFilter:
 def list_invoices(
     uow: BillingUnitOfWork, actor: Principal, page: Page, query: InvoiceFilter
 ) -> tuple[Sequence[Invoice], int]:
-    """Staff see every invoice; a patient only their own issued ones."""
-    patient_id, status = query.patient_id, query.status
+    """Staff see their clinic's invoices (every clinic's when organisation-wide); a patient only their own
+    issued ones."""
+    patient_id, status, clinic_id = query.patient_id, query.status, clinic_filter(actor, query.clinic_id)
     if not actor.is_staff:
         if actor.patient_id is None or patient_id not in (None, actor.patient_id):
             return [], 0
@@ -389,7 +409,7 @@ def list_invoices(
     items, total = uow.repo.list_invoices(
         offset=page.offset,
         limit=page.limit,
-        clinic_id=query.clinic_id,
+        clinic_id=clinic_id,
         patient_id=patient_id,
         status=status,
         issued_only=not actor.is_staff,
@@ -411,6 +431,7 @@ def patient_credit_for(
     """The patient's unapplied credit at a clinic: front desk and billing staff, or the patient themself."""
     if not actor.is_staff and actor.patient_id != patient_id:
         raise NotFound("patient not found")
+    ensure_acts_in(actor, clinic_id, field="clinic_id")
     return patient_credit(uow, clinic_id, patient_id)
 
 
@@ -438,7 +459,7 @@ def issue_credit_note(
 
 def _issue_credit_note(uow: BillingUnitOfWork, actor: Principal, cmd: IssueCreditNote) -> CreditNote:
     invoice = uow.repo.get_for_update(Invoice, cmd.invoice_id)
-    if invoice is None:
+    if invoice is None or not actor.acts_in(invoice.clinic_id):
         raise NotFound("invoice not found")
     if cmd.void == (cmd.amount_cents is not None):
         raise RuleViolation("give either amount_cents (partial) or void=true (full)", field="amount_cents")
@@ -524,6 +545,7 @@ def record_payment(
 
 
 def _record_payment(uow: BillingUnitOfWork, actor: Principal, cmd: RecordPayment) -> Payment:
+    ensure_acts_in(actor, cmd.clinic_id, field="clinic_id")
     amount = Money(cmd.amount_cents, cmd.currency)
     if amount.is_zero or amount.is_negative:
         raise RuleViolation("a payment is a positive amount", field="amount_cents")
@@ -543,7 +565,7 @@ def _record_payment(uow: BillingUnitOfWork, actor: Principal, cmd: RecordPayment
     # Locked in a fixed order so that two payments touching the same invoices cannot deadlock.
     for request in sorted(cmd.allocations, key=lambda a: a.invoice_id):
         invoice = uow.repo.get_for_update(Invoice, request.invoice_id)
-        if invoice is None:
+        if invoice is None or not actor.acts_in(invoice.clinic_id):
             raise NotFound("invoice not found", field="allocations")
         if invoice.currency != amount.currency:
             raise RuleViolation(f"that invoice is in {invoice.currency}", field="allocations")
@@ -598,7 +620,7 @@ def refund_payment(
 
 def _refund_payment(uow: BillingUnitOfWork, actor: Principal, cmd: RefundPayment) -> Payment:
     original = uow.repo.get_for_update(Payment, cmd.payment_id)
-    if original is None:
+    if original is None or not actor.acts_in(original.clinic_id):
         raise NotFound("payment not found")
     if not cmd.reason.strip():
         raise RuleViolation("a refund needs a reason", field="reason")
@@ -633,19 +655,31 @@ def _refund_payment(uow: BillingUnitOfWork, actor: Principal, cmd: RefundPayment
 
 def get_payment(uow: BillingUnitOfWork, actor: Principal, payment_id: uuid.UUID) -> Payment:
     payment = uow.repo.get(Payment, payment_id)
-    if payment is None or (not actor.is_staff and actor.patient_id != payment.patient_id):
+    if (
+        payment is None
+        or staff_outside(actor, payment.clinic_id)
+        or (not actor.is_staff and actor.patient_id != payment.patient_id)
+    ):
         raise NotFound("payment not found")
     return payment
 
 
 def list_payments(
-    uow: BillingUnitOfWork, actor: Principal, page: Page, patient_id: uuid.UUID | None
+    uow: BillingUnitOfWork,
+    actor: Principal,
+    page: Page,
+    patient_id: uuid.UUID | None,
+    clinic_id: uuid.UUID | None = None,
 ) -> tuple[Sequence[Payment], int]:
+    """Staff see their clinic's payments (every clinic's when organisation-wide); a patient their own."""
+    clinic_id = clinic_filter(actor, clinic_id)
     if not actor.is_staff:
         if actor.patient_id is None or patient_id not in (None, actor.patient_id):
             return [], 0
         patient_id = actor.patient_id
-    return uow.repo.list_payments(offset=page.offset, limit=page.limit, patient_id=patient_id)
+    return uow.repo.list_payments(
+        offset=page.offset, limit=page.limit, patient_id=patient_id, clinic_id=clinic_id
+    )
 
 
 @dataclass(frozen=True)
@@ -672,6 +706,7 @@ def apply_patient_credit(
 
 
 def _apply_patient_credit(uow: BillingUnitOfWork, actor: Principal, cmd: ApplyCredit) -> CreditApplication:
+    ensure_acts_in(actor, cmd.clinic_id, field="clinic_id")
     # The credit's payments are locked before the invoices, each set in a fixed order: a concurrent
     # application waits here and then sees what is left. Payments lock invoices only and refunds one
     # payment, so no lock cycle with them either.
@@ -679,7 +714,7 @@ def _apply_patient_credit(uow: BillingUnitOfWork, actor: Principal, cmd: ApplyCr
     invoices: dict[uuid.UUID, Invoice] = {}
     for invoice_id in sorted({a.invoice_id for a in cmd.allocations}):
         invoice = uow.repo.get_for_update(Invoice, invoice_id)
-        if invoice is None:
+        if invoice is None or not actor.acts_in(invoice.clinic_id):
             raise NotFound("invoice not found", field="allocations")
         invoices[invoice_id] = invoice
     now = uow.clock.now()
@@ -753,6 +788,7 @@ class SellPackage:
 
 def sell_package(uow: BillingUnitOfWork, actor: Principal, cmd: SellPackage) -> Package:
     """Sell prepaid sessions: the package, and a draft invoice for its price to review and issue."""
+    ensure_acts_in(actor, cmd.clinic_id, field="clinic_id")
     now = uow.clock.now()
     price = Money(cmd.amount_cents, cmd.currency)
     package = Package(
@@ -802,5 +838,12 @@ def sell_package(uow: BillingUnitOfWork, actor: Principal, cmd: SellPackage) -> 
     return package
 
 
-def list_packages(uow: BillingUnitOfWork, patient_id: uuid.UUID, page: Page) -> tuple[Sequence[Package], int]:
-    return uow.repo.list_packages(patient_id, offset=page.offset, limit=page.limit)
+def list_packages(
+    uow: BillingUnitOfWork, actor: Principal, patient_id: uuid.UUID, page: Page
+) -> tuple[Sequence[Package], int]:
+    """A patient's packages: clinic-scoped staff see those sold at their clinic, and only of a patient with
+    a charge or an invoice there; organisation-wide staff see all."""
+    ensure_patient_in_reach(uow, actor, patient_id)
+    return uow.repo.list_packages(
+        patient_id, offset=page.offset, limit=page.limit, clinic_id=clinic_filter(actor, None)
+    )

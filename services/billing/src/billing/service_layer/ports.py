@@ -116,13 +116,18 @@ class BillingRepository(Protocol):
     def credit_notes_for(self, invoice_id: uuid.UUID) -> Sequence[CreditNote]: ...
 
     def list_payments(
-        self, *, offset: int, limit: int, patient_id: uuid.UUID | None = None
+        self,
+        *,
+        offset: int,
+        limit: int,
+        patient_id: uuid.UUID | None = None,
+        clinic_id: uuid.UUID | None = None,
     ) -> tuple[Sequence[Payment], int]: ...
 
     def coverage_used_cents(self, coverage_id: uuid.UUID, year: int) -> int: ...
 
     def list_coverages(
-        self, patient_id: uuid.UUID, *, offset: int, limit: int
+        self, patient_id: uuid.UUID, *, offset: int, limit: int, clinic_id: uuid.UUID | None = None
     ) -> tuple[Sequence[Coverage], int]: ...
 
     def payments_for_invoice(self, invoice_id: uuid.UUID) -> Sequence[tuple[Payment, Money]]: ...
@@ -144,7 +149,7 @@ class BillingRepository(Protocol):
     ) -> Package | None: ...
 
     def list_packages(
-        self, patient_id: uuid.UUID, *, offset: int, limit: int
+        self, patient_id: uuid.UUID, *, offset: int, limit: int, clinic_id: uuid.UUID | None = None
     ) -> tuple[Sequence[Package], int]: ...
 
     def credit_sources(
@@ -154,8 +159,17 @@ class BillingRepository(Protocol):
     def patient_credit_cents(self, clinic_id: uuid.UUID, patient_id: uuid.UUID) -> int: ...
 
     def list_audit(
-        self, *, offset: int, limit: int, entity_id: uuid.UUID | None = None
+        self,
+        *,
+        offset: int,
+        limit: int,
+        entity_id: uuid.UUID | None = None,
+        clinic_id: uuid.UUID | None = None,
     ) -> tuple[Sequence[AuditEntry], int]: ...
+
+    def patient_known_at(self, clinic_id: uuid.UUID, patient_id: uuid.UUID) -> bool:
+        """Whether the patient has a charge or an invoice at the clinic (a care relationship there)."""
+        ...
 
     def price_list(self, clinic_id: uuid.UUID, treatment_type_id: uuid.UUID) -> PriceList: ...
 

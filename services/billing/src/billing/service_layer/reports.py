@@ -8,7 +8,9 @@ from datetime import date, datetime, time, timedelta, tzinfo
 
 from billing.domain import reports
 from billing.domain.model import Clinic, Practitioner, TreatmentType, local_date, zone_or_utc
+from billing.service_layer.tenancy import ensure_acts_in
 from billing.service_layer.unit_of_work import BillingUnitOfWork
+from clinic_shared.tokens import Principal
 
 
 @dataclass(frozen=True)
@@ -18,8 +20,11 @@ class Period:
     last_day: date
 
 
-def outstanding(uow: BillingUnitOfWork, clinic_id: uuid.UUID, as_of: date | None) -> list[reports.AgingRow]:
+def outstanding(
+    uow: BillingUnitOfWork, actor: Principal, clinic_id: uuid.UUID, as_of: date | None
+) -> list[reports.AgingRow]:
     """Unpaid balances of issued invoices per patient and payer, aged from the invoice date."""
+    ensure_acts_in(actor, clinic_id, field="clinic_id")
     zone = _zone(uow, clinic_id)
     today = as_of or local_date(uow.clock.now(), zone)
     balances = [
@@ -32,8 +37,9 @@ def outstanding(uow: BillingUnitOfWork, clinic_id: uuid.UUID, as_of: date | None
     return reports.aging(balances, today)
 
 
-def daily_payments(uow: BillingUnitOfWork, period: Period) -> list[reports.DailyPayments]:
+def daily_payments(uow: BillingUnitOfWork, actor: Principal, period: Period) -> list[reports.DailyPayments]:
     """Money received (and refunded) per day of the clinic's calendar and method."""
+    ensure_acts_in(actor, period.clinic_id, field="clinic_id")
     zone = _zone(uow, period.clinic_id)
     start = datetime.combine(period.first_day, time(), zone)
     end = datetime.combine(period.last_day + timedelta(days=1), time(), zone)
@@ -56,8 +62,9 @@ class NamedRevenue:
     treatment_name: str
 
 
-def revenue(uow: BillingUnitOfWork, period: Period) -> list[NamedRevenue]:
+def revenue(uow: BillingUnitOfWork, actor: Principal, period: Period) -> list[NamedRevenue]:
     """Revenue (invoiced less credited, before tax) per practitioner and treatment, by date of service."""
+    ensure_acts_in(actor, period.clinic_id, field="clinic_id")
     invoices, credit_notes = uow.repo.revenue_ledger(period.clinic_id, period.first_day, period.last_day)
     facts = reports.revenue_facts(invoices, credit_notes, period.first_day, period.last_day)
     named = []

@@ -33,6 +33,7 @@ from billing.domain.model import (
     zone_or_utc,
 )
 from billing.domain.money import Money
+from billing.service_layer.tenancy import clinic_filter, ensure_acts_in, staff_outside
 from billing.service_layer.unit_of_work import BillingUnitOfWork
 from clinic_shared.db import is_conflict
 from clinic_shared.tokens import Principal
@@ -144,12 +145,16 @@ class SetPrice:
 
 
 def set_price(
-    uow: BillingUnitOfWork, cmd: SetPrice, actor_id: uuid.UUID | None = None
+    uow: BillingUnitOfWork, cmd: SetPrice, actor: Principal | None = None
 ) -> tuple[PriceListEntry, bool]:
     """Set a treatment's price at a clinic from a date; returns the entry and whether it is new.
 
+    ``actor`` is the staff member asking (None: billing itself, opening a price list from an event).
     Charges waiting for a price that this entry now covers are priced; priced charges are never touched.
     """
+    if actor is not None:
+        ensure_acts_in(actor, cmd.clinic_id, field="clinic_id")
+    actor_id = actor.account_id if actor is not None else None
     price = Money(cmd.amount_cents, cmd.currency)
     clinic = uow.repo.get(Clinic, cmd.clinic_id)
     if clinic is not None and clinic.currency != price.currency:
@@ -197,20 +202,27 @@ def set_initial_price(uow: BillingUnitOfWork, cmd: SetPrice) -> PriceListEntry |
 
 
 def list_prices(
-    uow: BillingUnitOfWork, clinic_id: uuid.UUID, page: Page, treatment_type_id: uuid.UUID | None = None
+    uow: BillingUnitOfWork,
+    actor: Principal,
+    clinic_id: uuid.UUID,
+    page: Page,
+    treatment_type_id: uuid.UUID | None = None,
 ) -> tuple[Sequence[PriceListEntry], int]:
+    ensure_acts_in(actor, clinic_id, field="clinic_id")
     return uow.repo.list_prices(
         clinic_id, offset=page.offset, limit=page.limit, treatment_type_id=treatment_type_id
     )
 
 
 def prices_in_force(
-    uow: BillingUnitOfWork, clinic_id: uuid.UUID, on: date | None = None
+    uow: BillingUnitOfWork, actor: Principal, clinic_id: uuid.UUID, on: date | None = None
 ) -> list[PriceListEntry]:
     """Each treatment type's price on a day (default: today in the clinic), what a visit then is charged.
 
     Only entries in force are shown: history and announced future changes stay in the staff's price list.
+    Patients may read any clinic's; staff their own clinic's (every clinic's when organisation-wide).
     """
+    ensure_acts_in(actor, clinic_id, field="clinic_id")
     day = on or local_date(uow.clock.now(), _zone(uow.repo.get(Clinic, clinic_id)))
     entries, _ = uow.repo.list_prices(clinic_id, offset=0, limit=10_000)
     by_treatment: dict[uuid.UUID, list[PriceListEntry]] = {}
@@ -403,7 +415,7 @@ class WaiveFee:
 def waive_fee(uow: BillingUnitOfWork, actor: Principal, cmd: WaiveFee) -> Charge:
     """Staff forgive a late-cancellation or no-show fee that is not yet invoiced, giving a reason."""
     charge = uow.repo.get_for_update(Charge, cmd.charge_id)
-    if charge is None:
+    if charge is None or not actor.acts_in(charge.clinic_id):
         raise NotFound("charge not found")
     charge.waive(reason=cmd.reason, by=actor.account_id, now=uow.clock.now())
     audit(uow, actor.account_id, "charge", charge.id, "waived", reason=cmd.reason)
@@ -429,6 +441,7 @@ class SetBillingPolicy:
 
 def set_billing_policy(uow: BillingUnitOfWork, actor: Principal, cmd: SetBillingPolicy) -> BillingPolicy:
     """Replace a clinic's fee and tax policy; it applies to fees and invoices made from now on."""
+    ensure_acts_in(actor, cmd.clinic_id, field="clinic_id")
     facts = {name: value for name, value in vars(cmd).items() if name != "clinic_id"}
     candidate = BillingPolicy(clinic_id=cmd.clinic_id, updated_at=uow.clock.now(), **facts)
     policy = uow.repo.get_for_update(BillingPolicy, cmd.clinic_id)
@@ -450,7 +463,8 @@ def set_billing_policy(uow: BillingUnitOfWork, actor: Principal, cmd: SetBilling
     return policy
 
 
-def get_billing_policy(uow: BillingUnitOfWork, clinic_id: uuid.UUID) -> BillingPolicy:
+def get_billing_policy(uow: BillingUnitOfWork, actor: Principal, clinic_id: uuid.UUID) -> BillingPolicy:
+    ensure_acts_in(actor, clinic_id, field="clinic_id")
     policy = uow.repo.get(BillingPolicy, clinic_id)
     if policy is None:
         raise NotFound("this clinic has no billing policy yet")
@@ -483,9 +497,19 @@ def audit(
 
 
 def list_audit(
-    uow: BillingUnitOfWork, page: Page, entity_id: uuid.UUID | None
+    uow: BillingUnitOfWork,
+    actor: Principal,
+    page: Page,
+    entity_id: uuid.UUID | None,
+    clinic_id: uuid.UUID | None = None,
 ) -> tuple[Sequence[AuditEntry], int]:
-    return uow.repo.list_audit(offset=page.offset, limit=page.limit, entity_id=entity_id)
+    """The audit trail; clinic-scoped staff see only entries about their clinic and its records."""
+    return uow.repo.list_audit(
+        offset=page.offset,
+        limit=page.limit,
+        entity_id=entity_id,
+        clinic_id=clinic_filter(actor, clinic_id),
+    )
 
 
 @dataclass(frozen=True)
@@ -500,8 +524,9 @@ class ChargeFilter:
 def list_charges(
     uow: BillingUnitOfWork, actor: Principal, page: Page, query: ChargeFilter
 ) -> tuple[Sequence[Charge], int]:
-    """Staff see every charge; a patient only their own (asking for anyone else's gives an empty page)."""
-    patient_id = query.patient_id
+    """Staff see their clinic's charges (every clinic's when organisation-wide); a patient only their own
+    (asking for anyone else's gives an empty page)."""
+    patient_id, clinic_id = query.patient_id, clinic_filter(actor, query.clinic_id)
     if not actor.is_staff:
         if actor.patient_id is None or patient_id not in (None, actor.patient_id):
             return [], 0
@@ -511,7 +536,7 @@ def list_charges(
         limit=page.limit,
         patient_id=patient_id,
         appointment_id=query.appointment_id,
-        clinic_id=query.clinic_id,
+        clinic_id=clinic_id,
         status=query.status,
         needs_price=query.needs_price,
     )
@@ -519,7 +544,11 @@ def list_charges(
 
 def get_charge(uow: BillingUnitOfWork, actor: Principal, charge_id: uuid.UUID) -> Charge:
     charge = uow.repo.get(Charge, charge_id)
-    if charge is None or (not actor.is_staff and actor.patient_id != charge.patient_id):
+    if (
+        charge is None
+        or staff_outside(actor, charge.clinic_id)
+        or (not actor.is_staff and actor.patient_id != charge.patient_id)
+    ):
         raise NotFound("charge not found")
     return charge
 

@@ -10,6 +10,7 @@ from sqlalchemy import exc
 from billing.domain.errors import Conflict
 from billing.domain.tax_registration import TaxRegistration
 from billing.service_layer.services import audit
+from billing.service_layer.tenancy import ensure_acts_in
 from billing.service_layer.unit_of_work import BillingUnitOfWork
 from clinic_shared.db import is_conflict
 from clinic_shared.tokens import Principal
@@ -25,6 +26,7 @@ def set_tax_registration(
     uow: BillingUnitOfWork, actor: Principal, cmd: SetTaxRegistration
 ) -> TaxRegistration:
     """Record the clinic's number (None: not registered); documents rendered from now on print it."""
+    ensure_acts_in(actor, cmd.clinic_id, field="clinic_id")
     now = uow.clock.now()
     registration = uow.repo.get_for_update(TaxRegistration, cmd.clinic_id)
     if registration is None:
@@ -54,8 +56,9 @@ def set_tax_registration(
     return registration
 
 
-def get_tax_registration(uow: BillingUnitOfWork, clinic_id: uuid.UUID) -> TaxRegistration:
+def get_tax_registration(uow: BillingUnitOfWork, actor: Principal, clinic_id: uuid.UUID) -> TaxRegistration:
     """What billing has on file; a clinic with nothing recorded reads as not registered."""
+    ensure_acts_in(actor, clinic_id, field="clinic_id")
     return uow.repo.get(TaxRegistration, clinic_id) or TaxRegistration(clinic_id)
 
 

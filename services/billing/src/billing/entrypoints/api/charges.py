@@ -26,6 +26,7 @@ blp = Blueprint("charges", __name__, url_prefix="/charges", description="Charges
 @blp.arguments(schemas.ChargeQuery(), location="query")
 @blp.response(200, schemas.ChargeSchema(many=True))
 @blp.paginate()
+@blp.alt_response(404, description="clinic_id names another clinic than the caller's (field `clinic_id`)")
 def list_charges(query: dict[str, Any], pagination_parameters: PaginationParameters) -> Sequence[Charge]:
     with container().uow() as uow:
         items, pagination_parameters.item_count = services.list_charges(

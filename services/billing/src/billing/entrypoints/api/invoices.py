@@ -25,6 +25,7 @@ blp = Blueprint("invoices", __name__, url_prefix="/invoices", description="Invoi
 @blp.arguments(schemas.DraftInvoiceRequest())
 @blp.response(201, schemas.InvoiceSchema, description="A draft gathering the patient's billable charges")
 @blp.alt_response(422, description="No billable charges, or an invalid field")
+@blp.alt_response(404, description="clinic_id names another clinic than the caller's (field `clinic_id`)")
 @require_roles(*BILLING_STAFF)
 def draft_invoice(body: dict[str, Any]) -> Invoice:
     with container().uow() as uow:
@@ -44,8 +45,13 @@ def draft_split_invoices(body: dict[str, Any]) -> list[Invoice]:
 
 @blp.route("", methods=["GET"])
 @blp.arguments(schemas.InvoiceQuery(), location="query")
-@blp.response(200, schemas.InvoiceSchema(many=True), description="Staff: any; a patient: their issued ones")
+@blp.response(
+    200,
+    schemas.InvoiceSchema(many=True),
+    description="Staff: their clinic's (all when organisation-wide); a patient: their issued ones",
+)
 @blp.paginate()
+@blp.alt_response(404, description="clinic_id names another clinic than the caller's (field `clinic_id`)")
 def list_invoices(query: dict[str, Any], pagination_parameters: PaginationParameters) -> Sequence[Invoice]:
     with container().uow() as uow:
         items, pagination_parameters.item_count = invoicing.list_invoices(

@@ -27,7 +27,11 @@ blp = Blueprint("payments", __name__, url_prefix="", description="Payments, refu
 @blp.arguments(schemas.PaymentRequest())
 @blp.response(201, schemas.PaymentSchema, description="A replay returns the first response")
 @blp.alt_response(422, description="Invalid allocation, or the Idempotency-Key was used for another request")
-@blp.alt_response(404, description="An allocation names an invoice that does not exist (field `allocations`)")
+@blp.alt_response(
+    404,
+    description="clinic_id names another clinic than the caller's (field `clinic_id`), or an allocation "
+    "names an invoice that does not exist or is another clinic's (field `allocations`)",
+)
 @require_roles(*BILLING_STAFF, "front_desk")
 def record_payment(headers: dict[str, Any], body: dict[str, Any]) -> Response:
     allocations = [invoicing.AllocationRequest(**a) for a in body.pop("allocations")]
@@ -65,10 +69,11 @@ def refund_payment(headers: dict[str, Any], body: dict[str, Any], payment_id: uu
 @blp.arguments(schemas.PaymentQuery(), location="query")
 @blp.response(200, schemas.PaymentSchema(many=True))
 @blp.paginate()
+@blp.alt_response(404, description="clinic_id names another clinic than the caller's (field `clinic_id`)")
 def list_payments(query: dict[str, Any], pagination_parameters: PaginationParameters) -> Sequence[Payment]:
     with container().uow() as uow:
         items, pagination_parameters.item_count = invoicing.list_payments(
-            uow, current_principal(), page_of(pagination_parameters), query["patient_id"]
+            uow, current_principal(), page_of(pagination_parameters), query["patient_id"], query["clinic_id"]
         )
         return items
 
@@ -100,7 +105,7 @@ def add_coverage(body: dict[str, Any], patient_id: uuid.UUID) -> Coverage:
 def list_coverages(patient_id: uuid.UUID, pagination_parameters: PaginationParameters) -> Sequence[Coverage]:
     with container().uow() as uow:
         items, pagination_parameters.item_count = invoicing.list_coverages(
-            uow, patient_id, page_of(pagination_parameters)
+            uow, current_principal(), patient_id, page_of(pagination_parameters)
         )
         return items
 
@@ -108,6 +113,7 @@ def list_coverages(patient_id: uuid.UUID, pagination_parameters: PaginationParam
 @blp.route("/packages", methods=["POST"])
 @blp.arguments(schemas.SellPackageRequest())
 @blp.response(201, schemas.PackageSchema, description="The package and a draft invoice for its price")
+@blp.alt_response(404, description="clinic_id names another clinic than the caller's (field `clinic_id`)")
 @require_roles(*BILLING_STAFF, "front_desk")
 def sell_package(body: dict[str, Any]) -> Package:
     with container().uow() as uow:
@@ -121,7 +127,7 @@ def sell_package(body: dict[str, Any]) -> Package:
 def list_packages(patient_id: uuid.UUID, pagination_parameters: PaginationParameters) -> Sequence[Package]:
     with container().uow() as uow:
         items, pagination_parameters.item_count = invoicing.list_packages(
-            uow, patient_id, page_of(pagination_parameters)
+            uow, current_principal(), patient_id, page_of(pagination_parameters)
         )
         return items
 
@@ -130,7 +136,7 @@ def list_packages(patient_id: uuid.UUID, pagination_parameters: PaginationParame
 @blp.arguments(schemas.CreditQuery(), location="query")
 @blp.response(200, schemas.CreditSchema)
 @blp.alt_response(403, description="A staff role other than billing, admin or front desk")
-@blp.alt_response(404, description="Another patient's credit")
+@blp.alt_response(404, description="Another patient's credit, or another clinic's")
 def patient_credit(query: dict[str, Any], patient_id: uuid.UUID) -> dict[str, Any]:
     """What the patient has paid and not yet had applied: billing staff and front desk, or the patient."""
     actor = current_principal()

@@ -37,7 +37,7 @@ def set_policy(body: dict[str, Any], clinic_id: uuid.UUID) -> BillingPolicy:
 @require_roles(*STAFF_ROLES)
 def get_policy(clinic_id: uuid.UUID) -> BillingPolicy:
     with container().uow() as uow:
-        return services.get_billing_policy(uow, clinic_id)
+        return services.get_billing_policy(uow, current_principal(), clinic_id)
 
 
 @blp.route("/clinics/<uuid:clinic_id>/tax-registration", methods=["PUT"])
@@ -58,17 +58,18 @@ def set_tax_registration(body: dict[str, Any], clinic_id: uuid.UUID) -> TaxRegis
 @require_roles(*STAFF_ROLES)
 def get_tax_registration(clinic_id: uuid.UUID) -> TaxRegistration:
     with container().uow() as uow:
-        return tax_registration.get_tax_registration(uow, clinic_id)
+        return tax_registration.get_tax_registration(uow, current_principal(), clinic_id)
 
 
 @blp.route("/audit", methods=["GET"])
 @blp.arguments(schemas.AuditQuery(), location="query")
 @blp.response(200, schemas.AuditEntrySchema(many=True))
 @blp.paginate()
+@blp.alt_response(404, description="clinic_id names another clinic than the caller's (field `clinic_id`)")
 @require_roles(*BILLING_STAFF)
 def list_audit(query: dict[str, Any], pagination_parameters: PaginationParameters) -> Sequence[AuditEntry]:
     with container().uow() as uow:
         items, pagination_parameters.item_count = services.list_audit(
-            uow, page_of(pagination_parameters), query["entity_id"]
+            uow, current_principal(), page_of(pagination_parameters), query["entity_id"], query["clinic_id"]
         )
         return items

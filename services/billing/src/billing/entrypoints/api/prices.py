@@ -32,7 +32,7 @@ def set_price(
         entry, created = services.set_price(
             uow,
             services.SetPrice(clinic_id=clinic_id, treatment_type_id=treatment_type_id, **body),
-            current_principal().account_id,
+            current_principal(),
         )
         return entry, 201 if created else 200
 
@@ -47,7 +47,7 @@ def list_prices(
 ) -> Sequence[PriceListEntry]:
     with container().uow() as uow:
         items, pagination_parameters.item_count = services.list_prices(
-            uow, clinic_id, page_of(pagination_parameters), query["treatment_type_id"]
+            uow, current_principal(), clinic_id, page_of(pagination_parameters), query["treatment_type_id"]
         )
         return items
 
@@ -62,9 +62,10 @@ class InForceQuery(Schema):
 @blp.arguments(InForceQuery(), location="query")
 @blp.response(200, schemas.PriceEntrySchema(many=True))
 def list_prices_in_force(query: dict[str, Any], clinic_id: uuid.UUID) -> Sequence[PriceListEntry]:
-    """What each treatment type costs on a day, for anyone signed in (patients read it before booking).
+    """What each treatment type costs on a day, for patients (they read it before booking) and the
+    clinic's staff (any clinic's for organisation-wide staff; another clinic's is 404 to clinic staff).
 
     One entry per priced treatment type; past and announced future prices stay in the staff's price list.
     """
     with container().uow() as uow:
-        return services.prices_in_force(uow, clinic_id, query["on"])
+        return services.prices_in_force(uow, current_principal(), clinic_id, query["on"])

@@ -14,7 +14,7 @@ from marshmallow import Schema
 from billing.entrypoints.api import schemas
 from billing.entrypoints.api.context import BILLING_STAFF, container
 from billing.service_layer import reports
-from clinic_shared.web.auth import require_roles
+from clinic_shared.web.auth import current_principal, require_roles
 from clinic_shared.web.request_limits import Blueprint
 
 blp = Blueprint("reports", __name__, url_prefix="/reports", description="Reports for billing staff")
@@ -40,19 +40,24 @@ def _csv(rows: Sequence[Any], schema: Schema, name: str) -> Response:
 @blp.arguments(schemas.OutstandingQuery(), location="query")
 @blp.response(200, schemas.AgingRowSchema(many=True), description="Balances in aging buckets (cents)")
 @blp.paginate()
+@blp.alt_response(404, description="clinic_id names another clinic than the caller's (field `clinic_id`)")
 @require_roles(*BILLING_STAFF)
 def outstanding(query: dict[str, Any], pagination_parameters: PaginationParameters) -> Sequence[Any]:
     with container().uow() as uow:
-        return _page(reports.outstanding(uow, query["clinic_id"], query["as_of"]), pagination_parameters)
+        return _page(
+            reports.outstanding(uow, current_principal(), query["clinic_id"], query["as_of"]),
+            pagination_parameters,
+        )
 
 
 @blp.route("/outstanding.csv", methods=["GET"])
 @blp.arguments(schemas.OutstandingQuery(), location="query")
 @blp.response(200, content_type="text/csv")
+@blp.alt_response(404, description="clinic_id names another clinic than the caller's (field `clinic_id`)")
 @require_roles(*BILLING_STAFF)
 def outstanding_csv(query: dict[str, Any]) -> Response:
     with container().uow() as uow:
-        rows = reports.outstanding(uow, query["clinic_id"], query["as_of"])
+        rows = reports.outstanding(uow, current_principal(), query["clinic_id"], query["as_of"])
     return _csv(rows, schemas.AgingRowSchema(), "outstanding")
 
 
@@ -60,19 +65,23 @@ def outstanding_csv(query: dict[str, Any]) -> Response:
 @blp.arguments(schemas.PeriodQuery(), location="query")
 @blp.response(200, schemas.DailyPaymentsSchema(many=True))
 @blp.paginate()
+@blp.alt_response(404, description="clinic_id names another clinic than the caller's (field `clinic_id`)")
 @require_roles(*BILLING_STAFF)
 def daily_payments(query: dict[str, Any], pagination_parameters: PaginationParameters) -> Sequence[Any]:
     with container().uow() as uow:
-        return _page(reports.daily_payments(uow, reports.Period(**query)), pagination_parameters)
+        return _page(
+            reports.daily_payments(uow, current_principal(), reports.Period(**query)), pagination_parameters
+        )
 
 
 @blp.route("/payments.csv", methods=["GET"])
 @blp.arguments(schemas.PeriodQuery(), location="query")
 @blp.response(200, content_type="text/csv")
+@blp.alt_response(404, description="clinic_id names another clinic than the caller's (field `clinic_id`)")
 @require_roles(*BILLING_STAFF)
 def daily_payments_csv(query: dict[str, Any]) -> Response:
     with container().uow() as uow:
-        rows = reports.daily_payments(uow, reports.Period(**query))
+        rows = reports.daily_payments(uow, current_principal(), reports.Period(**query))
     return _csv(rows, schemas.DailyPaymentsSchema(), "payments")
 
 
@@ -80,17 +89,21 @@ def daily_payments_csv(query: dict[str, Any]) -> Response:
 @blp.arguments(schemas.PeriodQuery(), location="query")
 @blp.response(200, schemas.RevenueRowSchema(many=True))
 @blp.paginate()
+@blp.alt_response(404, description="clinic_id names another clinic than the caller's (field `clinic_id`)")
 @require_roles(*BILLING_STAFF)
 def revenue(query: dict[str, Any], pagination_parameters: PaginationParameters) -> Sequence[Any]:
     with container().uow() as uow:
-        return _page(reports.revenue(uow, reports.Period(**query)), pagination_parameters)
+        return _page(
+            reports.revenue(uow, current_principal(), reports.Period(**query)), pagination_parameters
+        )
 
 
 @blp.route("/revenue.csv", methods=["GET"])
 @blp.arguments(schemas.PeriodQuery(), location="query")
 @blp.response(200, content_type="text/csv")
+@blp.alt_response(404, description="clinic_id names another clinic than the caller's (field `clinic_id`)")
 @require_roles(*BILLING_STAFF)
 def revenue_csv(query: dict[str, Any]) -> Response:
     with container().uow() as uow:
-        rows = reports.revenue(uow, reports.Period(**query))
+        rows = reports.revenue(uow, current_principal(), reports.Period(**query))
     return _csv(rows, schemas.RevenueRowSchema(), "revenue")

@@ -389,6 +389,7 @@ class RefundRequest(Schema):
 
 class PaymentQuery(Schema):
     patient_id = fields.UUID(load_default=None)
+    clinic_id = fields.UUID(load_default=None)
 
 
 class CreditQuery(Schema):
@@ -432,6 +433,10 @@ class CreditApplicationSchema(Schema):
 
 class AuditQuery(Schema):
     entity_id = fields.UUID(load_default=None)
+    clinic_id = fields.UUID(
+        load_default=None,
+        metadata={"description": "Entries about this clinic and its records (clinic-scoped staff: theirs)"},
+    )
 
 
 class AuditEntrySchema(Schema):
