@@ -28,6 +28,7 @@ from notifications.adapters import orm
 from notifications.bootstrap import Container, bootstrap
 from notifications.config import NotificationsSettings
 from notifications.domain.model import Channel, Delivery, DeliveryKind, DeliveryStatus
+from notifications.entrypoints.cli import OPERATOR
 from notifications.service_layer import services
 
 pytestmark = pytest.mark.integration
@@ -233,7 +234,7 @@ def test_the_reminder_of_a_cancelled_appointment_is_never_sent(
     worker, container = system
     with container.uow() as uow:  # e-mail reminders one hour ahead, so they fall due within seconds
         services.change_reminder_policy(
-            uow, services.ChangeReminderPolicy(events.clinic_id, 1, None, True, None, None)
+            uow, OPERATOR, services.ChangeReminderPolicy(events.clinic_id, 1, None, True, None, None)
         )
     kept, cancelled = uuid.uuid4(), uuid.uuid4()
     worker.start()

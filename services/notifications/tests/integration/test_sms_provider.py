@@ -23,6 +23,7 @@ from notifications.bootstrap import Container, bootstrap
 from notifications.config import NotificationsSettings
 from notifications.domain.model import Channel, Delivery, DeliveryKind, DeliveryStatus
 from notifications.entrypoints.api import create_app
+from notifications.entrypoints.cli import OPERATOR
 from notifications.entrypoints.dispatcher import Dispatcher
 from notifications.entrypoints.handlers import HANDLERS
 from notifications.service_layer import services
@@ -110,7 +111,7 @@ def attempts(container: Container, delivery: Delivery) -> list[tuple[int, str, s
 def sms_only_reminders(container: Container, clinic_id: Any) -> None:
     with container.uow() as uow:
         services.change_reminder_policy(
-            uow, services.ChangeReminderPolicy(clinic_id, None, 24, True, None, None)
+            uow, OPERATOR, services.ChangeReminderPolicy(clinic_id, None, 24, True, None, None)
         )
 
 
@@ -208,7 +209,7 @@ def test_an_email_reminder_the_smtp_server_refuses_falls_back_to_an_sms_through_
     try:
         with container.uow() as uow:  # e-mail reminders only: any SMS now is the fallback
             services.change_reminder_policy(
-                uow, services.ChangeReminderPolicy(events.clinic_id, 48, None, True, None, None)
+                uow, OPERATOR, services.ChangeReminderPolicy(events.clinic_id, 48, None, True, None, None)
             )
         for event in [*events.catalogue(), events.booked()]:
             with container.uow() as uow:

@@ -13,6 +13,7 @@ from flask.testing import FlaskClient
 
 from clinic_shared.testing.tokens import TestIssuer
 from notifications.bootstrap import Container
+from notifications.entrypoints.cli import OPERATOR
 from notifications.entrypoints.dispatcher import Dispatcher
 from notifications.service_layer import services
 
@@ -27,7 +28,7 @@ def booked_three(
     apply(*events.catalogue(phone=None))
     with container.uow() as uow:
         services.change_reminder_policy(
-            uow, services.ChangeReminderPolicy(events.clinic_id, None, None, True, None, None)
+            uow, OPERATOR, services.ChangeReminderPolicy(events.clinic_id, None, None, True, None, None)
         )
     ids = []
     for day in (10, 11, 12):

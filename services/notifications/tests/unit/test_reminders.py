@@ -14,6 +14,7 @@ from clinic_shared.testing.tokens import TestIssuer
 from notifications.bootstrap import Container, bootstrap
 from notifications.config import NotificationsSettings
 from notifications.domain.model import Channel, Delivery, DeliveryKind, DeliveryStatus
+from notifications.entrypoints.cli import OPERATOR
 from notifications.entrypoints.dispatcher import Dispatcher
 from notifications.entrypoints.handlers import HANDLERS
 from notifications.service_layer import services
@@ -174,7 +175,7 @@ def test_a_confirmed_appointment_is_still_reminded_when_the_policy_says_so(
 ) -> None:
     with container.uow() as uow:
         services.change_reminder_policy(
-            uow, services.ChangeReminderPolicy(events.clinic_id, 48, 24, False, None, None)
+            uow, OPERATOR, services.ChangeReminderPolicy(events.clinic_id, 48, 24, False, None, None)
         )
     apply(events.confirmed())
     clock.set(SMS_DUE)
@@ -198,6 +199,7 @@ def test_the_clinic_policy_decides_hours_and_quiet_hours_for_the_next_booking(
     with container.uow() as uow:
         services.change_reminder_policy(
             uow,
+            OPERATOR,
             services.ChangeReminderPolicy(
                 events.clinic_id,
                 None,

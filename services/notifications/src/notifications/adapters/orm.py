@@ -78,6 +78,8 @@ practitioners = Table(
     Column("display_name", String(200), nullable=False),
     Column("as_of", UTCDateTime, nullable=False),
     Column("agenda_email", String(254), nullable=True),
+    # Where scheduling says they work (ADR 0006: whose staff may change their agenda address).
+    Column("clinic_id", Uuid, nullable=True),
 )
 
 treatment_types = Table(

@@ -7,7 +7,7 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import and_, delete, func, insert, or_, select
+from sqlalchemy import and_, delete, exists, func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from notifications.adapters.orm import (
@@ -59,6 +59,18 @@ class SqlAlchemyRepository:
 
     def treatment_type(self, treatment_type_id: uuid.UUID) -> TreatmentInfo | None:
         return self.session.get(TreatmentInfo, treatment_type_id)
+
+    def patient_known_at(self, patient_id: uuid.UUID, clinic_id: uuid.UUID) -> bool:
+        """Whether the patient has a relationship with the clinic (ADR 0006): a message about it (a
+        booking, a waitlist offer, an invoice...) or an appointment there. One query."""
+        d, a = deliveries, appointments
+        query = select(
+            or_(
+                exists().where(d.c.patient_id == patient_id, d.c.clinic_id == clinic_id),
+                exists().where(a.c.patient_id == patient_id, a.c.clinic_id == clinic_id),
+            )
+        )
+        return bool(self.session.scalar(query))
 
     def contacts_by_phone(self, phone: str) -> Sequence[Contact]:
         return self.session.scalars(

@@ -269,17 +269,22 @@ class ClinicInfo(_Copy):
 @dataclass
 class PractitionerInfo(_Copy):
     """A practitioner as messages name them; ``agenda_email`` (set by an admin here, never by scheduling's
-    events) is where their daily agenda goes, if anywhere."""
+    events) is where their daily agenda goes, if anywhere. ``clinic_id`` is the clinic scheduling says they
+    work at (None only for a copy made before notifications kept it and never backfilled): its staff, and
+    organisation-wide staff, may change their agenda address."""
 
     practitioner_id: uuid.UUID
     display_name: str
     as_of: datetime
     agenda_email: str | None = None
+    clinic_id: uuid.UUID | None = None
 
-    def update(self, *, display_name: str, as_of: datetime) -> bool:
+    def update(self, *, display_name: str, as_of: datetime, clinic_id: uuid.UUID | None = None) -> bool:
         if not self.accepts(as_of):
             return False
         self.display_name, self.as_of = display_name, as_of
+        if clinic_id is not None:
+            self.clinic_id = clinic_id
         return True
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import time
 from pathlib import Path
 
@@ -11,11 +12,14 @@ from clinic_shared import demo
 from clinic_shared.logging import configure_logging
 from clinic_shared.messaging import topology
 from clinic_shared.migrations import upgrade
+from clinic_shared.tokens import Principal
 from notifications.bootstrap import bootstrap
 from notifications.config import NotificationsSettings
 from notifications.service_layer import services
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "adapters" / "migrations"
+# Whoever runs this command holds the deployment's database credentials: an organisation-wide admin.
+OPERATOR = Principal(account_id=uuid.UUID(int=0), roles=frozenset({"admin"}))
 
 
 @click.group()
@@ -68,6 +72,7 @@ def seed_demo() -> None:
             if not seeded:
                 services.change_reminder_policy(
                     uow,
+                    OPERATOR,
                     services.ChangeReminderPolicy(
                         clinic_id=demo.CLINIC_ID,
                         email_hours_before=24,

@@ -60,6 +60,7 @@ def update_practitioner(uow: NotificationsUnitOfWork, event: Envelope) -> None:
             practitioner_id=data["practitioner_id"],
             display_name=data["display_name"],
             as_of=event.occurred_at,
+            clinic_id=data["clinic_id"],
         ),
     )
 

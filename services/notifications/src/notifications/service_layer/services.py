@@ -78,6 +78,27 @@ class Page:
     limit: int
 
 
+# --- tenancy (ADR 0006) --------------------------------------------------------------------------------
+
+
+def acts_in(actor: Principal, clinic_id: uuid.UUID | None) -> bool:
+    """Whether staff ``actor`` may see or change an object of ``clinic_id``: their own clinic, or any when
+    organisation-wide. An object of no clinic (an account's message) is organisation-level: only
+    organisation-wide staff see it."""
+    if clinic_id is None:
+        return actor.organisation_wide
+    return actor.acts_in(clinic_id)
+
+
+def require_clinic(
+    actor: Principal, clinic_id: uuid.UUID | None, message: str, *, field: str | None = None
+) -> None:
+    """Raise NotFound (never Forbidden: that would confirm the object exists) unless ``actor`` acts in
+    ``clinic_id``."""
+    if not acts_in(actor, clinic_id):
+        raise NotFound(message, field=field)
+
+
 # --- local copies of scheduling's data -----------------------------------------------------------------
 
 
@@ -152,15 +173,18 @@ class UpsertPractitioner:
     practitioner_id: uuid.UUID
     display_name: str
     as_of: datetime
+    clinic_id: uuid.UUID | None = None
 
 
 def upsert_practitioner(uow: NotificationsUnitOfWork, cmd: UpsertPractitioner) -> PractitionerInfo:
     practitioner = uow.repo.practitioner(cmd.practitioner_id)
     if practitioner is None:
-        practitioner = PractitionerInfo(cmd.practitioner_id, cmd.display_name, cmd.as_of)
+        practitioner = PractitionerInfo(
+            cmd.practitioner_id, cmd.display_name, cmd.as_of, clinic_id=cmd.clinic_id
+        )
         uow.repo.add(practitioner)
     else:
-        practitioner.update(display_name=cmd.display_name, as_of=cmd.as_of)
+        practitioner.update(display_name=cmd.display_name, as_of=cmd.as_of, clinic_id=cmd.clinic_id)
     uow.commit()
     return practitioner
 
@@ -789,11 +813,14 @@ class SetAgendaAddress:
     email: str | None
 
 
-def set_agenda_address(uow: NotificationsUnitOfWork, cmd: SetAgendaAddress) -> PractitionerInfo:
-    """Where a practitioner's daily agenda goes (None: nowhere); the practitioner must be known here."""
+def set_agenda_address(
+    uow: NotificationsUnitOfWork, actor: Principal, cmd: SetAgendaAddress
+) -> PractitionerInfo:
+    """Where a practitioner's daily agenda goes (None: nowhere); the practitioner must be known here, and
+    be of the actor's clinic unless the actor is organisation-wide (another clinic's is not found)."""
     practitioner = uow.repo.practitioner(cmd.practitioner_id)
-    if practitioner is None:
-        raise NotFound("practitioner not found")
+    if practitioner is None or not acts_in(actor, practitioner.clinic_id):
+        raise NotFound("practitioner not found", field="practitioner_id")
     practitioner.agenda_email = cmd.email
     uow.commit()
     return practitioner
@@ -831,13 +858,28 @@ class ChangeReminderPolicy:
     quiet_hours_end: time | None
 
 
-def get_reminder_policy(uow: NotificationsUnitOfWork, clinic_id: uuid.UUID) -> ReminderPolicy:
-    """The clinic's policy, or the default one if it never changed it."""
+CLINIC_NOT_FOUND = "clinic not found"
+
+
+def get_reminder_policy(
+    uow: NotificationsUnitOfWork, actor: Principal, clinic_id: uuid.UUID
+) -> ReminderPolicy:
+    """The clinic's policy, or the default one if it never changed it (staff of that clinic, or
+    organisation-wide; another clinic's is not found)."""
+    require_clinic(actor, clinic_id, CLINIC_NOT_FOUND, field="clinic_id")
+    return _policy_of(uow, clinic_id)
+
+
+def _policy_of(uow: NotificationsUnitOfWork, clinic_id: uuid.UUID) -> ReminderPolicy:
     return uow.repo.reminder_policy(clinic_id) or ReminderPolicy.default(clinic_id)
 
 
-def change_reminder_policy(uow: NotificationsUnitOfWork, cmd: ChangeReminderPolicy) -> ReminderPolicy:
-    """Replace a clinic's policy; it applies to appointments booked or rescheduled from now on."""
+def change_reminder_policy(
+    uow: NotificationsUnitOfWork, actor: Principal, cmd: ChangeReminderPolicy
+) -> ReminderPolicy:
+    """Replace a clinic's policy; it applies to appointments booked or rescheduled from now on (staff of
+    that clinic, or organisation-wide; another clinic's is not found)."""
+    require_clinic(actor, cmd.clinic_id, CLINIC_NOT_FOUND, field="clinic_id")
     quiet: QuietHours | None = None
     if (cmd.quiet_hours_start is None) != (cmd.quiet_hours_end is None):
         raise InvalidPolicy("give both ends of the quiet hours, or neither", field="quiet_hours_end")
@@ -1076,7 +1118,7 @@ def _sms_due(uow: NotificationsUnitOfWork, clinic_id: uuid.UUID | None, now: dat
     """``now``, or the end of the clinic's SMS quiet hours when ``now`` falls in them."""
     if clinic_id is None:
         return now
-    quiet = get_reminder_policy(uow, clinic_id).quiet_hours
+    quiet = _policy_of(uow, clinic_id).quiet_hours
     if quiet is None:
         return now
     clinic = uow.repo.clinic(clinic_id)
@@ -1127,7 +1169,7 @@ def _pointless(uow: NotificationsUnitOfWork, delivery: Delivery, now: datetime) 
         and delivery.clinic_id is not None
         and appointment.confirmed_for(delivery.sequence, delivery.starts_at)
     ):
-        clinic_policy = get_reminder_policy(uow, delivery.clinic_id)
+        clinic_policy = _policy_of(uow, delivery.clinic_id)
         if clinic_policy.skip_when_confirmed:
             return CONFIRMED
     return None
@@ -1442,17 +1484,28 @@ def _with_attempts(uow: NotificationsUnitOfWork, items: Sequence[Delivery]) -> l
 
 def list_deliveries(
     uow: NotificationsUnitOfWork,
+    actor: Principal,
     page: Page,
     *,
+    clinic_id: uuid.UUID | None = None,
     patient_id: uuid.UUID | None = None,
     appointment_id: uuid.UUID | None = None,
     status: DeliveryStatus | None = None,
     channel: Channel | None = None,
     kind: DeliveryKind | None = None,
 ) -> tuple[Sequence[LoggedDelivery], int]:
+    """Newest first; clinic-scoped staff see their clinic's only (naming another clinic: not found),
+    organisation-wide staff every clinic's and the account messages of no clinic."""
+    if clinic_id is not None:
+        require_clinic(actor, clinic_id, CLINIC_NOT_FOUND, field="clinic_id")
+    elif not actor.organisation_wide:
+        clinic_id = actor.clinic_id
+        if clinic_id is None:  # not staff: the entrypoint lets none such through
+            raise NotFound(CLINIC_NOT_FOUND)
     filters = {
         name: value
         for name, value in (
+            ("clinic_id", clinic_id),
             ("patient_id", patient_id),
             ("appointment_id", appointment_id),
             ("status", status),
@@ -1465,20 +1518,31 @@ def list_deliveries(
     return _with_attempts(uow, items), total
 
 
-def get_delivery(uow: NotificationsUnitOfWork, delivery_id: uuid.UUID) -> LoggedDelivery:
+def get_delivery(uow: NotificationsUnitOfWork, actor: Principal, delivery_id: uuid.UUID) -> LoggedDelivery:
+    """One delivery of the actor's clinic (any, organisation-wide); another clinic's is not found."""
     delivery = uow.repo.get(Delivery, delivery_id)
-    if delivery is None:
-        raise NotFound("delivery not found")
+    if delivery is None or not acts_in(actor, delivery.clinic_id):
+        raise NotFound("delivery not found", field="delivery_id")
     return _with_attempts(uow, [delivery])[0]
 
 
+def _patient_known_to(uow: NotificationsUnitOfWork, actor: Principal, patient_id: uuid.UUID) -> bool:
+    """Whether clinic-scoped staff ``actor``'s clinic has a relationship with the patient (ADR 0006)."""
+    return actor.clinic_id is not None and uow.repo.patient_known_at(patient_id, actor.clinic_id)
+
+
 def get_contact(uow: NotificationsUnitOfWork, actor: Principal, patient_id: uuid.UUID) -> Contact:
-    """Front desk and admins see any contact copy, a patient only their own (others' are 404)."""
-    if not actor.has_any(STAFF_READERS) and actor.patient_id != patient_id:
+    """A patient sees their own contact copy; front desk and admins a patient's who has a relationship
+    with their clinic (a message about it, or an appointment there), organisation-wide ones any patient's.
+    Others' are 404 (staff of other roles: 403)."""
+    own = actor.patient_id == patient_id
+    if not own and not actor.has_any(STAFF_READERS):
         if actor.is_staff:
             raise Forbidden("your role does not allow reading patients' contact details")
-        raise NotFound("contact not found")
+        raise NotFound("contact not found", field="patient_id")
+    if not (own or actor.organisation_wide or _patient_known_to(uow, actor, patient_id)):
+        raise NotFound("contact not found", field="patient_id")
     contact = uow.repo.contact(patient_id)
     if contact is None:
-        raise NotFound("contact not found")
+        raise NotFound("contact not found", field="patient_id")
     return contact

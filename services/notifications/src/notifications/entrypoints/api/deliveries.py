@@ -1,4 +1,5 @@
-"""The delivery log: every message owed to a patient and what happened to it (front desk and admins)."""
+"""The delivery log: every message owed to a patient and what happened to it (front desk and admins, each
+seeing their clinic's; organisation-wide ones every clinic's)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 
 from flask_smorest.pagination import PaginationParameters
 
-from clinic_shared.web.auth import require_roles
+from clinic_shared.web.auth import current_principal, require_roles
 from clinic_shared.web.request_limits import Blueprint
 from notifications.entrypoints.api import schemas
 from notifications.entrypoints.api.context import container, page_of
@@ -20,6 +21,7 @@ blp = Blueprint("deliveries", __name__, url_prefix="/deliveries", description="T
 @blp.route("", methods=["GET"])
 @blp.arguments(schemas.DeliveryQuery(), location="query")
 @blp.response(200, schemas.DeliverySchema(many=True))
+@blp.alt_response(404, description="clinic_id names another clinic than the caller's")
 @blp.paginate()
 @require_roles(*services.STAFF_READERS)
 def list_deliveries(
@@ -27,15 +29,15 @@ def list_deliveries(
 ) -> Sequence[services.LoggedDelivery]:
     with container().uow() as uow:
         items, pagination_parameters.item_count = services.list_deliveries(
-            uow, page_of(pagination_parameters), **query
+            uow, current_principal(), page_of(pagination_parameters), **query
         )
         return items
 
 
 @blp.route("/<uuid:delivery_id>", methods=["GET"])
 @blp.response(200, schemas.DeliverySchema)
-@blp.alt_response(404, description="No such delivery")
+@blp.alt_response(404, description="No such delivery, or another clinic's")
 @require_roles(*services.STAFF_READERS)
 def get_delivery(delivery_id: uuid.UUID) -> services.LoggedDelivery:
     with container().uow() as uow:
-        return services.get_delivery(uow, delivery_id)
+        return services.get_delivery(uow, current_principal(), delivery_id)

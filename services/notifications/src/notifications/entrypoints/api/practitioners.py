@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from clinic_shared.web.auth import require_roles
+from clinic_shared.web.auth import current_principal, require_roles
 from clinic_shared.web.request_limits import Blueprint
 from notifications.domain.model import PractitionerInfo
 from notifications.entrypoints.api import schemas
@@ -18,10 +18,12 @@ blp = Blueprint("practitioners", __name__, url_prefix="/practitioners", descript
 @blp.route("/<uuid:practitioner_id>/agenda-address", methods=["PUT"])
 @blp.arguments(schemas.AgendaAddressInput())
 @blp.response(200, schemas.PractitionerSchema)
-@blp.alt_response(404, description="A practitioner scheduling has not told us about")
+@blp.alt_response(404, description="A practitioner scheduling has not told us about, or of another clinic")
 @require_roles("admin")
 def put_agenda_address(body: dict[str, Any], practitioner_id: uuid.UUID) -> PractitionerInfo:
     with container().uow() as uow:
         return services.set_agenda_address(
-            uow, services.SetAgendaAddress(practitioner_id=practitioner_id, email=body["email"])
+            uow,
+            current_principal(),
+            services.SetAgendaAddress(practitioner_id=practitioner_id, email=body["email"]),
         )

@@ -13,6 +13,10 @@ from notifications.service_layer.services import LoggedDelivery
 
 
 class DeliveryQuery(Schema):
+    clinic_id = fields.UUID(
+        load_default=None,
+        metadata={"description": "One clinic's (the caller's own unless organisation-wide)"},
+    )
     patient_id = fields.UUID(load_default=None)
     appointment_id = fields.UUID(load_default=None)
     status = fields.Enum(DeliveryStatus, by_value=True, load_default=None)
