@@ -41,6 +41,7 @@ def create_app(settings: BillingSettings | None = None, container: Container | N
             "database": database_check(container.engine),
             "broker": broker_check(container.settings.common.amqp_url),
         },
+        trusted_proxy_hops=container.settings.common.trusted_proxy_hops,
     )
     app.extensions[CONTAINER_KEY] = container
     for module in (prices, charges, invoices, credit_notes, payments, policies, reports, documents):

@@ -30,6 +30,7 @@ def create_app(settings: NotificationsSettings | None = None, container: Contain
             "database": database_check(container.engine),
             "broker": broker_check(container.settings.common.amqp_url),
         },
+        trusted_proxy_hops=container.settings.common.trusted_proxy_hops,
     )
     app.extensions[CONTAINER_KEY] = container
     for module in (deliveries, contacts, clinics, practitioners, sms):
