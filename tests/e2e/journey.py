@@ -45,6 +45,7 @@ class Journey:
             "admin password 1",
             "--role",
             "admin",
+            "--organisation-wide",  # the first admin creates the clinics
         )
         return self.token(email, "admin password 1")
 

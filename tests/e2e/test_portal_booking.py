@@ -79,6 +79,7 @@ def clinic(portal: System) -> Iterator[Clinic]:
         "admin password 1",
         "--role",
         "admin",
+        "--organisation-wide",  # the first admin creates the clinic
     )
     admin = journey.token(admin_email, "admin password 1")
     code = "".join(random.choices(string.ascii_uppercase, k=6))

@@ -42,6 +42,7 @@ from scheduling.domain.model import AppointmentKind
 from scheduling.entrypoints.api import create_app
 from scheduling.entrypoints.cli import MIGRATIONS
 from scheduling.service_layer import availability, services
+from scheduling.service_layer.tenancy import OPERATOR
 
 HERE = Path(__file__).resolve().parent
 ZONE = ZoneInfo("America/Vancouver")
@@ -70,6 +71,7 @@ def seed_catalogue(c: Container) -> dict[str, object]:
     with c.uow() as uow:
         clinic = services.create_clinic(
             uow,
+            OPERATOR,
             services.CreateClinic(
                 "BENCH", "Bench IMS", "America/Vancouver", "1 Main St", "+16045550100", "b@x.test"
             ),
@@ -78,25 +80,37 @@ def seed_catalogue(c: Container) -> dict[str, object]:
     for n in range(PRACTITIONERS):
         with c.uow() as uow:
             p = services.add_practitioner(
-                uow, services.AddPractitioner(clinic.id, f"PT {n}", f"PT-{n}", n % 2 == 0)
+                uow, OPERATOR, services.AddPractitioner(clinic.id, f"PT {n}", f"PT-{n}", n % 2 == 0)
             )
         practitioners.append(p.id)
         with c.uow() as uow:
             availability.set_working_hours(
-                uow, clinic.id, p.id, [availability.WeeklySpan(d, dtime(8), dtime(18)) for d in range(5)]
+                uow,
+                OPERATOR,
+                clinic.id,
+                p.id,
+                [availability.WeeklySpan(d, dtime(8), dtime(18)) for d in range(5)],
             )
     with c.uow() as uow:
         assess = services.add_treatment_type(
             uow,
+            OPERATOR,
             services.AddTreatmentType(clinic.id, "ASSESS", "Assessment", AppointmentKind.ASSESSMENT, 60, 10),
         )
     with c.uow() as uow:
         ims = services.add_treatment_type(
-            uow, services.AddTreatmentType(clinic.id, "IMS30", "IMS 30", AppointmentKind.TREATMENT, 30, 0)
+            uow,
+            OPERATOR,
+            services.AddTreatmentType(clinic.id, "IMS30", "IMS 30", AppointmentKind.TREATMENT, 30, 0),
         )
     with c.uow() as uow:
         services.create_staff_account(
-            uow, c.hasher, services.CreateStaffAccount("admin@bench.test", "bench admin pass", ["admin"])
+            uow,
+            c.hasher,
+            OPERATOR,
+            services.CreateStaffAccount(
+                "admin@bench.test", "bench admin pass", ["admin"], organisation_wide=True
+            ),
         )
     with c.uow() as uow:
         patient = services.register_patient(
@@ -149,6 +163,9 @@ def seed_appointments(
                         "sequence": 0,
                         "late_cancellation": False,
                         "fee_waived": False,
+                        # One bench patient holds every row, at the same times with several practitioners:
+                        # flagged as allowed overlaps, or ex_appointments_patient_overlap refuses them.
+                        "allow_patient_overlap": True,
                     }
                 )
     with c.engine.begin() as conn:
@@ -304,6 +321,8 @@ def booking_bodies(cat: dict[str, object]) -> Callable[[int], Iterator[dict[str,
                         "treatment_type_id": str(cat["assess"]),
                         "patient_id": str(cat["patient"]),
                         "starts_at": datetime.combine(day, at, tzinfo=ZONE).isoformat(),
+                        # The clients book one patient at the same times with their own practitioners.
+                        "allow_patient_overlap": True,
                     }
 
     return bodies

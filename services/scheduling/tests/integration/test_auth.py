@@ -256,7 +256,12 @@ def test_a_reset_request_answers_the_same_whether_or_not_the_address_has_an_acco
         api.client.post(
             "/staff-accounts",
             headers=admin,
-            json={"email": "gone@clinic.test", "password": "long enough 1", "roles": ["front_desk"]},
+            json={
+                "email": "gone@clinic.test",
+                "password": "long enough 1",
+                "roles": ["front_desk"],
+                "organisation_wide": True,
+            },
         )
         conn.execute(
             update(orm.accounts).where(orm.accounts.c.email == "gone@clinic.test").values(active=False)
@@ -282,7 +287,12 @@ def test_the_reset_event_carries_what_the_e_mail_needs(
     api.client.post(
         "/staff-accounts",
         headers=admin,
-        json={"email": "desk@clinic.test", "password": "long enough 1", "roles": ["front_desk"]},
+        json={
+            "email": "desk@clinic.test",
+            "password": "long enough 1",
+            "roles": ["front_desk"],
+            "organisation_wide": True,
+        },
     )
     request_reset(api, "ana@example.test")
     request_reset(api, "desk@clinic.test")

@@ -272,7 +272,7 @@ def test_sign_up_refuses_an_easily_guessed_password_and_registers_nobody(client:
 
 
 def test_a_staff_account_needs_a_password_that_is_not_common(api: Api, admin: dict[str, str]) -> None:
-    body = {"email": "desk@clinic.test", "roles": ["front_desk"]}
+    body = {"email": "desk@clinic.test", "roles": ["front_desk"], "organisation_wide": True}
     refused = api.client.post("/staff-accounts", headers=admin, json=body | {"password": "qwertyuiop"})
     assert_password_refused(refused, TOO_COMMON)
     created = api.client.post("/staff-accounts", headers=admin, json=body | {"password": "staff password 1"})

@@ -249,6 +249,11 @@ class SqlAlchemyRepository:
         query = select(orm.appointments.c.plan_id).where(orm.appointments.c.id == appointment_id)
         return self.session.scalar(query)
 
+    def clinic_id_of(self, appointment_id: uuid.UUID) -> uuid.UUID | None:
+        # A scalar, as plan_id_of: nothing is loaded that a later lock would have to refresh.
+        query = select(orm.appointments.c.clinic_id).where(orm.appointments.c.id == appointment_id)
+        return self.session.scalar(query)
+
     def plan_sessions_for_update(self, plan_id: uuid.UUID) -> Sequence[Appointment]:
         query = select(Appointment).where(Appointment.plan_id == plan_id)  # type: ignore[arg-type]
         query = query.order_by(Appointment.id).with_for_update()  # type: ignore[arg-type]
@@ -285,6 +290,14 @@ class SqlAlchemyRepository:
             Appointment.id != exclude,  # type: ignore[arg-type]
         )
         return self.session.scalars(query.order_by(Appointment.starts_at, Appointment.id).limit(1)).first()  # type: ignore[arg-type]
+
+    def patient_related_to_clinic(self, patient_id: uuid.UUID, clinic_id: uuid.UUID) -> bool:
+        """Whether the patient has an appointment, a plan or a waitlist entry at the clinic (one query)."""
+        related = [
+            exists().where(table.c.patient_id == patient_id, table.c.clinic_id == clinic_id)
+            for table in (orm.appointments, orm.treatment_plans, orm.waitlist_entries)
+        ]
+        return bool(self.session.scalar(select(related[0] | related[1] | related[2])))
 
     def try_claim_room(self, room_id: uuid.UUID, day: date) -> bool:
         if self.session.get_bind().dialect.name != "postgresql":

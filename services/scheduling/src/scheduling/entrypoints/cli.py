@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
 import click
@@ -13,7 +14,8 @@ from clinic_shared.messaging import topology
 from clinic_shared.migrations import upgrade
 from scheduling.bootstrap import Container, bootstrap, key_ring
 from scheduling.config import SchedulingSettings
-from scheduling.service_layer import services
+from scheduling.domain.errors import SchedulingError
+from scheduling.service_layer import services, tenancy
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "adapters" / "migrations"
 
@@ -64,13 +66,35 @@ def worker() -> None:
 @click.option("--email", required=True)
 @click.option("--password", required=True, prompt=True, hide_input=True)
 @click.option("--role", "roles", multiple=True, required=True)
-def create_staff(email: str, password: str, roles: tuple[str, ...]) -> None:
-    """Create a staff account (e.g. the first admin)."""
+@click.option("--clinic", "clinic_id", type=click.UUID, default=None, help="The clinic the roles hold in.")
+@click.option(
+    "--organisation-wide",
+    is_flag=True,
+    default=False,
+    help="The roles hold in every clinic (e.g. the first admin, who creates the clinics).",
+)
+def create_staff(
+    email: str, password: str, roles: tuple[str, ...], clinic_id: uuid.UUID | None, organisation_wide: bool
+) -> None:
+    """Create a staff account in one clinic (--clinic) or organisation-wide (--organisation-wide; e.g. the
+    first admin)."""
+    if (clinic_id is None) == (not organisation_wide):
+        raise click.UsageError("give exactly one of --clinic and --organisation-wide")
     c = _container()
-    with c.uow() as uow:
-        account = services.create_staff_account(
-            uow, c.hasher, services.CreateStaffAccount(email, password, roles)
-        )
+    try:
+        with c.uow() as uow:
+            account = services.create_staff_account(
+                uow,
+                c.hasher,
+                tenancy.OPERATOR,
+                services.CreateStaffAccount(
+                    email, password, roles, clinic_id=clinic_id, organisation_wide=organisation_wide
+                ),
+            )
+    except SchedulingError as refused:
+        raise click.ClickException(str(refused)) from None
+    finally:
+        c.engine.dispose()
     click.echo(f"created staff account {account.id}")
 
 

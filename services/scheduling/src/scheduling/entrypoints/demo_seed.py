@@ -31,6 +31,7 @@ from scheduling.domain.model import (
 from scheduling.domain.plans import TreatmentPlan
 from scheduling.service_layer import availability, plans, services
 from scheduling.service_layer.availability import WeeklySpan
+from scheduling.service_layer.tenancy import OPERATOR
 
 MONDAY_TO_FRIDAY = range(5)
 SATURDAY = 5
@@ -111,6 +112,7 @@ class Seeder:
         with self.c.uow() as uow:
             services.create_clinic(
                 uow,
+                OPERATOR,
                 services.CreateClinic(
                     code="VAN",
                     name="Demo IMS Clinic",
@@ -128,7 +130,9 @@ class Seeder:
         for practitioner_id, name, registration, ims in practitioners:
             with self.c.uow() as uow:
                 services.add_practitioner(
-                    uow, services.AddPractitioner(demo.CLINIC_ID, name, registration, ims, practitioner_id)
+                    uow,
+                    OPERATOR,
+                    services.AddPractitioner(demo.CLINIC_ID, name, registration, ims, practitioner_id),
                 )
         catalogue = [
             (demo.ASSESSMENT_ID, "ASSESS60", "IMS assessment", AppointmentKind.ASSESSMENT, 60),
@@ -140,6 +144,7 @@ class Seeder:
             with self.c.uow() as uow:
                 services.add_treatment_type(
                     uow,
+                    OPERATOR,
                     services.AddTreatmentType(
                         demo.CLINIC_ID,
                         code,
@@ -155,20 +160,20 @@ class Seeder:
     def hours_and_rooms(self) -> None:
         # Only where nothing is set, so hours someone changed in their own var/ are left alone.
         with self.c.uow() as uow:
-            if not availability.get_opening_hours(uow, demo.CLINIC_ID):
-                availability.set_opening_hours(uow, demo.CLINIC_ID, OPENING_HOURS)
+            if not availability.get_opening_hours(uow, OPERATOR, demo.CLINIC_ID):
+                availability.set_opening_hours(uow, OPERATOR, demo.CLINIC_ID, OPENING_HOURS)
                 self.added.append("opening hours")
         for practitioner_id, spans in WORKING_HOURS.items():
             with self.c.uow() as uow:
-                if not availability.get_working_hours(uow, demo.CLINIC_ID, practitioner_id):
-                    availability.set_working_hours(uow, demo.CLINIC_ID, practitioner_id, spans)
+                if not availability.get_working_hours(uow, OPERATOR, demo.CLINIC_ID, practitioner_id):
+                    availability.set_working_hours(uow, OPERATOR, demo.CLINIC_ID, practitioner_id, spans)
                     self.added.append("working hours")
         with self.c.uow() as uow:
             existing = {room.name for room in uow.repo.rooms(demo.CLINIC_ID)}
         for name in ROOMS:
             if name not in existing:
                 with self.c.uow() as uow:
-                    availability.add_room(uow, demo.CLINIC_ID, name)
+                    availability.add_room(uow, OPERATOR, demo.CLINIC_ID, name)
                 self.added.append(f"room {name!r}")
 
     # --- people ----------------------------------------------------------------------------------------
@@ -182,6 +187,7 @@ class Seeder:
             made = services.create_staff_account(
                 uow,
                 self.c.hasher,
+                OPERATOR,
                 services.CreateStaffAccount(
                     account.email, account.password, account.roles, demo.CLINIC_ID, account.practitioner_id
                 ),
@@ -326,7 +332,9 @@ class Seeder:
             with self.ids.first(visit.appointment_id), self.c.uow() as uow:
                 appointment = services.book_appointment(
                     uow,
-                    FRONT_DESK,
+                    # Booked at the desk; the demo's first visits are new patients, whom only
+                    # organisation-wide staff book (ADR 0006), so the seed books as the operator.
+                    OPERATOR,
                     services.BookAppointment(
                         demo.CLINIC_ID,
                         visit.practitioner_id,
@@ -355,10 +363,12 @@ class Seeder:
         starts_at, ends_at = appointment.starts_at, appointment.ends_at
         if outcome is Outcome.COMPLETED and ends_at <= self.now:
             if appointment.status is AppointmentStatus.BOOKED:
-                self.act(starts_at - timedelta(minutes=5), services.mark_arrived, appointment.id)
-            self.act(ends_at, services.mark_completed, appointment.id)
+                self.act(starts_at - timedelta(minutes=5), services.mark_arrived, FRONT_DESK, appointment.id)
+            self.act(ends_at, services.mark_completed, FRONT_DESK, appointment.id)
         elif outcome is Outcome.NO_SHOW and starts_at + timedelta(minutes=15) <= self.now:
-            self.act(starts_at + timedelta(minutes=15), services.mark_no_show, appointment.id, False)
+            self.act(
+                starts_at + timedelta(minutes=15), services.mark_no_show, FRONT_DESK, appointment.id, False
+            )
         elif outcome is Outcome.LATE_CANCEL and starts_at - timedelta(hours=6) <= self.now:
             by_patient = Principal(
                 account_id=patient.account_id,

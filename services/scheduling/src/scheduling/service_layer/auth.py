@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from clinic_shared.throttle import CounterStore
+from clinic_shared.tokens import Principal
 from scheduling.domain.auth import (
     REFRESH_INVALID,
     RESET_LINK_INVALID,
@@ -284,8 +285,12 @@ def register_patient(
 
 
 def create_staff_account(
-    uow: UnitOfWork, hasher: PasswordHasher, policy: PasswordPolicy, cmd: services.CreateStaffAccount
+    uow: UnitOfWork,
+    hasher: PasswordHasher,
+    policy: PasswordPolicy,
+    actor: Principal,
+    cmd: services.CreateStaffAccount,
 ) -> Account:
     """An admin creates a staff login, with a password the policy accepts."""
     policy.check(cmd.password, cmd.email)
-    return services.create_staff_account(uow, hasher, cmd)
+    return services.create_staff_account(uow, hasher, actor, cmd)

@@ -13,6 +13,7 @@ from itertools import islice, repeat
 from typing import overload
 from zoneinfo import ZoneInfo
 
+from clinic_shared.tokens import Principal
 from scheduling.domain.availability import (
     Closure,
     Interval,
@@ -27,6 +28,7 @@ from scheduling.domain.availability import (
 )
 from scheduling.domain.errors import Conflict, NotFound, RuleViolation
 from scheduling.domain.model import AppointmentKind, Clinic, Practitioner, TreatmentType, require_aware
+from scheduling.service_layer import tenancy
 from scheduling.service_layer.ports import UnitOfWork
 
 MAX_SEARCH_DAYS = 62
@@ -39,14 +41,24 @@ class WeeklySpan:
     ends: time
 
 
-def _clinic(uow: UnitOfWork, clinic_id: uuid.UUID) -> Clinic:
+def _clinic(uow: UnitOfWork, actor: Principal, clinic_id: uuid.UUID, *, staff_only: bool = False) -> Clinic:
+    """The clinic, if the caller may touch it (staff: their clinic's; ``staff_only``: staff alone)."""
+    tenancy.check_clinic(actor, clinic_id, staff_only=staff_only)
     clinic = uow.repo.get(Clinic, clinic_id)
     if clinic is None:
         raise NotFound("clinic not found", field="clinic_id")
     return clinic
 
 
-def _practitioner(uow: UnitOfWork, clinic_id: uuid.UUID, practitioner_id: uuid.UUID) -> Practitioner:
+def _practitioner(
+    uow: UnitOfWork,
+    actor: Principal,
+    clinic_id: uuid.UUID,
+    practitioner_id: uuid.UUID,
+    *,
+    staff_only: bool = False,
+) -> Practitioner:
+    _clinic(uow, actor, clinic_id, staff_only=staff_only)
     practitioner = uow.repo.get(Practitioner, practitioner_id)
     if practitioner is None or practitioner.clinic_id != clinic_id:
         raise NotFound("practitioner not found", field="practitioner_id")
@@ -57,25 +69,25 @@ def _practitioner(uow: UnitOfWork, clinic_id: uuid.UUID, practitioner_id: uuid.U
 
 
 def set_opening_hours(
-    uow: UnitOfWork, clinic_id: uuid.UUID, spans: Sequence[WeeklySpan]
+    uow: UnitOfWork, actor: Principal, clinic_id: uuid.UUID, spans: Sequence[WeeklySpan]
 ) -> Sequence[OpeningHours]:
     """Replace the clinic's weekly opening hours (an empty list means open every day)."""
-    _clinic(uow, clinic_id)
+    _clinic(uow, actor, clinic_id, staff_only=True)
     rows = [OpeningHours(uow.new_id(), clinic_id, s.weekday, s.starts, s.ends) for s in spans]
     uow.repo.replace_weekly(OpeningHours, "clinic_id", clinic_id, rows)
     uow.commit()
     return rows
 
 
-def get_opening_hours(uow: UnitOfWork, clinic_id: uuid.UUID) -> Sequence[OpeningHours]:
-    _clinic(uow, clinic_id)
+def get_opening_hours(uow: UnitOfWork, actor: Principal, clinic_id: uuid.UUID) -> Sequence[OpeningHours]:
+    _clinic(uow, actor, clinic_id)
     return uow.repo.opening_hours(clinic_id)
 
 
 def add_closure(
-    uow: UnitOfWork, clinic_id: uuid.UUID, starts_on: date, ends_on: date, reason: str
+    uow: UnitOfWork, actor: Principal, clinic_id: uuid.UUID, starts_on: date, ends_on: date, reason: str
 ) -> Closure:
-    _clinic(uow, clinic_id)
+    _clinic(uow, actor, clinic_id, staff_only=True)
     closure = Closure(uow.new_id(), clinic_id, starts_on, ends_on, reason)
     uow.repo.add(closure)
     uow.commit()
@@ -83,13 +95,14 @@ def add_closure(
 
 
 def list_closures(
-    uow: UnitOfWork, clinic_id: uuid.UUID, offset: int, limit: int
+    uow: UnitOfWork, actor: Principal, clinic_id: uuid.UUID, offset: int, limit: int
 ) -> tuple[Sequence[Closure], int]:
-    _clinic(uow, clinic_id)
+    _clinic(uow, actor, clinic_id)
     return uow.repo.list(Closure, offset=offset, limit=limit, clinic_id=clinic_id)
 
 
-def remove_closure(uow: UnitOfWork, clinic_id: uuid.UUID, closure_id: uuid.UUID) -> None:
+def remove_closure(uow: UnitOfWork, actor: Principal, clinic_id: uuid.UUID, closure_id: uuid.UUID) -> None:
+    _clinic(uow, actor, clinic_id, staff_only=True)
     closure = uow.repo.get(Closure, closure_id)
     if closure is None or closure.clinic_id != clinic_id:
         raise NotFound("closure not found")
@@ -105,8 +118,8 @@ class UpdateBookingPolicy:
     slot_step_minutes: int | None = None
 
 
-def update_booking_policy(uow: UnitOfWork, cmd: UpdateBookingPolicy) -> Clinic:
-    clinic = _clinic(uow, cmd.clinic_id)
+def update_booking_policy(uow: UnitOfWork, actor: Principal, cmd: UpdateBookingPolicy) -> Clinic:
+    clinic = _clinic(uow, actor, cmd.clinic_id, staff_only=True)
     for name in ("min_notice_minutes", "horizon_days", "slot_step_minutes"):
         value = getattr(cmd, name)
         if value is not None:
@@ -119,10 +132,14 @@ def update_booking_policy(uow: UnitOfWork, cmd: UpdateBookingPolicy) -> Clinic:
 
 
 def set_working_hours(
-    uow: UnitOfWork, clinic_id: uuid.UUID, practitioner_id: uuid.UUID, spans: Sequence[WeeklySpan]
+    uow: UnitOfWork,
+    actor: Principal,
+    clinic_id: uuid.UUID,
+    practitioner_id: uuid.UUID,
+    spans: Sequence[WeeklySpan],
 ) -> Sequence[WorkingHours]:
     """Replace a practitioner's weekly hours (an empty list means whenever the clinic is open)."""
-    _practitioner(uow, clinic_id, practitioner_id)
+    _practitioner(uow, actor, clinic_id, practitioner_id, staff_only=True)
     rows = [WorkingHours(uow.new_id(), practitioner_id, s.weekday, s.starts, s.ends) for s in spans]
     uow.repo.replace_weekly(WorkingHours, "practitioner_id", practitioner_id, rows)
     uow.commit()
@@ -130,21 +147,22 @@ def set_working_hours(
 
 
 def get_working_hours(
-    uow: UnitOfWork, clinic_id: uuid.UUID, practitioner_id: uuid.UUID
+    uow: UnitOfWork, actor: Principal, clinic_id: uuid.UUID, practitioner_id: uuid.UUID
 ) -> Sequence[WorkingHours]:
-    _practitioner(uow, clinic_id, practitioner_id)
+    _practitioner(uow, actor, clinic_id, practitioner_id)
     return uow.repo.working_hours([practitioner_id])
 
 
 def add_time_off(
     uow: UnitOfWork,
+    actor: Principal,
     clinic_id: uuid.UUID,
     practitioner_id: uuid.UUID,
     starts_at: datetime,
     ends_at: datetime,
     reason: str,
 ) -> TimeOff:
-    _practitioner(uow, clinic_id, practitioner_id)
+    _practitioner(uow, actor, clinic_id, practitioner_id, staff_only=True)
     require_aware(starts_at, "starts_at")
     require_aware(ends_at, "ends_at")
     entry = TimeOff(uow.new_id(), practitioner_id, starts_at.astimezone(UTC), ends_at.astimezone(UTC), reason)
@@ -154,16 +172,25 @@ def add_time_off(
 
 
 def list_time_off(
-    uow: UnitOfWork, clinic_id: uuid.UUID, practitioner_id: uuid.UUID, offset: int, limit: int
+    uow: UnitOfWork,
+    actor: Principal,
+    clinic_id: uuid.UUID,
+    practitioner_id: uuid.UUID,
+    offset: int,
+    limit: int,
 ) -> tuple[Sequence[TimeOff], int]:
-    _practitioner(uow, clinic_id, practitioner_id)
+    _practitioner(uow, actor, clinic_id, practitioner_id, staff_only=True)
     return uow.repo.list(TimeOff, offset=offset, limit=limit, practitioner_id=practitioner_id)
 
 
 def remove_time_off(
-    uow: UnitOfWork, clinic_id: uuid.UUID, practitioner_id: uuid.UUID, time_off_id: uuid.UUID
+    uow: UnitOfWork,
+    actor: Principal,
+    clinic_id: uuid.UUID,
+    practitioner_id: uuid.UUID,
+    time_off_id: uuid.UUID,
 ) -> None:
-    _practitioner(uow, clinic_id, practitioner_id)
+    _practitioner(uow, actor, clinic_id, practitioner_id, staff_only=True)
     entry = uow.repo.get(TimeOff, time_off_id)
     if entry is None or entry.practitioner_id != practitioner_id:
         raise NotFound("time off not found")
@@ -174,8 +201,8 @@ def remove_time_off(
 # --- rooms -----------------------------------------------------------------------------------------------
 
 
-def add_room(uow: UnitOfWork, clinic_id: uuid.UUID, name: str) -> Room:
-    _clinic(uow, clinic_id)
+def add_room(uow: UnitOfWork, actor: Principal, clinic_id: uuid.UUID, name: str) -> Room:
+    _clinic(uow, actor, clinic_id, staff_only=True)
     if any(r.name == name for r in uow.repo.rooms(clinic_id)):
         raise Conflict("a room with this name already exists", field="name")
     room = Room(uow.new_id(), clinic_id, name)
@@ -184,8 +211,10 @@ def add_room(uow: UnitOfWork, clinic_id: uuid.UUID, name: str) -> Room:
     return room
 
 
-def list_rooms(uow: UnitOfWork, clinic_id: uuid.UUID, offset: int, limit: int) -> tuple[Sequence[Room], int]:
-    _clinic(uow, clinic_id)
+def list_rooms(
+    uow: UnitOfWork, actor: Principal, clinic_id: uuid.UUID, offset: int, limit: int
+) -> tuple[Sequence[Room], int]:
+    _clinic(uow, actor, clinic_id)
     return uow.repo.list(Room, offset=offset, limit=limit, clinic_id=clinic_id)
 
 
@@ -312,9 +341,9 @@ class Slot:
         return self.ends_at.astimezone(self.zone)
 
 
-def search_slots(uow: UnitOfWork, cmd: SearchSlots) -> Sequence[Slot]:
+def search_slots(uow: UnitOfWork, actor: Principal, cmd: SearchSlots) -> Sequence[Slot]:
     """Free start times for a treatment over local days, for one practitioner or any qualified one."""
-    clinic = _clinic(uow, cmd.clinic_id)
+    clinic = _clinic(uow, actor, cmd.clinic_id)
     treatment = uow.repo.get(TreatmentType, cmd.treatment_type_id)
     if treatment is None or treatment.clinic_id != clinic.id or not treatment.active:
         raise NotFound("treatment type not found", field="treatment_type_id")
@@ -323,7 +352,7 @@ def search_slots(uow: UnitOfWork, cmd: SearchSlots) -> Sequence[Slot]:
     if (cmd.last_day - cmd.first_day).days >= MAX_SEARCH_DAYS:
         raise RuleViolation(f"search at most {MAX_SEARCH_DAYS} days at once", field="to")
     if cmd.practitioner_id is not None:
-        practitioner = _practitioner(uow, clinic.id, cmd.practitioner_id)
+        practitioner = _practitioner(uow, actor, clinic.id, cmd.practitioner_id)
         if not qualified(practitioner, treatment):
             raise RuleViolation("this practitioner does not deliver this treatment", field="practitioner_id")
         practitioners = [practitioner]

@@ -13,6 +13,7 @@ from clinic_shared.tokens import Principal
 from scheduling.domain.calendar import CalendarFeed, FeedOwner, token_digest
 from scheduling.domain.errors import Forbidden, NotFound, RuleViolation
 from scheduling.domain.model import Appointment, AppointmentStatus, Clinic, Practitioner, TreatmentType
+from scheduling.service_layer import services, tenancy
 from scheduling.service_layer.ports import UnitOfWork
 
 FEED_PAST = timedelta(days=30)
@@ -25,7 +26,7 @@ ICS_STATUS = {
 
 def appointment_entry(uow: UnitOfWork, actor: Principal, appointment_id: uuid.UUID) -> CalendarEvent:
     appointment = uow.repo.get(Appointment, appointment_id)
-    if appointment is None or (not actor.is_staff and actor.patient_id != appointment.patient_id):
+    if appointment is None or not services.may_see_appointment(actor, appointment):
         raise NotFound("appointment not found")
     return _entry(uow, appointment, uow.clock.now())
 
@@ -50,7 +51,8 @@ def create_feed(
             owner_id = actor.practitioner_id
         if owner_id is None or (owner_id != actor.practitioner_id and not managers):
             raise Forbidden("a practitioner feed is created by that practitioner or a manager")
-        if uow.repo.get(Practitioner, owner_id) is None:
+        practitioner = uow.repo.get(Practitioner, owner_id)
+        if practitioner is None or not actor.acts_in(practitioner.clinic_id):
             raise NotFound("practitioner not found", field="owner_id")
     token = secrets.token_urlsafe(32)
     feed = CalendarFeed(uow.new_id(), owner_kind, owner_id, token_digest(token), uow.clock.now())
@@ -61,14 +63,26 @@ def create_feed(
 
 def revoke_feed(uow: UnitOfWork, actor: Principal, feed_id: uuid.UUID) -> CalendarFeed:
     feed = uow.repo.get(CalendarFeed, feed_id)
-    mine = feed is not None and feed.owner_id in (actor.patient_id, actor.practitioner_id)
-    if feed is None or not (mine or actor.has_any(("admin", "front_desk"))):
+    if feed is None or not _may_revoke(uow, actor, feed):
         raise NotFound("feed not found")
     if not feed.active:
         raise RuleViolation("the feed is already revoked", field="status")
     feed.revoked_at = uow.clock.now()
     uow.commit()
     return feed
+
+
+def _may_revoke(uow: UnitOfWork, actor: Principal, feed: CalendarFeed) -> bool:
+    """The feed's owner, or a manager who may see the owner: a practitioner of their clinic, a patient with a
+    relationship there (organisation-wide managers: anyone's)."""
+    if feed.owner_id in (actor.patient_id, actor.practitioner_id):
+        return True
+    if not actor.has_any(("admin", "front_desk")):
+        return False
+    if feed.owner_kind is FeedOwner.PATIENT:
+        return tenancy.sees_patient(uow, actor, feed.owner_id)
+    practitioner = uow.repo.get(Practitioner, feed.owner_id)
+    return practitioner is not None and actor.acts_in(practitioner.clinic_id)
 
 
 def feed_entries(uow: UnitOfWork, token: str) -> Sequence[CalendarEvent]:

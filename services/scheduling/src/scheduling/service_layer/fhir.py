@@ -15,6 +15,7 @@ from scheduling.domain.errors import NotFound
 from scheduling.domain.model import Appointment, AppointmentStatus, TreatmentType
 from scheduling.service_layer.availability import SearchSlots, Slot, search_slots
 from scheduling.service_layer.ports import UnitOfWork
+from scheduling.service_layer.services import may_see_appointment
 
 TREATMENT_SYSTEM = "urn:ims-clinic:treatment-type"
 
@@ -29,7 +30,7 @@ def _service_type(treatment: TreatmentType) -> list[dict[str, Any]]:
 
 def appointment_resource(uow: UnitOfWork, actor: Principal, appointment_id: uuid.UUID) -> dict[str, Any]:
     appointment = uow.repo.get(Appointment, appointment_id)
-    if appointment is None or (not actor.is_staff and actor.patient_id != appointment.patient_id):
+    if appointment is None or not may_see_appointment(actor, appointment):
         raise NotFound("appointment not found")
     treatment = uow.repo.get(TreatmentType, appointment.treatment_type_id)
     if treatment is None:
@@ -62,10 +63,12 @@ def appointment_resource(uow: UnitOfWork, actor: Principal, appointment_id: uuid
     return resource
 
 
-def slot_bundle(uow: UnitOfWork, cmd: SearchSlots, offset: int, count: int) -> dict[str, Any]:
+def slot_bundle(
+    uow: UnitOfWork, actor: Principal, cmd: SearchSlots, offset: int, count: int
+) -> dict[str, Any]:
     """Free slots as a FHIR searchset Bundle (one page of ``count`` from ``offset``; ``total`` is all)."""
+    slots = search_slots(uow, actor, cmd)  # checks the clinic first
     treatment = uow.repo.get(TreatmentType, cmd.treatment_type_id)
-    slots = search_slots(uow, cmd)
     page: Sequence[Slot] = slots[offset : offset + count]
     return {
         "resourceType": "Bundle",

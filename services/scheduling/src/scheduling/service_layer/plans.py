@@ -35,7 +35,7 @@ from scheduling.domain.plans import (
     progress,
     series,
 )
-from scheduling.service_layer import services
+from scheduling.service_layer import services, tenancy
 from scheduling.service_layer.availability import SearchSlots, check_free_time, search_slots
 from scheduling.service_layer.booking_events import emit_booked
 from scheduling.service_layer.ports import UnitOfWork
@@ -108,10 +108,18 @@ class _Context:
     now: datetime
 
 
-def create_plan(uow: UnitOfWork, actor: Principal, cmd: CreatePlan) -> PlanView:
+def _patient_and_clinic(uow: UnitOfWork, actor: Principal, cmd: CreatePlan) -> uuid.UUID:
+    """The plan's patient, checked like a booking's: staff plan at their clinic for a patient of theirs."""
     patient_id = services.patient_for_booking(actor, cmd.patient_id)
+    tenancy.check_clinic(actor, cmd.clinic_id)
+    tenancy.check_patient(uow, actor, patient_id)
     if uow.repo.get(Patient, patient_id) is None:
         raise NotFound("patient not found", field="patient_id")
+    return patient_id
+
+
+def create_plan(uow: UnitOfWork, actor: Principal, cmd: CreatePlan) -> PlanView:
+    patient_id = _patient_and_clinic(uow, actor, cmd)
     clinic = services.clinic_of(uow, cmd.clinic_id)
     practitioner = services.practitioner_of(uow, cmd.practitioner_id)
     treatment = services.treatment_of(uow, cmd.treatment_type_id)
@@ -175,9 +183,7 @@ def preview_plan(uow: UnitOfWork, actor: Principal, cmd: CreatePlan) -> PlanPrev
     the same reason and nearest alternatives a refused ``create_plan`` reports, so a client can show the
     whole series, let the patient pick replacements, and then book it with ``overrides``.
     """
-    patient_id = services.patient_for_booking(actor, cmd.patient_id)
-    if uow.repo.get(Patient, patient_id) is None:
-        raise NotFound("patient not found", field="patient_id")
+    patient_id = _patient_and_clinic(uow, actor, cmd)
     clinic = services.clinic_of(uow, cmd.clinic_id)
     practitioner = services.practitioner_of(uow, cmd.practitioner_id)
     treatment = services.treatment_of(uow, cmd.treatment_type_id)
@@ -355,6 +361,7 @@ def list_plans(
         filters["patient_id"] = patient_id
     if status is not None:
         filters["status"] = status
+    filters |= tenancy.clinic_filter(actor)
     found, total = uow.repo.list(TreatmentPlan, offset=page.offset, limit=page.limit, **filters)
     return [_view(uow, plan) for plan in found], total
 
@@ -474,7 +481,7 @@ def _alternatives(
 ) -> list[dict[str, str]]:
     """The nearest free times that day: with the same practitioner, and with other qualified ones."""
     try:
-        free = search_slots(ctx.uow, SearchSlots(ctx.clinic.id, ctx.treatment.id, day, day))
+        free = search_slots(ctx.uow, ctx.actor, SearchSlots(ctx.clinic.id, ctx.treatment.id, day, day))
     except (RuleViolation, NotFound):
         return []
     target = wanted or datetime.combine(day, time(12), tzinfo=ctx.clinic.zone)
@@ -526,7 +533,11 @@ def _visible_plan(
         if for_update
         else uow.repo.get(TreatmentPlan, plan_id)
     )
-    if plan is None or (not actor.is_staff and actor.patient_id != plan.patient_id):
+    if plan is None:
+        raise NotFound("plan not found")
+    if actor.is_staff:
+        tenancy.check_clinic(actor, plan.clinic_id, what="plan", field=None)
+    elif actor.patient_id != plan.patient_id:
         raise NotFound("plan not found")
     return plan
 

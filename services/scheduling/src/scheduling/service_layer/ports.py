@@ -126,6 +126,10 @@ class Repository(Protocol):
         """The plan an appointment is a session of, read without loading (or locking) the appointment."""
         ...
 
+    def clinic_id_of(self, appointment_id: uuid.UUID) -> uuid.UUID | None:
+        """The clinic of an appointment (None: no such appointment), read without loading it."""
+        ...
+
     def plan_sessions_for_update(self, plan_id: uuid.UUID) -> Sequence[Appointment]:
         """A plan's sessions, their rows locked in id order (the one order every path takes them in)."""
         ...
@@ -141,6 +145,10 @@ class Repository(Protocol):
     ) -> Appointment | None:
         """The patient's earliest live appointment overlapping [start, end) that was not booked as an allowed
         overlap, ``exclude`` left out."""
+        ...
+
+    def patient_related_to_clinic(self, patient_id: uuid.UUID, clinic_id: uuid.UUID) -> bool:
+        """Whether the patient has an appointment, a plan or a waitlist entry at the clinic (ADR 0006)."""
         ...
 
     def try_claim_room(self, room_id: uuid.UUID, day: date) -> bool:

@@ -24,7 +24,7 @@ from scheduling.domain.model import (
     TreatmentType,
 )
 from scheduling.domain.plans import PlanStatus, TreatmentPlan, progress
-from scheduling.service_layer import waitlist
+from scheduling.service_layer import tenancy, waitlist
 from scheduling.service_layer.booking_events import emit_booked
 from scheduling.service_layer.ports import PasswordHasher, UnitOfWork
 from scheduling.service_layer.rescheduling import conflict_on_violation, move_appointment, place_booking
@@ -108,21 +108,44 @@ class CreateStaffAccount:
     roles: Sequence[str]
     clinic_id: uuid.UUID | None = None
     practitioner_id: uuid.UUID | None = None
+    organisation_wide: bool = False
 
 
-def create_staff_account(uow: UnitOfWork, hasher: PasswordHasher, cmd: CreateStaffAccount) -> Account:
+def create_staff_account(
+    uow: UnitOfWork, hasher: PasswordHasher, actor: Principal, cmd: CreateStaffAccount
+) -> Account:
+    """A staff login scoped to one clinic, or organisation-wide (exactly one of the two; ADR 0006).
+
+    A clinic's admin creates accounts of that clinic only (another clinic is not found); only an
+    organisation-wide admin creates organisation-wide accounts.
+    """
+    if not actor.has_any(("admin",)):
+        raise Forbidden("only an admin creates staff accounts")
+    if cmd.organisation_wide and cmd.clinic_id is not None:
+        raise RuleViolation(
+            "a staff account names a clinic or is organisation-wide, not both", field="organisation_wide"
+        )
+    if not cmd.organisation_wide and cmd.clinic_id is None:
+        raise RuleViolation(
+            "name the account's clinic (clinic_id) or say organisation_wide: true", field="clinic_id"
+        )
+    if cmd.organisation_wide and not actor.organisation_wide:
+        raise Forbidden("only an organisation-wide admin creates organisation-wide accounts")
     roles = sorted(set(cmd.roles))
     if not roles or not set(roles) <= {r.value for r in STAFF_ROLES}:
         raise RuleViolation(
             "staff roles must be some of practitioner, front_desk, billing, admin", field="roles"
         )
+    if cmd.clinic_id is not None:
+        tenancy.check_clinic(actor, cmd.clinic_id, staff_only=True)
+        clinic_of(uow, cmd.clinic_id)
     email = cmd.email.strip().lower()
     if uow.repo.account_by_email(email) is not None:
         raise Conflict("an account with this email already exists", field="email")
-    if cmd.clinic_id and uow.repo.get(Clinic, cmd.clinic_id) is None:
-        raise NotFound("clinic not found", field="clinic_id")
-    if cmd.practitioner_id and uow.repo.get(Practitioner, cmd.practitioner_id) is None:
-        raise NotFound("practitioner not found", field="practitioner_id")
+    if cmd.practitioner_id:
+        practitioner = uow.repo.get(Practitioner, cmd.practitioner_id)
+        if practitioner is None or cmd.clinic_id not in (None, practitioner.clinic_id):
+            raise NotFound("practitioner not found", field="practitioner_id")
     account = Account(
         id=uow.new_id(),
         email=email,
@@ -159,7 +182,9 @@ class CreateClinic:
     clinic_id: uuid.UUID | None = None  # chosen by the caller when importing or seeding
 
 
-def create_clinic(uow: UnitOfWork, cmd: CreateClinic) -> Clinic:
+def create_clinic(uow: UnitOfWork, actor: Principal, cmd: CreateClinic) -> Clinic:
+    if not (actor.organisation_wide and actor.has_any(("admin",))):
+        raise Forbidden("only an organisation-wide admin creates clinics")
     if uow.repo.clinic_by_code(cmd.code) is not None:
         raise Conflict("a clinic with this code already exists", field="code")
     clinic = Clinic(
@@ -188,7 +213,8 @@ class AddPractitioner:
     practitioner_id: uuid.UUID | None = None
 
 
-def add_practitioner(uow: UnitOfWork, cmd: AddPractitioner) -> Practitioner:
+def add_practitioner(uow: UnitOfWork, actor: Principal, cmd: AddPractitioner) -> Practitioner:
+    tenancy.check_clinic(actor, cmd.clinic_id, staff_only=True)
     clinic_of(uow, cmd.clinic_id)
     practitioner = Practitioner(
         id=cmd.practitioner_id or uow.new_id(),
@@ -215,7 +241,8 @@ class AddTreatmentType:
     treatment_type_id: uuid.UUID | None = None
 
 
-def add_treatment_type(uow: UnitOfWork, cmd: AddTreatmentType) -> TreatmentType:
+def add_treatment_type(uow: UnitOfWork, actor: Principal, cmd: AddTreatmentType) -> TreatmentType:
+    tenancy.check_clinic(actor, cmd.clinic_id, staff_only=True)
     clinic_of(uow, cmd.clinic_id)
     treatment = TreatmentType(
         id=cmd.treatment_type_id or uow.new_id(),
@@ -233,25 +260,28 @@ def add_treatment_type(uow: UnitOfWork, cmd: AddTreatmentType) -> TreatmentType:
     return treatment
 
 
-def list_clinics(uow: UnitOfWork, page: Page) -> tuple[Sequence[Clinic], int]:
-    return uow.repo.list(Clinic, offset=page.offset, limit=page.limit)
+def list_clinics(uow: UnitOfWork, actor: Principal, page: Page) -> tuple[Sequence[Clinic], int]:
+    """Every clinic; clinic-scoped staff see their own only."""
+    mine = tenancy.clinic_filter(actor)
+    filters = {"id": mine["clinic_id"]} if mine else {}
+    return uow.repo.list(Clinic, offset=page.offset, limit=page.limit, **filters)
 
 
-def get_clinic(uow: UnitOfWork, clinic_id: uuid.UUID) -> Clinic:
-    return clinic_of(uow, clinic_id)
+def get_clinic(uow: UnitOfWork, actor: Principal, clinic_id: uuid.UUID) -> Clinic:
+    return clinic_of(uow, clinic_id, actor)
 
 
 def list_practitioners(
-    uow: UnitOfWork, clinic_id: uuid.UUID, page: Page
+    uow: UnitOfWork, actor: Principal, clinic_id: uuid.UUID, page: Page
 ) -> tuple[Sequence[Practitioner], int]:
-    clinic_of(uow, clinic_id)
+    clinic_of(uow, clinic_id, actor)
     return uow.repo.list(Practitioner, offset=page.offset, limit=page.limit, clinic_id=clinic_id)
 
 
 def list_treatment_types(
-    uow: UnitOfWork, clinic_id: uuid.UUID, page: Page
+    uow: UnitOfWork, actor: Principal, clinic_id: uuid.UUID, page: Page
 ) -> tuple[Sequence[TreatmentType], int]:
-    clinic_of(uow, clinic_id)
+    clinic_of(uow, clinic_id, actor)
     return uow.repo.list(TreatmentType, offset=page.offset, limit=page.limit, clinic_id=clinic_id)
 
 
@@ -271,6 +301,8 @@ class BookAppointment:
 def book_appointment(uow: UnitOfWork, actor: Principal, cmd: BookAppointment) -> Appointment:
     """Book one appointment inside availability; the database has the last word on overlaps."""
     patient_id = patient_for_booking(actor, cmd.patient_id)
+    tenancy.check_clinic(actor, cmd.clinic_id)
+    tenancy.check_patient(uow, actor, patient_id)
     parties = uow.repo.booking_parties(cmd.clinic_id, cmd.practitioner_id, cmd.treatment_type_id, patient_id)
     if not parties.patient_exists:
         raise NotFound("patient not found", field="patient_id")
@@ -365,9 +397,13 @@ def cancelled_data(appointment: Appointment) -> dict[str, object]:
 
 
 def mark_arrived(
-    uow: UnitOfWork, appointment_id: uuid.UUID, *, if_match: Collection[int] | None = None
+    uow: UnitOfWork,
+    actor: Principal,
+    appointment_id: uuid.UUID,
+    *,
+    if_match: Collection[int] | None = None,
 ) -> Appointment:
-    appointment = _appointment_for_change(uow, None, appointment_id, if_match)
+    appointment = _appointment_for_change(uow, actor, appointment_id, if_match, staff_only=True)
     appointment.mark_arrived(uow.clock.now(), clinic_of(uow, appointment.clinic_id).zone)
     uow.emit("scheduling.appointment.arrived", appointment.facts() | {"arrived_at": appointment.arrived_at})
     uow.commit()
@@ -375,10 +411,15 @@ def mark_arrived(
 
 
 def mark_completed(
-    uow: UnitOfWork, appointment_id: uuid.UUID, *, if_match: Collection[int] | None = None
+    uow: UnitOfWork,
+    actor: Principal,
+    appointment_id: uuid.UUID,
+    *,
+    if_match: Collection[int] | None = None,
 ) -> Appointment:
+    _staff_appointment(uow, actor, appointment_id)  # before the plan's row is locked
     plan = _plan_locked_for(uow, appointment_id)
-    appointment = _appointment_for_change(uow, None, appointment_id, if_match)
+    appointment = _appointment_for_change(uow, actor, appointment_id, if_match, staff_only=True)
     appointment.mark_completed(uow.clock.now())
     uow.emit(
         "scheduling.appointment.completed", appointment.facts() | {"completed_at": appointment.completed_at}
@@ -413,9 +454,14 @@ def _complete_plan_if_done(uow: UnitOfWork, plan: TreatmentPlan) -> None:
 
 
 def mark_no_show(
-    uow: UnitOfWork, appointment_id: uuid.UUID, waive_fee: bool, *, if_match: Collection[int] | None = None
+    uow: UnitOfWork,
+    actor: Principal,
+    appointment_id: uuid.UUID,
+    waive_fee: bool,
+    *,
+    if_match: Collection[int] | None = None,
 ) -> Appointment:
-    appointment = _appointment_for_change(uow, None, appointment_id, if_match)
+    appointment = _appointment_for_change(uow, actor, appointment_id, if_match, staff_only=True)
     appointment.mark_no_show(uow.clock.now(), waive_fee=waive_fee)
     uow.emit(
         "scheduling.appointment.no_show",
@@ -435,6 +481,7 @@ class RecordSuitability:
 def record_suitability(uow: UnitOfWork, actor: Principal, cmd: RecordSuitability) -> Suitability:
     """The assessing practitioner records whether IMS suits the patient (and that consent was given)."""
     assessment = _appointment(uow, cmd.assessment_id)
+    tenancy.check_clinic(actor, assessment.clinic_id, staff_only=True, what="appointment", field=None)
     if assessment.kind is not AppointmentKind.ASSESSMENT:
         raise RuleViolation("suitability is recorded on an assessment", field="assessment_id")
     if assessment.status is not AppointmentStatus.FULFILLED:
@@ -492,14 +539,18 @@ def list_appointments(
         patient_id = actor.patient_id
         if patient_id is None:
             return [], 0
-    filters = {"patient_id": patient_id} if patient_id else {}
+    filters: dict[str, object] = {"patient_id": patient_id} if patient_id else {}
+    filters |= tenancy.clinic_filter(actor)
     return uow.repo.list(Appointment, offset=page.offset, limit=page.limit, **filters)
 
 
 # --- helpers -------------------------------------------------------------------------------------------
 
 
-def clinic_of(uow: UnitOfWork, clinic_id: uuid.UUID) -> Clinic:
+def clinic_of(uow: UnitOfWork, clinic_id: uuid.UUID, actor: Principal | None = None) -> Clinic:
+    """The clinic; with ``actor``, also one the caller may touch (staff: of their clinic)."""
+    if actor is not None:
+        tenancy.check_clinic(actor, clinic_id)
     clinic = uow.repo.get(Clinic, clinic_id)
     if clinic is None:
         raise NotFound("clinic not found", field="clinic_id")
@@ -560,7 +611,8 @@ def ims_clearance(
 ) -> ImsClearance:
     """A patient reads their own; staff name the patient. The latest finding at this clinic decides."""
     patient_id = patient_for_booking(actor, patient_id)
-    clinic = clinic_of(uow, clinic_id)
+    clinic = clinic_of(uow, clinic_id, actor)
+    tenancy.check_patient(uow, actor, patient_id)
     if uow.repo.get(Patient, patient_id) is None:
         raise NotFound("patient not found", field="patient_id")
     return ImsClearance(clinic.id, patient_id, uow.repo.suitability(clinic.id, patient_id))
@@ -580,28 +632,46 @@ def patient_for_booking(actor: Principal, requested: uuid.UUID | None) -> uuid.U
 
 def _visible_patient(uow: UnitOfWork, actor: Principal, patient_id: uuid.UUID) -> Patient:
     patient = uow.repo.get(Patient, patient_id)
-    if patient is None or (not actor.is_staff and actor.patient_id != patient_id):
+    if patient is None or not tenancy.sees_patient(uow, actor, patient_id):
         raise NotFound("patient not found")
     return patient
 
 
+def may_see_appointment(actor: Principal, appointment: Appointment, *, staff_only: bool = False) -> bool:
+    """Staff of the appointment's clinic (or organisation-wide staff), or its own patient."""
+    if actor.is_staff:
+        return actor.acts_in(appointment.clinic_id)
+    return not staff_only and actor.patient_id is not None and actor.patient_id == appointment.patient_id
+
+
 def _visible_appointment(uow: UnitOfWork, actor: Principal, appointment_id: uuid.UUID) -> Appointment:
     appointment = uow.repo.get(Appointment, appointment_id)
-    if appointment is None or (not actor.is_staff and actor.patient_id != appointment.patient_id):
+    if appointment is None or not may_see_appointment(actor, appointment):
         raise NotFound("appointment not found")
     return appointment
 
 
+def _staff_appointment(uow: UnitOfWork, actor: Principal, appointment_id: uuid.UUID) -> None:
+    """Raise NotFound unless the appointment is one of the caller's clinic, reading only its clinic (nothing
+    is loaded or locked)."""
+    clinic_id = uow.repo.clinic_id_of(appointment_id)
+    if clinic_id is None or not actor.acts_in(clinic_id):
+        raise NotFound("appointment not found")
+
+
 def _appointment_for_change(
-    uow: UnitOfWork, actor: Principal | None, appointment_id: uuid.UUID, if_match: Collection[int] | None
+    uow: UnitOfWork,
+    actor: Principal,
+    appointment_id: uuid.UUID,
+    if_match: Collection[int] | None,
+    *,
+    staff_only: bool = False,
 ) -> Appointment:
     """The appointment to change, its row locked: a concurrent change of it waits for this one to commit
-    and then starts from its result (so each change bumps the sequence once). ``actor`` None: staff only
-    reach this (the view checked the role)."""
+    and then starts from its result (so each change bumps the sequence once). ``staff_only``: a change only
+    the clinic's staff make (arrival, completion, no-show)."""
     appointment = uow.repo.get_for_update(Appointment, appointment_id)
-    if appointment is None or (
-        actor is not None and not actor.is_staff and actor.patient_id != appointment.patient_id
-    ):
+    if appointment is None or not may_see_appointment(actor, appointment, staff_only=staff_only):
         raise NotFound("appointment not found")
     appointment.require_version(if_match)
     return appointment

@@ -19,6 +19,7 @@ from scheduling.domain.model import (
     require_aware,
 )
 from scheduling.domain.waitlist import WaitlistEntry, WaitlistStatus, holds_lapsed_by
+from scheduling.service_layer import tenancy
 from scheduling.service_layer.availability import check_free_time
 from scheduling.service_layer.booking_events import emit_booked
 from scheduling.service_layer.ports import UnitOfWork
@@ -45,6 +46,8 @@ def join_waitlist(uow: UnitOfWork, actor: Principal, cmd: JoinWaitlist) -> Waitl
     patient_id = cmd.patient_id if actor.is_staff else actor.patient_id
     if patient_id is None:
         raise Forbidden("only patients and staff can join the waitlist")
+    tenancy.check_clinic(actor, cmd.clinic_id)
+    tenancy.check_patient(uow, actor, patient_id)
     if uow.repo.get(Patient, patient_id) is None:
         raise NotFound("patient not found", field="patient_id")
     if uow.repo.get(Clinic, cmd.clinic_id) is None:
@@ -52,8 +55,10 @@ def join_waitlist(uow: UnitOfWork, actor: Principal, cmd: JoinWaitlist) -> Waitl
     treatment = uow.repo.get(TreatmentType, cmd.treatment_type_id)
     if treatment is None or treatment.clinic_id != cmd.clinic_id:
         raise NotFound("treatment type not found", field="treatment_type_id")
-    if cmd.practitioner_id is not None and uow.repo.get(Practitioner, cmd.practitioner_id) is None:
-        raise NotFound("practitioner not found", field="practitioner_id")
+    if cmd.practitioner_id is not None:
+        practitioner = uow.repo.get(Practitioner, cmd.practitioner_id)
+        if practitioner is None or practitioner.clinic_id != cmd.clinic_id:
+            raise NotFound("practitioner not found", field="practitioner_id")
     if treatment.kind is AppointmentKind.TREATMENT:
         finding = uow.repo.suitability(cmd.clinic_id, patient_id)
         if finding is None or not finding.clears_for_ims:
@@ -86,7 +91,7 @@ def list_waitlist(
     uow: UnitOfWork, actor: Principal, offset: int, limit: int
 ) -> tuple[Sequence[WaitlistEntry], int]:
     if actor.is_staff:
-        return uow.repo.list(WaitlistEntry, offset=offset, limit=limit)
+        return uow.repo.list(WaitlistEntry, offset=offset, limit=limit, **tenancy.clinic_filter(actor))
     if actor.patient_id is None:
         return [], 0
     return uow.repo.list(WaitlistEntry, offset=offset, limit=limit, patient_id=actor.patient_id)
@@ -97,7 +102,7 @@ def get_offer(uow: UnitOfWork, actor: Principal, offer_id: uuid.UUID) -> Waitlis
 
     It stays findable once the offer was taken, lapsed or withdrawn, so a late click can be told which.
     """
-    filters: dict[str, object] = {"offer_appointment_id": offer_id}
+    filters: dict[str, object] = {"offer_appointment_id": offer_id} | tenancy.clinic_filter(actor)
     if not actor.is_staff:
         if actor.patient_id is None:
             raise NotFound("offer not found")
@@ -204,11 +209,13 @@ def release_hold(uow: UnitOfWork, actor: Principal, offer_id: uuid.UUID) -> Appo
     """
     if not actor.is_staff:
         raise Forbidden("only staff can release a held time")
-    entries, _ = uow.repo.list(WaitlistEntry, offset=0, limit=1, offer_appointment_id=offer_id)
+    entries, _ = uow.repo.list(
+        WaitlistEntry, offset=0, limit=1, offer_appointment_id=offer_id, **tenancy.clinic_filter(actor)
+    )
     # Entry before hold, as a claim takes them: a claim and a release of one offer wait for each other.
     entry = uow.repo.waitlist_entry_for_update(entries[0].id) if entries else None
     hold = uow.repo.get_for_update(Appointment, offer_id)
-    if hold is None:
+    if hold is None or not actor.acts_in(hold.clinic_id):
         raise NotFound("offer not found")
     hold.require_held()
     hold.release_hold(uow.clock.now())
@@ -311,6 +318,9 @@ def _held(uow: UnitOfWork, entry: WaitlistEntry) -> Appointment | None:
 def _locked_entry(uow: UnitOfWork, actor: Principal, entry_id: uuid.UUID) -> WaitlistEntry:
     """The actor's entry, locked: a claim, a withdrawal, an offer and the sweep take their turns."""
     entry = uow.repo.waitlist_entry_for_update(entry_id)
-    if entry is None or (not actor.is_staff and actor.patient_id != entry.patient_id):
+    if entry is None:
+        raise NotFound("waitlist entry not found")
+    mine = actor.acts_in(entry.clinic_id) if actor.is_staff else actor.patient_id == entry.patient_id
+    if not mine:
         raise NotFound("waitlist entry not found")
     return entry

@@ -48,6 +48,7 @@ def create_app(settings: SchedulingSettings | None = None, container: Container 
             "database": database_check(container.engine),
             "broker": broker_check(container.settings.common.amqp_url),
         },
+        trusted_proxy_hops=container.settings.common.trusted_proxy_hops,
     )
     app.extensions[CONTAINER_KEY] = container
     for module in (accounts, clinics, availability, appointments, plans, waitlist, calendar, fhir):

@@ -189,7 +189,8 @@ def register_patient(body: dict[str, Any]) -> Patient:
 @blp.route("/patients/<uuid:patient_id>", methods=["GET"])
 @blp.response(200, schemas.PatientSchema)
 def get_patient(patient_id: uuid.UUID) -> Patient:
-    """A patient sees their own record; staff see any."""
+    """A patient sees their own record; staff see the patients of their clinic (with an appointment, plan or
+    waitlist entry there; organisation-wide staff see any)."""
     with container().uow() as uow:
         return services.get_patient(uow, current_principal(), patient_id)
 
@@ -209,13 +210,22 @@ def update_patient(body: dict[str, Any], patient_id: uuid.UUID) -> Patient:
 @blp.arguments(schemas.StaffAccountRequest())
 @blp.response(201, schemas.AccountSchema)
 @blp.alt_response(422, description="A bad field, or a password too easy to guess (field `password`)")
-@blp.alt_response(404, description="No such clinic or practitioner (the field is named)")
+@blp.alt_response(
+    403, description="An organisation-wide account asked by a clinic's admin (only organisation-wide admins)"
+)
+@blp.alt_response(
+    404,
+    description="No such clinic or practitioner (the field is named); another clinic than a clinic admin's "
+    "own is not found either",
+)
 @blp.alt_response(409, description="An account with this e-mail address exists (field `email`)")
 @require_roles("admin")
 def create_staff_account(body: dict[str, Any]) -> Account:
-    """An admin creates a staff login with its roles."""
+    """An admin creates a staff login with its roles, in one clinic (``clinic_id``) or organisation-wide
+    (``organisation_wide: true``): exactly one of the two. A clinic's admin creates accounts of their own
+    clinic only."""
     c = container()
     with c.uow() as uow:
         return auth.create_staff_account(
-            uow, c.hasher, c.password_policy, services.CreateStaffAccount(**body)
+            uow, c.hasher, c.password_policy, current_principal(), services.CreateStaffAccount(**body)
         )

@@ -1,8 +1,10 @@
 """Appointments: book, read, list, reschedule, cancel; staff mark arrival, completion and no-shows.
 
-Patients see only their own appointments (others' are 404). One appointment's answers carry its version as
-an ETag; a change sent with If-Match applies only to that version (else 412), and concurrent changes of one
-appointment take turns either way.
+Patients see only their own appointments (others' are 404); staff those of their clinic (another clinic's
+are 404, and lists show their clinic's only; organisation-wide staff see every clinic's, ADR 0006).
+
+One appointment's answers carry its version as an ETag; a change sent with If-Match applies only to that
+version (else 412), and concurrent changes of one appointment take turns either way.
 """
 
 from __future__ import annotations
@@ -127,7 +129,9 @@ STAFF_AT_THE_DESK = ("practitioner", "front_desk", "admin")
 def arrive(headers: dict[str, Any], appointment_id: uuid.UUID) -> tuple[Appointment, dict[str, str]]:
     """The patient is here."""
     with container().uow() as uow:
-        arrived = services.mark_arrived(uow, appointment_id, if_match=headers["if_match"])
+        arrived = services.mark_arrived(
+            uow, current_principal(), appointment_id, if_match=headers["if_match"]
+        )
     return with_etag(arrived)
 
 
@@ -139,7 +143,9 @@ def arrive(headers: dict[str, Any], appointment_id: uuid.UUID) -> tuple[Appointm
 def complete(headers: dict[str, Any], appointment_id: uuid.UUID) -> tuple[Appointment, dict[str, str]]:
     """The appointment took place (FHIR status ``fulfilled``)."""
     with container().uow() as uow:
-        completed = services.mark_completed(uow, appointment_id, if_match=headers["if_match"])
+        completed = services.mark_completed(
+            uow, current_principal(), appointment_id, if_match=headers["if_match"]
+        )
     return with_etag(completed)
 
 
@@ -154,7 +160,9 @@ def no_show(
 ) -> tuple[Appointment, dict[str, str]]:
     """The patient did not come; staff may waive the fee."""
     with container().uow() as uow:
-        marked = services.mark_no_show(uow, appointment_id, body["waive_fee"], if_match=headers["if_match"])
+        marked = services.mark_no_show(
+            uow, current_principal(), appointment_id, body["waive_fee"], if_match=headers["if_match"]
+        )
     return with_etag(marked)
 
 

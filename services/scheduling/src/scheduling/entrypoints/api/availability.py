@@ -1,6 +1,7 @@
 """Availability: opening hours, closures, booking policy, working hours, time off, rooms, and free slots.
 
 Admins and the front desk manage availability; any signed-in user (patients too) may search free slots.
+Staff act in their own clinic only: another clinic's answers 404 (ADR 0006).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import Any
 
 from flask_smorest.pagination import PaginationParameters
 
-from clinic_shared.web.auth import require_roles
+from clinic_shared.web.auth import current_principal, require_roles
 from clinic_shared.web.request_limits import Blueprint
 from scheduling.domain.availability import Closure, Room, TimeOff
 from scheduling.domain.model import Clinic
@@ -39,7 +40,7 @@ def _spans(body: dict[str, Any]) -> list[WeeklySpan]:
 def get_opening_hours(clinic_id: uuid.UUID) -> dict[str, Any]:
     """The clinic's weekly opening hours (none: open every day)."""
     with container().uow() as uow:
-        return {"hours": service.get_opening_hours(uow, clinic_id)}
+        return {"hours": service.get_opening_hours(uow, current_principal(), clinic_id)}
 
 
 @blp.route("/opening-hours", methods=["PUT"])
@@ -49,7 +50,7 @@ def get_opening_hours(clinic_id: uuid.UUID) -> dict[str, Any]:
 def set_opening_hours(body: dict[str, Any], clinic_id: uuid.UUID) -> dict[str, Any]:
     """Replace the clinic's weekly opening hours (local wall-clock times)."""
     with container().uow() as uow:
-        return {"hours": service.set_opening_hours(uow, clinic_id, _spans(body))}
+        return {"hours": service.set_opening_hours(uow, current_principal(), clinic_id, _spans(body))}
 
 
 @blp.route("/booking-policy", methods=["PATCH"])
@@ -59,7 +60,9 @@ def set_opening_hours(body: dict[str, Any], clinic_id: uuid.UUID) -> dict[str, A
 def update_booking_policy(body: dict[str, Any], clinic_id: uuid.UUID) -> Clinic:
     """Minimum notice and horizon for online booking, and the slot grid."""
     with container().uow() as uow:
-        return service.update_booking_policy(uow, service.UpdateBookingPolicy(clinic_id=clinic_id, **body))
+        return service.update_booking_policy(
+            uow, current_principal(), service.UpdateBookingPolicy(clinic_id=clinic_id, **body)
+        )
 
 
 @blp.route("/closures", methods=["POST"])
@@ -69,7 +72,9 @@ def update_booking_policy(body: dict[str, Any], clinic_id: uuid.UUID) -> Clinic:
 def add_closure(body: dict[str, Any], clinic_id: uuid.UUID) -> Closure:
     """Close the clinic on some local dates (a holiday)."""
     with container().uow() as uow:
-        return service.add_closure(uow, clinic_id, body["starts_on"], body["ends_on"], body["reason"])
+        return service.add_closure(
+            uow, current_principal(), clinic_id, body["starts_on"], body["ends_on"], body["reason"]
+        )
 
 
 @blp.route("/closures", methods=["GET"])
@@ -78,7 +83,11 @@ def add_closure(body: dict[str, Any], clinic_id: uuid.UUID) -> Closure:
 def list_closures(clinic_id: uuid.UUID, pagination_parameters: PaginationParameters) -> Sequence[Closure]:
     with container().uow() as uow:
         items, pagination_parameters.item_count = service.list_closures(
-            uow, clinic_id, pagination_parameters.first_item, pagination_parameters.page_size
+            uow,
+            current_principal(),
+            clinic_id,
+            pagination_parameters.first_item,
+            pagination_parameters.page_size,
         )
         return items
 
@@ -88,7 +97,7 @@ def list_closures(clinic_id: uuid.UUID, pagination_parameters: PaginationParamet
 @require_roles(*MANAGERS)
 def remove_closure(clinic_id: uuid.UUID, closure_id: uuid.UUID) -> None:
     with container().uow() as uow:
-        service.remove_closure(uow, clinic_id, closure_id)
+        service.remove_closure(uow, current_principal(), clinic_id, closure_id)
 
 
 @blp.route("/practitioners/<uuid:practitioner_id>/working-hours", methods=["GET"])
@@ -96,7 +105,7 @@ def remove_closure(clinic_id: uuid.UUID, closure_id: uuid.UUID) -> None:
 def get_working_hours(clinic_id: uuid.UUID, practitioner_id: uuid.UUID) -> dict[str, Any]:
     """A practitioner's weekly hours (none: whenever the clinic is open)."""
     with container().uow() as uow:
-        return {"hours": service.get_working_hours(uow, clinic_id, practitioner_id)}
+        return {"hours": service.get_working_hours(uow, current_principal(), clinic_id, practitioner_id)}
 
 
 @blp.route("/practitioners/<uuid:practitioner_id>/working-hours", methods=["PUT"])
@@ -108,7 +117,11 @@ def set_working_hours(
 ) -> dict[str, Any]:
     """Replace a practitioner's weekly hours (local wall-clock times)."""
     with container().uow() as uow:
-        return {"hours": service.set_working_hours(uow, clinic_id, practitioner_id, _spans(body))}
+        return {
+            "hours": service.set_working_hours(
+                uow, current_principal(), clinic_id, practitioner_id, _spans(body)
+            )
+        }
 
 
 @blp.route("/practitioners/<uuid:practitioner_id>/time-off", methods=["POST"])
@@ -118,7 +131,13 @@ def set_working_hours(
 def add_time_off(body: dict[str, Any], clinic_id: uuid.UUID, practitioner_id: uuid.UUID) -> TimeOff:
     with container().uow() as uow:
         return service.add_time_off(
-            uow, clinic_id, practitioner_id, body["starts_at"], body["ends_at"], body["reason"]
+            uow,
+            current_principal(),
+            clinic_id,
+            practitioner_id,
+            body["starts_at"],
+            body["ends_at"],
+            body["reason"],
         )
 
 
@@ -131,7 +150,12 @@ def list_time_off(
 ) -> Sequence[TimeOff]:
     with container().uow() as uow:
         items, pagination_parameters.item_count = service.list_time_off(
-            uow, clinic_id, practitioner_id, pagination_parameters.first_item, pagination_parameters.page_size
+            uow,
+            current_principal(),
+            clinic_id,
+            practitioner_id,
+            pagination_parameters.first_item,
+            pagination_parameters.page_size,
         )
         return items
 
@@ -141,7 +165,7 @@ def list_time_off(
 @require_roles(*MANAGERS)
 def remove_time_off(clinic_id: uuid.UUID, practitioner_id: uuid.UUID, time_off_id: uuid.UUID) -> None:
     with container().uow() as uow:
-        service.remove_time_off(uow, clinic_id, practitioner_id, time_off_id)
+        service.remove_time_off(uow, current_principal(), clinic_id, practitioner_id, time_off_id)
 
 
 @blp.route("/rooms", methods=["POST"])
@@ -152,7 +176,7 @@ def remove_time_off(clinic_id: uuid.UUID, practitioner_id: uuid.UUID, time_off_i
 def add_room(body: dict[str, Any], clinic_id: uuid.UUID) -> Room:
     """Add a room or bed; from then on every appointment needs a free one."""
     with container().uow() as uow:
-        return service.add_room(uow, clinic_id, body["name"])
+        return service.add_room(uow, current_principal(), clinic_id, body["name"])
 
 
 @blp.route("/rooms", methods=["GET"])
@@ -161,7 +185,11 @@ def add_room(body: dict[str, Any], clinic_id: uuid.UUID) -> Room:
 def list_rooms(clinic_id: uuid.UUID, pagination_parameters: PaginationParameters) -> Sequence[Room]:
     with container().uow() as uow:
         items, pagination_parameters.item_count = service.list_rooms(
-            uow, clinic_id, pagination_parameters.first_item, pagination_parameters.page_size
+            uow,
+            current_principal(),
+            clinic_id,
+            pagination_parameters.first_item,
+            pagination_parameters.page_size,
         )
         return items
 
@@ -175,7 +203,9 @@ def search_slots(
 ) -> Sequence[Slot]:
     """Free start times for a treatment over local days (at most 62), in UTC and in the clinic's zone."""
     with container().uow() as uow:
-        slots = service.search_slots(uow, service.SearchSlots(clinic_id=clinic_id, **query))
+        slots = service.search_slots(
+            uow, current_principal(), service.SearchSlots(clinic_id=clinic_id, **query)
+        )
     pagination_parameters.item_count = len(slots)
     first = pagination_parameters.first_item
     return slots[first : first + pagination_parameters.page_size]

@@ -16,25 +16,36 @@ from scheduling.entrypoints.api import schemas
 from scheduling.entrypoints.api.context import container, page_of
 from scheduling.service_layer import services
 
-blp = Blueprint("clinics", __name__, url_prefix="/clinics", description="Clinics and their catalogue")
+blp = Blueprint(
+    "clinics",
+    __name__,
+    url_prefix="/clinics",
+    description="Clinics and their catalogue. A clinic's staff see and manage their own clinic only: another "
+    "clinic answers 404 (ADR 0006).",
+)
 
 
 @blp.route("", methods=["POST"])
 @blp.arguments(schemas.ClinicRequest())
 @blp.response(201, schemas.ClinicSchema)
+@blp.alt_response(403, description="Only an organisation-wide admin creates clinics (not a clinic's admin)")
 @blp.alt_response(409, description="A clinic with this code exists (field `code`)")
 @require_roles("admin")
 def create_clinic(body: dict[str, Any]) -> Clinic:
+    """Add a clinic to the organisation (organisation-wide admins only)."""
     with container().uow() as uow:
-        return services.create_clinic(uow, services.CreateClinic(**body))
+        return services.create_clinic(uow, current_principal(), services.CreateClinic(**body))
 
 
 @blp.route("", methods=["GET"])
 @blp.response(200, schemas.ClinicSchema(many=True))
 @blp.paginate()
 def list_clinics(pagination_parameters: PaginationParameters) -> Sequence[Clinic]:
+    """The organisation's clinics; a clinic's staff see their own clinic only."""
     with container().uow() as uow:
-        items, pagination_parameters.item_count = services.list_clinics(uow, page_of(pagination_parameters))
+        items, pagination_parameters.item_count = services.list_clinics(
+            uow, current_principal(), page_of(pagination_parameters)
+        )
         return items
 
 
@@ -42,7 +53,7 @@ def list_clinics(pagination_parameters: PaginationParameters) -> Sequence[Clinic
 @blp.response(200, schemas.ClinicSchema)
 def get_clinic(clinic_id: uuid.UUID) -> Clinic:
     with container().uow() as uow:
-        return services.get_clinic(uow, clinic_id)
+        return services.get_clinic(uow, current_principal(), clinic_id)
 
 
 @blp.route("/<uuid:clinic_id>/practitioners", methods=["POST"])
@@ -51,7 +62,9 @@ def get_clinic(clinic_id: uuid.UUID) -> Clinic:
 @require_roles("admin")
 def add_practitioner(body: dict[str, Any], clinic_id: uuid.UUID) -> Practitioner:
     with container().uow() as uow:
-        return services.add_practitioner(uow, services.AddPractitioner(clinic_id=clinic_id, **body))
+        return services.add_practitioner(
+            uow, current_principal(), services.AddPractitioner(clinic_id=clinic_id, **body)
+        )
 
 
 @blp.route("/<uuid:clinic_id>/practitioners", methods=["GET"])
@@ -62,7 +75,7 @@ def list_practitioners(
 ) -> Sequence[Practitioner]:
     with container().uow() as uow:
         items, pagination_parameters.item_count = services.list_practitioners(
-            uow, clinic_id, page_of(pagination_parameters)
+            uow, current_principal(), clinic_id, page_of(pagination_parameters)
         )
         return items
 
@@ -73,7 +86,9 @@ def list_practitioners(
 @require_roles("admin")
 def add_treatment_type(body: dict[str, Any], clinic_id: uuid.UUID) -> TreatmentType:
     with container().uow() as uow:
-        return services.add_treatment_type(uow, services.AddTreatmentType(clinic_id=clinic_id, **body))
+        return services.add_treatment_type(
+            uow, current_principal(), services.AddTreatmentType(clinic_id=clinic_id, **body)
+        )
 
 
 @blp.route("/<uuid:clinic_id>/treatment-types", methods=["GET"])
@@ -84,7 +99,7 @@ def list_treatment_types(
 ) -> Sequence[TreatmentType]:
     with container().uow() as uow:
         items, pagination_parameters.item_count = services.list_treatment_types(
-            uow, clinic_id, page_of(pagination_parameters)
+            uow, current_principal(), clinic_id, page_of(pagination_parameters)
         )
         return items
 

@@ -45,4 +45,4 @@ def appointment(appointment_id: uuid.UUID) -> Response:
 def slots(query: dict[str, Any]) -> Response:
     offset, count = query.pop("offset"), query.pop("count")
     with container().uow() as uow:
-        return _fhir(fhir.slot_bundle(uow, SearchSlots(**query), offset, count))
+        return _fhir(fhir.slot_bundle(uow, current_principal(), SearchSlots(**query), offset, count))

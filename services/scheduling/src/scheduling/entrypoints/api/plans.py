@@ -19,7 +19,13 @@ from scheduling.entrypoints.api.context import container, page_of
 from scheduling.service_layer import plans
 from scheduling.service_layer.plans import PlanPreview, PlanView, SessionOverride
 
-blp = Blueprint("plans", __name__, url_prefix="/plans", description="Treatment plans")
+blp = Blueprint(
+    "plans",
+    __name__,
+    url_prefix="/plans",
+    description="Treatment plans. Staff see and plan at their own clinic only (another clinic's plan is "
+    "404); a clinic's staff plan for patients who already have an appointment, plan or waitlist entry there.",
+)
 
 
 def _overrides(body: dict[str, Any]) -> tuple[SessionOverride, ...]:

@@ -108,15 +108,36 @@ class StaffAccountRequest(Schema):
         required=True,
         validate=validate.Length(min=1),
     )
-    clinic_id = fields.UUID(load_default=None, allow_none=True)
-    practitioner_id = fields.UUID(load_default=None, allow_none=True)
+    clinic_id = fields.UUID(
+        load_default=None,
+        allow_none=True,
+        metadata={
+            "description": "The clinic the account's roles hold in (a clinic's admin: their own clinic). "
+            "Give this or `organisation_wide: true`, exactly one (422 otherwise)."
+        },
+    )
+    organisation_wide = fields.Boolean(
+        load_default=False,
+        metadata={
+            "description": "The roles hold in every clinic of the organisation (no `clinic_id`); only an "
+            "organisation-wide admin may create such an account (403 otherwise)."
+        },
+    )
+    practitioner_id = fields.UUID(
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "The practitioner this login is (of the account's clinic)"},
+    )
 
 
 class AccountSchema(Schema):
     id = fields.UUID()
     email = fields.Email()
     roles = fields.List(fields.String())
-    clinic_id = fields.UUID(allow_none=True)
+    clinic_id = fields.UUID(
+        allow_none=True,
+        metadata={"description": "The account's clinic; null: organisation-wide staff (or a patient)"},
+    )
     practitioner_id = fields.UUID(allow_none=True)
     patient_id = fields.UUID(allow_none=True)
 

@@ -16,7 +16,13 @@ from scheduling.entrypoints.api import schemas
 from scheduling.entrypoints.api.context import container
 from scheduling.service_layer import waitlist
 
-blp = Blueprint("waitlist", __name__, url_prefix="/waitlist", description="Waitlist for earlier times")
+blp = Blueprint(
+    "waitlist",
+    __name__,
+    url_prefix="/waitlist",
+    description="Waitlist for earlier times. Staff see their own clinic's entries and offers only (another "
+    "clinic's are 404).",
+)
 
 STAFF_WHO_RELEASE = ("practitioner", "front_desk", "admin")
 
