@@ -290,3 +290,35 @@ def test_a_reset_refuses_an_easily_guessed_password_and_the_link_still_works(
     )
     assert api.client.post(confirm, json={"token": token, "password": NEW_PASSWORD}).status_code == 204
     assert post_token(api.client, EMAIL, NEW_PASSWORD).status_code == 200
+
+
+def reset_requested(client: FlaskClient, email: str, address: str = "198.51.100.7") -> Any:
+    return client.post("/auth/password-reset", json={"email": email}, environ_base={"REMOTE_ADDR": address})
+
+
+def test_a_few_reset_links_per_address_and_window_then_the_same_answer_and_nothing_sent(
+    api: Api, container: Container, clock: ManualClock
+) -> None:
+    from .test_lifecycle import events_of
+
+    api.register_patient(EMAIL)
+    answers = [reset_requested(api.client, EMAIL.upper(), f"198.51.100.{n}") for n in range(6)]
+    assert {(a.status_code, a.json["message"]) for a in answers} == {(202, answers[0].json["message"])}
+    assert len(events_of(container, "scheduling.password_reset.requested")) == 3  # no inbox is flooded
+    clock.advance(timedelta(minutes=16))
+    assert reset_requested(api.client, EMAIL).status_code == 202
+    assert len(events_of(container, "scheduling.password_reset.requested")) == 4
+
+
+def test_a_client_address_asking_for_too_many_reset_links_is_refused_for_a_while(
+    api: Api, clock: ManualClock
+) -> None:
+    emails = [f"someone-{n}@example.test" for n in range(30)]
+    assert {reset_requested(api.client, email).status_code for email in emails} == {202}
+    refused = reset_requested(api.client, "one-more@example.test")
+    assert refused.status_code == 429, refused.json
+    assert refused.json["reason"] == "too_many_resets_from_address"
+    assert 0 < int(refused.headers["Retry-After"]) <= 15 * 60
+    assert reset_requested(api.client, "one-more@example.test", "203.0.113.50").status_code == 202
+    clock.advance(timedelta(minutes=16))
+    assert reset_requested(api.client, "one-more@example.test").status_code == 202

@@ -586,6 +586,21 @@ def test_the_command_line_creates_staff_in_a_clinic_or_organisation_wide(
     unknown = create_staff("unknown@clinic.test", "--clinic", str(uuid.uuid4()))
     assert (unknown.exit_code, unknown.output.strip()) == (1, "Error: clinic not found")
 
+    weak = CliRunner().invoke(
+        main,
+        [
+            "create-staff",
+            "--email",
+            "weak@clinic.test",
+            "--password",
+            "password123",
+            "--role",
+            "admin",
+            "--organisation-wide",
+        ],
+    )
+    assert weak.exit_code == 1  # the API's password policy holds on the command line too
+    assert "password" in weak.output
     assert create_staff("boss@clinic.test", "--organisation-wide").exit_code == 0
     assert create_staff("local@clinic.test", "--clinic", catalogue.clinic_id).exit_code == 0
     boss = api.token("boss@clinic.test", STAFF_PASSWORD)

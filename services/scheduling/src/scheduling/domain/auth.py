@@ -111,6 +111,9 @@ ACCOUNT_LOCKED = (
     "reset your password (POST /auth/password-reset, the 'Forgot your password?' link) to unlock it now."
 )
 ADDRESS_THROTTLED = "Too many failed sign-ins from this network address; try again in {minutes} minute(s)."
+RESETS_THROTTLED = (
+    "Too many password-reset requests from this network address; try again in {minutes} minute(s)."
+)
 
 
 class TooManyAttempts(SchedulingError):
@@ -145,6 +148,10 @@ class SignInLimits:
     window: timedelta = timedelta(minutes=15)
     lockout: timedelta = timedelta(minutes=15)
     max_failures_per_address: int = 100
+    # Reset links e-mailed per address within the window (more requests are answered alike, send nothing),
+    # and reset requests per client address (more are refused: one client cannot flood many inboxes).
+    max_resets_per_email: int = 3
+    max_resets_per_address: int = 30
 
     def __post_init__(self) -> None:
         if self.max_failures < 1 or self.max_failures_per_address < 0:
@@ -173,6 +180,16 @@ class SignInLimits:
             ADDRESS_THROTTLED.format(minutes=_minutes(resets_in)),
             retry_after=resets_in,
             reason="too_many_failures_from_address",
+        )
+
+    def resets_refusal(self, requests: int, resets_in: timedelta) -> TooManyAttempts | None:
+        """The refusal for a client address with ``requests`` reset requests in its window, if it is over."""
+        if requests <= self.max_resets_per_address:
+            return None
+        return TooManyAttempts(
+            RESETS_THROTTLED.format(minutes=_minutes(resets_in)),
+            retry_after=resets_in,
+            reason="too_many_resets_from_address",
         )
 
 

@@ -15,7 +15,7 @@ from clinic_shared.migrations import upgrade
 from scheduling.bootstrap import Container, bootstrap, key_ring
 from scheduling.config import SchedulingSettings
 from scheduling.domain.errors import SchedulingError
-from scheduling.service_layer import services, tenancy
+from scheduling.service_layer import auth, services, tenancy
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "adapters" / "migrations"
 
@@ -83,9 +83,11 @@ def create_staff(
     c = _container()
     try:
         with c.uow() as uow:
-            account = services.create_staff_account(
+            # The same password policy as the API: an operator's password is no weaker than a patient's.
+            account = auth.create_staff_account(
                 uow,
                 c.hasher,
+                c.password_policy,
                 tenancy.OPERATOR,
                 services.CreateStaffAccount(
                     email, password, roles, clinic_id=clinic_id, organisation_wide=organisation_wide

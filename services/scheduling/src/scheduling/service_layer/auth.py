@@ -116,6 +116,17 @@ class SignInGuard:
         """Forget the account's earlier unsuccessful attempts."""
         self._counters.clear(_key("attempts", email))
 
+    def admit_reset(self, email: str, address: str) -> bool:
+        """Count a reset request: refuse it (``TooManyAttempts``) when ``address`` asked too often; else
+        whether a link may be e-mailed to ``email`` (not beyond a few per window: no inbox is flooded)."""
+        window = self.limits.window
+        requests = self._counters.hit(_key("reset-address", address), window)
+        refusal = self.limits.resets_refusal(requests.count, requests.resets_in)
+        if refusal:
+            raise refusal
+        links = self._counters.hit(_key("reset-email", email), window)
+        return links.count <= self.limits.max_resets_per_email
+
     def unlock(self, email: str) -> None:
         """End the account's lock and forget its attempts (a completed password reset)."""
         self._counters.clear(_key("locked", email), _key("attempts", email))
@@ -213,13 +224,19 @@ def _issue_refresh(
 # --- password reset ------------------------------------------------------------------------------------
 
 
-def request_password_reset(uow: UnitOfWork, email: str) -> None:
+def request_password_reset(uow: UnitOfWork, guard: SignInGuard, email: str, address: str) -> None:
     """E-mail a reset link to an active account's holder; for any other address do nothing.
 
     The caller answers the same either way, so the answer does not tell whether the address has an
-    account. The link reaches notifications through scheduling.password_reset.requested.
+    account. Past a few links per address and window nothing more is sent (answered alike), and a client
+    address asking too often is refused (429). The link reaches notifications through
+    scheduling.password_reset.requested.
     """
-    account = uow.repo.account_by_email(email.strip().lower())
+    email = normalised_email(email)
+    if not guard.admit_reset(email, address):
+        log.warning("password reset not sent: too many requests for e-mail digest %s", _digest(email)[:12])
+        return
+    account = uow.repo.account_by_email(email)
     if account is None or not account.active:
         return
     now = uow.clock.now()

@@ -3,8 +3,8 @@ password resets and the public keys.
 
 Refresh and reset tokens travel in request bodies, never in paths, so access logs cannot hold them.
 
-The client address a sign-in is counted against is ``request.remote_addr``: the peer that connected (the
-app trusts no forwarding header).
+The client address a sign-in or a reset request is counted against is ``request.remote_addr``: the peer
+that connected, or what the ``TRUSTED_PROXY_HOPS`` proxies in front of it saw (none by default).
 """
 
 from __future__ import annotations
@@ -109,14 +109,21 @@ def logout(body: dict[str, str]) -> None:
 @blp.doc(security=[])
 @blp.arguments(schemas.PasswordResetRequest())
 @blp.response(202, schemas.PasswordResetAccepted)
+@blp.alt_response(
+    429,
+    description="This client address asked for too many reset links; try again after `Retry-After` "
+    "(`reason`: `too_many_resets_from_address`). Past a few links per e-mail address and window the "
+    "answer stays 202 and nothing more is sent",
+)
 @public
 def request_password_reset(body: dict[str, str]) -> dict[str, str]:
     """Ask for a password-reset link by e-mail (valid 30 minutes, once; only the newest link works).
 
     The answer is the same whether or not the address has an account.
     """
-    with container().uow() as uow:
-        auth.request_password_reset(uow, body["email"])
+    c = container()
+    with c.uow() as uow:
+        auth.request_password_reset(uow, c.sign_in_guard, body["email"], request.remote_addr or "unknown")
     return {"message": RESET_ACCEPTED}
 
 
