@@ -420,3 +420,79 @@ def test_once_relayed_the_reset_token_is_stored_nowhere_in_scheduling(
     stored = stored_text(container)
     assert token_digest(token) in stored
     assert token not in stored
+
+
+def test_changing_ones_password_needs_the_current_one_and_signs_every_session_out(api: Api) -> None:
+    api.register_patient("ana@example.test")
+    sessions = [sign_in(api, "ana@example.test") for _ in range(2)]
+    change = {"current_password": "not my password", "new_password": NEW_PASSWORD}
+    wrong = api.client.post("/auth/password", headers=bearer(sessions[0]), json=change)
+    assert wrong.status_code == 422, wrong.json
+    assert wrong.json["invalid-params"][0]["name"] == "current_password"
+    weak = api.client.post(
+        "/auth/password",
+        headers=bearer(sessions[0]),
+        json={"current_password": PASSWORD, "new_password": "1" * 12},
+    )
+    assert (weak.status_code, weak.json["invalid-params"][0]["name"]) == (422, "new_password")
+    changed = api.client.post(
+        "/auth/password",
+        headers=bearer(sessions[0]),
+        json={"current_password": PASSWORD, "new_password": NEW_PASSWORD},
+    )
+    assert changed.status_code == 204, changed.json
+    for session in sessions:
+        assert_refused(refresh(api, session["refresh_token"]))
+    assert (
+        api.client.post("/auth/token", json={"email": "ana@example.test", "password": PASSWORD}).status_code
+        == 401
+    )
+    sign_in(api, "ana@example.test", NEW_PASSWORD)
+
+
+def test_a_disabled_staff_account_is_signed_out_and_cannot_sign_in_until_enabled(
+    api: Api, admin: dict[str, str], catalogue: Any
+) -> None:
+    body = {"email": "desk@clinic.test", "password": "staff password 1", "roles": ["front_desk"]}
+    created = api.client.post(
+        "/staff-accounts", headers=admin, json=body | {"clinic_id": catalogue.clinic_id}
+    )
+    assert created.status_code == 201, created.json
+    session = sign_in(api, "desk@clinic.test", "staff password 1")
+    other_admin_body = {
+        "email": "other-admin@clinic.test",
+        "password": "staff password 1",
+        "roles": ["admin"],
+    }
+    clinic2 = api.client.post(
+        "/clinics",
+        headers=admin,
+        json={
+            "code": "TWO",
+            "name": "Two",
+            "timezone": "UTC",
+            "address": "x",
+            "phone": "+16045550111",
+            "email": "two@clinic.test",
+        },
+    )
+    assert clinic2.status_code == 201, clinic2.json
+    made = api.client.post(
+        "/staff-accounts", headers=admin, json=other_admin_body | {"clinic_id": clinic2.json["id"]}
+    )
+    assert made.status_code == 201, made.json
+    other_admin = bearer(sign_in(api, "other-admin@clinic.test", "staff password 1"))
+    path = f"/staff-accounts/{created.json['id']}"
+    assert api.client.post(f"{path}/disable", headers=other_admin).status_code == 404  # not their clinic
+    assert api.client.post(f"{path}/disable", headers=bearer(session)).status_code == 403  # not an admin
+
+    disabled = api.client.post(f"{path}/disable", headers=admin)
+    assert (disabled.status_code, disabled.json["active"]) == (200, False)
+    assert_refused(refresh(api, session["refresh_token"]))
+    refused = api.client.post(
+        "/auth/token", json={"email": "desk@clinic.test", "password": "staff password 1"}
+    )
+    assert refused.status_code == 401
+    enabled = api.client.post(f"{path}/enable", headers=admin)
+    assert (enabled.status_code, enabled.json["active"]) == (200, True)
+    sign_in(api, "desk@clinic.test", "staff password 1")

@@ -31,7 +31,7 @@ from scheduling.domain.auth import (
     SignInLimits,
 )
 from scheduling.domain.calendar import token_digest
-from scheduling.domain.errors import InvalidCredentials, RuleViolation
+from scheduling.domain.errors import InvalidCredentials, NotFound, RuleViolation
 from scheduling.domain.model import Account, Patient
 from scheduling.domain.passwords import PasswordPolicy
 from scheduling.service_layer import services
@@ -288,6 +288,66 @@ def confirm_password_reset(
     uow.commit()
     guard.unlock(account.email)
     log.info("password reset %s used: account %s, %d refresh tokens revoked", reset.id, account.id, revoked)
+
+
+def change_password(
+    uow: UnitOfWork,
+    hasher: PasswordHasher,
+    policy: PasswordPolicy,
+    guard: SignInGuard,
+    actor: Principal,
+    current_password: str,
+    new_password: str,
+    client_address: str,
+) -> None:
+    """Change one's own password, given the current one (counted like a sign-in: guessing it through here
+    locks the account the same way), and end every session of the account, this one too."""
+    account = uow.repo.get(Account, actor.account_id)
+    if account is None or not account.active:
+        raise InvalidCredentials("the account is disabled")
+    guard.admit(account.email, client_address)
+    if not guard.verify(account, current_password):
+        guard.failed(client_address)
+        raise RuleViolation("this is not your current password", field="current_password")
+    guard.succeeded(account.email)
+    try:
+        policy.check(new_password, account.email)
+    except RuleViolation as refused:
+        raise RuleViolation(str(refused), field="new_password") from None
+    account.password_hash = hasher.hash(new_password)
+    revoked = uow.repo.revoke_refresh_tokens(uow.clock.now(), account_id=account.id)
+    uow.commit()
+    log.info("password changed: account %s, %d refresh tokens revoked", account.id, revoked)
+
+
+def set_staff_account_active(
+    uow: UnitOfWork, actor: Principal, account_id: uuid.UUID, active: bool
+) -> Account:
+    """An admin disables (or enables again) a staff login of a clinic they act in; organisation-wide accounts
+    only an organisation-wide admin. Disabling ends every session at once: the refresh tokens are revoked
+    and sign-in and refresh refuse the account (access tokens already issued expire within minutes)."""
+    account = uow.repo.get(Account, account_id)
+    if account is None or account.patient_id is not None or not _may_manage(actor, account):
+        raise NotFound("staff account not found")
+    if account.id == actor.account_id and not active:
+        raise RuleViolation("you cannot disable your own account", field="account_id")
+    account.active = active
+    revoked = 0 if active else uow.repo.revoke_refresh_tokens(uow.clock.now(), account_id=account.id)
+    uow.commit()
+    log.info(
+        "staff account %s %s by %s (%d refresh tokens revoked)",
+        account.id,
+        "enabled" if active else "disabled",
+        actor.account_id,
+        revoked,
+    )
+    return account
+
+
+def _may_manage(actor: Principal, account: Account) -> bool:
+    if account.clinic_id is None:
+        return actor.organisation_wide
+    return actor.acts_in(account.clinic_id)
 
 
 # --- new accounts --------------------------------------------------------------------------------------

@@ -150,6 +150,33 @@ def confirm_password_reset(body: dict[str, str]) -> None:
         )
 
 
+@blp.route("/auth/password", methods=["POST"])
+@blp.arguments(schemas.PasswordChangeRequest())
+@blp.response(204, description="The password is changed and every session of the account is signed out")
+@blp.alt_response(
+    422,
+    description="The current password is wrong (field `current_password`), the new one is too easy to "
+    "guess (field `new_password`), or a bad field",
+)
+@blp.alt_response(
+    429, description="Too many wrong passwords for this account or from this address (see `Retry-After`)"
+)
+def change_password(body: dict[str, str]) -> None:
+    """Change your own password (give the current one); every session, this one too, must sign in again."""
+    c = container()
+    with c.uow() as uow:
+        auth.change_password(
+            uow,
+            c.hasher,
+            c.password_policy,
+            c.sign_in_guard,
+            current_principal(),
+            body["current_password"],
+            body["new_password"],
+            request.remote_addr or "unknown",
+        )
+
+
 RESET_ACCEPTED = "If an account uses this address, a link to reset its password has been sent to it."
 
 
@@ -236,3 +263,28 @@ def create_staff_account(body: dict[str, Any]) -> Account:
         return auth.create_staff_account(
             uow, c.hasher, c.password_policy, current_principal(), services.CreateStaffAccount(**body)
         )
+
+
+@blp.route("/staff-accounts/<uuid:account_id>/disable", methods=["POST"])
+@blp.response(200, schemas.AccountSchema)
+@blp.alt_response(
+    404,
+    description="No such staff account in a clinic you administer (organisation-wide accounts: only "
+    "an organisation-wide admin)",
+)
+@blp.alt_response(422, description="Your own account (field `account_id`)")
+@require_roles("admin")
+def disable_staff_account(account_id: uuid.UUID) -> Account:
+    """Disable a staff login: it can no longer sign in, and every session of it ends at once."""
+    with container().uow() as uow:
+        return auth.set_staff_account_active(uow, current_principal(), account_id, active=False)
+
+
+@blp.route("/staff-accounts/<uuid:account_id>/enable", methods=["POST"])
+@blp.response(200, schemas.AccountSchema)
+@blp.alt_response(404, description="No such staff account in a clinic you administer")
+@require_roles("admin")
+def enable_staff_account(account_id: uuid.UUID) -> Account:
+    """Let a disabled staff login sign in again."""
+    with container().uow() as uow:
+        return auth.set_staff_account_active(uow, current_principal(), account_id, active=True)

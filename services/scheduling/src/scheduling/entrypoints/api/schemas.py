@@ -75,6 +75,16 @@ class PasswordResetConfirmRequest(Schema):
     )
 
 
+class PasswordChangeRequest(Schema):
+    current_password = fields.String(required=True, validate=validate.Length(min=1, max=200), load_only=True)
+    new_password = fields.String(
+        required=True,
+        validate=PASSWORD,
+        load_only=True,
+        metadata={"description": "The new password (10 to 200 characters, as at registration)"},
+    )
+
+
 class RegisterPatientRequest(Schema):
     email = fields.Email(required=True)
     password = fields.String(required=True, validate=PASSWORD, load_only=True)
@@ -140,6 +150,7 @@ class AccountSchema(Schema):
     )
     practitioner_id = fields.UUID(allow_none=True)
     patient_id = fields.UUID(allow_none=True)
+    active = fields.Boolean(metadata={"description": "False: disabled, it cannot sign in"})
 
 
 class ClinicRequest(Schema):
