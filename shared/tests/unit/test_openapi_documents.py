@@ -109,3 +109,12 @@ def test_the_refusals_made_before_a_view_runs_are_documented_on_each_operation()
         assert documented[status]["content"] == {
             "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
         }
+
+
+def test_no_operation_hides_its_errors_behind_a_default_response() -> None:
+    _, spec = spec_of_an_app()
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            if method != "parameters":
+                assert "default" not in operation["responses"], f"{method.upper()} {path}"
+    assert set(spec["paths"]["/things/{n}"]["get"]["responses"]) >= {"200", "404"}

@@ -85,6 +85,9 @@ class ProblemApi(Api):
 
     ERROR_SCHEMA = ProblemSchema
     DEFAULT_RESPONSE_CONTENT_TYPE = "application/json"
+    # No catch-all ``default`` response: it would document every status, so a 4xx an operation does not
+    # list (and a client cannot plan for) would pass the conformance checks unseen.
+    DEFAULT_ERROR_RESPONSE_NAME = None
 
     def _register_error_handlers(self) -> None:
         register_problem_handlers(self._app)
