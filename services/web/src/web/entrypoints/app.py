@@ -20,7 +20,7 @@ from web.config import WebSettings
 from web.entrypoints import i18n, phones, signin
 from web.entrypoints.context import APIS_KEY, VERIFIER_KEY, apis
 from web.entrypoints.forms import FORM_TOKEN_FIELD, N_, STORE_KEY, new_form_token
-from web.entrypoints.views import account, appointments, booking, home, invoices, preferences
+from web.entrypoints.views import account, appointments, booking, home, invoices, preferences, staff
 from web.service_layer import booking as booking_pages
 
 log = structlog.get_logger(__name__)
@@ -40,6 +40,10 @@ PORTAL_AREAS = [
     ("appointments.index", N_("My appointments")),
     ("invoices.index", N_("Invoices")),
     ("preferences.index", N_("Preferences")),
+]
+# The staff areas, in navigation order: (endpoint, label, roles that see it).
+STAFF_AREAS = [
+    ("staff.day", N_("Day"), frozenset({"front_desk", "admin", "practitioner"})),
 ]
 
 CONTENT_SECURITY_POLICY = "; ".join(
@@ -101,7 +105,7 @@ def create_app(
     _install_templates(app)
     _install_request_hooks(app)
     _install_error_pages(app)
-    for module in (home, account, booking, appointments, invoices, preferences):
+    for module in (home, account, booking, appointments, invoices, preferences, staff):
         app.register_blueprint(module.bp)
     app.wsgi_app = RedactPathSecrets(app.wsgi_app, SECRET_PATH_PREFIXES)  # type: ignore[method-assign]
     return app
@@ -123,10 +127,17 @@ def _install_templates(app: Flask) -> None:
 
     @app.context_processor
     def _portal_links() -> dict[str, Any]:
-        # Areas appear in the navigation as their blueprints are registered.
-        links = [(endpoint, label, endpoint.split(".")[0]) for endpoint, label in PORTAL_AREAS]
+        # Areas appear in the navigation as their blueprints are registered; staff see only theirs.
         endpoint = request.endpoint or ""
-        here = "appointments" if endpoint in CHANGES_TO_AN_APPOINTMENT else request.blueprint
+        here: str | None
+        signed = g.get("credentials")
+        if signed is not None and signed.is_staff:
+            roles = set(signed.roles)
+            links = [(e, label, e) for e, label, allowed in STAFF_AREAS if allowed & roles]
+            here = endpoint
+        else:
+            links = [(e, label, e.split(".")[0]) for e, label in PORTAL_AREAS]
+            here = "appointments" if endpoint in CHANGES_TO_AN_APPOINTMENT else request.blueprint
         return {
             "portal_links": [link for link in links if link[0] in app.view_functions],
             "current_area": here,
@@ -138,6 +149,8 @@ def _install_templates(app: Flask) -> None:
         day=i18n.format_day,
         long_day=i18n.format_long_day,
         clock=i18n.format_clock,
+        hm=i18n.format_hm,
+        zone_name=i18n.format_zone,
         money=i18n.format_money,
         phone=phones.readable,
     )
@@ -146,7 +159,7 @@ def _install_templates(app: Flask) -> None:
 def _help_clinic() -> booking_pages.Clinic | None:
     """The clinic to call for help, named in every page's footer once the patient is signed in."""
     signed = g.get("credentials")
-    if signed is None:
+    if signed is None or signed.is_staff:  # staff are the clinic; the list they see is theirs alone
         return None
     try:
         places = booking_pages.clinics(apis(), signed)

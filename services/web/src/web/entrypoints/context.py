@@ -6,7 +6,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import current_app, g, redirect, request, url_for
+from flask import current_app, g, make_response, redirect, render_template, request, url_for
 
 from clinic_shared.tokens import TokenVerifier
 from web.adapters.api import Apis
@@ -48,8 +48,35 @@ def patient_required(view: F) -> F:
     @wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         found = credentials()
-        if found is None or not found.is_patient:
+        if found is None:
             return redirect(sign_in_url(), 303)
+        if not found.is_patient:
+            # Staff signed in: the portal's pages are not theirs (and sign-in would send them back here).
+            return forbidden()
         return view(*args, **kwargs)
 
     return wrapper  # type: ignore[return-value]
+
+
+def forbidden() -> Any:
+    """A plain page saying this is not for the signed-in person's role (403), with the way to theirs."""
+    return make_response(render_template("errors/forbidden.html"), 403)
+
+
+def staff_required(*roles: str) -> Callable[[F], F]:
+    """Staff pages: anyone not signed in goes to sign in; a patient, or staff without one of ``roles``
+    (any staff role when none is named), gets the 403 page. Scheduling checks again on every call."""
+
+    def decorate(view: F) -> F:
+        @wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            found = credentials()
+            if found is None:
+                return redirect(sign_in_url(), 303)
+            if not found.is_staff or (roles and not set(roles) & set(found.roles)):
+                return forbidden()
+            return view(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate

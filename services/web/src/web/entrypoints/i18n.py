@@ -110,6 +110,16 @@ def format_clock(moment: datetime, zone: str) -> str:
     return f"{format_time(local, 'short', locale=locale())} {zone_name}"
 
 
+def format_hm(moment: datetime | str, zone: str) -> str:
+    """The time of day alone on the clinic's clock ('10:00 a.m.', '10 h 00'): the page names the zone once."""
+    return format_time(as_local(moment, zone), "short", locale=locale())
+
+
+def format_zone(zone: str) -> str:
+    """The zone's everyday name ('Pacific Time', 'heure du Pacifique')."""
+    return get_timezone_name(ZoneInfo(zone), "long", locale=locale(), zone_variant="generic")
+
+
 def format_money(cents: int, currency: str) -> str:
     """Money is integer minor units; shown with its currency the reader's way ('$40.00', '40,00 $')."""
     return format_currency(Decimal(cents).scaleb(-2), currency, locale=locale())

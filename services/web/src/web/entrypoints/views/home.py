@@ -17,4 +17,6 @@ def index() -> Response | str:
         return redirect(
             url_for("account.login", ended=1) if g.get("session_ended") else url_for("account.login")
         )
+    if signed_in.is_staff:
+        return redirect(url_for("staff.index"))
     return render_template("home/index.html")

@@ -1,0 +1,164 @@
+"""Staff pages: the front desk's day (columns per practitioner, appointments as blocks) and its actions.
+
+Every page here checks the staff role itself (``staff_required``); scheduling checks again on every call.
+A clinic's staff see their own clinic (the token's ``clinic_id``); organisation-wide staff pick one.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
+
+from flask import Blueprint, flash, get_flashed_messages, redirect, render_template, request, url_for
+from marshmallow import Schema, fields
+from werkzeug.wrappers import Response
+
+from web.domain.day import parse_day
+from web.entrypoints.context import apis, signed_in, staff_required
+from web.entrypoints.forms import FORM_TOKEN_FIELD, N_, parse_form, submit_once
+from web.entrypoints.i18n import gettext
+from web.service_layer import staff_day
+from web.service_layer.staff_day import DESK_ROLES
+
+bp = Blueprint("staff", __name__, url_prefix="/staff")
+
+DONE = {
+    "arrive": N_("%(patient)s is checked in."),
+    "complete": N_("%(patient)s's appointment is completed."),
+    "no_show": N_("%(patient)s is marked as a no-show."),
+    "cancel": N_("%(patient)s's appointment is cancelled."),
+}
+REFUSED = {
+    "arrive": N_("Could not check in: only a booked appointment can be checked in, from the day it is on."),
+    "complete": N_(
+        "Could not complete: only a booked or checked-in appointment can be completed, once it has started."
+    ),
+    "no_show": N_("Could not mark a no-show: only a booked appointment that has started can be."),
+    "cancel": N_("Could not cancel: only a booked appointment can be cancelled."),
+}
+STALE = N_("Someone else changed this appointment meanwhile. Here it is as it is now: try again if needed.")
+GONE = N_("This appointment could not be found any more.")
+
+
+class DeskActionForm(Schema):
+    """A block's action form: the version the page showed, whose appointment, and the fee choice."""
+
+    version = fields.Integer(load_default=None, strict=False)
+    patient = fields.String(load_default=None)
+    waive_fee = fields.Boolean(load_default=False)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@bp.get("")
+@staff_required()
+def index() -> Response | str:
+    """Where staff land after signing in: their first page."""
+    if DESK_ROLES & set(signed_in().roles):
+        return redirect(url_for(".day"))
+    return render_template("staff/index.html")
+
+
+def _clinic_id(chosen: str | None) -> tuple[str | None, list[staff_day.ClinicChoice]]:
+    """A clinic's staff work in their own clinic; organisation-wide staff pick one (the only one: that)."""
+    signed = signed_in()
+    if signed.clinic_id:
+        return signed.clinic_id, []
+    choices = staff_day.clinics(apis(), signed)
+    if chosen and any(c.id == chosen for c in choices):
+        return chosen, choices
+    if len(choices) == 1:
+        return choices[0].id, choices
+    return None, choices
+
+
+def _day_args(**changes: Any) -> dict[str, Any]:
+    """The day page's query (date, clinic, practitioner, cancelled shown) with ``changes``."""
+    keep = {key: request.args.get(key) for key in ("date", "clinic", "practitioner", "cancelled")}
+    return {key: value for key, value in (keep | changes).items() if value}
+
+
+@bp.get("/day")
+@staff_required(*DESK_ROLES)
+def day() -> Response | str:
+    clinic_id, choices = _clinic_id(request.args.get("clinic"))
+    if clinic_id is None:
+        return render_template("staff/choose_clinic.html", clinics=choices)
+    asked = request.args.get("date")
+    now = _now()
+    page = staff_day.day_page(
+        apis(),
+        signed_in(),
+        clinic_id,
+        parse_day(asked),  # None: today on the clinic's clock
+        now,
+        practitioner_id=request.args.get("practitioner") or None,
+        show_cancelled=request.args.get("cancelled") == "shown",
+        unnamed=gettext("Patient"),
+    )
+    today = now.astimezone(page.zone).date()
+    chosen_day = page.layout.day
+    # Links keep the day shown (never a mistyped date) and, for organisation-wide staff, the clinic.
+    fixed = {"date": chosen_day.isoformat(), "clinic": clinic_id if choices else None}
+
+    def day_url(**changes: Any) -> str:
+        return url_for(".day", **_day_args(**(fixed | changes)))
+
+    notices = cast(list[tuple[str, str]], get_flashed_messages(with_categories=True))
+    refused = {
+        category.split(":", 1)[1]: message for category, message in notices if category.startswith("refused:")
+    }
+    return render_template(
+        "staff/day.html",
+        page=page,
+        layout=page.layout,
+        now=now,
+        today=today,
+        bad_date=bool(asked) and parse_day(asked) is None,
+        done=[message for category, message in notices if category == "done"],
+        refused=refused,
+        choices=choices,
+        day_url=day_url,
+        here=day_url(),
+        previous_day=(chosen_day - timedelta(days=1)).isoformat(),
+        next_day=(chosen_day + timedelta(days=1)).isoformat(),
+    )
+
+
+@bp.post("/appointments/<uuid:appointment_id>/<any(arrive, complete, no_show, cancel):action>")
+@staff_required(*DESK_ROLES)
+def act(appointment_id: uuid.UUID, action: str) -> Response:
+    back = _back(request.form.get("back"), str(appointment_id))
+
+    def run() -> Response:
+        form = parse_form(DeskActionForm(), request.form)
+        data = form.data if form.ok else {}  # a mangled version: act on the current one
+        patient = data.get("patient") or gettext("The patient")
+        try:
+            staff_day.act(
+                apis(),
+                signed_in(),
+                str(appointment_id),
+                action,
+                version=data.get("version"),
+                waive_fee=bool(data.get("waive_fee")),
+            )
+        except staff_day.Refused as refusal:
+            sentence = {"stale": STALE, "gone": GONE}.get(refusal.reason, REFUSED[action])
+            flash(gettext(sentence), f"refused:{appointment_id}")
+        else:
+            flash(gettext(DONE[action], patient=patient), "done")
+        return redirect(back, 303)
+
+    return submit_once(request.form.get(FORM_TOKEN_FIELD), run, already_done=back)
+
+
+def _back(target: str | None, appointment_id: str) -> str:
+    """Back to the day the action was taken from (a path of this page only), at the block acted on."""
+    day_path = url_for(".day")
+    if not target or (not target.startswith(day_path + "?") and target != day_path):
+        target = day_path
+    return f"{target}#appt-{appointment_id}"

@@ -1,0 +1,253 @@
+"""The front desk's day: what the page asks of scheduling, in the signed-in staff member's name.
+
+Scheduling's ``GET /appointments`` has no clinic or time filter yet: for staff it lists the appointments of
+their clinic (every clinic's for organisation-wide staff), oldest start first, in pages. The day's
+appointments are found by bisecting those pages on their start times (a few requests, not the clinic's
+whole history), then kept to the clinic and the day. Patient names come from ``GET /patients/{id}``, one
+call per patient of the day, side by side, each asked once per page.
+
+The desk actions send the version the page showed (If-Match); scheduling refuses a change to an
+appointment someone else changed meanwhile (412), and one its rules forbid (409, 422).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from web.domain.day import Booking, DayLayout, day_bounds, lay_out_day
+from web.domain.visits import parse_instant
+from web.service_layer.accounts import Credentials
+from web.service_layer.concurrency import together
+from web.service_layer.ports import Api, ApiError, Apis
+
+PAGE_SIZE = 100  # the APIs' largest page
+MAX_CLINIC_PAGES = 20
+DESK_ROLES = frozenset({"front_desk", "admin", "practitioner"})  # who may arrive, complete, no-show
+ACTIONS = {"arrive": "arrive", "complete": "complete", "no_show": "no-show", "cancel": "cancel"}
+
+
+class Refused(Exception):
+    """Scheduling refused a desk action: ``reason`` is 'stale' (412), 'gone' (404) or 'rule' (409/422)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class ClinicChoice:
+    id: str
+    name: str
+
+
+@dataclass(frozen=True)
+class DayPage:
+    clinic_id: str
+    clinic_name: str
+    timezone: str
+    layout: DayLayout
+    practitioners: list[tuple[str, str]]  # every active practitioner of the clinic, for the filter
+    chosen_practitioner: str | None
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+def _all(api: Api, path: str, token: str) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    for page in range(1, MAX_CLINIC_PAGES + 1):
+        response = api.request("GET", path, token=token, params={"page": page, "page_size": PAGE_SIZE})
+        items.extend(response.json())
+        pagination = json.loads(response.headers.get("X-Pagination") or "{}")
+        if page >= int(pagination.get("total_pages") or 1):
+            break
+    return items
+
+
+def clinics(apis: Apis, credentials: Credentials) -> list[ClinicChoice]:
+    """The clinics this staff member works in (one for a clinic's staff, all for organisation-wide)."""
+    listed = _all(apis.scheduling, "/clinics", credentials.access_token)
+    return sorted((ClinicChoice(str(c["id"]), str(c["name"])) for c in listed), key=lambda c: c.name)
+
+
+class _Pages:
+    """Scheduling's appointment list, page by page, each page read at most once."""
+
+    def __init__(self, api: Api, token: str) -> None:
+        self._api, self._token = api, token
+        self._read: dict[int, list[dict[str, Any]]] = {}
+        self.total = 1
+
+    def __call__(self, page: int) -> list[dict[str, Any]]:
+        if page not in self._read:
+            response = self._api.request(
+                "GET", "/appointments", token=self._token, params={"page": page, "page_size": PAGE_SIZE}
+            )
+            self._read[page] = list(response.json())
+            pagination = json.loads(response.headers.get("X-Pagination") or "{}")
+            self.total = max(1, int(pagination.get("total_pages") or 1))
+        return self._read[page]
+
+
+def _starts(item: Mapping[str, Any]) -> datetime:
+    return parse_instant(str(item["starts_at"]))
+
+
+def appointments_between(api: Api, token: str, start: datetime, end: datetime) -> list[dict[str, Any]]:
+    """The appointments starting in [start, end), found by bisecting the pages (sorted by start)."""
+    pages = _Pages(api, token)
+    if not pages(1):
+        return []
+    low, high = 1, pages.total
+    while low < high:  # the first page whose last appointment starts at or after ``start``
+        middle = (low + high) // 2
+        items = pages(middle)
+        if items and _starts(items[-1]) < start:
+            low = middle + 1
+        else:
+            high = middle
+    found: list[dict[str, Any]] = []
+    page = low
+    while page <= pages.total:
+        items = pages(page)
+        found += [item for item in items if start <= _starts(item) < end]
+        if not items or _starts(items[-1]) >= end:
+            break
+        page += 1
+    return found
+
+
+def patient_names(apis: Apis, credentials: Credentials, patient_ids: Iterable[str]) -> dict[str, str]:
+    """Each patient's name, read once (side by side); a patient scheduling does not show stays unnamed."""
+    ids = sorted(set(patient_ids))
+
+    def name_of(patient_id: str) -> Callable[[], str | None]:
+        def read() -> str | None:
+            try:
+                body = apis.scheduling.get(f"/patients/{patient_id}", token=credentials.access_token)
+            except ApiError as error:
+                if error.status in (403, 404):
+                    return None
+                raise
+            return f"{body.get('first_name', '')} {body.get('last_name', '')}".strip() or None
+
+        return read
+
+    names = together(*(name_of(patient_id) for patient_id in ids))
+    return {patient_id: name for patient_id, name in zip(ids, names, strict=True) if name}
+
+
+def day_page(
+    apis: Apis,
+    credentials: Credentials,
+    clinic_id: str,
+    day: date | None,
+    now: datetime,
+    *,
+    practitioner_id: str | None = None,
+    show_cancelled: bool = False,
+    unnamed: str = "",
+) -> DayPage:
+    """The clinic's day (``None``: today on its clock): a column per practitioner, with patient names."""
+    token = credentials.access_token
+    clinic_path = f"/clinics/{clinic_id}"
+    clinic, listed_practitioners, listed_treatments = together(
+        # Not from the shared reference cache: scheduling itself decides who may see this clinic.
+        lambda: apis.scheduling.get(clinic_path, token=token),
+        lambda: _all(apis.scheduling, f"{clinic_path}/practitioners", token),
+        lambda: _all(apis.scheduling, f"{clinic_path}/treatment-types", token),
+    )
+    zone = ZoneInfo(str(clinic["timezone"]))
+    day = day or now.astimezone(zone).date()
+    start, end = day_bounds(day, zone)
+    listed = [
+        a
+        for a in appointments_between(apis.scheduling, token, start, end)
+        if str(a.get("clinic_id")) == clinic_id
+    ]
+    names = patient_names(apis, credentials, (str(a["patient_id"]) for a in listed if a.get("patient_id")))
+    treatments = {str(t["id"]): str(t["name"]) for t in listed_treatments}
+    booked_with = {str(a["practitioner_id"]) for a in listed}
+    practitioners = sorted(
+        (
+            (str(p["id"]), str(p["display_name"]))
+            for p in listed_practitioners
+            if p.get("active", True) or str(p["id"]) in booked_with
+        ),
+        key=lambda p: (p[1].casefold(), p[0]),
+    )
+    chosen = practitioner_id if practitioner_id in {pid for pid, _ in practitioners} else None
+    bookings = [booking_from_api(a, names, treatments, unnamed) for a in listed]
+    layout = lay_out_day(
+        day,
+        zone,
+        [p for p in practitioners if chosen is None or p[0] == chosen],
+        bookings,
+        now,
+        show_cancelled=show_cancelled,
+    )
+    return DayPage(
+        clinic_id=clinic_id,
+        clinic_name=str(clinic["name"]),
+        timezone=str(clinic["timezone"]),
+        layout=layout,
+        practitioners=practitioners,
+        chosen_practitioner=chosen,
+    )
+
+
+def booking_from_api(
+    body: Mapping[str, Any], names: Mapping[str, str], treatments: Mapping[str, str], unnamed: str
+) -> Booking:
+    version = body.get("version")
+    return Booking(
+        id=str(body["id"]),
+        practitioner_id=str(body["practitioner_id"]),
+        starts_at=parse_instant(str(body["starts_at"])),
+        ends_at=parse_instant(str(body["ends_at"])),
+        status=str(body["status"]),
+        patient=names.get(str(body.get("patient_id")), unnamed),
+        treatment=treatments.get(str(body["treatment_type_id"]), ""),
+        version=int(version) if version is not None else None,
+        confirmed=bool(body.get("confirmed_at")),
+        late_cancellation=bool(body.get("late_cancellation")),
+        fee_waived=bool(body.get("fee_waived")),
+    )
+
+
+def act(
+    apis: Apis,
+    credentials: Credentials,
+    appointment_id: str,
+    action: str,
+    *,
+    version: int | None = None,
+    waive_fee: bool = False,
+) -> dict[str, Any]:
+    """Arrive, complete, no-show or cancel one appointment, at the version the page showed."""
+    body: dict[str, Any] | None = None
+    if action in ("no_show", "cancel"):
+        body = {"waive_fee": waive_fee}
+    headers = {"If-Match": f'"{version}"'} if version is not None else None
+    try:
+        answer = apis.scheduling.post(
+            f"/appointments/{appointment_id}/{ACTIONS[action]}",
+            token=credentials.access_token,
+            json=body,
+            headers=headers,
+        )
+    except ApiError as error:
+        if error.status == 412:
+            raise Refused("stale") from None
+        if error.status == 404:
+            raise Refused("gone") from None
+        if error.status in (400, 403, 409, 422):
+            raise Refused("rule") from None
+        raise
+    return dict(answer or {})

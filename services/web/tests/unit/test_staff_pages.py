@@ -1,0 +1,395 @@
+"""The front desk's day over fake APIs: who may open it, what it shows, what its actions send."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from web.adapters.sessions import SqliteStore
+from web.config import WebSettings
+from web.entrypoints.app import create_app
+from web.service_layer.accounts import Credentials
+from web.service_layer.ports import ApiError, Apis
+from web.service_layer.staff_day import appointments_between
+from web.testing import FakeApi, sign_in
+
+CLINIC, OTHER_CLINIC = str(uuid.uuid4()), str(uuid.uuid4())
+IDA, JO, ASSESS = str(uuid.uuid4()), str(uuid.uuid4()), str(uuid.uuid4())
+ANA, BO = str(uuid.uuid4()), str(uuid.uuid4())
+VANCOUVER = ZoneInfo("America/Vancouver")
+DAY = date(2036, 3, 28)  # a future day: nothing on it can be checked in yet
+
+
+class Scheduling(FakeApi):
+    """FakeApi that also records the headers sent with each POST (If-Match)."""
+
+    def __init__(self) -> None:
+        super().__init__("scheduling")
+        self.headers: list[Any] = []
+
+    def post(self, path: str, *, token: Any = None, json: Any = None, headers: Any = None) -> Any:
+        self.headers.append(headers)
+        return super().post(path, token=token, json=json, headers=headers)
+
+
+def local(hour: int, minute: int = 0, day: date = DAY) -> datetime:
+    return datetime(day.year, day.month, day.day, hour, minute, tzinfo=VANCOUVER).astimezone(UTC)
+
+
+def appointment(ident: str, start: datetime, **extra: Any) -> dict[str, Any]:
+    return {
+        "id": ident,
+        "clinic_id": CLINIC,
+        "practitioner_id": IDA,
+        "treatment_type_id": ASSESS,
+        "patient_id": ANA,
+        "status": "booked",
+        "starts_at": start.isoformat(),
+        "ends_at": (start + timedelta(hours=1)).isoformat(),
+        "confirmed_at": None,
+        "late_cancellation": False,
+        "fee_waived": False,
+        "version": 3,
+    } | extra
+
+
+def credentials(
+    roles: list[str], clinic_id: str | None = CLINIC, patient_id: str | None = None
+) -> Credentials:
+    return Credentials(
+        access_token="token",
+        access_expires_at=time.time() + 3600,
+        refresh_token=None,
+        account_id=str(uuid.uuid4()),
+        roles=tuple(roles),
+        patient_id=patient_id,
+        practitioner_id=None,
+        clinic_id=clinic_id,
+    )
+
+
+class Desk(SimpleNamespace):
+    app: Flask
+    client: FlaskClient
+    scheduling: Scheduling
+
+    def page(self, path: str, status: int = 200) -> str:
+        response = self.client.get(path)
+        assert response.status_code == status, (response.status_code, response.location)
+        return response.get_data(as_text=True)
+
+    def sign_in_as(self, signed: Credentials) -> None:
+        sign_in(self.client, signed)
+
+
+@pytest.fixture
+def desk(tmp_path: Path) -> Desk:
+    scheduling = Scheduling()
+    settings = WebSettings.from_env(
+        {"WEB_SECRET_KEY": "k" * 40, "VAR_DIR": str(tmp_path), "LOG_LEVEL": "ERROR"}
+    )
+    app = create_app(
+        settings,
+        apis=Apis(scheduling=scheduling, billing=FakeApi("billing"), notifications=FakeApi("notifications")),
+        store=SqliteStore(tmp_path / "sessions.db"),
+    )
+    app.config.update(WTF_CSRF_ENABLED=False, TESTING=True)
+    routes = scheduling.routes
+    routes[("GET", f"/clinics/{CLINIC}")] = {
+        "id": CLINIC,
+        "name": "Vancouver IMS",
+        "timezone": "America/Vancouver",
+    }
+    routes[("GET", f"/clinics/{CLINIC}/practitioners")] = [
+        {"id": IDA, "display_name": "Ida Needham", "active": True},
+        {"id": JO, "display_name": "Jo Park", "active": True},
+    ]
+    routes[("GET", f"/clinics/{CLINIC}/treatment-types")] = [{"id": ASSESS, "name": "IMS assessment"}]
+    routes[("GET", f"/patients/{ANA}")] = {"id": ANA, "first_name": "Ana", "last_name": "Li"}
+    routes[("GET", "/appointments")] = []
+    desk = Desk(app=app, client=app.test_client(), scheduling=scheduling)
+    desk.sign_in_as(credentials(["front_desk"]))
+    return desk
+
+
+def day_path(day: date = DAY, **extra: str) -> str:
+    query = "&".join(f"{k}={v}" for k, v in ({"date": day.isoformat()} | extra).items())
+    return f"/staff/day?{query}"
+
+
+def test_the_day_shows_a_column_per_practitioner_and_blocks_with_patient_treatment_and_status(
+    desk: Desk,
+) -> None:
+    first = str(uuid.uuid4())
+    desk.scheduling.routes[("GET", "/appointments")] = [
+        appointment(first, local(9, 30)),
+        appointment(str(uuid.uuid4()), local(11), practitioner_id=JO, patient_id=BO, status="arrived"),
+        appointment(str(uuid.uuid4()), local(9), clinic_id=OTHER_CLINIC),  # another clinic's: left out
+        appointment(str(uuid.uuid4()), local(9, day=date(2036, 3, 29))),  # another day's: left out
+    ]
+    html = desk.page(day_path())
+    assert "Friday, March 28, 2036" in html
+    assert "Times in Pacific Time." in html
+    assert re.search(r'<h2 class="col-head" id="col-' + IDA + r'">Ida Needham</h2>', html)
+    assert f'id="col-{JO}">Jo Park</h2>' in html
+    block = html[html.index(f'id="appt-{first}"') :]
+    assert "9:30\u202fa.m.\u201310:30\u202fa.m." in block[:600]  # an en dash between
+    assert "Ana Li" in block[:600]
+    assert "IMS assessment" in block[:600]
+    assert "Booked" in block[:600]
+    assert "row-19 span-12" in html  # 9:30 in the 8:00 to 18:00 grid
+    assert "Arrived" in html
+    assert html.count('class="appt ') == 2
+    assert "Patient</span>" in html  # Bo's record is not shown to this account: no name, no error
+    # A future day: check in is not offered yet, cancelling is; each form carries the version.
+    assert f'action="/staff/appointments/{first}/cancel"' in html
+    assert f'action="/staff/appointments/{first}/arrive"' not in html
+    assert 'name="version" value="3"' in html
+    assert "now-line" not in html
+    # Patients' names are asked once each, side by side.
+    patient_calls = [c for c in desk.scheduling.calls if c[1].startswith("/patients/")]
+    assert sorted(c[1] for c in patient_calls) == sorted([f"/patients/{ANA}", f"/patients/{BO}"])
+
+
+def test_today_has_a_now_line_and_the_desk_actions_of_a_started_appointment(desk: Desk) -> None:
+    now = datetime.now(UTC)
+    today = now.astimezone(VANCOUVER).date()
+    started = str(uuid.uuid4())
+    start = now.replace(second=0, microsecond=0) - timedelta(minutes=5)
+    desk.scheduling.routes[("GET", "/appointments")] = [appointment(started, start)]
+    html = desk.page("/staff/day")  # no date: today on the clinic's clock
+    assert 'class="tag ok">Today</span>' in html
+    for action in ("arrive", "complete", "no_show", "cancel"):
+        if start.astimezone(VANCOUVER).date() == today:
+            assert f'action="/staff/appointments/{started}/{action}"' in html
+    assert "now-line" in html
+    assert "Waive the fee" in html
+
+
+def test_cancelled_appointments_are_hidden_behind_a_toggle_and_struck_when_shown(desk: Desk) -> None:
+    gone = str(uuid.uuid4())
+    desk.scheduling.routes[("GET", "/appointments")] = [
+        appointment(gone, local(9), status="cancelled", late_cancellation=True),
+        appointment(str(uuid.uuid4()), local(10)),
+    ]
+    html = desk.page(day_path())
+    assert f"appt-{gone}" not in html
+    assert "Show 1 cancelled appointment" in html
+    shown = desk.page(day_path(cancelled="shown"))
+    assert f'status-cancelled row-13 span-12 lane-1 lane-span-1" id="appt-{gone}"' in shown
+    assert "Hide cancelled appointments" in shown
+    assert "Late" in shown
+
+
+def test_the_practitioner_filter_keeps_one_column(desk: Desk) -> None:
+    html = desk.page(day_path(practitioner=JO))
+    assert f'id="col-{JO}"' in html
+    assert f'id="col-{IDA}"' not in html
+    assert f'<option value="{JO}" selected>Jo Park</option>' in html
+
+
+def test_previous_and_next_day_keep_the_filters(desk: Desk) -> None:
+    html = desk.page(day_path(practitioner=JO))
+    assert f'href="/staff/day?date=2036-03-27&amp;practitioner={JO}"' in html
+    assert f'href="/staff/day?date=2036-03-29&amp;practitioner={JO}"' in html
+
+
+def test_a_date_that_is_not_a_date_says_so_and_shows_today(desk: Desk) -> None:
+    html = desk.page("/staff/day?date=2026-02-30")
+    assert "<title>Error:" in html
+    assert "Enter a real date, like 2026-03-27" in html
+
+
+def test_checking_in_sends_the_version_and_comes_back_to_the_day_with_a_message(desk: Desk) -> None:
+    ident = str(uuid.uuid4())
+    desk.scheduling.routes[("POST", f"/appointments/{ident}/arrive")] = appointment(ident, local(9))
+    back = day_path()
+    response = desk.client.post(
+        f"/staff/appointments/{ident}/arrive",
+        data={"version": "3", "patient": "Ana Li", "back": back, "form_token": "t1"},
+    )
+    assert response.status_code == 303
+    assert response.location == f"{back}#appt-{ident}"
+    assert desk.scheduling.headers[-1] == {"If-Match": '"3"'}
+    assert desk.scheduling.posted(f"/appointments/{ident}/arrive") == [None]
+    assert "Ana Li is checked in." in desk.page(back)
+    # The same form again (a double click) does nothing more.
+    again = desk.client.post(
+        f"/staff/appointments/{ident}/arrive",
+        data={"version": "3", "patient": "Ana Li", "back": back, "form_token": "t1"},
+    )
+    assert again.status_code == 303
+    assert len(desk.scheduling.posted(f"/appointments/{ident}/arrive")) == 1
+
+
+def test_no_show_and_cancel_carry_the_waive_fee_choice(desk: Desk) -> None:
+    ident = str(uuid.uuid4())
+    for action, path in (("no_show", "no-show"), ("cancel", "cancel")):
+        desk.scheduling.routes[("POST", f"/appointments/{ident}/{path}")] = appointment(ident, local(9))
+        desk.client.post(f"/staff/appointments/{ident}/{action}", data={"version": "3", "waive_fee": "true"})
+        desk.client.post(f"/staff/appointments/{ident}/{action}", data={"version": "3"})
+        assert desk.scheduling.posted(f"/appointments/{ident}/{path}") == [
+            {"waive_fee": True},
+            {"waive_fee": False},
+        ]
+
+
+@pytest.mark.parametrize(
+    ("error", "sentence"),
+    [
+        (ApiError(422, "Unprocessable Entity", "an appointment that is arrived cannot be marked arrived"),
+         "Could not check in: only a booked appointment can be checked in, from the day it is on."),
+        (ApiError(412, "Precondition Failed"), "Someone else changed this appointment meanwhile."),
+        (ApiError(404, "Not Found"), "This appointment could not be found any more."),
+    ],
+)  # fmt: skip
+def test_a_refusal_is_a_sentence_next_to_the_block_never_the_apis_words(
+    desk: Desk, error: ApiError, sentence: str
+) -> None:
+    ident = str(uuid.uuid4())
+    desk.scheduling.routes[("GET", "/appointments")] = [appointment(ident, local(9))]
+    desk.scheduling.routes[("POST", f"/appointments/{ident}/arrive")] = error
+    response = desk.client.post(
+        f"/staff/appointments/{ident}/arrive", data={"version": "3", "back": day_path()}
+    )
+    assert response.status_code == 303
+    html = desk.page(day_path())
+    assert sentence in html
+    block = html[html.index(f'id="appt-{ident}"') :]
+    assert "<details open>" in block[:200]
+    assert sentence in block
+    assert error.detail not in html or not error.detail
+    assert "Unprocessable" not in html
+    assert "Precondition" not in html
+
+
+def test_a_mangled_version_acts_on_the_current_one(desk: Desk) -> None:
+    ident = str(uuid.uuid4())
+    desk.scheduling.routes[("POST", f"/appointments/{ident}/complete")] = appointment(ident, local(9))
+    response = desk.client.post(f"/staff/appointments/{ident}/complete", data={"version": "three"})
+    assert response.status_code == 303
+    assert desk.scheduling.headers[-1] is None
+    assert "The patient&#39;s appointment is completed." in desk.page(day_path())
+
+
+def test_the_way_back_is_the_day_page_only(desk: Desk) -> None:
+    ident = str(uuid.uuid4())
+    desk.scheduling.routes[("POST", f"/appointments/{ident}/arrive")] = appointment(ident, local(9))
+    response = desk.client.post(
+        f"/staff/appointments/{ident}/arrive", data={"back": "https://elsewhere.test/"}
+    )
+    assert response.location == f"/staff/day#appt-{ident}"
+
+
+def test_staff_land_on_their_day_and_see_staff_links_only(desk: Desk) -> None:
+    assert desk.client.get("/").location == "/staff"
+    assert desk.client.get("/staff").location == "/staff/day"
+    html = desk.page(day_path())
+    nav = html[html.index('class="main-nav"') : html.index("</nav>", html.index('class="main-nav"'))]
+    assert 'href="/staff/day" aria-current="page">Day</a>' in nav
+    assert "My appointments" not in nav
+    assert "Book" not in nav
+
+
+def test_staff_opening_a_patients_page_get_a_clear_403_not_a_loop(desk: Desk) -> None:
+    html = desk.page("/appointments", status=403)
+    assert "This page is not for your account" in html
+    assert "staff account" in html
+
+
+def test_a_patient_opening_a_staff_page_gets_a_403_page(desk: Desk) -> None:
+    desk.sign_in_as(credentials(["patient"], clinic_id=None, patient_id=ANA))
+    for path in ("/staff", "/staff/day", day_path()):
+        html = desk.page(path, status=403)
+        assert "This page is not for your account" in html
+    response = desk.client.post(f"/staff/appointments/{uuid.uuid4()}/arrive", data={})
+    assert response.status_code == 403
+    assert not desk.scheduling.posted(f"/appointments/{uuid.uuid4()}/arrive")
+    assert not any(method == "POST" for method, *_ in desk.scheduling.calls)
+
+
+def test_billing_staff_see_no_day(desk: Desk) -> None:
+    desk.sign_in_as(credentials(["billing"]))
+    assert desk.page("/staff/day", status=403)
+    assert "There are no staff pages for your role yet." in desk.page("/staff")
+
+
+def test_nobody_signed_in_is_sent_to_sign_in(tmp_path: Path, desk: Desk) -> None:
+    anonymous = desk.app.test_client()
+    response = anonymous.get(day_path())
+    assert response.status_code == 303
+    assert response.location.startswith("/login?next=")
+
+
+def test_organisation_wide_staff_pick_a_clinic(desk: Desk) -> None:
+    desk.sign_in_as(credentials(["admin"], clinic_id=None))
+    desk.scheduling.routes[("GET", "/clinics")] = [
+        {"id": CLINIC, "name": "Vancouver IMS"},
+        {"id": OTHER_CLINIC, "name": "Burnaby IMS"},
+    ]
+    html = desk.page("/staff/day")
+    assert "Choose a clinic" in html
+    assert f'href="/staff/day?clinic={CLINIC}"' in html
+    day = desk.page(day_path(clinic=CLINIC))
+    assert "Vancouver IMS" in day
+    assert f'<option value="{OTHER_CLINIC}">Burnaby IMS</option>' in day
+    # A clinic-scoped account always sees its own clinic, whatever the address says.
+    desk.sign_in_as(credentials(["front_desk"]))
+    assert "Vancouver IMS" in desk.page(day_path(clinic=OTHER_CLINIC))
+
+
+def test_the_day_in_french(desk: Desk) -> None:
+    desk.scheduling.routes[("GET", "/appointments")] = [
+        appointment(str(uuid.uuid4()), local(9), status="arrived")
+    ]
+    desk.client.get("/staff/day?lang=fr")
+    html = desk.page(day_path())
+    assert "vendredi 28 mars 2036" in html
+    assert "Arrivé" in html
+    assert "Jour précédent" in html
+
+
+class PagedAppointments:
+    """Scheduling's list in pages of ``size``, sorted by start, as flask-smorest answers it."""
+
+    def __init__(self, starts: list[datetime], size: int) -> None:
+        self.items = [{"id": str(n), "starts_at": s.isoformat()} for n, s in enumerate(sorted(starts))]
+        self.size = size
+        self.pages_read: list[int] = []
+
+    def request(self, method: str, path: str, *, params: dict[str, Any], **_: Any) -> Any:
+        page = params["page"]
+        self.pages_read.append(page)
+        chunk = self.items[(page - 1) * self.size : page * self.size]
+        total_pages = max(1, -(-len(self.items) // self.size))
+        return SimpleNamespace(
+            json=lambda: chunk, headers={"X-Pagination": json.dumps({"total_pages": total_pages})}
+        )
+
+
+def test_the_days_appointments_are_found_by_bisecting_the_pages() -> None:
+    base = datetime(2026, 1, 1, 17, tzinfo=UTC)
+    starts = [base + timedelta(days=n // 4, hours=n % 4) for n in range(4 * 120)]  # four a day, 120 days
+    api = PagedAppointments(starts, size=10)
+    start = datetime(2026, 3, 1, tzinfo=UTC)
+    found = appointments_between(api, "token", start, start + timedelta(days=1))  # type: ignore[arg-type]
+    assert [item["starts_at"] for item in found] == [
+        (datetime(2026, 3, 1, 17, tzinfo=UTC) + timedelta(hours=h)).isoformat() for h in range(4)
+    ]
+    assert len(set(api.pages_read)) <= 10  # of 48 pages
+    assert appointments_between(api, "token", base - timedelta(days=9), base) == []  # type: ignore[arg-type]
+    late = base + timedelta(days=200)
+    assert appointments_between(api, "token", late, late + timedelta(days=1)) == []  # type: ignore[arg-type]
+    empty = PagedAppointments([], size=10)
+    assert appointments_between(empty, "token", start, start + timedelta(days=1)) == []  # type: ignore[arg-type]
