@@ -17,6 +17,8 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 from flask import Flask
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 from clinic_shared.testing.clock import ManualClock
 from scheduling.bootstrap import Container
@@ -615,3 +617,50 @@ def test_the_command_line_creates_staff_in_a_clinic_or_organisation_wide(
     }
     assert api.client.post("/clinics", headers=local, json=clinic).status_code == 403
     assert api.client.post("/clinics", headers=boss, json=clinic).status_code == 201
+
+
+# --- the patient access log (PIPA BC / PIPEDA: a patient may ask who accessed their record) ---------------
+
+
+def access_log(api: Api, headers: dict[str, str], patient_id: str) -> list[dict[str, str]]:
+    response = api.client.get(f"/patients/{patient_id}/access-log", headers=headers)
+    assert response.status_code == 200, response.json
+    return response.json
+
+
+def test_staff_reads_and_changes_of_a_patient_record_are_logged_and_the_patients_own_are_not(
+    api: Api, world: World, admin: dict[str, str]
+) -> None:
+    patient_id = world.ids1["patient_id"]
+    before = access_log(api, admin, patient_id)
+    assert api.client.get(f"/patients/{patient_id}", headers=world.desk1).status_code == 200
+    changed = api.client.patch(
+        f"/patients/{patient_id}", headers=world.admin1, json={"phone": "+16045550199"}
+    )
+    assert changed.status_code == 200, changed.json
+    after = access_log(api, admin, patient_id)
+    new = [(e["action"], e["resource"], e["actor_clinic_id"]) for e in after if e not in before]
+    assert sorted(new) == [("change", "patient", world.c1.clinic_id), ("read", "patient", world.c1.clinic_id)]
+    own = api.token("one@example.test", "correct horse battery")
+    assert api.client.get(f"/patients/{patient_id}", headers=own).status_code == 200
+    assert len(access_log(api, admin, patient_id)) == len(before) + 2
+
+
+def test_only_admins_who_may_see_the_patient_read_the_log(api: Api, world: World) -> None:
+    patient_id = world.ids1["patient_id"]
+    assert api.client.get(f"/patients/{patient_id}", headers=world.desk1).status_code == 200
+    assert {e["actor_clinic_id"] for e in access_log(api, world.admin1, patient_id)} == {world.c1.clinic_id}
+    assert api.client.get(f"/patients/{patient_id}/access-log", headers=world.desk1).status_code == 403
+    assert api.client.get(f"/patients/{patient_id}/access-log", headers=world.admin2).status_code == 404
+
+
+def test_the_database_refuses_to_change_or_delete_the_log(
+    api: Api, world: World, container: Container, database_url: str
+) -> None:
+    patient_id = world.ids1["patient_id"]
+    assert api.client.get(f"/patients/{patient_id}", headers=world.desk1).status_code == 200
+    for statement in ("UPDATE patient_access_log SET action = 'x'", "DELETE FROM patient_access_log"):
+        with pytest.raises(DBAPIError, match="append-only"), container.engine.begin() as conn:
+            conn.execute(text(statement))
+    with container.engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM patient_access_log")).scalar_one() >= 1

@@ -38,6 +38,7 @@ from scheduling.domain.model import (
     AppointmentStatus,
     Clinic,
     Patient,
+    PatientAccess,
     Practitioner,
     Suitability,
     TreatmentType,
@@ -126,6 +127,19 @@ refresh_tokens = Table(
     Column("expires_at", UTCDateTime, nullable=False),
     Column("used_at", UTCDateTime, nullable=True),
     Column("revoked_at", UTCDateTime, nullable=True),
+)
+
+patient_access_log = Table(
+    "patient_access_log",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("patient_id", Uuid, nullable=False),
+    Column("actor_account_id", Uuid, nullable=False),
+    Column("actor_clinic_id", Uuid, nullable=True),
+    Column("action", String(10), nullable=False),
+    Column("resource", String(40), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Index("ix_patient_access_log_patient_at", "patient_id", "at"),
 )
 
 password_reset_tokens = Table(
@@ -345,5 +359,6 @@ def start_mappers() -> None:
     mapper_registry.map_imperatively(WaitlistEntry, waitlist_entries)
     mapper_registry.map_imperatively(CalendarFeed, calendar_feeds)
     mapper_registry.map_imperatively(RefreshToken, refresh_tokens)
+    mapper_registry.map_imperatively(PatientAccess, patient_access_log)
     mapper_registry.map_imperatively(PasswordResetToken, password_reset_tokens)
     _mapped = True

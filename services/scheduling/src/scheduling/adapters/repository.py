@@ -41,6 +41,7 @@ from scheduling.domain.model import (
     AppointmentStatus,
     Clinic,
     Patient,
+    PatientAccess,
     Practitioner,
     Suitability,
     TreatmentType,
@@ -98,6 +99,8 @@ class SqlAlchemyRepository:
             return [Appointment.starts_at, Appointment.id]  # type: ignore[list-item]
         if cls is TreatmentPlan:
             return [TreatmentPlan.created_at, TreatmentPlan.id]  # type: ignore[list-item]
+        if cls is PatientAccess:
+            return [PatientAccess.at.desc(), PatientAccess.id]  # type: ignore[attr-defined]
         return [cls.id]  # type: ignore[attr-defined]
 
     def account_by_email(self, email: str) -> Account | None:

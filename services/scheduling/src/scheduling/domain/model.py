@@ -411,3 +411,18 @@ def check_can_deliver(
         raise RuleViolation("practitioner is not on the IMS roster", field="practitioner_id")
     if starts_at <= now:
         raise RuleViolation("the start time has passed", field="starts_at")
+
+
+@dataclass
+class PatientAccess:
+    """One read or change of a patient's record by someone other than the patient: the access log that
+    privacy law (PIPA BC, PIPEDA) lets a patient ask for. Append-only: the database refuses to change or
+    delete a row."""
+
+    id: uuid.UUID
+    patient_id: uuid.UUID
+    actor_account_id: uuid.UUID
+    actor_clinic_id: uuid.UUID | None
+    action: str  # "read" or "change"
+    resource: str  # what was read or changed, e.g. "patient"
+    at: datetime

@@ -18,6 +18,7 @@ from scheduling.domain.model import (
     AppointmentStatus,
     Clinic,
     Patient,
+    PatientAccess,
     Practitioner,
     Role,
     Suitability,
@@ -93,12 +94,54 @@ def update_patient(uow: UnitOfWork, actor: Principal, cmd: UpdatePatient) -> Pat
         if value is not None:
             setattr(patient, name, value)
     uow.emit("scheduling.patient.updated", _patient_contact(patient))
+    record_access(uow, actor, patient.id, "change", "patient")
     uow.commit()
     return patient
 
 
 def get_patient(uow: UnitOfWork, actor: Principal, patient_id: uuid.UUID) -> Patient:
-    return _visible_patient(uow, actor, patient_id)
+    patient = _visible_patient(uow, actor, patient_id)
+    if record_access(uow, actor, patient_id, "read", "patient"):
+        uow.commit()
+    return patient
+
+
+def record_access(
+    uow: UnitOfWork, actor: Principal, patient_id: uuid.UUID, action: str, resource: str
+) -> bool:
+    """Add to the patient's access log a read or change by anyone but the patient (the caller commits);
+    whether anything was added."""
+    if actor.patient_id == patient_id:
+        return False
+    uow.repo.add(
+        PatientAccess(
+            id=uow.new_id(),
+            patient_id=patient_id,
+            actor_account_id=actor.account_id,
+            actor_clinic_id=actor.clinic_id,
+            action=action,
+            resource=resource,
+            at=uow.clock.now(),
+        )
+    )
+    return True
+
+
+def patient_access_log(
+    uow: UnitOfWork, actor: Principal, patient_id: uuid.UUID, offset: int, limit: int
+) -> tuple[Sequence[PatientAccess], int]:
+    """Who read or changed the patient's record, newest first: for an admin who may see the patient; a
+    clinic's admin sees what their clinic's staff did, an organisation-wide admin everything."""
+    if not actor.has_any(("admin",)):
+        raise Forbidden("only an admin reads the access log")
+    _visible_patient(uow, actor, patient_id)
+    return uow.repo.list(
+        PatientAccess,
+        offset=offset,
+        limit=limit,
+        patient_id=patient_id,
+        **tenancy.clinic_filter(actor, "actor_clinic_id"),
+    )
 
 
 @dataclass(frozen=True)

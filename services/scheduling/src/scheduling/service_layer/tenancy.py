@@ -39,10 +39,10 @@ def check_clinic(
         raise NotFound(f"{what} not found", field=field)
 
 
-def clinic_filter(actor: Principal) -> dict[str, object]:
+def clinic_filter(actor: Principal, column: str = "clinic_id") -> dict[str, object]:
     """Filters that limit a list to the caller's clinic (none for organisation-wide staff and patients)."""
     if actor.is_staff and actor.clinic_id is not None:
-        return {"clinic_id": actor.clinic_id}
+        return {column: actor.clinic_id}
     return {}
 
 

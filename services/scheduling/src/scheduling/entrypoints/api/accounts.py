@@ -10,15 +10,17 @@ that connected, or what the ``TRUSTED_PROXY_HOPS`` proxies in front of it saw (n
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from flask import Response, request
+from flask_smorest.pagination import PaginationParameters
 
 from clinic_shared.web.auth import JwksSchema, current_principal, public, require_roles
 from clinic_shared.web.problems import Problem, problem_response
 from clinic_shared.web.request_limits import Blueprint
 from scheduling.domain.auth import TooManyAttempts
-from scheduling.domain.model import Account, Patient
+from scheduling.domain.model import Account, Patient, PatientAccess
 from scheduling.entrypoints.api import schemas
 from scheduling.entrypoints.api.context import container
 from scheduling.service_layer import auth, services
@@ -238,6 +240,27 @@ def update_patient(body: dict[str, Any], patient_id: uuid.UUID) -> Patient:
         return services.update_patient(
             uow, current_principal(), services.UpdatePatient(patient_id=patient_id, **body)
         )
+
+
+@blp.route("/patients/<uuid:patient_id>/access-log", methods=["GET"])
+@blp.response(200, schemas.PatientAccessSchema(many=True))
+@blp.paginate()
+@blp.alt_response(403, description="Only admins read the access log")
+@require_roles("admin")
+def patient_access_log(
+    patient_id: uuid.UUID, pagination_parameters: PaginationParameters
+) -> Sequence[PatientAccess]:
+    """Who read or changed this patient's record, newest first (the patient's own reads are not logged).
+    A clinic's admin sees what their clinic's staff did; an organisation-wide admin everything."""
+    with container().uow() as uow:
+        items, pagination_parameters.item_count = services.patient_access_log(
+            uow,
+            current_principal(),
+            patient_id,
+            pagination_parameters.first_item,
+            pagination_parameters.page_size,
+        )
+        return items
 
 
 @blp.route("/staff-accounts", methods=["POST"])

@@ -153,6 +153,18 @@ class AccountSchema(Schema):
     active = fields.Boolean(metadata={"description": "False: disabled, it cannot sign in"})
 
 
+class PatientAccessSchema(Schema):
+    id = fields.UUID()
+    patient_id = fields.UUID()
+    actor_account_id = fields.UUID(metadata={"description": "The account that read or changed the record"})
+    actor_clinic_id = fields.UUID(
+        allow_none=True, metadata={"description": "That account's clinic; null: organisation-wide"}
+    )
+    action = fields.String(metadata={"description": "`read` or `change`"})
+    resource = fields.String(metadata={"description": "What was read or changed (`patient`: the record)"})
+    at = fields.AwareDateTime()
+
+
 class ClinicRequest(Schema):
     code = fields.String(required=True, validate=validate.Regexp(r"^[A-Za-z]{2,10}$"))
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
