@@ -664,3 +664,76 @@ def test_the_database_refuses_to_change_or_delete_the_log(
             conn.execute(text(statement))
     with container.engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM patient_access_log")).scalar_one() >= 1
+
+
+def test_a_patient_erases_their_personal_data_and_the_records_stay_under_their_id(
+    api: Api, world: World, admin: dict[str, str], clock: ManualClock, container: Container
+) -> None:
+    patient, headers = api.register_patient("leaving@example.test", phone="+16045550142")
+    booked = api.client.post(
+        "/appointments",
+        headers=headers,
+        json=booking(world.c1, clock, hours_ahead=150) | {"practitioner_id": world.c1.assessor_id},
+    )
+    assert booked.status_code == 201, booked.json
+    refused = api.client.delete(f"/patients/{patient['id']}", headers=headers)
+    assert refused.status_code == 422, refused.json
+    assert refused.json["invalid-params"][0]["name"] == "patient_id"
+    assert (
+        api.client.delete(f"/patients/{patient['id']}", headers=world.desk1).status_code == 404
+    )  # not an admin
+    assert (
+        api.client.delete(f"/patients/{patient['id']}", headers=world.admin2).status_code == 404
+    )  # not theirs
+    cancelled = api.client.post(f"/appointments/{booked.json['id']}/cancel", headers=headers, json={})
+    assert cancelled.status_code == 200, cancelled.json
+
+    erased = api.client.delete(f"/patients/{patient['id']}", headers=headers)
+    assert erased.status_code == 204, erased.json
+    record = api.client.get(f"/patients/{patient['id']}", headers=admin).json
+    assert (record["first_name"], record["last_name"], record["phone"]) == ("Erased", "Patient", None)
+    assert record["email"].endswith("@erased.invalid")
+    assert "leaving" not in record["email"]
+    again = api.client.post(
+        "/auth/token", json={"email": "leaving@example.test", "password": "correct horse battery"}
+    )
+    assert again.status_code == 401
+    assert (
+        api.client.get(f"/appointments/{booked.json['id']}", headers=admin).json["patient_id"]
+        == patient["id"]
+    )
+    updated = events_of(container, "scheduling.patient.updated")[-1].data
+    assert (updated["email"], updated["phone"], updated["first_name"]) == (record["email"], None, "Erased")
+    assert "erasure" in {e["resource"] for e in access_log(api, admin, patient["id"])}
+    # The address is free again: the person can sign up anew.
+    assert (
+        api.client.post(
+            "/patients",
+            json={
+                "email": "leaving@example.test",
+                "password": "correct horse battery",
+                "first_name": "A",
+                "last_name": "B",
+            },
+        ).status_code
+        == 201
+    )
+
+
+def test_a_patient_downloads_everything_scheduling_holds_about_them(
+    api: Api, world: World, admin: dict[str, str]
+) -> None:
+    patient_id = world.ids1["patient_id"]
+    own = api.token("one@example.test", "correct horse battery")
+    assert api.client.get(f"/patients/{patient_id}", headers=world.desk1).status_code == 200
+    export = api.client.get(f"/patients/{patient_id}/export", headers=own)
+    assert export.status_code == 200, export.json
+    assert export.json["patient"]["id"] == patient_id
+    assert export.json["account_email"] == "one@example.test"
+    assert world.ids1["appointment_id"] in {a["id"] for a in export.json["appointments"]}
+    assert {e["patient_id"] for e in export.json["waitlist_entries"]} == {patient_id}
+    assert ("read", "patient") in {(e["action"], e["resource"]) for e in export.json["access_log"]}
+    other = api.register_patient("nosy@example.test")[1]
+    for stranger in (other, world.desk1, world.admin2):
+        assert api.client.get(f"/patients/{patient_id}/export", headers=stranger).status_code == 404
+    assert api.client.get(f"/patients/{patient_id}/export", headers=admin).status_code == 200

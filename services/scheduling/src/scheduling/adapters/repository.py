@@ -103,6 +103,9 @@ class SqlAlchemyRepository:
             return [PatientAccess.at.desc(), PatientAccess.id]  # type: ignore[attr-defined]
         return [cls.id]  # type: ignore[attr-defined]
 
+    def account_of_patient(self, patient_id: uuid.UUID) -> Account | None:
+        return self.session.scalars(select(Account).where(Account.patient_id == patient_id)).first()  # type: ignore[arg-type]
+
     def account_by_email(self, email: str) -> Account | None:
         return self.session.scalars(select(Account).where(Account.email == email.lower())).first()  # type: ignore[arg-type]
 

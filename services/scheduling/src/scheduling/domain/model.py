@@ -138,6 +138,13 @@ class Patient:
     phone: str | None = None
     language: str = "en"
 
+    def erase(self) -> None:
+        """Keep the id (appointments, charges and invoices refer to it and are kept as the law requires) and
+        replace every personal field. The address is in the reserved ``.invalid`` domain: nothing is sent."""
+        self.first_name, self.last_name = "Erased", "Patient"
+        self.email = f"erased-{self.id}@erased.invalid"
+        self.phone = None
+
 
 @dataclass
 class Account:

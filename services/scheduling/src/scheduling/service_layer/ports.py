@@ -151,6 +151,8 @@ class Repository(Protocol):
         """Whether the patient has an appointment, a plan or a waitlist entry at the clinic (ADR 0006)."""
         ...
 
+    def account_of_patient(self, patient_id: uuid.UUID) -> Account | None: ...
+
     def try_claim_room(self, room_id: uuid.UUID, day: date) -> bool:
         """Claim the room for ``day`` until the transaction ends, unless another transaction holds that
         claim (False, without waiting). Advisory only: the database's constraints still decide overlaps."""

@@ -18,14 +18,13 @@ from scheduling.domain.model import (
     AppointmentStatus,
     Clinic,
     Patient,
-    PatientAccess,
     Practitioner,
     Role,
     Suitability,
     TreatmentType,
 )
 from scheduling.domain.plans import PlanStatus, TreatmentPlan, progress
-from scheduling.service_layer import tenancy, waitlist
+from scheduling.service_layer import privacy, tenancy, waitlist
 from scheduling.service_layer.booking_events import emit_booked
 from scheduling.service_layer.ports import PasswordHasher, UnitOfWork
 from scheduling.service_layer.rescheduling import conflict_on_violation, move_appointment, place_booking
@@ -73,7 +72,7 @@ def register_patient(uow: UnitOfWork, hasher: PasswordHasher, cmd: RegisterPatie
         uow.repo.add(patient)
         uow.flush()  # the account row references the patient row
         uow.repo.add(account)
-        uow.emit("scheduling.patient.registered", _patient_contact(patient))
+        uow.emit("scheduling.patient.registered", privacy.contact_of(patient))
         uow.commit()
     return patient
 
@@ -88,60 +87,22 @@ class UpdatePatient:
 
 
 def update_patient(uow: UnitOfWork, actor: Principal, cmd: UpdatePatient) -> Patient:
-    patient = _visible_patient(uow, actor, cmd.patient_id)
+    patient = privacy.visible_patient(uow, actor, cmd.patient_id)
     for name in ("first_name", "last_name", "phone", "language"):
         value = getattr(cmd, name)
         if value is not None:
             setattr(patient, name, value)
-    uow.emit("scheduling.patient.updated", _patient_contact(patient))
-    record_access(uow, actor, patient.id, "change", "patient")
+    uow.emit("scheduling.patient.updated", privacy.contact_of(patient))
+    privacy.record_access(uow, actor, patient.id, "change", "patient")
     uow.commit()
     return patient
 
 
 def get_patient(uow: UnitOfWork, actor: Principal, patient_id: uuid.UUID) -> Patient:
-    patient = _visible_patient(uow, actor, patient_id)
-    if record_access(uow, actor, patient_id, "read", "patient"):
+    patient = privacy.visible_patient(uow, actor, patient_id)
+    if privacy.record_access(uow, actor, patient_id, "read", "patient"):
         uow.commit()
     return patient
-
-
-def record_access(
-    uow: UnitOfWork, actor: Principal, patient_id: uuid.UUID, action: str, resource: str
-) -> bool:
-    """Add to the patient's access log a read or change by anyone but the patient (the caller commits);
-    whether anything was added."""
-    if actor.patient_id == patient_id:
-        return False
-    uow.repo.add(
-        PatientAccess(
-            id=uow.new_id(),
-            patient_id=patient_id,
-            actor_account_id=actor.account_id,
-            actor_clinic_id=actor.clinic_id,
-            action=action,
-            resource=resource,
-            at=uow.clock.now(),
-        )
-    )
-    return True
-
-
-def patient_access_log(
-    uow: UnitOfWork, actor: Principal, patient_id: uuid.UUID, offset: int, limit: int
-) -> tuple[Sequence[PatientAccess], int]:
-    """Who read or changed the patient's record, newest first: for an admin who may see the patient; a
-    clinic's admin sees what their clinic's staff did, an organisation-wide admin everything."""
-    if not actor.has_any(("admin",)):
-        raise Forbidden("only an admin reads the access log")
-    _visible_patient(uow, actor, patient_id)
-    return uow.repo.list(
-        PatientAccess,
-        offset=offset,
-        limit=limit,
-        patient_id=patient_id,
-        **tenancy.clinic_filter(actor, "actor_clinic_id"),
-    )
 
 
 @dataclass(frozen=True)
@@ -673,13 +634,6 @@ def patient_for_booking(actor: Principal, requested: uuid.UUID | None) -> uuid.U
     return actor.patient_id
 
 
-def _visible_patient(uow: UnitOfWork, actor: Principal, patient_id: uuid.UUID) -> Patient:
-    patient = uow.repo.get(Patient, patient_id)
-    if patient is None or not tenancy.sees_patient(uow, actor, patient_id):
-        raise NotFound("patient not found")
-    return patient
-
-
 def may_see_appointment(actor: Principal, appointment: Appointment, *, staff_only: bool = False) -> bool:
     """Staff of the appointment's clinic (or organisation-wide staff), or its own patient."""
     if actor.is_staff:
@@ -718,17 +672,6 @@ def _appointment_for_change(
         raise NotFound("appointment not found")
     appointment.require_version(if_match)
     return appointment
-
-
-def _patient_contact(patient: Patient) -> dict[str, object]:
-    return {
-        "patient_id": patient.id,
-        "first_name": patient.first_name,
-        "last_name": patient.last_name,
-        "email": patient.email,
-        "phone": patient.phone,
-        "language": patient.language,
-    }
 
 
 def _clinic_data(clinic: Clinic) -> dict[str, object]:

@@ -23,7 +23,7 @@ from scheduling.domain.auth import TooManyAttempts
 from scheduling.domain.model import Account, Patient, PatientAccess
 from scheduling.entrypoints.api import schemas
 from scheduling.entrypoints.api.context import container
-from scheduling.service_layer import auth, services
+from scheduling.service_layer import auth, privacy, services
 
 blp = Blueprint("accounts", __name__, description="Accounts, tokens and patients")
 
@@ -253,7 +253,7 @@ def patient_access_log(
     """Who read or changed this patient's record, newest first (the patient's own reads are not logged).
     A clinic's admin sees what their clinic's staff did; an organisation-wide admin everything."""
     with container().uow() as uow:
-        items, pagination_parameters.item_count = services.patient_access_log(
+        items, pagination_parameters.item_count = privacy.patient_access_log(
             uow,
             current_principal(),
             patient_id,
@@ -261,6 +261,28 @@ def patient_access_log(
             pagination_parameters.page_size,
         )
         return items
+
+
+@blp.route("/patients/<uuid:patient_id>/export", methods=["GET"])
+@blp.response(200, schemas.PatientExportSchema)
+def export_patient(patient_id: uuid.UUID) -> privacy.PatientExport:
+    """Download everything scheduling holds about you (or, as an admin, about a patient who asked)."""
+    with container().uow() as uow:
+        return privacy.export_patient(uow, current_principal(), patient_id)
+
+
+@blp.route("/patients/<uuid:patient_id>", methods=["DELETE"])
+@blp.response(
+    204,
+    description="The patient's personal data is erased: names, e-mail and phone replaced here and in the "
+    "other services' copies, the account closed and signed out; appointments, plans and financial records "
+    "are kept under the same id",
+)
+@blp.alt_response(422, description="Upcoming appointments must be cancelled first (field `patient_id`)")
+def erase_patient(patient_id: uuid.UUID) -> None:
+    """Erase your own personal data (or, as an admin who may see the patient, at their request)."""
+    with container().uow() as uow:
+        privacy.erase_patient(uow, current_principal(), patient_id)
 
 
 @blp.route("/staff-accounts", methods=["POST"])

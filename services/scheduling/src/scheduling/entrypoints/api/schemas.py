@@ -534,3 +534,13 @@ class WaitlistEntrySchema(Schema):
     offer_appointment_id = fields.UUID(allow_none=True)
     offer_expires_at = fields.AwareDateTime(format="iso", allow_none=True)
     appointment_id = fields.UUID(allow_none=True)
+
+
+class PatientExportSchema(Schema):
+    """Everything scheduling holds about one patient (the patient's own copy)."""
+
+    patient = fields.Nested(PatientSchema)
+    account_email = fields.String(allow_none=True)
+    appointments = fields.List(fields.Nested(AppointmentSchema))
+    waitlist_entries = fields.List(fields.Nested(WaitlistEntrySchema))
+    access_log = fields.List(fields.Nested(PatientAccessSchema))
