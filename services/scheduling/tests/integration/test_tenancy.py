@@ -10,7 +10,7 @@ import re
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -737,3 +737,30 @@ def test_a_patient_downloads_everything_scheduling_holds_about_them(
     for stranger in (other, world.desk1, world.admin2):
         assert api.client.get(f"/patients/{patient_id}/export", headers=stranger).status_code == 404
     assert api.client.get(f"/patients/{patient_id}/export", headers=admin).status_code == 200
+
+
+def test_the_appointment_list_filters_by_clinic_practitioner_and_start_in_start_order(
+    api: Api, world: World, admin: dict[str, str], clock: ManualClock
+) -> None:
+    everything = api.client.get("/appointments", headers=admin, query_string={"page_size": 100}).json
+    assert {a["clinic_id"] for a in everything} == {world.c1.clinic_id, world.c2.clinic_id}
+    first = world.ids1["appointment_id"]
+    one = next(a for a in everything if a["id"] == first)
+    window = {
+        "clinic_id": world.c1.clinic_id,
+        "practitioner_id": one["practitioner_id"],
+        "starts_from": one["starts_at"],
+        "starts_before": (datetime.fromisoformat(one["starts_at"]) + timedelta(minutes=1)).isoformat(),
+    }
+    listed = api.client.get("/appointments", headers=world.desk1, query_string=window)
+    assert listed.status_code == 200, listed.json
+    assert [a["id"] for a in listed.json] == [first]
+    clinic1 = api.client.get(
+        "/appointments", headers=admin, query_string={"clinic_id": world.c1.clinic_id, "page_size": 100}
+    ).json
+    assert {a["clinic_id"] for a in clinic1} == {world.c1.clinic_id}
+    assert [a["starts_at"] for a in clinic1] == sorted(a["starts_at"] for a in clinic1)
+    other = api.client.get(
+        "/appointments", headers=world.desk2, query_string={"clinic_id": world.c1.clinic_id}
+    )
+    assert other.status_code == 404

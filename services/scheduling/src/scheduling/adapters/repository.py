@@ -103,6 +103,26 @@ class SqlAlchemyRepository:
             return [PatientAccess.at.desc(), PatientAccess.id]  # type: ignore[attr-defined]
         return [cls.id]  # type: ignore[attr-defined]
 
+    def appointments_page(
+        self,
+        *,
+        offset: int,
+        limit: int,
+        starts_from: datetime | None = None,
+        starts_before: datetime | None = None,
+        **filters: object,
+    ) -> tuple[Sequence[Appointment], int]:
+        query = select(Appointment).filter_by(**filters)
+        if starts_from is not None:
+            query = query.where(Appointment.starts_at >= starts_from)  # type: ignore[arg-type,operator]
+        if starts_before is not None:
+            query = query.where(Appointment.starts_at < starts_before)  # type: ignore[arg-type,operator]
+        total = self.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+        rows = self.session.scalars(
+            query.order_by(*self._order(Appointment)).offset(offset).limit(limit)
+        ).all()
+        return rows, total
+
     def account_of_patient(self, patient_id: uuid.UUID) -> Account | None:
         return self.session.scalars(select(Account).where(Account.patient_id == patient_id)).first()  # type: ignore[arg-type]
 

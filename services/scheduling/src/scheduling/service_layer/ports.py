@@ -151,6 +151,19 @@ class Repository(Protocol):
         """Whether the patient has an appointment, a plan or a waitlist entry at the clinic (ADR 0006)."""
         ...
 
+    def appointments_page(
+        self,
+        *,
+        offset: int,
+        limit: int,
+        starts_from: datetime | None = None,
+        starts_before: datetime | None = None,
+        **filters: object,
+    ) -> tuple[Sequence[Appointment], int]:
+        """Appointments matching ``filters`` (column equality) starting in [starts_from, starts_before),
+        ordered by start then id, and how many match in all."""
+        ...
+
     def account_of_patient(self, patient_id: uuid.UUID) -> Account | None: ...
 
     def try_claim_room(self, room_id: uuid.UUID, day: date) -> bool:

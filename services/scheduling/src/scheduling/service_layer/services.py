@@ -535,17 +535,39 @@ def get_appointment(uow: UnitOfWork, actor: Principal, appointment_id: uuid.UUID
     return _visible_appointment(uow, actor, appointment_id)
 
 
+@dataclass(frozen=True)
+class AppointmentFilter:
+    patient_id: uuid.UUID | None = None
+    clinic_id: uuid.UUID | None = None
+    practitioner_id: uuid.UUID | None = None
+    starts_from: datetime | None = None
+    starts_before: datetime | None = None
+
+
 def list_appointments(
-    uow: UnitOfWork, actor: Principal, page: Page, patient_id: uuid.UUID | None = None
+    uow: UnitOfWork, actor: Principal, page: Page, query: AppointmentFilter = AppointmentFilter()
 ) -> tuple[Sequence[Appointment], int]:
-    """A patient sees only their own appointments; staff may filter by patient."""
+    """A patient sees only their own appointments; staff those of their clinic (every clinic when
+    organisation-wide), filtered by patient, clinic, practitioner and start time; ordered by start."""
+    patient_id = query.patient_id
     if not actor.is_staff:
         patient_id = actor.patient_id
         if patient_id is None:
             return [], 0
     filters: dict[str, object] = {"patient_id": patient_id} if patient_id else {}
-    filters |= tenancy.clinic_filter(actor)
-    return uow.repo.list(Appointment, offset=page.offset, limit=page.limit, **filters)
+    if query.clinic_id is not None:
+        tenancy.check_clinic(actor, query.clinic_id)
+        filters["clinic_id"] = query.clinic_id
+    if query.practitioner_id is not None:
+        filters["practitioner_id"] = query.practitioner_id
+    filters |= tenancy.clinic_filter(actor)  # the same clinic as asked, if any (checked above)
+    return uow.repo.appointments_page(
+        offset=page.offset,
+        limit=page.limit,
+        starts_from=query.starts_from,
+        starts_before=query.starts_before,
+        **filters,
+    )
 
 
 # --- helpers -------------------------------------------------------------------------------------------

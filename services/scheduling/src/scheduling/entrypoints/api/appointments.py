@@ -63,7 +63,7 @@ def list_appointments(
 ) -> Sequence[Appointment]:
     with container().uow() as uow:
         items, pagination_parameters.item_count = services.list_appointments(
-            uow, current_principal(), page_of(pagination_parameters), query["patient_id"]
+            uow, current_principal(), page_of(pagination_parameters), services.AppointmentFilter(**query)
         )
         return items
 

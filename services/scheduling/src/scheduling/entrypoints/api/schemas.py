@@ -409,7 +409,17 @@ class AppointmentSchema(Schema):
 
 
 class AppointmentQuery(Schema):
+    """Filters of the appointment list; it is ordered by start time (then id)."""
+
     patient_id = fields.UUID(load_default=None, metadata={"description": "Staff only: filter by patient"})
+    clinic_id = fields.UUID(load_default=None, metadata={"description": "Only this clinic's appointments"})
+    practitioner_id = fields.UUID(load_default=None, metadata={"description": "Only this practitioner's"})
+    starts_from = fields.AwareDateTime(
+        load_default=None, metadata={"description": "Only appointments starting at or after this instant"}
+    )
+    starts_before = fields.AwareDateTime(
+        load_default=None, metadata={"description": "Only appointments starting before this instant"}
+    )
 
 
 class SessionOverrideSchema(Schema):
