@@ -360,17 +360,17 @@ def test_the_day_in_french(desk: Desk) -> None:
     assert "Jour précédent" in html
 
 
-class PagedAppointments:
-    """Scheduling's list in pages of ``size``, sorted by start, as flask-smorest answers it."""
+class FilteredAppointments:
+    """Scheduling's list as it answers a filtered query: pages of ``size`` and the parameters asked."""
 
-    def __init__(self, starts: list[datetime], size: int) -> None:
-        self.items = [{"id": str(n), "starts_at": s.isoformat()} for n, s in enumerate(sorted(starts))]
+    def __init__(self, count: int, size: int) -> None:
+        self.items = [{"id": str(n)} for n in range(count)]
         self.size = size
-        self.pages_read: list[int] = []
+        self.asked: list[dict[str, Any]] = []
 
     def request(self, method: str, path: str, *, params: dict[str, Any], **_: Any) -> Any:
+        self.asked.append(params)
         page = params["page"]
-        self.pages_read.append(page)
         chunk = self.items[(page - 1) * self.size : page * self.size]
         total_pages = max(1, -(-len(self.items) // self.size))
         return SimpleNamespace(
@@ -378,18 +378,12 @@ class PagedAppointments:
         )
 
 
-def test_the_days_appointments_are_found_by_bisecting_the_pages() -> None:
-    base = datetime(2026, 1, 1, 17, tzinfo=UTC)
-    starts = [base + timedelta(days=n // 4, hours=n % 4) for n in range(4 * 120)]  # four a day, 120 days
-    api = PagedAppointments(starts, size=10)
-    start = datetime(2026, 3, 1, tzinfo=UTC)
-    found = appointments_between(api, "token", start, start + timedelta(days=1))  # type: ignore[arg-type]
-    assert [item["starts_at"] for item in found] == [
-        (datetime(2026, 3, 1, 17, tzinfo=UTC) + timedelta(hours=h)).isoformat() for h in range(4)
-    ]
-    assert len(set(api.pages_read)) <= 10  # of 48 pages
-    assert appointments_between(api, "token", base - timedelta(days=9), base) == []  # type: ignore[arg-type]
-    late = base + timedelta(days=200)
-    assert appointments_between(api, "token", late, late + timedelta(days=1)) == []  # type: ignore[arg-type]
-    empty = PagedAppointments([], size=10)
-    assert appointments_between(empty, "token", start, start + timedelta(days=1)) == []  # type: ignore[arg-type]
+def test_the_days_appointments_are_asked_for_the_clinic_and_the_days_instants_every_page() -> None:
+    start = datetime(2026, 3, 8, 8, tzinfo=UTC)  # a DST day: 23 hours long in Vancouver
+    api = FilteredAppointments(25, size=10)
+    found = appointments_between(api, "token", "clinic-1", start, start + timedelta(hours=23))  # type: ignore[arg-type]
+    assert [item["id"] for item in found] == [str(n) for n in range(25)]
+    assert [a["page"] for a in api.asked] == [1, 2, 3]
+    assert {(a["clinic_id"], a["starts_from"], a["starts_before"]) for a in api.asked} == {
+        ("clinic-1", "2026-03-08T08:00:00+00:00", "2026-03-09T07:00:00+00:00")
+    }

@@ -1,10 +1,8 @@
 """The front desk's day: what the page asks of scheduling, in the signed-in staff member's name.
 
-Scheduling's ``GET /appointments`` has no clinic or time filter yet: for staff it lists the appointments of
-their clinic (every clinic's for organisation-wide staff), oldest start first, in pages. The day's
-appointments are found by bisecting those pages on their start times (a few requests, not the clinic's
-whole history), then kept to the clinic and the day. Patient names come from ``GET /patients/{id}``, one
-call per patient of the day, side by side, each asked once per page.
+The day's appointments come from scheduling's ``GET /appointments`` filtered to the clinic and the day's
+instants (``clinic_id``, ``starts_from``, ``starts_before``), every page of it. Patient names come from
+``GET /patients/{id}``, one call per patient of the day, side by side, each asked once per page.
 
 The desk actions send the version the page showed (If-Match); scheduling refuses a change to an
 appointment someone else changed meanwhile (412), and one its rules forbid (409, 422).
@@ -76,50 +74,20 @@ def clinics(apis: Apis, credentials: Credentials) -> list[ClinicChoice]:
     return sorted((ClinicChoice(str(c["id"]), str(c["name"])) for c in listed), key=lambda c: c.name)
 
 
-class _Pages:
-    """Scheduling's appointment list, page by page, each page read at most once."""
-
-    def __init__(self, api: Api, token: str) -> None:
-        self._api, self._token = api, token
-        self._read: dict[int, list[dict[str, Any]]] = {}
-        self.total = 1
-
-    def __call__(self, page: int) -> list[dict[str, Any]]:
-        if page not in self._read:
-            response = self._api.request(
-                "GET", "/appointments", token=self._token, params={"page": page, "page_size": PAGE_SIZE}
-            )
-            self._read[page] = list(response.json())
-            pagination = json.loads(response.headers.get("X-Pagination") or "{}")
-            self.total = max(1, int(pagination.get("total_pages") or 1))
-        return self._read[page]
-
-
-def _starts(item: Mapping[str, Any]) -> datetime:
-    return parse_instant(str(item["starts_at"]))
-
-
-def appointments_between(api: Api, token: str, start: datetime, end: datetime) -> list[dict[str, Any]]:
-    """The appointments starting in [start, end), found by bisecting the pages (sorted by start)."""
-    pages = _Pages(api, token)
-    if not pages(1):
-        return []
-    low, high = 1, pages.total
-    while low < high:  # the first page whose last appointment starts at or after ``start``
-        middle = (low + high) // 2
-        items = pages(middle)
-        if items and _starts(items[-1]) < start:
-            low = middle + 1
-        else:
-            high = middle
+def appointments_between(
+    api: Api, token: str, clinic_id: str, start: datetime, end: datetime
+) -> list[dict[str, Any]]:
+    """The clinic's appointments starting in [start, end), every page of them."""
+    query = {"clinic_id": clinic_id, "starts_from": start.isoformat(), "starts_before": end.isoformat()}
     found: list[dict[str, Any]] = []
-    page = low
-    while page <= pages.total:
-        items = pages(page)
-        found += [item for item in items if start <= _starts(item) < end]
-        if not items or _starts(items[-1]) >= end:
+    for page in range(1, MAX_CLINIC_PAGES + 1):
+        response = api.request(
+            "GET", "/appointments", token=token, params=query | {"page": page, "page_size": PAGE_SIZE}
+        )
+        found.extend(response.json())
+        pagination = json.loads(response.headers.get("X-Pagination") or "{}")
+        if page >= int(pagination.get("total_pages") or 1):
             break
-        page += 1
     return found
 
 
@@ -166,10 +134,10 @@ def day_page(
     zone = ZoneInfo(str(clinic["timezone"]))
     day = day or now.astimezone(zone).date()
     start, end = day_bounds(day, zone)
-    listed = [
+    listed = [  # scheduling filters already; what it answers is still kept to the clinic and the day
         a
-        for a in appointments_between(apis.scheduling, token, start, end)
-        if str(a.get("clinic_id")) == clinic_id
+        for a in appointments_between(apis.scheduling, token, clinic_id, start, end)
+        if str(a.get("clinic_id")) == clinic_id and start <= parse_instant(str(a["starts_at"])) < end
     ]
     names = patient_names(apis, credentials, (str(a["patient_id"]) for a in listed if a.get("patient_id")))
     treatments = {str(t["id"]): str(t["name"]) for t in listed_treatments}
