@@ -41,6 +41,7 @@ from billing.domain.invoicing import (
     Allocation,
     AuditEntry,
     Coverage,
+    CreditApplication,
     CreditNote,
     Invoice,
     InvoiceStatus,
@@ -179,6 +180,26 @@ class SqlAlchemyRepository:
             .order_by(credit_notes.c.issued_at, credit_notes.c.id)
         )
         return self.session.scalars(query).all()
+
+    def patient_credit_notes(
+        self, patient_id: uuid.UUID, *, clinic_id: uuid.UUID | None = None
+    ) -> Sequence[CreditNote]:
+        """The patient's credit notes (at one clinic, when given), oldest first."""
+        note = credit_notes.c
+        query = select(CreditNote).where(note.patient_id == patient_id)
+        if clinic_id is not None:
+            query = query.where(note.clinic_id == clinic_id)
+        return self.session.scalars(query.order_by(note.issued_at, note.id)).all()
+
+    def patient_credit_applications(
+        self, patient_id: uuid.UUID, *, clinic_id: uuid.UUID | None = None
+    ) -> Sequence[CreditApplication]:
+        """The patient's credit applied to invoices (at one clinic, when given), oldest first."""
+        app = credit_applications.c
+        query = select(CreditApplication).where(app.patient_id == patient_id)
+        if clinic_id is not None:
+            query = query.where(app.clinic_id == clinic_id)
+        return self.session.scalars(query.order_by(app.applied_at, app.id)).all()
 
     def list_payments(
         self,

@@ -10,7 +10,15 @@ from datetime import date, datetime
 from typing import Any, Protocol, TypeVar
 
 from billing.domain.errors import BillingError, NotFound
-from billing.domain.invoicing import AuditEntry, Coverage, CreditNote, Invoice, InvoiceStatus, Payment
+from billing.domain.invoicing import (
+    AuditEntry,
+    Coverage,
+    CreditApplication,
+    CreditNote,
+    Invoice,
+    InvoiceStatus,
+    Payment,
+)
 from billing.domain.model import Charge, ChargeKind, ChargeStatus, Package, PriceList, PriceListEntry
 from billing.domain.money import Money
 
@@ -114,6 +122,14 @@ class BillingRepository(Protocol):
     ) -> tuple[Sequence[Invoice], int]: ...
 
     def credit_notes_for(self, invoice_id: uuid.UUID) -> Sequence[CreditNote]: ...
+
+    def patient_credit_notes(
+        self, patient_id: uuid.UUID, *, clinic_id: uuid.UUID | None = None
+    ) -> Sequence[CreditNote]: ...
+
+    def patient_credit_applications(
+        self, patient_id: uuid.UUID, *, clinic_id: uuid.UUID | None = None
+    ) -> Sequence[CreditApplication]: ...
 
     def list_payments(
         self,

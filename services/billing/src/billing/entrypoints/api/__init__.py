@@ -15,6 +15,7 @@ from billing.entrypoints.api import (
     payments,
     policies,
     prices,
+    privacy,
     reports,
 )
 from billing.entrypoints.api.context import CONTAINER_KEY
@@ -44,7 +45,17 @@ def create_app(settings: BillingSettings | None = None, container: Container | N
         trusted_proxy_hops=container.settings.common.trusted_proxy_hops,
     )
     app.extensions[CONTAINER_KEY] = container
-    for module in (prices, charges, invoices, credit_notes, payments, policies, reports, documents):
+    for module in (
+        prices,
+        charges,
+        invoices,
+        credit_notes,
+        payments,
+        policies,
+        reports,
+        documents,
+        privacy,
+    ):
         api.register_blueprint(module.blp)
     app.wsgi_app = RedactPathSecrets(app.wsgi_app, documents.SECRET_PATH_PREFIXES)  # type: ignore[method-assign]
     # Subclasses (InvalidTransition, InvalidMoney, CurrencyMismatch) are rendered by their base's handler.
