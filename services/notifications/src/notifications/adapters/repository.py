@@ -18,6 +18,9 @@ from notifications.adapters.orm import (
     delivery_attempts,
     reminder_policies,
 )
+from notifications.adapters.orm import (
+    inbound_sms as inbound_sms_table,
+)
 from notifications.domain.model import (
     AppointmentCopy,
     ClinicInfo,
@@ -84,6 +87,27 @@ class SqlAlchemyRepository:
 
     def inbound_sms(self, message_sid: str) -> InboundSms | None:
         return self.session.get(InboundSms, message_sid)
+
+    def inbound_sms_of(self, patient_id: uuid.UUID) -> Sequence[InboundSms]:
+        t = inbound_sms_table
+        query = (
+            select(InboundSms).where(t.c.patient_id == patient_id).order_by(t.c.received_at, t.c.message_sid)
+        )
+        return self.session.scalars(query).all()
+
+    def appointments_of(self, patient_id: uuid.UUID) -> Sequence[AppointmentCopy]:
+        t = appointments
+        query = (
+            select(AppointmentCopy)
+            .where(t.c.patient_id == patient_id)
+            .order_by(t.c.starts_at, t.c.appointment_id)
+        )
+        return self.session.scalars(query).all()
+
+    def deliveries_of(self, patient_id: uuid.UUID) -> Sequence[Delivery]:
+        t = deliveries
+        query = select(Delivery).where(t.c.patient_id == patient_id).order_by(t.c.created_at, t.c.id)
+        return self.session.scalars(query).all()
 
     def next_appointment(self, patient_ids: Sequence[uuid.UUID], after: datetime) -> AppointmentCopy | None:
         t = appointments

@@ -28,6 +28,7 @@ from notifications.domain.model import (
     DeliveryKind,
     PractitionerInfo,
     TreatmentInfo,
+    email_deliverable,
 )
 
 LANGUAGES = ("en", "fr")
@@ -200,6 +201,8 @@ def compose_account_message(delivery: Delivery) -> Notice:
     recipient = payload.get("email")
     if delivery.channel is not Channel.EMAIL or not recipient:
         raise NoAddress("the account has no e-mail address")
+    if not email_deliverable(recipient):
+        raise NoAddress("the account's e-mail address cannot receive mail (reserved .invalid domain)")
     return Notice(
         delivery_id=delivery.id,
         message_id=delivery.message_id,

@@ -36,6 +36,17 @@ from typing import Any
 from notifications.domain.errors import InvalidTransition
 
 MESSAGE_ID_DOMAIN = "notifications.ims-clinic"
+# RFC 2606 reserves the top-level domain .invalid: no mail can ever be delivered there. Scheduling erases a
+# patient (PIPA BC / PIPEDA) by giving them such an address (erased-<patient id>@erased.invalid).
+UNDELIVERABLE_TLD = ".invalid"
+
+
+def email_deliverable(address: str | None) -> bool:
+    """False for no address and for one in a reserved, undeliverable domain (an erased patient's)."""
+    if not address:
+        return False
+    domain = address.rpartition("@")[2].strip().rstrip(".").lower()
+    return not (domain == UNDELIVERABLE_TLD[1:] or domain.endswith(UNDELIVERABLE_TLD))
 
 
 def require_utc(value: datetime, name: str) -> datetime:
@@ -159,7 +170,16 @@ class Contact(_Copy):
     promotional_consent_at: datetime | None = None
 
     def address_on(self, channel: Channel) -> str | None:
-        return self.email if channel is Channel.EMAIL else self.phone
+        """The address to send to on ``channel``; None when there is none that can receive a message (no
+        phone, or an erased patient's e-mail address in the reserved .invalid domain)."""
+        if channel is Channel.EMAIL:
+            return self.email if self.email_deliverable else None
+        return self.phone
+
+    @property
+    def email_deliverable(self) -> bool:
+        """False for an erased patient's address (reserved .invalid domain): nothing is sent there."""
+        return email_deliverable(self.email)
 
     @property
     def message_language(self) -> str:

@@ -127,6 +127,18 @@ class Repository(Protocol):
 
     def inbound_sms(self, message_sid: str) -> InboundSms | None: ...
 
+    def inbound_sms_of(self, patient_id: uuid.UUID) -> Sequence[InboundSms]:
+        """Texts recognised as the patient's, oldest first."""
+        ...
+
+    def appointments_of(self, patient_id: uuid.UUID) -> Sequence[AppointmentCopy]:
+        """The patient's appointment copies (cancelled ones too), by start."""
+        ...
+
+    def deliveries_of(self, patient_id: uuid.UUID) -> Sequence[Delivery]:
+        """Every message about the patient, whatever its clinic, oldest first."""
+        ...
+
     def consent_records(self, patient_id: uuid.UUID) -> Sequence[ConsentRecord]: ...
 
     def next_appointment(self, patient_ids: Sequence[uuid.UUID], after: datetime) -> AppointmentCopy | None:

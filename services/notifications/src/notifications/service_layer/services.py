@@ -23,6 +23,7 @@ from notifications.domain.model import (
     ACCOUNT_KINDS,
     PLAN_ANNOUNCEMENT_KINDS,
     PROMOTIONAL,
+    STAFF_KINDS,
     TRANSACTIONAL,
     AppointmentCopy,
     AppointmentFacts,
@@ -58,6 +59,7 @@ POLICY_EDITORS = frozenset({"front_desk", "admin"})
 SUPERSEDED = "superseded by a newer message about this appointment"
 STARTED = "the appointment had started"
 OPTED_OUT = "the patient opted out of this channel"
+UNDELIVERABLE = "the patient's e-mail address cannot receive mail (reserved .invalid domain: patient erased)"
 EXPIRED = "the offer had expired"
 LINK_EXPIRED = "the link had expired"
 CANCELLED = "the appointment was cancelled"
@@ -332,7 +334,7 @@ def _patient_channels(contact: Contact | None) -> list[Channel]:
     """The channels to record a patient's messages on (if their details have not arrived yet, both: the
     dispatcher decides when they have)."""
     channels = [Channel.EMAIL]
-    if contact is not None and not contact.wants(Channel.EMAIL):
+    if contact is not None and not (contact.wants(Channel.EMAIL) and contact.email_deliverable):
         channels.remove(Channel.EMAIL)
     if contact is None or contact.sms_allowed:
         channels.append(Channel.SMS)
@@ -1215,6 +1217,15 @@ def _compose(
         return None
     if contact is not None and not contact.wants(delivery.channel):
         delivery.skip(now, OPTED_OUT)
+        report.skipped += 1
+        return None
+    if (
+        contact is not None
+        and delivery.channel is Channel.EMAIL
+        and delivery.kind not in STAFF_KINDS
+        and not contact.email_deliverable
+    ):
+        delivery.skip(now, UNDELIVERABLE)
         report.skipped += 1
         return None
     try:

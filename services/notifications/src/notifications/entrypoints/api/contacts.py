@@ -13,7 +13,7 @@ from clinic_shared.web.request_limits import Blueprint
 from notifications.domain.model import Contact
 from notifications.entrypoints.api import schemas
 from notifications.entrypoints.api.context import container
-from notifications.service_layer import services
+from notifications.service_layer import privacy, services
 
 blp = Blueprint("contacts", __name__, url_prefix="/contacts", description="Contact details used for messages")
 
@@ -24,6 +24,21 @@ blp = Blueprint("contacts", __name__, url_prefix="/contacts", description="Conta
 def get_contact(patient_id: uuid.UUID) -> Contact:
     with container().uow() as uow:
         return services.get_contact(uow, current_principal(), patient_id)
+
+
+@blp.route("/<uuid:patient_id>/export", methods=["GET"])
+@blp.response(200, schemas.PatientExportSchema)
+@blp.alt_response(
+    404,
+    description="Unknown patient, another patient's data, a patient unknown to the admin's clinic, or a "
+    "caller who is neither the patient nor an admin",
+)
+def export_patient(patient_id: uuid.UUID) -> privacy.PatientExport:
+    """Everything notifications holds about the patient (PIPA BC / PIPEDA right of access): contact copy,
+    preferences and consents, every message about them, appointment copies and their texts. A clinic's
+    admin gets what concerns their clinic."""
+    with container().uow() as uow:
+        return privacy.export_patient(uow, current_principal(), patient_id)
 
 
 @blp.route("/<uuid:patient_id>/preferences", methods=["GET"])

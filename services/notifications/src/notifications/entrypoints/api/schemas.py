@@ -9,7 +9,8 @@ from marshmallow import EXCLUDE, Schema, fields, validate
 from notifications.domain.composition import LANGUAGES
 from notifications.domain.model import AttemptOutcome, Channel, DeliveryKind, DeliveryStatus
 from notifications.domain.reminders import MAX_HOURS_BEFORE, ReminderPolicy
-from notifications.service_layer.services import LoggedDelivery
+from notifications.service_layer.privacy import PatientExport
+from notifications.service_layer.services import LoggedDelivery, Preferences
 
 
 class DeliveryQuery(Schema):
@@ -192,3 +193,61 @@ class PractitionerSchema(Schema):
     practitioner_id = fields.UUID()
     display_name = fields.String()
     agenda_email = fields.Email(allow_none=True)
+
+
+class AppointmentCopySchema(Schema):
+    appointment_id = fields.UUID()
+    clinic_id = fields.UUID()
+    practitioner_id = fields.UUID()
+    treatment_type_id = fields.UUID()
+    starts_at = fields.AwareDateTime(format="iso")
+    ends_at = fields.AwareDateTime(format="iso")
+    sequence = fields.Integer(metadata={"description": "Version of the appointment last heard of"})
+    cancelled = fields.Boolean()
+    confirmed_at = fields.AwareDateTime(
+        format="iso", allow_none=True, metadata={"description": "When the patient confirmed it by text"}
+    )
+
+
+class InboundTextSchema(Schema):
+    """A text the patient sent (only its id and the command recognised are kept: never the words)."""
+
+    message_sid = fields.String()
+    command = fields.String(
+        allow_none=True, metadata={"description": "confirm, stop, start, help; null: none"}
+    )
+    received_at = fields.AwareDateTime(format="iso")
+    appointment_id = fields.UUID(allow_none=True, metadata={"description": "The appointment it confirmed"})
+
+
+class PatientExportSchema(Schema):
+    """Everything notifications holds about a patient (PIPA BC / PIPEDA right of access). Message texts are
+    rendered when sent and not kept, so each message is described by its kind (template), channel,
+    recipient, status and times."""
+
+    patient_id = fields.UUID()
+    exported_at = fields.AwareDateTime(format="iso")
+    contact = fields.Nested(
+        ContactSchema, allow_none=True, metadata={"description": "null: no copy from scheduling"}
+    )
+    preferences = fields.Method(
+        "_preferences",
+        allow_none=True,
+        metadata={"description": "Channels, language and opt-outs (null: no contact copy)"},
+    )
+    consents = fields.List(
+        fields.Nested(ConsentRecordSchema), metadata={"description": "Every consent change, oldest first"}
+    )
+    deliveries = fields.List(fields.Nested(DeliverySchema), metadata={"description": "Oldest first"})
+    appointments = fields.List(
+        fields.Nested(AppointmentCopySchema), metadata={"description": "Copies of scheduling's appointments"}
+    )
+    inbound_sms = fields.List(fields.Nested(InboundTextSchema), metadata={"description": "Oldest first"})
+
+    def _preferences(self, export: PatientExport) -> dict[str, Any] | None:
+        if export.contact is None:
+            return None
+        dumped: dict[str, Any] = PreferencesSchema(exclude=("consents",)).dump(
+            Preferences(export.contact, export.consents)
+        )
+        return dumped
