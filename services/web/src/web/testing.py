@@ -63,6 +63,9 @@ class FakeApi:
     def patch(self, path: str, *, token: Any = None, json: Any = None) -> Any:
         return self._answer("PATCH", path, json, None)
 
+    def delete(self, path: str, *, token: Any = None) -> Any:
+        return self._answer("DELETE", path, None, None)
+
     def posted(self, path: str) -> list[Any]:
         return [body for method, p, body, _ in self.calls if method == "POST" and p == path]
 

@@ -95,6 +95,10 @@ class ServiceClient:
         response = self.request("PATCH", path, token=token, json=json)
         return response.json() if response.content else None
 
+    def delete(self, path: str, *, token: str | None = None) -> Json:
+        response = self.request("DELETE", path, token=token)
+        return response.json() if response.content else None
+
     def close(self) -> None:
         self._http.close()
 

@@ -20,7 +20,16 @@ from web.config import WebSettings
 from web.entrypoints import i18n, phones, signin
 from web.entrypoints.context import APIS_KEY, VERIFIER_KEY, apis
 from web.entrypoints.forms import FORM_TOKEN_FIELD, N_, STORE_KEY, new_form_token
-from web.entrypoints.views import account, appointments, booking, home, invoices, preferences, staff
+from web.entrypoints.views import (
+    account,
+    appointments,
+    booking,
+    home,
+    invoices,
+    preferences,
+    privacy,
+    staff,
+)
 from web.service_layer import booking as booking_pages
 
 log = structlog.get_logger(__name__)
@@ -40,6 +49,7 @@ PORTAL_AREAS = [
     ("appointments.index", N_("My appointments")),
     ("invoices.index", N_("Invoices")),
     ("preferences.index", N_("Preferences")),
+    ("privacy.index", N_("Your data")),
 ]
 # The staff areas, in navigation order: (endpoint, label, roles that see it).
 STAFF_AREAS = [
@@ -105,7 +115,7 @@ def create_app(
     _install_templates(app)
     _install_request_hooks(app)
     _install_error_pages(app)
-    for module in (home, account, booking, appointments, invoices, preferences, staff):
+    for module in (home, account, booking, appointments, invoices, preferences, privacy, staff):
         app.register_blueprint(module.bp)
     app.wsgi_app = RedactPathSecrets(app.wsgi_app, SECRET_PATH_PREFIXES)  # type: ignore[method-assign]
     return app

@@ -69,6 +69,8 @@ class Api(Protocol):
 
     def patch(self, path: str, *, token: str | None = None, json: Json = None) -> Json: ...
 
+    def delete(self, path: str, *, token: str | None = None) -> Json: ...
+
 
 @dataclass(frozen=True)
 class Apis:
