@@ -300,6 +300,7 @@ def test_staff_land_on_their_day_and_see_staff_links_only(desk: Desk) -> None:
     assert 'href="/staff/day" aria-current="page">Day</a>' in nav
     assert "My appointments" not in nav
     assert "Book" not in nav
+    assert "Need help? Call your clinic" not in html  # the patient's help line, not the desk's
 
 
 def test_staff_opening_a_patients_page_get_a_clear_403_not_a_loop(desk: Desk) -> None:

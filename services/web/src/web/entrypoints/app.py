@@ -152,6 +152,8 @@ def _install_templates(app: Flask) -> None:
             "portal_links": [link for link in links if link[0] in app.view_functions],
             "current_area": here,
             "help_clinic": _help_clinic(),
+            # The footer's "call your clinic" line is the patient's; staff are the clinic.
+            "staff_page": signed is not None and signed.is_staff,
         }
 
     app.jinja_env.filters.update(
