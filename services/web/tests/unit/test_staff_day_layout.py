@@ -84,7 +84,7 @@ def test_blocks_sit_in_their_practitioners_column_at_rows_from_their_local_times
 
 def test_the_window_widens_to_fit_early_and_late_appointments() -> None:
     layout = lay_out_day(
-        DAY, VANCOUVER, [IDA], [booking("a", local(6, 45), 30), booking("b", local(19, 30), 60)], local(1)
+        DAY, VANCOUVER, [IDA], [booking("a", local(6, 45), 30), booking("b", local(19, 30), 60)], local(12)
     )
     assert (layout.first_hour, layout.last_hour) == (6, 21)
     first, last = layout.columns[0].blocks
@@ -92,9 +92,8 @@ def test_the_window_widens_to_fit_early_and_late_appointments() -> None:
     assert layout.rows - (last.row + last.span - 1) == 6  # ends at 20:30, half an hour before the end
 
 
-def test_no_now_line_on_another_day_or_outside_the_window() -> None:
+def test_no_now_line_on_another_day() -> None:
     assert lay_out_day(DAY, VANCOUVER, [IDA], [], now=local(12, day=date(2026, 3, 28))).now_row is None
-    assert lay_out_day(DAY, VANCOUVER, [IDA], [], now=local(23)).now_row is None
     empty = lay_out_day(DAY, VANCOUVER, [IDA], [], now=local(12))
     assert empty.empty
     assert empty.columns[0].blocks == []
@@ -178,7 +177,7 @@ def test_on_the_day_clocks_go_back_the_repeated_hour_is_shown_twice() -> None:
         VANCOUVER,
         [IDA],
         [booking("a", first.astimezone(UTC), 30), booking("b", second.astimezone(UTC), 30)],
-        now=local(0, day=fall),
+        now=local(12, day=date(2026, 10, 31)),
     )
     assert layout.first_hour == 1
     a, b = layout.columns[0].blocks
@@ -219,3 +218,12 @@ def test_the_stylesheet_holds_the_current_grid_rules() -> None:
     assert css.endswith(grid_css())
     assert f".row-{MAX_ROWS}{{" in css
     assert f".span-{MAX_ROWS}{{" in css
+
+
+def test_today_s_window_stretches_to_hold_now_early_or_late() -> None:
+    late = lay_out_day(DAY, VANCOUVER, [IDA], [booking("a", local(23, 15), 30)], now=local(22, 50))
+    assert (late.first_hour, late.last_hour) == (8, 24)
+    assert late.now_row == (22 - 8) * ROWS_PER_HOUR + 11  # 22:50 is the 11th 5-minute row of 22:00
+    early = lay_out_day(DAY, VANCOUVER, [IDA], [], now=local(6, 5))
+    assert (early.first_hour, early.last_hour) == (6, 18)
+    assert early.now_row == 2

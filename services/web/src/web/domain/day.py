@@ -195,6 +195,10 @@ def lay_out_day(
         end = min(day_hours * 60.0, _minutes(booking.ends_at, midnight))
         first_hour = min(first_hour, int(start // 60))
         last_hour = max(last_hour, math.ceil(end / 60))
+    if midnight <= now < next_midnight:  # today: the window always holds "now", early or late
+        now_minutes = _minutes(now, midnight)
+        first_hour = min(first_hour, int(now_minutes // 60))
+        last_hour = max(last_hour, int(now_minutes // 60) + 1)
     first_hour, last_hour = max(0, first_hour), min(day_hours, max(last_hour, first_hour + 1))
     window_start, rows = first_hour * 60, (last_hour - first_hour) * ROWS_PER_HOUR
 
