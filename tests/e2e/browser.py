@@ -11,9 +11,9 @@ from pathlib import Path
 
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser as PlaywrightBrowser
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import Page, expect, sync_playwright
 
-from .system import ROOT
+from .system import ROOT, Mailbox
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 # Screenshots of every page a journey visits; git-ignored, kept by CI as artifacts.
@@ -83,3 +83,12 @@ def launch() -> Iterator[Browser]:
             yield Browser(chromium=chromium, axe=Axe())
         finally:
             chromium.close()
+
+
+def finish_sign_up(page: Page, web_url: str, mailbox: Mailbox, email: str) -> None:
+    """After 'Create account': the page says to check the inbox; open the e-mailed link and the account."""
+    checking = page.get_by_role("heading", name=re.compile("Check your e-mail|Consultez vos courriels"))
+    expect(checking).to_be_visible()
+    token = mailbox.take_link(email, "sign-up/confirm")
+    page.goto(f"{web_url}/sign-up/confirm/{token}")
+    page.get_by_role("button", name=re.compile("Open my account|Ouvrir mon compte")).click()

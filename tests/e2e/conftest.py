@@ -36,6 +36,7 @@ def running_system(
             amqp_url=amqp_url,
             smtp_port=mailbox.port,
             var_dir=var_dir,
+            mailbox=mailbox,
             with_web=with_web,
             extra_env=extra_env or {},
         )

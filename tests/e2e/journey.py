@@ -101,8 +101,15 @@ class Journey:
     def patient(self, first_name: str = "Ana") -> tuple[str, str, str]:
         email = f"{first_name.lower()}-{uuid.uuid4().hex[:8]}@example.test"
         body = {"email": email, "password": "patient password", "first_name": first_name, "last_name": "Li"}
-        patient = self.ok("POST", "scheduling", "/patients", json=body)
+        patient = self.sign_up(body)
         return patient["id"], email, self.token(email, "patient password")
+
+    def sign_up(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Sign up and follow the e-mailed link (taken from the mailbox); returns the new patient."""
+        self.ok("POST", "scheduling", "/patients", json=body)
+        assert self.system.mailbox is not None, "sign-up links arrive by e-mail"
+        token = self.system.mailbox.take_link(body["email"], "sign-up/confirm")
+        return self.ok("POST", "scheduling", "/patients/confirm", json={"token": token})["patient"]
 
     def book(self, token: str, catalogue: dict[str, str], starts_at: datetime) -> httpx.Response:
         return self.call(

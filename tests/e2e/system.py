@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -69,6 +70,26 @@ class Mailbox:
         with self._lock:
             return [m for m in self.messages if address in str(m.get("To", ""))]
 
+    def take_link(self, address: str, page: str, *, timeout: float = 30) -> str:
+        """Wait for the message to ``address`` that links to ``{page}/{token}``; return the token and delete
+        the message, as its reader would, so later counts of ``to(address)`` see only what came after."""
+        pattern = re.compile(rf"/{re.escape(page)}/([A-Za-z0-9_-]+)")
+
+        def find() -> tuple[Message, str] | None:
+            for message in self.to(address):
+                for part in message.walk():
+                    if part.get_content_type() != "text/plain":
+                        continue
+                    text = part.get_payload(decode=True).decode(part.get_content_charset() or "utf-8")
+                    if match := pattern.search(text):
+                        return message, match.group(1)
+            return None
+
+        message, token = wait_for(find, timeout=timeout, what=f"a {page} link to {address}")
+        with self._lock:
+            self.messages.remove(message)
+        return token
+
 
 @dataclass
 class System:
@@ -78,6 +99,8 @@ class System:
     amqp_url: str
     smtp_port: int
     var_dir: Path
+    # The SMTP server the system sends to: sign-up links are read from it.
+    mailbox: Mailbox | None = None
     with_web: bool = False
     # Settings a test module needs on top of the defaults below (e.g. more gunicorn workers).
     extra_env: dict[str, str] = field(default_factory=dict)

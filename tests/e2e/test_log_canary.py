@@ -47,7 +47,7 @@ def test_a_patients_personal_data_appears_in_no_log(
     catalogue = journey.clinic_with_assessment(admin, price_cents=9000)
     password = "canary patient password"
     signup = {"email": EMAIL, "password": password, "first_name": FIRST, "last_name": LAST, "phone": PHONE}
-    patient_id = journey.ok("POST", "scheduling", "/patients", json=signup)["id"]
+    patient_id = journey.sign_up(signup)["id"]
     wrong = journey.call(
         "POST", "scheduling", "/auth/token", json={"email": EMAIL, "password": "not it at all"}
     )

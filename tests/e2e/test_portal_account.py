@@ -11,12 +11,13 @@ import pytest
 from playwright.sync_api import expect
 
 from .browser import Browser
-from .system import System, wait_for
+from .journey import Journey
+from .system import Mailbox, System, wait_for
 
 pytestmark = pytest.mark.e2e
 
 
-def test_sign_up_sign_out_and_sign_in_again(portal: System, browser: Browser) -> None:
+def test_sign_up_sign_out_and_sign_in_again(portal: System, browser: Browser, mailbox: Mailbox) -> None:
     page = browser.page()
     page.goto(portal.url("web"))
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
@@ -39,9 +40,31 @@ def test_sign_up_sign_out_and_sign_in_again(portal: System, browser: Browser) ->
     page.get_by_label("Password").fill("correct horse battery")
     page.get_by_label("By e-mail").check()
     page.get_by_role("button", name="Create account").click()
+    expect(page.get_by_role("heading", name="Check your e-mail")).to_be_visible()
+    expect(page.get_by_text(f"We have sent a message to {email}.")).to_be_visible()
+    browser.check(page, "sign-up-sent")
+    # No account until the link is followed: signing in is refused.
+    assert (
+        httpx.post(
+            f"{portal.url('scheduling')}/auth/token",
+            json={"email": email, "password": "correct horse battery"},
+            timeout=5,
+        ).status_code
+        == 401
+    )
+    token = mailbox.take_link(email, "sign-up/confirm")
+    page.goto(f"{portal.url('web')}/sign-up/confirm/{token}")
+    browser.check(page, "sign-up-confirm")
+    page.get_by_role("button", name="Open my account").click()
     expect(page.get_by_text("Welcome! Your account is ready.")).to_be_visible()
     browser.check(page, "home")
     _the_consent_given_at_sign_up_reaches_notifications(portal, email, "correct horse battery")
+    # The link worked once.
+    page.goto(f"{portal.url('web')}/sign-up/confirm/{token}")
+    page.get_by_role("button", name="Open my account").click()
+    expect(page.get_by_role("heading", name="This link no longer works")).to_be_visible()
+    browser.check(page, "sign-up-link-used")
+    page.goto(portal.url("web"))
 
     page.get_by_role("button", name="Sign out").click()
     expect(page.get_by_text("You are signed out.")).to_be_visible()
@@ -109,18 +132,19 @@ def _the_consent_given_at_sign_up_reaches_notifications(portal: System, email: s
 
 def test_a_patient_registered_in_french_sees_the_portal_in_french(portal: System, browser: Browser) -> None:
     email = f"fr-{uuid.uuid4().hex[:8]}@example.test"
-    registered = httpx.post(
-        f"{portal.url('scheduling')}/patients",
-        json={
-            "email": email,
-            "password": "mot de passe assez long",
-            "first_name": "Élise",
-            "last_name": "Tremblay",
-            "language": "fr",
-        },
-        timeout=5,
-    )
-    assert registered.status_code == 201, registered.text
+    journey = Journey(portal)
+    try:
+        journey.sign_up(
+            {
+                "email": email,
+                "password": "mot de passe assez long",
+                "first_name": "Élise",
+                "last_name": "Tremblay",
+                "language": "fr",
+            }
+        )
+    finally:
+        journey.http.close()
     page = browser.page(locale="en-CA")  # an English browser: the registered language decides
     page.goto(f"{portal.url('web')}/login")
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
@@ -137,7 +161,11 @@ def test_too_many_wrong_passwords_pause_sign_in_and_say_how_to_get_in_now(
 ) -> None:
     email = f"guessed-{uuid.uuid4().hex[:8]}@example.test"
     body = {"email": email, "password": "correct horse battery", "first_name": "Gus", "last_name": "Guessed"}
-    assert httpx.post(f"{portal.url('scheduling')}/patients", json=body).status_code == 201
+    journey = Journey(portal)
+    try:
+        journey.sign_up(body)
+    finally:
+        journey.http.close()
     page = browser.page()
     page.goto(f"{portal.url('web')}/login")
     for attempt in range(11):  # ten wrong passwords are told apart from nothing; the eleventh meets the lock

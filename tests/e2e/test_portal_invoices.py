@@ -60,11 +60,8 @@ def seed(portal: System) -> Billed:
         clinic_id = catalogue["clinic_id"]
         clerk = journey.staff(admin, "billing", clinic_id)
         email = f"ines-{uuid.uuid4().hex[:8]}@example.test"
-        patient_id = journey.ok(
-            "POST",
-            "scheduling",
-            "/patients",
-            json={"email": email, "password": PASSWORD, "first_name": "Inès", "last_name": "Roy"},
+        patient_id = journey.sign_up(
+            {"email": email, "password": PASSWORD, "first_name": "Inès", "last_name": "Roy"}
         )["id"]
 
         # The front desk books a visit starting in a few seconds (staff need no notice), and once it has
@@ -184,12 +181,7 @@ def test_a_new_patient_is_told_there_are_no_invoices(portal: System, browser: Br
     journey = Journey(portal)
     try:
         email = f"nadia-{uuid.uuid4().hex[:8]}@example.test"
-        journey.ok(
-            "POST",
-            "scheduling",
-            "/patients",
-            json={"email": email, "password": PASSWORD, "first_name": "Nadia", "last_name": "Lam"},
-        )
+        journey.sign_up({"email": email, "password": PASSWORD, "first_name": "Nadia", "last_name": "Lam"})
     finally:
         journey.http.close()
     for phone in (False, True):

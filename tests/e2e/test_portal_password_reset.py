@@ -34,7 +34,7 @@ def test_a_forgotten_password_is_reset_by_an_e_mailed_link_that_works_once(
     journey = Journey(portal)
     try:
         body = {"email": email, "password": OLD_PASSWORD, "first_name": "Farah", "last_name": "Gill"}
-        journey.ok("POST", "scheduling", "/patients", json=body)
+        journey.sign_up(body)
     finally:
         journey.http.close()
 

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-from .browser import Browser, assert_no_sideways_scroll
+from .browser import Browser, assert_no_sideways_scroll, finish_sign_up
 from .journey import Journey
-from .system import System, wait_for
+from .system import Mailbox, System, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -33,7 +33,7 @@ def until_ready(page: Page) -> None:
 
 
 def test_sign_up_consent_then_preferences_changed_and_texts_stopped_in_one_click(
-    portal: System, browser: Browser
+    portal: System, browser: Browser, mailbox: Mailbox
 ) -> None:
     email = f"pref-{uuid.uuid4().hex[:8]}@example.test"
     page = browser.page()
@@ -45,6 +45,7 @@ def test_sign_up_consent_then_preferences_changed_and_texts_stopped_in_one_click
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_label("By e-mail", exact=True).check()  # e-mail yes; texts left unticked
     page.get_by_role("button", name="Create account").click()
+    finish_sign_up(page, portal.url("web"), mailbox, email)
     expect(page.get_by_text("Welcome! Your account is ready.")).to_be_visible()
 
     journey = Journey(portal)
@@ -124,7 +125,7 @@ def test_the_preferences_page_on_a_phone(portal: System, browser: Browser) -> No
             "last_name": "Haddad",
             "phone": "+16045550188",
         }
-        patient_id = journey.ok("POST", "scheduling", "/patients", json=body)["id"]
+        patient_id = journey.sign_up(body)["id"]
         token = journey.token(email, PASSWORD)
         wait_for(
             lambda: (

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from .browser import Browser
+from .browser import Browser, finish_sign_up
 from .journey import Journey
-from .system import System
+from .system import Mailbox, System
 
 pytestmark = pytest.mark.e2e
 
@@ -22,7 +22,7 @@ PASSWORD = "correct horse battery"
 SCREENSHOT = Path("/tmp/portal-your-data.png")
 
 
-def test_your_data_download_then_erase(portal: System, browser: Browser) -> None:
+def test_your_data_download_then_erase(portal: System, browser: Browser, mailbox: Mailbox) -> None:
     email = f"privacy-{uuid.uuid4().hex[:8]}@example.test"
     page = browser.page()
     page.goto(f"{portal.url('web')}/signup")
@@ -31,6 +31,7 @@ def test_your_data_download_then_erase(portal: System, browser: Browser) -> None
     page.get_by_label("E-mail address").fill(email)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Create account").click()
+    finish_sign_up(page, portal.url("web"), mailbox, email)
     expect(page.get_by_text("Welcome! Your account is ready.")).to_be_visible()
 
     # An organisation-wide admin reads the record: the patient sees it, without names or ids.

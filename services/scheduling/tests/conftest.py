@@ -10,14 +10,18 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
+from sqlalchemy import select
 
+from clinic_shared.events import load_event
 from clinic_shared.migrations import upgrade
 from clinic_shared.testing.clock import ManualClock
 from clinic_shared.testing.postgres import temporary_database
+from scheduling.adapters import orm
 from scheduling.adapters.passwords import Argon2PasswordHasher
 from scheduling.bootstrap import Container, bootstrap
 from scheduling.config import SchedulingSettings
 from scheduling.entrypoints.api import create_app
+from scheduling.entrypoints.api.context import CONTAINER_KEY
 from scheduling.entrypoints.cli import MIGRATIONS
 
 BACKENDS = [
@@ -71,10 +75,26 @@ class Api:
         return {"Authorization": f"Bearer {response.json['access_token']}"}
 
     def register_patient(self, email: str, **extra: Any) -> tuple[dict[str, Any], dict[str, str]]:
+        """Sign up and follow the e-mailed link (its token read from the outbox); then sign in."""
         body = {"email": email, "password": "correct horse battery", "first_name": "Ana", "last_name": "Li"}
         response = self.client.post("/patients", json=body | extra)
-        assert response.status_code == 201, response.json
-        return response.json, self.token(email, "correct horse battery")
+        assert response.status_code == 202, response.json
+        token = self.last_secret("sign_up.requested")
+        confirmed = self.client.post("/patients/confirm", json={"token": token})
+        assert confirmed.status_code == 201, confirmed.json
+        return confirmed.json["patient"], self.token(email, "correct horse battery")
+
+    def last_secret(self, event: str) -> str:
+        """The token of the newest ``scheduling.{event}`` event in the outbox (what notifications e-mails)."""
+        engine = self.client.application.extensions[CONTAINER_KEY].engine
+        with engine.connect() as conn:
+            body = conn.execute(
+                select(orm.outbox.c.body)
+                .where(orm.outbox.c.routing_key == f"scheduling.{event}")
+                .order_by(orm.outbox.c.position.desc())
+                .limit(1)
+            ).scalar_one()
+        return str(load_event(body).data["token"])
 
 
 @pytest.fixture

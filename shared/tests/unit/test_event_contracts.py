@@ -128,9 +128,10 @@ def test_invoice_document_links_must_be_web_urls() -> None:
         load_event(json.dumps(raw))
 
 
-def test_a_password_reset_request_is_the_one_scheduling_event_that_carries_a_secret() -> None:
+def test_password_reset_and_sign_up_links_are_the_scheduling_events_that_carry_a_secret() -> None:
     assert {t for t in CATALOG.secret_types() if t.startswith("scheduling.")} == {
-        "scheduling.password_reset.requested"
+        "scheduling.password_reset.requested",
+        "scheduling.sign_up.requested",
     }
 
 

@@ -76,7 +76,7 @@ def test_a_reset_link_is_e_mailed_at_once_to_the_account_and_only_once_per_reque
     event = reset_requested(clock, patient_id=events.patient_id)
     for _ in range(2):  # the same event redelivered
         with debounced.uow() as uow:
-            services.record_password_reset(uow, _command(event))
+            services.record_account_message(uow, _command(event))
     assert Dispatcher.from_container(debounced).dispatch_due() == 1, "no debounce: the link lapses"
     (email,) = transport.emails
     assert transport.sms == []
@@ -226,11 +226,11 @@ def test_the_token_never_reaches_the_logs(
     assert TOKEN not in caplog.text
 
 
-def _command(event: Envelope) -> services.RecordPasswordReset:
+def _command(event: Envelope) -> services.RecordAccountMessage:
     data = event.data
-    return services.RecordPasswordReset(
+    return services.RecordAccountMessage(
+        kind=DeliveryKind.PASSWORD_RESET,
         event_id=event.id,
-        account_id=data["account_id"],
         patient_id=data["patient_id"],
         email=data["email"],
         language=data["language"],

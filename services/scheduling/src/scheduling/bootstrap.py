@@ -81,6 +81,7 @@ def bootstrap(
         window=timedelta(minutes=settings.sign_in_window_minutes),
         lockout=timedelta(minutes=settings.sign_in_lockout_minutes),
         max_failures_per_address=settings.sign_in_max_failures_per_address,
+        max_sign_ups_per_address=settings.sign_up_max_per_address,
     )
     signing_key = key_ring(settings, now)
     signing_key.ensure_key()

@@ -32,6 +32,8 @@ class SchedulingSettings:
     sign_in_lockout_minutes: int
     # Wrong passwords per client address within the window before its attempts are refused (0: no limit).
     sign_in_max_failures_per_address: int
+    # Sign-ups per client address within the window before more are refused (0: no limit).
+    sign_up_max_per_address: int
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> SchedulingSettings:
@@ -55,6 +57,9 @@ class SchedulingSettings:
         per_address = env.int("SIGN_IN_MAX_FAILURES_PER_ADDRESS", 100)
         if per_address < 0:
             raise ConfigError("SIGN_IN_MAX_FAILURES_PER_ADDRESS must be 0 (no limit) or more")
+        sign_ups = env.int("SIGN_UP_MAX_PER_ADDRESS", 100)
+        if sign_ups < 0:
+            raise ConfigError("SIGN_UP_MAX_PER_ADDRESS must be 0 (no limit) or more")
         port = env.int("SCHEDULING_PORT", 8001)
         legacy_key_file = env.path("JWT_PRIVATE_KEY_FILE", f"{var_dir}/keys/jwt-signing-key.pem")
         return cls(
@@ -71,4 +76,5 @@ class SchedulingSettings:
             sign_in_window_minutes=sign_in["SIGN_IN_WINDOW_MINUTES"],
             sign_in_lockout_minutes=sign_in["SIGN_IN_LOCKOUT_MINUTES"],
             sign_in_max_failures_per_address=per_address,
+            sign_up_max_per_address=sign_ups,
         )

@@ -92,10 +92,10 @@ def test_signing_in_returns_a_refresh_token_stored_only_as_its_digest(api: Api, 
     assert set(tokens) == {"access_token", "token_type", "expires_in", "refresh_token", "refresh_expires_in"}
     assert re.fullmatch(r"[A-Za-z0-9_-]{43}", tokens["refresh_token"]), "256 bits, URL-safe"
     assert tokens["refresh_expires_in"] == 30 * 24 * 3600
-    # register_patient signed in once already: two families, one token each.
+    # register_patient's confirmed link and its sign-in started a family each: three, one token each.
     rows = stored_refresh_tokens(container)
-    assert len(rows) == 2
-    assert len({row.family_id for row in rows}) == 2
+    assert len(rows) == 3
+    assert len({row.family_id for row in rows}) == 3
     assert token_digest(tokens["refresh_token"]) in {row.token_hash for row in rows}
     assert all(tokens["refresh_token"] not in str(tuple(row)) for row in rows)
 

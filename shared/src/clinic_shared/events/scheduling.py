@@ -224,3 +224,33 @@ class PasswordResetRequestedV1(_Contract):
     first_name = fields.String(required=True, allow_none=True)
     token = fields.String(required=True, validate=_URLSAFE_TOKEN)
     expires_at = fields.AwareDateTime(required=True, format="iso")
+
+
+@CATALOG.register("scheduling.sign_up.requested", 1, carries_secret=True)
+class SignUpRequestedV1(_Contract):
+    """Someone signed up with an address no account uses: e-mail it a link carrying ``token`` that creates
+    the account (so only the inbox's holder can).
+
+    ``token`` works once, until ``expires_at``. It is a credential: consumers never log it and forget it
+    once the message is sent; the producer's outbox empties the row's body once the broker confirmed it.
+    """
+
+    sign_up_id = fields.UUID(required=True)
+    email = fields.Email(required=True)
+    language = fields.String(required=True, validate=validate.OneOf(("en", "fr")))
+    first_name = fields.String(required=True)
+    token = fields.String(required=True, validate=_URLSAFE_TOKEN)
+    expires_at = fields.AwareDateTime(required=True, format="iso")
+
+
+@CATALOG.register("scheduling.sign_up.account_exists", 1)
+class SignUpAccountExistsV1(_Contract):
+    """Someone signed up with an address an active account already uses: tell its holder (sign in, or reset
+    the password), so the sign-up's answer itself need not say whether the address has an account."""
+
+    account_id = fields.UUID(required=True)
+    # None for a staff account (no patient record behind it).
+    patient_id = fields.UUID(required=True, allow_none=True)
+    email = fields.Email(required=True)
+    language = fields.String(required=True, validate=validate.OneOf(("en", "fr")))
+    first_name = fields.String(required=True, allow_none=True)

@@ -57,6 +57,8 @@ CONSUMED: Mapping[str, frozenset[str]] = MappingProxyType(
                 "scheduling.plan.extended",
                 "scheduling.plan.shortened",
                 "scheduling.practitioner.changed",
+                "scheduling.sign_up.account_exists",
+                "scheduling.sign_up.requested",
                 "scheduling.treatment_type.changed",
                 "scheduling.waitlist.offered",
             }

@@ -104,25 +104,29 @@ def _offer_url(notice: Notice, web_public_url: str | None) -> str | None:
     return f"{web_public_url}/waitlist/offers/{notice.appointment_id}"
 
 
-# Where password-reset links point when WEB_PUBLIC_URL is unset (the web front run locally): such an
+# Where account messages' links point when WEB_PUBLIC_URL is unset (the web front run locally): such an
 # e-mail is nothing without its link, unlike a waitlist offer, which can say to call instead.
 DEFAULT_WEB_PUBLIC_URL = "http://127.0.0.1:8000"
 
+# The web front's pages that an account message's token opens.
+_TOKEN_PAGES = {DeliveryKind.PASSWORD_RESET: "reset-password", DeliveryKind.SIGN_UP_LINK: "sign-up/confirm"}
 
-def _reset_url(notice: Notice, web_public_url: str | None) -> str | None:
-    """The web front's page that sets a new password with the link's token."""
-    token = notice.payload.get("token") if notice.kind is DeliveryKind.PASSWORD_RESET else None
+
+def _token_url(notice: Notice, web_public_url: str | None) -> str | None:
+    """The web front's page that uses the link's token: set a new password, or finish signing up."""
+    page = _TOKEN_PAGES.get(notice.kind)
+    token = notice.payload.get("token") if page else None
     if not token:
         return None
-    return f"{web_public_url or DEFAULT_WEB_PUBLIC_URL}/reset-password/{token}"
+    return f"{web_public_url or DEFAULT_WEB_PUBLIC_URL}/{page}/{token}"
 
 
 class TemplateRenderer:
     """The MessageRenderer: e-mails (subject, text, HTML, invitation) and SMS in the notice's language.
 
     With ``web_public_url`` (the patient portal) a waitlist offer links to the page that takes it; a
-    password-reset e-mail links to its ``/reset-password/{token}`` page (under DEFAULT_WEB_PUBLIC_URL when
-    unset).
+    password-reset e-mail links to its ``/reset-password/{token}`` page and a sign-up e-mail to its
+    ``/sign-up/confirm/{token}`` page (under DEFAULT_WEB_PUBLIC_URL when unset).
     """
 
     def __init__(self, web_public_url: str | None = None) -> None:
@@ -177,7 +181,8 @@ class TemplateRenderer:
             "when": describe_when(notice) if notice.has_time else None,
             "expires": _expiry(notice),
             "offer_url": _offer_url(notice, self._web_public_url),
-            "reset_url": _reset_url(notice, self._web_public_url),
+            "link_url": _token_url(notice, self._web_public_url),
+            "portal_url": self._web_public_url or DEFAULT_WEB_PUBLIC_URL,
             "valid_minutes": notice.payload.get("valid_minutes"),
             **_payload_context(notice),
         }

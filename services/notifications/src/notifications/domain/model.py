@@ -87,6 +87,8 @@ class DeliveryKind(enum.StrEnum):
     CREDIT_NOTE_ISSUED = "credit_note_issued"
     PRACTITIONER_AGENDA = "practitioner_agenda"
     PASSWORD_RESET = "password_reset"  # noqa: S105 - a message kind, not a password
+    SIGN_UP_LINK = "sign_up_link"
+    SIGN_UP_ACCOUNT_EXISTS = "sign_up_account_exists"
 
 
 # Messages to the clinic's front desk (its e-mail address), not to the patient.
@@ -99,10 +101,15 @@ STAFF_KINDS = frozenset(
 )
 # Messages about a login, not about care at a clinic: addressed as the event says (staff have no contact
 # copy), tied to no clinic, e-mail only, sent whatever the channel choices (the holder asked for them).
-ACCOUNT_KINDS = frozenset({DeliveryKind.PASSWORD_RESET})
+ACCOUNT_KINDS = frozenset(
+    {DeliveryKind.PASSWORD_RESET, DeliveryKind.SIGN_UP_LINK, DeliveryKind.SIGN_UP_ACCOUNT_EXISTS}
+)
 # What in a message's payload only its recipient may see: kept until the message is done with (sent, failed
 # or skipped), then replaced by REDACTED, so the delivery log never keeps a working credential.
-SECRET_PAYLOAD_FIELDS: dict[DeliveryKind, tuple[str, ...]] = {DeliveryKind.PASSWORD_RESET: ("token",)}
+SECRET_PAYLOAD_FIELDS: dict[DeliveryKind, tuple[str, ...]] = {
+    DeliveryKind.PASSWORD_RESET: ("token",),
+    DeliveryKind.SIGN_UP_LINK: ("token",),
+}
 REDACTED = "redacted"
 # Messages about a treatment plan: they speak for its sessions, whose own notices are not sent.
 PLAN_KINDS = frozenset(
@@ -125,7 +132,7 @@ NO_INVITATION_KINDS = STAFF_KINDS | {
     DeliveryKind.INVOICE_ISSUED,
     DeliveryKind.PAYMENT_RECEIPT,
     DeliveryKind.CREDIT_NOTE_ISSUED,
-    DeliveryKind.PASSWORD_RESET,
+    *ACCOUNT_KINDS,
 }
 
 

@@ -251,19 +251,32 @@ def record_payment_receipt(uow: NotificationsUnitOfWork, event: Envelope) -> Non
 
 
 def record_password_reset(uow: NotificationsUnitOfWork, event: Envelope) -> None:
+    _record_account_message(uow, event, DeliveryKind.PASSWORD_RESET)
+
+
+def record_sign_up_link(uow: NotificationsUnitOfWork, event: Envelope) -> None:
+    _record_account_message(uow, event, DeliveryKind.SIGN_UP_LINK)
+
+
+def record_sign_up_account_exists(uow: NotificationsUnitOfWork, event: Envelope) -> None:
+    _record_account_message(uow, event, DeliveryKind.SIGN_UP_ACCOUNT_EXISTS)
+
+
+def _record_account_message(uow: NotificationsUnitOfWork, event: Envelope, kind: DeliveryKind) -> None:
     data = event.data
-    services.record_password_reset(
+    services.record_account_message(
         uow,
-        services.RecordPasswordReset(
+        services.RecordAccountMessage(
+            kind=kind,
             event_id=event.id,
-            account_id=data["account_id"],
-            patient_id=data["patient_id"],
+            # A sign-up has no patient yet.
+            patient_id=data.get("patient_id"),
             email=data["email"],
             language=data["language"],
             first_name=data["first_name"],
-            token=data["token"],
             requested_at=event.occurred_at,
-            expires_at=data["expires_at"],
+            token=data.get("token"),
+            expires_at=data.get("expires_at"),
         ),
     )
 
@@ -309,6 +322,8 @@ HANDLERS: Mapping[str, Handler] = {
     "scheduling.plan.cancelled": record_plan_cancellation,
     "scheduling.plan.shortened": record_plan_shortening,
     "scheduling.password_reset.requested": record_password_reset,
+    "scheduling.sign_up.requested": record_sign_up_link,
+    "scheduling.sign_up.account_exists": record_sign_up_account_exists,
     "billing.invoice.issued": record_invoice_issued,
     "billing.payment.received": record_payment_receipt,
     "billing.credit_note.issued": record_credit_note,

@@ -28,7 +28,7 @@ from sqlalchemy.orm import registry
 
 from clinic_shared.db import UTCDateTime, service_metadata, str_enum
 from clinic_shared.messaging.tables import define_inbox_table, define_outbox_table
-from scheduling.domain.auth import PasswordResetToken, RefreshToken
+from scheduling.domain.auth import PasswordResetToken, RefreshToken, SignUpRequest
 from scheduling.domain.availability import Closure, OpeningHours, Room, TimeOff, WorkingHours
 from scheduling.domain.calendar import CalendarFeed, FeedOwner
 from scheduling.domain.model import (
@@ -153,6 +153,23 @@ password_reset_tokens = Table(
     Column("used_at", UTCDateTime, nullable=True),
     # The account's newest link is the only one that works.
     Index("ix_password_reset_tokens_account_created", "account_id", "created_at"),
+)
+
+# Sign-ups waiting for their e-mail address to be confirmed (see domain.auth.SignUpRequest).
+sign_up_requests = Table(
+    "sign_up_requests",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("email", String(254), nullable=False),
+    Column("password_hash", String(200), nullable=False),
+    Column("first_name", String(100), nullable=False),
+    Column("last_name", String(100), nullable=False),
+    Column("phone", String(20), nullable=True),
+    Column("language", String(2), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False, index=True),
+    Column("used_at", UTCDateTime, nullable=True),
 )
 
 appointments = Table(
@@ -361,4 +378,5 @@ def start_mappers() -> None:
     mapper_registry.map_imperatively(RefreshToken, refresh_tokens)
     mapper_registry.map_imperatively(PatientAccess, patient_access_log)
     mapper_registry.map_imperatively(PasswordResetToken, password_reset_tokens)
+    mapper_registry.map_imperatively(SignUpRequest, sign_up_requests)
     _mapped = True

@@ -18,6 +18,7 @@ from sqlalchemy import (
     Time,
     bindparam,
     cast,
+    delete,
     exists,
     func,
     literal_column,
@@ -31,7 +32,7 @@ from sqlalchemy.types import TypeEngine
 
 from clinic_shared.db import UTCDateTime
 from scheduling.adapters import orm
-from scheduling.domain.auth import PasswordResetToken, RefreshToken
+from scheduling.domain.auth import PasswordResetToken, RefreshToken, SignUpRequest
 from scheduling.domain.availability import Closure, Interval, OpeningHours, Room, TimeOff, WorkingHours
 from scheduling.domain.calendar import CalendarFeed
 from scheduling.domain.model import (
@@ -366,6 +367,14 @@ class SqlAlchemyRepository:
         query = select(PasswordResetToken).where(PasswordResetToken.account_id == account_id)  # type: ignore[arg-type]
         order = (PasswordResetToken.created_at.desc(), PasswordResetToken.id.desc())  # type: ignore[attr-defined]
         return self.session.scalars(query.order_by(*order).limit(1)).first()
+
+    def sign_up_request_for_update(self, token_hash: str) -> SignUpRequest | None:
+        query = select(SignUpRequest).where(SignUpRequest.token_hash == token_hash)  # type: ignore[arg-type]
+        return self.session.scalars(query.with_for_update().execution_options(populate_existing=True)).first()
+
+    def purge_sign_up_requests(self, now: datetime) -> int:
+        expired = delete(SignUpRequest).where(SignUpRequest.expires_at <= now)  # type: ignore[arg-type]
+        return int(self.session.execute(expired).rowcount)  # type: ignore[attr-defined]
 
 
 # The two hottest statements are built once (with bound parameters) rather than on every request.

@@ -13,6 +13,10 @@ password reset revokes every family of the account.
 A reset link works once, for ``RESET_LINK_TTL``, and only while it is the account's newest: asking again
 makes the older links stop working.
 
+Signing up answers alike whether or not the address has an account: a new address gets a link that creates
+the account (``SignUpRequest``, valid ``SIGN_UP_LINK_TTL``), a known one an e-mail saying it is already in
+use. Only the holder of the inbox learns which it was.
+
 Guessing passwords is slowed by ``SignInLimits``: a few wrong passwords lock the e-mail address for a
 while (a completed password reset unlocks it), and many from one client address stop that address.
 """
@@ -29,6 +33,7 @@ from scheduling.domain.calendar import token_digest
 from scheduling.domain.errors import SchedulingError
 
 RESET_LINK_TTL = timedelta(minutes=30)
+SIGN_UP_LINK_TTL = timedelta(hours=24)
 # The same words for every way a reset link fails, so the answer says nothing about the account.
 RESET_LINK_INVALID = "This link has expired or was already used"
 # The same words for every way a refresh fails (unknown, expired, used, revoked, account disabled).
@@ -106,6 +111,30 @@ class PasswordResetToken:
         return self.used_at is None and now < self.expires_at and is_newest
 
 
+@dataclass
+class SignUpRequest:
+    """A sign-up waiting for its e-mail address to be confirmed: what the account and patient will hold.
+
+    The password is kept hashed, the link's token as a digest; the row is deleted once it expires.
+    """
+
+    id: uuid.UUID
+    email: str
+    password_hash: str
+    first_name: str
+    last_name: str
+    phone: str | None
+    language: str
+    token_hash: str
+    created_at: datetime
+    expires_at: datetime
+    used_at: datetime | None = None
+
+    def opens(self, now: datetime) -> bool:
+        """True when the link may still create the account: unused and unexpired."""
+        return self.used_at is None and now < self.expires_at
+
+
 ACCOUNT_LOCKED = (
     "Too many wrong passwords: this account is locked for {minutes} more minute(s). Try again later, or "
     "reset your password (POST /auth/password-reset, the 'Forgot your password?' link) to unlock it now."
@@ -114,6 +143,7 @@ ADDRESS_THROTTLED = "Too many failed sign-ins from this network address; try aga
 RESETS_THROTTLED = (
     "Too many password-reset requests from this network address; try again in {minutes} minute(s)."
 )
+SIGN_UPS_THROTTLED = "Too many sign-ups from this network address; try again in {minutes} minute(s)."
 
 
 class TooManyAttempts(SchedulingError):
@@ -152,9 +182,12 @@ class SignInLimits:
     # and reset requests per client address (more are refused: one client cannot flood many inboxes).
     max_resets_per_email: int = 3
     max_resets_per_address: int = 30
+    # Sign-ups per client address within the window (more are refused; 0: no limit); e-mails to one address
+    # (confirmation links or "already in use") follow the reset links' limit.
+    max_sign_ups_per_address: int = 100
 
     def __post_init__(self) -> None:
-        if self.max_failures < 1 or self.max_failures_per_address < 0:
+        if self.max_failures < 1 or self.max_failures_per_address < 0 or self.max_sign_ups_per_address < 0:
             raise ValueError("at least one failure per account, and none or more per address")
         if self.window <= timedelta(0) or self.lockout <= timedelta(0):
             raise ValueError("the window and the lockout must be positive")
@@ -190,6 +223,16 @@ class SignInLimits:
             RESETS_THROTTLED.format(minutes=_minutes(resets_in)),
             retry_after=resets_in,
             reason="too_many_resets_from_address",
+        )
+
+    def sign_ups_refusal(self, requests: int, resets_in: timedelta) -> TooManyAttempts | None:
+        """The refusal for a client address with ``requests`` sign-ups in its window, if it is over."""
+        if self.max_sign_ups_per_address == 0 or requests <= self.max_sign_ups_per_address:
+            return None
+        return TooManyAttempts(
+            SIGN_UPS_THROTTLED.format(minutes=_minutes(resets_in)),
+            retry_after=resets_in,
+            reason="too_many_sign_ups_from_address",
         )
 
 

@@ -25,13 +25,15 @@ from clinic_shared.tokens import Principal
 from scheduling.domain.auth import (
     REFRESH_INVALID,
     RESET_LINK_INVALID,
+    SIGN_UP_LINK_TTL,
     PasswordResetToken,
     Redemption,
     RefreshToken,
     SignInLimits,
+    SignUpRequest,
 )
 from scheduling.domain.calendar import token_digest
-from scheduling.domain.errors import InvalidCredentials, NotFound, RuleViolation
+from scheduling.domain.errors import Conflict, InvalidCredentials, NotFound, RuleViolation
 from scheduling.domain.model import Account, Patient
 from scheduling.domain.passwords import PasswordPolicy
 from scheduling.service_layer import services
@@ -126,6 +128,17 @@ class SignInGuard:
             raise refusal
         links = self._counters.hit(_key("reset-email", email), window)
         return links.count <= self.limits.max_resets_per_email
+
+    def admit_sign_up(self, email: str, address: str) -> bool:
+        """Count a sign-up: refuse it (``TooManyAttempts``) when ``address`` signed up too often; else
+        whether an e-mail may go to ``email`` (as many per window as reset links: no inbox is flooded)."""
+        window = self.limits.window
+        requests = self._counters.hit(_key("sign-up-address", address), window)
+        refusal = self.limits.sign_ups_refusal(requests.count, requests.resets_in)
+        if refusal:
+            raise refusal
+        messages = self._counters.hit(_key("sign-up-email", email), window)
+        return messages.count <= self.limits.max_resets_per_email
 
     def unlock(self, email: str) -> None:
         """End the account's lock and forget its attempts (a completed password reset)."""
@@ -353,12 +366,113 @@ def _may_manage(actor: Principal, account: Account) -> bool:
 # --- new accounts --------------------------------------------------------------------------------------
 
 
-def register_patient(
-    uow: UnitOfWork, hasher: PasswordHasher, policy: PasswordPolicy, cmd: services.RegisterPatient
-) -> Patient:
-    """A patient signs up, with a password the policy accepts."""
+SIGN_UP_LINK_INVALID = "This link has expired or was already used"
+
+
+def request_sign_up(
+    uow: UnitOfWork,
+    hasher: PasswordHasher,
+    policy: PasswordPolicy,
+    guard: SignInGuard,
+    cmd: services.RegisterPatient,
+    address: str,
+) -> None:
+    """A patient signs up: e-mail a link that opens the account, or, when an active account already uses
+    the address, an e-mail telling its holder so.
+
+    The caller answers the same either way, and both ways cost one password hash, so neither the answer nor
+    its time tells whether the address has an account. The password must pass the policy (422) first. A
+    client address signing up too often is refused (429); past a few e-mails per address and window nothing
+    more is sent (answered alike). Expired sign-ups are deleted here.
+    """
     policy.check(cmd.password, cmd.email)
-    return services.register_patient(uow, hasher, cmd)
+    email = normalised_email(cmd.email)
+    now = uow.clock.now()
+    uow.repo.purge_sign_up_requests(now)
+    if not guard.admit_sign_up(email, address):
+        uow.commit()
+        log.warning("sign-up e-mail not sent: too many for e-mail digest %s", _digest(email)[:12])
+        return
+    password_hash = hasher.hash(cmd.password)  # made whether or not the address has an account
+    account = uow.repo.account_by_email(email)
+    if account is not None:
+        if account.active:
+            _tell_the_holder(uow, account)
+        uow.commit()  # a disabled account's holder is not told: sign-in refuses it anyway
+        return
+    token = new_token()
+    pending = SignUpRequest(
+        id=uow.new_id(),
+        email=email,
+        password_hash=password_hash,
+        first_name=cmd.first_name,
+        last_name=cmd.last_name,
+        phone=cmd.phone,
+        language=cmd.language,
+        token_hash=token_digest(token),
+        created_at=now,
+        expires_at=now + SIGN_UP_LINK_TTL,
+    )
+    uow.repo.add(pending)
+    uow.emit(
+        "scheduling.sign_up.requested",
+        {
+            "sign_up_id": pending.id,
+            "email": email,
+            "language": pending.language,
+            "first_name": pending.first_name,
+            "token": token,
+            "expires_at": pending.expires_at,
+        },
+    )
+    uow.commit()
+    log.info("sign-up %s waits for its e-mail address to be confirmed", pending.id)
+
+
+def _tell_the_holder(uow: UnitOfWork, account: Account) -> None:
+    patient = uow.repo.get(Patient, account.patient_id) if account.patient_id else None
+    uow.emit(
+        "scheduling.sign_up.account_exists",
+        {
+            "account_id": account.id,
+            "patient_id": account.patient_id,
+            "email": account.email,
+            "language": patient.language if patient else "en",
+            "first_name": patient.first_name if patient else None,
+        },
+    )
+    log.info("sign-up with the address of account %s: its holder is told", account.id)
+
+
+def confirm_sign_up(uow: UnitOfWork, refresh_ttl: timedelta, token: str) -> tuple[Patient, SignedIn]:
+    """Open the account of a sign-up whose link still works, and sign its holder in.
+
+    The link's row is locked, so two confirmations of one link cannot both open it; a link whose address
+    got an account meanwhile (another sign-up's link, confirmed first) no longer works.
+    """
+    now = uow.clock.now()
+    pending = uow.repo.sign_up_request_for_update(token_digest(token))
+    if pending is None or not pending.opens(now):
+        raise RuleViolation(SIGN_UP_LINK_INVALID, field="token")
+    pending.used_at = now
+    cmd = services.RegisterPatient(
+        email=pending.email,
+        password="",  # not read: the account gets the hash made at sign-up
+        first_name=pending.first_name,
+        last_name=pending.last_name,
+        phone=pending.phone,
+        language=pending.language,
+    )
+    try:
+        patient = services.open_patient_account(uow, cmd, pending.password_hash)
+    except Conflict:
+        raise RuleViolation(SIGN_UP_LINK_INVALID, field="token") from None
+    account = uow.repo.account_by_email(pending.email)
+    assert account is not None  # just opened
+    signed_in = _issue_refresh(uow, account, uow.new_id(), refresh_ttl)
+    uow.commit()
+    log.info("sign-up %s confirmed: patient %s", pending.id, patient.id)
+    return patient, signed_in
 
 
 def create_staff_account(

@@ -12,7 +12,7 @@ from typing import Any, NamedTuple, Protocol, Self, TypeVar
 
 from clinic_shared.clock import Clock
 from clinic_shared.events import Envelope
-from scheduling.domain.auth import PasswordResetToken, RefreshToken
+from scheduling.domain.auth import PasswordResetToken, RefreshToken, SignUpRequest
 from scheduling.domain.availability import Closure, Interval, OpeningHours, Room, TimeOff, WorkingHours
 from scheduling.domain.calendar import CalendarFeed
 from scheduling.domain.model import Account, Appointment, Clinic, Practitioner, Suitability, TreatmentType
@@ -188,6 +188,14 @@ class Repository(Protocol):
         ...
 
     def newest_reset_token(self, account_id: uuid.UUID) -> PasswordResetToken | None: ...
+
+    def sign_up_request_for_update(self, token_hash: str) -> SignUpRequest | None:
+        """The pending sign-up with this link digest, its row locked until the transaction ends."""
+        ...
+
+    def purge_sign_up_requests(self, now: datetime) -> int:
+        """Delete the sign-ups whose link no longer works at ``now`` (expired); returns how many."""
+        ...
 
 
 class UnitOfWork(Protocol):

@@ -50,6 +50,15 @@ class RegisterPatient:
 
 
 def register_patient(uow: UnitOfWork, hasher: PasswordHasher, cmd: RegisterPatient) -> Patient:
+    """Open a patient's account at once, with no e-mail confirmation (the demo's seed).
+
+    Patients signing themselves up confirm their address first (``auth.request_sign_up``).
+    """
+    return open_patient_account(uow, cmd, hasher.hash(cmd.password))
+
+
+def open_patient_account(uow: UnitOfWork, cmd: RegisterPatient, password_hash: str) -> Patient:
+    """Create the patient and their login (``cmd.password`` is not read: ``password_hash`` is its hash)."""
     email = cmd.email.strip().lower()
     if uow.repo.account_by_email(email) is not None:
         raise Conflict("an account with this email already exists", field="email")
@@ -64,7 +73,7 @@ def register_patient(uow: UnitOfWork, hasher: PasswordHasher, cmd: RegisterPatie
     account = Account(
         id=uow.new_id(),
         email=email,
-        password_hash=hasher.hash(cmd.password),
+        password_hash=password_hash,
         roles=[Role.PATIENT.value],
         patient_id=patient.id,
     )

@@ -133,20 +133,44 @@ class SignUp:
     email_consent: bool
 
 
-def sign_up(apis: Apis, verifier: TokenVerifier, form: SignUp) -> Credentials:
-    """Create the patient account, sign in, and record how they agreed to be contacted."""
-    apis.scheduling.post(
-        "/patients",
-        json={
-            "email": form.email,
-            "password": form.password,
-            "first_name": form.first_name,
-            "last_name": form.last_name,
-            "phone": form.phone,
-            "language": form.language,
-        },
-    )
-    return sign_in(apis, verifier, form.email, form.password)
+class SignUpPaused(Exception):
+    """Scheduling refuses more sign-ups from this address for a while."""
+
+
+class LinkExpired(Exception):
+    """A sign-up link that expired, was used, or whose address got an account meanwhile."""
+
+
+def sign_up(apis: Apis, form: SignUp) -> None:
+    """Ask scheduling to e-mail a link that opens the account (or, when the address has an account, to tell
+    its holder). The answer is the same either way; the consent choices wait in the browser's session."""
+    try:
+        apis.scheduling.post(
+            "/patients",
+            json={
+                "email": form.email,
+                "password": form.password,
+                "first_name": form.first_name,
+                "last_name": form.last_name,
+                "phone": form.phone,
+                "language": form.language,
+            },
+        )
+    except ApiError as error:
+        if error.status == 429:
+            raise SignUpPaused from None
+        raise
+
+
+def confirm_sign_up(apis: Apis, verifier: TokenVerifier, token: str) -> Credentials:
+    """Open the account with the e-mailed link's token; the patient is signed in."""
+    try:
+        body = apis.scheduling.post("/patients/confirm", json={"token": token})
+    except ApiError as error:
+        if error.status in (400, 404, 409, 410, 422):
+            raise LinkExpired from None
+        raise
+    return _credentials(verifier, body, time.time())
 
 
 def request_password_reset(apis: Apis, email: str) -> None:

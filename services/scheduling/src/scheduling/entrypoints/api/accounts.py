@@ -208,18 +208,58 @@ def _tokens(signed_in: auth.SignedIn) -> dict[str, Any]:
     }
 
 
+SIGN_UP_ACCEPTED = (
+    "Check your inbox: we have e-mailed this address a link to finish signing up (if it already has an "
+    "account, the e-mail says so instead)."
+)
+
+
 @blp.route("/patients", methods=["POST"])
 @blp.doc(security=[])
 @blp.arguments(schemas.RegisterPatientRequest())
-@blp.response(201, schemas.PatientSchema)
+@blp.response(202, schemas.SignUpAccepted)
 @blp.alt_response(422, description="A bad field, or a password too easy to guess (field `password`)")
-@blp.alt_response(409, description="An account with this e-mail address exists (field `email`)")
+@blp.alt_response(
+    429,
+    description="This client address signed up too often; try again after `Retry-After` (`reason`: "
+    "`too_many_sign_ups_from_address`). Past a few e-mails per address and window the answer stays 202 "
+    "and nothing more is sent",
+)
 @public
-def register_patient(body: dict[str, Any]) -> Patient:
-    """A patient creates their own account."""
+def register_patient(body: dict[str, Any]) -> dict[str, str]:
+    """A patient signs up: the account opens when they follow the link e-mailed to the address (valid 24
+    hours, once: POST /patients/confirm).
+
+    The answer is the same whether or not the address has an account: if it has one, its holder is
+    e-mailed that someone tried to sign up with it.
+    """
     c = container()
     with c.uow() as uow:
-        return auth.register_patient(uow, c.hasher, c.password_policy, services.RegisterPatient(**body))
+        auth.request_sign_up(
+            uow,
+            c.hasher,
+            c.password_policy,
+            c.sign_in_guard,
+            services.RegisterPatient(**body),
+            request.remote_addr or "unknown",
+        )
+    return {"message": SIGN_UP_ACCEPTED}
+
+
+@blp.route("/patients/confirm", methods=["POST"])
+@blp.doc(security=[])
+@blp.arguments(schemas.SignUpConfirmRequest())
+@blp.response(201, schemas.SignedUpSchema)
+@blp.alt_response(
+    422, description="The link has expired, was already used, or its address has an account (field `token`)"
+)
+@public
+def confirm_sign_up(body: dict[str, str]) -> dict[str, Any]:
+    """Open the account of a sign-up with the token of its e-mailed link; the patient is signed in."""
+    c = container()
+    with c.uow() as uow:
+        patient, signed_in = auth.confirm_sign_up(uow, c.refresh_token_ttl, body["token"])
+    return _tokens(signed_in) | {"patient": patient}
 
 
 @blp.route("/patients/<uuid:patient_id>", methods=["GET"])

@@ -94,6 +94,21 @@ class RegisterPatientRequest(Schema):
     language = fields.String(load_default="en", validate=LANGUAGES)
 
 
+class SignUpAccepted(Schema):
+    message = fields.String(
+        required=True, metadata={"description": "The same words whether or not the address has an account"}
+    )
+
+
+class SignUpConfirmRequest(Schema):
+    token = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=200),
+        load_only=True,
+        metadata={"description": "The token from the e-mailed link (`/sign-up/confirm/{token}`)"},
+    )
+
+
 class UpdatePatientRequest(Schema):
     first_name = fields.String(validate=validate.Length(min=1, max=100))
     last_name = fields.String(validate=validate.Length(min=1, max=100))
@@ -108,6 +123,10 @@ class PatientSchema(Schema):
     email = fields.Email()
     phone = fields.String(allow_none=True)
     language = fields.String()
+
+
+class SignedUpSchema(TokenResponse):
+    patient = fields.Nested(PatientSchema, required=True, metadata={"description": "The new patient"})
 
 
 class StaffAccountRequest(Schema):

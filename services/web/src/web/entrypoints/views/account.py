@@ -157,9 +157,8 @@ def signup() -> Response | str:
         form.error("phone", N_("Enter a mobile number to get text messages"))
     if form.ok:
         try:
-            signed = accounts.sign_up(
+            accounts.sign_up(
                 apis(),
-                verifier(),
                 accounts.SignUp(
                     first_name=form.data["first_name"],
                     last_name=form.data["last_name"],
@@ -171,14 +170,19 @@ def signup() -> Response | str:
                     email_consent=form.data["email_consent"],
                 ),
             )
+        except accounts.SignUpPaused:
+            form.error(
+                "email",
+                N_("Too many sign-ups from your network in the last few minutes. Try again in 15 minutes."),
+            )
         except ApiError as error:
-            if error.status not in (400, 409, 422):
+            if error.status not in (400, 422):
                 raise
             apply_api_error(
                 form,
                 error,
                 {
-                    "email": ("email", N_("An account with this e-mail address already exists.")),
+                    "email": ("email", N_("Enter an e-mail address like name@example.com")),
                     "password": ("password", N_("Choose a different password")),
                     "phone": ("phone", N_("Enter a phone number like 604 555 0123")),
                     "first_name": ("first_name", N_("Enter your first name")),
@@ -187,14 +191,30 @@ def signup() -> Response | str:
                 N_("We could not create your account. Check the details below."),
             )
         else:
-            signin.remember(signed)
+            # Kept for when the link is opened in this browser (the preferences page asks otherwise).
             session["language"] = form.data["language"]
-            consent = {"email": form.data["email_consent"], "sms": form.data["sms_consent"]}
-            if not preferences.apply_pending_consent(apis(), signed, consent):
-                session[PENDING_CONSENT] = consent  # the preferences page tries again
-            return redirect(url_for("home.index", welcome=1), 303)
+            session[PENDING_CONSENT] = {"email": form.data["email_consent"], "sms": form.data["sms_consent"]}
+            return render_template("account/signup_sent.html", email=form.data["email"])
     form.values.pop("password", None)
     return render_template("account/signup.html", form=form, countries=COUNTRIES)
+
+
+@bp.route("/sign-up/confirm/<token>", methods=["GET", "POST"])
+def confirm_sign_up(token: str) -> Response | str | tuple[str, int]:
+    """The e-mailed link: a button opens the account (a mail scanner fetching the link opens nothing)."""
+    if request.method == "GET":
+        return render_template("account/confirm.html", token=token)
+    try:
+        signed = accounts.confirm_sign_up(apis(), verifier(), token)
+    except accounts.LinkExpired:
+        return render_template("account/confirm_expired.html"), 410
+    signin.remember(signed)
+    consent = session.get(PENDING_CONSENT)
+    if consent is None:  # signed up in another browser: the choices were not kept here
+        return redirect(url_for("home.index", welcome="contact"), 303)
+    if preferences.apply_pending_consent(apis(), signed, consent):
+        session.pop(PENDING_CONSENT, None)  # else the preferences page tries again
+    return redirect(url_for("home.index", welcome=1), 303)
 
 
 @bp.route("/forgot-password", methods=["GET", "POST"])
