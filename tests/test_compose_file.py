@@ -21,6 +21,8 @@ import yaml
 from jsonschema.protocols import Validator
 from jsonschema.validators import validator_for
 
+from clinic_shared.messaging.broker_users import DEV_PASSWORDS, definitions_json, dev_definitions, user_for
+
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 SCHEMA_FILE = ROOT / "deploy" / "compose-spec.json"
@@ -41,11 +43,11 @@ WEB_SERVICE = "web-portal"
 WEB_PORT = 8000
 WEB_FACTORY = "web.entrypoints.app:create_app()"
 
-# Environment every container of the three data-owning services gets.
-APP_ENV = {"AMQP_URL", "LOG_LEVEL"}
+# Environment every container of the three data-owning services gets (and its own broker user's URL).
+APP_ENV = {"LOG_LEVEL"}
 # Environment each compose service must be given (APP_ENV included for the data-owning services).
 REQUIRED_ENV: dict[str, set[str]] = {
-    name: required | APP_ENV
+    name: required | APP_ENV | {f"{name.split('-')[0].upper()}_AMQP_URL"}
     for name, required in {
         "scheduling-migrate": {"SCHEDULING_DATABASE_URL"},
         "scheduling-web": {"SCHEDULING_DATABASE_URL", "JWT_PRIVATE_KEY_FILE", "PORT"},
@@ -416,6 +418,17 @@ def test_infrastructure_images_and_healthchecks(services: dict[str, Any]) -> Non
         assert has_healthcheck(services[name]), name
 
 
+def test_the_broker_loads_the_generated_definitions_of_one_user_per_service(services: dict[str, Any]) -> None:
+    mounts = {mount.split(":")[1]: mount.split(":")[0] for mount in services["rabbitmq"]["volumes"]}
+    config = ROOT / mounts["/etc/rabbitmq/conf.d/20-definitions.conf"]
+    assert "load_definitions = /etc/rabbitmq/definitions.json" in config.read_text()
+    loaded = ROOT / mounts["/etc/rabbitmq/definitions.json"]
+    assert loaded.read_text() == definitions_json(dev_definitions()), (
+        "regenerate: python -m clinic_shared.messaging.broker_users --definitions --dev"
+    )
+    assert "environment" not in services["rabbitmq"], "no default user: the definitions make them"
+
+
 def test_web_services_publish_their_ports_and_probe_healthz(services: dict[str, Any]) -> None:
     for app, port in SERVICE_PORTS.items():
         web = services[f"{app}-web"]
@@ -472,7 +485,10 @@ def test_configuration_values(services: dict[str, Any]) -> None:
         database = urlsplit(env[f"{app.upper()}_DATABASE_URL"])
         assert database.scheme == "postgresql+psycopg", name
         assert (database.hostname, database.path) == ("postgres", f"/{app}"), name
-        assert urlsplit(env["AMQP_URL"]).hostname == "rabbitmq", name
+        broker = urlsplit(env[f"{app.upper()}_AMQP_URL"])
+        assert (broker.hostname, broker.path) == ("rabbitmq", "/ims"), name
+        assert (broker.username, broker.password) == (user_for(app), DEV_PASSWORDS[app]), name
+        assert "AMQP_URL" not in env, f"{name}: its own broker user only, no shared login"
         if "JWKS_URL" in env:
             assert env["JWKS_URL"] == JWKS_URL, name
     notifications = environment_of(services["notifications-worker"])

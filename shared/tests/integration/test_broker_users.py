@@ -6,18 +6,27 @@ service runs its real ``setup_broker`` as its own user, then the users try each 
 
 from __future__ import annotations
 
+import os
 import secrets
 import shutil
 import subprocess
+import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from urllib.parse import quote
 
 import pika
 import pytest
-from pika.exceptions import ChannelClosedByBroker
+from pika.exceptions import ChannelClosedByBroker, ProbableAuthenticationError
 
-from clinic_shared.messaging.broker_users import SERVICES, converge, permissions_for, user_for
+from clinic_shared.messaging.broker_users import (
+    SERVICES,
+    converge,
+    definitions,
+    definitions_json,
+    permissions_for,
+    user_for,
+)
 from clinic_shared.messaging.outbox import exchange_for
 from clinic_shared.messaging.subscriptions import CONSUMED
 from clinic_shared.messaging.topology import Subscription, setup_broker
@@ -133,3 +142,33 @@ def test_the_grants_name_only_the_services_own_resources_and_its_sources() -> No
     assert "scheduling\\.events" in billing.read
     assert "scheduling" not in billing.write
     assert "notifications" not in billing.configure + billing.write + billing.read
+
+
+def test_the_definitions_document_loads_and_each_user_sets_up_as_itself() -> None:
+    """What docker-compose.yml's broker loads at boot (``definitions``), imported into the local broker under
+    a fresh vhost and user names: every service signs in with its password and declares its own topology."""
+    suffix = uuid.uuid4().hex[:8]
+    vhost = f"ims-definitions-{suffix}"
+    passwords = {service: secrets.token_urlsafe(16) for service in SERVICES}
+    names = {service: f"{user_for(service)}-{suffix}" for service in SERVICES}
+    # rabbitmqctl runs as the broker's user: the file must be one it can read (test passwords only).
+    with tempfile.NamedTemporaryFile("w", suffix=".json", dir="/tmp", delete=False) as document:
+        document.write(definitions_json(definitions(vhost, passwords, user_name=names.__getitem__)))
+    os.chmod(document.name, 0o644)
+    imported = subprocess.run(
+        ["rabbitmqctl", "-q", "import_definitions", document.name], capture_output=True, text=True, timeout=60
+    )
+    os.unlink(document.name)
+    try:
+        assert imported.returncode == 0, imported.stderr
+        for service in ("billing", "notifications", "scheduling"):
+            url = f"amqp://{names[service]}:{passwords[service]}@127.0.0.1:5672/{quote(vhost, safe='')}"
+            subscription = subscription_of(service) if service in CONSUMED else None
+            setup_broker(url, producer=service, subscription=subscription, delivery_limit=5)
+        wrong = f"amqp://{names['billing']}:not-its-password@127.0.0.1:5672/{quote(vhost, safe='')}"
+        with pytest.raises(ProbableAuthenticationError):
+            pika.BlockingConnection(pika.URLParameters(wrong))
+    finally:
+        subprocess.run(["rabbitmqctl", "-q", "delete_vhost", vhost], check=False, timeout=60)
+        for name in names.values():
+            subprocess.run(["rabbitmqctl", "-q", "delete_user", name], check=False, timeout=60)

@@ -20,11 +20,17 @@ billing worker cannot publish a ``scheduling.appointment.cancelled`` nor drain t
 
 ``converge`` applies the grants with ``rabbitmqctl`` and is safe to run on every deploy: it creates the
 vhost and users that are missing, sets each password from the environment, and replaces the permissions.
+``definitions`` writes the same as a definitions document that a broker loads at boot
+(``load_definitions``): ``deploy/rabbitmq/definitions.dev.json`` is it with the development passwords of
+``docker-compose.yml``, regenerated with ``--definitions --dev`` (a test keeps the two equal).
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
+import hashlib
+import json
 import os
 import re
 import subprocess
@@ -74,6 +80,63 @@ def user_for(service: str) -> str:
     return f"ims-{service}"
 
 
+# docker-compose.yml's passwords (development only: production sets <SERVICE>_AMQP_PASSWORD from secrets).
+DEV_PASSWORDS = {service: f"{service}-dev-only" for service in SERVICES}
+# The management UI's login in development (the services never use it).
+DEV_ADMIN = ("clinic", "clinic")
+
+
+def password_hash(password: str, salt: bytes) -> str:
+    """RabbitMQ's ``rabbit_password_hashing_sha256``: base64 of a 4-byte salt and SHA-256(salt + password)."""
+    if len(salt) != 4:
+        raise ValueError("RabbitMQ salts are 4 bytes")
+    return base64.b64encode(salt + hashlib.sha256(salt + password.encode()).digest()).decode()
+
+
+def definitions(
+    vhost: str,
+    passwords: Mapping[str, str],
+    *,
+    admin: tuple[str, str] | None = None,
+    user_name: Callable[[str], str] = user_for,
+    salt: Callable[[str], bytes] = lambda _user: os.urandom(4),
+) -> dict[str, object]:
+    """A definitions document with the vhost, each service's user and its grants (and, for development, an
+    administrator for the management UI)."""
+    users: list[dict[str, object]] = []
+    permissions: list[dict[str, str]] = []
+
+    def add(user: str, password: str, tags: list[str], grant: Permissions) -> None:
+        users.append(
+            {
+                "name": user,
+                "password_hash": password_hash(password, salt(user)),
+                "hashing_algorithm": "rabbit_password_hashing_sha256",
+                "tags": tags,
+                "limits": {},
+            }
+        )
+        grants = {"configure": grant.configure, "write": grant.write, "read": grant.read}
+        permissions.append({"user": user, "vhost": vhost} | grants)
+
+    if admin is not None:
+        add(admin[0], admin[1], ["administrator"], Permissions(".*", ".*", ".*"))
+    for service in SERVICES:
+        add(user_name(service), passwords[service], [], permissions_for(service))
+    return {"users": users, "vhosts": [{"name": vhost}], "permissions": permissions}
+
+
+def dev_definitions() -> dict[str, object]:
+    """What ``deploy/rabbitmq/definitions.dev.json`` holds: the same bytes every time (salts from names)."""
+    return definitions(
+        "ims", DEV_PASSWORDS, admin=DEV_ADMIN, salt=lambda user: hashlib.sha256(user.encode()).digest()[:4]
+    )
+
+
+def definitions_json(document: Mapping[str, object]) -> str:
+    return json.dumps(document, indent=2, sort_keys=True) + "\n"
+
+
 Run = Callable[[Sequence[str]], subprocess.CompletedProcess[str]]
 
 
@@ -121,7 +184,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--vhost", default=os.environ.get("AMQP_VHOST", "ims"))
     parser.add_argument("--print", action="store_true", help="print the permissions only; change nothing")
+    parser.add_argument(
+        "--definitions",
+        action="store_true",
+        help="print a definitions document (JSON) for the broker to load at boot; change nothing",
+    )
+    parser.add_argument(
+        "--dev", action="store_true", help="with --definitions: docker-compose.yml's development passwords"
+    )
     args = parser.parse_args(argv)
+    if args.definitions and args.dev:
+        sys.stdout.write(definitions_json(dev_definitions()))
+        return 0
     if args.print:
         for service in SERVICES:
             grant = permissions_for(service)
@@ -132,6 +206,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if missing:
         parser.error("set " + ", ".join(f"{s.upper()}_AMQP_PASSWORD" for s in missing))
     passwords = {s: os.environ[f"{s.upper()}_AMQP_PASSWORD"] for s in SERVICES}
+    if args.definitions:
+        sys.stdout.write(definitions_json(definitions(args.vhost, passwords)))
+        return 0
     for step in converge(args.vhost, passwords):
         sys.stdout.write(step + "\n")
     return 0
