@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import contextvars
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
 from types import TracebackType
 from typing import Any, Self
 
+from sqlalchemy import exc
 from sqlalchemy.orm import Session, sessionmaker
 
 from clinic_shared.clock import Clock
+from clinic_shared.db import is_conflict
 from clinic_shared.events.envelope import Envelope, new_event
 from clinic_shared.messaging.outbox import OutboxWriter
 
@@ -23,7 +26,11 @@ current_correlation_id: contextvars.ContextVar[uuid.UUID | None] = contextvars.C
 class SqlAlchemyUnitOfWork:
     """Opens a session; ``commit`` writes state and outbox rows atomically; leaving without commit rolls back.
 
-    Services subclass it to attach their repositories in ``_open``.
+    Services subclass it to attach their repositories in ``_open``. Whoever opened the unit of work (a view,
+    the consumer, a job) owns the transaction and is the one to call ``commit``; a use case only adds to it.
+    A use case that may lose a race to a unique or exclusion constraint writes inside ``conflicts_as``: the
+    lost race rolls back that savepoint only (never what the caller did before, such as the consumer's
+    inbox row) and surfaces as the service's own domain error.
     """
 
     session: Session
@@ -79,6 +86,28 @@ class SqlAlchemyUnitOfWork:
 
     def flush(self) -> None:
         self.session.flush()
+
+    def savepoint(self) -> AbstractContextManager[object]:
+        """A nested transaction: an exception leaving it rolls back only what was written inside it."""
+        return self.session.begin_nested()
+
+    @contextmanager
+    def conflicts_as(self, error: Exception | type[Exception]) -> Iterator[None]:
+        """Write the block in a savepoint; a unique or exclusion violation (a lost race) raises ``error``.
+
+        The block's changes are flushed before the savepoint is released, so the database has its say here
+        rather than at the caller's commit. On a violation only the savepoint is rolled back: the rest of
+        the transaction stays usable (read what won the race, or let the caller commit what it did before).
+        Changes pending before the block are flushed first, outside the translation.
+        """
+        savepoint = self.savepoint()
+        try:
+            with savepoint:
+                yield
+        except exc.IntegrityError as violation:
+            if is_conflict(violation):
+                raise error from None
+            raise
 
     def commit(self) -> None:
         self.session.commit()

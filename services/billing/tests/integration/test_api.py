@@ -31,7 +31,7 @@ def prices_url(clinic_id: uuid.UUID, treatment_type_id: uuid.UUID | None = None)
 
 def plan_charge(container: Container, patient_id: uuid.UUID, clinic_id: uuid.UUID | None = None) -> Charge:
     with container.uow() as uow:
-        return services.plan_charge(
+        charge = services.plan_charge(
             uow,
             services.PlanCharge(
                 appointment_id=uuid.uuid4(),
@@ -43,6 +43,8 @@ def plan_charge(container: Container, patient_id: uuid.UUID, clinic_id: uuid.UUI
                 sequence=0,
             ),
         )
+        uow.commit()
+        return charge
 
 
 def invalid_names(response: Any) -> set[str]:

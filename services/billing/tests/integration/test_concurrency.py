@@ -86,8 +86,10 @@ def seed_clinic(container: Container, code: str) -> tuple[uuid.UUID, uuid.UUID]:
                 datetime(2025, 1, 1, tzinfo=UTC),
             ),
         )
+        uow.commit()
     with container.uow() as uow:
         services.set_price(uow, services.SetPrice(clinic_id, treatment_id, 12000, "CAD", STARTS_AT.date()))
+        uow.commit()
     return clinic_id, treatment_id
 
 
@@ -104,8 +106,11 @@ def draft_for_new_patient(container: Container, clinic_id: uuid.UUID, treatment_
     }
     with container.uow() as uow:
         services.complete_charge(uow, services.CompleteCharge(**facts))
+        uow.commit()
     with container.uow() as uow:
-        return invoicing.draft_invoice(uow, STAFF, invoicing.DraftInvoice(clinic_id, patient_id)).id
+        draft = invoicing.draft_invoice(uow, STAFF, invoicing.DraftInvoice(clinic_id, patient_id))
+        uow.commit()
+        return draft.id
 
 
 def all_at_once(count: int, task: Callable[[int], Any]) -> list[Any]:
@@ -213,8 +218,10 @@ def issued_invoices_for_one_patient(
         }
         with container.uow() as uow:
             services.complete_charge(uow, services.CompleteCharge(**facts))
+            uow.commit()
         with container.uow() as uow:
             draft = invoicing.draft_invoice(uow, STAFF, invoicing.DraftInvoice(clinic_id, patient_id))
+            uow.commit()
         assert client.post(f"/invoices/{draft.id}/issue", headers=headers).status_code == 200
         invoice_ids.append(str(draft.id))
     return clinic_id, patient_id, invoice_ids

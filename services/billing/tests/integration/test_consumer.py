@@ -122,6 +122,7 @@ class Harness:
             services.set_price(
                 uow, services.SetPrice(clinic_id, treatment_type_id, cents, "CAD", date(2020, 1, 1))
             )
+            uow.commit()
 
 
 @pytest.fixture(scope="module")
@@ -411,6 +412,7 @@ def set_policy(harness: Harness, clinic_id: uuid.UUID, **rules: Any) -> None:
                 payment_terms_days=30,
             ),
         )
+        uow.commit()
 
 
 def test_a_completed_appointment_makes_its_charge_billable_once(harness: Harness) -> None:
@@ -487,8 +489,10 @@ def test_a_rescheduled_charge_follows_the_new_date_and_its_price(harness: Harnes
     harness.deliver(clinic_changed(clinic_id))
     with harness.container.uow() as uow:
         services.set_price(uow, services.SetPrice(clinic_id, treatment_id, 10000, "CAD", date(2020, 1, 1)))
+        uow.commit()
     with harness.container.uow() as uow:
         services.set_price(uow, services.SetPrice(clinic_id, treatment_id, 11000, "CAD", date(2030, 7, 1)))
+        uow.commit()
     facts = appointment_facts(clinic_id, treatment_id, STARTS_AT)
     new_start = datetime(2030, 7, 2, 17, 0, tzinfo=UTC)
     moved = later_event(
@@ -545,8 +549,10 @@ def test_issuing_an_invoice_and_taking_a_payment_publish_billings_events(harness
     harness.deliver(clinic_changed(clinic_id), booked(facts), completed(facts))
     with harness.container.uow() as uow:
         draft = invoicing.draft_invoice(uow, STAFF, invoicing.DraftInvoice(clinic_id, facts["patient_id"]))
+        uow.commit()
     with harness.container.uow() as uow:
         issued = invoicing.issue_invoice(uow, STAFF, draft.id, harness.container.links)
+        uow.commit()
     with harness.container.uow() as uow:
         invoicing.record_payment(
             uow,
@@ -559,9 +565,8 @@ def test_issuing_an_invoice_and_taking_a_payment_publish_billings_events(harness
                 PaymentMethod.CASH,
                 [invoicing.AllocationRequest(draft.id, 12000)],
             ),
-            invoicing.IdempotentRequest(STAFF.account_id, str(uuid.uuid4()), "fingerprint"),
-            lambda payment: (201, {"id": str(payment.id)}),
         )
+        uow.commit()
 
     received: dict[str, Envelope] = {}
     deadline = time.monotonic() + WAIT
@@ -588,6 +593,7 @@ def test_completed_sessions_draw_down_a_prepaid_package_exactly_once_each(harnes
         sold = invoicing.sell_package(
             uow, STAFF, invoicing.SellPackage(clinic_id, patient_id, treatment_id, 2, 20000, "CAD")
         )
+        uow.commit()
     visits = [
         appointment_facts(clinic_id, treatment_id, STARTS_AT) | {"patient_id": patient_id} for _ in range(3)
     ]

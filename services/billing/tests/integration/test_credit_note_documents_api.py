@@ -35,6 +35,7 @@ def taxed(setup: Setup) -> Setup:
             uow,
             services.SyncPatient(setup.patient_id, "Zoë", "Łukasiewicz", "z@example.com", None, "fr", as_of),
         )
+        uow.commit()
     return setup
 
 
@@ -58,6 +59,7 @@ def practitioner(setup: Setup, name: str, registration: str) -> uuid.UUID:
                 practitioner_id, setup.clinic_id, name, registration, True, datetime(2025, 1, 1, tzinfo=UTC)
             ),
         )
+        uow.commit()
     return practitioner_id
 
 

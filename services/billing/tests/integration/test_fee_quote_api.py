@@ -34,6 +34,7 @@ def planned_visit(setup: Setup) -> uuid.UUID:
                 sequence=0,
             ),
         )
+        uow.commit()
     return appointment_id
 
 

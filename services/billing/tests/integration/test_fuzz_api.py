@@ -66,10 +66,12 @@ def seeded(pg_url: str, clock: Any, issuer: TestIssuer, tmp_path: Path) -> Itera
                 treatment_type_id, clinic_id, "IMS30", "IMS session, 30 min", "treatment", 30, True, SYNCED
             ),
         )
+        uow.commit()
     with container.uow() as uow:
         services.set_price(
             uow, services.SetPrice(clinic_id, treatment_type_id, 12000, "CAD", VISIT.date() - timedelta(30))
         )
+        uow.commit()
     facts = {
         "appointment_id": uuid.uuid4(),
         "clinic_id": clinic_id,
@@ -81,8 +83,10 @@ def seeded(pg_url: str, clock: Any, issuer: TestIssuer, tmp_path: Path) -> Itera
     }
     with container.uow() as uow:
         services.plan_charge(uow, services.PlanCharge(**facts))
+        uow.commit()
     with container.uow() as uow:
         charge = services.complete_charge(uow, services.CompleteCharge(**facts | {"sequence": 2}))
+        uow.commit()
     app = create_app(container=container)
     client, clerk = app.test_client(), issuer.headers("billing")
     draft = client.post(

@@ -62,8 +62,11 @@ class Setup:
         }
         with self.container.uow() as uow:
             services.plan_charge(uow, services.PlanCharge(**facts))
+            uow.commit()
         with self.container.uow() as uow:
-            return services.complete_charge(uow, services.CompleteCharge(**facts | {"sequence": 2}))
+            charge = services.complete_charge(uow, services.CompleteCharge(**facts | {"sequence": 2}))
+            uow.commit()
+            return charge
 
     def issued_invoice(self, visits: int = 1) -> dict[str, Any]:
         for _ in range(visits):
@@ -117,6 +120,7 @@ def new_setup(client: FlaskClient, container: Container, issuer: TestIssuer) -> 
                 datetime(2025, 1, 1, tzinfo=UTC),
             ),
         )
+        uow.commit()
     patient_id = uuid.uuid4()
     with container.uow() as uow:
         services.set_price(
@@ -129,6 +133,7 @@ def new_setup(client: FlaskClient, container: Container, issuer: TestIssuer) -> 
                 patient_id, "Ana", "Li", "ana@example.test", None, "en", datetime(2025, 1, 1, tzinfo=UTC)
             ),
         )
+        uow.commit()
     return Setup(
         client, container, issuer, clinic_id, treatment_type_id, patient_id, issuer.headers("billing")
     )
@@ -355,6 +360,7 @@ def test_staff_waive_a_fee_with_a_reason_and_the_waiver_is_audited(setup: Setup)
     }
     with setup.container.uow() as uow:
         services.record_no_show(uow, services.RecordNoShow(**facts, marked_at=STARTS_AT))
+        uow.commit()
     fees = setup.client.get(
         f"/charges?appointment_id={facts['appointment_id']}&status=billable", headers=setup.headers
     ).get_json()
@@ -501,6 +507,7 @@ def test_the_invoice_and_receipt_pdfs_carry_what_insurers_ask_for(setup: Setup) 
             uow,
             services.SyncPatient(setup.patient_id, "Zoë", "Łukasiewicz", "z@example.com", None, "fr", as_of),
         )
+        uow.commit()
     setup.completed_visit(practitioner_id=practitioner_id)
     invoice = setup.issued_invoice(visits=0)
     setup.post("/payments", payment_body(setup, invoice, 5000, 5000), key="pdf-pay")

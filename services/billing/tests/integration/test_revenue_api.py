@@ -86,10 +86,12 @@ def no_show(setup: Setup, practitioner_id: uuid.UUID) -> None:
     }
     with setup.container.uow() as uow:
         services.plan_charge(uow, services.PlanCharge(**facts))
+        uow.commit()
     with setup.container.uow() as uow:
         services.record_no_show(
             uow, services.RecordNoShow(**facts | {"sequence": 1, "marked_at": STARTS_AT + timedelta(days=1)})
         )
+        uow.commit()
 
 
 def revenue_report(setup: Setup, first: str, last: str) -> list[dict[str, Any]]:
@@ -192,11 +194,13 @@ def test_the_revenue_report_reconciles_with_the_ledger(taxed: Setup) -> None:
             services.sync_practitioner(
                 uow, services.SyncPractitioner(practitioner_id, taxed.clinic_id, name, "PT-1", True, as_of)
             )
+        uow.commit()
     with taxed.container.uow() as uow:
         services.set_price(
             uow,
             services.SetPrice(taxed.clinic_id, assessment, 15000, "CAD", STARTS_AT.date() - timedelta(30)),
         )
+        uow.commit()
 
     # Three visits on one invoice, four partial credit notes and a payment between them.
     first = for_patient(taxed)

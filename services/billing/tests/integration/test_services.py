@@ -24,7 +24,7 @@ from_vancouver_booking = datetime(2025, 4, 1, 5, 30, tzinfo=UTC)  # 31 March, 22
 
 def add_clinic(c: Container, clinic_id: uuid.UUID, timezone: str = "America/Vancouver") -> Clinic:
     with c.uow() as uow:
-        return services.sync_clinic(
+        clinic = services.sync_clinic(
             uow,
             services.SyncClinic(
                 clinic_id=clinic_id,
@@ -38,11 +38,14 @@ def add_clinic(c: Container, clinic_id: uuid.UUID, timezone: str = "America/Vanc
                 as_of=c.clock.now(),
             ),
         )
+        uow.commit()
+        return clinic
 
 
 def set_price(c: Container, clinic_id: uuid.UUID, treatment_type_id: uuid.UUID, cents: int, on: date) -> None:
     with c.uow() as uow:
         services.set_price(uow, services.SetPrice(clinic_id, treatment_type_id, cents, "CAD", on))
+        uow.commit()
 
 
 def booking(
@@ -72,12 +75,16 @@ def cancellation(cmd: services.PlanCharge, *, late: bool, sequence: int = 1) -> 
 
 def plan(c: Container, cmd: services.PlanCharge) -> Charge:
     with c.uow() as uow:
-        return services.plan_charge(uow, cmd)
+        charge = services.plan_charge(uow, cmd)
+        uow.commit()
+        return charge
 
 
 def abort(c: Container, cmd: services.AbortCharge) -> Charge:
     with c.uow() as uow:
-        return services.abort_charge(uow, cmd)
+        charge = services.abort_charge(uow, cmd)
+        uow.commit()
+        return charge
 
 
 def charge_of(c: Container, appointment_id: uuid.UUID) -> Charge | None:
@@ -197,11 +204,13 @@ def test_setting_the_same_effective_date_twice_replaces_the_entry(
         first, created = services.set_price(
             uow, services.SetPrice(clinic_id, treatment_id, 9000, "CAD", date(2025, 5, 1))
         )
+        uow.commit()
     assert created
     with container.uow() as uow:
         second, created = services.set_price(
             uow, services.SetPrice(clinic_id, treatment_id, 9500, "CAD", date(2025, 5, 1))
         )
+        uow.commit()
     assert not created
     assert second.id == first.id
     with container.uow() as uow:
@@ -246,6 +255,7 @@ def test_a_price_for_another_clinics_treatment_type_is_refused(
                 as_of=container.clock.now(),
             ),
         )
+        uow.commit()
     with pytest.raises(NotFound):
         set_price(container, clinic_id, treatment_id, 9000, date(2025, 5, 1))
 
@@ -256,6 +266,7 @@ def test_an_initial_price_only_opens_an_empty_price_list(
     cmd = services.SetPrice(clinic_id, treatment_id, 9000, "CAD", date(2020, 1, 1))
     with container.uow() as uow:
         assert services.set_initial_price(uow, cmd) is not None
+        uow.commit()
     with container.uow() as uow:
         assert services.set_initial_price(uow, cmd) is None
         assert len(uow.repo.price_list(clinic_id, treatment_id).entries) == 1
@@ -355,6 +366,7 @@ def test_an_older_patient_event_never_overwrites_a_newer_one(container: Containe
                 uow,
                 services.SyncPatient(patient_id, first_name, "Demo", "pat@example.com", None, "en", as_of),
             )
+            uow.commit()
 
     sync("Patricia", now)
     sync("Pat", now - timedelta(minutes=5))  # the registration, delivered after the update

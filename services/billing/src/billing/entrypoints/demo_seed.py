@@ -18,6 +18,7 @@ from functools import partial
 from billing.bootstrap import Container
 from billing.domain.invoicing import BillingPolicy, FeeMode, Invoice, InvoiceStatus, Payment, PaymentMethod
 from billing.domain.model import ChargeKind, ChargeStatus, Clinic, TreatmentType
+from billing.entrypoints.api.idempotency import IdempotentRequest, once
 from billing.service_layer import invoicing, services
 from clinic_shared import demo
 from clinic_shared.tokens import Principal
@@ -50,6 +51,7 @@ def seed_prices(c: Container) -> int:
                     effective_from=PRICES_FROM,
                 ),
             )
+            uow.commit()
         added += entry is not None
     return added
 
@@ -74,6 +76,7 @@ def seed_policy(c: Container) -> bool:
                 payment_terms_days=30,
             ),
         )
+        uow.commit()
     return True
 
 
@@ -90,10 +93,12 @@ def seed_invoices(c: Container, ids: demo.SeedIds, wait: timedelta) -> list[str]
                 invoice = invoicing.draft_invoice(
                     uow, BILLING_CLERK, invoicing.DraftInvoice(demo.CLINIC_ID, patient_id)
                 )
+                uow.commit()
             _check_id(invoice.id, spec.invoice_id, "draft_invoice")
         if invoice.status is InvoiceStatus.DRAFT:
             with c.uow() as uow:
                 invoice = invoicing.issue_invoice(uow, BILLING_CLERK, spec.invoice_id, c.links)
+                uow.commit()
             added.append(f"invoice {invoice.number}")
         with c.uow() as uow:
             if uow.repo.get(Payment, spec.payment_id) is not None:
@@ -101,22 +106,23 @@ def seed_invoices(c: Container, ids: demo.SeedIds, wait: timedelta) -> list[str]
             invoice = uow.repo.get(Invoice, spec.invoice_id)
             assert invoice is not None
             cents = spec.paid_cents or invoice.balance.cents
+        payment = invoicing.RecordPayment(
+            clinic_id=demo.CLINIC_ID,
+            patient_id=patient_id,
+            amount_cents=cents,
+            currency=CURRENCY,
+            method=PaymentMethod(spec.method),
+            allocations=[invoicing.AllocationRequest(spec.invoice_id, cents)],
+        )
         with ids.first(spec.payment_id), c.uow() as uow:
-            outcome = invoicing.record_payment(
+            outcome = once(
                 uow,
-                BILLING_CLERK,
-                invoicing.RecordPayment(
-                    clinic_id=demo.CLINIC_ID,
-                    patient_id=patient_id,
-                    amount_cents=cents,
-                    currency=CURRENCY,
-                    method=PaymentMethod(spec.method),
-                    allocations=[invoicing.AllocationRequest(spec.invoice_id, cents)],
-                ),
                 # The key makes a concurrent second seed replay this payment rather than pay twice.
-                invoicing.IdempotentRequest(BILLING_CLERK.account_id, f"demo-seed-{spec.payment_id}", "demo"),
-                lambda payment: (201, {"id": str(payment.id)}),
+                IdempotentRequest(BILLING_CLERK.account_id, f"demo-seed-{spec.payment_id}", "demo"),
+                partial(invoicing.record_payment, uow, BILLING_CLERK, payment),
+                lambda made: (201, {"id": str(made.id)}),
             )
+            uow.commit()
         _check_id(uuid.UUID(outcome.body["id"]), spec.payment_id, "record_payment")
         added.append(f"payment of {cents / 100:.2f} {CURRENCY}")
     return added

@@ -267,7 +267,6 @@ def credit_note_document_link(
         "document_link_created",
         expires_at=link.expires_at.isoformat(),
     )
-    uow.commit()
     return link
 
 
@@ -302,7 +301,6 @@ def invoice_document_link(
         "document_link_created",
         expires_at=link.expires_at.isoformat(),
     )
-    uow.commit()
     return link
 
 

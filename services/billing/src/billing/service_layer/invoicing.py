@@ -1,10 +1,9 @@
 """Invoices, credit notes and payments: the use cases billing staff drive through the API.
 
 Issuing takes a gapless number from a counter row locked inside the issuing transaction, so a rollback
-returns the number with everything else. Money-moving requests carry an Idempotency-Key whose row is
-written in the same transaction as the effect, with the response it produced: a concurrent duplicate
-waits on that row and then replays the response instead of acting twice. Keys are kept for a retention
-period (IDEMPOTENCY_KEY_RETENTION_HOURS) and then purged; a replay after that is a new request.
+returns the number with everything else (as everywhere in the service layer, the caller commits).
+Money-moving requests are made at most once per idempotency key by the API (entrypoints/api/idempotency.py);
+the use cases here only do the work, and a housekeeping job purges the keys once their retention is over.
 """
 
 from __future__ import annotations
@@ -13,9 +12,6 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any, TypeVar
-
-from sqlalchemy import exc
 
 from billing.domain.errors import Conflict, NotFound, RuleViolation
 from billing.domain.invoicing import (
@@ -33,7 +29,7 @@ from billing.domain.invoicing import (
 )
 from billing.domain.model import Charge, ChargeKind, Clinic, Package, Patient, TreatmentType, local_date
 from billing.domain.money import Money
-from billing.service_layer.ports import DocumentLinks, StoredResponse
+from billing.service_layer.ports import DocumentLinks
 from billing.service_layer.services import Page, audit
 from billing.service_layer.tenancy import (
     clinic_filter,
@@ -42,68 +38,13 @@ from billing.service_layer.tenancy import (
     staff_outside,
 )
 from billing.service_layer.unit_of_work import BillingUnitOfWork
-from clinic_shared.db import is_conflict
 from clinic_shared.tokens import Principal
 
-T = TypeVar("T")
-IDEMPOTENCY_HEADER = "Idempotency-Key"
 INVOICE_SERIES = "INV"
 CREDIT_NOTE_SERIES = "CN"
 
-Rendered = tuple[int, Any]
 
-
-class IdempotencyKeyReused(RuleViolation):
-    """The Idempotency-Key was first used for a different request."""
-
-
-# --- idempotency ---------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class IdempotentRequest:
-    """Who sent the request, its Idempotency-Key, and a fingerprint of its method, path and body."""
-
-    account_id: uuid.UUID
-    key: str
-    fingerprint: str
-
-
-@dataclass(frozen=True)
-class Outcome:
-    status_code: int
-    body: Any
-    replayed: bool
-
-
-def _idempotent(
-    uow: BillingUnitOfWork,
-    request: IdempotentRequest,
-    perform: Callable[[], T],
-    render: Callable[[T], Rendered],
-) -> Outcome:
-    """Run ``perform`` once per key: its effect, the key and the rendered response commit together."""
-    stored = uow.repo.stored_response(request.account_id, request.key)
-    if stored is not None:
-        return _replay(stored, request)
-    try:
-        uow.repo.claim_idempotency_key(request.account_id, request.key, request.fingerprint, uow.clock.now())
-    except exc.IntegrityError as error:
-        # A concurrent request with this key committed first (we waited on its row lock).
-        uow.rollback()
-        if not is_conflict(error):
-            raise
-        stored = uow.repo.stored_response(request.account_id, request.key)
-        if stored is None:
-            raise Conflict(
-                "a request with this Idempotency-Key is in progress", field=IDEMPOTENCY_HEADER
-            ) from None
-        return _replay(stored, request)
-    result = perform()
-    status_code, body = render(result)
-    uow.repo.store_response(request.account_id, request.key, status_code, body)
-    uow.commit()
-    return Outcome(status_code, body, replayed=False)
+# --- idempotency keys ----------------------------------------------------------------------------------
 
 
 def purge_idempotency_keys(
@@ -125,14 +66,6 @@ def purge_idempotency_keys(
         purged += deleted
         if deleted < batch_size:
             return purged
-
-
-def _replay(stored: StoredResponse, request: IdempotentRequest) -> Outcome:
-    if stored.fingerprint != request.fingerprint:
-        raise IdempotencyKeyReused(
-            "this Idempotency-Key was used for a different request", field=IDEMPOTENCY_HEADER
-        )
-    return Outcome(stored.status_code, stored.body, replayed=True)
 
 
 # --- invoices ------------------------------------------------------------------------------------------
@@ -161,15 +94,15 @@ def draft_invoice(uow: BillingUnitOfWork, actor: Principal, cmd: DraftInvoice) -
         currency=currency,
         now=now,
     )
-    for charge in charges:
-        assert charge.amount is not None  # _invoiceable returns priced charges only
-        invoice.bill_charge(
-            line_id=uow.new_id(), charge=charge, amount=charge.amount, description=_describe(uow, charge)
-        )
-        charge.put_on_invoice(invoice.id, now)
-    uow.repo.add(invoice)
-    audit(uow, actor.account_id, "invoice", invoice.id, "drafted", charges=[str(c.id) for c in charges])
-    _commit_or_conflict(uow, "these charges were invoiced concurrently; try again", "patient_id")
+    with uow.conflicts_as(_invoiced_meanwhile()):
+        for charge in charges:
+            assert charge.amount is not None  # _invoiceable returns priced charges only
+            invoice.bill_charge(
+                line_id=uow.new_id(), charge=charge, amount=charge.amount, description=_describe(uow, charge)
+            )
+            charge.put_on_invoice(invoice.id, now)
+        uow.repo.add(invoice)
+        audit(uow, actor.account_id, "invoice", invoice.id, "drafted", charges=[str(c.id) for c in charges])
     return invoice
 
 
@@ -202,35 +135,39 @@ def draft_split_invoices(uow: BillingUnitOfWork, actor: Principal, cmd: DraftSpl
         now=now,
     )
     used: dict[int, Money] = {}
-    for charge in charges:
-        assert charge.amount is not None
-        year = charge.service_date.year
-        if year not in used:
-            used[year] = Money(uow.repo.coverage_used_cents(coverage.id, year), currency)
-        share = coverage.payer_share(charge.amount, used[year])
-        used[year] += share
-        description = _describe(uow, charge)
-        if not share.is_zero:
-            payer.bill_charge(line_id=uow.new_id(), charge=charge, amount=share, description=description)
-        if charge.amount - share > Money.zero(currency):
-            patient.bill_charge(
-                line_id=uow.new_id(), charge=charge, amount=charge.amount - share, description=description
+    with uow.conflicts_as(_invoiced_meanwhile()):
+        for charge in charges:
+            assert charge.amount is not None
+            year = charge.service_date.year
+            if year not in used:
+                used[year] = Money(uow.repo.coverage_used_cents(coverage.id, year), currency)
+            share = coverage.payer_share(charge.amount, used[year])
+            used[year] += share
+            description = _describe(uow, charge)
+            if not share.is_zero:
+                payer.bill_charge(line_id=uow.new_id(), charge=charge, amount=share, description=description)
+            if charge.amount - share > Money.zero(currency):
+                patient.bill_charge(
+                    line_id=uow.new_id(), charge=charge, amount=charge.amount - share, description=description
+                )
+            charge.put_on_invoice(payer.id if not share.is_zero else patient.id, now)
+        drafts = [invoice for invoice in (payer, patient) if invoice.lines]
+        for invoice in drafts:
+            uow.repo.add(invoice)
+            audit(
+                uow,
+                actor.account_id,
+                "invoice",
+                invoice.id,
+                "drafted",
+                payer_kind=str(invoice.payer_kind),
+                charges=[str(line.charge_id) for line in invoice.lines],
             )
-        charge.put_on_invoice(payer.id if not share.is_zero else patient.id, now)
-    drafts = [invoice for invoice in (payer, patient) if invoice.lines]
-    for invoice in drafts:
-        uow.repo.add(invoice)
-        audit(
-            uow,
-            actor.account_id,
-            "invoice",
-            invoice.id,
-            "drafted",
-            payer_kind=str(invoice.payer_kind),
-            charges=[str(line.charge_id) for line in invoice.lines],
-        )
-    _commit_or_conflict(uow, "these charges were invoiced concurrently; try again", "patient_id")
     return drafts
+
+
+def _invoiced_meanwhile() -> Conflict:
+    return Conflict("these charges were invoiced concurrently; try again", field="patient_id")
 
 
 def _invoiceable(uow: BillingUnitOfWork, cmd: DraftInvoice) -> tuple[list[Charge], str]:
@@ -275,7 +212,6 @@ def add_coverage(uow: BillingUnitOfWork, actor: Principal, cmd: AddCoverage) -> 
     coverage = Coverage(id=uow.new_id(), created_at=uow.clock.now(), **vars(cmd))
     uow.repo.add(coverage)
     audit(uow, actor.account_id, "coverage", coverage.id, "added", payer_kind=str(cmd.payer_kind))
-    uow.commit()
     return coverage
 
 
@@ -338,7 +274,6 @@ def issue_invoice(
             "document_expires_at": link.expires_at if link else None,
         },
     )
-    uow.commit()
     return invoice
 
 
@@ -361,7 +296,6 @@ def discard_draft(uow: BillingUnitOfWork, actor: Principal, invoice_id: uuid.UUI
             charge.release_from_invoice(invoice.id, now)
     audit(uow, actor.account_id, "invoice", invoice.id, "discarded")
     uow.repo.delete(invoice)
-    uow.commit()
 
 
 def _clinic(uow: BillingUnitOfWork, clinic_id: uuid.UUID) -> Clinic:
@@ -446,18 +380,8 @@ class IssueCreditNote:
     void: bool = False
 
 
-def issue_credit_note(
-    uow: BillingUnitOfWork,
-    actor: Principal,
-    cmd: IssueCreditNote,
-    request: IdempotentRequest,
-    render: Callable[[CreditNote], Rendered],
-) -> Outcome:
+def issue_credit_note(uow: BillingUnitOfWork, actor: Principal, cmd: IssueCreditNote) -> CreditNote:
     """Correct an issued invoice by a credit note; a void credits the whole unpaid total and cancels it."""
-    return _idempotent(uow, request, lambda: _issue_credit_note(uow, actor, cmd), render)
-
-
-def _issue_credit_note(uow: BillingUnitOfWork, actor: Principal, cmd: IssueCreditNote) -> CreditNote:
     invoice = uow.repo.get_for_update(Invoice, cmd.invoice_id)
     if invoice is None or not actor.acts_in(invoice.clinic_id):
         raise NotFound("invoice not found")
@@ -533,18 +457,8 @@ class RecordPayment:
     received_at: datetime | None = None
 
 
-def record_payment(
-    uow: BillingUnitOfWork,
-    actor: Principal,
-    cmd: RecordPayment,
-    request: IdempotentRequest,
-    render: Callable[[Payment], Rendered],
-) -> Outcome:
+def record_payment(uow: BillingUnitOfWork, actor: Principal, cmd: RecordPayment) -> Payment:
     """Record money received and allocate it across invoices; what is left over is the patient's credit."""
-    return _idempotent(uow, request, lambda: _record_payment(uow, actor, cmd), render)
-
-
-def _record_payment(uow: BillingUnitOfWork, actor: Principal, cmd: RecordPayment) -> Payment:
     ensure_acts_in(actor, cmd.clinic_id, field="clinic_id")
     amount = Money(cmd.amount_cents, cmd.currency)
     if amount.is_zero or amount.is_negative:
@@ -607,18 +521,8 @@ class RefundPayment:
     reason: str
 
 
-def refund_payment(
-    uow: BillingUnitOfWork,
-    actor: Principal,
-    cmd: RefundPayment,
-    request: IdempotentRequest,
-    render: Callable[[Payment], Rendered],
-) -> Outcome:
+def refund_payment(uow: BillingUnitOfWork, actor: Principal, cmd: RefundPayment) -> Payment:
     """Pay back part of a payment's unallocated credit; the refund references the original payment."""
-    return _idempotent(uow, request, lambda: _refund_payment(uow, actor, cmd), render)
-
-
-def _refund_payment(uow: BillingUnitOfWork, actor: Principal, cmd: RefundPayment) -> Payment:
     original = uow.repo.get_for_update(Payment, cmd.payment_id)
     if original is None or not actor.acts_in(original.clinic_id):
         raise NotFound("payment not found")
@@ -690,22 +594,12 @@ class ApplyCredit:
     allocations: Sequence[AllocationRequest]
 
 
-def apply_patient_credit(
-    uow: BillingUnitOfWork,
-    actor: Principal,
-    cmd: ApplyCredit,
-    request: IdempotentRequest,
-    render: Callable[[CreditApplication], Rendered],
-) -> Outcome:
+def apply_patient_credit(uow: BillingUnitOfWork, actor: Principal, cmd: ApplyCredit) -> CreditApplication:
     """Put the patient's credit towards issued invoices (settling them like a payment would).
 
     No money is received: no payment is recorded, no ``billing.payment.received`` is emitted (it would
     send the patient a receipt for money they did not pay), and the payments report is unchanged.
     """
-    return _idempotent(uow, request, lambda: _apply_patient_credit(uow, actor, cmd), render)
-
-
-def _apply_patient_credit(uow: BillingUnitOfWork, actor: Principal, cmd: ApplyCredit) -> CreditApplication:
     ensure_acts_in(actor, cmd.clinic_id, field="clinic_id")
     # The credit's payments are locked before the invoices, each set in a fixed order: a concurrent
     # application waits here and then sees what is left. Payments lock invoices only and refunds one
@@ -760,16 +654,6 @@ def _apply_patient_credit(uow: BillingUnitOfWork, actor: Principal, cmd: ApplyCr
 def patient_credit(uow: BillingUnitOfWork, clinic_id: uuid.UUID, patient_id: uuid.UUID) -> Money:
     clinic = uow.repo.get(Clinic, clinic_id)
     return Money(uow.repo.patient_credit_cents(clinic_id, patient_id), clinic.currency if clinic else "CAD")
-
-
-def _commit_or_conflict(uow: BillingUnitOfWork, message: str, field: str) -> None:
-    try:
-        uow.commit()
-    except exc.IntegrityError as error:
-        uow.rollback()
-        if is_conflict(error):
-            raise Conflict(message, field=field) from None
-        raise
 
 
 # --- treatment packages --------------------------------------------------------------------------------
@@ -834,7 +718,6 @@ def sell_package(uow: BillingUnitOfWork, actor: Principal, cmd: SellPackage) -> 
         sessions=cmd.sessions,
         invoice_id=str(invoice.id),
     )
-    uow.commit()
     return package
 
 

@@ -1,4 +1,8 @@
-"""Billing's use cases. Each runs in one unit of work: state, inbox row and events commit together.
+"""Billing's use cases. Each runs in its caller's unit of work: state, inbox row and events commit together.
+
+The caller (a view, the event consumer, a job) owns the transaction and commits it; a use case never commits
+or rolls back. A write that may lose a race to a unique key runs in ``uow.conflicts_as``, so losing it
+undoes that write alone (never the consumer's inbox row) and reads as a ``Conflict``.
 
 The ``sync_*`` and charge functions (plan, abort, complete, no-show, reschedule) apply scheduling's
 events; they are idempotent and tolerate events arriving twice or out of order, because the broker
@@ -13,8 +17,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
 from typing import Any, TypeVar
-
-from sqlalchemy import exc
 
 from billing.domain.errors import Conflict, NotFound, RuleViolation
 from billing.domain.invoicing import AuditEntry, BillingPolicy, FeeMode
@@ -35,7 +37,6 @@ from billing.domain.model import (
 from billing.domain.money import Money
 from billing.service_layer.tenancy import clinic_filter, ensure_acts_in, staff_outside
 from billing.service_layer.unit_of_work import BillingUnitOfWork
-from clinic_shared.db import is_conflict
 from clinic_shared.tokens import Principal
 
 CopyT = TypeVar("CopyT", bound=ReferenceCopy)
@@ -123,7 +124,6 @@ def _sync(
         uow.repo.add(copy)
     else:
         copy.refresh(as_of, facts)
-    uow.commit()
     return copy
 
 
@@ -164,29 +164,29 @@ def set_price(
         raise NotFound("treatment type not found at this clinic", field="treatment_type_id")
     now = uow.clock.now()
     prices = uow.repo.price_list(cmd.clinic_id, cmd.treatment_type_id)
-    entry, created = prices.set(
-        entry_id=uow.new_id(),
-        price=price,
-        effective_from=cmd.effective_from,
-        today=local_date(now, _zone(clinic)),
-        now=now,
-    )
-    if created:
-        uow.repo.add(entry)
-    audit(
-        uow,
-        actor_id,
-        "price_list_entry",
-        entry.id,
-        "price_set",
-        amount_cents=cmd.amount_cents,
-        effective_from=cmd.effective_from.isoformat(),
-    )
-    for charge in uow.repo.charges_awaiting_price(cmd.clinic_id, cmd.treatment_type_id):
-        in_force = prices.price_on(charge.service_date)
-        if in_force is not None:
-            charge.assign_price(in_force.price, now)
-    _commit_unique(uow, "this price was changed concurrently; try again", "effective_from")
+    with uow.conflicts_as(Conflict("this price was changed concurrently; try again", field="effective_from")):
+        entry, created = prices.set(
+            entry_id=uow.new_id(),
+            price=price,
+            effective_from=cmd.effective_from,
+            today=local_date(now, _zone(clinic)),
+            now=now,
+        )
+        if created:
+            uow.repo.add(entry)
+        audit(
+            uow,
+            actor_id,
+            "price_list_entry",
+            entry.id,
+            "price_set",
+            amount_cents=cmd.amount_cents,
+            effective_from=cmd.effective_from.isoformat(),
+        )
+        for charge in uow.repo.charges_awaiting_price(cmd.clinic_id, cmd.treatment_type_id):
+            in_force = prices.price_on(charge.service_date)
+            if in_force is not None:
+                charge.assign_price(in_force.price, now)
     return entry, created
 
 
@@ -278,15 +278,14 @@ def plan_charge(uow: BillingUnitOfWork, cmd: PlanCharge) -> Charge:
     if existing is not None:
         return existing
     charge = _new_charge(uow, cmd)
-    uow.repo.add(charge)
-    audit(uow, None, "charge", charge.id, "planned", appointment_id=str(cmd.appointment_id))
     try:
-        uow.commit()
-    except exc.IntegrityError as error:
+        with uow.conflicts_as(
+            Conflict("this booking's charge was recorded meanwhile", field="appointment_id")
+        ):
+            uow.repo.add(charge)
+            audit(uow, None, "charge", charge.id, "planned", appointment_id=str(cmd.appointment_id))
+    except Conflict:
         # Another delivery of this booking won the race; the unique business key kept it to one charge.
-        uow.rollback()
-        if not is_conflict(error):
-            raise
         existing = uow.repo.charge_for(cmd.appointment_id, ChargeKind.APPOINTMENT)
         if existing is None:
             raise
@@ -313,9 +312,8 @@ def abort_charge(uow: BillingUnitOfWork, cmd: AbortCharge) -> Charge:
         audit(uow, None, "charge", charge.id, "aborted", late=cmd.late)
     if cmd.late and not cmd.fee_waived:
         _charge_fee(uow, charge, ChargeKind.LATE_CANCEL_FEE, cmd.sequence)
-    # If a concurrent booking inserted the charge first, the unique key fails this commit and the
-    # consumer redelivers the cancellation, which then finds that charge.
-    uow.commit()
+    # If a concurrent booking inserted the charge first, the unique key fails the consumer's commit and
+    # the consumer redelivers the cancellation, which then finds that charge.
     return charge
 
 
@@ -339,7 +337,6 @@ def complete_charge(uow: BillingUnitOfWork, cmd: CompleteCharge) -> Charge:
             appointment_id=str(cmd.appointment_id),
             package_id=str(charge.package_id) if charge.package_id else None,
         )
-    uow.commit()
     return charge
 
 
@@ -356,7 +353,6 @@ def record_no_show(uow: BillingUnitOfWork, cmd: RecordNoShow) -> Charge:
         audit(uow, None, "charge", charge.id, "no_show")
     if not cmd.fee_waived:
         _charge_fee(uow, charge, ChargeKind.NO_SHOW_FEE, cmd.sequence)
-    uow.commit()
     return charge
 
 
@@ -377,7 +373,6 @@ def reschedule_charge(uow: BillingUnitOfWork, cmd: RescheduleCharge) -> Charge:
     )
     if changed:
         audit(uow, None, "charge", charge.id, "rescheduled", service_date=moved.service_date.isoformat())
-    uow.commit()
     return charge
 
 
@@ -419,7 +414,6 @@ def waive_fee(uow: BillingUnitOfWork, actor: Principal, cmd: WaiveFee) -> Charge
         raise NotFound("charge not found")
     charge.waive(reason=cmd.reason, by=actor.account_id, now=uow.clock.now())
     audit(uow, actor.account_id, "charge", charge.id, "waived", reason=cmd.reason)
-    uow.commit()
     return charge
 
 
@@ -445,21 +439,21 @@ def set_billing_policy(uow: BillingUnitOfWork, actor: Principal, cmd: SetBilling
     facts = {name: value for name, value in vars(cmd).items() if name != "clinic_id"}
     candidate = BillingPolicy(clinic_id=cmd.clinic_id, updated_at=uow.clock.now(), **facts)
     policy = uow.repo.get_for_update(BillingPolicy, cmd.clinic_id)
-    if policy is None:
-        policy = candidate
-        uow.repo.add(policy)
-    else:
-        for name, value in vars(candidate).items():
-            setattr(policy, name, value)
-    audit(
-        uow,
-        actor.account_id,
-        "billing_policy",
-        cmd.clinic_id,
-        "set",
-        **{k: str(v) if v is not None else None for k, v in facts.items()},
-    )
-    _commit_unique(uow, "the policy was changed concurrently; try again", "clinic_id")
+    with uow.conflicts_as(Conflict("the policy was changed concurrently; try again", field="clinic_id")):
+        if policy is None:
+            policy = candidate
+            uow.repo.add(policy)
+        else:
+            for name, value in vars(candidate).items():
+                setattr(policy, name, value)
+        audit(
+            uow,
+            actor.account_id,
+            "billing_policy",
+            cmd.clinic_id,
+            "set",
+            **{k: str(v) if v is not None else None for k, v in facts.items()},
+        )
     return policy
 
 
@@ -581,14 +575,3 @@ def _new_charge(uow: BillingUnitOfWork, cmd: PlanCharge) -> Charge:
     )
     charge.tax_rate_bp = policy.treatment_tax_rate_bp if policy is not None else 0
     return charge
-
-
-def _commit_unique(uow: BillingUnitOfWork, message: str, field: str) -> None:
-    """Commit, turning a uniqueness violation (a lost race) into a Conflict."""
-    try:
-        uow.commit()
-    except exc.IntegrityError as error:
-        uow.rollback()
-        if is_conflict(error):
-            raise Conflict(message, field=field) from None
-        raise

@@ -5,14 +5,11 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import exc
-
 from billing.domain.errors import Conflict
 from billing.domain.tax_registration import TaxRegistration
 from billing.service_layer.services import audit
 from billing.service_layer.tenancy import ensure_acts_in
 from billing.service_layer.unit_of_work import BillingUnitOfWork
-from clinic_shared.db import is_conflict
 from clinic_shared.tokens import Principal
 
 
@@ -29,30 +26,24 @@ def set_tax_registration(
     ensure_acts_in(actor, cmd.clinic_id, field="clinic_id")
     now = uow.clock.now()
     registration = uow.repo.get_for_update(TaxRegistration, cmd.clinic_id)
-    if registration is None:
-        registration = TaxRegistration(cmd.clinic_id)
-        registration.change(cmd.gst_hst_number, now=now, by=actor.account_id)
-        uow.repo.add(registration)
-    else:
-        registration.change(cmd.gst_hst_number, now=now, by=actor.account_id)
-    audit(
-        uow,
-        actor.account_id,
-        "tax_registration",
-        cmd.clinic_id,
-        "set",
-        gst_hst_number=registration.gst_hst_number,
-    )
-    try:
-        uow.commit()
-    except exc.IntegrityError as error:
-        # Another first registration of this clinic committed in between.
-        uow.rollback()
-        if is_conflict(error):
-            raise Conflict(
-                "the registration was changed concurrently; try again", field="clinic_id"
-            ) from None
-        raise
+    # A lost race: another first registration of this clinic committed in between.
+    with uow.conflicts_as(
+        Conflict("the registration was changed concurrently; try again", field="clinic_id")
+    ):
+        if registration is None:
+            registration = TaxRegistration(cmd.clinic_id)
+            registration.change(cmd.gst_hst_number, now=now, by=actor.account_id)
+            uow.repo.add(registration)
+        else:
+            registration.change(cmd.gst_hst_number, now=now, by=actor.account_id)
+        audit(
+            uow,
+            actor.account_id,
+            "tax_registration",
+            cmd.clinic_id,
+            "set",
+            gst_hst_number=registration.gst_hst_number,
+        )
     return registration
 
 

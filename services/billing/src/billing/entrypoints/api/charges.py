@@ -61,4 +61,6 @@ def get_charge(charge_id: uuid.UUID) -> Charge:
 @require_roles(*BILLING_STAFF)
 def waive_fee(body: dict[str, Any], charge_id: uuid.UUID) -> Charge:
     with container().uow() as uow:
-        return services.waive_fee(uow, current_principal(), services.WaiveFee(charge_id=charge_id, **body))
+        charge = services.waive_fee(uow, current_principal(), services.WaiveFee(charge_id=charge_id, **body))
+        uow.commit()
+        return charge

@@ -44,4 +44,6 @@ def create_document_link(credit_note_id: uuid.UUID) -> DocumentLink:
     """Make a download link that opens the credit note's PDF without signing in; staff, or the patient."""
     c = container()
     with c.uow() as uow:
-        return documents.credit_note_document_link(uow, current_principal(), credit_note_id, c.links)
+        link = documents.credit_note_document_link(uow, current_principal(), credit_note_id, c.links)
+        uow.commit()
+        return link

@@ -12,7 +12,7 @@ from flask_smorest.pagination import PaginationParameters
 from billing.domain.invoicing import CreditNote, Invoice
 from billing.entrypoints.api import schemas
 from billing.entrypoints.api.context import BILLING_STAFF, container, page_of
-from billing.entrypoints.api.idempotency import idempotent_request, renderer, respond
+from billing.entrypoints.api.idempotency import run_once
 from billing.service_layer import documents, invoicing
 from billing.service_layer.ports import DocumentLink
 from clinic_shared.web.auth import current_principal, require_roles
@@ -29,7 +29,9 @@ blp = Blueprint("invoices", __name__, url_prefix="/invoices", description="Invoi
 @require_roles(*BILLING_STAFF)
 def draft_invoice(body: dict[str, Any]) -> Invoice:
     with container().uow() as uow:
-        return invoicing.draft_invoice(uow, current_principal(), invoicing.DraftInvoice(**body))
+        invoice = invoicing.draft_invoice(uow, current_principal(), invoicing.DraftInvoice(**body))
+        uow.commit()
+        return invoice
 
 
 @blp.route("/split", methods=["POST"])
@@ -40,7 +42,11 @@ def draft_invoice(body: dict[str, Any]) -> Invoice:
 @require_roles(*BILLING_STAFF)
 def draft_split_invoices(body: dict[str, Any]) -> list[Invoice]:
     with container().uow() as uow:
-        return invoicing.draft_split_invoices(uow, current_principal(), invoicing.DraftSplitInvoices(**body))
+        drafts = invoicing.draft_split_invoices(
+            uow, current_principal(), invoicing.DraftSplitInvoices(**body)
+        )
+        uow.commit()
+        return drafts
 
 
 @blp.route("", methods=["GET"])
@@ -75,6 +81,7 @@ def get_invoice(invoice_id: uuid.UUID) -> Invoice:
 def discard_draft(invoice_id: uuid.UUID) -> None:
     with container().uow() as uow:
         invoicing.discard_draft(uow, current_principal(), invoice_id)
+        uow.commit()
 
 
 @blp.route("/<uuid:invoice_id>/pdf", methods=["GET"])
@@ -113,7 +120,9 @@ def create_document_link(invoice_id: uuid.UUID) -> DocumentLink:
     """Make a new download link (e.g. to send again after the first expired); staff, or the patient."""
     c = container()
     with c.uow() as uow:
-        return documents.invoice_document_link(uow, current_principal(), invoice_id, c.links)
+        link = documents.invoice_document_link(uow, current_principal(), invoice_id, c.links)
+        uow.commit()
+        return link
 
 
 @blp.route("/<uuid:invoice_id>/issue", methods=["POST"])
@@ -122,7 +131,9 @@ def create_document_link(invoice_id: uuid.UUID) -> DocumentLink:
 @require_roles(*BILLING_STAFF)
 def issue_invoice(invoice_id: uuid.UUID) -> Invoice:
     with container().uow() as uow:
-        return invoicing.issue_invoice(uow, current_principal(), invoice_id, container().links)
+        invoice = invoicing.issue_invoice(uow, current_principal(), invoice_id, container().links)
+        uow.commit()
+        return invoice
 
 
 @blp.route("/<uuid:invoice_id>/credit-notes", methods=["GET"])
@@ -141,13 +152,9 @@ def list_credit_notes(invoice_id: uuid.UUID) -> Sequence[CreditNote]:
 @blp.alt_response(422, description="Invalid amount, or the Idempotency-Key was used for another request")
 @require_roles(*BILLING_STAFF)
 def issue_credit_note(headers: dict[str, Any], body: dict[str, Any], invoice_id: uuid.UUID) -> Response:
-    with container().uow() as uow:
-        return respond(
-            invoicing.issue_credit_note(
-                uow,
-                current_principal(),
-                invoicing.IssueCreditNote(invoice_id=invoice_id, **body),
-                idempotent_request(headers),
-                renderer(schemas.CreditNoteSchema(), 201),
-            )
-        )
+    cmd = invoicing.IssueCreditNote(invoice_id=invoice_id, **body)
+    return run_once(
+        headers,
+        lambda uow: invoicing.issue_credit_note(uow, current_principal(), cmd),
+        schemas.CreditNoteSchema(),
+    )

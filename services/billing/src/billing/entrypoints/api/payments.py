@@ -13,7 +13,7 @@ from billing.domain.invoicing import Coverage, Payment
 from billing.domain.model import Package
 from billing.entrypoints.api import schemas
 from billing.entrypoints.api.context import BILLING_STAFF, container, page_of
-from billing.entrypoints.api.idempotency import idempotent_request, renderer, respond
+from billing.entrypoints.api.idempotency import run_once
 from billing.service_layer import invoicing
 from clinic_shared.web.auth import current_principal, require_roles
 from clinic_shared.web.problems import Problem
@@ -35,16 +35,10 @@ blp = Blueprint("payments", __name__, url_prefix="", description="Payments, refu
 @require_roles(*BILLING_STAFF, "front_desk")
 def record_payment(headers: dict[str, Any], body: dict[str, Any]) -> Response:
     allocations = [invoicing.AllocationRequest(**a) for a in body.pop("allocations")]
-    with container().uow() as uow:
-        return respond(
-            invoicing.record_payment(
-                uow,
-                current_principal(),
-                invoicing.RecordPayment(**body, allocations=allocations),
-                idempotent_request(headers),
-                renderer(schemas.PaymentSchema(), 201),
-            )
-        )
+    cmd = invoicing.RecordPayment(**body, allocations=allocations)
+    return run_once(
+        headers, lambda uow: invoicing.record_payment(uow, current_principal(), cmd), schemas.PaymentSchema()
+    )
 
 
 @blp.route("/payments/<uuid:payment_id>/refunds", methods=["POST"])
@@ -53,16 +47,10 @@ def record_payment(headers: dict[str, Any], body: dict[str, Any]) -> Response:
 @blp.response(201, schemas.PaymentSchema, description="The refund, referencing the original payment")
 @require_roles(*BILLING_STAFF)
 def refund_payment(headers: dict[str, Any], body: dict[str, Any], payment_id: uuid.UUID) -> Response:
-    with container().uow() as uow:
-        return respond(
-            invoicing.refund_payment(
-                uow,
-                current_principal(),
-                invoicing.RefundPayment(payment_id=payment_id, **body),
-                idempotent_request(headers),
-                renderer(schemas.PaymentSchema(), 201),
-            )
-        )
+    cmd = invoicing.RefundPayment(payment_id=payment_id, **body)
+    return run_once(
+        headers, lambda uow: invoicing.refund_payment(uow, current_principal(), cmd), schemas.PaymentSchema()
+    )
 
 
 @blp.route("/payments", methods=["GET"])
@@ -93,9 +81,11 @@ def get_payment(payment_id: uuid.UUID) -> Payment:
 @require_roles(*BILLING_STAFF, "front_desk")
 def add_coverage(body: dict[str, Any], patient_id: uuid.UUID) -> Coverage:
     with container().uow() as uow:
-        return invoicing.add_coverage(
+        coverage = invoicing.add_coverage(
             uow, current_principal(), invoicing.AddCoverage(patient_id=patient_id, **body)
         )
+        uow.commit()
+        return coverage
 
 
 @blp.route("/patients/<uuid:patient_id>/coverages", methods=["GET"])
@@ -117,7 +107,9 @@ def list_coverages(patient_id: uuid.UUID, pagination_parameters: PaginationParam
 @require_roles(*BILLING_STAFF, "front_desk")
 def sell_package(body: dict[str, Any]) -> Package:
     with container().uow() as uow:
-        return invoicing.sell_package(uow, current_principal(), invoicing.SellPackage(**body))
+        package = invoicing.sell_package(uow, current_principal(), invoicing.SellPackage(**body))
+        uow.commit()
+        return package
 
 
 @blp.route("/patients/<uuid:patient_id>/packages", methods=["GET"])
@@ -167,13 +159,9 @@ def patient_credit(query: dict[str, Any], patient_id: uuid.UUID) -> dict[str, An
 def apply_patient_credit(headers: dict[str, Any], body: dict[str, Any], patient_id: uuid.UUID) -> Response:
     """Put the patient's credit towards issued invoices; no money is received, so no receipt is sent."""
     allocations = [invoicing.AllocationRequest(**a) for a in body.pop("allocations")]
-    with container().uow() as uow:
-        return respond(
-            invoicing.apply_patient_credit(
-                uow,
-                current_principal(),
-                invoicing.ApplyCredit(patient_id=patient_id, **body, allocations=allocations),
-                idempotent_request(headers),
-                renderer(schemas.CreditApplicationSchema(), 201),
-            )
-        )
+    cmd = invoicing.ApplyCredit(patient_id=patient_id, **body, allocations=allocations)
+    return run_once(
+        headers,
+        lambda uow: invoicing.apply_patient_credit(uow, current_principal(), cmd),
+        schemas.CreditApplicationSchema(),
+    )

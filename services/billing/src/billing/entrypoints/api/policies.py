@@ -27,9 +27,11 @@ blp = Blueprint(
 @require_roles(*BILLING_STAFF)
 def set_policy(body: dict[str, Any], clinic_id: uuid.UUID) -> BillingPolicy:
     with container().uow() as uow:
-        return services.set_billing_policy(
+        policy = services.set_billing_policy(
             uow, current_principal(), services.SetBillingPolicy(clinic_id=clinic_id, **body)
         )
+        uow.commit()
+        return policy
 
 
 @blp.route("/clinics/<uuid:clinic_id>/billing-policy", methods=["GET"])
@@ -48,9 +50,11 @@ def get_policy(clinic_id: uuid.UUID) -> BillingPolicy:
 def set_tax_registration(body: dict[str, Any], clinic_id: uuid.UUID) -> TaxRegistration:
     """Record the clinic's GST/HST registration number (null when it is not registered)."""
     with container().uow() as uow:
-        return tax_registration.set_tax_registration(
+        registration = tax_registration.set_tax_registration(
             uow, current_principal(), tax_registration.SetTaxRegistration(clinic_id=clinic_id, **body)
         )
+        uow.commit()
+        return registration
 
 
 @blp.route("/clinics/<uuid:clinic_id>/tax-registration", methods=["GET"])

@@ -34,6 +34,7 @@ def set_price(
             services.SetPrice(clinic_id=clinic_id, treatment_type_id=treatment_type_id, **body),
             current_principal(),
         )
+        uow.commit()
         return entry, 201 if created else 200
 
 
