@@ -70,6 +70,22 @@ class EnvReader:
 DEFAULT_AMQP_URL = "amqp://guest:guest@localhost:5672/%2F"
 
 
+def amqp_url_setting(name: str, raw: str) -> str:
+    """One AMQP URL as given, or a comma-separated list of a cluster's node URLs, checked and normalised.
+
+    The relay and consumers fail over along the list (``messaging.connection.AmqpNodes``); ``name`` is the
+    variable the value came from, for the error message.
+    """
+    if "," not in raw:
+        return raw
+    from clinic_shared.messaging.connection import amqp_urls
+
+    try:
+        return ",".join(amqp_urls(raw))
+    except ValueError as exc:
+        raise ConfigError(f"{name}: {exc}") from None
+
+
 @dataclass(frozen=True)
 class CommonSettings:
     """What every service needs: identity, database, broker, token verification and logging."""
@@ -96,11 +112,12 @@ class CommonSettings:
         env = EnvReader(environ)
         prefix = service_name.upper()
         jwks_file = env.optional("JWKS_FILE")
+        # Its own broker user where one is set up (clinic_shared.messaging.broker_users).
+        amqp_url_name = f"{prefix}_AMQP_URL" if env.optional(f"{prefix}_AMQP_URL") else "AMQP_URL"
         return cls(
             service_name=service_name,
             database_url=env.str(f"{prefix}_DATABASE_URL", default_database_url),
-            # Its own broker user where one is set up (clinic_shared.messaging.broker_users).
-            amqp_url=env.optional(f"{prefix}_AMQP_URL") or env.str("AMQP_URL", DEFAULT_AMQP_URL),
+            amqp_url=amqp_url_setting(amqp_url_name, env.str(amqp_url_name, DEFAULT_AMQP_URL)),
             jwt_issuer=env.str("JWT_ISSUER", "ims-clinic-scheduling"),
             jwt_audience=env.str("JWT_AUDIENCE", "ims-clinic"),
             jwks_url=env.optional("JWKS_URL"),

@@ -8,7 +8,9 @@ thread-safe pika call). Per message:
   handler raising ``EventContractError``: ``nack(requeue=False)``, dead-lettered at once;
 * a type with no handler: ack and ignore;
 * otherwise, in one unit of work: insert the inbox row (a conflict means it was applied before: ack as a
-  duplicate), call the handler, commit, then ack;
+  duplicate), call the handler, commit, then ack. The consumer owns that transaction: the handler neither
+  commits nor rolls it back (a lost race is undone in a savepoint, ``SqlAlchemyUnitOfWork.conflicts_as``);
+  a handler that rolled it back, inbox row included, counts as a failure, never as applied;
 * any other handler failure: nack with requeue after a backoff; the quorum queue's ``x-delivery-limit``
   bounds the attempts and then dead-letters the message, so a poison message never blocks the queue;
 * the database unreachable (connection lost or refused, server shutting down): not the message's fault,
@@ -37,14 +39,14 @@ import pika
 import pika.exceptions
 import pika.spec
 from pika.adapters.blocking_connection import BlockingChannel
-from sqlalchemy import Table, insert
+from sqlalchemy import Table, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from clinic_shared.clock import Clock
 from clinic_shared.db import is_conflict, is_retryable, sqlstate
 from clinic_shared.events.envelope import CATALOG, Envelope, EventCatalog, EventContractError, load_event
-from clinic_shared.messaging.connection import Backoff, connection_parameters
+from clinic_shared.messaging.connection import AmqpNodes, Backoff, node_parameters
 from clinic_shared.messaging.topology import Subscription, declare_consumer
 from clinic_shared.uow import SqlAlchemyUnitOfWork, current_correlation_id
 
@@ -55,6 +57,10 @@ UoWT = TypeVar("UoWT", bound=SqlAlchemyUnitOfWork)
 
 _PUMP_INTERVAL = 0.2
 _MAX_REASON = 300
+
+
+class InboxClaimLost(RuntimeError):
+    """A handler rolled back the consumer's transaction, taking the event's inbox row with it."""
 
 
 class _Verdict(enum.Enum):
@@ -115,9 +121,9 @@ class Consumer(Generic[UoWT]):
         self._handlers = dict(handlers)
         self._uow_factory = uow_factory
         self._inbox = inbox_table
-        self._params = connection_parameters(
-            amqp_url, heartbeat=heartbeat, connection_name=f"consumer:{subscription.consumer}"
-        )
+        # A list of cluster nodes: each (re)connect tries them all, starting one further each time.
+        name = f"consumer:{subscription.consumer}"
+        self._nodes = AmqpNodes(node_parameters(amqp_url, heartbeat=heartbeat, connection_name=name))
         self._clock = clock
         self._prefetch = prefetch
         self._delivery_limit = delivery_limit
@@ -170,7 +176,7 @@ class Consumer(Generic[UoWT]):
         """One connection's lifetime; False when it failed and the caller should back off."""
         connection: pika.BlockingConnection | None = None
         try:
-            connection = pika.BlockingConnection(self._params)
+            connection = pika.BlockingConnection(self._nodes.in_turn())
             channel = connection.channel()
             declare_consumer(channel, self._subscription, delivery_limit=self._delivery_limit)
             channel.basic_qos(prefetch_count=self._prefetch)
@@ -324,7 +330,9 @@ class Consumer(Generic[UoWT]):
                     if not self._claim(uow, envelope):
                         log.info("consumer %s: %s %s already applied", self.name, envelope.type, envelope.id)
                         return _Result(_Verdict.ACK, "duplicate", envelope)
+                    claimed_in = uow.session.get_transaction()
                     handler(uow, envelope)
+                    self._check_claim_kept(uow, envelope, claimed_in)
                     uow.commit()
                 log.debug("consumer %s: applied %s %s", self.name, envelope.type, envelope.id)
                 return _Result(_Verdict.ACK, "applied", envelope)
@@ -351,6 +359,26 @@ class Consumer(Generic[UoWT]):
                 return self._requeue(delivery, envelope, exc)
             except Exception as exc:  # noqa: BLE001 - any handler failure is retried, then dead-lettered
                 return self._requeue(delivery, envelope, exc)
+
+    def _check_claim_kept(self, uow: UoWT, envelope: Envelope, claimed_in: object) -> None:
+        """Refuse to ack an event whose inbox row the handler rolled back.
+
+        The consumer owns the transaction; a handler only adds to it (a lost race is rolled back to a
+        savepoint, see ``SqlAlchemyUnitOfWork.conflicts_as``). A handler that ended the transaction itself
+        either committed the row with its work or threw it away: the latter must not be acked as applied
+        with no record, so it is retried instead, and the redelivery runs the handler again.
+        """
+        if uow.session.get_transaction() is claimed_in:
+            return
+        recorded = uow.session.execute(
+            select(self._inbox.c.event_id).where(
+                self._inbox.c.consumer == self.name, self._inbox.c.event_id == envelope.id
+            )
+        ).first()
+        if recorded is None:
+            raise InboxClaimLost(
+                f"the handler of {envelope.type} rolled back the consumer's transaction and its inbox row"
+            )
 
     def _claim(self, uow: UoWT, envelope: Envelope) -> bool:
         """Insert the inbox row; False when this consumer already applied the event."""

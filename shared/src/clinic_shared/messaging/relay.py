@@ -53,7 +53,7 @@ from sqlalchemy.orm import Session
 
 from clinic_shared.clock import Clock
 from clinic_shared.events import CATALOG, EventCatalog
-from clinic_shared.messaging.connection import Backoff, connection_parameters
+from clinic_shared.messaging.connection import AmqpNodes, Backoff, node_parameters
 from clinic_shared.messaging.status import DEFAULT_STUCK_AFTER
 from clinic_shared.messaging.subscriptions import consumed_types as _consumed_types
 from clinic_shared.messaging.topology import declare_exchange
@@ -344,7 +344,9 @@ class OutboxRelay:
             raise ValueError("batch_size and pipeline_depth must be >= 1")
         self._session_factory = session_factory
         self._table = outbox_table
-        self._params = connection_parameters(amqp_url, heartbeat=heartbeat, connection_name="outbox-relay")
+        # A list of cluster nodes: each (re)connect goes to the next one.
+        nodes = node_parameters(amqp_url, heartbeat=heartbeat, connection_name="outbox-relay")
+        self._nodes = AmqpNodes(nodes)
         self._clock = clock
         self._batch_size = batch_size
         self._depth = pipeline_depth
@@ -421,15 +423,16 @@ class OutboxRelay:
             if self._owner != me:
                 raise RuntimeError("an OutboxRelay connection belongs to the thread that opened it")
             return self._publisher
+        params = self._nodes.next_node()
         publisher = _ConfirmingPublisher(
-            self._params, confirm_timeout=self._confirm_timeout, consumed=self._consumed
+            params, confirm_timeout=self._confirm_timeout, consumed=self._consumed
         )
         try:
             publisher.open(self._exchanges)
         except BaseException:
             publisher.close()
             raise
-        log.info("outbox relay: connected to the broker")
+        log.info("outbox relay: connected to the broker at %s:%s", params.host, params.port)
         self._publisher, self._owner = publisher, me
         return publisher
 

@@ -90,11 +90,11 @@ def archive_depth(amqp_url: str, exchange: str) -> int | None:
     import pika
     import pika.exceptions
 
-    from clinic_shared.messaging.connection import connection_parameters
+    from clinic_shared.messaging.connection import node_parameters
     from clinic_shared.messaging.topology import archive_queue_for
 
     connection = pika.BlockingConnection(
-        connection_parameters(amqp_url, heartbeat=0, connection_name="outbox-status")
+        node_parameters(amqp_url, heartbeat=0, connection_name="outbox-status")
     )
     try:
         channel = connection.channel()

@@ -198,7 +198,7 @@ def setup_broker(
     import pika
 
     from clinic_shared.events import CATALOG
-    from clinic_shared.messaging.connection import connection_parameters
+    from clinic_shared.messaging.connection import node_parameters
     from clinic_shared.messaging.outbox import exchange_for
     from clinic_shared.messaging.subscriptions import CONSUMED, check_subscription, consumed_types
 
@@ -207,7 +207,7 @@ def setup_broker(
         check_subscription(subscription, registry)
     own_types = [event_type for event_type, _ in CATALOG.entries() if event_type.startswith(f"{producer}.")]
     connection = pika.BlockingConnection(
-        connection_parameters(amqp_url, heartbeat=0, connection_name=f"setup:{producer}")
+        node_parameters(amqp_url, heartbeat=0, connection_name=f"setup:{producer}")
     )
     try:
         channel = connection.channel()

@@ -12,7 +12,7 @@ from pika.exceptions import AMQPError
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from clinic_shared.messaging.connection import connection_parameters
+from clinic_shared.messaging.connection import node_parameters
 from clinic_shared.web.auth import public
 
 Check = Callable[[], bool]
@@ -40,10 +40,9 @@ def broker_check(amqp_url: str, cache_seconds: float = 5.0) -> Check:
             if time.monotonic() - float(last["at"]) < cache_seconds:
                 return bool(last["ok"])
             try:
-                params = connection_parameters(amqp_url, heartbeat=0)
-                params.socket_timeout = 2
-                params.blocked_connection_timeout = 2
-                pika.BlockingConnection(params).close()
+                # Any node of a cluster will do: pika tries them in turn.
+                nodes = node_parameters(amqp_url, heartbeat=0, socket_timeout=2, blocked_connection_timeout=2)
+                pika.BlockingConnection(nodes).close()
                 ok = True
             except (AMQPError, OSError):
                 ok = False
