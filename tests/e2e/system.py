@@ -50,14 +50,17 @@ class Mailbox:
     """A real SMTP server (aiosmtpd) that keeps every message it receives."""
 
     def __init__(self) -> None:
-        self.messages: list[Message] = []
+        # Each message with the addresses it was sent to (the envelope's: an address with non-ASCII
+        # characters is sent with SMTPUTF8 and reads as such there, whatever the header's encoding).
+        self.received: list[tuple[list[str], Message]] = []
         self._lock = Lock()
         self.port = free_port()
-        self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
+        self._controller = Controller(self, hostname="127.0.0.1", port=self.port, enable_SMTPUTF8=True)
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd hook
         with self._lock:
-            self.messages.append(message_from_bytes(envelope.content))
+            recipients = [address.lower() for address in envelope.rcpt_tos]
+            self.received.append((recipients, message_from_bytes(envelope.content)))
         return "250 OK"
 
     def start(self) -> None:
@@ -68,7 +71,7 @@ class Mailbox:
 
     def to(self, address: str) -> list[Message]:
         with self._lock:
-            return [m for m in self.messages if address in str(m.get("To", ""))]
+            return [message for recipients, message in self.received if address.lower() in recipients]
 
     def take_link(self, address: str, page: str, *, timeout: float = 30) -> str:
         """Wait for the message to ``address`` that links to ``{page}/{token}``; return the token and delete
@@ -87,7 +90,7 @@ class Mailbox:
 
         message, token = wait_for(find, timeout=timeout, what=f"a {page} link to {address}")
         with self._lock:
-            self.messages.remove(message)
+            self.received = [(to, kept) for to, kept in self.received if kept is not message]
         return token
 
 

@@ -24,7 +24,7 @@ import httpx
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
-from .browser import Browser
+from .browser import Browser, finish_sign_up
 from .journey import Journey
 from .system import Mailbox, System, ics_of, wait_for
 
@@ -168,6 +168,8 @@ def sign_up(page: Page, portal: System, first_name: str, *, french: bool = False
     page.get_by_label("Mot de passe" if french else "Password").fill(PASSWORD)
     page.get_by_label("Par courriel" if french else "By e-mail").check()
     page.get_by_role("button", name="Créer le compte" if french else "Create account").click()
+    assert portal.mailbox is not None
+    finish_sign_up(page, portal.url("web"), portal.mailbox, email)
     expect(page.get_by_role("heading", name="Votre clinique" if french else "Your clinic")).to_be_visible()
     return email
 
