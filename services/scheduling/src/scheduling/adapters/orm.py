@@ -37,6 +37,7 @@ from scheduling.domain.model import (
     AppointmentKind,
     AppointmentStatus,
     Clinic,
+    ClinicPatient,
     Patient,
     PatientAccess,
     Practitioner,
@@ -113,6 +114,16 @@ accounts = Table(
     Column("practitioner_id", Uuid, ForeignKey("practitioners.id"), nullable=True),
     Column("clinic_id", Uuid, ForeignKey("clinics.id"), nullable=True),
     Column("active", Boolean, nullable=False),
+)
+
+# Patients on a clinic's list before (or besides) any visit there (domain.model.ClinicPatient).
+clinic_patients = Table(
+    "clinic_patients",
+    metadata,
+    Column("clinic_id", Uuid, ForeignKey("clinics.id"), primary_key=True),
+    Column("patient_id", Uuid, ForeignKey("patients.id"), primary_key=True),
+    Column("added_at", UTCDateTime, nullable=False),
+    Column("added_by", Uuid, nullable=False),
 )
 
 # Refresh tokens and password-reset links: only SHA-256 digests of the tokens (see domain.auth).
@@ -363,6 +374,7 @@ def start_mappers() -> None:
     mapper_registry.map_imperatively(TreatmentType, treatment_types)
     mapper_registry.map_imperatively(Patient, patients)
     mapper_registry.map_imperatively(Account, accounts)
+    mapper_registry.map_imperatively(ClinicPatient, clinic_patients)
     # A compare-and-set backstop behind the row lock: an UPDATE of a copy read before another change
     # committed matches no row and raises StaleDataError instead of overwriting that change.
     mapper_registry.map_imperatively(Appointment, appointments, version_id_col=appointments.c.version)

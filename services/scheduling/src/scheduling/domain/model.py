@@ -129,6 +129,10 @@ class TreatmentType:
         return timedelta(minutes=self.buffer_minutes)
 
 
+# Erased patients' addresses are in this reserved domain (RFC 2606): nothing is ever sent there.
+ERASED_DOMAIN = "erased.invalid"
+
+
 @dataclass
 class Patient:
     id: uuid.UUID
@@ -142,8 +146,21 @@ class Patient:
         """Keep the id (appointments, charges and invoices refer to it and are kept as the law requires) and
         replace every personal field. The address is in the reserved ``.invalid`` domain: nothing is sent."""
         self.first_name, self.last_name = "Erased", "Patient"
-        self.email = f"erased-{self.id}@erased.invalid"
+        self.email = f"erased-{self.id}@{ERASED_DOMAIN}"
         self.phone = None
+
+
+@dataclass
+class ClinicPatient:
+    """A patient on a clinic's list: registered by its front desk, or found there by exact e-mail or phone.
+
+    One of the care relationships that let a clinic's staff see the patient (ADR 0006), before any visit.
+    """
+
+    clinic_id: uuid.UUID
+    patient_id: uuid.UUID
+    added_at: datetime
+    added_by: uuid.UUID
 
 
 @dataclass

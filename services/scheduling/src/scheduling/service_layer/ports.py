@@ -15,7 +15,16 @@ from clinic_shared.events import Envelope
 from scheduling.domain.auth import PasswordResetToken, RefreshToken, SignUpRequest
 from scheduling.domain.availability import Closure, Interval, OpeningHours, Room, TimeOff, WorkingHours
 from scheduling.domain.calendar import CalendarFeed
-from scheduling.domain.model import Account, Appointment, Clinic, Practitioner, Suitability, TreatmentType
+from scheduling.domain.model import (
+    Account,
+    Appointment,
+    Clinic,
+    ClinicPatient,
+    Patient,
+    Practitioner,
+    Suitability,
+    TreatmentType,
+)
 from scheduling.domain.waitlist import WaitlistEntry
 
 T = TypeVar("T")
@@ -148,8 +157,21 @@ class Repository(Protocol):
         ...
 
     def patient_related_to_clinic(self, patient_id: uuid.UUID, clinic_id: uuid.UUID) -> bool:
-        """Whether the patient has an appointment, a plan or a waitlist entry at the clinic (ADR 0006)."""
+        """Whether the patient is on the clinic's list or has an appointment, a plan or a waitlist entry
+        there (ADR 0006)."""
         ...
+
+    def find_patients(
+        self, text: str, clinic_id: uuid.UUID, *, offset: int, limit: int
+    ) -> tuple[Sequence[Patient], int]:
+        """The clinic's patients whose name, e-mail or phone holds every word of ``text``; and the total."""
+        ...
+
+    def patient_by_contact(self, *, email: str | None = None, phone: str | None = None) -> Patient | None:
+        """The patient with exactly this e-mail address (any case) or E.164 phone number."""
+        ...
+
+    def clinic_patient(self, clinic_id: uuid.UUID, patient_id: uuid.UUID) -> ClinicPatient | None: ...
 
     def appointments_page(
         self,

@@ -54,11 +54,14 @@ def register_patient(uow: UnitOfWork, hasher: PasswordHasher, cmd: RegisterPatie
 
     Patients signing themselves up confirm their address first (``auth.request_sign_up``).
     """
-    return open_patient_account(uow, cmd, hasher.hash(cmd.password))
+    patient = open_patient_account(uow, cmd, hasher.hash(cmd.password))
+    uow.commit()
+    return patient
 
 
 def open_patient_account(uow: UnitOfWork, cmd: RegisterPatient, password_hash: str) -> Patient:
-    """Create the patient and their login (``cmd.password`` is not read: ``password_hash`` is its hash)."""
+    """Add the patient and their login (``cmd.password`` is not read: ``password_hash`` is its hash) and
+    announce them; flushed, for the caller to commit with whatever else it adds."""
     email = cmd.email.strip().lower()
     if uow.repo.account_by_email(email) is not None:
         raise Conflict("an account with this email already exists", field="email")
@@ -81,8 +84,8 @@ def open_patient_account(uow: UnitOfWork, cmd: RegisterPatient, password_hash: s
         uow.repo.add(patient)
         uow.flush()  # the account row references the patient row
         uow.repo.add(account)
-        uow.emit("scheduling.patient.registered", privacy.contact_of(patient))
-        uow.commit()
+        uow.flush()
+    uow.emit("scheduling.patient.registered", privacy.contact_of(patient))
     return patient
 
 

@@ -6,8 +6,8 @@ Clinic-scoped staff act in their own clinic only; organisation-wide staff in eve
 confirm that it exists. Patients are unaffected here (their own-records checks stay where they were), and may
 still read any clinic's public catalogue (hours, practitioners, treatment types, free slots).
 
-Clinic-scoped staff see a patient only when the patient has a care relationship with their clinic (an
-appointment, plan or waitlist entry there).
+Clinic-scoped staff see a patient only when the patient has a care relationship with their clinic (on its
+patient list, or an appointment, plan or waitlist entry there; see ``patient_registry``).
 """
 
 from __future__ import annotations
@@ -48,7 +48,8 @@ def clinic_filter(actor: Principal, column: str = "clinic_id") -> dict[str, obje
 
 def sees_patient(uow: UnitOfWork, actor: Principal, patient_id: uuid.UUID) -> bool:
     """Whether staff may see and change this patient: organisation-wide staff always; clinic-scoped staff when
-    the patient has an appointment, plan or waitlist entry at their clinic. Non-staff: only themselves."""
+    the patient is on their clinic's list or has an appointment, plan or waitlist entry there. Non-staff:
+    only themselves."""
     if not actor.is_staff:
         return actor.patient_id == patient_id
     if actor.clinic_id is None:

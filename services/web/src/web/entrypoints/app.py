@@ -54,6 +54,7 @@ PORTAL_AREAS = [
 # The staff areas, in navigation order: (endpoint, label, roles that see it).
 STAFF_AREAS = [
     ("staff.day", N_("Day"), frozenset({"front_desk", "admin", "practitioner"})),
+    ("staff.patients", N_("Patients"), frozenset({"front_desk", "admin"})),
 ]
 
 CONTENT_SECURITY_POLICY = "; ".join(

@@ -26,6 +26,7 @@ from scheduling.entrypoints.api import (
     appointments,
     availability,
     calendar,
+    clinic_patients,
     clinics,
     fhir,
     plans,
@@ -51,7 +52,8 @@ def create_app(settings: SchedulingSettings | None = None, container: Container 
         trusted_proxy_hops=container.settings.common.trusted_proxy_hops,
     )
     app.extensions[CONTAINER_KEY] = container
-    for module in (accounts, clinics, availability, appointments, plans, waitlist, calendar, fhir):
+    blueprints = [accounts, clinics, clinic_patients, availability, appointments, plans, waitlist]
+    for module in (*blueprints, calendar, fhir):
         api.register_blueprint(module.blp)
     app.wsgi_app = RedactPathSecrets(app.wsgi_app, calendar.SECRET_PATH_PREFIXES)  # type: ignore[method-assign]
     map_exception(app, NotFound, 404, "Not Found")

@@ -9,7 +9,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from scheduling.domain.model import AppointmentKind, AppointmentStatus
 from scheduling.domain.plans import Occurrence, PlanStatus
@@ -107,6 +107,32 @@ class SignUpConfirmRequest(Schema):
         load_only=True,
         metadata={"description": "The token from the e-mailed link (`/sign-up/confirm/{token}`)"},
     )
+
+
+class PatientSearchQuery(Schema):
+    q = fields.String(
+        load_default="",
+        validate=validate.Length(max=200),
+        metadata={"description": "Words that must all appear in the name, e-mail or phone (empty: everyone)"},
+    )
+
+
+class FindPatientRequest(Schema):
+    email = fields.Email(metadata={"description": "Exactly as registered (any case)"})
+    phone = fields.String(validate=E164, metadata={"description": "E.164, exactly as registered"})
+
+    @validates_schema
+    def _one_of_them(self, data: dict[str, Any], **_: Any) -> None:
+        if ("email" in data) == ("phone" in data):
+            raise ValidationError("give the e-mail address or the phone number, not both", "email")
+
+
+class RegisterCallerRequest(Schema):
+    email = fields.Email(required=True)
+    first_name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    last_name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    phone = fields.String(load_default=None, allow_none=True, validate=E164)
+    language = fields.String(load_default="en", validate=LANGUAGES)
 
 
 class UpdatePatientRequest(Schema):

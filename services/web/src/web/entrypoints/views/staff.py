@@ -1,4 +1,5 @@
-"""Staff pages: the front desk's day (columns per practitioner, appointments as blocks) and its actions.
+"""Staff pages: the front desk's day (columns per practitioner, appointments as blocks) and its actions, and
+the clinic's patient list (search, find a patient new to the clinic, register a caller).
 
 Every page here checks the staff role itself (``staff_required``); scheduling checks again on every call.
 A clinic's staff see their own clinic (the token's ``clinic_id``); organisation-wide staff pick one.
@@ -11,14 +12,16 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 from flask import Blueprint, flash, get_flashed_messages, redirect, render_template, request, url_for
-from marshmallow import Schema, fields
+from marshmallow import Schema, fields, validate
 from werkzeug.wrappers import Response
 
+from web.adapters.api import ApiError
 from web.domain.day import parse_day
 from web.entrypoints.context import apis, signed_in, staff_required
-from web.entrypoints.forms import FORM_TOKEN_FIELD, N_, parse_form, submit_once
-from web.entrypoints.i18n import gettext
-from web.service_layer import staff_day
+from web.entrypoints.forms import FORM_TOKEN_FIELD, N_, Form, apply_api_error, parse_form, submit_once
+from web.entrypoints.i18n import LANGUAGES, gettext
+from web.entrypoints.phones import e164
+from web.service_layer import staff_day, staff_patients
 from web.service_layer.staff_day import DESK_ROLES
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
@@ -162,3 +165,144 @@ def _back(target: str | None, appointment_id: str) -> str:
     if not target or (not target.startswith(day_path + "?") and target != day_path):
         target = day_path
     return f"{target}#appt-{appointment_id}"
+
+
+# --- the clinic's patient list -------------------------------------------------------------------------
+
+
+class SearchForm(Schema):
+    q = fields.String(load_default="", validate=validate.Length(max=200))
+
+
+class FindForm(Schema):
+    contact = fields.String(
+        required=True,
+        validate=validate.Length(max=254),
+        error_messages={"required": N_("Enter the patient's e-mail address or phone number")},
+    )
+
+
+class CallerForm(Schema):
+    first_name = fields.String(
+        required=True,
+        validate=validate.Length(max=100, error=N_("First name must be 100 characters or fewer")),
+        error_messages={"required": N_("Enter the patient's first name")},
+    )
+    last_name = fields.String(
+        required=True,
+        validate=validate.Length(max=100, error=N_("Last name must be 100 characters or fewer")),
+        error_messages={"required": N_("Enter the patient's last name")},
+    )
+    email = fields.Email(
+        required=True,
+        error_messages={
+            "required": N_("Enter the patient's e-mail address"),
+            "invalid": N_("Enter an e-mail address like name@example.com"),
+        },
+    )
+    phone = fields.String(load_default=None)
+    language = fields.String(load_default="en", validate=validate.OneOf(LANGUAGES))
+
+
+FOUND = N_("%(patient)s is now on your clinic's list: you can book for them.")
+REGISTERED = N_(
+    "%(patient)s is registered. To use the portal, they choose a password with “Forgot your password?”."
+)
+
+
+@bp.route("/patients", methods=["GET", "POST"])
+@staff_required(*staff_patients.DESK_ROLES)
+def patients() -> Response | str:
+    """Search the clinic's patients; find one new to the clinic by exact contact; register a caller."""
+    clinic_id, choices = _clinic_id(request.values.get("clinic"))
+    if clinic_id is None:
+        return render_template("staff/choose_clinic.html", clinics=choices, target="staff.patients")
+    keep = {"clinic": clinic_id} if choices else {}
+    search_form = parse_form(SearchForm(), request.args)
+    find_form, caller_form = Form(), Form(values={"language": "en"})
+    if request.method == "POST":
+        if request.form.get("form") == "find":
+            find_form = parse_form(FindForm(), request.form)
+            found = find_form.ok and _find(find_form, clinic_id)
+            if found:
+                flash(gettext(FOUND, patient=found.name), "done")
+                return redirect(url_for(".patients", q=found.email, **keep), 303)
+        else:
+            caller_form = parse_form(CallerForm(), request.form)
+            registered = caller_form.ok and _register(caller_form, clinic_id)
+            if registered:
+                flash(gettext(REGISTERED, patient=registered.name), "done")
+                return redirect(url_for(".patients", q=registered.email, **keep), 303)
+    text = search_form.data.get("q", "") if search_form.ok else ""
+    result = staff_patients.search(apis(), signed_in(), clinic_id, text)
+    status = 200 if find_form.ok and caller_form.ok else 422
+    return (
+        render_template(
+            "staff/patients.html",
+            result=result,
+            text=text,
+            search_form=search_form,
+            find_form=find_form,
+            caller_form=caller_form,
+            keep=keep,
+            done=get_flashed_messages(category_filter=["done"]),
+        ),
+        status,
+    )
+
+
+def _find(form: Form, clinic_id: str) -> staff_patients.PatientRow | None:
+    contact = form.data["contact"]
+    email = contact.lower() if "@" in contact else None
+    phone = None if email else e164(contact, "CA")
+    if email is None and phone is None:
+        form.error(
+            "contact", N_("Enter an e-mail address like name@example.com or a phone number like 604 555 0123")
+        )
+        return None
+    try:
+        return staff_patients.find(apis(), signed_in(), clinic_id, email=email, phone=phone)
+    except ApiError as error:
+        if error.status not in (404, 422):
+            raise
+        form.error(
+            "contact",
+            N_("No patient has this e-mail address.") if email else N_("No patient has this phone number."),
+        )
+        return None
+
+
+def _register(form: Form, clinic_id: str) -> staff_patients.PatientRow | None:
+    phone = None
+    if form.data.get("phone"):
+        phone = e164(form.data["phone"], "CA")
+        if phone is None:
+            form.error("phone", N_("Enter a phone number like 604 555 0123"))
+            return None
+    caller = staff_patients.NewCaller(
+        first_name=form.data["first_name"],
+        last_name=form.data["last_name"],
+        email=form.data["email"],
+        phone=phone,
+        language=form.data["language"],
+    )
+    try:
+        return staff_patients.register(apis(), signed_in(), clinic_id, caller)
+    except ApiError as error:
+        if error.status not in (409, 422):
+            raise
+        apply_api_error(
+            form,
+            error,
+            {
+                "email": (
+                    "email",
+                    N_("A patient with this e-mail address is registered: find them with it above."),
+                ),
+                "phone": ("phone", N_("Enter a phone number like 604 555 0123")),
+                "first_name": ("first_name", N_("Enter the patient's first name")),
+                "last_name": ("last_name", N_("Enter the patient's last name")),
+            },
+            N_("We could not register this patient. Check the details below."),
+        )
+        return None

@@ -1,0 +1,71 @@
+"""A clinic's patient list, for its front desk: search, find by exact e-mail or phone, register a caller."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from flask_smorest.pagination import PaginationParameters
+
+from clinic_shared.web.auth import current_principal
+from clinic_shared.web.request_limits import Blueprint
+from scheduling.domain.model import Patient
+from scheduling.entrypoints.api import schemas
+from scheduling.entrypoints.api.context import container, page_of
+from scheduling.service_layer import patient_registry
+
+blp = Blueprint(
+    "clinic_patients",
+    __name__,
+    url_prefix="/clinics/<uuid:clinic_id>/patients",
+    description="A clinic's patients, for its front desk and admins: the clinic's own list only; a patient "
+    "new to the clinic is found by exact e-mail address or phone number, never by browsing (ADR 0006).",
+)
+
+DESK_ONLY = "Only the clinic's front desk and admins keep its patient list"
+
+
+@blp.route("", methods=["GET"])
+@blp.arguments(schemas.PatientSearchQuery(), location="query")
+@blp.response(200, schemas.PatientSchema(many=True))
+@blp.paginate()
+@blp.alt_response(403, description=DESK_ONLY)
+def search_patients(
+    query: dict[str, Any], clinic_id: uuid.UUID, pagination_parameters: PaginationParameters
+) -> Sequence[Patient]:
+    """The clinic's patients (registered here, or with an appointment, plan or waitlist entry here) whose
+    name, e-mail or phone holds every word of `q`, by last name."""
+    with container().uow() as uow:
+        items, pagination_parameters.item_count = patient_registry.search_patients(
+            uow, current_principal(), clinic_id, query["q"], page_of(pagination_parameters)
+        )
+        return items
+
+
+@blp.route("/find", methods=["POST"])
+@blp.arguments(schemas.FindPatientRequest())
+@blp.response(200, schemas.PatientSchema)
+@blp.alt_response(403, description=DESK_ONLY)
+@blp.alt_response(404, description="No patient has this e-mail (field `email`) or phone (field `phone`)")
+def find_patient(body: dict[str, Any], clinic_id: uuid.UUID) -> Patient:
+    """Find a patient new to the clinic by their exact e-mail address or phone number (one of the two);
+    they are then on the clinic's list, so the desk can book for them. The lookup is in the access log."""
+    with container().uow() as uow:
+        return patient_registry.find_patient(
+            uow, current_principal(), clinic_id, email=body.get("email"), phone=body.get("phone")
+        )
+
+
+@blp.route("", methods=["POST"])
+@blp.arguments(schemas.RegisterCallerRequest())
+@blp.response(201, schemas.PatientSchema)
+@blp.alt_response(403, description=DESK_ONLY)
+@blp.alt_response(409, description="A patient with this e-mail is registered: find them (field `email`)")
+def register_caller(body: dict[str, Any], clinic_id: uuid.UUID) -> Patient:
+    """Register a patient who phoned in, without a password: they set one with "Forgot your password?"."""
+    c = container()
+    with c.uow() as uow:
+        return patient_registry.register_caller(
+            uow, c.hasher, current_principal(), clinic_id, patient_registry.RegisterCaller(**body)
+        )
