@@ -166,8 +166,9 @@ def converge(
     steps.append(f"vhost {vhost}")
     for service in services:
         user, password = user_for(service), passwords[service]
-        check(["add_user", user, password], allow="already exists")
-        check(["change_password", user, password])
+        # "--": a generated password may start with "-", which rabbitmqctl would read as an option.
+        check(["add_user", "--", user, password], allow="already exists")
+        check(["change_password", "--", user, password])
         grant = permissions_for(service)
         check(["set_permissions", "-p", vhost, user, grant.configure, grant.write, grant.read])
         steps.append(
