@@ -50,8 +50,8 @@ from notifications.domain.model import (
 from notifications.entrypoints.api import create_app
 from notifications.entrypoints.cli import MIGRATIONS
 from notifications.entrypoints.handlers import HANDLERS
+from notifications.service_layer.dispatch import DispatchPolicy
 from notifications.service_layer.ports import OutgoingEmail, OutgoingSms, TransportError
-from notifications.service_layer.services import DispatchPolicy
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -118,3 +118,12 @@ def test_no_operation_hides_its_errors_behind_a_default_response() -> None:
             if method != "parameters":
                 assert "default" not in operation["responses"], f"{method.upper()} {path}"
     assert set(spec["paths"]["/things/{n}"]["get"]["responses"]) >= {"200", "404"}
+
+
+def test_the_roles_of_an_operation_are_documented_in_one_order_whatever_order_they_came_in() -> None:
+    from clinic_shared.web.auth import ROLES_EXTENSION, require_roles
+
+    def view() -> None: ...
+
+    documented = require_roles("front_desk", "admin", "billing")(view)._apidoc["manual_doc"]  # type: ignore[attr-defined]
+    assert documented[ROLES_EXTENSION] == ["admin", "billing", "front_desk"]

@@ -23,8 +23,8 @@ from notifications.adapters.sms_sink import SmsSink
 from notifications.adapters.smtp import SmtpMailer
 from notifications.adapters.twilio import CallbackSigner, TwilioSignature, TwilioSms
 from notifications.config import NotificationsSettings
+from notifications.service_layer.dispatch import DispatchPolicy, Transports
 from notifications.service_layer.ports import Mailer, MessageRenderer, SmsSender
-from notifications.service_layer.services import DispatchPolicy, Transports
 from notifications.service_layer.unit_of_work import NotificationsUnitOfWork
 
 

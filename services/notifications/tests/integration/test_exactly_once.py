@@ -29,7 +29,7 @@ from notifications.bootstrap import Container, bootstrap
 from notifications.config import NotificationsSettings
 from notifications.domain.model import Channel, Delivery, DeliveryKind, DeliveryStatus
 from notifications.entrypoints.cli import OPERATOR
-from notifications.service_layer import services
+from notifications.service_layer import reminder_policies
 
 pytestmark = pytest.mark.integration
 
@@ -233,8 +233,8 @@ def test_the_reminder_of_a_cancelled_appointment_is_never_sent(
 ) -> None:
     worker, container = system
     with container.uow() as uow:  # e-mail reminders one hour ahead, so they fall due within seconds
-        services.change_reminder_policy(
-            uow, OPERATOR, services.ChangeReminderPolicy(events.clinic_id, 1, None, True, None, None)
+        reminder_policies.change_reminder_policy(
+            uow, OPERATOR, reminder_policies.ChangeReminderPolicy(events.clinic_id, 1, None, True, None, None)
         )
     kept, cancelled = uuid.uuid4(), uuid.uuid4()
     worker.start()

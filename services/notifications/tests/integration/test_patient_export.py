@@ -22,7 +22,7 @@ from notifications.config import NotificationsSettings
 from notifications.entrypoints.api import create_app
 from notifications.entrypoints.dispatcher import Dispatcher
 from notifications.entrypoints.handlers import HANDLERS
-from notifications.service_layer import services
+from notifications.service_layer import inbound_sms
 
 pytestmark = pytest.mark.integration
 
@@ -83,8 +83,8 @@ def world(
     clock.advance(minutes=5)
     Dispatcher.from_container(container).dispatch_due(limit=100)
     with container.uow() as uow:
-        services.receive_sms(uow, services.ReceiveSms("SM-pat-1", "+16045550100", "CONFIRM"))
-        services.receive_sms(uow, services.ReceiveSms("SM-sam-1", "+16045550111", "HELP"))
+        inbound_sms.receive_sms(uow, inbound_sms.ReceiveSms("SM-pat-1", "+16045550100", "CONFIRM"))
+        inbound_sms.receive_sms(uow, inbound_sms.ReceiveSms("SM-sam-1", "+16045550111", "HELP"))
     yield World(
         create_app(container=container).test_client(), container, events, two, pat_at_two.appointment_id
     )

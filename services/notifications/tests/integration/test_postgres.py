@@ -26,7 +26,7 @@ from notifications.domain.model import Delivery, DeliveryKind, DeliveryStatus
 from notifications.entrypoints.cli import main
 from notifications.entrypoints.dispatcher import Dispatcher
 from notifications.entrypoints.handlers import HANDLERS
-from notifications.service_layer.services import DispatchPolicy
+from notifications.service_layer.dispatch import DispatchPolicy
 
 pytestmark = pytest.mark.integration
 

@@ -26,7 +26,7 @@ from notifications.entrypoints.api import create_app
 from notifications.entrypoints.cli import OPERATOR
 from notifications.entrypoints.dispatcher import Dispatcher
 from notifications.entrypoints.handlers import HANDLERS
-from notifications.service_layer import services
+from notifications.service_layer import reminder_policies
 
 MESSAGES = "/2010-04-01/Accounts/AC0123/Messages.json"
 STARTS_AT = datetime(2025, 3, 10, 16, 0, tzinfo=UTC)
@@ -110,8 +110,8 @@ def attempts(container: Container, delivery: Delivery) -> list[tuple[int, str, s
 
 def sms_only_reminders(container: Container, clinic_id: Any) -> None:
     with container.uow() as uow:
-        services.change_reminder_policy(
-            uow, OPERATOR, services.ChangeReminderPolicy(clinic_id, None, 24, True, None, None)
+        reminder_policies.change_reminder_policy(
+            uow, OPERATOR, reminder_policies.ChangeReminderPolicy(clinic_id, None, 24, True, None, None)
         )
 
 
@@ -208,8 +208,10 @@ def test_an_email_reminder_the_smtp_server_refuses_falls_back_to_an_sms_through_
     container = bootstrap(settings, clock=clock, verifier=issuer.verifier(), policy=policy)
     try:
         with container.uow() as uow:  # e-mail reminders only: any SMS now is the fallback
-            services.change_reminder_policy(
-                uow, OPERATOR, services.ChangeReminderPolicy(events.clinic_id, 48, None, True, None, None)
+            reminder_policies.change_reminder_policy(
+                uow,
+                OPERATOR,
+                reminder_policies.ChangeReminderPolicy(events.clinic_id, 48, None, True, None, None),
             )
         for event in [*events.catalogue(), events.booked()]:
             with container.uow() as uow:

@@ -34,7 +34,7 @@ from notifications.domain.model import AppointmentCopy, AppointmentFacts
 from notifications.entrypoints.api import create_app
 from notifications.entrypoints.cli import MIGRATIONS, OPERATOR
 from notifications.entrypoints.handlers import HANDLERS
-from notifications.service_layer import services
+from notifications.service_layer import reminder_policies
 
 pytestmark = pytest.mark.integration
 
@@ -116,8 +116,8 @@ def tenancy(
             HANDLERS[event.type](uow, event)
             uow.commit()
     with container.uow() as uow:
-        services.change_reminder_policy(
-            uow, OPERATOR, services.ChangeReminderPolicy(events.clinic_id, 72, 3, False, None, None)
+        reminder_policies.change_reminder_policy(
+            uow, OPERATOR, reminder_policies.ChangeReminderPolicy(events.clinic_id, 72, 3, False, None, None)
         )
         d1 = uow.repo.list_deliveries(offset=0, limit=1, clinic_id=events.clinic_id)[0][0].id
         d2 = uow.repo.list_deliveries(offset=0, limit=1, clinic_id=clinic2.clinic_id)[0][0].id

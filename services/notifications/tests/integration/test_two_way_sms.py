@@ -19,10 +19,11 @@ from notifications.adapters.twilio import TwilioSignature
 from notifications.bootstrap import Container, bootstrap
 from notifications.config import NotificationsSettings
 from notifications.domain.model import Channel, ConsentRecord, Delivery, DeliveryKind, DeliveryStatus
+from notifications.domain.reasons import CONFIRMED
 from notifications.entrypoints.api import create_app
 from notifications.entrypoints.dispatcher import Dispatcher
 from notifications.entrypoints.handlers import HANDLERS
-from notifications.service_layer import services
+from notifications.service_layer import inbound_sms
 
 INBOUND_URL = "https://notifications.example/sms/inbound"
 PATIENT_PHONE = "+16045550100"
@@ -119,7 +120,7 @@ def test_replying_c_confirms_the_next_appointment_and_tells_scheduling(
     sender.dispatch_due()
     with sms_container.uow() as uow:
         reminders = [d for d in uow.repo.deliveries_for_appointment(sooner) if d.is_reminder]
-    assert {(d.status, d.last_error) for d in reminders} == {(DeliveryStatus.SKIPPED, services.CONFIRMED)}
+    assert {(d.status, d.last_error) for d in reminders} == {(DeliveryStatus.SKIPPED, CONFIRMED)}
 
 
 def test_oui_from_a_french_speaking_patient_is_answered_in_french(
@@ -187,7 +188,7 @@ def test_start_after_stop_opts_back_in_at_once_with_an_express_consent_record_an
         assert uow.repo.contact(events.patient_id).sms_allowed  # type: ignore[union-attr]
     assert [(r.channel, r.kind.value, r.source) for r in records] == [
         (Channel.SMS, "withdrawn", "sms reply STOP"),
-        (Channel.SMS, "express", services.SMS_KEYWORD_START),
+        (Channel.SMS, "express", inbound_sms.SMS_KEYWORD_START),
     ]
     apply_sms(events.booked())
     clock.advance(seconds=300)

@@ -13,9 +13,10 @@ from flask.testing import FlaskClient
 from clinic_shared.testing.tokens import TestIssuer
 from notifications.bootstrap import Container
 from notifications.domain.model import DeliveryKind, DeliveryStatus
+from notifications.domain.reasons import EXPIRED
 from notifications.entrypoints.agenda import AgendaScheduler
 from notifications.entrypoints.dispatcher import Dispatcher
-from notifications.service_layer import services
+from notifications.service_layer.agenda import record_daily_agendas
 
 DAY = datetime(2025, 3, 10, 16, 0, tzinfo=UTC)  # 09:00 PDT on Monday, March 10
 AGENDA_DUE = datetime(2025, 3, 10, 13, 30, tzinfo=UTC)  # 06:30 PDT
@@ -78,10 +79,10 @@ def test_no_agenda_without_an_address_and_none_after_its_day(
     apply(*events.catalogue(phone=None), events.booked(starts_at=DAY))
     clock.set(AGENDA_DUE)
     with container.uow() as uow:
-        assert services.record_daily_agendas(uow) == 0
+        assert record_daily_agendas(uow) == 0
     set_address(client, issuer, events, "ida@demo.clinic")
     with container.uow() as uow:
-        assert services.record_daily_agendas(uow) == 1
+        assert record_daily_agendas(uow) == 1
     clock.set(datetime(2025, 3, 11, 7, 0, tzinfo=UTC))  # midnight PDT: the day is over, the worker was down
     sender = Dispatcher.from_container(container)
     transport.emails.clear()
@@ -89,7 +90,7 @@ def test_no_agenda_without_an_address_and_none_after_its_day(
     assert [e.to for e in transport.emails if e.to == "ida@demo.clinic"] == []
     with container.uow() as uow:
         (agenda,) = uow.repo.list_deliveries(offset=0, limit=10, kind=DeliveryKind.PRACTITIONER_AGENDA)[0]
-    assert (agenda.status, agenda.last_error) == (DeliveryStatus.SKIPPED, services.EXPIRED)
+    assert (agenda.status, agenda.last_error) == (DeliveryStatus.SKIPPED, EXPIRED)
 
 
 def test_only_admins_set_the_agenda_address_of_a_known_practitioner(

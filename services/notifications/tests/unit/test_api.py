@@ -15,7 +15,7 @@ from clinic_shared.testing.tokens import TestIssuer
 from notifications.bootstrap import Container
 from notifications.entrypoints.cli import OPERATOR
 from notifications.entrypoints.dispatcher import Dispatcher
-from notifications.service_layer import services
+from notifications.service_layer import reminder_policies
 
 PROBLEM = "application/problem+json"
 
@@ -27,8 +27,10 @@ def booked_three(
     """Three appointments for one patient (email only, no reminders), booked a minute apart; their ids."""
     apply(*events.catalogue(phone=None))
     with container.uow() as uow:
-        services.change_reminder_policy(
-            uow, OPERATOR, services.ChangeReminderPolicy(events.clinic_id, None, None, True, None, None)
+        reminder_policies.change_reminder_policy(
+            uow,
+            OPERATOR,
+            reminder_policies.ChangeReminderPolicy(events.clinic_id, None, None, True, None, None),
         )
     ids = []
     for day in (10, 11, 12):

@@ -15,8 +15,8 @@ from notifications.bootstrap import Container
 from notifications.domain.composition import compose_account_message
 from notifications.domain.errors import NoAddress
 from notifications.domain.model import Channel, Delivery, DeliveryKind, DeliveryStatus, email_deliverable
+from notifications.domain.reasons import UNDELIVERABLE
 from notifications.entrypoints.dispatcher import Dispatcher
-from notifications.service_layer import services
 
 
 def erased(events: Any) -> Any:
@@ -83,7 +83,7 @@ def test_messages_pending_when_the_patient_is_erased_are_skipped_with_the_reason
         d.channel: d for d in deliveries(container) if d.kind is DeliveryKind.BOOKING_CONFIRMATION
     }
     email = confirmations[Channel.EMAIL]
-    assert (email.status, email.last_error) == (DeliveryStatus.SKIPPED, services.UNDELIVERABLE)
+    assert (email.status, email.last_error) == (DeliveryStatus.SKIPPED, UNDELIVERABLE)
     assert confirmations[Channel.SMS].status is DeliveryStatus.SKIPPED  # no phone any more
 
 

@@ -13,8 +13,8 @@ from clinic_shared.events import EventContractError, new_event
 from notifications.adapters import orm
 from notifications.bootstrap import Container
 from notifications.domain.model import Channel, ClinicInfo, Contact, Delivery, DeliveryKind, DeliveryStatus
+from notifications.domain.reasons import NEVER_TOLD, SUPERSEDED
 from notifications.entrypoints.handlers import HANDLERS, SUBSCRIPTION
-from notifications.service_layer import services
 
 
 def deliveries(container: Container) -> list[Delivery]:
@@ -147,8 +147,8 @@ def test_a_booking_cancelled_before_its_confirmation_went_out_sends_nothing(
     ]
     reasons = {(d.kind.value, d.last_error) for d in deliveries(container)}
     assert reasons == {
-        ("booking_confirmation", services.SUPERSEDED),
-        ("cancellation", services.NEVER_TOLD),
+        ("booking_confirmation", SUPERSEDED),
+        ("cancellation", NEVER_TOLD),
     }
 
 

@@ -19,9 +19,10 @@ from notifications.adapters import orm
 from notifications.bootstrap import Container, bootstrap
 from notifications.config import NotificationsSettings
 from notifications.domain.model import Channel, Delivery, DeliveryKind, DeliveryStatus
+from notifications.domain.reasons import LINK_EXPIRED
 from notifications.entrypoints.dispatcher import Dispatcher
 from notifications.entrypoints.handlers import HANDLERS, SUBSCRIPTION
-from notifications.service_layer import services
+from notifications.service_layer import account_messages
 
 TOKEN = "Zm9yLXRoZS10ZXN0cy1vbmx5LW5vdC1hLXJlYWwtdG9rZW4"
 
@@ -76,7 +77,7 @@ def test_a_reset_link_is_e_mailed_at_once_to_the_account_and_only_once_per_reque
     event = reset_requested(clock, patient_id=events.patient_id)
     for _ in range(2):  # the same event redelivered
         with debounced.uow() as uow:
-            services.record_account_message(uow, _command(event))
+            account_messages.record_account_message(uow, _command(event))
     assert Dispatcher.from_container(debounced).dispatch_due() == 1, "no debounce: the link lapses"
     (email,) = transport.emails
     assert transport.sms == []
@@ -172,7 +173,7 @@ def test_a_link_that_expired_before_it_could_be_sent_is_skipped_and_redacted(
     assert sender.dispatch_due() == 0
     assert sender.last_report.skipped == 1
     (skipped,) = reset_deliveries(container)
-    assert (skipped.status, skipped.last_error) == (DeliveryStatus.SKIPPED, services.LINK_EXPIRED)
+    assert (skipped.status, skipped.last_error) == (DeliveryStatus.SKIPPED, LINK_EXPIRED)
     assert transport.emails == []
     assert TOKEN not in stored_text(container)
 
@@ -184,7 +185,7 @@ def test_a_request_heard_of_after_its_link_expired_is_recorded_as_skipped(
     clock.advance(minutes=31)  # the consumer was behind
     apply(event)
     (skipped,) = reset_deliveries(container)
-    assert (skipped.status, skipped.last_error) == (DeliveryStatus.SKIPPED, services.LINK_EXPIRED)
+    assert (skipped.status, skipped.last_error) == (DeliveryStatus.SKIPPED, LINK_EXPIRED)
     assert TOKEN not in stored_text(container)
 
 
@@ -226,9 +227,9 @@ def test_the_token_never_reaches_the_logs(
     assert TOKEN not in caplog.text
 
 
-def _command(event: Envelope) -> services.RecordAccountMessage:
+def _command(event: Envelope) -> account_messages.RecordAccountMessage:
     data = event.data
-    return services.RecordAccountMessage(
+    return account_messages.RecordAccountMessage(
         kind=DeliveryKind.PASSWORD_RESET,
         event_id=event.id,
         patient_id=data["patient_id"],

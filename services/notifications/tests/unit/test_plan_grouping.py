@@ -16,9 +16,10 @@ import pytest
 from clinic_shared.events import Envelope, new_event
 from notifications.bootstrap import Container
 from notifications.domain.model import DeliveryKind, DeliveryStatus
+from notifications.domain.reasons import CANCELLED, IN_PENDING_PLAN_MESSAGE, NEVER_TOLD, NO_SESSION_LEFT
 from notifications.entrypoints.dispatcher import Dispatcher
 from notifications.entrypoints.handlers import HANDLERS, SUBSCRIPTION
-from notifications.service_layer import services
+from notifications.service_layer import subject_messages
 
 # Mondays at 9:00 in Vancouver (PST until 2025-03-09, PDT after); the test clock starts 2025-03-03 09:00.
 STARTS = [
@@ -215,7 +216,7 @@ def test_shortening_a_plan_sends_one_message_naming_the_cut_sessions_and_none_pe
         assert kinds_for(container, session_id) == [("reminder", "email", "skipped")]
         with container.uow() as uow:
             (reminder,) = uow.repo.deliveries_for_appointment(session_id)
-            assert reminder.last_error == services.CANCELLED
+            assert reminder.last_error == CANCELLED
     for session_id in (first, second):
         assert kinds_for(container, session_id) == [("reminder", "email", "pending")]
     clock.set(datetime(2025, 3, 8, 17, 0, tzinfo=UTC))
@@ -282,8 +283,8 @@ def test_a_plan_booked_and_shortened_within_the_debounce_sends_only_the_shorter_
     with debounced.uow() as uow:
         shortenings = uow.repo.list_deliveries(offset=0, limit=50, kind=DeliveryKind.PLAN_SHORTENED)[0]
     assert sorted((d.channel.value, d.status.value, d.last_error) for d in shortenings) == [
-        ("email", "skipped", services.IN_PENDING_PLAN_MESSAGE),
-        ("sms", "skipped", services.IN_PENDING_PLAN_MESSAGE),
+        ("email", "skipped", IN_PENDING_PLAN_MESSAGE),
+        ("sms", "skipped", IN_PENDING_PLAN_MESSAGE),
     ]
 
 
@@ -301,10 +302,10 @@ def test_a_plan_booked_and_cancelled_within_the_debounce_sends_nothing(
         plan_messages = uow.repo.deliveries_for_appointment(plan.plan_id)
         reasons = sorted((d.kind.value, d.status.value, d.last_error) for d in plan_messages)
     assert reasons == [
-        ("plan_cancelled", "skipped", services.NEVER_TOLD),
-        ("plan_cancelled", "skipped", services.NEVER_TOLD),
-        ("plan_summary", "skipped", services.NO_SESSION_LEFT),
-        ("plan_summary", "skipped", services.NO_SESSION_LEFT),
+        ("plan_cancelled", "skipped", NEVER_TOLD),
+        ("plan_cancelled", "skipped", NEVER_TOLD),
+        ("plan_summary", "skipped", NO_SESSION_LEFT),
+        ("plan_summary", "skipped", NO_SESSION_LEFT),
     ]
 
 
@@ -364,9 +365,9 @@ def test_a_plan_message_recorded_before_sessions_carried_ids_still_goes_without_
     """Rows written by the previous version hold sessions as times only: they are sent as they are."""
     apply(*events.catalogue(phone=None))
     with container.uow() as uow:
-        services.record_message(
+        subject_messages.record_message(
             uow,
-            services.RecordMessage(
+            subject_messages.RecordMessage(
                 kind=DeliveryKind.PLAN_SUMMARY,
                 subject_id=uuid.uuid4(),
                 patient_id=events.patient_id,

@@ -16,8 +16,8 @@ from clinic_shared.testing.tokens import TestIssuer
 from notifications.adapters import orm
 from notifications.bootstrap import Container
 from notifications.domain.model import Channel, Delivery, DeliveryKind
+from notifications.domain.reasons import OPTED_OUT
 from notifications.entrypoints.dispatcher import Dispatcher
-from notifications.service_layer import services
 
 CHOICES = {"email": True, "sms": True, "language": None, "promotional": False}
 
@@ -85,7 +85,7 @@ def test_turning_sms_off_skips_pending_sms_records_consent_and_tells_other_servi
 
     Dispatcher.from_container(container).dispatch_due()
     assert transport.sms == []
-    assert confirmations(container)[Channel.SMS].last_error == services.OPTED_OUT
+    assert confirmations(container)[Channel.SMS].last_error == OPTED_OUT
     apply(events.patient_registered(updated=True))
     assert client.get(url(events), headers=patient).json["sms"] is False  # type: ignore[index]
 

@@ -14,10 +14,11 @@ from clinic_shared.testing.tokens import TestIssuer
 from notifications.bootstrap import Container, bootstrap
 from notifications.config import NotificationsSettings
 from notifications.domain.model import Channel, Delivery, DeliveryKind, DeliveryStatus
+from notifications.domain.reasons import CONFIRMED, STARTED
 from notifications.entrypoints.cli import OPERATOR
 from notifications.entrypoints.dispatcher import Dispatcher
 from notifications.entrypoints.handlers import HANDLERS
-from notifications.service_layer import services
+from notifications.service_layer import inbound_sms, reminder_policies
 
 STARTS_AT = datetime(2025, 3, 10, 16, 0, tzinfo=UTC)  # 09:00 in Vancouver (PDT)
 EMAIL_DUE = STARTS_AT - timedelta(hours=48)
@@ -145,7 +146,7 @@ def test_a_reminder_is_never_sent_once_the_appointment_has_started(
     assert booked.dispatch_due() == 0
     assert booked.last_report.skipped == 2
     assert (transport.emails, transport.sms) == ([], [])
-    assert {d.last_error for d in reminders(container)} == {services.STARTED}
+    assert {d.last_error for d in reminders(container)} == {STARTED}
 
 
 def test_no_reminder_for_an_appointment_the_patient_confirmed(
@@ -160,7 +161,7 @@ def test_no_reminder_for_an_appointment_the_patient_confirmed(
     clock.set(SMS_DUE)
     assert booked.dispatch_due() == 0
     assert [(d.status, d.last_error) for d in reminders(container)] == [
-        (DeliveryStatus.SKIPPED, services.CONFIRMED)
+        (DeliveryStatus.SKIPPED, CONFIRMED)
     ] * 2
     assert (transport.emails, transport.sms) == ([], [])
 
@@ -174,8 +175,8 @@ def test_a_confirmed_appointment_is_still_reminded_when_the_policy_says_so(
     transport: Any,
 ) -> None:
     with container.uow() as uow:
-        services.change_reminder_policy(
-            uow, OPERATOR, services.ChangeReminderPolicy(events.clinic_id, 48, 24, False, None, None)
+        reminder_policies.change_reminder_policy(
+            uow, OPERATOR, reminder_policies.ChangeReminderPolicy(events.clinic_id, 48, 24, False, None, None)
         )
     apply(events.confirmed())
     clock.set(SMS_DUE)
@@ -197,10 +198,10 @@ def test_the_clinic_policy_decides_hours_and_quiet_hours_for_the_next_booking(
 ) -> None:
     apply(*events.catalogue())
     with container.uow() as uow:
-        services.change_reminder_policy(
+        reminder_policies.change_reminder_policy(
             uow,
             OPERATOR,
-            services.ChangeReminderPolicy(
+            reminder_policies.ChangeReminderPolicy(
                 events.clinic_id,
                 None,
                 12,
@@ -333,7 +334,7 @@ def test_no_sms_fallback_for_a_patient_who_opted_out_of_sms(
     booked: Dispatcher, container: Container, clock: Any, transport: Any
 ) -> None:
     with container.uow() as uow:
-        services.receive_sms(uow, services.ReceiveSms("SMstop", "+16045550100", "STOP"))
+        inbound_sms.receive_sms(uow, inbound_sms.ReceiveSms("SMstop", "+16045550100", "STOP"))
     transport.failures.append(transport.permanent())
     clock.set(QUIET_HOURS_END)
     booked.dispatch_due()

@@ -15,9 +15,9 @@ from clinic_shared.testing.tokens import TestIssuer
 from notifications.bootstrap import Container, bootstrap
 from notifications.config import NotificationsSettings
 from notifications.domain.model import DeliveryStatus
+from notifications.domain.reasons import EXPIRED
 from notifications.entrypoints.dispatcher import Dispatcher
 from notifications.entrypoints.handlers import HANDLERS
-from notifications.service_layer import services
 
 SLOT = datetime(2025, 3, 4, 18, 0, tzinfo=UTC)  # 10:00 in Vancouver (PST)
 
@@ -53,7 +53,7 @@ def test_an_offer_is_not_sent_once_it_has_lapsed(
         kinds = {
             (d.status, d.last_error) for d in uow.repo.deliveries_for_appointment(offered.data["offer_id"])
         }
-    assert kinds == {(DeliveryStatus.SKIPPED, services.EXPIRED)}
+    assert kinds == {(DeliveryStatus.SKIPPED, EXPIRED)}
 
 
 def test_an_offer_is_written_in_french_for_a_french_speaking_patient(

@@ -94,7 +94,8 @@ def require_roles(*roles: str) -> Callable[[F], F]:
             return view(*args, **kwargs)
 
         apidoc = dict(getattr(view, "_apidoc", {}))  # wraps shares the view's dict; this one is new
-        apidoc["manual_doc"] = {**apidoc.get("manual_doc", {}), ROLES_EXTENSION: list(roles)}
+        # Sorted: roles given from a frozenset document the same in every run.
+        apidoc["manual_doc"] = {**apidoc.get("manual_doc", {}), ROLES_EXTENSION: sorted(roles)}
         wrapper.__dict__["_apidoc"] = apidoc
         return wrapper  # type: ignore[return-value]
 

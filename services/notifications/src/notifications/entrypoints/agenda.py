@@ -1,6 +1,6 @@
 """The agenda loop, in the worker beside the dispatcher: records practitioners' daily agendas when due.
 
-Each pass is ``services.record_daily_agendas`` in one unit of work; the unique key makes passes idempotent,
+Each pass is ``agenda.record_daily_agendas`` in one unit of work; the unique key makes passes idempotent,
 so running it every minute (or in several workers) records each agenda once. Database outages are waited
 out with backoff.
 """
@@ -15,7 +15,7 @@ from datetime import time
 from sqlalchemy.exc import SQLAlchemyError
 
 from clinic_shared.messaging.connection import Backoff
-from notifications.service_layer import services
+from notifications.service_layer import agenda
 from notifications.service_layer.unit_of_work import NotificationsUnitOfWork
 
 log = logging.getLogger(__name__)
@@ -40,7 +40,7 @@ class AgendaScheduler:
 
     def record_due(self) -> int:
         with self._uow_factory() as uow:
-            recorded = services.record_daily_agendas(uow, self._agenda_time)
+            recorded = agenda.record_daily_agendas(uow, self._agenda_time)
         if recorded and self._on_recorded is not None:
             self._on_recorded()
         return recorded

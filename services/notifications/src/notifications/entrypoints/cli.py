@@ -15,7 +15,7 @@ from clinic_shared.migrations import upgrade
 from clinic_shared.tokens import Principal
 from notifications.bootstrap import bootstrap
 from notifications.config import NotificationsSettings
-from notifications.service_layer import services
+from notifications.service_layer import reminder_policies
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "adapters" / "migrations"
 # Whoever runs this command holds the deployment's database credentials: an organisation-wide admin.
@@ -70,10 +70,10 @@ def seed_demo() -> None:
         with c.uow() as uow:
             seeded = uow.repo.reminder_policy(demo.CLINIC_ID) is not None
             if not seeded:
-                services.change_reminder_policy(
+                reminder_policies.change_reminder_policy(
                     uow,
                     OPERATOR,
-                    services.ChangeReminderPolicy(
+                    reminder_policies.ChangeReminderPolicy(
                         clinic_id=demo.CLINIC_ID,
                         email_hours_before=24,
                         sms_hours_before=2,

@@ -1,7 +1,7 @@
 """The dispatcher loop: sends due deliveries, in the worker beside the consumer and the outbox relay.
 
 Each pass claims a batch (committed before any transport is called), sends each message and records its
-outcome; see ``services.dispatch_due``. Between passes it sleeps ``poll_interval`` unless woken (the worker
+outcome; see ``dispatch.dispatch_due``. Between passes it sleeps ``poll_interval`` unless woken (the worker
 wakes it when the consumer has recorded new deliveries). Database outages are waited out with backoff.
 Several dispatchers may run at once: on PostgreSQL they claim disjoint rows (FOR UPDATE SKIP LOCKED).
 """
@@ -17,8 +17,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from clinic_shared.messaging.connection import Backoff
 from notifications.bootstrap import Container
-from notifications.service_layer import services
-from notifications.service_layer.services import DispatchPolicy, DispatchReport, Transports
+from notifications.service_layer import dispatch
+from notifications.service_layer.dispatch import DispatchPolicy, DispatchReport, Transports
 from notifications.service_layer.unit_of_work import NotificationsUnitOfWork
 
 log = logging.getLogger(__name__)
@@ -67,7 +67,7 @@ class Dispatcher:
 
         The full report (retrying, failed, skipped, deferred) is kept in ``last_report``.
         """
-        self.last_report = services.dispatch_due(
+        self.last_report = dispatch.dispatch_due(
             self._uow_factory, self._transports, self._policy, limit or self._batch_size
         )
         return self.last_report.sent

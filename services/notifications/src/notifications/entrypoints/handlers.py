@@ -13,7 +13,13 @@ from clinic_shared.events import Envelope, EventContractError
 from clinic_shared.messaging.outbox import exchange_for
 from clinic_shared.messaging.topology import Subscription
 from notifications.domain.model import AppointmentFacts, DeliveryKind
-from notifications.service_layer import services
+from notifications.service_layer import (
+    account_messages,
+    appointment_notices,
+    plan_messages,
+    reference_copies,
+    subject_messages,
+)
 from notifications.service_layer.unit_of_work import NotificationsUnitOfWork
 
 CONSUMER = "notifications"
@@ -23,9 +29,9 @@ Handler = Callable[[NotificationsUnitOfWork, Envelope], None]
 
 def update_contact(uow: NotificationsUnitOfWork, event: Envelope) -> None:
     data = event.data
-    services.upsert_contact(
+    reference_copies.upsert_contact(
         uow,
-        services.UpsertContact(
+        reference_copies.UpsertContact(
             patient_id=data["patient_id"],
             first_name=data["first_name"],
             email=data["email"],
@@ -38,9 +44,9 @@ def update_contact(uow: NotificationsUnitOfWork, event: Envelope) -> None:
 
 def update_clinic(uow: NotificationsUnitOfWork, event: Envelope) -> None:
     data = event.data
-    services.upsert_clinic(
+    reference_copies.upsert_clinic(
         uow,
-        services.UpsertClinic(
+        reference_copies.UpsertClinic(
             clinic_id=data["clinic_id"],
             name=data["name"],
             timezone=data["timezone"],
@@ -54,9 +60,9 @@ def update_clinic(uow: NotificationsUnitOfWork, event: Envelope) -> None:
 
 def update_practitioner(uow: NotificationsUnitOfWork, event: Envelope) -> None:
     data = event.data
-    services.upsert_practitioner(
+    reference_copies.upsert_practitioner(
         uow,
-        services.UpsertPractitioner(
+        reference_copies.UpsertPractitioner(
             practitioner_id=data["practitioner_id"],
             display_name=data["display_name"],
             as_of=event.occurred_at,
@@ -67,18 +73,18 @@ def update_practitioner(uow: NotificationsUnitOfWork, event: Envelope) -> None:
 
 def update_treatment_type(uow: NotificationsUnitOfWork, event: Envelope) -> None:
     data = event.data
-    services.upsert_treatment_type(
+    reference_copies.upsert_treatment_type(
         uow,
-        services.UpsertTreatmentType(
+        reference_copies.UpsertTreatmentType(
             treatment_type_id=data["treatment_type_id"], name=data["name"], as_of=event.occurred_at
         ),
     )
 
 
 def record_booking_confirmation(uow: NotificationsUnitOfWork, event: Envelope) -> None:
-    services.record_appointment_notices(
+    appointment_notices.record_appointment_notices(
         uow,
-        services.RecordAppointmentNotices(
+        appointment_notices.RecordAppointmentNotices(
             kind=DeliveryKind.BOOKING_CONFIRMATION,
             facts=_facts(event),
             event_id=event.id,
@@ -88,9 +94,9 @@ def record_booking_confirmation(uow: NotificationsUnitOfWork, event: Envelope) -
 
 
 def record_cancellation(uow: NotificationsUnitOfWork, event: Envelope) -> None:
-    services.record_appointment_notices(
+    appointment_notices.record_appointment_notices(
         uow,
-        services.RecordAppointmentNotices(
+        appointment_notices.RecordAppointmentNotices(
             kind=DeliveryKind.CANCELLATION,
             facts=_facts(event),
             event_id=event.id,
@@ -106,8 +112,9 @@ def record_reschedule(uow: NotificationsUnitOfWork, event: Envelope) -> None:
 
 
 def record_confirmation(uow: NotificationsUnitOfWork, event: Envelope) -> None:
-    services.record_confirmation(
-        uow, services.RecordConfirmation(facts=_facts(event), confirmed_at=event.data["confirmed_at"])
+    appointment_notices.record_confirmation(
+        uow,
+        appointment_notices.RecordConfirmation(facts=_facts(event), confirmed_at=event.data["confirmed_at"]),
     )
 
 
@@ -126,24 +133,27 @@ def record_waitlist_offer(uow: NotificationsUnitOfWork, event: Envelope) -> None
         )
     except ValueError as exc:
         raise EventContractError(f"{event.type}: {exc}") from None
-    services.record_waitlist_offer(
-        uow, services.RecordWaitlistOffer(facts=facts, expires_at=data["expires_at"], event_id=event.id)
+    appointment_notices.record_waitlist_offer(
+        uow,
+        appointment_notices.RecordWaitlistOffer(
+            facts=facts, expires_at=data["expires_at"], event_id=event.id
+        ),
     )
 
 
 def record_plan_summary(uow: NotificationsUnitOfWork, event: Envelope) -> None:
-    services.record_plan_summary(
+    plan_messages.record_plan_summary(
         uow,
-        services.RecordPlanSummary(
+        plan_messages.RecordPlanSummary(
             plan=_plan(event), sessions=_sessions(event.data["sessions"]), event_id=event.id
         ),
     )
 
 
 def record_plan_extension(uow: NotificationsUnitOfWork, event: Envelope) -> None:
-    services.record_plan_extension(
+    plan_messages.record_plan_extension(
         uow,
-        services.RecordPlanExtension(
+        plan_messages.RecordPlanExtension(
             plan=_plan(event),
             total_sessions=event.data["total_sessions"],
             added=_sessions(event.data["added_sessions"]),
@@ -153,9 +163,9 @@ def record_plan_extension(uow: NotificationsUnitOfWork, event: Envelope) -> None
 
 
 def record_plan_cancellation(uow: NotificationsUnitOfWork, event: Envelope) -> None:
-    services.record_plan_cancellation(
+    plan_messages.record_plan_cancellation(
         uow,
-        services.RecordPlanCancellation(
+        plan_messages.RecordPlanCancellation(
             plan=_plan(event),
             cancelled_appointment_ids=event.data["cancelled_appointment_ids"],
             event_id=event.id,
@@ -165,9 +175,9 @@ def record_plan_cancellation(uow: NotificationsUnitOfWork, event: Envelope) -> N
 
 def record_plan_shortening(uow: NotificationsUnitOfWork, event: Envelope) -> None:
     data = event.data
-    services.record_plan_shortening(
+    plan_messages.record_plan_shortening(
         uow,
-        services.RecordPlanShortening(
+        plan_messages.RecordPlanShortening(
             plan=_plan(event),
             total_sessions=data["total_sessions"],
             previous_total_sessions=data["previous_total_sessions"],
@@ -177,9 +187,9 @@ def record_plan_shortening(uow: NotificationsUnitOfWork, event: Envelope) -> Non
     )
 
 
-def _plan(event: Envelope) -> services.PlanFacts:
+def _plan(event: Envelope) -> plan_messages.PlanFacts:
     data = event.data
-    return services.PlanFacts(
+    return plan_messages.PlanFacts(
         plan_id=data["plan_id"],
         patient_id=data["patient_id"],
         clinic_id=data["clinic_id"],
@@ -188,15 +198,15 @@ def _plan(event: Envelope) -> services.PlanFacts:
     )
 
 
-def _sessions(sessions: list[Mapping[str, Any]]) -> list[services.PlanSession]:
-    return [services.PlanSession(s["appointment_id"], s["starts_at"], s["ends_at"]) for s in sessions]
+def _sessions(sessions: list[Mapping[str, Any]]) -> list[plan_messages.PlanSession]:
+    return [plan_messages.PlanSession(s["appointment_id"], s["starts_at"], s["ends_at"]) for s in sessions]
 
 
 def record_credit_note(uow: NotificationsUnitOfWork, event: Envelope) -> None:
     data = event.data
-    services.record_credit_note(
+    subject_messages.record_credit_note(
         uow,
-        services.RecordCreditNote(
+        subject_messages.RecordCreditNote(
             credit_note_id=data["credit_note_id"],
             number=data["number"],
             invoice_id=data["invoice_id"],
@@ -212,9 +222,9 @@ def record_credit_note(uow: NotificationsUnitOfWork, event: Envelope) -> None:
 
 def record_invoice_issued(uow: NotificationsUnitOfWork, event: Envelope) -> None:
     data = event.data
-    services.record_message(
+    subject_messages.record_message(
         uow,
-        services.RecordMessage(
+        subject_messages.RecordMessage(
             kind=DeliveryKind.INVOICE_ISSUED,
             subject_id=data["invoice_id"],
             patient_id=data["patient_id"],
@@ -237,9 +247,9 @@ def record_invoice_issued(uow: NotificationsUnitOfWork, event: Envelope) -> None
 
 def record_payment_receipt(uow: NotificationsUnitOfWork, event: Envelope) -> None:
     data = event.data
-    services.record_message(
+    subject_messages.record_message(
         uow,
-        services.RecordMessage(
+        subject_messages.RecordMessage(
             kind=DeliveryKind.PAYMENT_RECEIPT,
             subject_id=data["payment_id"],
             patient_id=data["patient_id"],
@@ -264,9 +274,9 @@ def record_sign_up_account_exists(uow: NotificationsUnitOfWork, event: Envelope)
 
 def _record_account_message(uow: NotificationsUnitOfWork, event: Envelope, kind: DeliveryKind) -> None:
     data = event.data
-    services.record_account_message(
+    account_messages.record_account_message(
         uow,
-        services.RecordAccountMessage(
+        account_messages.RecordAccountMessage(
             kind=kind,
             event_id=event.id,
             # A sign-up has no patient yet.
@@ -282,8 +292,8 @@ def _record_account_message(uow: NotificationsUnitOfWork, event: Envelope, kind:
 
 
 def _record(uow: NotificationsUnitOfWork, event: Envelope, kind: DeliveryKind) -> None:
-    services.record_appointment_notices(
-        uow, services.RecordAppointmentNotices(kind=kind, facts=_facts(event), event_id=event.id)
+    appointment_notices.record_appointment_notices(
+        uow, appointment_notices.RecordAppointmentNotices(kind=kind, facts=_facts(event), event_id=event.id)
     )
 
 

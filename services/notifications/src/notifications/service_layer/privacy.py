@@ -11,7 +11,8 @@ from datetime import datetime
 from clinic_shared.tokens import Principal
 from notifications.domain.errors import NotFound
 from notifications.domain.model import AppointmentCopy, ConsentRecord, Contact, InboundSms
-from notifications.service_layer.services import LoggedDelivery, _patient_known_to, _with_attempts, acts_in
+from notifications.service_layer.queries import LoggedDelivery, with_attempts
+from notifications.service_layer.tenancy import acts_in, patient_known_to
 from notifications.service_layer.unit_of_work import NotificationsUnitOfWork
 
 # Staff who may export a patient's data (front desk may not: an export is the patient's, or an admin's
@@ -44,7 +45,7 @@ def export_patient(uow: NotificationsUnitOfWork, actor: Principal, patient_id: u
     if not own:
         if not actor.has_any(EXPORTERS):
             raise NotFound(NOT_FOUND, field="patient_id")
-        if not (actor.organisation_wide or _patient_known_to(uow, actor, patient_id)):
+        if not (actor.organisation_wide or patient_known_to(uow, actor, patient_id)):
             raise NotFound(NOT_FOUND, field="patient_id")
     whole = own or actor.organisation_wide
     contact = uow.repo.contact(patient_id)
@@ -64,7 +65,7 @@ def export_patient(uow: NotificationsUnitOfWork, actor: Principal, patient_id: u
         exported_at=uow.clock.now(),
         contact=contact,
         consents=consents,
-        deliveries=_with_attempts(uow, deliveries),
+        deliveries=with_attempts(uow, deliveries),
         appointments=appointments,
         inbound_sms=texts,
     )

@@ -11,7 +11,7 @@ from clinic_shared.web.request_limits import Blueprint
 from notifications.domain.reminders import ReminderPolicy
 from notifications.entrypoints.api import schemas
 from notifications.entrypoints.api.context import container
-from notifications.service_layer import services
+from notifications.service_layer import reminder_policies
 
 blp = Blueprint("clinics", __name__, url_prefix="/clinics", description="Clinics' reminder policies")
 
@@ -19,10 +19,10 @@ blp = Blueprint("clinics", __name__, url_prefix="/clinics", description="Clinics
 @blp.route("/<uuid:clinic_id>/reminder-policy", methods=["GET"])
 @blp.response(200, schemas.ReminderPolicySchema)
 @blp.alt_response(404, description="Another clinic than the caller's (organisation-wide staff: any clinic)")
-@require_roles(*services.POLICY_EDITORS)
+@require_roles(*reminder_policies.POLICY_EDITORS)
 def get_reminder_policy(clinic_id: uuid.UUID) -> ReminderPolicy:
     with container().uow() as uow:
-        return services.get_reminder_policy(uow, current_principal(), clinic_id)
+        return reminder_policies.get_reminder_policy(uow, current_principal(), clinic_id)
 
 
 @blp.route("/<uuid:clinic_id>/reminder-policy", methods=["PUT"])
@@ -30,9 +30,9 @@ def get_reminder_policy(clinic_id: uuid.UUID) -> ReminderPolicy:
 @blp.response(200, schemas.ReminderPolicySchema)
 @blp.alt_response(404, description="Another clinic than the caller's (organisation-wide staff: any clinic)")
 @blp.alt_response(422, description="A policy that cannot work (fields named)")
-@require_roles(*services.POLICY_EDITORS)
+@require_roles(*reminder_policies.POLICY_EDITORS)
 def put_reminder_policy(body: dict[str, Any], clinic_id: uuid.UUID) -> ReminderPolicy:
     with container().uow() as uow:
-        return services.change_reminder_policy(
-            uow, current_principal(), services.ChangeReminderPolicy(clinic_id=clinic_id, **body)
+        return reminder_policies.change_reminder_policy(
+            uow, current_principal(), reminder_policies.ChangeReminderPolicy(clinic_id=clinic_id, **body)
         )

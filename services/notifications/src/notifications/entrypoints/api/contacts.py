@@ -13,7 +13,7 @@ from clinic_shared.web.request_limits import Blueprint
 from notifications.domain.model import Contact
 from notifications.entrypoints.api import schemas
 from notifications.entrypoints.api.context import container
-from notifications.service_layer import privacy, services
+from notifications.service_layer import preferences, privacy, queries
 
 blp = Blueprint("contacts", __name__, url_prefix="/contacts", description="Contact details used for messages")
 
@@ -23,7 +23,7 @@ blp = Blueprint("contacts", __name__, url_prefix="/contacts", description="Conta
 @blp.alt_response(404, description="Unknown patient, or another patient's details")
 def get_contact(patient_id: uuid.UUID) -> Contact:
     with container().uow() as uow:
-        return services.get_contact(uow, current_principal(), patient_id)
+        return queries.get_contact(uow, current_principal(), patient_id)
 
 
 @blp.route("/<uuid:patient_id>/export", methods=["GET"])
@@ -44,9 +44,9 @@ def export_patient(patient_id: uuid.UUID) -> privacy.PatientExport:
 @blp.route("/<uuid:patient_id>/preferences", methods=["GET"])
 @blp.response(200, schemas.PreferencesSchema)
 @blp.alt_response(404, description="Unknown patient, or another patient's preferences")
-def get_preferences(patient_id: uuid.UUID) -> services.Preferences:
+def get_preferences(patient_id: uuid.UUID) -> preferences.Preferences:
     with container().uow() as uow:
-        return services.get_preferences(uow, current_principal(), patient_id)
+        return preferences.get_preferences(uow, current_principal(), patient_id)
 
 
 @blp.route("/<uuid:patient_id>/preferences", methods=["PUT"])
@@ -60,10 +60,10 @@ def get_preferences(patient_id: uuid.UUID) -> services.Preferences:
 )
 @blp.alt_response(404, description="Unknown patient, or another patient's preferences")
 @blp.alt_response(409, description="A language chosen before the contact details arrived (field language)")
-def put_preferences(body: dict[str, Any], patient_id: uuid.UUID) -> services.Preferences | Response:
+def put_preferences(body: dict[str, Any], patient_id: uuid.UUID) -> preferences.Preferences | Response:
     """Channels, language and promotional consent; every consent change is kept on record."""
     with container().uow() as uow:
-        chosen = services.change_preferences(
-            uow, current_principal(), services.ChangePreferences(patient_id=patient_id, **body)
+        chosen = preferences.change_preferences(
+            uow, current_principal(), preferences.ChangePreferences(patient_id=patient_id, **body)
         )
     return Response(status=202) if chosen is None else chosen

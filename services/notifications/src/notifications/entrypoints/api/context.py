@@ -6,7 +6,7 @@ from flask import current_app
 from flask_smorest.pagination import PaginationParameters
 
 from notifications.bootstrap import Container
-from notifications.service_layer.services import Page
+from notifications.service_layer.queries import Page
 
 CONTAINER_KEY = "notifications.container"
 

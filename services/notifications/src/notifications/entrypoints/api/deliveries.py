@@ -13,7 +13,7 @@ from clinic_shared.web.auth import current_principal, require_roles
 from clinic_shared.web.request_limits import Blueprint
 from notifications.entrypoints.api import schemas
 from notifications.entrypoints.api.context import container, page_of
-from notifications.service_layer import services
+from notifications.service_layer import queries
 
 blp = Blueprint("deliveries", __name__, url_prefix="/deliveries", description="The delivery log")
 
@@ -23,12 +23,12 @@ blp = Blueprint("deliveries", __name__, url_prefix="/deliveries", description="T
 @blp.response(200, schemas.DeliverySchema(many=True))
 @blp.alt_response(404, description="clinic_id names another clinic than the caller's")
 @blp.paginate()
-@require_roles(*services.STAFF_READERS)
+@require_roles(*queries.STAFF_READERS)
 def list_deliveries(
     query: dict[str, Any], pagination_parameters: PaginationParameters
-) -> Sequence[services.LoggedDelivery]:
+) -> Sequence[queries.LoggedDelivery]:
     with container().uow() as uow:
-        items, pagination_parameters.item_count = services.list_deliveries(
+        items, pagination_parameters.item_count = queries.list_deliveries(
             uow, current_principal(), page_of(pagination_parameters), **query
         )
         return items
@@ -37,7 +37,7 @@ def list_deliveries(
 @blp.route("/<uuid:delivery_id>", methods=["GET"])
 @blp.response(200, schemas.DeliverySchema)
 @blp.alt_response(404, description="No such delivery, or another clinic's")
-@require_roles(*services.STAFF_READERS)
-def get_delivery(delivery_id: uuid.UUID) -> services.LoggedDelivery:
+@require_roles(*queries.STAFF_READERS)
+def get_delivery(delivery_id: uuid.UUID) -> queries.LoggedDelivery:
     with container().uow() as uow:
-        return services.get_delivery(uow, current_principal(), delivery_id)
+        return queries.get_delivery(uow, current_principal(), delivery_id)

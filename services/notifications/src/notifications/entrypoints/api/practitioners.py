@@ -10,7 +10,7 @@ from clinic_shared.web.request_limits import Blueprint
 from notifications.domain.model import PractitionerInfo
 from notifications.entrypoints.api import schemas
 from notifications.entrypoints.api.context import container
-from notifications.service_layer import services
+from notifications.service_layer import agenda
 
 blp = Blueprint("practitioners", __name__, url_prefix="/practitioners", description="Daily agenda e-mails")
 
@@ -22,8 +22,8 @@ blp = Blueprint("practitioners", __name__, url_prefix="/practitioners", descript
 @require_roles("admin")
 def put_agenda_address(body: dict[str, Any], practitioner_id: uuid.UUID) -> PractitionerInfo:
     with container().uow() as uow:
-        return services.set_agenda_address(
+        return agenda.set_agenda_address(
             uow,
             current_principal(),
-            services.SetAgendaAddress(practitioner_id=practitioner_id, email=body["email"]),
+            agenda.SetAgendaAddress(practitioner_id=practitioner_id, email=body["email"]),
         )

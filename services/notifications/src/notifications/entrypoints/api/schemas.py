@@ -9,8 +9,9 @@ from marshmallow import EXCLUDE, Schema, fields, validate
 from notifications.domain.composition import LANGUAGES
 from notifications.domain.model import AttemptOutcome, Channel, DeliveryKind, DeliveryStatus
 from notifications.domain.reminders import MAX_HOURS_BEFORE, ReminderPolicy
+from notifications.service_layer.preferences import Preferences
 from notifications.service_layer.privacy import PatientExport
-from notifications.service_layer.services import LoggedDelivery, Preferences
+from notifications.service_layer.queries import LoggedDelivery
 
 
 class DeliveryQuery(Schema):

@@ -15,7 +15,7 @@ from clinic_shared.web.request_limits import Blueprint, checked_before_parsing
 from notifications.domain.errors import NotFound
 from notifications.entrypoints.api import schemas
 from notifications.entrypoints.api.context import container
-from notifications.service_layer import services
+from notifications.service_layer import dispatch, inbound_sms
 
 SIGNATURE = "X-Twilio-Signature"
 # The provider's callbacks are a few hundred bytes; nothing larger is read from a public endpoint.
@@ -47,9 +47,9 @@ def _signed_by_provider() -> None:
 @public
 def status_callback(token: dict[str, Any], form: dict[str, Any], delivery_id: uuid.UUID) -> Response:
     with container().uow() as uow:
-        services.record_provider_status(
+        dispatch.record_provider_status(
             uow,
-            services.RecordProviderStatus(
+            dispatch.RecordProviderStatus(
                 delivery_id=delivery_id,
                 provider_message_id=form["message_sid"],
                 status=form["message_status"],
@@ -66,9 +66,11 @@ def status_callback(token: dict[str, Any], form: dict[str, Any], delivery_id: uu
 @public
 def inbound(form: dict[str, Any]) -> Response:
     with container().uow() as uow:
-        reply = services.receive_sms(
+        reply = inbound_sms.receive_sms(
             uow,
-            services.ReceiveSms(message_sid=form["message_sid"], from_phone=form["from_"], body=form["body"]),
+            inbound_sms.ReceiveSms(
+                message_sid=form["message_sid"], from_phone=form["from_"], body=form["body"]
+            ),
         )
     return Response(twiml(reply), status=200, content_type="application/xml")
 
