@@ -17,6 +17,7 @@ import hashlib
 import logging
 import secrets
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -31,6 +32,7 @@ from scheduling.domain.auth import (
     RefreshToken,
     SignInLimits,
     SignUpRequest,
+    TooManyAttempts,
 )
 from scheduling.domain.calendar import token_digest
 from scheduling.domain.errors import Conflict, InvalidCredentials, NotFound, RuleViolation
@@ -121,23 +123,26 @@ class SignInGuard:
     def admit_reset(self, email: str, address: str) -> bool:
         """Count a reset request: refuse it (``TooManyAttempts``) when ``address`` asked too often; else
         whether a link may be e-mailed to ``email`` (not beyond a few per window: no inbox is flooded)."""
-        window = self.limits.window
-        requests = self._counters.hit(_key("reset-address", address), window)
-        refusal = self.limits.resets_refusal(requests.count, requests.resets_in)
-        if refusal:
-            raise refusal
-        links = self._counters.hit(_key("reset-email", email), window)
-        return links.count <= self.limits.max_resets_per_email
+        return self._admit_mail("reset", email, address, self.limits.resets_refusal)
 
     def admit_sign_up(self, email: str, address: str) -> bool:
         """Count a sign-up: refuse it (``TooManyAttempts``) when ``address`` signed up too often; else
         whether an e-mail may go to ``email`` (as many per window as reset links: no inbox is flooded)."""
+        return self._admit_mail("sign-up", email, address, self.limits.sign_ups_refusal)
+
+    def _admit_mail(
+        self,
+        kind: str,
+        email: str,
+        address: str,
+        refusal_for: Callable[[int, timedelta], TooManyAttempts | None],
+    ) -> bool:
         window = self.limits.window
-        requests = self._counters.hit(_key("sign-up-address", address), window)
-        refusal = self.limits.sign_ups_refusal(requests.count, requests.resets_in)
+        requests = self._counters.hit(_key(f"{kind}-address", address), window)
+        refusal = refusal_for(requests.count, requests.resets_in)
         if refusal:
             raise refusal
-        messages = self._counters.hit(_key("sign-up-email", email), window)
+        messages = self._counters.hit(_key(f"{kind}-email", email), window)
         return messages.count <= self.limits.max_resets_per_email
 
     def unlock(self, email: str) -> None:
