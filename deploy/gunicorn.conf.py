@@ -5,6 +5,8 @@ status only (no query strings, no bodies), so no patient data reaches the logs.
 """
 
 import os
+import shutil
+import tempfile
 
 import gunicorn.http.wsgi
 
@@ -24,3 +26,26 @@ access_log_format = (
 
 # Name no server software in the Server header (its name and version help only an attacker).
 gunicorn.http.wsgi.SERVER = "ims-clinic"
+
+# Prometheus counts of every worker of this server in one directory, summed at each scrape
+# (clinic_shared.web.metrics): one directory per server (the master's pid), removed when it stops.
+METRICS_DIR = os.environ.setdefault(
+    "PROMETHEUS_MULTIPROC_DIR", os.path.join(tempfile.gettempdir(), f"ims-metrics-{os.getpid()}")
+)
+
+
+def on_starting(server: object) -> None:
+    shutil.rmtree(METRICS_DIR, ignore_errors=True)  # a restart does not add up old counts
+    os.makedirs(METRICS_DIR, exist_ok=True)
+
+
+def on_exit(server: object) -> None:
+    shutil.rmtree(METRICS_DIR, ignore_errors=True)
+
+
+def child_exit(server: object, worker: object) -> None:
+    try:
+        from prometheus_client import multiprocess
+    except ImportError:  # an app without metrics (the web front)
+        return
+    multiprocess.mark_process_dead(worker.pid)  # type: ignore[attr-defined]

@@ -35,6 +35,7 @@ ALLOWED_ENDPOINTS = {
     "docs.swagger_start": "the API docs' script",
     "health.healthz": "liveness probe, public",
     "health.readyz": "readiness probe, public",
+    "metrics": "request counts per route and the outbox backlog; no ids, no patient data",
     # Public: the signed, expiring link itself is the credential (no token, so no clinic to check); a
     # staff member gets a link only through POST .../document-link, which checks the clinic.
     "documents.document_by_link": "a signed document link, public by design",

@@ -55,6 +55,7 @@ PUBLIC = {
     "docs.swagger_start",  # Swagger UI's start script
     "health.healthz",  # liveness
     "health.readyz",  # readiness (database and broker reachable)
+    "metrics",  # request counts per route and the outbox backlog; no ids, no patient data
 }
 # Public but authenticated by the SMS provider's signature (inbound) or a per-delivery token (status):
 # without a valid one they must not be 2xx either, whoever the bearer token says the caller is.

@@ -11,6 +11,7 @@ from apispec import BasePlugin
 from flask import Flask, Response, request
 from flask_smorest import Api
 from flask_smorest.pagination import PaginationMetadataSchema
+from prometheus_client.registry import Collector
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from clinic_shared.tokens import TokenVerifier
@@ -18,6 +19,7 @@ from clinic_shared.uow import current_correlation_id
 from clinic_shared.web.auth import ROLES_EXTENSION, install_authentication
 from clinic_shared.web.docs import docs_blueprint
 from clinic_shared.web.health import Check, health_blueprint
+from clinic_shared.web.metrics import install_metrics
 from clinic_shared.web.problems import PROBLEM_MEDIA_TYPE, ProblemSchema, register_problem_handlers
 from clinic_shared.web.request_limits import MAX_BODY_BYTES
 
@@ -124,12 +126,14 @@ def create_service_app(
     readiness: Mapping[str, Check],
     public_endpoints: set[str] | None = None,
     trusted_proxy_hops: int = 0,
+    metrics: list[Collector] | None = None,
 ) -> tuple[Flask, Api]:
     """A Flask app with the OpenAPI spec, problem errors, bearer auth, health and docs wired in.
 
     ``trusted_proxy_hops``: how many proxies in front append ``X-Forwarded-For``/``-Proto``; the client
     address (``request.remote_addr``, which sign-in throttling counts) is then the one the outermost of them
     saw. With 0 the forwarding headers are ignored: a client could otherwise pick any address.
+    ``metrics``: collectors ``GET /metrics`` serves besides the request counts (e.g. the outbox's backlog).
     """
     app = Flask(import_name)
     if trusted_proxy_hops > 0:
@@ -155,6 +159,7 @@ def create_service_app(
     )
     app.register_blueprint(health_blueprint(readiness))
     app.register_blueprint(docs_blueprint(title))
+    install_metrics(app, title.lower(), metrics)
     install_authentication(app, verifier, PUBLIC_ENDPOINTS | (public_endpoints or set()))
 
     @app.before_request

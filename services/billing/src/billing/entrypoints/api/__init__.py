@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
+from billing.adapters import orm
 from billing.bootstrap import Container, bootstrap
 from billing.config import BillingSettings
 from billing.domain.errors import Conflict, NotFound, RuleViolation
@@ -23,6 +24,7 @@ from billing.service_layer.ports import DocumentLinkExpired, DocumentLinksDisabl
 from clinic_shared.logging import configure_logging
 from clinic_shared.web.app import create_service_app
 from clinic_shared.web.health import broker_check, database_check
+from clinic_shared.web.metrics import OutboxCollector
 from clinic_shared.web.problems import map_exception
 from clinic_shared.web.redaction import RedactPathSecrets
 
@@ -43,6 +45,7 @@ def create_app(settings: BillingSettings | None = None, container: Container | N
             "broker": broker_check(container.settings.common.amqp_url),
         },
         trusted_proxy_hops=container.settings.common.trusted_proxy_hops,
+        metrics=[OutboxCollector("billing", container.engine, orm.outbox)],
     )
     app.extensions[CONTAINER_KEY] = container
     for module in (

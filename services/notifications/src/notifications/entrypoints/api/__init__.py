@@ -7,7 +7,9 @@ from flask import Flask
 from clinic_shared.logging import configure_logging
 from clinic_shared.web.app import create_service_app
 from clinic_shared.web.health import broker_check, database_check
+from clinic_shared.web.metrics import OutboxCollector
 from clinic_shared.web.problems import map_exception
+from notifications.adapters import orm
 from notifications.bootstrap import Container, bootstrap
 from notifications.config import NotificationsSettings
 from notifications.domain.errors import Forbidden, InvalidPolicy, NotFound, NotYet
@@ -31,6 +33,7 @@ def create_app(settings: NotificationsSettings | None = None, container: Contain
             "broker": broker_check(container.settings.common.amqp_url),
         },
         trusted_proxy_hops=container.settings.common.trusted_proxy_hops,
+        metrics=[OutboxCollector("notifications", container.engine, orm.outbox)],
     )
     app.extensions[CONTAINER_KEY] = container
     for module in (deliveries, contacts, clinics, practitioners, sms):

@@ -8,8 +8,10 @@ from sqlalchemy.orm.exc import StaleDataError
 from clinic_shared.logging import configure_logging
 from clinic_shared.web.app import create_service_app
 from clinic_shared.web.health import broker_check, database_check
+from clinic_shared.web.metrics import OutboxCollector
 from clinic_shared.web.problems import Problem, map_exception, problem_response
 from clinic_shared.web.redaction import RedactPathSecrets
+from scheduling.adapters import orm
 from scheduling.adapters.unit_of_work import STALE_MESSAGE
 from scheduling.bootstrap import Container, bootstrap
 from scheduling.config import SchedulingSettings
@@ -50,6 +52,7 @@ def create_app(settings: SchedulingSettings | None = None, container: Container 
             "broker": broker_check(container.settings.common.amqp_url),
         },
         trusted_proxy_hops=container.settings.common.trusted_proxy_hops,
+        metrics=[OutboxCollector("scheduling", container.engine, orm.outbox)],
     )
     app.extensions[CONTAINER_KEY] = container
     blueprints = [accounts, clinics, clinic_patients, availability, appointments, plans, waitlist]
