@@ -65,7 +65,10 @@ def appointment(ident: str, start: datetime, **extra: Any) -> dict[str, Any]:
 
 
 def credentials(
-    roles: list[str], clinic_id: str | None = CLINIC, patient_id: str | None = None
+    roles: list[str],
+    clinic_id: str | None = CLINIC,
+    patient_id: str | None = None,
+    practitioner_id: str | None = None,
 ) -> Credentials:
     return Credentials(
         access_token="token",
@@ -74,7 +77,7 @@ def credentials(
         account_id=str(uuid.uuid4()),
         roles=tuple(roles),
         patient_id=patient_id,
-        practitioner_id=None,
+        practitioner_id=practitioner_id,
         clinic_id=clinic_id,
     )
 
@@ -197,6 +200,18 @@ def test_the_practitioner_filter_keeps_one_column(desk: Desk) -> None:
     assert f'id="col-{JO}"' in html
     assert f'id="col-{IDA}"' not in html
     assert f'<option value="{JO}" selected>Jo Park</option>' in html
+
+
+def test_a_practitioner_starts_on_their_own_day_and_may_see_everyones(desk: Desk) -> None:
+    desk.sign_in_as(credentials(["practitioner"], practitioner_id=JO))
+    own = desk.page(day_path())
+    assert f'id="col-{JO}"' in own
+    assert f'id="col-{IDA}"' not in own
+    assert f'<option value="{JO}" selected>Jo Park</option>' in own
+    everyone = desk.page(day_path(practitioner=""))
+    assert f'id="col-{JO}"' in everyone
+    assert f'id="col-{IDA}"' in everyone
+    assert 'href="/staff/day?date=2036-03-29&amp;practitioner="' in everyone, "and so does the next day"
 
 
 def test_previous_and_next_day_keep_the_filters(desk: Desk) -> None:

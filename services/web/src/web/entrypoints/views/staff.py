@@ -79,9 +79,25 @@ def _clinic_id(chosen: str | None) -> tuple[str | None, list[staff_day.ClinicCho
 
 
 def _day_args(**changes: Any) -> dict[str, Any]:
-    """The day page's query (date, clinic, practitioner, cancelled shown) with ``changes``."""
+    """The day page's query (date, clinic, practitioner, cancelled shown) with ``changes``.
+
+    ``practitioner=`` (empty: all practitioners) is kept: a practitioner's page otherwise shows their own.
+    """
     keep = {key: request.args.get(key) for key in ("date", "clinic", "practitioner", "cancelled")}
-    return {key: value for key, value in (keep | changes).items() if value}
+    return {
+        key: value
+        for key, value in (keep | changes).items()
+        if value or (key == "practitioner" and value == "")
+    }
+
+
+def _practitioner_shown() -> str | None:
+    """The practitioner whose column the day shows: as asked (empty: everyone's); a practitioner who asked
+    for nothing sees their own day."""
+    asked = request.args.get("practitioner")
+    if asked is None:
+        return signed_in().practitioner_id
+    return asked or None
 
 
 @bp.get("/day")
@@ -98,7 +114,7 @@ def day() -> Response | str:
         clinic_id,
         parse_day(asked),  # None: today on the clinic's clock
         now,
-        practitioner_id=request.args.get("practitioner") or None,
+        practitioner_id=_practitioner_shown(),
         show_cancelled=request.args.get("cancelled") == "shown",
         unnamed=gettext("Patient"),
     )
