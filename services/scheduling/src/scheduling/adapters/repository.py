@@ -377,6 +377,13 @@ class SqlAlchemyRepository:
         ).scalar_one()
         return bool(claimed)
 
+    def lock_patient_bookings(self, patient_id: uuid.UUID) -> None:
+        if self.session.get_bind().dialect.name != "postgresql":
+            return  # SQLite serializes writers already
+        # One bigint key: a key space apart from the rooms' two-int4 keys.
+        patient_key = patient_id.int % 2**64 - 2**63
+        self.session.execute(select(func.pg_advisory_xact_lock(patient_key)))
+
     def delete(self, entity: object) -> None:
         self.session.delete(entity)
 

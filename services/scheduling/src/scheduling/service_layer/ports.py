@@ -188,6 +188,12 @@ class Repository(Protocol):
 
     def account_of_patient(self, patient_id: uuid.UUID) -> Account | None: ...
 
+    def lock_patient_bookings(self, patient_id: uuid.UUID) -> None:
+        """Wait until no other transaction is booking for this patient, and keep others waiting until this
+        one ends: simultaneous bookings for one patient take turns instead of deadlocking on the database's
+        overlap check, so the later one finds and names the earlier."""
+        ...
+
     def try_claim_room(self, room_id: uuid.UUID, day: date) -> bool:
         """Claim the room for ``day`` until the transaction ends, unless another transaction holds that
         claim (False, without waiting). Advisory only: the database's constraints still decide overlaps."""

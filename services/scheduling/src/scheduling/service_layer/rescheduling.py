@@ -106,8 +106,11 @@ def place_booking(
     """Add a new appointment in the first free room, checked like any booking (the caller commits).
 
     Two bookings at one time for different practitioners may both pick the same free room: the database
-    refuses the second, which then checks again and takes the next free room.
+    refuses the second, which then checks again and takes the next free room. Bookings for one patient
+    take turns (``lock_patient_bookings``), so the second finds the first and is refused naming it.
     """
+    if not appointment.allow_patient_overlap:
+        uow.repo.lock_patient_bookings(appointment.patient_id)
     for attempt in range(1, MAX_PLACEMENT_ATTEMPTS + 1):
         appointment.room_id = check_free_time(
             uow,
