@@ -13,7 +13,6 @@ ROOT = Path(__file__).resolve().parents[1]
 LIMIT = 500
 # Past the limit today; each is to be split (issue 13). Ceilings only ever come down.
 CEILINGS = {
-    "services/scheduling/src/scheduling/adapters/repository.py": 501,
     "services/web/src/web/service_layer/booking.py": 530,
     "services/scheduling/src/scheduling/service_layer/plans.py": 554,
     "services/billing/src/billing/entrypoints/api/schemas.py": 577,

@@ -23,7 +23,6 @@ from sqlalchemy import (
     func,
     literal_column,
     null,
-    or_,
     select,
     union_all,
     update,
@@ -33,17 +32,16 @@ from sqlalchemy.types import TypeEngine
 
 from clinic_shared.db import UTCDateTime
 from scheduling.adapters import orm
+from scheduling.adapters.patient_list import PatientListQueries
 from scheduling.domain.auth import PasswordResetToken, RefreshToken, SignUpRequest
 from scheduling.domain.availability import Closure, Interval, OpeningHours, Room, TimeOff, WorkingHours
 from scheduling.domain.calendar import CalendarFeed
 from scheduling.domain.model import (
-    ERASED_DOMAIN,
     RELEASED_STATUSES,
     Account,
     Appointment,
     AppointmentStatus,
     Clinic,
-    ClinicPatient,
     Patient,
     PatientAccess,
     Practitioner,
@@ -74,7 +72,7 @@ _FACT_COLUMNS: dict[str, TypeEngine[Any]] = {
 }
 
 
-class SqlAlchemyRepository:
+class SqlAlchemyRepository(PatientListQueries):
     """Generic get/add plus the queries scheduling needs."""
 
     def __init__(self, session: Session) -> None:
@@ -321,52 +319,6 @@ class SqlAlchemyRepository:
         )
         return self.session.scalars(query.order_by(Appointment.starts_at, Appointment.id).limit(1)).first()  # type: ignore[arg-type]
 
-    def patient_related_to_clinic(self, patient_id: uuid.UUID, clinic_id: uuid.UUID) -> bool:
-        """Whether the patient is on the clinic's list or has an appointment, a plan or a waitlist entry
-        there (one query)."""
-        related = [
-            exists().where(table.c.patient_id == patient_id, table.c.clinic_id == clinic_id)
-            for table in _CARE_RELATIONSHIPS
-        ]
-        return bool(self.session.scalar(select(or_(*related))))
-
-    def find_patients(
-        self, text: str, clinic_id: uuid.UUID, *, offset: int, limit: int
-    ) -> tuple[Sequence[Patient], int]:
-        """The clinic's patients (as ``patient_related_to_clinic``) whose name, e-mail or phone holds every
-        word of ``text`` (any case; digits against the phone number too), by name; and how many in all."""
-        patients = orm.patients
-        related = [
-            exists().where(table.c.patient_id == patients.c.id, table.c.clinic_id == clinic_id)
-            for table in _CARE_RELATIONSHIPS
-        ]
-        query = select(Patient).where(or_(*related), patients.c.email.not_like(f"%@{ERASED_DOMAIN}"))
-        for word in text.split():
-            fields = [patients.c.first_name, patients.c.last_name, patients.c.email]
-            matches = [field.icontains(word, autoescape=True) for field in fields]
-            digits = "".join(ch for ch in word if ch.isdigit())
-            if digits:
-                matches.append(patients.c.phone.contains(digits, autoescape=True))
-            query = query.where(or_(*matches))
-        total = self.session.scalar(select(func.count()).select_from(query.subquery()))
-        order = (patients.c.last_name, patients.c.first_name, patients.c.id)
-        rows = self.session.scalars(query.order_by(*order).offset(offset).limit(limit)).all()
-        return rows, int(total or 0)
-
-    def patient_by_contact(self, *, email: str | None = None, phone: str | None = None) -> Patient | None:
-        """The patient with exactly this e-mail address (any case) or E.164 phone number, if one has it."""
-        if email is not None:
-            condition = func.lower(orm.patients.c.email) == email.strip().lower()
-        elif phone is not None:
-            condition = orm.patients.c.phone == phone
-        else:
-            return None
-        query = select(Patient).where(condition).order_by(orm.patients.c.id).limit(1)
-        return self.session.scalars(query).first()
-
-    def clinic_patient(self, clinic_id: uuid.UUID, patient_id: uuid.UUID) -> ClinicPatient | None:
-        return self.session.get(ClinicPatient, (clinic_id, patient_id))
-
     def try_claim_room(self, room_id: uuid.UUID, day: date) -> bool:
         if self.session.get_bind().dialect.name != "postgresql":
             return True  # SQLite serializes writers: no concurrent booking can pick the room meanwhile
@@ -423,10 +375,6 @@ class SqlAlchemyRepository:
     def purge_sign_up_requests(self, now: datetime) -> int:
         expired = delete(SignUpRequest).where(SignUpRequest.expires_at <= now)  # type: ignore[arg-type]
         return int(self.session.execute(expired).rowcount)  # type: ignore[attr-defined]
-
-
-# What makes a patient one of a clinic's (ADR 0006): any row naming both in these tables.
-_CARE_RELATIONSHIPS = (orm.clinic_patients, orm.appointments, orm.treatment_plans, orm.waitlist_entries)
 
 
 # The two hottest statements are built once (with bound parameters) rather than on every request.
