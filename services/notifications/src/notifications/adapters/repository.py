@@ -54,6 +54,11 @@ class SqlAlchemyRepository:
     def contact(self, patient_id: uuid.UUID) -> Contact | None:
         return self.session.get(Contact, patient_id)
 
+    def lock_contact(self, patient_id: uuid.UUID) -> None:
+        if self.session.get_bind().dialect.name != "postgresql":
+            return  # SQLite serializes writers already
+        self.session.execute(select(func.pg_advisory_xact_lock(patient_id.int % 2**64 - 2**63)))
+
     def clinic(self, clinic_id: uuid.UUID) -> ClinicInfo | None:
         return self.session.get(ClinicInfo, clinic_id)
 

@@ -103,6 +103,11 @@ class Repository(Protocol):
 
     def contact(self, patient_id: uuid.UUID) -> Contact | None: ...
 
+    def lock_contact(self, patient_id: uuid.UUID) -> None:
+        """Until the transaction ends, be the one writing this patient's contact copy or choices: the copy
+        arriving from scheduling and choices made before it arrived must not miss each other."""
+        ...
+
     def patient_known_at(self, patient_id: uuid.UUID, clinic_id: uuid.UUID) -> bool:
         """Whether the patient has a delivery about the clinic or an appointment copy there."""
         ...

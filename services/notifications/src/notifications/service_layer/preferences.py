@@ -57,6 +57,8 @@ def change_preferences(
     now = uow.clock.now()
     own = actor.patient_id == cmd.patient_id
     source = "preferences by the patient" if own else "preferences by staff"
+    if own:
+        uow.repo.lock_contact(cmd.patient_id)  # the copy may be arriving from scheduling right now
     try:
         contact = get_contact(uow, actor, cmd.patient_id)
     except NotFound:

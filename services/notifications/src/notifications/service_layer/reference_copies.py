@@ -33,6 +33,7 @@ def upsert_contact(uow: NotificationsUnitOfWork, cmd: UpsertContact) -> Contact:
     phone = to_e164(cmd.phone)
     if cmd.phone and phone is None:
         log.warning("patient %s: phone number is not valid; no SMS will be sent", cmd.patient_id)
+    uow.repo.lock_contact(cmd.patient_id)  # choices made meanwhile are then read below, not missed
     contact = uow.repo.contact(cmd.patient_id)
     if contact is None:
         contact = Contact(cmd.patient_id, cmd.first_name, cmd.email, phone, cmd.language, cmd.as_of)
