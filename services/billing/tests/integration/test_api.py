@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 
 from billing.bootstrap import Container
 from billing.domain.model import Charge
-from billing.service_layer import services
+from billing.service_layer import charges
 from clinic_shared.testing.tokens import TestIssuer
 
 PROBLEM = "application/problem+json"
@@ -31,9 +31,9 @@ def prices_url(clinic_id: uuid.UUID, treatment_type_id: uuid.UUID | None = None)
 
 def plan_charge(container: Container, patient_id: uuid.UUID, clinic_id: uuid.UUID | None = None) -> Charge:
     with container.uow() as uow:
-        charge = services.plan_charge(
+        charge = charges.plan_charge(
             uow,
-            services.PlanCharge(
+            charges.PlanCharge(
                 appointment_id=uuid.uuid4(),
                 clinic_id=clinic_id or uuid.uuid4(),
                 practitioner_id=uuid.uuid4(),

@@ -20,7 +20,7 @@ from flask.testing import FlaskClient
 
 from billing.bootstrap import Container, bootstrap
 from billing.entrypoints.api import create_app
-from billing.service_layer import invoicing, services
+from billing.service_layer import charges, invoices, prices, reference_copies
 from billing.service_layer.unit_of_work import BillingUnitOfWork
 from clinic_shared.testing.tokens import TestIssuer
 from clinic_shared.tokens import Principal
@@ -72,9 +72,9 @@ def app_parts(pg_url: str) -> Iterator[tuple[Container, FlaskClient, TestIssuer,
 def seed_clinic(container: Container, code: str) -> tuple[uuid.UUID, uuid.UUID]:
     clinic_id, treatment_id = uuid.uuid4(), uuid.uuid4()
     with container.uow() as uow:
-        services.sync_clinic(
+        reference_copies.sync_clinic(
             uow,
-            services.SyncClinic(
+            reference_copies.SyncClinic(
                 clinic_id,
                 code,
                 "Clinic",
@@ -88,7 +88,7 @@ def seed_clinic(container: Container, code: str) -> tuple[uuid.UUID, uuid.UUID]:
         )
         uow.commit()
     with container.uow() as uow:
-        services.set_price(uow, services.SetPrice(clinic_id, treatment_id, 12000, "CAD", STARTS_AT.date()))
+        prices.set_price(uow, prices.SetPrice(clinic_id, treatment_id, 12000, "CAD", STARTS_AT.date()))
         uow.commit()
     return clinic_id, treatment_id
 
@@ -105,10 +105,10 @@ def draft_for_new_patient(container: Container, clinic_id: uuid.UUID, treatment_
         "sequence": 1,
     }
     with container.uow() as uow:
-        services.complete_charge(uow, services.CompleteCharge(**facts))
+        charges.complete_charge(uow, charges.CompleteCharge(**facts))
         uow.commit()
     with container.uow() as uow:
-        draft = invoicing.draft_invoice(uow, STAFF, invoicing.DraftInvoice(clinic_id, patient_id))
+        draft = invoices.draft_invoice(uow, STAFF, invoices.DraftInvoice(clinic_id, patient_id))
         uow.commit()
         return draft.id
 
@@ -217,10 +217,10 @@ def issued_invoices_for_one_patient(
             "sequence": 1,
         }
         with container.uow() as uow:
-            services.complete_charge(uow, services.CompleteCharge(**facts))
+            charges.complete_charge(uow, charges.CompleteCharge(**facts))
             uow.commit()
         with container.uow() as uow:
-            draft = invoicing.draft_invoice(uow, STAFF, invoicing.DraftInvoice(clinic_id, patient_id))
+            draft = invoices.draft_invoice(uow, STAFF, invoices.DraftInvoice(clinic_id, patient_id))
             uow.commit()
         assert client.post(f"/invoices/{draft.id}/issue", headers=headers).status_code == 200
         invoice_ids.append(str(draft.id))

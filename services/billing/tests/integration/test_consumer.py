@@ -36,7 +36,7 @@ from billing.domain.model import (
 from billing.domain.money import Money
 from billing.entrypoints import worker
 from billing.entrypoints.handlers import SUBSCRIPTION
-from billing.service_layer import invoicing, services
+from billing.service_layer import billing_policy, invoices, packages, payments, prices
 from clinic_shared.events import Envelope, dump_event, load_event, new_event
 from clinic_shared.messaging.consumer import Outcome
 from clinic_shared.messaging.worker import run_worker
@@ -119,8 +119,8 @@ class Harness:
 
     def set_price(self, clinic_id: uuid.UUID, treatment_type_id: uuid.UUID, cents: int) -> None:
         with self.container.uow() as uow:
-            services.set_price(
-                uow, services.SetPrice(clinic_id, treatment_type_id, cents, "CAD", date(2020, 1, 1))
+            prices.set_price(
+                uow, prices.SetPrice(clinic_id, treatment_type_id, cents, "CAD", date(2020, 1, 1))
             )
             uow.commit()
 
@@ -397,10 +397,10 @@ def no_show(facts: dict[str, Any], *, fee_waived: bool = False) -> Envelope:
 
 def set_policy(harness: Harness, clinic_id: uuid.UUID, **rules: Any) -> None:
     with harness.container.uow() as uow:
-        services.set_billing_policy(
+        billing_policy.set_billing_policy(
             uow,
             STAFF,
-            services.SetBillingPolicy(
+            billing_policy.SetBillingPolicy(
                 clinic_id=clinic_id,
                 currency="CAD",
                 late_cancel_fee_mode=rules.get("late_mode"),
@@ -488,10 +488,10 @@ def test_a_rescheduled_charge_follows_the_new_date_and_its_price(harness: Harnes
     clinic_id, treatment_id = uuid.uuid4(), uuid.uuid4()
     harness.deliver(clinic_changed(clinic_id))
     with harness.container.uow() as uow:
-        services.set_price(uow, services.SetPrice(clinic_id, treatment_id, 10000, "CAD", date(2020, 1, 1)))
+        prices.set_price(uow, prices.SetPrice(clinic_id, treatment_id, 10000, "CAD", date(2020, 1, 1)))
         uow.commit()
     with harness.container.uow() as uow:
-        services.set_price(uow, services.SetPrice(clinic_id, treatment_id, 11000, "CAD", date(2030, 7, 1)))
+        prices.set_price(uow, prices.SetPrice(clinic_id, treatment_id, 11000, "CAD", date(2030, 7, 1)))
         uow.commit()
     facts = appointment_facts(clinic_id, treatment_id, STARTS_AT)
     new_start = datetime(2030, 7, 2, 17, 0, tzinfo=UTC)
@@ -548,22 +548,22 @@ def test_issuing_an_invoice_and_taking_a_payment_publish_billings_events(harness
     facts = appointment_facts(clinic_id, treatment_id, STARTS_AT)
     harness.deliver(clinic_changed(clinic_id), booked(facts), completed(facts))
     with harness.container.uow() as uow:
-        draft = invoicing.draft_invoice(uow, STAFF, invoicing.DraftInvoice(clinic_id, facts["patient_id"]))
+        draft = invoices.draft_invoice(uow, STAFF, invoices.DraftInvoice(clinic_id, facts["patient_id"]))
         uow.commit()
     with harness.container.uow() as uow:
-        issued = invoicing.issue_invoice(uow, STAFF, draft.id, harness.container.links)
+        issued = invoices.issue_invoice(uow, STAFF, draft.id, harness.container.links)
         uow.commit()
     with harness.container.uow() as uow:
-        invoicing.record_payment(
+        payments.record_payment(
             uow,
             STAFF,
-            invoicing.RecordPayment(
+            payments.RecordPayment(
                 clinic_id,
                 facts["patient_id"],
                 12000,
                 "CAD",
                 PaymentMethod.CASH,
-                [invoicing.AllocationRequest(draft.id, 12000)],
+                [payments.AllocationRequest(draft.id, 12000)],
             ),
         )
         uow.commit()
@@ -590,8 +590,8 @@ def test_completed_sessions_draw_down_a_prepaid_package_exactly_once_each(harnes
     harness.deliver(clinic_changed(clinic_id))
     harness.set_price(clinic_id, treatment_id, 12000)
     with harness.container.uow() as uow:
-        sold = invoicing.sell_package(
-            uow, STAFF, invoicing.SellPackage(clinic_id, patient_id, treatment_id, 2, 20000, "CAD")
+        sold = packages.sell_package(
+            uow, STAFF, packages.SellPackage(clinic_id, patient_id, treatment_id, 2, 20000, "CAD")
         )
         uow.commit()
     visits = [

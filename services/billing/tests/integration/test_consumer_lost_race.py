@@ -25,7 +25,7 @@ from billing.bootstrap import PRODUCER, Container, bootstrap
 from billing.config import BillingSettings
 from billing.domain.model import Charge, ChargeKind
 from billing.entrypoints import handlers, worker
-from billing.service_layer import services
+from billing.service_layer import charges
 from billing.service_layer.unit_of_work import BillingUnitOfWork
 from clinic_shared.events import Envelope
 from clinic_shared.messaging.outbox import OutboxWriter
@@ -40,14 +40,14 @@ class Race:
     """The moment the handler finds no charge for ``appointment_id``, a rival delivery of the same booking
     records it in a transaction of its own and commits; the handler then goes on with its stale answer."""
 
-    def __init__(self, container: Container, booking: services.PlanCharge) -> None:
+    def __init__(self, container: Container, booking: charges.PlanCharge) -> None:
         self._rival_uow = container.uow
         self.booking = booking
         self.rival_charge_id: uuid.UUID | None = None
 
     def rival(self) -> None:
         with self._rival_uow() as uow:
-            charge = services.plan_charge(uow, self.booking)
+            charge = charges.plan_charge(uow, self.booking)
             uow.commit()
         self.rival_charge_id = charge.id
 
@@ -82,7 +82,7 @@ def test_a_handler_that_loses_the_race_keeps_its_inbox_row_and_a_redelivery_is_a
     facts = appointment_facts(uuid.uuid4(), uuid.uuid4(), STARTS_AT)
     race = Race(
         container,
-        services.PlanCharge(**{f.name: facts[f.name] for f in dataclasses.fields(services.PlanCharge)}),
+        charges.PlanCharge(**{f.name: facts[f.name] for f in dataclasses.fields(charges.PlanCharge)}),
     )
     raced_repositories = race.repositories()
 
@@ -140,12 +140,12 @@ def test_a_handler_that_loses_the_race_keeps_its_inbox_row_and_a_redelivery_is_a
         thread.join(timeout=30)
     assert not thread.is_alive(), "the consumer did not stop"
     with container.engine.connect() as conn:
-        charges = conn.execute(
+        charge_rows = conn.execute(
             select(orm.charges.c.id).where(orm.charges.c.appointment_id == facts["appointment_id"])
         ).all()
         # This module's database holds this test's rows only.
         planned = conn.execute(
             select(orm.audit_entries.c.entity_id).where(orm.audit_entries.c.action == "planned")
         ).all()
-    assert [row.id for row in charges] == [race.rival_charge_id]
+    assert [row.id for row in charge_rows] == [race.rival_charge_id]
     assert [row.entity_id for row in planned] == [race.rival_charge_id], "the loser's audit entry was kept"

@@ -14,7 +14,8 @@ import pytest
 from flask.testing import FlaskClient
 
 from billing.bootstrap import Container
-from billing.service_layer import services
+from billing.service_layer import reference_copies
+from billing.service_layer.reference_copies import SyncPatient, SyncPractitioner
 from clinic_shared.testing.tokens import TestIssuer
 
 from .test_document_links_api import assert_problem, linked, path_of  # noqa: F401
@@ -31,9 +32,9 @@ def taxed(setup: Setup) -> Setup:
     assert response.status_code == 200, response.get_json()
     as_of = datetime(2025, 1, 1, tzinfo=UTC)
     with setup.container.uow() as uow:
-        services.sync_patient(
+        reference_copies.sync_patient(
             uow,
-            services.SyncPatient(setup.patient_id, "Zoë", "Łukasiewicz", "z@example.com", None, "fr", as_of),
+            SyncPatient(setup.patient_id, "Zoë", "Łukasiewicz", "z@example.com", None, "fr", as_of),
         )
         uow.commit()
     return setup
@@ -53,9 +54,9 @@ def credit(setup: Setup, invoice: dict[str, Any], body: dict[str, Any]) -> dict[
 def practitioner(setup: Setup, name: str, registration: str) -> uuid.UUID:
     practitioner_id = uuid.uuid4()
     with setup.container.uow() as uow:
-        services.sync_practitioner(
+        reference_copies.sync_practitioner(
             uow,
-            services.SyncPractitioner(
+            SyncPractitioner(
                 practitioner_id, setup.clinic_id, name, registration, True, datetime(2025, 1, 1, tzinfo=UTC)
             ),
         )

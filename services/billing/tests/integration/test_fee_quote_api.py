@@ -12,7 +12,7 @@ from typing import Any
 from flask.testing import FlaskClient
 
 from billing.bootstrap import Container
-from billing.service_layer import services
+from billing.service_layer import charges
 from clinic_shared.testing.tokens import TestIssuer
 
 from .test_invoicing_api import STARTS_AT, Setup, new_setup
@@ -22,9 +22,9 @@ def planned_visit(setup: Setup) -> uuid.UUID:
     """A booked (not yet held) IMS session at the clinic's 120.00 price; returns its appointment id."""
     appointment_id = uuid.uuid4()
     with setup.container.uow() as uow:
-        services.plan_charge(
+        charges.plan_charge(
             uow,
-            services.PlanCharge(
+            charges.PlanCharge(
                 appointment_id=appointment_id,
                 clinic_id=setup.clinic_id,
                 practitioner_id=uuid.uuid4(),

@@ -16,7 +16,7 @@ from flask import Flask
 from billing.bootstrap import bootstrap
 from billing.config import BillingSettings
 from billing.entrypoints.api import create_app
-from billing.service_layer import services
+from billing.service_layer import charges, prices, reference_copies
 from clinic_shared.testing.fuzz import fuzz
 from clinic_shared.testing.tokens import TestIssuer
 
@@ -46,9 +46,9 @@ def seeded(pg_url: str, clock: Any, issuer: TestIssuer, tmp_path: Path) -> Itera
     container = bootstrap(settings, clock=clock, verifier=issuer.verifier())
     clinic_id, treatment_type_id, patient_id = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
     with container.uow() as uow:
-        services.sync_clinic(
+        reference_copies.sync_clinic(
             uow,
-            services.SyncClinic(
+            reference_copies.SyncClinic(
                 clinic_id,
                 "VAN",
                 "Demo IMS Clinic",
@@ -60,16 +60,16 @@ def seeded(pg_url: str, clock: Any, issuer: TestIssuer, tmp_path: Path) -> Itera
                 SYNCED,
             ),
         )
-        services.sync_treatment_type(
+        reference_copies.sync_treatment_type(
             uow,
-            services.SyncTreatmentType(
+            reference_copies.SyncTreatmentType(
                 treatment_type_id, clinic_id, "IMS30", "IMS session, 30 min", "treatment", 30, True, SYNCED
             ),
         )
         uow.commit()
     with container.uow() as uow:
-        services.set_price(
-            uow, services.SetPrice(clinic_id, treatment_type_id, 12000, "CAD", VISIT.date() - timedelta(30))
+        prices.set_price(
+            uow, prices.SetPrice(clinic_id, treatment_type_id, 12000, "CAD", VISIT.date() - timedelta(30))
         )
         uow.commit()
     facts = {
@@ -82,10 +82,10 @@ def seeded(pg_url: str, clock: Any, issuer: TestIssuer, tmp_path: Path) -> Itera
         "sequence": 0,
     }
     with container.uow() as uow:
-        services.plan_charge(uow, services.PlanCharge(**facts))
+        charges.plan_charge(uow, charges.PlanCharge(**facts))
         uow.commit()
     with container.uow() as uow:
-        charge = services.complete_charge(uow, services.CompleteCharge(**facts | {"sequence": 2}))
+        charge = charges.complete_charge(uow, charges.CompleteCharge(**facts | {"sequence": 2}))
         uow.commit()
     app = create_app(container=container)
     client, clerk = app.test_client(), issuer.headers("billing")

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from billing.adapters import orm
 from billing.bootstrap import Container, bootstrap
 from billing.entrypoints.worker import IdempotencyKeyPurger
-from billing.service_layer import invoicing
+from billing.service_layer import idempotency_keys
 from billing.service_layer.unit_of_work import BillingUnitOfWork
 
 from ..conftest import NOW, SteppingClock, billing_settings
@@ -60,11 +60,11 @@ def test_keys_older_than_the_retention_are_purged_in_batches_and_newer_ones_kept
     young = {"young": RETENTION - timedelta(minutes=1), "fresh": timedelta(0)}
     store_keys(keys, clock, account_id, old | young)
 
-    purged = invoicing.purge_idempotency_keys(keys.uow, RETENTION, batch_size=3)
+    purged = idempotency_keys.purge_idempotency_keys(keys.uow, RETENTION, batch_size=3)
 
     assert purged >= len(old)  # on PostgreSQL the module's other tests may have left old keys too
     assert keys_of(keys, account_id) == set(young)
-    assert invoicing.purge_idempotency_keys(keys.uow, RETENTION, batch_size=3) == 0
+    assert idempotency_keys.purge_idempotency_keys(keys.uow, RETENTION, batch_size=3) == 0
 
 
 def test_the_purge_deletes_one_batch_per_transaction(keys: Container, clock: SteppingClock) -> None:
@@ -84,7 +84,7 @@ def test_the_purge_deletes_one_batch_per_transaction(keys: Container, clock: Ste
         uow.commit = commit  # type: ignore[method-assign]
         return uow
 
-    invoicing.purge_idempotency_keys(counting_uow, RETENTION, batch_size=2)
+    idempotency_keys.purge_idempotency_keys(counting_uow, RETENTION, batch_size=2)
 
     assert keys_of(keys, account_id) == set()
     assert len(commits) >= 3  # 2 + 2 + 1 (plus a batch or two of other tests' keys on PostgreSQL)

@@ -21,8 +21,15 @@ from sqlalchemy import exc, select, text
 from billing.adapters import orm
 from billing.bootstrap import Container
 from billing.domain.model import Charge, ChargeStatus
-from billing.service_layer import invoicing, services
+from billing.service_layer import charges, coverages, prices, reference_copies
+from billing.service_layer.reference_copies import (
+    SyncClinic,
+    SyncPatient,
+    SyncPractitioner,
+    SyncTreatmentType,
+)
 from clinic_shared.events import load_event
+from clinic_shared.pagination import Page
 from clinic_shared.testing.tokens import TestIssuer
 from clinic_shared.tokens import Principal
 
@@ -61,10 +68,10 @@ class Setup:
             "sequence": 0,
         }
         with self.container.uow() as uow:
-            services.plan_charge(uow, services.PlanCharge(**facts))
+            charges.plan_charge(uow, charges.PlanCharge(**facts))
             uow.commit()
         with self.container.uow() as uow:
-            charge = services.complete_charge(uow, services.CompleteCharge(**facts | {"sequence": 2}))
+            charge = charges.complete_charge(uow, charges.CompleteCharge(**facts | {"sequence": 2}))
             uow.commit()
             return charge
 
@@ -93,9 +100,9 @@ def new_setup(client: FlaskClient, container: Container, issuer: TestIssuer) -> 
     """A clinic billing knows, a priced treatment type, a fresh patient and billing staff's headers."""
     clinic_id, treatment_type_id = uuid.uuid4(), uuid.uuid4()
     with container.uow() as uow:
-        services.sync_clinic(
+        reference_copies.sync_clinic(
             uow,
-            services.SyncClinic(
+            SyncClinic(
                 clinic_id,
                 "VAN",
                 "Demo IMS Clinic",
@@ -107,9 +114,9 @@ def new_setup(client: FlaskClient, container: Container, issuer: TestIssuer) -> 
                 datetime(2025, 1, 1, tzinfo=UTC),
             ),
         )
-        services.sync_treatment_type(
+        reference_copies.sync_treatment_type(
             uow,
-            services.SyncTreatmentType(
+            SyncTreatmentType(
                 treatment_type_id,
                 clinic_id,
                 "IMS30",
@@ -123,13 +130,13 @@ def new_setup(client: FlaskClient, container: Container, issuer: TestIssuer) -> 
         uow.commit()
     patient_id = uuid.uuid4()
     with container.uow() as uow:
-        services.set_price(
+        prices.set_price(
             uow,
-            services.SetPrice(clinic_id, treatment_type_id, 12000, "CAD", STARTS_AT.date() - timedelta(30)),
+            prices.SetPrice(clinic_id, treatment_type_id, 12000, "CAD", STARTS_AT.date() - timedelta(30)),
         )
-        services.sync_patient(
+        reference_copies.sync_patient(
             uow,
-            services.SyncPatient(
+            SyncPatient(
                 patient_id, "Ana", "Li", "ana@example.test", None, "en", datetime(2025, 1, 1, tzinfo=UTC)
             ),
         )
@@ -359,7 +366,7 @@ def test_staff_waive_a_fee_with_a_reason_and_the_waiver_is_audited(setup: Setup)
         "sequence": 1,
     }
     with setup.container.uow() as uow:
-        services.record_no_show(uow, services.RecordNoShow(**facts, marked_at=STARTS_AT))
+        charges.record_no_show(uow, charges.RecordNoShow(**facts, marked_at=STARTS_AT))
         uow.commit()
     fees = setup.client.get(
         f"/charges?appointment_id={facts['appointment_id']}&status=billable", headers=setup.headers
@@ -428,7 +435,7 @@ def test_a_coverage_needs_a_patient_and_a_clinic_billing_knows(setup: Setup) -> 
     assert nowhere.get_json()["invalid-params"][0]["name"] == "clinic_id"
     with setup.container.uow() as uow:
         assert (
-            invoicing.list_coverages(uow, ORGANISATION_WIDE, setup.patient_id, services.Page(0, 10))[1] == 0
+            coverages.list_coverages(uow, ORGANISATION_WIDE, setup.patient_id, Page(0, 10))[1] == 0
         )  # nothing kept
 
 
@@ -497,15 +504,13 @@ def test_the_invoice_and_receipt_pdfs_carry_what_insurers_ask_for(setup: Setup) 
     practitioner_id = uuid.uuid4()
     as_of = datetime(2025, 1, 1, tzinfo=UTC)
     with setup.container.uow() as uow:
-        services.sync_practitioner(
+        reference_copies.sync_practitioner(
             uow,
-            services.SyncPractitioner(
-                practitioner_id, setup.clinic_id, "Dr. Ida Needham", "PT-1001", True, as_of
-            ),
+            SyncPractitioner(practitioner_id, setup.clinic_id, "Dr. Ida Needham", "PT-1001", True, as_of),
         )
-        services.sync_patient(
+        reference_copies.sync_patient(
             uow,
-            services.SyncPatient(setup.patient_id, "Zoë", "Łukasiewicz", "z@example.com", None, "fr", as_of),
+            SyncPatient(setup.patient_id, "Zoë", "Łukasiewicz", "z@example.com", None, "fr", as_of),
         )
         uow.commit()
     setup.completed_visit(practitioner_id=practitioner_id)

@@ -14,7 +14,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from billing.bootstrap import Container
-from billing.service_layer import invoicing
+from billing.service_layer import idempotency_keys
 from clinic_shared.testing.tokens import TestIssuer
 
 from .test_invoicing_api import PROBLEM, Setup, new_setup
@@ -277,10 +277,10 @@ def test_a_payment_repeated_after_its_key_was_purged_is_a_new_payment(setup: Set
     retention = timedelta(hours=setup.container.settings.idempotency_key_retention_hours)
     setup.container.clock.advance(seconds=retention.total_seconds() - 1)  # type: ignore[attr-defined]
 
-    invoicing.purge_idempotency_keys(setup.container.uow, retention)
+    idempotency_keys.purge_idempotency_keys(setup.container.uow, retention)
     replayed = pay(setup, 1000, {invoice_id: 1000}, key="till-7")
     setup.container.clock.advance(seconds=2)  # type: ignore[attr-defined]
-    purged = invoicing.purge_idempotency_keys(setup.container.uow, retention)
+    purged = idempotency_keys.purge_idempotency_keys(setup.container.uow, retention)
     again = pay(setup, 1000, {invoice_id: 1000}, key="till-7")
 
     assert replayed == first

@@ -20,7 +20,8 @@ from sqlalchemy import func, select
 from billing.adapters import orm
 from billing.bootstrap import Container
 from billing.domain.invoicing import InvoiceStatus
-from billing.service_layer import services
+from billing.service_layer import charges, prices, reference_copies
+from billing.service_layer.reference_copies import SyncPractitioner, SyncTreatmentType
 from clinic_shared.testing.tokens import TestIssuer
 
 from .test_invoicing_api import STARTS_AT, Setup, new_setup
@@ -85,11 +86,11 @@ def no_show(setup: Setup, practitioner_id: uuid.UUID) -> None:
         "sequence": 0,
     }
     with setup.container.uow() as uow:
-        services.plan_charge(uow, services.PlanCharge(**facts))
+        charges.plan_charge(uow, charges.PlanCharge(**facts))
         uow.commit()
     with setup.container.uow() as uow:
-        services.record_no_show(
-            uow, services.RecordNoShow(**facts | {"sequence": 1, "marked_at": STARTS_AT + timedelta(days=1)})
+        charges.record_no_show(
+            uow, charges.RecordNoShow(**facts | {"sequence": 1, "marked_at": STARTS_AT + timedelta(days=1)})
         )
         uow.commit()
 
@@ -184,21 +185,21 @@ def test_the_revenue_report_reconciles_with_the_ledger(taxed: Setup) -> None:
     assessment = uuid.uuid4()
     as_of = datetime(2025, 1, 1, tzinfo=UTC)
     with taxed.container.uow() as uow:
-        services.sync_treatment_type(
+        reference_copies.sync_treatment_type(
             uow,
-            services.SyncTreatmentType(
+            SyncTreatmentType(
                 assessment, taxed.clinic_id, "ASSESS", "IMS assessment", "assessment", 60, True, as_of
             ),
         )
         for practitioner_id, name in ((ida, "Dr. Ida Needham"), (ben, "Ben Okafor")):
-            services.sync_practitioner(
-                uow, services.SyncPractitioner(practitioner_id, taxed.clinic_id, name, "PT-1", True, as_of)
+            reference_copies.sync_practitioner(
+                uow, SyncPractitioner(practitioner_id, taxed.clinic_id, name, "PT-1", True, as_of)
             )
         uow.commit()
     with taxed.container.uow() as uow:
-        services.set_price(
+        prices.set_price(
             uow,
-            services.SetPrice(taxed.clinic_id, assessment, 15000, "CAD", STARTS_AT.date() - timedelta(30)),
+            prices.SetPrice(taxed.clinic_id, assessment, 15000, "CAD", STARTS_AT.date() - timedelta(30)),
         )
         uow.commit()
 

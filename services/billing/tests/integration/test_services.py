@@ -14,7 +14,9 @@ from billing.bootstrap import Container
 from billing.domain.errors import NotFound, RuleViolation
 from billing.domain.model import Charge, ChargeKind, ChargeStatus, Clinic, Patient
 from billing.domain.money import Money
-from billing.service_layer import services
+from billing.service_layer import charges, prices, reference_copies
+from billing.service_layer.reference_copies import SyncClinic, SyncPatient, SyncTreatmentType
+from clinic_shared.pagination import Page
 from clinic_shared.tokens import Principal
 
 # Organisation-wide billing staff (no clinic_id): their roles hold in every clinic (ADR 0006).
@@ -24,9 +26,9 @@ from_vancouver_booking = datetime(2025, 4, 1, 5, 30, tzinfo=UTC)  # 31 March, 22
 
 def add_clinic(c: Container, clinic_id: uuid.UUID, timezone: str = "America/Vancouver") -> Clinic:
     with c.uow() as uow:
-        clinic = services.sync_clinic(
+        clinic = reference_copies.sync_clinic(
             uow,
-            services.SyncClinic(
+            SyncClinic(
                 clinic_id=clinic_id,
                 code="VAN",
                 name="Demo IMS Clinic",
@@ -44,7 +46,7 @@ def add_clinic(c: Container, clinic_id: uuid.UUID, timezone: str = "America/Vanc
 
 def set_price(c: Container, clinic_id: uuid.UUID, treatment_type_id: uuid.UUID, cents: int, on: date) -> None:
     with c.uow() as uow:
-        services.set_price(uow, services.SetPrice(clinic_id, treatment_type_id, cents, "CAD", on))
+        prices.set_price(uow, prices.SetPrice(clinic_id, treatment_type_id, cents, "CAD", on))
         uow.commit()
 
 
@@ -53,8 +55,8 @@ def booking(
     treatment_type_id: uuid.UUID,
     starts_at: datetime = from_vancouver_booking,
     patient_id: uuid.UUID | None = None,
-) -> services.PlanCharge:
-    return services.PlanCharge(
+) -> charges.PlanCharge:
+    return charges.PlanCharge(
         appointment_id=uuid.uuid4(),
         clinic_id=clinic_id,
         practitioner_id=uuid.uuid4(),
@@ -65,24 +67,24 @@ def booking(
     )
 
 
-def cancellation(cmd: services.PlanCharge, *, late: bool, sequence: int = 1) -> services.AbortCharge:
-    return services.AbortCharge(
+def cancellation(cmd: charges.PlanCharge, *, late: bool, sequence: int = 1) -> charges.AbortCharge:
+    return charges.AbortCharge(
         **{**vars(cmd), "sequence": sequence},
         cancelled_at=cmd.starts_at - timedelta(hours=2),
         late=late,
     )
 
 
-def plan(c: Container, cmd: services.PlanCharge) -> Charge:
+def plan(c: Container, cmd: charges.PlanCharge) -> Charge:
     with c.uow() as uow:
-        charge = services.plan_charge(uow, cmd)
+        charge = charges.plan_charge(uow, cmd)
         uow.commit()
         return charge
 
 
-def abort(c: Container, cmd: services.AbortCharge) -> Charge:
+def abort(c: Container, cmd: charges.AbortCharge) -> Charge:
     with c.uow() as uow:
-        charge = services.abort_charge(uow, cmd)
+        charge = charges.abort_charge(uow, cmd)
         uow.commit()
         return charge
 
@@ -201,20 +203,20 @@ def test_setting_the_same_effective_date_twice_replaces_the_entry(
     container: Container, clinic_id: uuid.UUID, treatment_id: uuid.UUID
 ) -> None:
     with container.uow() as uow:
-        first, created = services.set_price(
-            uow, services.SetPrice(clinic_id, treatment_id, 9000, "CAD", date(2025, 5, 1))
+        first, created = prices.set_price(
+            uow, prices.SetPrice(clinic_id, treatment_id, 9000, "CAD", date(2025, 5, 1))
         )
         uow.commit()
     assert created
     with container.uow() as uow:
-        second, created = services.set_price(
-            uow, services.SetPrice(clinic_id, treatment_id, 9500, "CAD", date(2025, 5, 1))
+        second, created = prices.set_price(
+            uow, prices.SetPrice(clinic_id, treatment_id, 9500, "CAD", date(2025, 5, 1))
         )
         uow.commit()
     assert not created
     assert second.id == first.id
     with container.uow() as uow:
-        entries, total = services.list_prices(uow, BILLING_STAFF, clinic_id, services.Page(0, 10))
+        entries, total = prices.list_prices(uow, BILLING_STAFF, clinic_id, Page(0, 10))
     assert total == 1
     assert entries[0].price == Money(9500, "CAD")
 
@@ -234,7 +236,7 @@ def test_a_price_must_be_in_the_clinics_currency(
 ) -> None:
     add_clinic(container, clinic_id)
     with container.uow() as uow, pytest.raises(RuleViolation) as raised:
-        services.set_price(uow, services.SetPrice(clinic_id, treatment_id, 9000, "USD", date(2025, 5, 1)))
+        prices.set_price(uow, prices.SetPrice(clinic_id, treatment_id, 9000, "USD", date(2025, 5, 1)))
     assert raised.value.field == "currency"
 
 
@@ -242,9 +244,9 @@ def test_a_price_for_another_clinics_treatment_type_is_refused(
     container: Container, clinic_id: uuid.UUID, treatment_id: uuid.UUID
 ) -> None:
     with container.uow() as uow:
-        services.sync_treatment_type(
+        reference_copies.sync_treatment_type(
             uow,
-            services.SyncTreatmentType(
+            SyncTreatmentType(
                 treatment_type_id=treatment_id,
                 clinic_id=uuid.uuid4(),
                 code="IMS30",
@@ -263,12 +265,12 @@ def test_a_price_for_another_clinics_treatment_type_is_refused(
 def test_an_initial_price_only_opens_an_empty_price_list(
     container: Container, clinic_id: uuid.UUID, treatment_id: uuid.UUID
 ) -> None:
-    cmd = services.SetPrice(clinic_id, treatment_id, 9000, "CAD", date(2020, 1, 1))
+    cmd = prices.SetPrice(clinic_id, treatment_id, 9000, "CAD", date(2020, 1, 1))
     with container.uow() as uow:
-        assert services.set_initial_price(uow, cmd) is not None
+        assert prices.set_initial_price(uow, cmd) is not None
         uow.commit()
     with container.uow() as uow:
-        assert services.set_initial_price(uow, cmd) is None
+        assert prices.set_initial_price(uow, cmd) is None
         assert len(uow.repo.price_list(clinic_id, treatment_id).entries) == 1
 
 
@@ -362,9 +364,9 @@ def test_an_older_patient_event_never_overwrites_a_newer_one(container: Containe
 
     def sync(first_name: str, as_of: datetime) -> None:
         with container.uow() as uow:
-            services.sync_patient(
+            reference_copies.sync_patient(
                 uow,
-                services.SyncPatient(patient_id, first_name, "Demo", "pat@example.com", None, "en", as_of),
+                SyncPatient(patient_id, first_name, "Demo", "pat@example.com", None, "en", as_of),
             )
             uow.commit()
 
@@ -386,14 +388,12 @@ def test_a_patient_lists_only_their_own_charges(
     plan(container, booking(clinic_id, treatment_id, patient_id=mine))
     other = plan(container, booking(clinic_id, treatment_id, patient_id=theirs))
     me = Principal(account_id=uuid.uuid4(), roles=frozenset({"patient"}), patient_id=mine)
-    page = services.Page(0, 50)
+    page = Page(0, 50)
     with container.uow() as uow:
-        own, total = services.list_charges(uow, me, page, services.ChargeFilter())
-        asked_for_theirs, none = services.list_charges(
-            uow, me, page, services.ChargeFilter(patient_id=theirs)
-        )
+        own, total = charges.list_charges(uow, me, page, charges.ChargeFilter())
+        asked_for_theirs, none = charges.list_charges(uow, me, page, charges.ChargeFilter(patient_id=theirs))
         with pytest.raises(NotFound):
-            services.get_charge(uow, me, other.id)
+            charges.get_charge(uow, me, other.id)
     assert total == 1
     assert [c.patient_id for c in own] == [mine]
     assert none == 0

@@ -97,6 +97,11 @@ def zone_or_utc(name: str | None) -> tzinfo:
         return UTC
 
 
+def zone_of(clinic: Clinic | None) -> tzinfo:
+    """The clinic's time zone; UTC until its copy has arrived."""
+    return clinic.zone if clinic is not None else UTC
+
+
 def local_date(instant: datetime, zone: tzinfo) -> date:
     """The calendar date of ``instant`` on a wall clock in ``zone``."""
     if instant.tzinfo is None:

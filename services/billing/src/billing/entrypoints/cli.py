@@ -9,7 +9,7 @@ import click
 
 from billing.bootstrap import Container, bootstrap
 from billing.config import BillingSettings
-from billing.service_layer import invoicing
+from billing.service_layer import idempotency_keys
 from clinic_shared import demo
 from clinic_shared.logging import configure_logging
 from clinic_shared.messaging import topology
@@ -107,7 +107,7 @@ def purge_idempotency_keys(older_than_hours: int | None) -> None:
     c = _container()
     hours = older_than_hours or c.settings.idempotency_key_retention_hours
     try:
-        purged = invoicing.purge_idempotency_keys(c.uow, timedelta(hours=hours))
+        purged = idempotency_keys.purge_idempotency_keys(c.uow, timedelta(hours=hours))
     finally:
         c.engine.dispose()
     click.echo(f"billing: purged {purged} idempotency key(s) older than {hours} hours")

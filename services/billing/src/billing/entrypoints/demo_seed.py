@@ -19,7 +19,7 @@ from billing.bootstrap import Container
 from billing.domain.invoicing import BillingPolicy, FeeMode, Invoice, InvoiceStatus, Payment, PaymentMethod
 from billing.domain.model import ChargeKind, ChargeStatus, Clinic, TreatmentType
 from billing.entrypoints.api.idempotency import IdempotentRequest, once
-from billing.service_layer import invoicing, services
+from billing.service_layer import billing_policy, invoices, payments, prices
 from clinic_shared import demo
 from clinic_shared.tokens import Principal
 
@@ -41,9 +41,9 @@ def seed_prices(c: Container) -> int:
     added = 0
     for treatment_type_id, cents in demo.DEMO_PRICES.items():
         with c.uow() as uow:
-            entry = services.set_initial_price(
+            entry = prices.set_initial_price(
                 uow,
-                services.SetPrice(
+                prices.SetPrice(
                     clinic_id=demo.CLINIC_ID,
                     treatment_type_id=treatment_type_id,
                     amount_cents=cents,
@@ -61,10 +61,10 @@ def seed_policy(c: Container) -> bool:
     with c.uow() as uow:
         if uow.repo.get(BillingPolicy, demo.CLINIC_ID) is not None:
             return False
-        services.set_billing_policy(
+        billing_policy.set_billing_policy(
             uow,
             BILLING_CLERK,
-            services.SetBillingPolicy(
+            billing_policy.SetBillingPolicy(
                 clinic_id=demo.CLINIC_ID,
                 currency=CURRENCY,
                 late_cancel_fee_mode=FeeMode.FIXED,
@@ -90,14 +90,14 @@ def seed_invoices(c: Container, ids: demo.SeedIds, wait: timedelta) -> list[str]
             invoice = uow.repo.get(Invoice, spec.invoice_id)
         if invoice is None:
             with ids.first(spec.invoice_id), c.uow() as uow:
-                invoice = invoicing.draft_invoice(
-                    uow, BILLING_CLERK, invoicing.DraftInvoice(demo.CLINIC_ID, patient_id)
+                invoice = invoices.draft_invoice(
+                    uow, BILLING_CLERK, invoices.DraftInvoice(demo.CLINIC_ID, patient_id)
                 )
                 uow.commit()
             _check_id(invoice.id, spec.invoice_id, "draft_invoice")
         if invoice.status is InvoiceStatus.DRAFT:
             with c.uow() as uow:
-                invoice = invoicing.issue_invoice(uow, BILLING_CLERK, spec.invoice_id, c.links)
+                invoice = invoices.issue_invoice(uow, BILLING_CLERK, spec.invoice_id, c.links)
                 uow.commit()
             added.append(f"invoice {invoice.number}")
         with c.uow() as uow:
@@ -106,20 +106,20 @@ def seed_invoices(c: Container, ids: demo.SeedIds, wait: timedelta) -> list[str]
             invoice = uow.repo.get(Invoice, spec.invoice_id)
             assert invoice is not None
             cents = spec.paid_cents or invoice.balance.cents
-        payment = invoicing.RecordPayment(
+        payment = payments.RecordPayment(
             clinic_id=demo.CLINIC_ID,
             patient_id=patient_id,
             amount_cents=cents,
             currency=CURRENCY,
             method=PaymentMethod(spec.method),
-            allocations=[invoicing.AllocationRequest(spec.invoice_id, cents)],
+            allocations=[payments.AllocationRequest(spec.invoice_id, cents)],
         )
         with ids.first(spec.payment_id), c.uow() as uow:
             outcome = once(
                 uow,
                 # The key makes a concurrent second seed replay this payment rather than pay twice.
                 IdempotentRequest(BILLING_CLERK.account_id, f"demo-seed-{spec.payment_id}", "demo"),
-                partial(invoicing.record_payment, uow, BILLING_CLERK, payment),
+                partial(payments.record_payment, uow, BILLING_CLERK, payment),
                 lambda made: (201, {"id": str(made.id)}),
             )
             uow.commit()

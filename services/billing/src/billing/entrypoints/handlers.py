@@ -10,7 +10,7 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from billing.service_layer import services
+from billing.service_layer import charges, reference_copies
 from billing.service_layer.unit_of_work import BillingUnitOfWork
 from clinic_shared.events import Envelope
 from clinic_shared.messaging.outbox import exchange_for
@@ -23,9 +23,9 @@ log = logging.getLogger(__name__)
 
 def clinic_changed(uow: BillingUnitOfWork, event: Envelope) -> None:
     d = event.data
-    services.sync_clinic(
+    reference_copies.sync_clinic(
         uow,
-        services.SyncClinic(
+        reference_copies.SyncClinic(
             clinic_id=d["clinic_id"],
             code=d["code"],
             name=d["name"],
@@ -41,9 +41,9 @@ def clinic_changed(uow: BillingUnitOfWork, event: Envelope) -> None:
 
 def practitioner_changed(uow: BillingUnitOfWork, event: Envelope) -> None:
     d = event.data
-    services.sync_practitioner(
+    reference_copies.sync_practitioner(
         uow,
-        services.SyncPractitioner(
+        reference_copies.SyncPractitioner(
             practitioner_id=d["practitioner_id"],
             clinic_id=d["clinic_id"],
             display_name=d["display_name"],
@@ -56,9 +56,9 @@ def practitioner_changed(uow: BillingUnitOfWork, event: Envelope) -> None:
 
 def treatment_type_changed(uow: BillingUnitOfWork, event: Envelope) -> None:
     d = event.data
-    services.sync_treatment_type(
+    reference_copies.sync_treatment_type(
         uow,
-        services.SyncTreatmentType(
+        reference_copies.SyncTreatmentType(
             treatment_type_id=d["treatment_type_id"],
             clinic_id=d["clinic_id"],
             code=d["code"],
@@ -74,9 +74,9 @@ def treatment_type_changed(uow: BillingUnitOfWork, event: Envelope) -> None:
 def patient_changed(uow: BillingUnitOfWork, event: Envelope) -> None:
     """Registered and updated carry the same contact facts."""
     d = event.data
-    services.sync_patient(
+    reference_copies.sync_patient(
         uow,
-        services.SyncPatient(
+        reference_copies.SyncPatient(
             patient_id=d["patient_id"],
             first_name=d["first_name"],
             last_name=d["last_name"],
@@ -89,7 +89,7 @@ def patient_changed(uow: BillingUnitOfWork, event: Envelope) -> None:
 
 
 def appointment_booked(uow: BillingUnitOfWork, event: Envelope) -> None:
-    charge = services.plan_charge(uow, services.PlanCharge(**_appointment_facts(event.data)))
+    charge = charges.plan_charge(uow, charges.PlanCharge(**_appointment_facts(event.data)))
     if charge.needs_price:
         log.warning(
             "billing: no price on file for treatment type %s at clinic %s on %s; charge %s needs a price",
@@ -102,9 +102,9 @@ def appointment_booked(uow: BillingUnitOfWork, event: Envelope) -> None:
 
 def appointment_cancelled(uow: BillingUnitOfWork, event: Envelope) -> None:
     d = event.data
-    services.abort_charge(
+    charges.abort_charge(
         uow,
-        services.AbortCharge(
+        charges.AbortCharge(
             **_appointment_facts(d),
             cancelled_at=d["cancelled_at"],
             late=d["late"],
@@ -115,21 +115,21 @@ def appointment_cancelled(uow: BillingUnitOfWork, event: Envelope) -> None:
 
 def appointment_completed(uow: BillingUnitOfWork, event: Envelope) -> None:
     d = event.data
-    services.complete_charge(uow, services.CompleteCharge(**_appointment_facts(d), plan_id=d.get("plan_id")))
+    charges.complete_charge(uow, charges.CompleteCharge(**_appointment_facts(d), plan_id=d.get("plan_id")))
 
 
 def appointment_no_show(uow: BillingUnitOfWork, event: Envelope) -> None:
     d = event.data
-    services.record_no_show(
+    charges.record_no_show(
         uow,
-        services.RecordNoShow(
+        charges.RecordNoShow(
             **_appointment_facts(d), marked_at=d["marked_at"], fee_waived=d.get("fee_waived", False)
         ),
     )
 
 
 def appointment_rescheduled(uow: BillingUnitOfWork, event: Envelope) -> None:
-    services.reschedule_charge(uow, services.RescheduleCharge(**_appointment_facts(event.data)))
+    charges.reschedule_charge(uow, charges.RescheduleCharge(**_appointment_facts(event.data)))
 
 
 def _appointment_facts(d: Mapping[str, Any]) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from billing.adapters import orm
 from billing.bootstrap import Container
 from billing.entrypoints.handlers import HANDLERS, SUBSCRIPTION
-from billing.service_layer import invoicing
+from billing.service_layer import idempotency_keys
 from billing.service_layer.unit_of_work import BillingUnitOfWork
 from clinic_shared.events import Envelope
 from clinic_shared.messaging.connection import Backoff
@@ -46,7 +46,7 @@ class IdempotencyKeyPurger:
         self._backoff = Backoff(initial=1.0, cap=60.0)
 
     def purge(self) -> int:
-        return invoicing.purge_idempotency_keys(self._uow_factory, self._retention)
+        return idempotency_keys.purge_idempotency_keys(self._uow_factory, self._retention)
 
     def run(self, stop: threading.Event) -> None:
         while not stop.is_set():

@@ -16,9 +16,9 @@ from billing.domain.errors import NotFound, RuleViolation
 from billing.domain.invoicing import Coverage, CreditNote, Invoice, InvoiceLine, InvoiceStatus
 from billing.domain.model import Clinic, Patient, Practitioner, local_date
 from billing.domain.money import Money
-from billing.service_layer.invoicing import get_invoice
+from billing.service_layer.audit import audit
+from billing.service_layer.invoices import get_invoice
 from billing.service_layer.ports import DocumentKind, DocumentLink, DocumentLinks, DocumentLinksDisabled
-from billing.service_layer.services import audit
 from billing.service_layer.tax_registration import gst_hst_number_of
 from billing.service_layer.unit_of_work import BillingUnitOfWork
 from clinic_shared.tokens import Principal

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from billing.domain.errors import NotFound
 from billing.domain.invoicing import Coverage, CreditApplication, CreditNote, Invoice, Payment
 from billing.domain.model import Charge, Package, Patient
-from billing.service_layer.invoicing import patient_credit
+from billing.service_layer.payments import patient_credit
 from billing.service_layer.tenancy import clinic_filter, ensure_patient_in_reach
 from billing.service_layer.unit_of_work import BillingUnitOfWork
 from clinic_shared.tokens import Principal

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, tzinfo
+from datetime import date, datetime, time, timedelta
 
 from billing.domain import reports
-from billing.domain.model import Clinic, Practitioner, TreatmentType, local_date, zone_or_utc
+from billing.domain.model import Clinic, Practitioner, TreatmentType, local_date, zone_of
 from billing.service_layer.tenancy import ensure_acts_in
 from billing.service_layer.unit_of_work import BillingUnitOfWork
 from clinic_shared.tokens import Principal
@@ -25,7 +25,7 @@ def outstanding(
 ) -> list[reports.AgingRow]:
     """Unpaid balances of issued invoices per patient and payer, aged from the invoice date."""
     ensure_acts_in(actor, clinic_id, field="clinic_id")
-    zone = _zone(uow, clinic_id)
+    zone = zone_of(uow.repo.get(Clinic, clinic_id))
     today = as_of or local_date(uow.clock.now(), zone)
     balances = [
         reports.OpenBalance(
@@ -40,7 +40,7 @@ def outstanding(
 def daily_payments(uow: BillingUnitOfWork, actor: Principal, period: Period) -> list[reports.DailyPayments]:
     """Money received (and refunded) per day of the clinic's calendar and method."""
     ensure_acts_in(actor, period.clinic_id, field="clinic_id")
-    zone = _zone(uow, period.clinic_id)
+    zone = zone_of(uow.repo.get(Clinic, period.clinic_id))
     start = datetime.combine(period.first_day, time(), zone)
     end = datetime.combine(period.last_day + timedelta(days=1), time(), zone)
     facts = [
@@ -79,8 +79,3 @@ def revenue(uow: BillingUnitOfWork, actor: Principal, period: Period) -> list[Na
             )
         )
     return named
-
-
-def _zone(uow: BillingUnitOfWork, clinic_id: uuid.UUID) -> tzinfo:
-    clinic = uow.repo.get(Clinic, clinic_id)
-    return clinic.zone if clinic is not None else zone_or_utc(None)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from billing.domain.errors import Conflict
 from billing.domain.tax_registration import TaxRegistration
-from billing.service_layer.services import audit
+from billing.service_layer.audit import audit
 from billing.service_layer.tenancy import ensure_acts_in
 from billing.service_layer.unit_of_work import BillingUnitOfWork
 from clinic_shared.tokens import Principal

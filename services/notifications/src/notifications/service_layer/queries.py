@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from clinic_shared.pagination import Page
 from clinic_shared.tokens import Principal
 from notifications.domain.errors import Forbidden, NotFound
 from notifications.domain.model import (
@@ -21,12 +22,6 @@ from notifications.service_layer.unit_of_work import NotificationsUnitOfWork
 
 # Staff who may read the delivery log and patients' contact copies.
 STAFF_READERS = frozenset({"front_desk", "admin"})
-
-
-@dataclass(frozen=True)
-class Page:
-    offset: int
-    limit: int
 
 
 @dataclass(frozen=True)

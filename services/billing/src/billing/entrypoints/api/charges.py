@@ -14,9 +14,10 @@ from flask_smorest.pagination import PaginationParameters
 from billing.domain.invoicing import FeeQuote
 from billing.domain.model import Charge
 from billing.entrypoints.api import schemas
-from billing.entrypoints.api.context import BILLING_STAFF, container, page_of
-from billing.service_layer import fee_quotes, services
+from billing.entrypoints.api.context import BILLING_STAFF, container
+from billing.service_layer import charges, fee_quotes
 from clinic_shared.web.auth import current_principal, require_roles
+from clinic_shared.web.pagination import page_of
 from clinic_shared.web.request_limits import Blueprint
 
 blp = Blueprint("charges", __name__, url_prefix="/charges", description="Charges for appointments")
@@ -29,8 +30,8 @@ blp = Blueprint("charges", __name__, url_prefix="/charges", description="Charges
 @blp.alt_response(404, description="clinic_id names another clinic than the caller's (field `clinic_id`)")
 def list_charges(query: dict[str, Any], pagination_parameters: PaginationParameters) -> Sequence[Charge]:
     with container().uow() as uow:
-        items, pagination_parameters.item_count = services.list_charges(
-            uow, current_principal(), page_of(pagination_parameters), services.ChargeFilter(**query)
+        items, pagination_parameters.item_count = charges.list_charges(
+            uow, current_principal(), page_of(pagination_parameters), charges.ChargeFilter(**query)
         )
         return items
 
@@ -50,7 +51,7 @@ def quote_fee(query: dict[str, Any]) -> FeeQuote:
 @blp.response(200, schemas.ChargeSchema)
 def get_charge(charge_id: uuid.UUID) -> Charge:
     with container().uow() as uow:
-        return services.get_charge(uow, current_principal(), charge_id)
+        return charges.get_charge(uow, current_principal(), charge_id)
 
 
 @blp.route("/<uuid:charge_id>/waive", methods=["POST"])
@@ -61,6 +62,6 @@ def get_charge(charge_id: uuid.UUID) -> Charge:
 @require_roles(*BILLING_STAFF)
 def waive_fee(body: dict[str, Any], charge_id: uuid.UUID) -> Charge:
     with container().uow() as uow:
-        charge = services.waive_fee(uow, current_principal(), services.WaiveFee(charge_id=charge_id, **body))
+        charge = charges.waive_fee(uow, current_principal(), charges.WaiveFee(charge_id=charge_id, **body))
         uow.commit()
         return charge

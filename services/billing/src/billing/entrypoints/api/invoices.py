@@ -11,11 +11,12 @@ from flask_smorest.pagination import PaginationParameters
 
 from billing.domain.invoicing import CreditNote, Invoice
 from billing.entrypoints.api import schemas
-from billing.entrypoints.api.context import BILLING_STAFF, container, page_of
+from billing.entrypoints.api.context import BILLING_STAFF, container
 from billing.entrypoints.api.idempotency import run_once
-from billing.service_layer import documents, invoicing
+from billing.service_layer import credit_notes, documents, invoices
 from billing.service_layer.ports import DocumentLink
 from clinic_shared.web.auth import current_principal, require_roles
+from clinic_shared.web.pagination import page_of
 from clinic_shared.web.request_limits import Blueprint
 
 blp = Blueprint("invoices", __name__, url_prefix="/invoices", description="Invoices and credit notes")
@@ -29,7 +30,7 @@ blp = Blueprint("invoices", __name__, url_prefix="/invoices", description="Invoi
 @require_roles(*BILLING_STAFF)
 def draft_invoice(body: dict[str, Any]) -> Invoice:
     with container().uow() as uow:
-        invoice = invoicing.draft_invoice(uow, current_principal(), invoicing.DraftInvoice(**body))
+        invoice = invoices.draft_invoice(uow, current_principal(), invoices.DraftInvoice(**body))
         uow.commit()
         return invoice
 
@@ -42,9 +43,7 @@ def draft_invoice(body: dict[str, Any]) -> Invoice:
 @require_roles(*BILLING_STAFF)
 def draft_split_invoices(body: dict[str, Any]) -> list[Invoice]:
     with container().uow() as uow:
-        drafts = invoicing.draft_split_invoices(
-            uow, current_principal(), invoicing.DraftSplitInvoices(**body)
-        )
+        drafts = invoices.draft_split_invoices(uow, current_principal(), invoices.DraftSplitInvoices(**body))
         uow.commit()
         return drafts
 
@@ -60,8 +59,8 @@ def draft_split_invoices(body: dict[str, Any]) -> list[Invoice]:
 @blp.alt_response(404, description="clinic_id names another clinic than the caller's (field `clinic_id`)")
 def list_invoices(query: dict[str, Any], pagination_parameters: PaginationParameters) -> Sequence[Invoice]:
     with container().uow() as uow:
-        items, pagination_parameters.item_count = invoicing.list_invoices(
-            uow, current_principal(), page_of(pagination_parameters), invoicing.InvoiceFilter(**query)
+        items, pagination_parameters.item_count = invoices.list_invoices(
+            uow, current_principal(), page_of(pagination_parameters), invoices.InvoiceFilter(**query)
         )
         return items
 
@@ -70,7 +69,7 @@ def list_invoices(query: dict[str, Any], pagination_parameters: PaginationParame
 @blp.response(200, schemas.InvoiceSchema)
 def get_invoice(invoice_id: uuid.UUID) -> Invoice:
     with container().uow() as uow:
-        return invoicing.get_invoice(uow, current_principal(), invoice_id)
+        return invoices.get_invoice(uow, current_principal(), invoice_id)
 
 
 @blp.route("/<uuid:invoice_id>", methods=["DELETE"])
@@ -80,7 +79,7 @@ def get_invoice(invoice_id: uuid.UUID) -> Invoice:
 @require_roles(*BILLING_STAFF)
 def discard_draft(invoice_id: uuid.UUID) -> None:
     with container().uow() as uow:
-        invoicing.discard_draft(uow, current_principal(), invoice_id)
+        invoices.discard_draft(uow, current_principal(), invoice_id)
         uow.commit()
 
 
@@ -131,7 +130,7 @@ def create_document_link(invoice_id: uuid.UUID) -> DocumentLink:
 @require_roles(*BILLING_STAFF)
 def issue_invoice(invoice_id: uuid.UUID) -> Invoice:
     with container().uow() as uow:
-        invoice = invoicing.issue_invoice(uow, current_principal(), invoice_id, container().links)
+        invoice = invoices.issue_invoice(uow, current_principal(), invoice_id, container().links)
         uow.commit()
         return invoice
 
@@ -142,7 +141,7 @@ def issue_invoice(invoice_id: uuid.UUID) -> Invoice:
 def list_credit_notes(invoice_id: uuid.UUID) -> Sequence[CreditNote]:
     """The credit notes correcting an invoice: staff, or the patient the issued invoice is for."""
     with container().uow() as uow:
-        return invoicing.list_credit_notes(uow, current_principal(), invoice_id)
+        return credit_notes.list_credit_notes(uow, current_principal(), invoice_id)
 
 
 @blp.route("/<uuid:invoice_id>/credit-notes", methods=["POST"])
@@ -152,9 +151,9 @@ def list_credit_notes(invoice_id: uuid.UUID) -> Sequence[CreditNote]:
 @blp.alt_response(422, description="Invalid amount, or the Idempotency-Key was used for another request")
 @require_roles(*BILLING_STAFF)
 def issue_credit_note(headers: dict[str, Any], body: dict[str, Any], invoice_id: uuid.UUID) -> Response:
-    cmd = invoicing.IssueCreditNote(invoice_id=invoice_id, **body)
+    cmd = credit_notes.IssueCreditNote(invoice_id=invoice_id, **body)
     return run_once(
         headers,
-        lambda uow: invoicing.issue_credit_note(uow, current_principal(), cmd),
+        lambda uow: credit_notes.issue_credit_note(uow, current_principal(), cmd),
         schemas.CreditNoteSchema(),
     )

@@ -12,10 +12,11 @@ from flask_smorest.pagination import PaginationParameters
 from billing.domain.invoicing import Coverage, Payment
 from billing.domain.model import Package
 from billing.entrypoints.api import schemas
-from billing.entrypoints.api.context import BILLING_STAFF, container, page_of
+from billing.entrypoints.api.context import BILLING_STAFF, container
 from billing.entrypoints.api.idempotency import run_once
-from billing.service_layer import invoicing
+from billing.service_layer import coverages, packages, payments
 from clinic_shared.web.auth import current_principal, require_roles
+from clinic_shared.web.pagination import page_of
 from clinic_shared.web.problems import Problem
 from clinic_shared.web.request_limits import Blueprint
 
@@ -34,10 +35,10 @@ blp = Blueprint("payments", __name__, url_prefix="", description="Payments, refu
 )
 @require_roles(*BILLING_STAFF, "front_desk")
 def record_payment(headers: dict[str, Any], body: dict[str, Any]) -> Response:
-    allocations = [invoicing.AllocationRequest(**a) for a in body.pop("allocations")]
-    cmd = invoicing.RecordPayment(**body, allocations=allocations)
+    allocations = [payments.AllocationRequest(**a) for a in body.pop("allocations")]
+    cmd = payments.RecordPayment(**body, allocations=allocations)
     return run_once(
-        headers, lambda uow: invoicing.record_payment(uow, current_principal(), cmd), schemas.PaymentSchema()
+        headers, lambda uow: payments.record_payment(uow, current_principal(), cmd), schemas.PaymentSchema()
     )
 
 
@@ -47,9 +48,9 @@ def record_payment(headers: dict[str, Any], body: dict[str, Any]) -> Response:
 @blp.response(201, schemas.PaymentSchema, description="The refund, referencing the original payment")
 @require_roles(*BILLING_STAFF)
 def refund_payment(headers: dict[str, Any], body: dict[str, Any], payment_id: uuid.UUID) -> Response:
-    cmd = invoicing.RefundPayment(payment_id=payment_id, **body)
+    cmd = payments.RefundPayment(payment_id=payment_id, **body)
     return run_once(
-        headers, lambda uow: invoicing.refund_payment(uow, current_principal(), cmd), schemas.PaymentSchema()
+        headers, lambda uow: payments.refund_payment(uow, current_principal(), cmd), schemas.PaymentSchema()
     )
 
 
@@ -60,7 +61,7 @@ def refund_payment(headers: dict[str, Any], body: dict[str, Any], payment_id: uu
 @blp.alt_response(404, description="clinic_id names another clinic than the caller's (field `clinic_id`)")
 def list_payments(query: dict[str, Any], pagination_parameters: PaginationParameters) -> Sequence[Payment]:
     with container().uow() as uow:
-        items, pagination_parameters.item_count = invoicing.list_payments(
+        items, pagination_parameters.item_count = payments.list_payments(
             uow, current_principal(), page_of(pagination_parameters), query["patient_id"], query["clinic_id"]
         )
         return items
@@ -70,7 +71,7 @@ def list_payments(query: dict[str, Any], pagination_parameters: PaginationParame
 @blp.response(200, schemas.PaymentSchema)
 def get_payment(payment_id: uuid.UUID) -> Payment:
     with container().uow() as uow:
-        return invoicing.get_payment(uow, current_principal(), payment_id)
+        return payments.get_payment(uow, current_principal(), payment_id)
 
 
 @blp.route("/patients/<uuid:patient_id>/coverages", methods=["POST"])
@@ -81,8 +82,8 @@ def get_payment(payment_id: uuid.UUID) -> Payment:
 @require_roles(*BILLING_STAFF, "front_desk")
 def add_coverage(body: dict[str, Any], patient_id: uuid.UUID) -> Coverage:
     with container().uow() as uow:
-        coverage = invoicing.add_coverage(
-            uow, current_principal(), invoicing.AddCoverage(patient_id=patient_id, **body)
+        coverage = coverages.add_coverage(
+            uow, current_principal(), coverages.AddCoverage(patient_id=patient_id, **body)
         )
         uow.commit()
         return coverage
@@ -94,7 +95,7 @@ def add_coverage(body: dict[str, Any], patient_id: uuid.UUID) -> Coverage:
 @require_roles(*BILLING_STAFF, "front_desk")
 def list_coverages(patient_id: uuid.UUID, pagination_parameters: PaginationParameters) -> Sequence[Coverage]:
     with container().uow() as uow:
-        items, pagination_parameters.item_count = invoicing.list_coverages(
+        items, pagination_parameters.item_count = coverages.list_coverages(
             uow, current_principal(), patient_id, page_of(pagination_parameters)
         )
         return items
@@ -107,7 +108,7 @@ def list_coverages(patient_id: uuid.UUID, pagination_parameters: PaginationParam
 @require_roles(*BILLING_STAFF, "front_desk")
 def sell_package(body: dict[str, Any]) -> Package:
     with container().uow() as uow:
-        package = invoicing.sell_package(uow, current_principal(), invoicing.SellPackage(**body))
+        package = packages.sell_package(uow, current_principal(), packages.SellPackage(**body))
         uow.commit()
         return package
 
@@ -118,7 +119,7 @@ def sell_package(body: dict[str, Any]) -> Package:
 @require_roles(*BILLING_STAFF, "front_desk")
 def list_packages(patient_id: uuid.UUID, pagination_parameters: PaginationParameters) -> Sequence[Package]:
     with container().uow() as uow:
-        items, pagination_parameters.item_count = invoicing.list_packages(
+        items, pagination_parameters.item_count = packages.list_packages(
             uow, current_principal(), patient_id, page_of(pagination_parameters)
         )
         return items
@@ -135,7 +136,7 @@ def patient_credit(query: dict[str, Any], patient_id: uuid.UUID) -> dict[str, An
     if actor.is_staff and not actor.has_any((*BILLING_STAFF, "front_desk")):
         raise Problem(403, "Forbidden", "Your role does not allow this action.")
     with container().uow() as uow:
-        credit = invoicing.patient_credit_for(uow, actor, query["clinic_id"], patient_id)
+        credit = payments.patient_credit_for(uow, actor, query["clinic_id"], patient_id)
         return {
             "patient_id": patient_id,
             "clinic_id": query["clinic_id"],
@@ -158,10 +159,10 @@ def patient_credit(query: dict[str, Any], patient_id: uuid.UUID) -> dict[str, An
 @require_roles(*BILLING_STAFF, "front_desk")
 def apply_patient_credit(headers: dict[str, Any], body: dict[str, Any], patient_id: uuid.UUID) -> Response:
     """Put the patient's credit towards issued invoices; no money is received, so no receipt is sent."""
-    allocations = [invoicing.AllocationRequest(**a) for a in body.pop("allocations")]
-    cmd = invoicing.ApplyCredit(patient_id=patient_id, **body, allocations=allocations)
+    allocations = [payments.AllocationRequest(**a) for a in body.pop("allocations")]
+    cmd = payments.ApplyCredit(patient_id=patient_id, **body, allocations=allocations)
     return run_once(
         headers,
-        lambda uow: invoicing.apply_patient_credit(uow, current_principal(), cmd),
+        lambda uow: payments.apply_patient_credit(uow, current_principal(), cmd),
         schemas.CreditApplicationSchema(),
     )

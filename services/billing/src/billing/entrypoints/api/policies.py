@@ -11,9 +11,10 @@ from flask_smorest.pagination import PaginationParameters
 from billing.domain.invoicing import AuditEntry, BillingPolicy
 from billing.domain.tax_registration import TaxRegistration
 from billing.entrypoints.api import schemas
-from billing.entrypoints.api.context import BILLING_STAFF, STAFF_ROLES, container, page_of
-from billing.service_layer import services, tax_registration
+from billing.entrypoints.api.context import BILLING_STAFF, STAFF_ROLES, container
+from billing.service_layer import audit, billing_policy, tax_registration
 from clinic_shared.web.auth import current_principal, require_roles
+from clinic_shared.web.pagination import page_of
 from clinic_shared.web.request_limits import Blueprint
 
 blp = Blueprint(
@@ -27,8 +28,8 @@ blp = Blueprint(
 @require_roles(*BILLING_STAFF)
 def set_policy(body: dict[str, Any], clinic_id: uuid.UUID) -> BillingPolicy:
     with container().uow() as uow:
-        policy = services.set_billing_policy(
-            uow, current_principal(), services.SetBillingPolicy(clinic_id=clinic_id, **body)
+        policy = billing_policy.set_billing_policy(
+            uow, current_principal(), billing_policy.SetBillingPolicy(clinic_id=clinic_id, **body)
         )
         uow.commit()
         return policy
@@ -39,7 +40,7 @@ def set_policy(body: dict[str, Any], clinic_id: uuid.UUID) -> BillingPolicy:
 @require_roles(*STAFF_ROLES)
 def get_policy(clinic_id: uuid.UUID) -> BillingPolicy:
     with container().uow() as uow:
-        return services.get_billing_policy(uow, current_principal(), clinic_id)
+        return billing_policy.get_billing_policy(uow, current_principal(), clinic_id)
 
 
 @blp.route("/clinics/<uuid:clinic_id>/tax-registration", methods=["PUT"])
@@ -73,7 +74,7 @@ def get_tax_registration(clinic_id: uuid.UUID) -> TaxRegistration:
 @require_roles(*BILLING_STAFF)
 def list_audit(query: dict[str, Any], pagination_parameters: PaginationParameters) -> Sequence[AuditEntry]:
     with container().uow() as uow:
-        items, pagination_parameters.item_count = services.list_audit(
+        items, pagination_parameters.item_count = audit.list_audit(
             uow, current_principal(), page_of(pagination_parameters), query["entity_id"], query["clinic_id"]
         )
         return items

@@ -11,9 +11,10 @@ from marshmallow import Schema, fields
 
 from billing.domain.model import PriceListEntry
 from billing.entrypoints.api import schemas
-from billing.entrypoints.api.context import PRICE_SETTERS, STAFF_ROLES, container, page_of
-from billing.service_layer import services
+from billing.entrypoints.api.context import PRICE_SETTERS, STAFF_ROLES, container
+from billing.service_layer import prices
 from clinic_shared.web.auth import current_principal, require_roles
+from clinic_shared.web.pagination import page_of
 from clinic_shared.web.request_limits import Blueprint
 
 blp = Blueprint("prices", __name__, url_prefix="/clinics", description="Price lists")
@@ -29,9 +30,9 @@ def set_price(
     body: dict[str, Any], clinic_id: uuid.UUID, treatment_type_id: uuid.UUID
 ) -> tuple[PriceListEntry, int]:
     with container().uow() as uow:
-        entry, created = services.set_price(
+        entry, created = prices.set_price(
             uow,
-            services.SetPrice(clinic_id=clinic_id, treatment_type_id=treatment_type_id, **body),
+            prices.SetPrice(clinic_id=clinic_id, treatment_type_id=treatment_type_id, **body),
             current_principal(),
         )
         uow.commit()
@@ -47,7 +48,7 @@ def list_prices(
     query: dict[str, Any], clinic_id: uuid.UUID, pagination_parameters: PaginationParameters
 ) -> Sequence[PriceListEntry]:
     with container().uow() as uow:
-        items, pagination_parameters.item_count = services.list_prices(
+        items, pagination_parameters.item_count = prices.list_prices(
             uow, current_principal(), clinic_id, page_of(pagination_parameters), query["treatment_type_id"]
         )
         return items
@@ -69,4 +70,4 @@ def list_prices_in_force(query: dict[str, Any], clinic_id: uuid.UUID) -> Sequenc
     One entry per priced treatment type; past and announced future prices stay in the staff's price list.
     """
     with container().uow() as uow:
-        return services.prices_in_force(uow, current_principal(), clinic_id, query["on"])
+        return prices.prices_in_force(uow, current_principal(), clinic_id, query["on"])

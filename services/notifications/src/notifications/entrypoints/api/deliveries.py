@@ -10,9 +10,10 @@ from typing import Any
 from flask_smorest.pagination import PaginationParameters
 
 from clinic_shared.web.auth import current_principal, require_roles
+from clinic_shared.web.pagination import page_of
 from clinic_shared.web.request_limits import Blueprint
 from notifications.entrypoints.api import schemas
-from notifications.entrypoints.api.context import container, page_of
+from notifications.entrypoints.api.context import container
 from notifications.service_layer import queries
 
 blp = Blueprint("deliveries", __name__, url_prefix="/deliveries", description="The delivery log")
