@@ -41,7 +41,7 @@ from scheduling.config import SchedulingSettings
 from scheduling.domain.model import AppointmentKind
 from scheduling.entrypoints.api import create_app
 from scheduling.entrypoints.cli import MIGRATIONS
-from scheduling.service_layer import availability, services
+from scheduling.service_layer import accounts, availability, clinic_setup
 from scheduling.service_layer.tenancy import OPERATOR
 
 HERE = Path(__file__).resolve().parent
@@ -69,18 +69,18 @@ def settings(url: str, var_dir: str) -> dict[str, str]:
 
 def seed_catalogue(c: Container) -> dict[str, object]:
     with c.uow() as uow:
-        clinic = services.create_clinic(
+        clinic = clinic_setup.create_clinic(
             uow,
             OPERATOR,
-            services.CreateClinic(
+            clinic_setup.CreateClinic(
                 "BENCH", "Bench IMS", "America/Vancouver", "1 Main St", "+16045550100", "b@x.test"
             ),
         )
     practitioners = []
     for n in range(PRACTITIONERS):
         with c.uow() as uow:
-            p = services.add_practitioner(
-                uow, OPERATOR, services.AddPractitioner(clinic.id, f"PT {n}", f"PT-{n}", n % 2 == 0)
+            p = clinic_setup.add_practitioner(
+                uow, OPERATOR, clinic_setup.AddPractitioner(clinic.id, f"PT {n}", f"PT-{n}", n % 2 == 0)
             )
         practitioners.append(p.id)
         with c.uow() as uow:
@@ -92,31 +92,33 @@ def seed_catalogue(c: Container) -> dict[str, object]:
                 [availability.WeeklySpan(d, dtime(8), dtime(18)) for d in range(5)],
             )
     with c.uow() as uow:
-        assess = services.add_treatment_type(
+        assess = clinic_setup.add_treatment_type(
             uow,
             OPERATOR,
-            services.AddTreatmentType(clinic.id, "ASSESS", "Assessment", AppointmentKind.ASSESSMENT, 60, 10),
+            clinic_setup.AddTreatmentType(
+                clinic.id, "ASSESS", "Assessment", AppointmentKind.ASSESSMENT, 60, 10
+            ),
         )
     with c.uow() as uow:
-        ims = services.add_treatment_type(
+        ims = clinic_setup.add_treatment_type(
             uow,
             OPERATOR,
-            services.AddTreatmentType(clinic.id, "IMS30", "IMS 30", AppointmentKind.TREATMENT, 30, 0),
+            clinic_setup.AddTreatmentType(clinic.id, "IMS30", "IMS 30", AppointmentKind.TREATMENT, 30, 0),
         )
     with c.uow() as uow:
-        services.create_staff_account(
+        accounts.create_staff_account(
             uow,
             c.hasher,
             OPERATOR,
-            services.CreateStaffAccount(
+            accounts.CreateStaffAccount(
                 "admin@bench.test", "bench admin pass", ["admin"], organisation_wide=True
             ),
         )
     with c.uow() as uow:
-        patient = services.register_patient(
+        patient = accounts.register_patient(
             uow,
             c.hasher,
-            services.RegisterPatient("p@bench.test", "bench patient pass", "Pat", "Bench", None, "en"),
+            accounts.RegisterPatient("p@bench.test", "bench patient pass", "Pat", "Bench", None, "en"),
         )
     return {
         "clinic": clinic.id,

@@ -104,15 +104,15 @@ def api(client: FlaskClient) -> Api:
 
 @pytest.fixture
 def admin(container: Container, api: Api) -> dict[str, str]:
-    from scheduling.service_layer import services
+    from scheduling.service_layer import accounts
     from scheduling.service_layer.tenancy import OPERATOR
 
     with container.uow() as uow:
-        services.create_staff_account(
+        accounts.create_staff_account(
             uow,
             container.hasher,
             OPERATOR,
-            services.CreateStaffAccount(
+            accounts.CreateStaffAccount(
                 "root@clinic.test", "admin password 1", ["admin"], organisation_wide=True
             ),
         )

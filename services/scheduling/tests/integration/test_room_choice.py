@@ -17,7 +17,7 @@ from sqlalchemy import text
 from clinic_shared.testing.clock import ManualClock
 from clinic_shared.tokens import Principal
 from scheduling.bootstrap import Container
-from scheduling.service_layer.services import BookAppointment, book_appointment
+from scheduling.service_layer.appointments import BookAppointment, book_appointment
 
 from ..conftest import Api, Catalogue
 from .test_patient_overlap import add_practitioners, body, race

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 
 class SchedulingError(Exception):
@@ -28,6 +29,15 @@ class PatientOverlap(Conflict):
         super().__init__("the patient already has an appointment at this time", field="starts_at")
         self.other_id = other_id
         self.problem_extra = {"conflicting_appointment_id": str(other_id) if other_id else None}
+
+
+class PlanConflict(Conflict):
+    """Some sessions of a plan cannot be booked; ``conflicts`` says which and offers alternatives (nothing
+    was held)."""
+
+    def __init__(self, conflicts: list[dict[str, Any]]) -> None:
+        super().__init__(f"{len(conflicts)} session(s) cannot be booked as requested; nothing was booked")
+        self.problem_extra = {"conflicts": conflicts}
 
 
 class PreconditionFailed(SchedulingError):

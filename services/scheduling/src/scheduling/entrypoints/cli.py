@@ -15,7 +15,7 @@ from clinic_shared.migrations import upgrade
 from scheduling.bootstrap import Container, bootstrap, key_ring
 from scheduling.config import SchedulingSettings
 from scheduling.domain.errors import SchedulingError
-from scheduling.service_layer import auth, services, tenancy
+from scheduling.service_layer import accounts, auth, tenancy
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "adapters" / "migrations"
 
@@ -89,7 +89,7 @@ def create_staff(
                 c.hasher,
                 c.password_policy,
                 tenancy.OPERATOR,
-                services.CreateStaffAccount(
+                accounts.CreateStaffAccount(
                     email, password, roles, clinic_id=clinic_id, organisation_wide=organisation_wide
                 ),
             )

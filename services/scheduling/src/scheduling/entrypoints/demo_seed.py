@@ -29,7 +29,7 @@ from scheduling.domain.model import (
     Clinic,
 )
 from scheduling.domain.plans import TreatmentPlan
-from scheduling.service_layer import availability, plans, services
+from scheduling.service_layer import accounts, appointments, availability, clinic_setup, plans
 from scheduling.service_layer.availability import WeeklySpan
 from scheduling.service_layer.tenancy import OPERATOR
 
@@ -110,10 +110,10 @@ class Seeder:
     def catalogue(self) -> None:
         self.clock.set(self.now)
         with self.c.uow() as uow:
-            services.create_clinic(
+            clinic_setup.create_clinic(
                 uow,
                 OPERATOR,
-                services.CreateClinic(
+                clinic_setup.CreateClinic(
                     code="VAN",
                     name="Demo IMS Clinic",
                     timezone=demo.CLINIC_TIMEZONE,
@@ -129,10 +129,10 @@ class Seeder:
         ]
         for practitioner_id, name, registration, ims in practitioners:
             with self.c.uow() as uow:
-                services.add_practitioner(
+                clinic_setup.add_practitioner(
                     uow,
                     OPERATOR,
-                    services.AddPractitioner(demo.CLINIC_ID, name, registration, ims, practitioner_id),
+                    clinic_setup.AddPractitioner(demo.CLINIC_ID, name, registration, ims, practitioner_id),
                 )
         catalogue = [
             (demo.ASSESSMENT_ID, "ASSESS60", "IMS assessment", AppointmentKind.ASSESSMENT, 60),
@@ -142,10 +142,10 @@ class Seeder:
         ]
         for treatment_id, code, name, kind, minutes in catalogue:
             with self.c.uow() as uow:
-                services.add_treatment_type(
+                clinic_setup.add_treatment_type(
                     uow,
                     OPERATOR,
-                    services.AddTreatmentType(
+                    clinic_setup.AddTreatmentType(
                         demo.CLINIC_ID,
                         code,
                         name,
@@ -184,11 +184,11 @@ class Seeder:
                 return
         self.clock.set(self.now)
         with self.ids.first(account.account_id), self.c.uow() as uow:
-            made = services.create_staff_account(
+            made = accounts.create_staff_account(
                 uow,
                 self.c.hasher,
                 OPERATOR,
-                services.CreateStaffAccount(
+                accounts.CreateStaffAccount(
                     account.email, account.password, account.roles, demo.CLINIC_ID, account.practitioner_id
                 ),
             )
@@ -203,10 +203,10 @@ class Seeder:
                 return account.patient_id
         self.clock.set(self.now - timedelta(days=60))  # they registered before their first visit
         with self.ids.first(patient.id, patient.account_id), self.c.uow() as uow:
-            made = services.register_patient(
+            made = accounts.register_patient(
                 uow,
                 self.c.hasher,
-                services.RegisterPatient(
+                accounts.RegisterPatient(
                     patient.email,
                     demo.PATIENT_PASSWORD,
                     patient.first_name,
@@ -330,12 +330,12 @@ class Seeder:
             starts_at = datetime.combine(visit.day, visit.at, tzinfo=self.zone)
             self.clock.set(self.booked_at(starts_at, visit.follows))
             with self.ids.first(visit.appointment_id), self.c.uow() as uow:
-                appointment = services.book_appointment(
+                appointment = appointments.book_appointment(
                     uow,
                     # Booked at the desk; the demo's first visits are new patients, whom only
                     # organisation-wide staff book (ADR 0006), so the seed books as the operator.
                     OPERATOR,
-                    services.BookAppointment(
+                    appointments.BookAppointment(
                         demo.CLINIC_ID,
                         visit.practitioner_id,
                         visit.treatment_type_id,
@@ -363,11 +363,17 @@ class Seeder:
         starts_at, ends_at = appointment.starts_at, appointment.ends_at
         if outcome is Outcome.COMPLETED and ends_at <= self.now:
             if appointment.status is AppointmentStatus.BOOKED:
-                self.act(starts_at - timedelta(minutes=5), services.mark_arrived, FRONT_DESK, appointment.id)
-            self.act(ends_at, services.mark_completed, FRONT_DESK, appointment.id)
+                self.act(
+                    starts_at - timedelta(minutes=5), appointments.mark_arrived, FRONT_DESK, appointment.id
+                )
+            self.act(ends_at, appointments.mark_completed, FRONT_DESK, appointment.id)
         elif outcome is Outcome.NO_SHOW and starts_at + timedelta(minutes=15) <= self.now:
             self.act(
-                starts_at + timedelta(minutes=15), services.mark_no_show, FRONT_DESK, appointment.id, False
+                starts_at + timedelta(minutes=15),
+                appointments.mark_no_show,
+                FRONT_DESK,
+                appointment.id,
+                False,
             )
         elif outcome is Outcome.LATE_CANCEL and starts_at - timedelta(hours=6) <= self.now:
             by_patient = Principal(
@@ -377,7 +383,7 @@ class Seeder:
             )
             self.clock.set(starts_at - timedelta(hours=6))
             with self.c.uow() as uow:
-                services.cancel_appointment(uow, by_patient, appointment.id, "Feeling unwell today")
+                appointments.cancel_appointment(uow, by_patient, appointment.id, "Feeling unwell today")
         else:
             return
         self.added.append(f"{outcome.value} {appointment.id}")
@@ -395,8 +401,10 @@ class Seeder:
             if uow.repo.suitability_for(assessment_id) is not None:
                 return
             self.clock.set((assessment.completed_at or assessment.ends_at) + timedelta(minutes=5))
-            services.record_suitability(
-                uow, ASSESSOR, services.RecordSuitability(assessment_id, suitable=True, consent_recorded=True)
+            appointments.record_suitability(
+                uow,
+                ASSESSOR,
+                appointments.RecordSuitability(assessment_id, suitable=True, consent_recorded=True),
             )
         self.added.append(f"suitability {assessment_id}")
 

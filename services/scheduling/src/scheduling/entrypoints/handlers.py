@@ -11,7 +11,7 @@ from collections.abc import Callable
 from clinic_shared.events import Envelope
 from clinic_shared.messaging.outbox import exchange_for
 from clinic_shared.messaging.topology import Subscription
-from scheduling.service_layer import services
+from scheduling.service_layer import appointments
 from scheduling.service_layer.ports import UnitOfWork
 
 CONSUMER = "scheduling"
@@ -19,7 +19,7 @@ CONSUMER = "scheduling"
 
 def confirmation_received(uow: UnitOfWork, event: Envelope) -> None:
     d = event.data
-    services.confirm_appointment(uow, d["appointment_id"], d["patient_id"], causation=event)
+    appointments.confirm_appointment(uow, d["appointment_id"], d["patient_id"], causation=event)
 
 
 HANDLERS: dict[str, Callable[[UnitOfWork, Envelope], None]] = {

@@ -38,7 +38,7 @@ from scheduling.domain.calendar import token_digest
 from scheduling.domain.errors import Conflict, InvalidCredentials, NotFound, RuleViolation
 from scheduling.domain.model import Account, Patient
 from scheduling.domain.passwords import PasswordPolicy
-from scheduling.service_layer import services
+from scheduling.service_layer import accounts
 from scheduling.service_layer.ports import PasswordHasher, UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -379,7 +379,7 @@ def request_sign_up(
     hasher: PasswordHasher,
     policy: PasswordPolicy,
     guard: SignInGuard,
-    cmd: services.RegisterPatient,
+    cmd: accounts.RegisterPatient,
     address: str,
 ) -> None:
     """A patient signs up: e-mail a link that opens the account, or, when an active account already uses
@@ -460,7 +460,7 @@ def confirm_sign_up(uow: UnitOfWork, refresh_ttl: timedelta, token: str) -> tupl
     if pending is None or not pending.opens(now):
         raise RuleViolation(SIGN_UP_LINK_INVALID, field="token")
     pending.used_at = now
-    cmd = services.RegisterPatient(
+    cmd = accounts.RegisterPatient(
         email=pending.email,
         password="",  # not read: the account gets the hash made at sign-up
         first_name=pending.first_name,
@@ -469,7 +469,7 @@ def confirm_sign_up(uow: UnitOfWork, refresh_ttl: timedelta, token: str) -> tupl
         language=pending.language,
     )
     try:
-        patient = services.open_patient_account(uow, cmd, pending.password_hash)
+        patient = accounts.open_patient_account(uow, cmd, pending.password_hash)
     except Conflict:
         raise RuleViolation(SIGN_UP_LINK_INVALID, field="token") from None
     account = uow.repo.account_by_email(pending.email)
@@ -485,8 +485,8 @@ def create_staff_account(
     hasher: PasswordHasher,
     policy: PasswordPolicy,
     actor: Principal,
-    cmd: services.CreateStaffAccount,
+    cmd: accounts.CreateStaffAccount,
 ) -> Account:
     """An admin creates a staff login, with a password the policy accepts."""
     policy.check(cmd.password, cmd.email)
-    return services.create_staff_account(uow, hasher, actor, cmd)
+    return accounts.create_staff_account(uow, hasher, actor, cmd)

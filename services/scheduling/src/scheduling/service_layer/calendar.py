@@ -13,7 +13,7 @@ from clinic_shared.tokens import Principal
 from scheduling.domain.calendar import CalendarFeed, FeedOwner, token_digest
 from scheduling.domain.errors import Forbidden, NotFound, RuleViolation
 from scheduling.domain.model import Appointment, AppointmentStatus, Clinic, Practitioner, TreatmentType
-from scheduling.service_layer import services, tenancy
+from scheduling.service_layer import appointments, tenancy
 from scheduling.service_layer.ports import UnitOfWork
 
 FEED_PAST = timedelta(days=30)
@@ -26,7 +26,7 @@ ICS_STATUS = {
 
 def appointment_entry(uow: UnitOfWork, actor: Principal, appointment_id: uuid.UUID) -> CalendarEvent:
     appointment = uow.repo.get(Appointment, appointment_id)
-    if appointment is None or not services.may_see_appointment(actor, appointment):
+    if appointment is None or not appointments.may_see_appointment(actor, appointment):
         raise NotFound("appointment not found")
     return _entry(uow, appointment, uow.clock.now())
 

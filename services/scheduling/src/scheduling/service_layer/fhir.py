@@ -13,9 +13,9 @@ from typing import Any
 from clinic_shared.tokens import Principal
 from scheduling.domain.errors import NotFound
 from scheduling.domain.model import Appointment, AppointmentStatus, TreatmentType
+from scheduling.service_layer.appointments import may_see_appointment
 from scheduling.service_layer.availability import SearchSlots, Slot, search_slots
 from scheduling.service_layer.ports import UnitOfWork
-from scheduling.service_layer.services import may_see_appointment
 
 TREATMENT_SYSTEM = "urn:ims-clinic:treatment-type"
 

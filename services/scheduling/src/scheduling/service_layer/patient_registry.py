@@ -15,10 +15,11 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from clinic_shared.pagination import Page
 from clinic_shared.tokens import Principal
 from scheduling.domain.errors import Conflict, Forbidden, NotFound, RuleViolation
 from scheduling.domain.model import ClinicPatient, Patient
-from scheduling.service_layer import privacy, services, tenancy
+from scheduling.service_layer import accounts, privacy, tenancy
 from scheduling.service_layer.ports import PasswordHasher, UnitOfWork
 from scheduling.service_layer.rescheduling import conflict_on_violation
 
@@ -33,7 +34,7 @@ def _check_desk(actor: Principal, clinic_id: uuid.UUID) -> None:
 
 
 def search_patients(
-    uow: UnitOfWork, actor: Principal, clinic_id: uuid.UUID, text: str, page: services.Page
+    uow: UnitOfWork, actor: Principal, clinic_id: uuid.UUID, text: str, page: Page
 ) -> tuple[Sequence[Patient], int]:
     """The clinic's patients whose name, e-mail or phone holds every word of ``text``, by name."""
     _check_desk(actor, clinic_id)
@@ -78,7 +79,7 @@ def register_caller(
     _check_desk(actor, clinic_id)
     if uow.repo.account_by_email(cmd.email.strip().lower()) is not None:
         raise Conflict("a patient with this e-mail address is registered: find them by e-mail", field="email")
-    registration = services.RegisterPatient(
+    registration = accounts.RegisterPatient(
         email=cmd.email,
         password="",  # not read: the account gets the hash below
         first_name=cmd.first_name,
@@ -87,7 +88,7 @@ def register_caller(
         language=cmd.language,
     )
     unusable = hasher.hash(secrets.token_urlsafe(32))  # forgotten at once: only a reset sets a password
-    patient = services.open_patient_account(uow, registration, unusable)
+    patient = accounts.open_patient_account(uow, registration, unusable)
     _put_on_list(uow, actor, clinic_id, patient.id)
     privacy.record_access(uow, actor, patient.id, "change", "patient")
     uow.commit()

@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
+from clinic_shared.pagination import Page
 from clinic_shared.tokens import Principal
 from scheduling.domain.availability import shown_twice
-from scheduling.domain.errors import Conflict, NotFound, RuleViolation
+from scheduling.domain.errors import Conflict, NotFound, PlanConflict, RuleViolation
 from scheduling.domain.model import (
     Appointment,
     AppointmentStatus,
@@ -35,21 +36,14 @@ from scheduling.domain.plans import (
     progress,
     series,
 )
-from scheduling.service_layer import services, tenancy
+from scheduling.service_layer import clinic_setup, rescheduling, tenancy
+from scheduling.service_layer.appointments import cancelled_data, check_cleared_for, patient_for_booking
 from scheduling.service_layer.availability import SearchSlots, check_free_time, search_slots
 from scheduling.service_layer.booking_events import emit_booked
 from scheduling.service_layer.ports import UnitOfWork
 from scheduling.service_layer.rescheduling import check_patient_free
 
 ALTERNATIVES_PER_KIND = 3
-
-
-class PlanConflict(Conflict):
-    """Some sessions cannot be booked; ``conflicts`` says which and offers alternatives (nothing was held)."""
-
-    def __init__(self, conflicts: list[dict[str, Any]]) -> None:
-        super().__init__(f"{len(conflicts)} session(s) cannot be booked as requested; nothing was booked")
-        self.problem_extra = {"conflicts": conflicts}
 
 
 @dataclass(frozen=True)
@@ -110,7 +104,7 @@ class _Context:
 
 def _patient_and_clinic(uow: UnitOfWork, actor: Principal, cmd: CreatePlan) -> uuid.UUID:
     """The plan's patient, checked like a booking's: staff plan at their clinic for a patient of theirs."""
-    patient_id = services.patient_for_booking(actor, cmd.patient_id)
+    patient_id = patient_for_booking(actor, cmd.patient_id)
     tenancy.check_clinic(actor, cmd.clinic_id)
     tenancy.check_patient(uow, actor, patient_id)
     if uow.repo.get(Patient, patient_id) is None:
@@ -120,10 +114,10 @@ def _patient_and_clinic(uow: UnitOfWork, actor: Principal, cmd: CreatePlan) -> u
 
 def create_plan(uow: UnitOfWork, actor: Principal, cmd: CreatePlan) -> PlanView:
     patient_id = _patient_and_clinic(uow, actor, cmd)
-    clinic = services.clinic_of(uow, cmd.clinic_id)
-    practitioner = services.practitioner_of(uow, cmd.practitioner_id)
-    treatment = services.treatment_of(uow, cmd.treatment_type_id)
-    services.check_cleared_for(uow, clinic, treatment, patient_id)
+    clinic = clinic_setup.clinic_of(uow, cmd.clinic_id)
+    practitioner = clinic_setup.practitioner_of(uow, cmd.practitioner_id)
+    treatment = clinic_setup.treatment_of(uow, cmd.treatment_type_id)
+    check_cleared_for(uow, clinic, treatment, patient_id)
     now = uow.clock.now()
     plan = TreatmentPlan(
         id=uow.new_id(),
@@ -140,7 +134,7 @@ def create_plan(uow: UnitOfWork, actor: Principal, cmd: CreatePlan) -> PlanView:
     planned = _planned(cmd, clinic)
     ctx = _Context(uow, actor, clinic, treatment, patient_id, plan.id, now)
     appointments = _book_all(ctx, practitioner, planned, cmd.overrides)
-    with services.conflict_on_violation(
+    with rescheduling.conflict_on_violation(
         "a session's time was taken meanwhile; nothing was booked", "sessions"
     ):
         uow.repo.add(plan)
@@ -184,10 +178,10 @@ def preview_plan(uow: UnitOfWork, actor: Principal, cmd: CreatePlan) -> PlanPrev
     whole series, let the patient pick replacements, and then book it with ``overrides``.
     """
     patient_id = _patient_and_clinic(uow, actor, cmd)
-    clinic = services.clinic_of(uow, cmd.clinic_id)
-    practitioner = services.practitioner_of(uow, cmd.practitioner_id)
-    treatment = services.treatment_of(uow, cmd.treatment_type_id)
-    services.check_cleared_for(uow, clinic, treatment, patient_id)
+    clinic = clinic_setup.clinic_of(uow, cmd.clinic_id)
+    practitioner = clinic_setup.practitioner_of(uow, cmd.practitioner_id)
+    treatment = clinic_setup.treatment_of(uow, cmd.treatment_type_id)
+    check_cleared_for(uow, clinic, treatment, patient_id)
     planned = _planned(cmd, clinic)
     ctx = _Context(uow, actor, clinic, treatment, patient_id, uow.new_id(), uow.clock.now())
     zone = clinic.zone
@@ -255,9 +249,9 @@ def extend_plan(uow: UnitOfWork, actor: Principal, cmd: ExtendPlan) -> PlanView:
     plan = _visible_plan(uow, actor, cmd.plan_id, for_update=True)
     plan.require_active()
     existing = _sessions(uow, plan)
-    clinic = services.clinic_of(uow, plan.clinic_id)
-    practitioner = services.practitioner_of(uow, plan.practitioner_id)
-    treatment = services.treatment_of(uow, plan.treatment_type_id)
+    clinic = clinic_setup.clinic_of(uow, plan.clinic_id)
+    practitioner = clinic_setup.practitioner_of(uow, plan.practitioner_id)
+    treatment = clinic_setup.treatment_of(uow, plan.treatment_type_id)
     place = places(existing)
     kept = [a for a in existing if place[a.id] < plan.total_sessions] or existing
     last_day = max(a.starts_at for a in kept).astimezone(clinic.zone).date()
@@ -274,7 +268,7 @@ def extend_plan(uow: UnitOfWork, actor: Principal, cmd: ExtendPlan) -> PlanView:
     ctx = _Context(uow, actor, clinic, treatment, plan.patient_id, plan.id, uow.clock.now())
     added = _book_all(ctx, practitioner, planned, cmd.overrides)
     plan.total_sessions += len(added)
-    with services.conflict_on_violation(
+    with rescheduling.conflict_on_violation(
         "a session's time was taken meanwhile; nothing was booked", "sessions"
     ):
         for appointment in added:
@@ -316,7 +310,7 @@ def cancel_plan(
         # The plan's own event follows: consumers may speak of the plan once, not of each session.
         # A consumer that does not know scheduling.plan.shortened still tells of each session.
         flags = {"with_plan": not shortened, "plan_shortened": shortened}
-        uow.emit("scheduling.appointment.cancelled", services.cancelled_data(session) | flags)
+        uow.emit("scheduling.appointment.cancelled", cancelled_data(session) | flags)
     cancelled_ids = [s.id for s in cancelled]
     if shortened:
         previous = plan.total_sessions
@@ -347,7 +341,7 @@ def get_plan(uow: UnitOfWork, actor: Principal, plan_id: uuid.UUID) -> PlanView:
 def list_plans(
     uow: UnitOfWork,
     actor: Principal,
-    page: services.Page,
+    page: Page,
     patient_id: uuid.UUID | None = None,
     status: PlanStatus | None = None,
 ) -> tuple[list[PlanView], int]:
@@ -402,7 +396,7 @@ def _try_all(
         starts_at = override.starts_at if override else session.starts_at
         who = practitioner
         if override and override.practitioner_id:
-            who = services.practitioner_of(ctx.uow, override.practitioner_id)
+            who = clinic_setup.practitioner_of(ctx.uow, override.practitioner_id)
         if starts_at is None:
             outcomes.append(
                 _conflict(ctx, session, None, who, "nonexistent_local_time", session.problem or "")
@@ -516,7 +510,7 @@ def _locked_sessions(uow: UnitOfWork, plan: TreatmentPlan) -> list[Appointment]:
 def _view(uow: UnitOfWork, plan: TreatmentPlan) -> PlanView:
     sessions = _sessions(uow, plan)
     done, ahead = progress([str(s.status) for s in sessions])
-    return PlanView(plan, _shown(sessions, services.clinic_of(uow, plan.clinic_id)), done, ahead)
+    return PlanView(plan, _shown(sessions, clinic_setup.clinic_of(uow, plan.clinic_id)), done, ahead)
 
 
 def _shown(sessions: Sequence[Appointment], clinic: Clinic) -> list[PlanSession]:

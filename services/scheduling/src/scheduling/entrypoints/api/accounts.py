@@ -23,7 +23,7 @@ from scheduling.domain.auth import TooManyAttempts
 from scheduling.domain.model import Account, Patient, PatientAccess
 from scheduling.entrypoints.api import schemas
 from scheduling.entrypoints.api.context import container
-from scheduling.service_layer import auth, privacy, services
+from scheduling.service_layer import accounts, auth, privacy
 
 blp = Blueprint("accounts", __name__, description="Accounts, tokens and patients")
 
@@ -240,7 +240,7 @@ def register_patient(body: dict[str, Any]) -> dict[str, str]:
             c.hasher,
             c.password_policy,
             c.sign_in_guard,
-            services.RegisterPatient(**body),
+            accounts.RegisterPatient(**body),
             request.remote_addr or "unknown",
         )
     return {"message": SIGN_UP_ACCEPTED}
@@ -268,7 +268,7 @@ def get_patient(patient_id: uuid.UUID) -> Patient:
     """A patient sees their own record; staff see the patients of their clinic (with an appointment, plan or
     waitlist entry there; organisation-wide staff see any)."""
     with container().uow() as uow:
-        return services.get_patient(uow, current_principal(), patient_id)
+        return accounts.get_patient(uow, current_principal(), patient_id)
 
 
 @blp.route("/patients/<uuid:patient_id>", methods=["PATCH"])
@@ -277,8 +277,8 @@ def get_patient(patient_id: uuid.UUID) -> Patient:
 def update_patient(body: dict[str, Any], patient_id: uuid.UUID) -> Patient:
     """Change contact details or language."""
     with container().uow() as uow:
-        return services.update_patient(
-            uow, current_principal(), services.UpdatePatient(patient_id=patient_id, **body)
+        return accounts.update_patient(
+            uow, current_principal(), accounts.UpdatePatient(patient_id=patient_id, **body)
         )
 
 
@@ -346,7 +346,7 @@ def create_staff_account(body: dict[str, Any]) -> Account:
     c = container()
     with c.uow() as uow:
         return auth.create_staff_account(
-            uow, c.hasher, c.password_policy, current_principal(), services.CreateStaffAccount(**body)
+            uow, c.hasher, c.password_policy, current_principal(), accounts.CreateStaffAccount(**body)
         )
 
 

@@ -16,11 +16,12 @@ from typing import Any
 from flask_smorest.pagination import PaginationParameters
 
 from clinic_shared.web.auth import current_principal, require_roles
+from clinic_shared.web.pagination import page_of
 from clinic_shared.web.request_limits import Blueprint
 from scheduling.domain.model import Appointment, Suitability
 from scheduling.entrypoints.api import schemas
-from scheduling.entrypoints.api.context import container, page_of
-from scheduling.service_layer import services
+from scheduling.entrypoints.api.context import container
+from scheduling.service_layer import appointments
 
 blp = Blueprint("appointments", __name__, url_prefix="/appointments", description="Appointments")
 
@@ -50,7 +51,7 @@ def with_etag(appointment: Appointment) -> tuple[Appointment, dict[str, str]]:
 @blp.alt_response(404, description="No such clinic, practitioner, treatment type or patient (named)")
 def book(body: dict[str, Any]) -> tuple[Appointment, dict[str, str]]:
     with container().uow() as uow:
-        booked = services.book_appointment(uow, current_principal(), services.BookAppointment(**body))
+        booked = appointments.book_appointment(uow, current_principal(), appointments.BookAppointment(**body))
     return with_etag(booked)
 
 
@@ -62,8 +63,8 @@ def list_appointments(
     query: dict[str, Any], pagination_parameters: PaginationParameters
 ) -> Sequence[Appointment]:
     with container().uow() as uow:
-        items, pagination_parameters.item_count = services.list_appointments(
-            uow, current_principal(), page_of(pagination_parameters), services.AppointmentFilter(**query)
+        items, pagination_parameters.item_count = appointments.list_appointments(
+            uow, current_principal(), page_of(pagination_parameters), appointments.AppointmentFilter(**query)
         )
         return items
 
@@ -72,7 +73,7 @@ def list_appointments(
 @blp.response(200, schemas.AppointmentSchema, headers=ETAG)
 def get_appointment(appointment_id: uuid.UUID) -> tuple[Appointment, dict[str, str]]:
     with container().uow() as uow:
-        return with_etag(services.get_appointment(uow, current_principal(), appointment_id))
+        return with_etag(appointments.get_appointment(uow, current_principal(), appointment_id))
 
 
 @blp.route("/<uuid:appointment_id>/cancel", methods=["POST"])
@@ -85,7 +86,7 @@ def cancel(
     body: dict[str, Any], headers: dict[str, Any], appointment_id: uuid.UUID
 ) -> tuple[Appointment, dict[str, str]]:
     with container().uow() as uow:
-        cancelled = services.cancel_appointment(
+        cancelled = appointments.cancel_appointment(
             uow,
             current_principal(),
             appointment_id,
@@ -110,11 +111,11 @@ def cancel(
 def reschedule(
     body: dict[str, Any], headers: dict[str, Any], appointment_id: uuid.UUID
 ) -> tuple[Appointment, dict[str, str]]:
-    command = services.RescheduleAppointment(
+    command = appointments.RescheduleAppointment(
         appointment_id=appointment_id, if_match=headers["if_match"], **body
     )
     with container().uow() as uow:
-        moved = services.reschedule_appointment(uow, current_principal(), command)
+        moved = appointments.reschedule_appointment(uow, current_principal(), command)
     return with_etag(moved)
 
 
@@ -129,7 +130,7 @@ STAFF_AT_THE_DESK = ("practitioner", "front_desk", "admin")
 def arrive(headers: dict[str, Any], appointment_id: uuid.UUID) -> tuple[Appointment, dict[str, str]]:
     """The patient is here."""
     with container().uow() as uow:
-        arrived = services.mark_arrived(
+        arrived = appointments.mark_arrived(
             uow, current_principal(), appointment_id, if_match=headers["if_match"]
         )
     return with_etag(arrived)
@@ -143,7 +144,7 @@ def arrive(headers: dict[str, Any], appointment_id: uuid.UUID) -> tuple[Appointm
 def complete(headers: dict[str, Any], appointment_id: uuid.UUID) -> tuple[Appointment, dict[str, str]]:
     """The appointment took place (FHIR status ``fulfilled``)."""
     with container().uow() as uow:
-        completed = services.mark_completed(
+        completed = appointments.mark_completed(
             uow, current_principal(), appointment_id, if_match=headers["if_match"]
         )
     return with_etag(completed)
@@ -160,7 +161,7 @@ def no_show(
 ) -> tuple[Appointment, dict[str, str]]:
     """The patient did not come; staff may waive the fee."""
     with container().uow() as uow:
-        marked = services.mark_no_show(
+        marked = appointments.mark_no_show(
             uow, current_principal(), appointment_id, body["waive_fee"], if_match=headers["if_match"]
         )
     return with_etag(marked)
@@ -173,6 +174,6 @@ def no_show(
 def record_suitability(body: dict[str, Any], appointment_id: uuid.UUID) -> Suitability:
     """After a completed assessment: is IMS suitable for this patient, and was consent recorded?"""
     with container().uow() as uow:
-        return services.record_suitability(
-            uow, current_principal(), services.RecordSuitability(assessment_id=appointment_id, **body)
+        return appointments.record_suitability(
+            uow, current_principal(), appointments.RecordSuitability(assessment_id=appointment_id, **body)
         )

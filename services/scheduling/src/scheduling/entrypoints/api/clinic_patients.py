@@ -9,10 +9,11 @@ from typing import Any
 from flask_smorest.pagination import PaginationParameters
 
 from clinic_shared.web.auth import current_principal
+from clinic_shared.web.pagination import page_of
 from clinic_shared.web.request_limits import Blueprint
 from scheduling.domain.model import Patient
 from scheduling.entrypoints.api import schemas
-from scheduling.entrypoints.api.context import container, page_of
+from scheduling.entrypoints.api.context import container
 from scheduling.service_layer import patient_registry
 
 blp = Blueprint(

@@ -10,11 +10,12 @@ from flask_smorest.pagination import PaginationParameters
 from marshmallow import Schema, fields
 
 from clinic_shared.web.auth import current_principal, require_roles
+from clinic_shared.web.pagination import page_of
 from clinic_shared.web.request_limits import Blueprint
 from scheduling.domain.model import Clinic, Practitioner, TreatmentType
 from scheduling.entrypoints.api import schemas
-from scheduling.entrypoints.api.context import container, page_of
-from scheduling.service_layer import services
+from scheduling.entrypoints.api.context import container
+from scheduling.service_layer import appointments, clinic_setup
 
 blp = Blueprint(
     "clinics",
@@ -34,7 +35,7 @@ blp = Blueprint(
 def create_clinic(body: dict[str, Any]) -> Clinic:
     """Add a clinic to the organisation (organisation-wide admins only)."""
     with container().uow() as uow:
-        return services.create_clinic(uow, current_principal(), services.CreateClinic(**body))
+        return clinic_setup.create_clinic(uow, current_principal(), clinic_setup.CreateClinic(**body))
 
 
 @blp.route("", methods=["GET"])
@@ -43,7 +44,7 @@ def create_clinic(body: dict[str, Any]) -> Clinic:
 def list_clinics(pagination_parameters: PaginationParameters) -> Sequence[Clinic]:
     """The organisation's clinics; a clinic's staff see their own clinic only."""
     with container().uow() as uow:
-        items, pagination_parameters.item_count = services.list_clinics(
+        items, pagination_parameters.item_count = clinic_setup.list_clinics(
             uow, current_principal(), page_of(pagination_parameters)
         )
         return items
@@ -53,7 +54,7 @@ def list_clinics(pagination_parameters: PaginationParameters) -> Sequence[Clinic
 @blp.response(200, schemas.ClinicSchema)
 def get_clinic(clinic_id: uuid.UUID) -> Clinic:
     with container().uow() as uow:
-        return services.get_clinic(uow, current_principal(), clinic_id)
+        return clinic_setup.get_clinic(uow, current_principal(), clinic_id)
 
 
 @blp.route("/<uuid:clinic_id>/practitioners", methods=["POST"])
@@ -62,8 +63,8 @@ def get_clinic(clinic_id: uuid.UUID) -> Clinic:
 @require_roles("admin")
 def add_practitioner(body: dict[str, Any], clinic_id: uuid.UUID) -> Practitioner:
     with container().uow() as uow:
-        return services.add_practitioner(
-            uow, current_principal(), services.AddPractitioner(clinic_id=clinic_id, **body)
+        return clinic_setup.add_practitioner(
+            uow, current_principal(), clinic_setup.AddPractitioner(clinic_id=clinic_id, **body)
         )
 
 
@@ -74,7 +75,7 @@ def list_practitioners(
     clinic_id: uuid.UUID, pagination_parameters: PaginationParameters
 ) -> Sequence[Practitioner]:
     with container().uow() as uow:
-        items, pagination_parameters.item_count = services.list_practitioners(
+        items, pagination_parameters.item_count = clinic_setup.list_practitioners(
             uow, current_principal(), clinic_id, page_of(pagination_parameters)
         )
         return items
@@ -86,8 +87,8 @@ def list_practitioners(
 @require_roles("admin")
 def add_treatment_type(body: dict[str, Any], clinic_id: uuid.UUID) -> TreatmentType:
     with container().uow() as uow:
-        return services.add_treatment_type(
-            uow, current_principal(), services.AddTreatmentType(clinic_id=clinic_id, **body)
+        return clinic_setup.add_treatment_type(
+            uow, current_principal(), clinic_setup.AddTreatmentType(clinic_id=clinic_id, **body)
         )
 
 
@@ -98,7 +99,7 @@ def list_treatment_types(
     clinic_id: uuid.UUID, pagination_parameters: PaginationParameters
 ) -> Sequence[TreatmentType]:
     with container().uow() as uow:
-        items, pagination_parameters.item_count = services.list_treatment_types(
+        items, pagination_parameters.item_count = clinic_setup.list_treatment_types(
             uow, current_principal(), clinic_id, page_of(pagination_parameters)
         )
         return items
@@ -129,7 +130,7 @@ def get_ims_clearance(query: dict[str, Any], clinic_id: uuid.UUID) -> dict[str, 
     ``cleared`` is what booking checks; ``assessed``/``suitable``/``consent_recorded`` let a page say why not.
     """
     with container().uow() as uow:
-        clearance = services.ims_clearance(uow, current_principal(), clinic_id, query["patient_id"])
+        clearance = appointments.ims_clearance(uow, current_principal(), clinic_id, query["patient_id"])
     finding = clearance.finding
     return {
         "clinic_id": clearance.clinic_id,

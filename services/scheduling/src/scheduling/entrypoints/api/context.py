@@ -1,19 +1,13 @@
-"""Access to the composition root and request pagination from inside views."""
+"""Access to the composition root from inside views."""
 
 from __future__ import annotations
 
 from flask import current_app
-from flask_smorest.pagination import PaginationParameters
 
 from scheduling.bootstrap import Container
-from scheduling.service_layer.services import Page
 
 CONTAINER_KEY = "scheduling.container"
 
 
 def container() -> Container:
     return current_app.extensions[CONTAINER_KEY]
-
-
-def page_of(pagination: PaginationParameters) -> Page:
-    return Page(offset=pagination.first_item, limit=pagination.page_size)

@@ -13,9 +13,10 @@ from flask_smorest.pagination import PaginationParameters
 from marshmallow import Schema, fields
 
 from clinic_shared.web.auth import current_principal
+from clinic_shared.web.pagination import page_of
 from clinic_shared.web.request_limits import Blueprint
 from scheduling.entrypoints.api import schemas
-from scheduling.entrypoints.api.context import container, page_of
+from scheduling.entrypoints.api.context import container
 from scheduling.service_layer import plans
 from scheduling.service_layer.plans import PlanPreview, PlanView, SessionOverride
 
