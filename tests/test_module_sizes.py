@@ -14,16 +14,12 @@ LIMIT = 500
 # Past the limit today; each is to be split (issue 13). Ceilings only ever come down.
 CEILINGS = {
     "services/web/src/web/service_layer/booking.py": 530,
-    "services/scheduling/src/scheduling/service_layer/plans.py": 554,
+    "services/scheduling/src/scheduling/service_layer/plans.py": 548,
     "services/billing/src/billing/entrypoints/api/schemas.py": 577,
-    "services/billing/src/billing/service_layer/services.py": 577,
     "services/scheduling/src/scheduling/entrypoints/api/schemas.py": 601,
-    "shared/src/clinic_shared/messaging/relay.py": 631,
     "services/billing/src/billing/domain/invoicing.py": 657,
     "services/web/src/web/entrypoints/views/booking.py": 693,
     "services/notifications/src/notifications/domain/model.py": 729,
-    "services/billing/src/billing/service_layer/invoicing.py": 732,
-    "services/scheduling/src/scheduling/service_layer/services.py": 743,
 }
 
 

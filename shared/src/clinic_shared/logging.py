@@ -5,7 +5,9 @@ from __future__ import annotations
 import logging
 import sys
 
+import pika.exceptions
 import structlog
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 
 def configure_logging(service: str, level: str = "INFO") -> None:
@@ -25,3 +27,15 @@ def configure_logging(service: str, level: str = "INFO") -> None:
         cache_logger_on_first_use=True,
     )
     structlog.contextvars.bind_contextvars(service=service)
+
+
+def describe_error(exc: BaseException) -> str:
+    """Exception summary without SQL parameters (which may carry personal data)."""
+    if isinstance(exc, DBAPIError):
+        state = getattr(exc.orig, "sqlstate", None)
+        return f"{type(exc).__name__}({type(exc.orig).__name__}, sqlstate={state})"
+    if isinstance(exc, SQLAlchemyError):
+        return type(exc).__name__
+    if isinstance(exc, pika.exceptions.AMQPError):
+        return repr(exc)
+    return f"{type(exc).__name__}: {exc}"
