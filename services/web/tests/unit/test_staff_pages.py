@@ -335,10 +335,13 @@ def test_a_patient_opening_a_staff_page_gets_a_403_page(desk: Desk) -> None:
     assert not any(method == "POST" for method, *_ in desk.scheduling.calls)
 
 
-def test_billing_staff_see_no_day(desk: Desk) -> None:
+def test_billing_staff_see_no_day_only_their_billing_pages(desk: Desk) -> None:
     desk.sign_in_as(credentials(["billing"]))
     assert desk.page("/staff/day", status=403)
-    assert "There are no staff pages for your role yet." in desk.page("/staff")
+    landing = desk.page("/staff")
+    assert 'href="/staff/billing"' in landing
+    assert 'href="/staff/day"' not in landing
+    assert 'href="/staff/patients"' not in landing
 
 
 def test_nobody_signed_in_is_sent_to_sign_in(tmp_path: Path, desk: Desk) -> None:

@@ -29,6 +29,9 @@ from web.entrypoints.views import (
     preferences,
     privacy,
     staff,
+    staff_admin,
+    staff_billing,
+    staff_booking,
 )
 from web.service_layer import booking as booking_pages
 
@@ -55,6 +58,8 @@ PORTAL_AREAS = [
 STAFF_AREAS = [
     ("staff.day", N_("Day"), frozenset({"front_desk", "admin", "practitioner"})),
     ("staff.patients", N_("Patients"), frozenset({"front_desk", "admin"})),
+    ("staff_billing.queue", N_("Billing"), frozenset({"billing", "admin"})),
+    ("staff_admin.index", N_("Clinic"), frozenset({"admin"})),
 ]
 
 CONTENT_SECURITY_POLICY = "; ".join(
@@ -116,7 +121,8 @@ def create_app(
     _install_templates(app)
     _install_request_hooks(app)
     _install_error_pages(app)
-    for module in (home, account, booking, appointments, invoices, preferences, privacy, staff):
+    portal = (home, account, booking, appointments, invoices, preferences, privacy)
+    for module in (*portal, staff, staff_booking, staff_billing, staff_admin):
         app.register_blueprint(module.bp)
     app.wsgi_app = RedactPathSecrets(app.wsgi_app, SECRET_PATH_PREFIXES)  # type: ignore[method-assign]
     return app

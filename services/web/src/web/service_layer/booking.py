@@ -197,11 +197,9 @@ class Proposal:
 
 def _all(apis: Apis, credentials: Credentials, path: str) -> list[dict[str, Any]]:
     """A clinic's reference list (treatments, practitioners, rooms): the same for everyone, kept briefly."""
+    params = {"page_size": PAGE_SIZE}
     return apis.reference.get(
-        path,
-        lambda: list(
-            apis.scheduling.get(path, token=credentials.access_token, params={"page_size": PAGE_SIZE})
-        ),
+        path, lambda: list(apis.scheduling.get(path, token=credentials.access_token, params=params))
     )
 
 
@@ -211,9 +209,8 @@ def clinics(apis: Apis, credentials: Credentials) -> list[Clinic]:
 
 def clinic(apis: Apis, credentials: Credentials, clinic_id: str) -> Clinic:
     path = f"/clinics/{clinic_id}"
-    return Clinic.from_api(
-        apis.reference.get(path, lambda: apis.scheduling.get(path, token=credentials.access_token))
-    )
+    found = apis.reference.get(path, lambda: apis.scheduling.get(path, token=credentials.access_token))
+    return Clinic.from_api(found)
 
 
 def _prices_in_force(apis: Apis, credentials: Credentials, clinic_id: str) -> list[dict[str, Any]]:
@@ -223,14 +220,17 @@ def _prices_in_force(apis: Apis, credentials: Credentials, clinic_id: str) -> li
     )
 
 
-def catalogue(apis: Apis, credentials: Credentials, clinic_id: str) -> Catalogue:
-    """The clinic, its active treatments with today's prices, its active practitioners, and clearance."""
+def catalogue(apis: Apis, credentials: Credentials, clinic_id: str, patient_id: str = "") -> Catalogue:
+    """The clinic, its treatments with today's prices, its practitioners, and the patient's clearance."""
+    clearance_path = f"/clinics/{clinic_id}/ims-clearance"
     place, listed_prices, listed_treatments, listed_practitioners, found = together(
         lambda: clinic(apis, credentials, clinic_id),
         lambda: _prices_in_force(apis, credentials, clinic_id),
         lambda: _all(apis, credentials, f"/clinics/{clinic_id}/treatment-types"),
         lambda: _all(apis, credentials, f"/clinics/{clinic_id}/practitioners"),
-        lambda: apis.scheduling.get(f"/clinics/{clinic_id}/ims-clearance", token=credentials.access_token),
+        lambda: apis.scheduling.get(
+            clearance_path, token=credentials.access_token, params=_whose(patient_id)
+        ),
     )
     prices = {
         str(p["treatment_type_id"]): (int(p["amount_cents"]), str(p["currency"])) for p in listed_prices
@@ -385,6 +385,10 @@ def times(
 # --- booking one appointment -----------------------------------------------------------------------------
 
 
+def _whose(patient_id: str) -> dict[str, str]:  # staff name the patient; a patient books for themselves
+    return {"patient_id": patient_id} if patient_id else {}
+
+
 def _refused_time(error: ApiError) -> bool:
     """409: taken meanwhile; 422 on the start: no longer inside availability or the booking window."""
     return error.status == 409 or (error.status == 422 and "starts_at" in error.fields)
@@ -398,6 +402,7 @@ def book(
     treatment_id: str,
     practitioner_id: str,
     starts_at: datetime,
+    patient_id: str = "",
 ) -> str:
     """Book and return the appointment's id; ``SlotTaken`` if the time went meanwhile."""
     try:
@@ -409,6 +414,7 @@ def book(
                 "practitioner_id": practitioner_id,
                 "treatment_type_id": treatment_id,
                 "starts_at": starts_at.isoformat(),
+                **_whose(patient_id),
             },
         )
     except ApiError as error:
@@ -419,24 +425,21 @@ def book(
 
 
 def appointment(apis: Apis, credentials: Credentials, appointment_id: str) -> Appointment:
-    return Appointment.from_api(
-        apis.scheduling.get(f"/appointments/{appointment_id}", token=credentials.access_token)
-    )
+    found = apis.scheduling.get(f"/appointments/{appointment_id}", token=credentials.access_token)
+    return Appointment.from_api(found)
 
 
 def calendar_file(apis: Apis, credentials: Credentials, appointment_id: str) -> tuple[bytes, str]:
     """The appointment's .ics as scheduling renders it, and its content type."""
-    response = apis.scheduling.request(
-        "GET", f"/appointments/{appointment_id}/calendar.ics", token=credentials.access_token
-    )
+    path = f"/appointments/{appointment_id}/calendar.ics"
+    response = apis.scheduling.request("GET", path, token=credentials.access_token)
     return response.content, response.headers.get("Content-Type", "text/calendar; charset=utf-8")
 
 
 def new_calendar_feed(apis: Apis, credentials: Credentials) -> str:
     """A new subscription key for the patient's appointments (scheduling shows it once, keeps a hash)."""
-    feed = apis.scheduling.post(
-        "/calendar-feeds", token=credentials.access_token, json={"owner_kind": "patient"}
-    )
+    body = {"owner_kind": "patient"}
+    feed = apis.scheduling.post("/calendar-feeds", token=credentials.access_token, json=body)
     return str(feed["token"])
 
 
@@ -483,13 +486,11 @@ def preview_plan(
     treatment_id: str,
     practitioner_id: str,
     series: Series,
+    patient_id: str = "",
 ) -> Proposal:
     """Every proposed session, free or taken (with the nearest alternatives); nothing is booked or held."""
-    preview = apis.scheduling.post(
-        "/plans/preview",
-        token=credentials.access_token,
-        json=_plan_body(clinic_id, treatment_id, practitioner_id, series, {}),
-    )
+    body = _plan_body(clinic_id, treatment_id, practitioner_id, series, _whose(patient_id))
+    preview = apis.scheduling.post("/plans/preview", token=credentials.access_token, json=body)
     rows = plan_rules.proposal_rows(preview["sessions"])
     names = rooms(apis, credentials, clinic_id) if any(r.room_id for r in rows) else {}
     return Proposal(series, rows, names)
@@ -504,16 +505,15 @@ def book_plan(
     practitioner_id: str,
     series: Series,
     overrides: Sequence[Mapping[str, Any]],
+    patient_id: str = "",
 ) -> str:
     """Book every session or none; ``PlanConflict`` when some were taken meanwhile."""
+    extra = {"overrides": list(overrides), **_whose(patient_id)}
+    body = _plan_body(clinic_id, treatment_id, practitioner_id, series, extra)
     try:
-        plan = apis.scheduling.post(
-            "/plans",
-            token=credentials.access_token,
-            json=_plan_body(clinic_id, treatment_id, practitioner_id, series, {"overrides": list(overrides)}),
-        )
+        plan = apis.scheduling.post("/plans", token=credentials.access_token, json=body)
     except ApiError as error:
-        if error.status == 409 or (error.status == 422 and "starts_at" in error.fields):
+        if _refused_time(error):
             raise PlanConflict from None
         raise
     return str(plan["id"])

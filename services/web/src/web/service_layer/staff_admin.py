@@ -1,0 +1,201 @@
+"""The clinic admin's set-up pages: what they ask of scheduling and billing, in the admin's name.
+
+Scheduling keeps the clinic (its zone, currency and booking policy), its treatment types, weekly opening
+hours (``/clinics/{id}/opening-hours``, local wall-clock times) and closures; billing keeps the price list
+(``/clinics/{id}/prices``: every entry, past and announced, each from a date in the clinic's calendar).
+Both services check the admin's role and clinic again on every call.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from web.domain.clinic_setup import DayHours, PriceEntry, TreatmentPrices, prices_on, week_from_spans
+from web.service_layer.accounts import Credentials
+from web.service_layer.ports import Api, Apis
+
+ADMIN_ROLES = frozenset({"admin"})
+PAGE_SIZE = 100  # the APIs' largest page
+MAX_PAGES = 20
+
+
+@dataclass(frozen=True)
+class ClinicSettings:
+    id: str
+    name: str
+    timezone: str
+    currency: str
+    min_notice_minutes: int
+    horizon_days: int
+    slot_step_minutes: int
+
+    def today(self, now: datetime) -> date:
+        """The clinic's date at ``now`` (prices and closures are days of the clinic's calendar)."""
+        return now.astimezone(ZoneInfo(self.timezone)).date()
+
+
+def _every_page(api: Api, path: str, token: str) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    for page in range(1, MAX_PAGES + 1):
+        response = api.request("GET", path, token=token, params={"page": page, "page_size": PAGE_SIZE})
+        items.extend(response.json())
+        pagination = json.loads(response.headers.get("X-Pagination") or "{}")
+        if page >= int(pagination.get("total_pages") or 1):
+            break
+    return items
+
+
+def clinic(apis: Apis, credentials: Credentials, clinic_id: str) -> ClinicSettings:
+    body = apis.scheduling.get(f"/clinics/{clinic_id}", token=credentials.access_token)
+    return ClinicSettings(
+        id=str(body["id"]),
+        name=str(body["name"]),
+        timezone=str(body["timezone"]),
+        currency=str(body.get("currency") or "CAD"),
+        min_notice_minutes=int(body.get("min_notice_minutes") or 0),
+        horizon_days=int(body.get("horizon_days") or 0),
+        slot_step_minutes=int(body.get("slot_step_minutes") or 0),
+    )
+
+
+# --- opening hours ------------------------------------------------------------------------------------
+
+
+def opening_hours(apis: Apis, credentials: Credentials, clinic_id: str) -> list[DayHours] | None:
+    """The week as seven days (None: no hours set, open around the clock)."""
+    body = apis.scheduling.get(f"/clinics/{clinic_id}/opening-hours", token=credentials.access_token)
+    return week_from_spans(body.get("hours") or [])
+
+
+def set_opening_hours(
+    apis: Apis, credentials: Credentials, clinic_id: str, spans: list[dict[str, Any]]
+) -> list[DayHours] | None:
+    body = apis.scheduling.put(
+        f"/clinics/{clinic_id}/opening-hours", json={"hours": spans}, token=credentials.access_token
+    )
+    return week_from_spans((body or {}).get("hours") or [])
+
+
+# --- booking policy -----------------------------------------------------------------------------------
+
+
+def set_booking_policy(
+    apis: Apis,
+    credentials: Credentials,
+    clinic_id: str,
+    *,
+    min_notice_minutes: int,
+    horizon_days: int,
+    slot_step_minutes: int,
+) -> None:
+    apis.scheduling.patch(
+        f"/clinics/{clinic_id}/booking-policy",
+        json={
+            "min_notice_minutes": min_notice_minutes,
+            "horizon_days": horizon_days,
+            "slot_step_minutes": slot_step_minutes,
+        },
+        token=credentials.access_token,
+    )
+
+
+# --- closures -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ClosureRow:
+    id: str
+    starts_on: date
+    ends_on: date
+    reason: str
+
+
+def closures(apis: Apis, credentials: Credentials, clinic_id: str) -> list[ClosureRow]:
+    """The clinic's closures, earliest first."""
+    rows = [
+        ClosureRow(
+            id=str(body["id"]),
+            starts_on=date.fromisoformat(str(body["starts_on"])),
+            ends_on=date.fromisoformat(str(body["ends_on"])),
+            reason=str(body.get("reason") or ""),
+        )
+        for body in _every_page(apis.scheduling, f"/clinics/{clinic_id}/closures", credentials.access_token)
+    ]
+    return sorted(rows, key=lambda row: (row.starts_on, row.ends_on))
+
+
+def add_closure(
+    apis: Apis, credentials: Credentials, clinic_id: str, starts_on: date, ends_on: date, reason: str
+) -> None:
+    apis.scheduling.post(
+        f"/clinics/{clinic_id}/closures",
+        json={"starts_on": starts_on.isoformat(), "ends_on": ends_on.isoformat(), "reason": reason},
+        token=credentials.access_token,
+    )
+
+
+def remove_closure(apis: Apis, credentials: Credentials, clinic_id: str, closure_id: str) -> None:
+    apis.scheduling.delete(f"/clinics/{clinic_id}/closures/{closure_id}", token=credentials.access_token)
+
+
+# --- prices -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TreatmentPriceRow:
+    id: str
+    name: str
+    duration_minutes: int
+    prices: TreatmentPrices
+
+
+def price_list(apis: Apis, credentials: Credentials, clinic_id: str, today: date) -> list[TreatmentPriceRow]:
+    """Each active treatment type with its price in force today and the ones announced after."""
+    token = credentials.access_token
+    treatments = _every_page(apis.scheduling, f"/clinics/{clinic_id}/treatment-types", token)
+    entries: dict[str, list[PriceEntry]] = {}
+    for body in _every_page(apis.billing, f"/clinics/{clinic_id}/prices", token):
+        entries.setdefault(str(body["treatment_type_id"]), []).append(
+            PriceEntry(
+                effective_from=date.fromisoformat(str(body["effective_from"])),
+                amount_cents=int(body["amount_cents"]),
+                currency=str(body["currency"]),
+            )
+        )
+    rows = [
+        TreatmentPriceRow(
+            id=str(body["id"]),
+            name=str(body["name"]),
+            duration_minutes=int(body.get("duration_minutes") or 0),
+            prices=prices_on(entries.get(str(body["id"]), []), today),
+        )
+        for body in treatments
+        if body.get("active", True)
+    ]
+    return sorted(rows, key=lambda row: row.name.casefold())
+
+
+def set_price(
+    apis: Apis,
+    credentials: Credentials,
+    clinic_id: str,
+    treatment_type_id: str,
+    *,
+    amount_cents: int,
+    currency: str,
+    effective_from: date,
+) -> None:
+    """Price a treatment type from a day (the same day again replaces that day's price)."""
+    apis.billing.put(
+        f"/clinics/{clinic_id}/prices/{treatment_type_id}",
+        json={
+            "amount_cents": amount_cents,
+            "currency": currency,
+            "effective_from": effective_from.isoformat(),
+        },
+        token=credentials.access_token,
+    )
