@@ -121,20 +121,27 @@ def desk(tmp_path: Path) -> Desk:
     )
     billing.routes.update(
         {
-            ("GET", "/charges"): [
+            ("GET", "/billing-queue"): [
                 {
-                    "id": CHARGE,
+                    "clinic_id": CLINIC,
                     "patient_id": ANA,
-                    "kind": "appointment",
-                    "service_date": "2026-12-01",
-                    "amount_cents": 12000,
-                    "currency": "CAD",
-                    "tax_rate_bp": 0,
-                    "status": "billable",
+                    "oldest_service_date": "2026-12-01",
+                    "charges": [
+                        {
+                            "id": CHARGE,
+                            "patient_id": ANA,
+                            "kind": "appointment",
+                            "service_date": "2026-12-01",
+                            "amount_cents": 12000,
+                            "currency": "CAD",
+                            "tax_rate_bp": 0,
+                            "status": "billable",
+                        },
+                    ],
+                    "coverages": [
+                        {"id": COVERAGE, "clinic_id": CLINIC, "payer_kind": "icbc", "claim_number": "C-77"}
+                    ],
                 },
-            ],
-            ("GET", f"/patients/{ANA}/coverages"): [
-                {"id": COVERAGE, "clinic_id": CLINIC, "payer_kind": "icbc", "claim_number": "C-77"}
             ],
             ("POST", "/invoices/split"): [
                 invoice(PAYER_INV, "icbc", 8000),
@@ -193,12 +200,30 @@ def test_the_queue_shows_each_patients_charges_and_the_split_they_can_have(desk:
     assert ">Visit<" in html
     assert "ICBC (claim C-77)" in html
     assert "Draft split invoice: ICBC and patient" in html
-    assert desk.billing.calls[0][3]["status"] == "billable"
+    assert queue_queries(desk) == [{"clinic_id": CLINIC, "page": 1, "page_size": 25}]
 
 
-def test_the_queue_filters_by_payer_and_says_when_a_date_is_wrong(desk: Desk) -> None:
-    assert "Ana Li" not in desk.page("/staff/billing?payer=patient")
-    assert "Ana Li" in desk.page("/staff/billing?payer=icbc")
+def queue_queries(desk: Desk) -> list[dict[str, object]]:
+    return [params for method, path, _, params in desk.billing.calls if path == "/billing-queue"]
+
+
+def test_the_queue_asks_billing_for_the_payer_dates_and_page_chosen(desk: Desk) -> None:
+    desk.page("/staff/billing?payer=icbc&from=2026-12-01&to=2026-12-31&page=3")
+    desk.page("/staff/billing?payer=patient&page=x")  # not a page number: the first page
+    assert queue_queries(desk) == [
+        {
+            "clinic_id": CLINIC,
+            "page": 3,
+            "page_size": 25,
+            "payer": "icbc",
+            "first_day": "2026-12-01",
+            "last_day": "2026-12-31",
+        },
+        {"clinic_id": CLINIC, "page": 1, "page_size": 25, "payer": "patient"},
+    ]
+
+
+def test_the_queue_says_when_a_date_is_wrong(desk: Desk) -> None:
     html = desk.page("/staff/billing?from=2026-13-40", 422)
     assert "<title>Error: Billing" in html
     assert "Enter a date like 2026-12-01" in html

@@ -11,9 +11,9 @@ from web.domain.billing_desk import (
     BadAmount,
     ChargeRow,
     OpenInvoice,
+    PatientCharges,
     amount_text,
     credit_left,
-    group_charges,
     parse_amount,
     prefill_allocations,
 )
@@ -67,20 +67,36 @@ def charge(ident: str, patient: str, day: int, cents: int | None = 12000, tax_bp
     return ChargeRow(ident, patient, "appointment", date(2026, 12, day), cents, "CAD", tax_bp)
 
 
-def test_the_queue_groups_per_patient_waiting_longest_first_within_the_dates_asked() -> None:
-    groups = group_charges(
-        [charge("c1", "bo", 5), charge("c2", "ana", 7), charge("c3", "bo", 3), charge("c4", "ana", 20)],
-        first_day=date(2026, 12, 2),
-        last_day=date(2026, 12, 10),
-    )
-    assert [g.patient_id for g in groups] == ["bo", "ana"]
-    assert [c.id for c in groups[0].charges] == ["c3", "c1"]
-    assert [c.id for c in groups[1].charges] == ["c2"]  # the 20th is outside the dates
-    assert groups[0].totals == [(24000, "CAD")]
+def entry(patient: str, *charges: ChargeRow) -> dict[str, object]:
+    """An entry of billing's queue as the API sends it."""
+    return {
+        "patient_id": patient,
+        "charges": [
+            {
+                "id": c.id,
+                "patient_id": c.patient_id,
+                "kind": c.kind,
+                "service_date": c.service_date.isoformat(),
+                "amount_cents": c.amount_cents,
+                "currency": c.currency if c.amount_cents is not None else None,
+                "tax_rate_bp": c.tax_rate_bp,
+            }
+            for c in charges
+        ],
+    }
+
+
+def test_a_queue_entry_lists_its_charges_oldest_first() -> None:
+    group = PatientCharges.of(entry("bo", charge("c1", "bo", 5), charge("c3", "bo", 3)))
+    assert [c.id for c in group.charges] == ["c3", "c1"]
+    assert group.oldest == date(2026, 12, 3)
+    assert group.totals == [(24000, "CAD")]
 
 
 def test_a_group_totals_tax_and_flags_a_missing_price() -> None:
-    (group,) = group_charges([charge("c1", "bo", 5, 4000, tax_bp=500), charge("c2", "bo", 6, None)])
+    group = PatientCharges.of(
+        entry("bo", charge("c1", "bo", 5, 4000, tax_bp=500), charge("c2", "bo", 6, None))
+    )
     assert group.totals == [(4200, "CAD")]
     assert group.needs_price
 

@@ -37,6 +37,7 @@ from billing.adapters.orm import (
     payments,
     price_list_entries,
 )
+from billing.adapters.queue_queries import QueueQueries
 from billing.domain.invoicing import (
     Allocation,
     AuditEntry,
@@ -54,7 +55,7 @@ from billing.service_layer.ports import StoredResponse
 T = TypeVar("T")
 
 
-class SqlAlchemyRepository:
+class SqlAlchemyRepository(QueueQueries):
     """Generic get/add plus the queries billing needs."""
 
     def __init__(self, session: Session) -> None:

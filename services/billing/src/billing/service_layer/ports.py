@@ -17,6 +17,7 @@ from billing.domain.invoicing import (
     CreditNote,
     Invoice,
     InvoiceStatus,
+    PayerKind,
     Payment,
 )
 from billing.domain.model import Charge, ChargeKind, ChargeStatus, Package, PriceList, PriceListEntry
@@ -210,3 +211,18 @@ class BillingRepository(Protocol):
         status: ChargeStatus | None = None,
         needs_price: bool | None = None,
     ) -> tuple[Sequence[Charge], int]: ...
+
+    def queue_groups(
+        self,
+        *,
+        clinic_id: uuid.UUID | None,
+        first_day: date | None,
+        last_day: date | None,
+        payer: PayerKind | None,
+        offset: int,
+        limit: int,
+    ) -> tuple[Sequence[tuple[uuid.UUID, uuid.UUID]], int]: ...
+
+    def queue_charges(self, keys: Sequence[tuple[uuid.UUID, uuid.UUID]]) -> Sequence[Charge]: ...
+
+    def queue_coverages(self, keys: Sequence[tuple[uuid.UUID, uuid.UUID]]) -> Sequence[Coverage]: ...

@@ -1,4 +1,4 @@
-"""The billing clerk's plain rules: amounts typed in, the queue grouped per patient, payments pre-allocated.
+"""The billing clerk's plain rules: amounts typed in, the queue's totals per patient, payments pre-allocated.
 
 Money is integer cents beside its currency, never a float: typed amounts are read with Decimal.
 """
@@ -106,6 +106,12 @@ class PatientCharges:
     patient_id: str
     charges: list[ChargeRow] = field(default_factory=list)
 
+    @classmethod
+    def of(cls, entry: Mapping[str, Any]) -> PatientCharges:
+        """An entry of billing's queue: the patient and every charge a draft would take."""
+        rows = sorted((ChargeRow.of(c) for c in entry["charges"]), key=lambda c: (c.service_date, c.id))
+        return cls(str(entry["patient_id"]), rows)
+
     @property
     def oldest(self) -> date:
         return min(charge.service_date for charge in self.charges)
@@ -121,20 +127,6 @@ class PatientCharges:
             if charge.amount_cents is not None and charge.currency:
                 sums[charge.currency] = sums.get(charge.currency, 0) + charge.amount_cents + charge.tax_cents
         return sorted((cents, currency) for currency, cents in sums.items())
-
-
-def group_charges(
-    charges: Iterable[ChargeRow], *, first_day: date | None = None, last_day: date | None = None
-) -> list[PatientCharges]:
-    """Charges of the service dates asked for, per patient: the patient waiting longest first."""
-    groups: dict[str, PatientCharges] = {}
-    for charge in charges:
-        if (first_day and charge.service_date < first_day) or (last_day and charge.service_date > last_day):
-            continue
-        groups.setdefault(charge.patient_id, PatientCharges(charge.patient_id)).charges.append(charge)
-    for group in groups.values():
-        group.charges.sort(key=lambda c: (c.service_date, c.id))
-    return sorted(groups.values(), key=lambda g: (g.oldest, g.patient_id))
 
 
 # --- payments --------------------------------------------------------------------------------------------

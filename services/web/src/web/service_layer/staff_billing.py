@@ -1,8 +1,9 @@
 """The billing clerk's pages: what they ask of billing (and scheduling, for names), in the clerk's name.
 
-Billing's public API does the work: ``GET /charges?status=billable`` is the queue, ``POST /invoices`` and
-``POST /invoices/split`` draft from a patient's billable charges, ``POST /invoices/{id}/issue`` numbers them,
-``POST /invoices/{id}/credit-notes`` and ``POST /payments`` move money (each with an ``Idempotency-Key``).
+Billing's public API does the work: ``GET /billing-queue`` is the queue (a page of patients at a time),
+``POST /invoices`` and ``POST /invoices/split`` draft from a patient's billable charges,
+``POST /invoices/{id}/issue`` numbers them, ``POST /invoices/{id}/credit-notes`` and ``POST /payments`` move
+money (each with an ``Idempotency-Key``).
 """
 
 from __future__ import annotations
@@ -13,13 +14,14 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from web.domain.billing_desk import ChargeRow, OpenInvoice, PatientCharges, group_charges
+from web.domain.billing_desk import OpenInvoice, PatientCharges
 from web.service_layer.accounts import Credentials
 from web.service_layer.concurrency import together
 from web.service_layer.ports import Api, ApiError, Apis
 from web.service_layer.staff_day import patient_names
 
 PAGE_SIZE = 100  # billing's largest page
+QUEUE_PAGE_SIZE = 25  # patients per page of the queue
 MAX_PAGES = 20
 BILLING_ROLES = frozenset({"billing", "admin"})  # billing's BILLING_STAFF
 PAYERS = ("worksafebc", "icbc", "extended_health")
@@ -57,17 +59,20 @@ class QueueRow:
 class QueuePage:
     rows: list[QueueRow]
     clinic_name: str
+    number: int  # 1-based
+    total: int  # patients in the queue (as filtered)
 
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // QUEUE_PAGE_SIZE))
 
-def _coverages(apis: Apis, token: str, clinic_id: str, patient_id: str) -> list[Coverage]:
-    listed = apis.billing.get(
-        f"/patients/{patient_id}/coverages", token=token, params={"page": 1, "page_size": PAGE_SIZE}
-    )
-    return [
-        Coverage(str(c["id"]), str(c["payer_kind"]), c.get("claim_number"))
-        for c in listed
-        if str(c.get("clinic_id")) == clinic_id
-    ]
+    @property
+    def first_shown(self) -> int:
+        return (self.number - 1) * QUEUE_PAGE_SIZE + 1 if self.rows else 0
+
+    @property
+    def last_shown(self) -> int:
+        return self.first_shown + len(self.rows) - 1 if self.rows else 0
 
 
 def queue_page(
@@ -75,29 +80,33 @@ def queue_page(
     credentials: Credentials,
     clinic_id: str,
     *,
+    number: int = 1,
     first_day: date | None = None,
     last_day: date | None = None,
     payer: str = "",
 ) -> QueuePage:
-    """The clinic's uninvoiced charges per patient, with each patient's coverages here (for a split)."""
+    """A page of the clinic's patients with uninvoiced charges (every charge a draft would take), the
+    longest waiting first, with each patient's coverages here (for a split)."""
     token = credentials.access_token
-    listed, clinic = together(
-        lambda: all_pages(apis.billing, "/charges", token, {"clinic_id": clinic_id, "status": "billable"}),
+    query: dict[str, Any] = {"clinic_id": clinic_id, "page": number, "page_size": QUEUE_PAGE_SIZE}
+    days = {"first_day": first_day, "last_day": last_day}
+    query |= {key: day.isoformat() for key, day in days.items() if day} | ({"payer": payer} if payer else {})
+    response, clinic = together(
+        lambda: apis.billing.request("GET", "/billing-queue", token=token, params=query),
         lambda: apis.scheduling.get(f"/clinics/{clinic_id}", token=token),
     )
-    groups = group_charges((ChargeRow.of(c) for c in listed), first_day=first_day, last_day=last_day)
-    ids = [g.patient_id for g in groups]
-    names = patient_names(apis, credentials, ids)
-    covered = together(*(lambda pid=pid: _coverages(apis, token, clinic_id, pid) for pid in ids))  # type: ignore[misc]
+    entries = response.json()
+    total = int(json.loads(response.headers.get("X-Pagination") or "{}").get("total") or len(entries))
+    names = patient_names(apis, credentials, [str(e["patient_id"]) for e in entries])
     rows = [
-        QueueRow(group, names.get(group.patient_id, ""), coverages)
-        for group, coverages in zip(groups, covered, strict=True)
+        QueueRow(
+            PatientCharges.of(entry),
+            names.get(str(entry["patient_id"]), ""),
+            [Coverage(str(c["id"]), str(c["payer_kind"]), c.get("claim_number")) for c in entry["coverages"]],
+        )
+        for entry in entries
     ]
-    if payer == "patient":
-        rows = [row for row in rows if not row.coverages]
-    elif payer in PAYERS:
-        rows = [row for row in rows if any(c.payer_kind == payer for c in row.coverages)]
-    return QueuePage(rows, str(clinic.get("name", "")))
+    return QueuePage(rows, str(clinic.get("name", "")), number, total)
 
 
 def draft(

@@ -9,6 +9,7 @@ from billing.bootstrap import Container, bootstrap
 from billing.config import BillingSettings
 from billing.domain.errors import Conflict, NotFound, RuleViolation
 from billing.entrypoints.api import (
+    billing_queue,
     charges,
     credit_notes,
     documents,
@@ -51,6 +52,7 @@ def create_app(settings: BillingSettings | None = None, container: Container | N
     for module in (
         prices,
         charges,
+        billing_queue,
         invoices,
         credit_notes,
         payments,

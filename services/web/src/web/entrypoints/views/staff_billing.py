@@ -83,6 +83,11 @@ class QueueFilters(Schema):
     payer = fields.String(load_default="", validate=validate.OneOf(("", "patient", *PAYERS)))
 
 
+def _page_number(text: str | None) -> int:
+    """The queue page asked for; anything but a page number is the first page."""
+    return int(text) if text and text.isdigit() and 0 < int(text) <= 10_000 else 1
+
+
 def _day_field(form: Form, name: str) -> date | None:
     text = (form.values.get(name) or "").strip()
     if not text:
@@ -110,6 +115,7 @@ def queue() -> BaseResponse | str | tuple[str, int]:
         first_day=first_day if filters.ok else None,
         last_day=last_day if filters.ok else None,
         payer=filters.data.get("payer", "") if filters.ok else "",
+        number=_page_number(request.args.get("page")) if filters.ok else 1,
     )
     return (
         render_template(
