@@ -43,6 +43,12 @@ class EnvReader:
         except ValueError:
             raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
 
+    def optional_int(self, name: builtins.str) -> builtins.int | None:
+        raw = self._environ.get(name)
+        if raw is None or raw == "":
+            return None
+        return self.int(name, 0)
+
     def float(self, name: builtins.str, default: builtins.float) -> builtins.float:
         raw = self._environ.get(name)
         if raw is None or raw == "":
@@ -104,6 +110,10 @@ class CommonSettings:
     # Proxies in front of the app that append X-Forwarded-For/-Proto (ingress, web front); 0 trusts none, so a
     # client cannot choose the address its sign-in attempts are counted against.
     trusted_proxy_hops: int = 0
+    # The worker process's Prometheus endpoint (clinic_shared.messaging.metrics): off when no port is set;
+    # on the loopback interface unless a host is given (a scraper in the pod or on the host).
+    metrics_port: int | None = None
+    metrics_host: str = "127.0.0.1"
 
     @classmethod
     def from_env(
@@ -127,4 +137,17 @@ class CommonSettings:
             consumer_prefetch=env.int("CONSUMER_PREFETCH", 20),
             delivery_limit=env.int("DELIVERY_LIMIT", 5),
             trusted_proxy_hops=env.int("TRUSTED_PROXY_HOPS", 0),
+            metrics_port=_port(env, f"{prefix}_METRICS_PORT", "METRICS_PORT"),
+            metrics_host=env.str(f"{prefix}_METRICS_HOST", env.str("METRICS_HOST", "127.0.0.1")),
         )
+
+
+def _port(env: EnvReader, *names: str) -> int | None:
+    """The first of ``names`` that is set, as a TCP port (0: any free port); None when none is set."""
+    for name in names:
+        port = env.optional_int(name)
+        if port is not None:
+            if not 0 <= port <= 65535:
+                raise ConfigError(f"{name} must be a TCP port (0-65535), got {port}")
+            return port
+    return None

@@ -17,7 +17,7 @@ thread-safe pika call). Per message:
   so it is held and retried with backoff rather than spending its delivery limit during an outage.
 
 A connection lost mid-handler loses only the ack: the broker redelivers and the inbox turns the redelivery
-into a duplicate.
+into a duplicate. Each settled message is counted by outcome, and its handling timed (``metrics.py``).
 """
 
 from __future__ import annotations
@@ -46,6 +46,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from clinic_shared.clock import Clock
 from clinic_shared.db import is_conflict, is_retryable, sqlstate
 from clinic_shared.events.envelope import CATALOG, Envelope, EventCatalog, EventContractError, load_event
+from clinic_shared.messaging import metrics
 from clinic_shared.messaging.connection import AmqpNodes, Backoff, node_parameters
 from clinic_shared.messaging.topology import Subscription, declare_consumer
 from clinic_shared.uow import SqlAlchemyUnitOfWork, current_correlation_id
@@ -252,12 +253,14 @@ class Consumer(Generic[UoWT]):
             if delivery.generation != self._generation or not self._accepting:
                 continue
             self._busy.set()
+            started = time.perf_counter()
             try:
                 try:
                     result = self._process(delivery)
                 except BaseException as exc:  # noqa: BLE001 - _process handles failures; keep the worker alive
                     log.error("consumer %s: unexpected error (%s)", self.name, type(exc).__name__)
                     result = _Result(_Verdict.REQUEUE, "retry")
+                metrics.observe_handling(self.name, _type_of(result), time.perf_counter() - started)
                 self._send_verdict(delivery, result)
             finally:
                 self._busy.clear()
@@ -291,6 +294,9 @@ class Consumer(Generic[UoWT]):
         except pika.exceptions.AMQPError as exc:
             log.debug("consumer %s: could not settle message %s: %r", self.name, delivery.message_id, exc)
             return
+        # A nack of its last allowed delivery sends it to the dead-letter queue (x-delivery-limit).
+        last = delivery.delivery_count >= self._delivery_limit
+        metrics.count_consumed(self.name, _type_of(result), result.outcome, last_delivery=last)
         if self._on_processed is not None:
             try:
                 self._on_processed(result.envelope, result.outcome)
@@ -434,6 +440,11 @@ class Consumer(Generic[UoWT]):
         # The traceback may quote data from the event, so it is only logged at debug level.
         log.debug("consumer %s: failure of %s", self.name, envelope.id, exc_info=exc)
         return _Result(_Verdict.REQUEUE, "retry", envelope)
+
+
+def _type_of(result: _Result) -> str | None:
+    """The event type as a metric label: only from an envelope the catalog accepted (a bounded set)."""
+    return result.envelope.type if result.envelope is not None else None
 
 
 _CONNECTION_SQLSTATES = frozenset({"57P01", "57P02", "57P03"})

@@ -25,7 +25,8 @@ A retried row can overtake rows published after it, so consumers must not rely o
 (events carry a ``sequence`` where order matters).
 
 Publishing and confirm bookkeeping live in ``confirming_publisher.py``: one connection, used only by the
-thread that runs the relay.
+thread that runs the relay. Each batch's confirms, once recorded, are counted per event type and failure
+reason (``metrics.py``: ``outbox_published_total``, ``outbox_publish_failures_total``).
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ from clinic_shared.events import CATALOG, EventCatalog
 from clinic_shared.logging import describe_error
 from clinic_shared.messaging.confirming_publisher import Batch, ConfirmingPublisher, RelayInterrupted
 from clinic_shared.messaging.connection import AmqpNodes, Backoff, node_parameters
+from clinic_shared.messaging.metrics import count_publishes
 from clinic_shared.messaging.status import DEFAULT_STUCK_AFTER
 from clinic_shared.messaging.subscriptions import consumed_types as _consumed_types
 
@@ -279,6 +281,8 @@ class OutboxRelay:
         try:
             confirmed = self._record(entry.session, entry.rows, entry.batch.results)
             entry.session.commit()
+            # Counted once recorded: outbox_published_total / outbox_publish_failures_total (metrics.py).
+            count_publishes(entry.rows, entry.batch.results)
             return confirmed
         finally:
             entry.session.close()

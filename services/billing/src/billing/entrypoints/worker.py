@@ -108,5 +108,7 @@ def run(
         build_consumer(container, on_processed),
         stop=stop,
         install_signal_handlers=install_signal_handlers,
+        metrics_port=container.settings.common.metrics_port,
+        metrics_host=container.settings.common.metrics_host,
         extra={"idempotency-purge": build_purger(container).run},
     )
