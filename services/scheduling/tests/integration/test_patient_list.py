@@ -185,3 +185,40 @@ def test_an_erased_patient_is_neither_listed_nor_found(
     assert names(search(api.client, catalogue.clinic_id, desk, "")) == []
     find = f"/clinics/{catalogue.clinic_id}/patients/find"
     assert api.client.post(find, headers=desk, json={"phone": CALLER["phone"]}).status_code == 404
+
+
+def test_the_clinics_staff_name_its_patients_in_one_call_and_each_is_logged(
+    api: Api, admin: dict[str, str], catalogue: Catalogue, container: Container
+) -> None:
+    desk = staff(api, admin, "desk@clinic.test", "front_desk", catalogue.clinic_id)
+    practitioner = staff(api, admin, "pt@clinic.test", "practitioner", catalogue.clinic_id)
+    ola = api.client.post(f"/clinics/{catalogue.clinic_id}/patients", headers=desk, json=CALLER).json["id"]
+    elsewhere = other_clinic(api, admin)
+    stranger = api.client.post(
+        f"/clinics/{elsewhere}/patients",
+        headers=admin,
+        json=CALLER | {"email": "s@example.test", "phone": None},
+    ).json["id"]
+    path = f"/clinics/{catalogue.clinic_id}/patients/names"
+
+    named = api.client.get(path, headers=practitioner, query_string=[("id", ola), ("id", stranger)])
+
+    assert named.status_code == 200, named.json
+    assert named.json == [{"id": ola, "first_name": "Ola", "last_name": "Caller"}]  # not the other clinic's
+    with container.engine.connect() as conn:
+        reads = (
+            conn.execute(
+                select(orm.patient_access_log.c.patient_id).where(
+                    orm.patient_access_log.c.resource == "patient name"
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert [str(r) for r in reads] == [ola]
+    other_desk = staff(api, admin, "desk@victoria.test", "front_desk", elsewhere)
+    assert api.client.get(path, headers=other_desk, query_string={"id": ola}).status_code == 404
+    too_many = [("id", ola)] * 201
+    refused = api.client.get(path, headers=desk, query_string=too_many)
+    assert refused.status_code == 422
+    assert "id" in json.dumps(refused.json)

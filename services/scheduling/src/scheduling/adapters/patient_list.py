@@ -52,6 +52,20 @@ class PatientListQueries:
         rows = self.session.scalars(query.order_by(*order).offset(offset).limit(limit)).all()
         return rows, int(total or 0)
 
+    def clinic_patients_among(
+        self, patient_ids: Sequence[uuid.UUID], clinic_id: uuid.UUID
+    ) -> Sequence[Patient]:
+        """Those of ``patient_ids`` related to the clinic (see ``patient_related_to_clinic``)."""
+        if not patient_ids:
+            return []
+        patients = orm.patients
+        related = [
+            exists().where(table.c.patient_id == patients.c.id, table.c.clinic_id == clinic_id)
+            for table in _CARE_RELATIONSHIPS
+        ]
+        query = select(Patient).where(patients.c.id.in_(patient_ids), or_(*related)).order_by(patients.c.id)
+        return self.session.scalars(query).all()
+
     def patient_by_contact(self, *, email: str | None = None, phone: str | None = None) -> Patient | None:
         """The patient with exactly this e-mail address (any case) or E.164 phone number, if one has it."""
         if email is not None:

@@ -103,6 +103,8 @@ class SqlAlchemyRepository(PatientListQueries):
             return [TreatmentPlan.created_at, TreatmentPlan.id]  # type: ignore[list-item]
         if cls is PatientAccess:
             return [PatientAccess.at.desc(), PatientAccess.id]  # type: ignore[attr-defined]
+        if cls is Account:
+            return [Account.email, Account.id]  # type: ignore[list-item]
         return [cls.id]  # type: ignore[attr-defined]
 
     def appointments_page(

@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from clinic_shared.pagination import Page
 from clinic_shared.tokens import Principal
 from scheduling.domain.errors import Conflict, Forbidden, InvalidCredentials, NotFound, RuleViolation
 from scheduling.domain.model import STAFF_ROLES, Account, Patient, Practitioner, Role
@@ -153,6 +154,21 @@ def create_staff_account(
         uow.repo.add(account)
         uow.commit()
     return account
+
+
+def list_staff_accounts(
+    uow: UnitOfWork, actor: Principal, clinic_id: uuid.UUID, page: Page
+) -> tuple[Sequence[Account], int]:
+    """The staff logins of one clinic, by e-mail address, disabled ones too (never a patient's login).
+
+    Admins only: a clinic's admin lists their own clinic (another clinic is not found, ADR 0006), an
+    organisation-wide admin any clinic. Organisation-wide accounts belong to no clinic and are not listed.
+    """
+    if not actor.has_any(("admin",)):
+        raise Forbidden("only an admin lists staff accounts")
+    tenancy.check_clinic(actor, clinic_id, staff_only=True)
+    clinic_of(uow, clinic_id)
+    return uow.repo.list(Account, offset=page.offset, limit=page.limit, clinic_id=clinic_id, patient_id=None)
 
 
 def authenticate(uow: UnitOfWork, hasher: PasswordHasher, email: str, password: str) -> Account:

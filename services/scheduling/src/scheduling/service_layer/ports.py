@@ -161,6 +161,12 @@ class Repository(Protocol):
         there (ADR 0006)."""
         ...
 
+    def clinic_patients_among(
+        self, patient_ids: Sequence[uuid.UUID], clinic_id: uuid.UUID
+    ) -> Sequence[Patient]:
+        """Those of ``patient_ids`` on the clinic's list or with an appointment, plan or waitlist entry."""
+        ...
+
     def find_patients(
         self, text: str, clinic_id: uuid.UUID, *, offset: int, limit: int
     ) -> tuple[Sequence[Patient], int]:

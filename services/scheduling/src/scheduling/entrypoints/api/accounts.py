@@ -15,8 +15,10 @@ from typing import Any
 
 from flask import Response, request
 from flask_smorest.pagination import PaginationParameters
+from marshmallow import Schema, fields
 
 from clinic_shared.web.auth import JwksSchema, current_principal, public, require_roles
+from clinic_shared.web.pagination import page_of
 from clinic_shared.web.problems import Problem, problem_response
 from clinic_shared.web.request_limits import Blueprint
 from scheduling.domain.auth import TooManyAttempts
@@ -348,6 +350,32 @@ def create_staff_account(body: dict[str, Any]) -> Account:
         return auth.create_staff_account(
             uow, c.hasher, c.password_policy, current_principal(), accounts.CreateStaffAccount(**body)
         )
+
+
+class StaffAccountQuery(Schema):
+    clinic_id = fields.UUID(required=True, metadata={"description": "The clinic whose staff to list"})
+
+
+@blp.route("/staff-accounts", methods=["GET"])
+@blp.arguments(StaffAccountQuery(), location="query")
+@blp.response(200, schemas.AccountSchema(many=True))
+@blp.paginate()
+@blp.alt_response(403, description="Only admins list staff accounts")
+@blp.alt_response(
+    404, description="No such clinic; another clinic than a clinic admin's own is not found either"
+)
+@require_roles("admin")
+def list_staff_accounts(
+    query: dict[str, uuid.UUID], pagination_parameters: PaginationParameters
+) -> Sequence[Account]:
+    """The staff logins of a clinic, by e-mail address, with their roles, practitioner link and whether they
+    may sign in (``active: false``: disabled). A clinic's admin lists their own clinic; an
+    organisation-wide admin any clinic. Organisation-wide accounts and patients' logins are not listed."""
+    with container().uow() as uow:
+        items, pagination_parameters.item_count = accounts.list_staff_accounts(
+            uow, current_principal(), query["clinic_id"], page_of(pagination_parameters)
+        )
+        return items
 
 
 @blp.route("/staff-accounts/<uuid:account_id>/disable", methods=["POST"])

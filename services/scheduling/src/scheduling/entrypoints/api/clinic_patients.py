@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from flask_smorest.pagination import PaginationParameters
+from marshmallow import Schema, fields, validate
 
 from clinic_shared.web.auth import current_principal
 from clinic_shared.web.pagination import page_of
@@ -42,6 +43,31 @@ def search_patients(
             uow, current_principal(), clinic_id, query["q"], page_of(pagination_parameters)
         )
         return items
+
+
+class PatientNamesQuery(Schema):
+    id = fields.List(
+        fields.UUID(),
+        required=True,
+        validate=validate.Length(min=1, max=patient_registry.MAX_NAMES),
+        metadata={"description": "The patients to name (repeat the parameter); at most 200"},
+    )
+
+
+class PatientNameSchema(Schema):
+    id = fields.UUID()
+    first_name = fields.String()
+    last_name = fields.String()
+
+
+@blp.route("/names", methods=["GET"])
+@blp.arguments(PatientNamesQuery(), location="query")
+@blp.response(200, PatientNameSchema(many=True))
+def patient_names(query: dict[str, Any], clinic_id: uuid.UUID) -> Sequence[Patient]:
+    """The names of those of `id` who are the clinic's patients, for any of its staff (the day's schedule
+    names its patients in one call). Each patient named is logged as a read of their record."""
+    with container().uow() as uow:
+        return patient_registry.patient_names(uow, current_principal(), clinic_id, query["id"])
 
 
 @blp.route("/find", methods=["POST"])
