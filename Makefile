@@ -51,6 +51,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/relay_bench.py
 	$(BIN)/python services/scheduling/bench/scheduling_bench.py
 	$(BIN)/python bench/portal_bench.py
+	$(BIN)/python bench/staff_bench.py
 
 clean:
 	rm -rf var

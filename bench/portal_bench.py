@@ -15,103 +15,16 @@ from __future__ import annotations
 
 import argparse
 import html
-import os
 import re
-import signal
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
-import time
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from urllib.parse import urlencode
 
 import httpx
+from page_timing import GOAL_P95_MS, measure, percentile, running_demo, sign_in
 
 from clinic_shared import demo
-from clinic_shared.testing.postgres import temporary_database
-from clinic_shared.testing.rabbit import temporary_vhost
-
-ROOT = Path(__file__).resolve().parents[1]
-SERVICES = ("scheduling", "billing", "notifications", "web")
-READY_LINE = "Ctrl-C stops everything"
-GOAL_P95_MS = 100.0
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@contextmanager
-def running_demo(var_dir: Path) -> Iterator[str]:
-    """The launcher on PostgreSQL with the demo seed; yields the web front's URL."""
-    ports = {name: free_port() for name in SERVICES}
-    with ExitStack() as stack:
-        urls = {name: stack.enter_context(temporary_database(f"bench_{name}")) for name in SERVICES[:3]}
-        amqp_url = stack.enter_context(temporary_vhost("bench"))
-        env = dict(os.environ) | {
-            "VAR_DIR": str(var_dir),
-            "AMQP_URL": amqp_url,
-            "LOG_LEVEL": "WARNING",
-            "WEB_CONCURRENCY": "2",
-            **{f"{name.upper()}_PORT": str(port) for name, port in ports.items()},
-            **{f"{name.upper()}_DATABASE_URL": url for name, url in urls.items()},
-        }
-        for name in (
-            "WEB_SECRET_KEY",
-            "WEB_PUBLIC_URL",
-            "SCHEDULING_URL",
-            "BILLING_URL",
-            "NOTIFICATIONS_URL",
-        ):
-            env.pop(name, None)
-        log_path = var_dir / "run.log"
-        with log_path.open("wb") as log:
-            launcher = subprocess.Popen(
-                [sys.executable, str(ROOT / "deploy/local/run.py")],
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        try:
-            deadline = time.monotonic() + 240
-            while READY_LINE not in log_path.read_text(errors="replace"):
-                if launcher.poll() is not None or time.monotonic() > deadline:
-                    sys.exit(f"the launcher did not come up:\n{log_path.read_text(errors='replace')[-3000:]}")
-                time.sleep(0.5)
-            yield f"http://127.0.0.1:{ports['web']}"
-        finally:
-            os.killpg(launcher.pid, signal.SIGINT)
-            try:
-                launcher.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(launcher.pid, signal.SIGKILL)
-
-
-def csrf_token(page: str) -> str:
-    found = re.search(r'name="csrf_token" value="([^"]+)"', page)
-    assert found, "no CSRF token on the page"
-    return found.group(1)
-
-
-def sign_in(client: httpx.Client) -> None:
-    form = client.get("/login")
-    response = client.post(
-        "/login",
-        data={
-            "csrf_token": csrf_token(form.text),
-            "email": demo.PATIENT.email,
-            "password": demo.PATIENT_PASSWORD,
-        },
-    )
-    assert response.status_code == 200, f"sign-in: {response.status_code}"
-    assert "/login" not in str(response.url), "sign-in failed"
 
 
 def first_link(client: httpx.Client, path: str, pattern: str) -> str | None:
@@ -142,29 +55,6 @@ def pages(client: httpx.Client) -> dict[str, str]:
     return found
 
 
-def server_ms(response: httpx.Response) -> float:
-    found = re.search(r"app;dur=([0-9.]+)", response.headers.get("server-timing", ""))
-    return float(found.group(1)) if found else float("nan")
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
-
-
-def measure(client: httpx.Client, path: str, requests: int, warmup: int) -> tuple[list[float], list[float]]:
-    for _ in range(warmup):
-        client.get(path)
-    server, round_trip = [], []
-    for _ in range(requests):
-        started = time.perf_counter()
-        response = client.get(path)
-        round_trip.append((time.perf_counter() - started) * 1000)
-        assert response.status_code == 200, f"{path}: {response.status_code}"
-        server.append(server_ms(response))
-    return server, round_trip
-
-
 def report(client: httpx.Client, requests: int, warmup: int) -> None:
     targets = pages(client)
     print(f"\nPatient portal at demo size: {requests} sequential requests per page after {warmup} warm-up.")
@@ -190,10 +80,10 @@ def main() -> None:
     args = parser.parse_args()
     with (
         tempfile.TemporaryDirectory(prefix="portal-bench-") as var,
-        running_demo(Path(var)) as web_url,
-        httpx.Client(base_url=web_url, timeout=10, follow_redirects=True) as client,
+        running_demo(Path(var)) as urls,
+        httpx.Client(base_url=urls["web"], timeout=10, follow_redirects=True) as client,
     ):
-        sign_in(client)
+        sign_in(client, demo.PATIENT.email, demo.PATIENT_PASSWORD)
         report(client, args.requests, args.warmup)
 
 

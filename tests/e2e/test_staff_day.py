@@ -1,5 +1,6 @@
 """The front desk's day in a browser: the front desk signs in, opens the day of an appointment, finds it in
-the practitioner's column and checks the patient in; a patient cannot open the staff page.
+the practitioner's column and checks the patient in; a patient cannot open the staff page. The desk moves a
+booked appointment from its block to another free time, and reads the clinic's waitlist.
 
 The admin seeds the clinic through the real APIs (journey.py); the front desk acts in the browser.
 """
@@ -20,6 +21,7 @@ from playwright.sync_api import Page, expect
 from .browser import Browser
 from .journey import Journey
 from .system import System
+from .test_portal_booking import WEEKDAYS_9_TO_5, at, day_slots, show_week_with, weekday_ahead
 
 pytestmark = pytest.mark.e2e
 
@@ -186,3 +188,96 @@ def test_days_around_are_a_click_away(portal: System, browser: Browser, journey:
     page.get_by_role("link", name="Today").click()
     expect(page.get_by_text("Today", exact=True)).to_be_visible()
     page.context.close()
+
+
+def desk_clinic(journey: RecordingJourney) -> tuple[str, dict[str, str], dict[str, Any]]:
+    """A clinic whose Ida works weekdays 9 to 5 (half-hour slots), and its front desk's account."""
+    admin = journey.first_admin()
+    catalogue = journey.clinic_with_assessment(admin, price_cents=12000)
+    base = f"/clinics/{catalogue['clinic_id']}"
+    journey.ok("PATCH", "scheduling", f"{base}/booking-policy", admin, json={"slot_step_minutes": 30})
+    hours = f"{base}/practitioners/{catalogue['practitioner_id']}/working-hours"
+    journey.ok("PUT", "scheduling", hours, admin, json=WEEKDAYS_9_TO_5)
+    journey.staff(admin, "front_desk", catalogue["clinic_id"])
+    return admin, catalogue, journey.staff_accounts[-1]
+
+
+def test_the_desk_moves_a_booked_appointment_from_its_block_to_another_free_time(
+    portal: System, browser: Browser, journey: RecordingJourney
+) -> None:
+    admin, catalogue, desk = desk_clinic(journey)
+    rita, _, _ = journey.patient("Rita")
+    day, later_day = weekday_ahead(7, 1), weekday_ahead(7, 1) + timedelta(days=1)  # a Tuesday, then Wednesday
+    booked = journey.book(admin, catalogue | {"patient_id": rita}, at(day, 10))
+    assert booked.status_code == 201, booked.text
+    appointment_id = booked.json()["id"]
+
+    page = browser.page()
+    sign_in(page, portal, desk["email"], desk["password"])
+    page.goto(f"{portal.url('web')}/staff/day?date={day.isoformat()}")
+    block = page.locator(f"#appt-{appointment_id}")
+    block.locator("summary").click()
+    expect(block.get_by_role("link", name=re.compile(r"^Open patient Rita Li"))).to_be_visible()
+    block.get_by_role("link", name=re.compile(r"^Reschedule Rita Li")).click()
+
+    expect(page.get_by_role("heading", name="Choose a new time")).to_be_visible()
+    expect(page.get_by_text("Moving Rita Li's appointment")).to_be_visible()
+    expect(page.get_by_label("Practitioner")).to_have_value(catalogue["practitioner_id"])
+    browser.check(page, "staff-move-times")
+    show_week_with(page, later_day)
+    day_slots(page, later_day).filter(has_text=re.compile(r"^2:00\sp\.m\.$")).click()
+
+    expect(page.get_by_role("heading", name="Check the new time")).to_be_visible()
+    expect(page.locator("del")).to_contain_text("10:00")
+    browser.check(page, "staff-move-review")
+    page.get_by_role("button", name="Move the appointment").click()
+
+    expect(page).to_have_url(re.compile(rf"/staff/day\?date={later_day.isoformat()}#appt-{appointment_id}$"))
+    expect(page.get_by_role("status").filter(has_text="Rita Li's appointment is moved to")).to_be_visible()
+    block = page.locator(f"#appt-{appointment_id}")
+    expect(block.locator(".appt-time")).to_have_text(re.compile(r"^2:00"))
+    moved = journey.ok("GET", "scheduling", f"/appointments/{appointment_id}", admin)
+    assert datetime.fromisoformat(moved["starts_at"]) == at(later_day, 14)
+    browser.check(page, "staff-day-moved")
+
+    # The block's patient link opens the Patients page on them.
+    block.locator("summary").click()
+    block.get_by_role("link", name=re.compile(r"^Open patient Rita Li")).click()
+    expect(page).to_have_url(re.compile(r"/staff/patients\?q=Rita\+Li$"))
+    expect(page.get_by_label("Search your clinic's patients")).to_have_value("Rita Li")
+    page.context.close()
+
+
+def test_the_waitlist_lists_what_a_patient_asked_for(
+    portal: System, browser: Browser, journey: RecordingJourney
+) -> None:
+    _, catalogue, desk = desk_clinic(journey)
+    _, _, sam_token = journey.patient("Sam")
+    start = weekday_ahead(21, 0)
+    wish = {
+        "clinic_id": catalogue["clinic_id"],
+        "treatment_type_id": catalogue["treatment_type_id"],
+        "not_before": at(start, 9).isoformat(),
+        "not_after": at(start + timedelta(days=4), 17).isoformat(),
+    }
+    entry = journey.ok("POST", "scheduling", "/waitlist", sam_token, json=wish)
+
+    page = browser.page()
+    sign_in(page, portal, desk["email"], desk["password"])
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Waitlist").click()
+    expect(page.get_by_role("heading", name="Waitlist", level=1)).to_be_visible()
+    row = page.locator(f"#entry-{entry['id']}")
+    expect(row).to_contain_text("Sam Li")
+    expect(row).to_contain_text("IMS assessment")
+    expect(row).to_contain_text("Any qualified practitioner")
+    expect(row).to_contain_text("Waiting")
+    expect(row).to_contain_text("9:00")  # the window, on the clinic's clock
+    browser.check(page, "staff-waitlist")
+    page.context.close()
+
+    phone = browser.page(phone=True)
+    sign_in(phone, portal, desk["email"], desk["password"])
+    phone.goto(f"{portal.url('web')}/staff/waitlist")
+    expect(phone.locator(f"#entry-{entry['id']}")).to_contain_text("Sam Li")
+    browser.check(phone, "staff-waitlist")
+    phone.context.close()

@@ -82,3 +82,16 @@ def patient_credentials(patient_id: str) -> Credentials:
         practitioner_id=None,
         clinic_id=None,
     )
+
+
+def patient_names_route(clinic_id: str, patients: dict[str, tuple[str, str]]) -> dict[tuple[str, str], Route]:
+    """Scheduling's ``GET /clinics/{id}/patients/names`` for a fake: which of those asked it names."""
+
+    def answer(params: Any, **_: Any) -> list[dict[str, str]]:
+        return [
+            {"id": patient_id, "first_name": patients[patient_id][0], "last_name": patients[patient_id][1]}
+            for patient_id in params["id"]
+            if patient_id in patients
+        ]
+
+    return {("GET", f"/clinics/{clinic_id}/patients/names"): answer}

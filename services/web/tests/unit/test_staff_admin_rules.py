@@ -1,8 +1,8 @@
-"""The clinic admin's set-up rules: a week of opening hours, money typed as text, prices in force."""
+"""The clinic admin's set-up rules: a week of hours, money typed as text, prices in force, days off."""
 
 from __future__ import annotations
 
-from datetime import date, time
+from datetime import UTC, date, datetime, time
 
 import pytest
 
@@ -10,10 +10,15 @@ from web.domain.clinic_setup import (
     DayHours,
     HoursProblem,
     MoneyProblem,
+    PercentProblem,
     PriceEntry,
+    basis_points_as_text,
     cents_as_text,
+    days_as_instants,
     form_values,
+    instants_as_days,
     may_take_effect,
+    parse_basis_points,
     parse_cents,
     parse_clock,
     prices_on,
@@ -179,3 +184,56 @@ def test_only_a_first_price_may_be_back_dated() -> None:
     assert may_take_effect(date(2020, 1, 1), today, has_prices=False)
     assert not may_take_effect(date(2026, 12, 1), today, has_prices=True)
     assert may_take_effect(today, today, has_prices=True)
+
+
+# --- time off as whole days ---------------------------------------------------------------------------
+
+
+def test_days_off_run_from_the_first_midnight_to_the_midnight_after_the_last_in_the_clinics_zone() -> None:
+    starts, ends = days_as_instants(date(2027, 3, 13), date(2027, 3, 14), "America/Vancouver")
+    assert starts.astimezone(UTC) == datetime(2027, 3, 13, 8, tzinfo=UTC)  # PST
+    assert ends.astimezone(UTC) == datetime(2027, 3, 15, 7, tzinfo=UTC)  # PDT: the 14th has 23 hours
+    assert instants_as_days(starts, ends, "America/Vancouver") == (date(2027, 3, 13), date(2027, 3, 14))
+
+
+def test_time_off_shows_every_day_it_touches() -> None:
+    afternoon = datetime(2027, 1, 5, 22, tzinfo=UTC)  # 14:00 in Vancouver
+    assert instants_as_days(afternoon, datetime(2027, 1, 6, 1, tzinfo=UTC), "America/Vancouver") == (
+        date(2027, 1, 5),
+        date(2027, 1, 5),
+    )
+    one_day = days_as_instants(date(2027, 1, 5), date(2027, 1, 5), "America/Toronto")
+    assert instants_as_days(*one_day, "America/Toronto") == (date(2027, 1, 5), date(2027, 1, 5))
+
+
+# --- percentages as basis points ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [
+        ("5", 500),
+        ("5.5", 550),
+        ("5,5", 550),
+        (" 13 % ", 1300),
+        ("0", 0),
+        ("0.01", 1),
+        ("100", 10_000),
+        ("", PercentProblem.MISSING),
+        ("five", PercentProblem.NOT_A_PERCENT),
+        ("-5", PercentProblem.NOT_A_PERCENT),
+        ("14.975", PercentProblem.TOO_PRECISE),
+        ("100.01", PercentProblem.TOO_LARGE),
+    ],
+)
+def test_a_percentage_is_read_as_basis_points_with_decimal(
+    typed: str, expected: int | PercentProblem
+) -> None:
+    assert parse_basis_points(typed) == expected
+
+
+@pytest.mark.parametrize("basis_points", [0, 1, 500, 550, 1225, 10_000])
+def test_basis_points_are_shown_as_the_percentage_that_reads_back(basis_points: int) -> None:
+    shown = basis_points_as_text(basis_points)
+    assert parse_basis_points(shown) == basis_points
+    assert "e" not in shown.lower()

@@ -17,7 +17,7 @@ from web.config import WebSettings
 from web.entrypoints.app import create_app
 from web.service_layer.accounts import Credentials
 from web.service_layer.ports import ApiError, Apis
-from web.testing import FakeApi, sign_in
+from web.testing import FakeApi, patient_names_route, sign_in
 
 CLINIC, ANA, COVERAGE = str(uuid.uuid4()), str(uuid.uuid4()), str(uuid.uuid4())
 PAYER_INV, PATIENT_INV, OLD_INV = str(uuid.uuid4()), str(uuid.uuid4()), str(uuid.uuid4())
@@ -116,7 +116,7 @@ def desk(tmp_path: Path) -> Desk:
                 "name": "Vancouver IMS",
                 "timezone": "America/Vancouver",
             },
-            ("GET", f"/patients/{ANA}"): {"id": ANA, "first_name": "Ana", "last_name": "Li"},
+            **patient_names_route(CLINIC, {ANA: ("Ana", "Li")}),
         }
     )
     billing.routes.update(

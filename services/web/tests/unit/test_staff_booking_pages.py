@@ -19,7 +19,7 @@ from web.config import WebSettings
 from web.entrypoints.app import create_app
 from web.service_layer.accounts import Credentials
 from web.service_layer.ports import Apis
-from web.testing import FakeApi, patient_credentials, sign_in
+from web.testing import FakeApi, patient_credentials, patient_names_route, sign_in
 
 VANCOUVER = ZoneInfo("America/Vancouver")
 CLINIC, ASSESS, IMS = str(uuid.uuid4()), str(uuid.uuid4()), str(uuid.uuid4())
@@ -125,6 +125,7 @@ def fake_apis(*, cleared: bool = True) -> Apis:
                 "last_name": "Caller",
                 "email": "ola@example.test",
             },
+            **patient_names_route(CLINIC, {OLA: ("Ola", "Caller")}),
             ("POST", "/appointments"): {"id": APPOINTMENT},
             ("GET", f"/appointments/{APPOINTMENT}"): visit(APPOINTMENT, FIRST),
             ("POST", "/plans/preview"): preview,

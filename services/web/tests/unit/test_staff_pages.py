@@ -22,7 +22,7 @@ from web.entrypoints.app import create_app
 from web.service_layer.accounts import Credentials
 from web.service_layer.ports import ApiError, Apis
 from web.service_layer.staff_day import appointments_between
-from web.testing import FakeApi, sign_in
+from web.testing import FakeApi, patient_names_route, sign_in
 
 CLINIC, OTHER_CLINIC = str(uuid.uuid4()), str(uuid.uuid4())
 IDA, JO, ASSESS = str(uuid.uuid4()), str(uuid.uuid4()), str(uuid.uuid4())
@@ -119,7 +119,7 @@ def desk(tmp_path: Path) -> Desk:
         {"id": JO, "display_name": "Jo Park", "active": True},
     ]
     routes[("GET", f"/clinics/{CLINIC}/treatment-types")] = [{"id": ASSESS, "name": "IMS assessment"}]
-    routes[("GET", f"/patients/{ANA}")] = {"id": ANA, "first_name": "Ana", "last_name": "Li"}
+    routes.update(patient_names_route(CLINIC, {ANA: ("Ana", "Li")}))
     routes[("GET", "/appointments")] = []
     desk = Desk(app=app, client=app.test_client(), scheduling=scheduling)
     desk.sign_in_as(credentials(["front_desk"]))
@@ -160,9 +160,9 @@ def test_the_day_shows_a_column_per_practitioner_and_blocks_with_patient_treatme
     assert f'action="/staff/appointments/{first}/arrive"' not in html
     assert 'name="version" value="3"' in html
     assert "now-line" not in html
-    # Patients' names are asked once each, side by side.
-    patient_calls = [c for c in desk.scheduling.calls if c[1].startswith("/patients/")]
-    assert sorted(c[1] for c in patient_calls) == sorted([f"/patients/{ANA}", f"/patients/{BO}"])
+    # The day's patients are named in one call.
+    named = [c[3] for c in desk.scheduling.calls if c[1] == f"/clinics/{CLINIC}/patients/names"]
+    assert named == [{"id": sorted([ANA, BO])}]
 
 
 def test_today_has_a_now_line_and_the_desk_actions_of_a_started_appointment(desk: Desk) -> None:
@@ -406,3 +406,138 @@ def test_the_days_appointments_are_asked_for_the_clinic_and_the_days_instants_ev
     assert {(a["clinic_id"], a["starts_from"], a["starts_before"]) for a in api.asked} == {
         ("clinic-1", "2026-03-08T08:00:00+00:00", "2026-03-09T07:00:00+00:00")
     }
+
+
+# --- moving an appointment from its block ----------------------------------------------------------------
+
+SOON = (datetime.now(VANCOUVER) + timedelta(days=3)).date()
+LATER = (datetime.now(VANCOUVER) + timedelta(days=10)).date()
+
+
+def movable(desk: Desk, *, late: bool = False) -> str:
+    """A booked appointment in three days (free cancelling over, when ``late``) and one free time in ten."""
+    ident = str(uuid.uuid4())
+    start = local(9, day=SOON)
+    free_until = datetime.now(UTC) - timedelta(hours=1) if late else start - timedelta(hours=24)
+    routes = desk.scheduling.routes
+    routes[("GET", "/appointments")] = [appointment(ident, start)]
+    routes[("GET", f"/appointments/{ident}")] = appointment(
+        ident, start, free_cancellation_until=free_until.isoformat(), version=4
+    )
+    routes[("GET", f"/clinics/{CLINIC}/practitioners")] = [
+        {"id": IDA, "display_name": "Ida Needham", "ims_qualified": True},
+        {"id": JO, "display_name": "Jo Park", "ims_qualified": False},
+    ]
+    routes[("GET", f"/clinics/{CLINIC}/treatment-types")] = [
+        {"id": ASSESS, "name": "IMS assessment", "kind": "assessment", "duration_minutes": 60}
+    ]
+    routes[("GET", f"/clinics/{CLINIC}/ims-clearance")] = {"cleared": False, "assessed": False}
+    free = local(10, day=LATER)
+    routes[("GET", f"/clinics/{CLINIC}/slots")] = lambda params, **_: [
+        {"practitioner_id": params.get("practitioner_id") or IDA, "starts_at": free.isoformat()}
+    ] if params["from"] <= LATER.isoformat() <= params["to"] else []  # fmt: skip
+    billing = desk.app.extensions["web.apis"].billing
+    billing.routes[("GET", f"/clinics/{CLINIC}/prices-in-force")] = []
+    return ident
+
+
+def at(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%MZ")
+
+
+def test_a_booked_block_offers_reschedule_with_its_version_and_a_link_to_its_patient(desk: Desk) -> None:
+    ident = movable(desk)
+    html = desk.page(day_path(SOON))
+    block = html[html.index(f'id="appt-{ident}"') :]
+    assert f'href="/staff/appointments/{ident}/move?version=3">Reschedule' in block
+    assert 'href="/staff/patients?q=Ana+Li">Open patient' in block
+    desk.sign_in_as(credentials(["practitioner"], practitioner_id=IDA))
+    html = desk.page(day_path(SOON, practitioner=""))
+    assert "/move?" not in html  # practitioners do not move appointments
+    assert "Open patient" not in html
+    assert desk.client.get(f"/staff/appointments/{ident}/move").status_code == 403
+
+
+def test_the_desk_picks_a_free_time_checks_old_and_new_then_moves_it_at_the_version_it_saw(
+    desk: Desk,
+) -> None:
+    ident = movable(desk, late=True)
+    week = desk.page(f"/staff/appointments/{ident}/move?version=3")
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", week)).replace("\u202f", " ")
+    assert "Moving Ana Li's appointment" in text
+    assert "Choose a new time" in text
+    assert "with Ida Needham" in text
+    slots = [c for c in desk.scheduling.calls if c[1].endswith("/slots")]
+    assert {c[3]["practitioner_id"] for c in slots} == {IDA}  # the same practitioner by default
+    free = local(10, day=LATER)
+    review_path = f"/staff/appointments/{ident}/move/review?version=3&amp;at={at(free)}&amp;who={IDA}"
+    assert review_path in week
+    review = desk.page(review_path.replace("&amp;", "&"))
+    assert "Check the new time" in review
+    assert "<del>" in review
+    assert "inside the clinic's late-cancellation period" in review
+    assert "Moving it to another time has no fee." in review
+    form = {"version": "3", "at": at(free), "who": IDA, "form_token": "m1"}
+    desk.scheduling.routes[("POST", f"/appointments/{ident}/reschedule")] = appointment(ident, free)
+    moved = desk.client.post(f"/staff/appointments/{ident}/move/review", data=form)
+    assert moved.status_code == 303
+    assert moved.location == f"/staff/day?date={LATER.isoformat()}#appt-{ident}"
+    assert desk.scheduling.posted(f"/appointments/{ident}/reschedule") == [
+        {"starts_at": free.isoformat(), "practitioner_id": IDA}
+    ]
+    assert desk.scheduling.headers[-1] == {"If-Match": '"3"'}
+    assert "Ana Li&#39;s appointment is moved to" in desk.page(moved.location.split("#")[0])
+    again = desk.client.post(f"/staff/appointments/{ident}/move/review", data=form)
+    assert again.status_code == 303
+    assert len(desk.scheduling.posted(f"/appointments/{ident}/reschedule")) == 1
+
+
+def test_another_practitioner_or_any_can_be_asked_for(desk: Desk) -> None:
+    ident = movable(desk)
+    desk.page(f"/staff/appointments/{ident}/move?practitioner=any")
+    slots = [c for c in desk.scheduling.calls if c[1].endswith("/slots")]
+    assert "practitioner_id" not in slots[-1][3]
+    html = desk.page(f"/staff/appointments/{ident}/move?practitioner={uuid.uuid4()}")  # unknown: the same
+    assert f'<option value="{IDA}" selected>' in html
+
+
+@pytest.mark.parametrize(
+    ("error", "where", "sentence"),
+    [
+        (ApiError(412, "Precondition Failed"), "day", "Someone else changed this appointment meanwhile."),
+        (ApiError(409, "Conflict"), "times", "That time was just taken. Please pick another."),
+    ],
+)
+def test_a_stale_version_or_a_lost_time_is_said_in_a_sentence(
+    desk: Desk, error: ApiError, where: str, sentence: str
+) -> None:
+    ident = movable(desk)
+    desk.scheduling.routes[("POST", f"/appointments/{ident}/reschedule")] = error
+    free = local(10, day=LATER)
+    form = {"version": "3", "at": at(free), "who": IDA, "form_token": "m2"}
+    response = desk.client.post(f"/staff/appointments/{ident}/move/review", data=form)
+    assert response.status_code == 303
+    if where == "day":
+        assert response.location == f"/staff/day?date={SOON.isoformat()}#appt-{ident}"
+        html = desk.page(response.location.split("#")[0])
+        block = html[html.index(f'id="appt-{ident}"') :]
+        assert sentence in block
+    else:
+        assert f"/staff/appointments/{ident}/move?" in response.location
+        assert "taken=1" in response.location
+        html = desk.page(response.location)
+        assert sentence in html
+        assert "<title>Error:" in html
+    assert "Precondition" not in html
+
+
+def test_only_a_booked_appointment_is_moved(desk: Desk) -> None:
+    ident = movable(desk)
+    desk.scheduling.routes[("GET", f"/appointments/{ident}")] = appointment(
+        ident, local(9, day=SOON), status="arrived", version=5
+    )
+    response = desk.client.get(f"/staff/appointments/{ident}/move")
+    assert response.location == f"/staff/day?date={SOON.isoformat()}#appt-{ident}"
+    assert "Could not move: only a booked appointment can be moved." in desk.page(day_path(SOON))
+    desk.client.get(f"/staff/appointments/{ident}/move?version=3")  # changed since the page showed it
+    assert "Someone else changed this appointment meanwhile." in desk.page(day_path(SOON))

@@ -14,9 +14,10 @@ import enum
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, time
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
+from zoneinfo import ZoneInfo
 
 WEEKDAYS = tuple(range(7))  # 0 = Monday ... 6 = Sunday, as scheduling numbers them
 MAX_CENTS = 100_000_000  # billing's largest price (1,000,000.00)
@@ -197,6 +198,39 @@ def cents_as_text(cents: int) -> str:
     return f"{Decimal(cents).scaleb(-2):.2f}"
 
 
+# --- percentages --------------------------------------------------------------------------------------
+
+
+MAX_BASIS_POINTS = 10_000  # 100 %
+
+
+class PercentProblem(enum.StrEnum):
+    MISSING = "missing"
+    NOT_A_PERCENT = "not_a_percent"
+    TOO_PRECISE = "too_precise"
+    TOO_LARGE = "too_large"
+
+
+def parse_basis_points(text: str) -> int | PercentProblem:
+    """A percentage typed as '5', '5.5', '5,5', '13 %' as basis points (550); else what is wrong with it."""
+    cleaned = _SPACES.sub("", text).rstrip("%").replace(",", ".")
+    if not cleaned:
+        return PercentProblem.MISSING
+    if not re.fullmatch(r"\d+(\.\d*)?|\.\d+", cleaned):
+        return PercentProblem.NOT_A_PERCENT
+    basis_points = Decimal(cleaned) * 100
+    if basis_points != basis_points.to_integral_value():
+        return PercentProblem.TOO_PRECISE
+    if basis_points > MAX_BASIS_POINTS:
+        return PercentProblem.TOO_LARGE
+    return int(basis_points)
+
+
+def basis_points_as_text(basis_points: int) -> str:
+    """Basis points as the form shows them again ('5', '5.5', '12.25'): what ``parse_basis_points`` reads."""
+    return f"{Decimal(basis_points).scaleb(-2):f}".rstrip("0").rstrip(".") if basis_points else "0"
+
+
 # --- prices -------------------------------------------------------------------------------------------
 
 
@@ -229,3 +263,24 @@ def prices_on(entries: Iterable[PriceEntry], today: date) -> TreatmentPrices:
 def may_take_effect(effective_from: date, today: date, *, has_prices: bool) -> bool:
     """Billing's rule: once a price list exists, a change applies from today on; the first may be older."""
     return not has_prices or effective_from >= today
+
+
+# --- a practitioner's time off ------------------------------------------------------------------------
+
+
+def days_as_instants(first: date, last: date, zone: str) -> tuple[datetime, datetime]:
+    """Whole days of the clinic's calendar, ``first`` to ``last`` inclusive, as the instants scheduling
+    stores time off with: from the first day's midnight to the midnight after the last, in the clinic's zone
+    (a day with a clock change is 23 or 25 hours long)."""
+    tz = ZoneInfo(zone)
+    return datetime.combine(first, time(0), tzinfo=tz), datetime.combine(
+        last + timedelta(days=1), time(0), tzinfo=tz
+    )
+
+
+def instants_as_days(starts: datetime, ends: datetime, zone: str) -> tuple[date, date]:
+    """The clinic's days that time off from ``starts`` to ``ends`` touches (its last instant's day is the
+    last; time off ending at midnight does not touch the day that starts then)."""
+    tz = ZoneInfo(zone)
+    last = max(ends - timedelta(microseconds=1), starts)
+    return starts.astimezone(tz).date(), last.astimezone(tz).date()

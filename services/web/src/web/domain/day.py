@@ -65,6 +65,7 @@ class Booking:
     confirmed: bool = False
     late_cancellation: bool = False
     fee_waived: bool = False
+    patient_id: str | None = None  # set when the patient is known by name (the page links to them)
 
     @property
     def status_key(self) -> str:
@@ -94,6 +95,11 @@ class Booking:
         return self.status == BOOKED and now >= self.starts_at
 
     def can_cancel(self) -> bool:
+        return self.status == BOOKED
+
+    @property
+    def can_reschedule(self) -> bool:
+        """Staff may move a booked appointment, even one that has started (Appointment.check_movable)."""
         return self.status == BOOKED
 
     def actions(self, now: datetime, zone: ZoneInfo) -> list[str]:

@@ -36,6 +36,15 @@ class Slot:
 
 
 @dataclass(frozen=True)
+class Times:
+    """A week of free times to show, the earliest free time (None: none up to the horizon) and today."""
+
+    week: Week
+    earliest: Slot | None
+    today: date
+
+
+@dataclass(frozen=True)
 class Day:
     day: date
     slots: tuple[Slot, ...]

@@ -30,8 +30,12 @@ from web.entrypoints.views import (
     privacy,
     staff,
     staff_admin,
+    staff_admin_billing,
+    staff_admin_people,
+    staff_admin_practitioners,
     staff_billing,
     staff_booking,
+    staff_waitlist,
 )
 from web.service_layer import booking as booking_pages
 
@@ -58,6 +62,7 @@ PORTAL_AREAS = [
 STAFF_AREAS = [
     ("staff.day", N_("Day"), frozenset({"front_desk", "admin", "practitioner"})),
     ("staff.patients", N_("Patients"), frozenset({"front_desk", "admin"})),
+    ("staff_waitlist.index", N_("Waitlist"), frozenset({"front_desk", "admin"})),
     ("staff_billing.queue", N_("Billing"), frozenset({"billing", "admin"})),
     ("staff_admin.index", N_("Clinic"), frozenset({"admin"})),
 ]
@@ -122,7 +127,8 @@ def create_app(
     _install_request_hooks(app)
     _install_error_pages(app)
     portal = (home, account, booking, appointments, invoices, preferences, privacy)
-    for module in (*portal, staff, staff_booking, staff_billing, staff_admin):
+    people = (staff_admin_people, staff_admin_practitioners, staff_admin_billing)
+    for module in (*portal, staff, staff_booking, staff_waitlist, staff_billing, staff_admin, *people):
         app.register_blueprint(module.bp)
     app.wsgi_app = RedactPathSecrets(app.wsgi_app, SECRET_PATH_PREFIXES)  # type: ignore[method-assign]
     return app

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from web.domain import plans as plan_rules
 from web.domain import slots as slot_rules
 from web.domain.plans import ProposalRow, Series
-from web.domain.slots import Slot, Week
+from web.domain.slots import Slot, Times
 from web.service_layer.accounts import Credentials
 from web.service_layer.concurrency import together
 from web.service_layer.ports import ApiError, Apis
@@ -146,13 +146,6 @@ class Catalogue:
 
     def names(self) -> dict[str, str]:
         return {p.id: p.name for p in self.practitioners}
-
-
-@dataclass(frozen=True)
-class Times:
-    week: Week
-    earliest: Slot | None
-    today: date
 
 
 @dataclass(frozen=True)
@@ -449,13 +442,15 @@ def feed_file(apis: Apis, key: str) -> bytes:
 
 
 def reschedule(
-    apis: Apis, credentials: Credentials, appointment_id: str, *, starts_at: datetime, practitioner_id: str
+    apis: Apis, credentials: Credentials, appointment_id: str, slot: Slot, version: int | None = None
 ) -> None:
+    """Move to ``slot`` (if still at ``version``, when given: else ApiError 412); ``SlotTaken`` if it went."""
     try:
         apis.scheduling.post(
             f"/appointments/{appointment_id}/reschedule",
             token=credentials.access_token,
-            json={"starts_at": starts_at.isoformat(), "practitioner_id": practitioner_id},
+            json={"starts_at": slot.starts_at.isoformat(), "practitioner_id": slot.practitioner_id},
+            headers={"If-Match": f'"{version}"'} if version is not None else None,
         )
     except ApiError as error:
         if _refused_time(error):

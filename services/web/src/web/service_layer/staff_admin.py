@@ -2,7 +2,9 @@
 
 Scheduling keeps the clinic (its zone, currency and booking policy), its treatment types, weekly opening
 hours (``/clinics/{id}/opening-hours``, local wall-clock times) and closures; billing keeps the price list
-(``/clinics/{id}/prices``: every entry, past and announced, each from a date in the clinic's calendar).
+(``/clinics/{id}/prices``: every entry, past and announced, each from a date in the clinic's calendar),
+the fee and tax policy (``/clinics/{id}/billing-policy``) and the GST/HST number
+(``/clinics/{id}/tax-registration``).
 Both services check the admin's role and clinic again on every call.
 """
 
@@ -16,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 from web.domain.clinic_setup import DayHours, PriceEntry, TreatmentPrices, prices_on, week_from_spans
 from web.service_layer.accounts import Credentials
-from web.service_layer.ports import Api, Apis
+from web.service_layer.ports import Api, ApiError, Apis
 
 ADMIN_ROLES = frozenset({"admin"})
 PAGE_SIZE = 100  # the APIs' largest page
@@ -38,10 +40,12 @@ class ClinicSettings:
         return now.astimezone(ZoneInfo(self.timezone)).date()
 
 
-def _every_page(api: Api, path: str, token: str) -> list[dict[str, Any]]:
+def every_page(api: Api, path: str, token: str, params: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    """Every item of a paginated listing (at most ``MAX_PAGES`` of the largest pages)."""
     items: list[dict[str, Any]] = []
     for page in range(1, MAX_PAGES + 1):
-        response = api.request("GET", path, token=token, params={"page": page, "page_size": PAGE_SIZE})
+        query = dict(params or {}) | {"page": page, "page_size": PAGE_SIZE}
+        response = api.request("GET", path, token=token, params=query)
         items.extend(response.json())
         pagination = json.loads(response.headers.get("X-Pagination") or "{}")
         if page >= int(pagination.get("total_pages") or 1):
@@ -123,7 +127,7 @@ def closures(apis: Apis, credentials: Credentials, clinic_id: str) -> list[Closu
             ends_on=date.fromisoformat(str(body["ends_on"])),
             reason=str(body.get("reason") or ""),
         )
-        for body in _every_page(apis.scheduling, f"/clinics/{clinic_id}/closures", credentials.access_token)
+        for body in every_page(apis.scheduling, f"/clinics/{clinic_id}/closures", credentials.access_token)
     ]
     return sorted(rows, key=lambda row: (row.starts_on, row.ends_on))
 
@@ -156,9 +160,9 @@ class TreatmentPriceRow:
 def price_list(apis: Apis, credentials: Credentials, clinic_id: str, today: date) -> list[TreatmentPriceRow]:
     """Each active treatment type with its price in force today and the ones announced after."""
     token = credentials.access_token
-    treatments = _every_page(apis.scheduling, f"/clinics/{clinic_id}/treatment-types", token)
+    treatments = every_page(apis.scheduling, f"/clinics/{clinic_id}/treatment-types", token)
     entries: dict[str, list[PriceEntry]] = {}
-    for body in _every_page(apis.billing, f"/clinics/{clinic_id}/prices", token):
+    for body in every_page(apis.billing, f"/clinics/{clinic_id}/prices", token):
         entries.setdefault(str(body["treatment_type_id"]), []).append(
             PriceEntry(
                 effective_from=date.fromisoformat(str(body["effective_from"])),
@@ -199,3 +203,67 @@ def set_price(
         },
         token=credentials.access_token,
     )
+
+
+# --- billing policy and GST/HST registration ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BillingPolicy:
+    """Billing's fee and tax policy: fee values are cents (``fixed``) or basis points (``percent``)."""
+
+    late_cancel_fee_mode: str | None = None
+    late_cancel_fee_value: int = 0
+    no_show_fee_mode: str | None = None
+    no_show_fee_value: int = 0
+    fee_tax_rate_bp: int = 0
+    treatment_tax_rate_bp: int = 0
+    payment_terms_days: int = 30
+    recorded: bool = False  # False: the clinic has none yet (these are billing's defaults)
+
+
+def billing_policy(apis: Apis, credentials: Credentials, clinic_id: str) -> BillingPolicy:
+    try:
+        body = apis.billing.get(f"/clinics/{clinic_id}/billing-policy", token=credentials.access_token)
+    except ApiError as error:
+        if error.status != 404 or "clinic_id" in error.fields:
+            raise
+        return BillingPolicy()
+    return BillingPolicy(
+        late_cancel_fee_mode=body.get("late_cancel_fee_mode"),
+        late_cancel_fee_value=int(body.get("late_cancel_fee_value") or 0),
+        no_show_fee_mode=body.get("no_show_fee_mode"),
+        no_show_fee_value=int(body.get("no_show_fee_value") or 0),
+        fee_tax_rate_bp=int(body.get("fee_tax_rate_bp") or 0),
+        treatment_tax_rate_bp=int(body.get("treatment_tax_rate_bp") or 0),
+        payment_terms_days=int(body.get("payment_terms_days") or 0),
+        recorded=True,
+    )
+
+
+def set_billing_policy(
+    apis: Apis, credentials: Credentials, clinic_id: str, currency: str, policy: BillingPolicy
+) -> None:
+    body = {name: value for name, value in vars(policy).items() if name != "recorded"}
+    apis.billing.put(
+        f"/clinics/{clinic_id}/billing-policy",
+        json=body | {"currency": currency},
+        token=credentials.access_token,
+    )
+
+
+def gst_hst_number(apis: Apis, credentials: Credentials, clinic_id: str) -> str | None:
+    body = apis.billing.get(f"/clinics/{clinic_id}/tax-registration", token=credentials.access_token)
+    return body.get("gst_hst_number") or None
+
+
+def set_gst_hst_number(
+    apis: Apis, credentials: Credentials, clinic_id: str, number: str | None
+) -> str | None:
+    """Record the number (billing drops spaces and hyphens); None: the clinic is not registered."""
+    body = apis.billing.put(
+        f"/clinics/{clinic_id}/tax-registration",
+        json={"gst_hst_number": number},
+        token=credentials.access_token,
+    )
+    return (body or {}).get("gst_hst_number") or None

@@ -97,7 +97,7 @@ def queue_page(
     )
     entries = response.json()
     total = int(json.loads(response.headers.get("X-Pagination") or "{}").get("total") or len(entries))
-    names = patient_names(apis, credentials, [str(e["patient_id"]) for e in entries])
+    names = patient_names(apis, credentials, clinic_id, [str(e["patient_id"]) for e in entries])
     rows = [
         QueueRow(
             PatientCharges.of(entry),
@@ -273,7 +273,7 @@ def invoice_page(apis: Apis, credentials: Credentials, invoice_id: str) -> Invoi
         and body.get("status") != "cancelled"
         and charges & {line.get("charge_id") for line in body.get("lines") or []}
     ]
-    names = patient_names(apis, credentials, [invoice.patient_id])
+    names = patient_names(apis, credentials, invoice.clinic_id, [invoice.patient_id])
     return InvoicePage(
         invoice=invoice,
         patient_name=names.get(invoice.patient_id, ""),
@@ -373,7 +373,7 @@ def payment_setup(apis: Apis, credentials: Credentials, clinic_id: str, patient_
         key=lambda i: (i.issued_at, i.number),
     )
     currency = open_invoices[0].currency if open_invoices else str(credit_body.get("currency") or "CAD")
-    names = patient_names(apis, credentials, [patient_id])
+    names = patient_names(apis, credentials, clinic_id, [patient_id])
     return PaymentSetup(
         patient_name=names.get(patient_id, ""),
         currency=currency,

@@ -60,7 +60,7 @@ def reports_page(
         ),
         lambda: apis.billing.get(f"/clinics/{clinic_id}/billing-policy", token=token),
     )
-    names = patient_names(apis, credentials, [str(row["patient_id"]) for row in aging])
+    names = patient_names(apis, credentials, clinic_id, [str(row["patient_id"]) for row in aging])
     return ReportsPage(
         currency=str(policy.get("currency") or "CAD"),
         aging=[

@@ -3,19 +3,19 @@ staff member's name, for the patient they name.
 
 Scheduling checks again that the desk may book for this patient at this clinic (ADR 0006) and whether the
 patient is cleared for IMS; staff book without the online notice, inside the clinic's hours and horizon.
+A series is previewed and booked by the portal's ``booking.preview_plan`` and ``booking.book_plan`` with the
+patient named (``entrypoints.booking_steps.plan_step``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from web.domain.plans import Series
 from web.service_layer import booking
 from web.service_layer.accounts import Credentials
-from web.service_layer.booking import Appointment, Catalogue, Proposal, Times
+from web.service_layer.booking import Appointment, Catalogue, Times
 from web.service_layer.ports import Apis
 from web.service_layer.staff_patients import PatientRow
 
@@ -59,71 +59,10 @@ def times(
     )
 
 
-def book(
-    apis: Apis,
-    credentials: Credentials,
-    patient_id: str,
-    *,
-    clinic_id: str,
-    treatment_id: str,
-    practitioner_id: str,
-    starts_at: datetime,
-) -> str:
-    """Book one appointment for the patient; ``booking.SlotTaken`` if the time went meanwhile."""
-    return booking.book(
-        apis,
-        credentials,
-        clinic_id=clinic_id,
-        treatment_id=treatment_id,
-        practitioner_id=practitioner_id,
-        starts_at=starts_at,
-        patient_id=patient_id,
-    )
-
-
-def preview_plan(
-    apis: Apis,
-    credentials: Credentials,
-    patient_id: str,
-    *,
-    clinic_id: str,
-    treatment_id: str,
-    practitioner_id: str,
-    series: Series,
-) -> Proposal:
-    return booking.preview_plan(
-        apis,
-        credentials,
-        clinic_id=clinic_id,
-        treatment_id=treatment_id,
-        practitioner_id=practitioner_id,
-        series=series,
-        patient_id=patient_id,
-    )
-
-
-def book_plan(
-    apis: Apis,
-    credentials: Credentials,
-    patient_id: str,
-    *,
-    clinic_id: str,
-    treatment_id: str,
-    practitioner_id: str,
-    series: Series,
-    overrides: Sequence[Mapping[str, Any]],
-) -> str:
-    """Book every session for the patient or none; ``booking.PlanConflict`` when some went meanwhile."""
-    return booking.book_plan(
-        apis,
-        credentials,
-        clinic_id=clinic_id,
-        treatment_id=treatment_id,
-        practitioner_id=practitioner_id,
-        series=series,
-        overrides=overrides,
-        patient_id=patient_id,
-    )
+def book(apis: Apis, credentials: Credentials, patient_id: str, **visit: Any) -> str:
+    """Book one appointment for the patient (``visit``: ``booking.book``'s clinic_id, treatment_id,
+    practitioner_id, starts_at); ``booking.SlotTaken`` if the time went meanwhile."""
+    return booking.book(apis, credentials, patient_id=patient_id, **visit)
 
 
 @dataclass(frozen=True)

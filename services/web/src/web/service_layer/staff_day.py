@@ -4,7 +4,8 @@ The day's appointments come from scheduling's ``GET /appointments`` filtered to 
 instants (``clinic_id``, ``starts_from``, ``starts_before``), every page of it. Patient names come from
 ``GET /patients/{id}``, one call per patient of the day, side by side, each asked once per page.
 
-The desk actions send the version the page showed (If-Match); scheduling refuses a change to an
+The desk actions, and moving an appointment to another free time (the booking flow's week of free times,
+``service_layer.booking``), send the version the page showed (If-Match); scheduling refuses a change to an
 appointment someone else changed meanwhile (412), and one its rules forbid (409, 422).
 """
 
@@ -18,8 +19,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from web.domain.day import Booking, DayLayout, day_bounds, lay_out_day
+from web.domain.slots import Slot, Times
 from web.domain.visits import parse_instant
+from web.service_layer import booking
 from web.service_layer.accounts import Credentials
+from web.service_layer.booking import Appointment, Catalogue, Treatment
 from web.service_layer.concurrency import together
 from web.service_layer.ports import Api, ApiError, Apis
 
@@ -57,7 +61,7 @@ class DayPage:
         return ZoneInfo(self.timezone)
 
 
-def _all(api: Api, path: str, token: str) -> list[dict[str, Any]]:
+def every_page(api: Api, path: str, token: str) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = []
     for page in range(1, MAX_CLINIC_PAGES + 1):
         response = api.request("GET", path, token=token, params={"page": page, "page_size": PAGE_SIZE})
@@ -70,7 +74,7 @@ def _all(api: Api, path: str, token: str) -> list[dict[str, Any]]:
 
 def clinics(apis: Apis, credentials: Credentials) -> list[ClinicChoice]:
     """The clinics this staff member works in (one for a clinic's staff, all for organisation-wide)."""
-    listed = _all(apis.scheduling, "/clinics", credentials.access_token)
+    listed = every_page(apis.scheduling, "/clinics", credentials.access_token)
     return sorted((ClinicChoice(str(c["id"]), str(c["name"])) for c in listed), key=lambda c: c.name)
 
 
@@ -91,24 +95,46 @@ def appointments_between(
     return found
 
 
-def patient_names(apis: Apis, credentials: Credentials, patient_ids: Iterable[str]) -> dict[str, str]:
-    """Each patient's name, read once (side by side); a patient scheduling does not show stays unnamed."""
-    ids = sorted(set(patient_ids))
+NAMES_PER_CALL = 200  # scheduling's limit for /clinics/{id}/patients/names
 
-    def name_of(patient_id: str) -> Callable[[], str | None]:
-        def read() -> str | None:
-            try:
-                body = apis.scheduling.get(f"/patients/{patient_id}", token=credentials.access_token)
-            except ApiError as error:
-                if error.status in (403, 404):
-                    return None
-                raise
-            return f"{body.get('first_name', '')} {body.get('last_name', '')}".strip() or None
+
+def patient_names(
+    apis: Apis, credentials: Credentials, clinic_id: str, patient_ids: Iterable[str]
+) -> dict[str, str]:
+    """The clinic's patients' names, a call per 200 (side by side); one scheduling does not name stays
+    unnamed (not the clinic's patient, or not visible to this member of staff)."""
+    ids = sorted(set(patient_ids))
+    path = f"/clinics/{clinic_id}/patients/names"
+
+    def names_of(chunk: list[str]) -> Callable[[], list[Any]]:
+        def read() -> list[Any]:
+            return list(apis.scheduling.get(path, token=credentials.access_token, params={"id": chunk}))
 
         return read
 
-    names = together(*(name_of(patient_id) for patient_id in ids))
-    return {patient_id: name for patient_id, name in zip(ids, names, strict=True) if name}
+    chunks = [ids[i : i + NAMES_PER_CALL] for i in range(0, len(ids), NAMES_PER_CALL)]
+    named = [body for bodies in together(*(names_of(chunk) for chunk in chunks)) for body in bodies]
+    return {
+        str(body["id"]): name
+        for body in named
+        if (name := f"{body.get('first_name', '')} {body.get('last_name', '')}".strip())
+    }
+
+
+def clinic_reference(
+    apis: Apis, credentials: Credentials, clinic_id: str
+) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
+    """The clinic, all its practitioners and all its treatment types (inactive ones too: old appointments
+    and entries still name them), side by side."""
+    token = credentials.access_token
+    clinic_path = f"/clinics/{clinic_id}"
+    clinic, practitioners, treatments = together(
+        # Not from the shared reference cache: scheduling itself decides who may see this clinic.
+        lambda: apis.scheduling.get(clinic_path, token=token),
+        lambda: every_page(apis.scheduling, f"{clinic_path}/practitioners", token),
+        lambda: every_page(apis.scheduling, f"{clinic_path}/treatment-types", token),
+    )
+    return dict(clinic), practitioners, treatments
 
 
 def day_page(
@@ -124,13 +150,7 @@ def day_page(
 ) -> DayPage:
     """The clinic's day (``None``: today on its clock): a column per practitioner, with patient names."""
     token = credentials.access_token
-    clinic_path = f"/clinics/{clinic_id}"
-    clinic, listed_practitioners, listed_treatments = together(
-        # Not from the shared reference cache: scheduling itself decides who may see this clinic.
-        lambda: apis.scheduling.get(clinic_path, token=token),
-        lambda: _all(apis.scheduling, f"{clinic_path}/practitioners", token),
-        lambda: _all(apis.scheduling, f"{clinic_path}/treatment-types", token),
-    )
+    clinic, listed_practitioners, listed_treatments = clinic_reference(apis, credentials, clinic_id)
     zone = ZoneInfo(str(clinic["timezone"]))
     day = day or now.astimezone(zone).date()
     start, end = day_bounds(day, zone)
@@ -139,7 +159,9 @@ def day_page(
         for a in appointments_between(apis.scheduling, token, clinic_id, start, end)
         if str(a.get("clinic_id")) == clinic_id and start <= parse_instant(str(a["starts_at"])) < end
     ]
-    names = patient_names(apis, credentials, (str(a["patient_id"]) for a in listed if a.get("patient_id")))
+    names = patient_names(
+        apis, credentials, clinic_id, (str(a["patient_id"]) for a in listed if a.get("patient_id"))
+    )
     treatments = {str(t["id"]): str(t["name"]) for t in listed_treatments}
     booked_with = {str(a["practitioner_id"]) for a in listed}
     practitioners = sorted(
@@ -186,6 +208,7 @@ def booking_from_api(
         confirmed=bool(body.get("confirmed_at")),
         late_cancellation=bool(body.get("late_cancellation")),
         fee_waived=bool(body.get("fee_waived")),
+        patient_id=str(body["patient_id"]) if str(body.get("patient_id")) in names else None,
     )
 
 
@@ -211,11 +234,89 @@ def act(
             headers=headers,
         )
     except ApiError as error:
-        if error.status == 412:
-            raise Refused("stale") from None
-        if error.status == 404:
-            raise Refused("gone") from None
-        if error.status in (400, 403, 409, 422):
-            raise Refused("rule") from None
-        raise
+        raise _refusal(error) from None
     return dict(answer or {})
+
+
+def _refusal(error: ApiError) -> Exception:
+    """A refused change as the desk is told of it (``Refused``), or the error itself when it is no refusal."""
+    if error.status == 412:
+        return Refused("stale")
+    if error.status == 404:
+        return Refused("gone")
+    if error.status in (400, 403, 409, 422):
+        return Refused("rule")
+    return error
+
+
+# --- moving an appointment to another time ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Moving:
+    """An appointment the desk moves: as scheduling has it now (its version), whose, and what the clinic
+    offers (its treatment's free times are searched)."""
+
+    visit: Appointment
+    version: int | None
+    patient: str
+    catalogue: Catalogue
+    treatment: Treatment | None
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return self.catalogue.clinic.zone
+
+
+def moving(apis: Apis, credentials: Credentials, appointment_id: str, unnamed: str = "") -> Moving:
+    """The appointment to move (404: ``Refused('gone')``), its patient's name and its clinic's catalogue."""
+    try:
+        body = apis.scheduling.get(f"/appointments/{appointment_id}", token=credentials.access_token)
+    except ApiError as error:
+        raise _refusal(error) from None
+    visit = Appointment.from_api(body)
+    patient_id = str(body.get("patient_id") or "")
+    found, names = together(
+        lambda: booking.catalogue(apis, credentials, visit.clinic_id, patient_id=patient_id),
+        lambda: patient_names(apis, credentials, visit.clinic_id, [patient_id] if patient_id else []),
+    )
+    version = body.get("version")
+    return Moving(
+        visit=visit,
+        version=int(version) if version is not None else None,
+        patient=names.get(patient_id, unnamed),
+        catalogue=found,
+        treatment=next((t for t in found.treatments if t.id == visit.treatment_type_id), None),
+    )
+
+
+def free_times(
+    apis: Apis,
+    credentials: Credentials,
+    move: Moving,
+    practitioner_id: str | None,
+    week: date | None,
+    now: datetime,
+) -> Times:
+    """A week of free times for the appointment's treatment: with ``practitioner_id``, else any qualified."""
+    assert move.treatment is not None
+    preferred = [p.id for p in move.catalogue.qualified(move.treatment)]
+    return booking.times(
+        apis,
+        credentials,
+        move.catalogue.clinic,
+        move.treatment.id,
+        practitioner_id,
+        week,
+        now=now,
+        preferred=preferred,
+    )
+
+
+def reschedule(apis: Apis, credentials: Credentials, move: Moving, slot: Slot, version: int | None) -> None:
+    """Move the appointment to ``slot`` if still at ``version`` (the one the desk saw): ``Refused`` ('stale'
+    when someone changed it meanwhile), ``booking.SlotTaken`` when the time went."""
+    try:
+        booking.reschedule(apis, credentials, move.visit.id, slot, version)
+    except ApiError as error:
+        raise _refusal(error) from None

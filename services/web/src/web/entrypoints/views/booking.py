@@ -10,121 +10,44 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from babel.dates import format_time, get_timezone_name
 from flask import Blueprint, Response, abort, redirect, render_template, request, session, url_for
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, fields
 
-from web.domain import plans as plan_rules
-from web.domain import slots as slot_rules
 from web.domain.slots import Slot
-from web.entrypoints import i18n
+from web.entrypoints.booking_steps import (
+    ANY,
+    BackToStep,
+    BookForm,
+    Choice,
+    back_to_step,
+    day_or_none,
+    instant_or_none,
+    known_practitioner,
+    move_terms,
+    now,
+    picked,
+    plan_step,
+    template_helpers,
+    uuid_or_none,
+    week_of,
+)
 from web.entrypoints.context import apis, patient_required, signed_in
 from web.entrypoints.forms import FORM_TOKEN_FIELD, N_, Form, parse_form, submit_once
-from web.entrypoints.i18n import gettext
 from web.service_layer import booking
 from web.service_layer.booking import Catalogue, Treatment
 from web.service_layer.ports import ApiError
 
 bp = Blueprint("booking", __name__)
+bp.context_processor(template_helpers)
+bp.errorhandler(BackToStep)(back_to_step)
 
-ANY = "any"
 FEED_KEY = "calendar_feed_url"
 
 
-def _zone_label(zone: str) -> str:
-    """The clinic's zone the way people say it: 'Pacific Time', 'heure du Pacifique'."""
-    return get_timezone_name(ZoneInfo(zone), "long", locale=i18n.locale())
-
-
-def _time_only(moment: datetime, zone: str) -> str:
-    """A time of day without the zone ('9:30 a.m.', '09 h 30'), where the zone is said once nearby."""
-    return format_time(moment.astimezone(ZoneInfo(zone)), "short", locale=i18n.locale())
-
-
-@bp.context_processor
-def _helpers() -> dict[str, Any]:
-    return {
-        "minutes": lambda n: timedelta(minutes=n),
-        "hours": lambda n: timedelta(hours=n),
-        "zone_label": _zone_label,
-        "time_only": _time_only,
-    }
-
-
 # --- the answers so far ----------------------------------------------------------------------------------
-
-
-def _uuid(value: str | None) -> str | None:
-    """An id as it may go into an API path: a well-formed UUID, or nothing."""
-    if not value:
-        return None
-    try:
-        return str(uuid.UUID(value))
-    except ValueError:
-        return None
-
-
-def _day(value: str | None) -> date | None:
-    try:
-        return date.fromisoformat(value) if value else None
-    except ValueError:
-        return None
-
-
-def _instant(value: str | None) -> datetime | None:
-    try:
-        return slot_rules.parse_instant(value) if value else None
-    except ValueError:
-        return None
-
-
-@dataclass(frozen=True)
-class Choice:
-    """What the patient chose so far, as it travels from step to step in the query string."""
-
-    clinic: str | None = None
-    treatment: str | None = None
-    practitioner: str | None = None  # a practitioner's id, or "any"
-
-    @classmethod
-    def read(cls, values: Mapping[str, Any]) -> Choice:
-        practitioner = values.get("practitioner")
-        return cls(
-            clinic=_uuid(values.get("clinic")),
-            treatment=_uuid(values.get("treatment")),
-            practitioner=ANY if practitioner == ANY else _uuid(practitioner),
-        )
-
-    def args(self, **extra: Any) -> dict[str, Any]:
-        found = {"clinic": self.clinic, "treatment": self.treatment, "practitioner": self.practitioner}
-        return {k: v for k, v in (found | extra).items() if v is not None}
-
-    @property
-    def practitioner_id(self) -> str | None:
-        """The practitioner to search for; None for any qualified one."""
-        return None if self.practitioner in (None, ANY) else self.practitioner
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-class BackToStep(Exception):
-    """An earlier step's choice is missing or no longer offered: go back to that step."""
-
-    def __init__(self, url: str) -> None:
-        super().__init__(url)
-        self.url = url
-
-
-@bp.errorhandler(BackToStep)
-def _back_to_step(error: BackToStep) -> Response:
-    return redirect(error.url)
 
 
 def _chosen_so_far(values: Mapping[str, Any]) -> tuple[Choice, Catalogue, Treatment]:
@@ -154,7 +77,7 @@ def start() -> Response | str:
         return redirect(url_for("booking.treatment", clinic=places[0].id))
     form = Form(values={"clinic": request.args.get("clinic", "")})
     if "next" in request.args:
-        chosen = _uuid(request.args.get("clinic"))
+        chosen = uuid_or_none(request.args.get("clinic"))
         if any(place.id == chosen for place in places):
             return redirect(url_for("booking.treatment", clinic=chosen))
         form.error("clinic", N_("Select a clinic"))
@@ -211,15 +134,11 @@ def practitioner() -> Response | str:
 # --- step 4: free times, a week at a time ----------------------------------------------------------------
 
 
-def _known_practitioner(choice: Choice, found: Catalogue, chosen: Treatment) -> bool:
-    return choice.practitioner == ANY or any(p.id == choice.practitioner for p in found.qualified(chosen))
-
-
 @bp.get("/book/times")
 @patient_required
 def times() -> Response | str:
     choice, found, chosen = _chosen_so_far(request.args)
-    if not _known_practitioner(choice, found, chosen):
+    if not known_practitioner(choice, found, chosen):
         return redirect(url_for("booking.practitioner", **choice.args()))
     qualified = found.qualified(chosen)
     free = booking.times(
@@ -228,8 +147,8 @@ def times() -> Response | str:
         found.clinic,
         chosen.id,
         choice.practitioner_id,
-        _day(request.args.get("week")),
-        now=_now(),
+        day_or_none(request.args.get("week")),
+        now=now(),
         preferred=[p.id for p in qualified],
     )
 
@@ -278,42 +197,15 @@ def _times_page(
 # --- step 5: check and confirm ---------------------------------------------------------------------------
 
 
-class BookForm(Schema):
-    clinic = fields.UUID(required=True)
-    treatment = fields.UUID(required=True)
-    practitioner = fields.String(required=True)
-    at = fields.String(required=True)
-    who = fields.UUID(required=True)
-
-
-def _picked(
-    choice: Choice, found: Catalogue, chosen: Treatment, at: str | None, who: str | None
-) -> Slot | None:
-    """The chosen time, if it names a qualified practitioner (the one chosen, unless 'any') and is ahead."""
-    starts_at = _instant(at)
-    who = _uuid(who)
-    if starts_at is None or who is None or starts_at <= _now():
-        return None
-    if choice.practitioner != ANY and who != choice.practitioner:
-        return None
-    if not any(p.id == who for p in found.qualified(chosen)):
-        return None
-    return Slot(starts_at, who)
-
-
-def _week_of(slot: Slot, zone: Any) -> str:
-    return slot_rules.monday_of(slot.local(zone).date()).isoformat()
-
-
 @bp.route("/book/review", methods=["GET", "POST"])
 @patient_required
 def review() -> Response | str:
     values = request.form if request.method == "POST" else request.args
     choice, found, chosen = _chosen_so_far(values)
-    slot = _picked(choice, found, chosen, values.get("at"), values.get("who"))
-    if slot is None or not _known_practitioner(choice, found, chosen):
+    slot = picked(choice, found, chosen, values.get("at"), values.get("who"))
+    if slot is None or not known_practitioner(choice, found, chosen):
         return redirect(url_for("booking.times", **choice.args()))
-    taken_url = url_for("booking.times", **choice.args(week=_week_of(slot, found.clinic.zone), taken=1))
+    taken_url = url_for("booking.times", **choice.args(week=week_of(slot, found.clinic.zone), taken=1))
     if request.method == "POST":
         form = parse_form(BookForm(), request.form)
         if not form.ok:
@@ -344,7 +236,7 @@ def review() -> Response | str:
         slot=slot,
         practitioner=found.practitioner(slot.practitioner_id),
         several_clinics=_several_clinics(),
-        week=_week_of(slot, found.clinic.zone),
+        week=week_of(slot, found.clinic.zone),
     )
 
 
@@ -433,118 +325,27 @@ def feed_file() -> Response:
 # --- a series of IMS sessions ----------------------------------------------------------------------------
 
 
-class PlanForm(Schema):
-    every = fields.Integer(
-        required=True,
-        validate=validate.OneOf(plan_rules.RHYTHMS, error=N_("Select how often")),
-        error_messages={"required": N_("Select how often"), "invalid": N_("Select how often")},
-    )
-    sessions = fields.Integer(
-        required=True,
-        validate=validate.Range(
-            min=plan_rules.MIN_SESSIONS,
-            max=plan_rules.MAX_SESSIONS,
-            error=N_("Choose from 2 to 12 sessions"),
-        ),
-        error_messages={
-            "required": N_("Choose how many sessions"),
-            "invalid": N_("Choose from 2 to 12 sessions"),
-        },
-    )
-
-
 @bp.route("/book/plan", methods=["GET", "POST"])
 @patient_required
 def plan() -> Response | str:
     values = request.form if request.method == "POST" else request.args
     choice, found, chosen = _chosen_so_far(values)
-    first = _picked(choice, found, chosen, values.get("at"), values.get("who"))
-    if not chosen.is_ims or first is None or not _known_practitioner(choice, found, chosen):
+    first = picked(choice, found, chosen, values.get("at"), values.get("who"))
+    if not chosen.is_ims or first is None or not known_practitioner(choice, found, chosen):
         return redirect(url_for("booking.times", **choice.args()))
-    zone = found.clinic.zone
-    answered = request.method == "POST" or "every" in values or "sessions" in values
-    form = Form(values={"every": "1", "sessions": str(plan_rules.DEFAULT_SESSIONS)})
-    proposal = None
-    notice = None
-    if answered:
-        form = parse_form(PlanForm(), values)
-    if answered and form.ok:
-        series = plan_rules.series_from(first.starts_at, zone, form.data["every"], form.data["sessions"])
-
-        def preview() -> booking.Proposal:
-            return booking.preview_plan(
-                apis(),
-                signed_in(),
-                clinic_id=found.clinic.id,
-                treatment_id=chosen.id,
-                practitioner_id=first.practitioner_id,
-                series=series,
-            )
-
-        proposal = preview()
-        if request.method == "POST":
-            picks = {
-                row.index: request.form.get(f"alt-{row.index}", "") for row in proposal.rows if not row.free
-            }
-            form.values |= {f"alt-{index}": key for index, key in picks.items()}
-            chosen_overrides, missing = plan_rules.overrides(proposal.rows, picks)
-            for number in missing:
-                row = next(r for r in proposal.rows if r.number == number)
-                message = (
-                    N_("Pick another time for session %(number)s")
-                    if row.alternatives
-                    else N_("Session %(number)s has no other time that day: pick another first session")
-                )
-                form.errors[f"alt-{row.index}"] = gettext(message, number=number)
-            if form.ok:
-
-                def confirm() -> Response:
-                    try:
-                        plan_id = booking.book_plan(
-                            apis(),
-                            signed_in(),
-                            clinic_id=found.clinic.id,
-                            treatment_id=chosen.id,
-                            practitioner_id=first.practitioner_id,
-                            series=series,
-                            overrides=chosen_overrides,
-                        )
-                    except booking.PlanConflict:
-                        return redirect(
-                            url_for(
-                                "booking.plan",
-                                **choice.args(
-                                    at=first.at,
-                                    who=first.practitioner_id,
-                                    every=series.every_weeks,
-                                    sessions=series.sessions,
-                                    taken=1,
-                                ),
-                            ),
-                            303,
-                        )
-                    return redirect(url_for("booking.plan_booked", plan_id=plan_id), 303)
-
-                return submit_once(
-                    request.form.get(FORM_TOKEN_FIELD), confirm, already_done=url_for("appointments.index")
-                )
-    if request.args.get("taken"):
-        notice = "taken"
+    step = plan_step(
+        values,
+        found,
+        chosen,
+        first,
+        again=lambda args: url_for("booking.plan", **choice.args(**args)),
+        booked=lambda plan_id: url_for("booking.plan_booked", plan_id=plan_id),
+        already_done=url_for("appointments.index"),
+    )
+    if not isinstance(step, dict):  # the confirmed series' redirect
+        return step
     return render_template(
-        "booking/plan.html",
-        form=form,
-        catalogue=found,
-        treatment=chosen,
-        choice=choice,
-        first=first,
-        proposal=proposal,
-        names=found.names(),
-        clocks_change=bool(proposal and plan_rules.clocks_change(proposal.rows, zone)),
-        conflicts=plan_rules.conflicts(proposal.rows) if proposal else 0,
-        notice=notice,
-        rhythms=plan_rules.RHYTHMS,
-        session_counts=range(plan_rules.MIN_SESSIONS, plan_rules.MAX_SESSIONS + 1),
-        week=_week_of(first, zone),
+        "booking/plan.html", catalogue=found, treatment=chosen, choice=choice, names=found.names(), **step
     )
 
 
@@ -575,7 +376,7 @@ def _movable(appointment_id: uuid.UUID) -> tuple[booking.Appointment, Catalogue,
 
 
 def _cannot_move(visit: booking.Appointment, found: Catalogue, kind: Treatment | None) -> str | None:
-    if kind is None or visit.status != "booked" or visit.starts_at <= _now():
+    if kind is None or visit.status != "booked" or visit.starts_at <= now():
         return render_template("booking/cannot_move.html", visit=visit, catalogue=found, treatment=kind)
     return None
 
@@ -593,8 +394,8 @@ def reschedule(appointment_id: uuid.UUID) -> str:
         found.clinic,
         kind.id,
         visit.practitioner_id,
-        _day(request.args.get("week")),
-        now=_now(),
+        day_or_none(request.args.get("week")),
+        now=now(),
     )
 
     def slot_href(slot: Slot) -> str:
@@ -630,27 +431,21 @@ def reschedule_review(appointment_id: uuid.UUID) -> Response | str:
     if refused is not None or kind is None:
         return refused or ""
     values = request.form if request.method == "POST" else request.args
-    starts_at = _instant(values.get("at"))
-    if starts_at is None or starts_at <= _now() or _uuid(values.get("who")) != visit.practitioner_id:
+    starts_at = instant_or_none(values.get("at"))
+    if starts_at is None or starts_at <= now() or uuid_or_none(values.get("who")) != visit.practitioner_id:
         return redirect(url_for("booking.reschedule", appointment_id=appointment_id))
     slot = Slot(starts_at, visit.practitioner_id)
     if request.method == "POST":
 
         def confirm() -> Response:
             try:
-                booking.reschedule(
-                    apis(),
-                    signed_in(),
-                    str(appointment_id),
-                    starts_at=slot.starts_at,
-                    practitioner_id=slot.practitioner_id,
-                )
+                booking.reschedule(apis(), signed_in(), str(appointment_id), slot)
             except booking.SlotTaken:
                 return redirect(
                     url_for(
                         "booking.reschedule",
                         appointment_id=appointment_id,
-                        week=_week_of(slot, found.clinic.zone),
+                        week=week_of(slot, found.clinic.zone),
                         taken=1,
                     ),
                     303,
@@ -660,8 +455,6 @@ def reschedule_review(appointment_id: uuid.UUID) -> Response | str:
         return submit_once(
             request.form.get(FORM_TOKEN_FIELD), confirm, already_done=url_for("appointments.index")
         )
-    now = _now()
-    late = visit.free_cancellation_until is not None and now >= visit.free_cancellation_until
     return render_template(
         "booking/reschedule_review.html",
         visit=visit,
@@ -669,11 +462,8 @@ def reschedule_review(appointment_id: uuid.UUID) -> Response | str:
         treatment=kind,
         practitioner=found.practitioner(visit.practitioner_id),
         slot=slot,
-        late=late,
-        new_free_until=slot.starts_at - (visit.starts_at - visit.free_cancellation_until)
-        if visit.free_cancellation_until
-        else None,
-        week=_week_of(slot, found.clinic.zone),
+        **move_terms(visit, slot, now()),
+        week=week_of(slot, found.clinic.zone),
     )
 
 

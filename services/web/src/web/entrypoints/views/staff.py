@@ -8,7 +8,7 @@ A clinic's staff see their own clinic (the token's ``clinic_id``); organisation-
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, cast
 
 from flask import Blueprint, flash, get_flashed_messages, redirect, render_template, request, url_for
@@ -17,14 +17,26 @@ from werkzeug.wrappers import Response
 
 from web.adapters.api import ApiError
 from web.domain.day import parse_day
+from web.domain.slots import Slot
+from web.entrypoints.booking_steps import (
+    Choice,
+    day_or_none,
+    known_practitioner,
+    move_terms,
+    picked,
+    template_helpers,
+    week_of,
+)
 from web.entrypoints.context import apis, signed_in, staff_required
 from web.entrypoints.forms import FORM_TOKEN_FIELD, N_, Form, apply_api_error, parse_form, submit_once
-from web.entrypoints.i18n import LANGUAGES, gettext
+from web.entrypoints.i18n import LANGUAGES, format_when, gettext
 from web.entrypoints.phones import e164
-from web.service_layer import staff_day, staff_patients
+from web.service_layer import booking, staff_day, staff_patients
+from web.service_layer.staff_booking import DESK_ROLES as MOVE_ROLES
 from web.service_layer.staff_day import DESK_ROLES
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
+bp.context_processor(template_helpers)  # the booking templates' helpers, for moving an appointment
 
 DONE = {
     "arrive": N_("%(patient)s is checked in."),
@@ -65,8 +77,11 @@ def index() -> Response | str:
     return render_template("staff/index.html")
 
 
-def _clinic_id(chosen: str | None) -> tuple[str | None, list[staff_day.ClinicChoice]]:
-    """A clinic's staff work in their own clinic; organisation-wide staff pick one (the only one: that)."""
+def clinic_for(chosen: str | None) -> tuple[str | None, list[staff_day.ClinicChoice]]:
+    """A clinic's staff work in their own clinic; organisation-wide staff pick one (the only one: that).
+
+    Also the staff waitlist page's (``views.staff_waitlist``).
+    """
     signed = signed_in()
     if signed.clinic_id:
         return signed.clinic_id, []
@@ -103,7 +118,7 @@ def _practitioner_shown() -> str | None:
 @bp.get("/day")
 @staff_required(*DESK_ROLES)
 def day() -> Response | str:
-    clinic_id, choices = _clinic_id(request.args.get("clinic"))
+    clinic_id, choices = clinic_for(request.args.get("clinic"))
     if clinic_id is None:
         return render_template("staff/choose_clinic.html", clinics=choices)
     asked = request.args.get("date")
@@ -142,6 +157,9 @@ def day() -> Response | str:
         choices=choices,
         day_url=day_url,
         here=day_url(),
+        can_move=bool(MOVE_ROLES & set(signed_in().roles)),
+        can_open_patients=bool(staff_patients.DESK_ROLES & set(signed_in().roles)),
+        patients_query={"clinic": clinic_id} if choices else {},
         previous_day=(chosen_day - timedelta(days=1)).isoformat(),
         next_day=(chosen_day + timedelta(days=1)).isoformat(),
     )
@@ -181,6 +199,153 @@ def _back(target: str | None, appointment_id: str) -> str:
     if not target or (not target.startswith(day_path + "?") and target != day_path):
         target = day_path
     return f"{target}#appt-{appointment_id}"
+
+
+# --- moving an appointment to another free time --------------------------------------------------------
+
+MOVED = N_("%(patient)s's appointment is moved to %(when)s.")
+NOT_MOVABLE = N_("Could not move: only a booked appointment can be moved.")
+
+
+def _version(values: Any) -> int | None:
+    """The version the Day page showed (carried along the steps), else None: the current one is moved."""
+    return parse_form(DeskActionForm(), {"version": values.get("version") or ""}).data.get("version")
+
+
+def _day_of(move: staff_day.Moving, starts_at: datetime) -> dict[str, str]:
+    """The day page's query for the day of ``starts_at`` (and the clinic, for organisation-wide staff)."""
+    keep = {} if signed_in().clinic_id else {"clinic": move.visit.clinic_id}
+    return {"date": starts_at.astimezone(move.zone).date().isoformat()} | keep
+
+
+def _moving(appointment_id: uuid.UUID) -> staff_day.Moving | Response:
+    """The appointment to move; a booked one only, else back to its day with a sentence beside it."""
+    try:
+        move = staff_day.moving(apis(), signed_in(), str(appointment_id), gettext("Patient"))
+    except staff_day.Refused:
+        flash(gettext(GONE), f"refused:{appointment_id}")
+        return redirect(url_for(".day"), 303)
+    if move.visit.status != "booked" or move.treatment is None:
+        shown = _version(request.values)  # changed since the page showed it: say so, as the day's actions do
+        stale = shown is not None and shown != move.version
+        flash(gettext(STALE if stale else NOT_MOVABLE), f"refused:{appointment_id}")
+        return redirect(_back_to_block(move))
+    return move
+
+
+def _back_to_block(move: staff_day.Moving) -> str:
+    """The appointment's block on the day it is on now."""
+    return url_for(".day", **_day_of(move, move.visit.starts_at)) + f"#appt-{move.visit.id}"
+
+
+def _move_args(values: Any, **extra: Any) -> dict[str, Any]:
+    """What travels along the move's steps: the version shown and the practitioner asked for ("any": any)."""
+    found = {"version": _version(values), "practitioner": values.get("practitioner")}
+    return {key: value for key, value in (found | extra).items() if value is not None}
+
+
+def _practitioner_asked(move: staff_day.Moving, values: Any) -> Choice:
+    """The practitioner whose free times are shown: the appointment's, unless another (or any) is asked."""
+    asked = Choice.read({"practitioner": values.get("practitioner") or move.visit.practitioner_id})
+    assert move.treatment is not None
+    if not known_practitioner(asked, move.catalogue, move.treatment):
+        return Choice(practitioner=move.visit.practitioner_id)
+    return asked
+
+
+def _move_page(template: str, move: staff_day.Moving, **context: Any) -> str:
+    return render_template(
+        template,
+        move=move,
+        visit=move.visit,
+        catalogue=move.catalogue,
+        treatment=move.treatment,
+        names=move.catalogue.names(),
+        **context,
+    )
+
+
+@bp.get("/appointments/<uuid:appointment_id>/move")
+@staff_required(*MOVE_ROLES)
+def move(appointment_id: uuid.UUID) -> Response | str:
+    found = _moving(appointment_id)
+    if isinstance(found, Response):
+        return found
+    asked = _practitioner_asked(found, request.args)
+    week = day_or_none(request.args.get("week"))
+    free = staff_day.free_times(apis(), signed_in(), found, asked.practitioner_id, week, _now())
+
+    def slot_href(slot: Slot) -> str:
+        step = _move_args(request.args, at=slot.at, who=slot.practitioner_id)
+        return url_for(".move_review", appointment_id=appointment_id, **step)
+
+    def week_href(monday: date) -> str:
+        step = _move_args(request.args, week=monday.isoformat())
+        return url_for(".move", appointment_id=appointment_id, **step)
+
+    assert found.treatment is not None
+    return _move_page(
+        "staff/move_times.html",
+        found,
+        practitioner=found.catalogue.practitioner(asked.practitioner_id),
+        practitioners=found.catalogue.qualified(found.treatment),
+        asked=asked.practitioner,
+        version=_version(request.args),
+        times=free,
+        slot_href=slot_href,
+        week_href=week_href,
+        taken=bool(request.args.get("taken")),
+        back=_back_to_block(found),
+    )
+
+
+@bp.route("/appointments/<uuid:appointment_id>/move/review", methods=["GET", "POST"])
+@staff_required(*MOVE_ROLES)
+def move_review(appointment_id: uuid.UUID) -> Response | str:
+    found = _moving(appointment_id)
+    if isinstance(found, Response):
+        return found
+    assert found.treatment is not None
+    values = request.form if request.method == "POST" else request.args
+    asked = _practitioner_asked(found, values)
+    slot = picked(asked, found.catalogue, found.treatment, values.get("at"), values.get("who"))
+    step = _move_args(values)
+    if slot is None:
+        return redirect(url_for(".move", appointment_id=appointment_id, **step))
+    if request.method == "POST":
+        return submit_once(
+            request.form.get(FORM_TOKEN_FIELD),
+            lambda: _moved(found, slot, step),
+            already_done=url_for(".day", **_day_of(found, slot.starts_at)),
+        )
+    return _move_page(
+        "staff/move_review.html",
+        found,
+        slot=slot,
+        practitioner=found.catalogue.practitioner(slot.practitioner_id),
+        was_with=found.catalogue.practitioner(found.visit.practitioner_id),
+        step=step,
+        week=week_of(slot, found.zone),
+        day_url=_back_to_block(found),
+        **move_terms(found.visit, slot, _now()),
+    )
+
+
+def _moved(move: staff_day.Moving, slot: Slot, step: dict[str, Any]) -> Response:
+    """Move it, then to the new time's day with a notice (a lost time: its week; a refusal: the old day)."""
+    appointment_id = move.visit.id
+    try:
+        staff_day.reschedule(apis(), signed_in(), move, slot, step.get("version"))
+    except booking.SlotTaken:
+        again = step | {"week": week_of(slot, move.zone), "taken": 1}
+        return redirect(url_for(".move", appointment_id=appointment_id, **again), 303)
+    except staff_day.Refused as refusal:
+        sentence = {"stale": STALE, "gone": GONE}.get(refusal.reason, NOT_MOVABLE)
+        flash(gettext(sentence), f"refused:{appointment_id}")
+        return redirect(_back_to_block(move), 303)
+    when = format_when(slot.starts_at, move.catalogue.clinic.timezone)
+    flash(gettext(MOVED, patient=move.patient, when=when), "done")
+    return redirect(url_for(".day", **_day_of(move, slot.starts_at)) + f"#appt-{appointment_id}", 303)
 
 
 # --- the clinic's patient list -------------------------------------------------------------------------
@@ -230,7 +395,7 @@ REGISTERED = N_(
 @staff_required(*staff_patients.DESK_ROLES)
 def patients() -> Response | str:
     """Search the clinic's patients; find one new to the clinic by exact contact; register a caller."""
-    clinic_id, choices = _clinic_id(request.values.get("clinic"))
+    clinic_id, choices = clinic_for(request.values.get("clinic"))
     if clinic_id is None:
         return render_template("staff/choose_clinic.html", clinics=choices, target="staff.patients")
     keep = {"clinic": clinic_id} if choices else {}

@@ -2,9 +2,9 @@
 portal's steps (treatment, practitioner, a week of free times, check and confirm) or a series of IMS
 sessions with its Free / "Taken: pick another" table, for THAT patient, then a link to the day.
 
-The steps reuse the portal's rules and pages' pieces (``views.booking``, ``booking/_macros.html``); only the
-wording is the desk's ("the patient", not "you"). Every step is a GET with the answers so far in the query
-string, or a POST that redirects; booking forms are accepted once (``submit_once``). The role is checked
+The steps are the portal's (``entrypoints/booking_steps.py``, the ``booking/*`` templates); only the URLs
+and the wording are the desk's ("the patient", not "you"). Every step is a GET with the answers so far in the
+query string, or a POST that redirects; booking forms are accepted once (``submit_once``). The role is checked
 here (``staff_required``) and again by scheduling on every call.
 """
 
@@ -19,20 +19,29 @@ from typing import Any
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from web.domain import plans as plan_rules
 from web.domain.slots import Slot
+from web.entrypoints.booking_steps import (
+    BackToStep,
+    BookForm,
+    Choice,
+    back_to_step,
+    day_or_none,
+    known_practitioner,
+    now,
+    picked,
+    plan_step,
+    template_helpers,
+    week_of,
+)
 from web.entrypoints.context import apis, signed_in, staff_required
 from web.entrypoints.forms import FORM_TOKEN_FIELD, N_, Form, parse_form, submit_once
-from web.entrypoints.i18n import gettext
-from web.entrypoints.views import booking as portal
-from web.entrypoints.views.booking import ANY, BackToStep, BookForm, Choice, PlanForm
 from web.service_layer import booking, staff_booking
 from web.service_layer.booking import Treatment
 from web.service_layer.staff_booking import DESK_ROLES, ForPatient
 
 bp = Blueprint("staff_booking", __name__, url_prefix="/staff/book")
-bp.context_processor(portal._helpers)  # minutes, hours, zone_label, time_only: as on the portal's pages
-bp.errorhandler(BackToStep)(portal._back_to_step)
+bp.context_processor(template_helpers)  # minutes, hours, zone_label, time_only: as on the portal's pages
+bp.errorhandler(BackToStep)(back_to_step)
 
 
 def _clinic(choice: Choice) -> Choice:
@@ -63,12 +72,6 @@ def _chosen(patient_id: uuid.UUID, values: Mapping[str, Any]) -> tuple[Choice, F
         return choice, found, found.catalogue.treatment(choice.treatment)
     except booking.NotOffered:
         raise BackToStep(url_for(".treatment", patient_id=patient_id, **choice.args())) from None
-
-
-def _known_practitioner(choice: Choice, found: ForPatient, chosen: Treatment) -> bool:
-    return choice.practitioner == ANY or any(
-        p.id == choice.practitioner for p in found.catalogue.qualified(chosen)
-    )
 
 
 def _page(template: str, found: ForPatient, choice: Choice, **context: Any) -> str:
@@ -106,7 +109,7 @@ def practitioner(patient_id: uuid.UUID) -> Response | str:
     choice, found, chosen = _chosen(patient_id, request.args)
     form = Form(values={"practitioner": choice.practitioner or ""})
     if "next" in request.args:
-        if _known_practitioner(choice, found, chosen):
+        if known_practitioner(choice, found.catalogue, chosen):
             return redirect(url_for(".times", patient_id=patient_id, **choice.args()))
         form.error("practitioner", N_("Select a practitioner, or any qualified practitioner"))
     return _page(
@@ -126,7 +129,7 @@ def practitioner(patient_id: uuid.UUID) -> Response | str:
 @staff_required(*DESK_ROLES)
 def times(patient_id: uuid.UUID) -> Response | str:
     choice, found, chosen = _chosen(patient_id, request.args)
-    if not _known_practitioner(choice, found, chosen):
+    if not known_practitioner(choice, found.catalogue, chosen):
         return redirect(url_for(".practitioner", patient_id=patient_id, **choice.args()))
     free = staff_booking.times(
         apis(),
@@ -134,8 +137,8 @@ def times(patient_id: uuid.UUID) -> Response | str:
         found.catalogue,
         chosen.id,
         choice.practitioner_id,
-        portal._day(request.args.get("week")),
-        now=portal._now(),
+        day_or_none(request.args.get("week")),
+        now=now(),
     )
 
     def slot_href(slot: Slot) -> str:
@@ -166,8 +169,8 @@ def _first(
 ) -> tuple[Choice, ForPatient, Treatment, Slot | None]:
     """The answers so far and the chosen time (None unless it is ahead, with a qualified practitioner)."""
     choice, found, chosen = _chosen(patient_id, values)
-    slot = portal._picked(choice, found.catalogue, chosen, values.get("at"), values.get("who"))
-    if not _known_practitioner(choice, found, chosen):
+    slot = picked(choice, found.catalogue, chosen, values.get("at"), values.get("who"))
+    if not known_practitioner(choice, found.catalogue, chosen):
         slot = None
     return choice, found, chosen, slot
 
@@ -179,7 +182,7 @@ def review(patient_id: uuid.UUID) -> Response | str:
     choice, found, chosen, slot = _first(patient_id, values)
     if slot is None:
         return redirect(url_for(".times", patient_id=patient_id, **choice.args()))
-    week = portal._week_of(slot, found.catalogue.clinic.zone)
+    week = week_of(slot, found.catalogue.clinic.zone)
     if request.method == "POST":
         if not parse_form(BookForm(), request.form).ok:
             abort(400)
@@ -216,9 +219,6 @@ def review(patient_id: uuid.UUID) -> Response | str:
 
 # --- a series of IMS sessions ----------------------------------------------------------------------------
 
-MISSING_PICK = N_("Pick another time for session %(number)s")
-NO_OTHER_TIME = N_("Session %(number)s has no other time that day: pick another first session")
-
 
 @bp.route("/<uuid:patient_id>/plan", methods=["GET", "POST"])
 @staff_required(*DESK_ROLES)
@@ -227,63 +227,19 @@ def plan(patient_id: uuid.UUID) -> Response | str:
     choice, found, chosen, first = _first(patient_id, values)
     if first is None or not chosen.is_ims:
         return redirect(url_for(".times", patient_id=patient_id, **choice.args()))
-    zone = found.catalogue.clinic.zone
-    answered = request.method == "POST" or "every" in values or "sessions" in values
-    form = Form(values={"every": "1", "sessions": str(plan_rules.DEFAULT_SESSIONS)})
-    if answered:
-        form = parse_form(PlanForm(), values)
-    proposal = None
-    if answered and form.ok:
-        series = plan_rules.series_from(first.starts_at, zone, form.data["every"], form.data["sessions"])
-        plan_of = {
-            "clinic_id": found.catalogue.clinic.id,
-            "treatment_id": chosen.id,
-            "practitioner_id": first.practitioner_id,
-            "series": series,
-        }
-        proposal = staff_booking.preview_plan(apis(), signed_in(), str(patient_id), **plan_of)
-        if request.method == "POST":
-            picks = {r.index: request.form.get(f"alt-{r.index}", "") for r in proposal.rows if not r.free}
-            form.values |= {f"alt-{index}": key for index, key in picks.items()}
-            chosen_overrides, missing = plan_rules.overrides(proposal.rows, picks)
-            for row in (r for r in proposal.rows if r.number in missing):
-                message = MISSING_PICK if row.alternatives else NO_OTHER_TIME
-                form.errors[f"alt-{row.index}"] = gettext(message, number=row.number)
-            if form.ok:
-                again = choice.args(
-                    at=first.at, who=first.practitioner_id, every=series.every_weeks, sessions=series.sessions
-                )
-
-                def confirm() -> Response:
-                    try:
-                        plan_id = staff_booking.book_plan(
-                            apis(), signed_in(), str(patient_id), overrides=chosen_overrides, **plan_of
-                        )
-                    except booking.PlanConflict:
-                        return redirect(url_for(".plan", patient_id=patient_id, taken=1, **again), 303)
-                    return redirect(url_for(".plan_booked", plan_id=plan_id, **_keep(choice)), 303)
-
-                return submit_once(
-                    request.form.get(FORM_TOKEN_FIELD),
-                    confirm,
-                    already_done=url_for("staff.day", **_keep(choice)),
-                )
-    return _page(
-        "plan.html",
-        found,
-        choice,
-        form=form,
-        treatment=chosen,
-        first=first,
-        proposal=proposal,
-        names=found.catalogue.names(),
-        clocks_change=bool(proposal and plan_rules.clocks_change(proposal.rows, zone)),
-        conflicts=plan_rules.conflicts(proposal.rows) if proposal else 0,
-        notice="taken" if request.args.get("taken") else None,
-        rhythms=plan_rules.RHYTHMS,
-        session_counts=range(plan_rules.MIN_SESSIONS, plan_rules.MAX_SESSIONS + 1),
-        week=portal._week_of(first, zone),
+    step = plan_step(
+        values,
+        found.catalogue,
+        chosen,
+        first,
+        patient_id=str(patient_id),
+        again=lambda args: url_for(".plan", patient_id=patient_id, **choice.args(**args)),
+        booked=lambda plan_id: url_for(".plan_booked", plan_id=plan_id, **_keep(choice)),
+        already_done=url_for("staff.day", **_keep(choice)),
     )
+    if not isinstance(step, dict):  # the confirmed series' redirect
+        return step
+    return _page("plan.html", found, choice, treatment=chosen, names=found.catalogue.names(), **step)
 
 
 # --- booked: what was booked, and the day it is on -------------------------------------------------------
