@@ -19,6 +19,7 @@ from flask.testing import FlaskClient
 from web.adapters.sessions import SqliteStore
 from web.config import WebSettings
 from web.entrypoints.app import create_app
+from web.service_layer import staff_day
 from web.service_layer.accounts import Credentials
 from web.service_layer.ports import ApiError, Apis
 from web.service_layer.staff_day import appointments_between
@@ -541,3 +542,16 @@ def test_only_a_booked_appointment_is_moved(desk: Desk) -> None:
     assert "Could not move: only a booked appointment can be moved." in desk.page(day_path(SOON))
     desk.client.get(f"/staff/appointments/{ident}/move?version=3")  # changed since the page showed it
     assert "Someone else changed this appointment meanwhile." in desk.page(day_path(SOON))
+
+
+def test_a_busy_day_names_its_patients_in_calls_that_fit_a_request_line() -> None:
+    patients = {str(uuid.uuid4()): ("Pat", str(n)) for n in range(170)}
+    scheduling = FakeApi("scheduling", patient_names_route(CLINIC, patients))
+    apis = Apis(scheduling=scheduling, billing=FakeApi("billing"), notifications=FakeApi("notifications"))
+
+    names = staff_day.patient_names(apis, credentials(["front_desk"]), CLINIC, [*patients, *patients])
+
+    assert names == {pid: f"Pat {n}" for pid, (_, n) in patients.items()}
+    asked = [params["id"] for _, _, _, params in scheduling.calls]
+    assert [len(ids) for ids in asked] == [80, 80, 10]  # gunicorn refuses a request line over 4,094 bytes
+    assert sorted(pid for ids in asked for pid in ids) == sorted(patients)

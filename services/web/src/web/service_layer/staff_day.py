@@ -95,13 +95,13 @@ def appointments_between(
     return found
 
 
-NAMES_PER_CALL = 200  # scheduling's limit for /clinics/{id}/patients/names
+NAMES_PER_CALL = 80  # scheduling's limit for /clinics/{id}/patients/names (a request line's length)
 
 
 def patient_names(
     apis: Apis, credentials: Credentials, clinic_id: str, patient_ids: Iterable[str]
 ) -> dict[str, str]:
-    """The clinic's patients' names, a call per 200 (side by side); one scheduling does not name stays
+    """The clinic's patients' names, a call per 80 (side by side); one scheduling does not name stays
     unnamed (not the clinic's patient, or not visible to this member of staff)."""
     ids = sorted(set(patient_ids))
     path = f"/clinics/{clinic_id}/patients/names"

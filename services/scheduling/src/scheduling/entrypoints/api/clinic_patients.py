@@ -50,7 +50,7 @@ class PatientNamesQuery(Schema):
         fields.UUID(),
         required=True,
         validate=validate.Length(min=1, max=patient_registry.MAX_NAMES),
-        metadata={"description": "The patients to name (repeat the parameter); at most 200"},
+        metadata={"description": "The patients to name (repeat the parameter); at most 80"},
     )
 
 
