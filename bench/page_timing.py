@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ from pathlib import Path
 
 import httpx
 
+from clinic_shared.testing.ports import free_port
 from clinic_shared.testing.postgres import temporary_database
 from clinic_shared.testing.rabbit import temporary_vhost
 
@@ -25,12 +25,6 @@ ROOT = Path(__file__).resolve().parents[1]
 SERVICES = ("scheduling", "billing", "notifications", "web")
 READY_LINE = "Ctrl-C stops everything"
 GOAL_P95_MS = 100.0
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @contextmanager

@@ -7,7 +7,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine
 
+from clinic_shared.db import make_engine
 from clinic_shared.testing.postgres import temporary_database
 from clinic_shared.testing.rabbit import temporary_vhost
 
@@ -31,3 +33,14 @@ def pg_url() -> Iterator[str]:
 def amqp_url() -> Iterator[str]:
     with temporary_vhost("shared") as url:
         yield url
+
+
+@pytest.fixture
+def engine(pg_url: str) -> Iterator[Engine]:
+    """An engine on a throw-away PostgreSQL database with the messaging tests' outbox, inbox, effects."""
+    from reliable_messaging_support import METADATA  # on sys.path once pytest_configure has run
+
+    engine = make_engine(pg_url)
+    METADATA.create_all(engine)
+    yield engine
+    engine.dispose()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,17 +20,13 @@ import httpx
 from aiosmtpd.controller import Controller
 from icalendar import Calendar
 
+from clinic_shared.testing.ports import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 SERVICES = ("scheduling", "billing", "notifications")
 WEB = "web"  # the web front: no database of its own, talks to the three APIs
 T = TypeVar("T")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait_for(check: Callable[[], T | None], *, timeout: float = 30, what: str = "condition") -> T:

@@ -19,9 +19,10 @@ import httpx
 import pytest
 
 from clinic_shared import demo
+from clinic_shared.testing.ports import free_port
 from clinic_shared.testing.rabbit import temporary_vhost
 
-from .system import BIN, ROOT, free_port, wait_for
+from .system import BIN, ROOT, wait_for
 
 pytestmark = pytest.mark.e2e
 

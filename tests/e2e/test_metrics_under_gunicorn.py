@@ -13,7 +13,9 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from .system import BIN, ROOT, free_port, wait_for
+from clinic_shared.testing.ports import free_port
+
+from .system import BIN, ROOT, wait_for
 
 pytestmark = pytest.mark.e2e
 

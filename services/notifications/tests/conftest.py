@@ -11,7 +11,6 @@ import asyncio
 import email
 import email.policy
 import shutil
-import socket
 import threading
 import time
 import uuid
@@ -31,6 +30,7 @@ from flask.testing import FlaskClient
 from clinic_shared.events import Envelope as EventEnvelope
 from clinic_shared.events import new_event
 from clinic_shared.migrations import upgrade
+from clinic_shared.testing.ports import free_port
 from clinic_shared.testing.postgres import temporary_database
 from clinic_shared.testing.rabbit import temporary_vhost
 from clinic_shared.testing.tokens import TestIssuer
@@ -573,12 +573,6 @@ class SmtpServer:
 
     def url(self, scheme: str = "smtp", credentials: str = "") -> str:
         return f"{scheme}://{credentials}{self.host}:{self.port}"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture

@@ -34,6 +34,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import insert, text
 
 from clinic_shared.migrations import upgrade
+from clinic_shared.testing.ports import free_port
 from clinic_shared.testing.postgres import temporary_database
 from scheduling.adapters import orm
 from scheduling.bootstrap import Container, bootstrap
@@ -226,12 +227,6 @@ def search_table(c: Container, cat: dict[str, object], runs: int) -> dict[str, t
         for who, one in (("one practitioner", True), ("any qualified", False)):
             results[f"{label}, {who}"] = measure_search(c, cat, days, one, runs)
     return results
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def serve(

@@ -6,8 +6,6 @@ The dead nodes are ports nothing listens on (connection refused); nothing here s
 from __future__ import annotations
 
 import random
-import socket
-from collections.abc import Iterator
 from urllib.parse import urlsplit, urlunsplit
 
 import pika
@@ -15,7 +13,6 @@ import pytest
 from reliable_messaging_support import (
     EXCHANGE,
     FAST_BACKOFF,
-    METADATA,
     OUTBOX,
     SteppingClock,
     add_to_outbox,
@@ -27,25 +24,12 @@ from reliable_messaging_support import (
 )
 from sqlalchemy import Engine
 
-from clinic_shared.db import make_engine, make_session_factory
+from clinic_shared.db import make_session_factory
 from clinic_shared.messaging.connection import AmqpNodes, Backoff, node_parameters
 from clinic_shared.messaging.relay import OutboxRelay
+from clinic_shared.testing.ports import free_port
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def engine(pg_url: str) -> Iterator[Engine]:
-    engine = make_engine(pg_url)
-    METADATA.create_all(engine)
-    yield engine
-    engine.dispose()
-
-
-def refused_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def with_port(url: str, port: int) -> str:
@@ -56,7 +40,7 @@ def with_port(url: str, port: int) -> str:
 
 def node_list(amqp_url: str) -> tuple[str, int]:
     """``amqp_url`` between two dead nodes, and the live port."""
-    dead = [with_port(amqp_url, refused_port()) for _ in range(2)]
+    dead = [with_port(amqp_url, free_port()) for _ in range(2)]
     return ",".join([dead[0], amqp_url, dead[1]]), urlsplit(amqp_url).port or 5672
 
 

@@ -61,14 +61,6 @@ CRASH_WORKER = Path(__file__).with_name("reliable_messaging_crash_worker.py")
 AUDIT_QUEUE = "audit"
 
 
-@pytest.fixture
-def engine(pg_url: str) -> Iterator[Engine]:
-    engine = make_engine(pg_url)
-    METADATA.create_all(engine)
-    yield engine
-    engine.dispose()
-
-
 @pytest.fixture(params=["postgresql", "sqlite"])
 def any_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
     url = (

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,7 +12,6 @@ import pytest
 from reliable_messaging_support import (
     EXCHANGE,
     FAST_BACKOFF,
-    METADATA,
     OUTBOX,
     PRODUCER,
     SteppingClock,
@@ -26,7 +24,7 @@ from reliable_messaging_support import (
 )
 from sqlalchemy import Engine, select
 
-from clinic_shared.db import make_engine, make_session_factory
+from clinic_shared.db import make_session_factory
 from clinic_shared.events import Envelope, new_event
 from clinic_shared.messaging import status
 from clinic_shared.messaging.connection import Backoff
@@ -40,14 +38,6 @@ ARRIVED = "scheduling.appointment.arrived"
 OPTED_OUT = "notifications.contact.opted_out"
 ARCHIVE = archive_queue_for(EXCHANGE)
 BILLING = Subscription("billing", {EXCHANGE: sorted(CONSUMED["billing"])})
-
-
-@pytest.fixture
-def engine(pg_url: str) -> Iterator[Engine]:
-    engine = make_engine(pg_url)
-    METADATA.create_all(engine)
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture

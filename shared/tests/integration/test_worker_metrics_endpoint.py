@@ -4,10 +4,8 @@ consumed."""
 
 from __future__ import annotations
 
-import socket
 import threading
 import urllib.request
-from collections.abc import Iterator
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -16,7 +14,6 @@ from reliable_messaging_support import (
     EVENT_TYPE,
     EXCHANGE,
     FAST_BACKOFF,
-    METADATA,
     OUTBOX,
     SteppingClock,
     add_to_outbox,
@@ -29,26 +26,13 @@ from reliable_messaging_support import (
 )
 from sqlalchemy import Engine
 
-from clinic_shared.db import make_engine, make_session_factory
+from clinic_shared.db import make_session_factory
 from clinic_shared.messaging.connection import Backoff
 from clinic_shared.messaging.relay import OutboxRelay
 from clinic_shared.messaging.worker import run_worker
+from clinic_shared.testing.ports import free_port
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def engine(pg_url: str) -> Iterator[Engine]:
-    engine = make_engine(pg_url)
-    METADATA.create_all(engine)
-    yield engine
-    engine.dispose()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def scrape(port: int) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:

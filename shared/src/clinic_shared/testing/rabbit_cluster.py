@@ -34,16 +34,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from clinic_shared.testing.ports import free_port
+
 SBIN = Path(os.environ.get("RABBITMQ_SBIN", "/usr/lib/rabbitmq/bin"))
 CLUSTER_SIZE = 3
 _START_TIMEOUT = 120.0
-
-
-def free_port() -> int:
-    """A TCP port nothing listens on right now (a race is possible but unlikely)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class ClusterError(RuntimeError):
