@@ -76,21 +76,6 @@ def running_demo(var_dir: Path) -> Iterator[dict[str, str]]:
                 os.killpg(launcher.pid, signal.SIGKILL)
 
 
-def csrf_token(page: str) -> str:
-    found = re.search(r'name="csrf_token" value="([^"]+)"', page)
-    assert found, "no CSRF token on the page"
-    return found.group(1)
-
-
-def sign_in(client: httpx.Client, email: str, password: str) -> None:
-    form = client.get("/login")
-    response = client.post(
-        "/login", data={"csrf_token": csrf_token(form.text), "email": email, "password": password}
-    )
-    assert response.status_code == 200, f"sign-in: {response.status_code}"
-    assert "/login" not in str(response.url), "sign-in failed"
-
-
 def server_ms(response: httpx.Response) -> float:
     found = re.search(r"app;dur=([0-9.]+)", response.headers.get("server-timing", ""))
     return float(found.group(1)) if found else float("nan")

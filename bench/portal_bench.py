@@ -22,9 +22,10 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import httpx
-from page_timing import GOAL_P95_MS, measure, percentile, running_demo, sign_in
+from page_timing import GOAL_P95_MS, measure, percentile, running_demo
 
 from clinic_shared import demo
+from web.testing import sign_in_over_http as sign_in
 
 
 def first_link(client: httpx.Client, path: str, pattern: str) -> str | None:

@@ -130,6 +130,8 @@ def test_the_launcher_starts_a_living_demo_clinic_and_ctrl_c_stops_everything(tm
             admin = Api(ports, demo.ADMIN.email, demo.ADMIN.password)
             clerk = Api(ports, demo.BILLING.email, demo.BILLING.password)
             Api(ports, demo.FRONT_DESK.email, demo.FRONT_DESK.password)  # the front desk can sign in
+            if with_web:
+                _each_staff_role_opens_its_pages(f"http://127.0.0.1:{ports['web']}")
             now = datetime.now(UTC)
 
             today = now.astimezone(CLINIC_ZONE).date()
@@ -182,6 +184,34 @@ def test_the_launcher_starts_a_living_demo_clinic_and_ctrl_c_stops_everything(tm
                 os.killpg(launcher.pid, signal.SIGKILL)
                 raise
         assert all(not healthy(f"http://127.0.0.1:{p}") for p in ports.values())
+
+
+def _each_staff_role_opens_its_pages(web_url: str) -> None:
+    """Every demo staff account signs in to the web front and opens the pages its role has."""
+    from web.testing import sign_in_over_http
+
+    pages = {
+        demo.FRONT_DESK: {
+            "/staff/day": "day-title",
+            "/staff/patients": "Patients",
+            "/staff/waitlist": "Waitlist",
+        },
+        demo.PRACTITIONER: {"/staff/day": "day-title"},
+        demo.BILLING: {"/staff/billing": "Charges to invoice", "/staff/billing/reports": "Billing reports"},
+        demo.ADMIN: {
+            "/staff/clinic": "Clinic set-up",
+            "/staff/clinic/staff": "Staff",
+            "/staff/day": "day-title",
+        },
+    }
+    for account, paths in pages.items():
+        with httpx.Client(base_url=web_url, timeout=30, follow_redirects=True) as browser:
+            sign_in_over_http(browser, account.email, account.password)
+            for path, shown in paths.items():
+                page = browser.get(path)
+                assert page.status_code == 200, (account.email, path, page.status_code)
+                assert shown in page.text, (account.email, path)
+            assert browser.get("/staff/clinic").status_code == (200 if account is demo.ADMIN else 403)
 
 
 def _slots_inside_opening_hours(patient: Api, today: date) -> list[dict[str, Any]]:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json as jsonlib
+import re
 import time
 from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
 
+import httpx
 from flask.testing import FlaskClient
 
 from web.entrypoints import signin
@@ -95,3 +97,15 @@ def patient_names_route(clinic_id: str, patients: dict[str, tuple[str, str]]) ->
         ]
 
     return {("GET", f"/clinics/{clinic_id}/patients/names"): answer}
+
+
+def sign_in_over_http(client: httpx.Client, email: str, password: str) -> None:
+    """Sign in to a running web front as a browser does (the form's CSRF token, then the session cookie)."""
+    form = client.get("/login")
+    found = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+    assert found, "no CSRF token on the sign-in page"
+    response = client.post(
+        "/login", data={"csrf_token": found.group(1), "email": email, "password": password}
+    )
+    assert response.status_code == 200, f"sign-in: {response.status_code}"
+    assert "/login" not in str(response.url), f"sign-in as {email} failed"
