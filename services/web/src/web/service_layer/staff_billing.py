@@ -17,28 +17,14 @@ from typing import Any
 from web.domain.billing_desk import OpenInvoice, PatientCharges
 from web.service_layer.accounts import Credentials
 from web.service_layer.concurrency import together
-from web.service_layer.ports import Api, ApiError, Apis
+from web.service_layer.listing import PAGE_SIZE, every_page
+from web.service_layer.ports import ApiError, Apis
 from web.service_layer.staff_day import patient_names
 
-PAGE_SIZE = 100  # billing's largest page
 QUEUE_PAGE_SIZE = 25  # patients per page of the queue
-MAX_PAGES = 20
 BILLING_ROLES = frozenset({"billing", "admin"})  # billing's BILLING_STAFF
 PAYERS = ("worksafebc", "icbc", "extended_health")
 FALLBACK_ZONE = "America/Vancouver"
-
-
-def all_pages(api: Api, path: str, token: str, params: dict[str, Any] | None = None) -> list[Any]:
-    items: list[Any] = []
-    for page in range(1, MAX_PAGES + 1):
-        response = api.request(
-            "GET", path, token=token, params=(params or {}) | {"page": page, "page_size": PAGE_SIZE}
-        )
-        items.extend(response.json())
-        pagination = json.loads(response.headers.get("X-Pagination") or "{}")
-        if page >= int(pagination.get("total_pages") or 1):
-            break
-    return items
 
 
 @dataclass(frozen=True)
@@ -253,7 +239,7 @@ def invoice_page(apis: Apis, credentials: Credentials, invoice_id: str) -> Invoi
     token = credentials.access_token
     invoice = Invoice.of(apis.billing.get(f"/invoices/{invoice_id}", token=token))
     same_patient, notes, audit, clinic = together(
-        lambda: all_pages(
+        lambda: every_page(
             apis.billing,
             "/invoices",
             token,
@@ -350,7 +336,7 @@ def payment_setup(apis: Apis, credentials: Credentials, clinic_id: str, patient_
     """The patient's issued invoices at the clinic still owing, oldest first, and their credit there."""
     token = credentials.access_token
     listed, credit_body = together(
-        lambda: all_pages(
+        lambda: every_page(
             apis.billing, "/invoices", token, {"clinic_id": clinic_id, "patient_id": patient_id}
         ),
         lambda: apis.billing.get(

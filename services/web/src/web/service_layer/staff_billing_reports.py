@@ -12,8 +12,8 @@ from typing import Any
 
 from web.service_layer.accounts import Credentials
 from web.service_layer.concurrency import together
+from web.service_layer.listing import every_page
 from web.service_layer.ports import Apis
-from web.service_layer.staff_billing import all_pages
 from web.service_layer.staff_day import patient_names
 
 REPORTS = ("outstanding", "payments", "revenue")
@@ -52,7 +52,7 @@ def reports_page(
     aging, payments, revenue, policy = together(
         *(
             (
-                lambda kind=kind: all_pages(
+                lambda kind=kind: every_page(
                     apis.billing, f"/reports/{kind}", token, _params(kind, clinic_id, as_of, first, last)
                 )
             )  # type: ignore[misc]

@@ -11,7 +11,6 @@ appointment someone else changed meanwhile (412), and one its rules forbid (409,
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -25,10 +24,9 @@ from web.service_layer import booking
 from web.service_layer.accounts import Credentials
 from web.service_layer.booking import Appointment, Catalogue, Treatment
 from web.service_layer.concurrency import together
+from web.service_layer.listing import every_page
 from web.service_layer.ports import Api, ApiError, Apis
 
-PAGE_SIZE = 100  # the APIs' largest page
-MAX_CLINIC_PAGES = 20
 DESK_ROLES = frozenset({"front_desk", "admin", "practitioner"})  # who may arrive, complete, no-show
 ACTIONS = {"arrive": "arrive", "complete": "complete", "no_show": "no-show", "cancel": "cancel"}
 
@@ -61,17 +59,6 @@ class DayPage:
         return ZoneInfo(self.timezone)
 
 
-def every_page(api: Api, path: str, token: str) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = []
-    for page in range(1, MAX_CLINIC_PAGES + 1):
-        response = api.request("GET", path, token=token, params={"page": page, "page_size": PAGE_SIZE})
-        items.extend(response.json())
-        pagination = json.loads(response.headers.get("X-Pagination") or "{}")
-        if page >= int(pagination.get("total_pages") or 1):
-            break
-    return items
-
-
 def clinics(apis: Apis, credentials: Credentials) -> list[ClinicChoice]:
     """The clinics this staff member works in (one for a clinic's staff, all for organisation-wide)."""
     listed = every_page(apis.scheduling, "/clinics", credentials.access_token)
@@ -83,16 +70,7 @@ def appointments_between(
 ) -> list[dict[str, Any]]:
     """The clinic's appointments starting in [start, end), every page of them."""
     query = {"clinic_id": clinic_id, "starts_from": start.isoformat(), "starts_before": end.isoformat()}
-    found: list[dict[str, Any]] = []
-    for page in range(1, MAX_CLINIC_PAGES + 1):
-        response = api.request(
-            "GET", "/appointments", token=token, params=query | {"page": page, "page_size": PAGE_SIZE}
-        )
-        found.extend(response.json())
-        pagination = json.loads(response.headers.get("X-Pagination") or "{}")
-        if page >= int(pagination.get("total_pages") or 1):
-            break
-    return found
+    return every_page(api, "/appointments", token, query)
 
 
 NAMES_PER_CALL = 80  # scheduling's limit for /clinics/{id}/patients/names (a request line's length)

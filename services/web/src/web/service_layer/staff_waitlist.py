@@ -18,8 +18,9 @@ from web.domain.visits import optional_instant, parse_instant
 from web.domain.waitlist import OfferState, WaitlistEntry
 from web.service_layer.accounts import Credentials
 from web.service_layer.concurrency import together
+from web.service_layer.listing import every_page
 from web.service_layer.ports import ApiError, Apis
-from web.service_layer.staff_day import clinic_reference, every_page, patient_names
+from web.service_layer.staff_day import clinic_reference, patient_names
 
 DESK_ROLES = frozenset({"front_desk", "admin"})  # who reads the waitlist
 

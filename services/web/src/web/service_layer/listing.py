@@ -1,0 +1,29 @@
+"""Every item of a paginated API list: the first page says how many pages there are, the rest are read side
+by side (a full clinic day is two pages of appointments; one after the other they cost a round trip more)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from web.service_layer.concurrency import together
+from web.service_layer.ports import Api
+
+PAGE_SIZE = 100  # the APIs' largest page
+MAX_PAGES = 20  # a list longer than 2,000 items is not something a page should show whole
+
+
+def every_page(api: Api, path: str, token: str, params: Mapping[str, Any] | None = None) -> list[Any]:
+    """The items of every page of ``GET path`` (at most ``MAX_PAGES`` pages), in the API's order."""
+
+    def page(number: int) -> Any:
+        return api.request(
+            "GET", path, token=token, params=dict(params or {}) | {"page": number, "page_size": PAGE_SIZE}
+        )
+
+    first = page(1)
+    pagination = json.loads(first.headers.get("X-Pagination") or "{}")
+    pages = min(int(pagination.get("total_pages") or 1), MAX_PAGES)
+    rest = together(*(lambda number=number: page(number) for number in range(2, pages + 1)))
+    return [item for response in (first, *rest) for item in response.json()]
