@@ -5,16 +5,22 @@ from __future__ import annotations
 import json as jsonlib
 import re
 import time
+import uuid
 from collections.abc import Callable
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import httpx
+from flask import Flask
 from flask.testing import FlaskClient
 
+from web.adapters.sessions import SqliteStore
+from web.config import WebSettings
 from web.entrypoints import signin
+from web.entrypoints.app import create_app
 from web.service_layer.accounts import Credentials
-from web.service_layer.ports import ApiError
+from web.service_layer.ports import ApiError, Apis
 
 
 def sign_in(client: FlaskClient, credentials: Credentials) -> None:
@@ -71,6 +77,10 @@ class FakeApi:
     def posted(self, path: str) -> list[Any]:
         return [body for method, p, body, _ in self.calls if method == "POST" and p == path]
 
+    def sent(self, method: str) -> list[tuple[str, Any]]:
+        """Each (path, body) sent with ``method``, in order."""
+        return [(path, body) for m, path, body, _ in self.calls if m == method]
+
 
 def patient_credentials(patient_id: str) -> Credentials:
     """A signed-in patient whose token the fakes accept."""
@@ -109,3 +119,85 @@ def sign_in_over_http(client: httpx.Client, email: str, password: str) -> None:
     )
     assert response.status_code == 200, f"sign-in: {response.status_code}"
     assert "/login" not in str(response.url), f"sign-in as {email} failed"
+
+
+def app_over_fakes(
+    var_dir: Path,
+    *,
+    scheduling: FakeApi | None = None,
+    billing: FakeApi | None = None,
+    notifications: FakeApi | None = None,
+) -> Flask:
+    """The web front over fake APIs (a new one for each not given), its sessions in ``var_dir``, no CSRF."""
+    settings = WebSettings.from_env(
+        {"WEB_SECRET_KEY": "k" * 40, "VAR_DIR": str(var_dir), "LOG_LEVEL": "ERROR"}
+    )
+    app = create_app(
+        settings,
+        apis=Apis(
+            scheduling=scheduling or FakeApi("scheduling"),
+            billing=billing or FakeApi("billing"),
+            notifications=notifications or FakeApi("notifications"),
+        ),
+        store=SqliteStore(var_dir / "sessions.db"),
+    )
+    app.config.update(WTF_CSRF_ENABLED=False, TESTING=True)
+    return app
+
+
+def staff_credentials(
+    roles: list[str] | tuple[str, ...],
+    clinic_id: str | None,
+    *,
+    account_id: str | None = None,
+    patient_id: str | None = None,
+    practitioner_id: str | None = None,
+) -> Credentials:
+    """A signed-in staff member (or, with the role "patient", a patient) whose token the fakes accept."""
+    return Credentials(
+        access_token="token",  # noqa: S106 - a fake's token, not a secret
+        access_expires_at=time.time() + 3600,
+        refresh_token=None,
+        account_id=account_id or str(uuid.uuid4()),
+        roles=tuple(roles),
+        patient_id=patient_id,
+        practitioner_id=practitioner_id,
+        clinic_id=clinic_id,
+    )
+
+
+def clinic_body(clinic_id: str) -> dict[str, Any]:
+    """Scheduling's ``GET /clinics/{id}`` for a fake: the Vancouver IMS clinic and its booking policy."""
+    return {
+        "id": clinic_id,
+        "name": "Vancouver IMS",
+        "timezone": "America/Vancouver",
+        "currency": "CAD",
+        "min_notice_minutes": 120,
+        "horizon_days": 90,
+        "slot_step_minutes": 15,
+    }
+
+
+class PageClient(SimpleNamespace):
+    """A test client's pages: ``page`` GETs one expecting ``status``; ``post`` sends a form likewise."""
+
+    app: Flask
+    client: FlaskClient
+
+    def page(self, path: str, status: int = 200) -> str:
+        response = self.client.get(path)
+        assert response.status_code == status, (response.status_code, response.location)
+        return response.get_data(as_text=True)
+
+    def post(self, path: str, data: dict[str, str], status: int = 303) -> Any:
+        response = self.client.post(path, data=data)
+        assert response.status_code == status, response.get_data(as_text=True)[:3000]
+        return response
+
+
+def error_beside(html: str, field: str) -> str:
+    """The error message shown beside a form field (``macros/forms.html``)."""
+    found = re.search(rf'id="{field}-error"><span class="visually-hidden">[^<]*</span> ([^<]*)</p>', html)
+    assert found, f"no error beside {field}"
+    return found.group(1)

@@ -3,24 +3,25 @@
 from __future__ import annotations
 
 import re
-import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from flask import Flask
-from flask.testing import FlaskClient
 
-from web.adapters.sessions import SqliteStore
-from web.config import WebSettings
-from web.entrypoints.app import create_app
 from web.service_layer.accounts import Credentials
-from web.service_layer.ports import ApiError, Apis
-from web.testing import FakeApi, sign_in
+from web.service_layer.ports import ApiError
+from web.testing import (
+    FakeApi,
+    PageClient,
+    app_over_fakes,
+    clinic_body,
+    error_beside,
+    sign_in,
+    staff_credentials,
+)
 
 CLINIC, OTHER_CLINIC = str(uuid.uuid4()), str(uuid.uuid4())
 ASSESS, TREAT = str(uuid.uuid4()), str(uuid.uuid4())
@@ -30,60 +31,23 @@ TODAY = datetime.now(UTC).astimezone(ZoneInfo("America/Vancouver")).date()
 def credentials(
     roles: list[str], clinic_id: str | None = CLINIC, patient_id: str | None = None
 ) -> Credentials:
-    return Credentials(
-        access_token="token",
-        access_expires_at=time.time() + 3600,
-        refresh_token=None,
-        account_id=str(uuid.uuid4()),
-        roles=tuple(roles),
-        patient_id=patient_id,
-        practitioner_id=None,
-        clinic_id=clinic_id,
-    )
+    return staff_credentials(roles, clinic_id, patient_id=patient_id)
 
 
-class Admin(SimpleNamespace):
-    app: Flask
-    client: FlaskClient
+class Admin(PageClient):
     scheduling: FakeApi
     billing: FakeApi
 
-    def page(self, path: str, status: int = 200) -> str:
-        response = self.client.get(path)
-        assert response.status_code == status, (response.status_code, response.location)
-        return response.get_data(as_text=True)
-
-    def post(self, path: str, data: dict[str, str], status: int = 303) -> Any:
-        response = self.client.post(path, data=data)
-        assert response.status_code == status, response.get_data(as_text=True)[:2000]
-        return response
-
     def sent(self, api: FakeApi, method: str) -> list[tuple[str, Any]]:
-        return [(path, body) for m, path, body, _ in api.calls if m == method]
+        return api.sent(method)
 
 
 @pytest.fixture
 def admin(tmp_path: Path) -> Admin:
     scheduling, billing = FakeApi("scheduling"), FakeApi("billing")
-    settings = WebSettings.from_env(
-        {"WEB_SECRET_KEY": "k" * 40, "VAR_DIR": str(tmp_path), "LOG_LEVEL": "ERROR"}
-    )
-    app = create_app(
-        settings,
-        apis=Apis(scheduling=scheduling, billing=billing, notifications=FakeApi("notifications")),
-        store=SqliteStore(tmp_path / "sessions.db"),
-    )
-    app.config.update(WTF_CSRF_ENABLED=False, TESTING=True)
+    app = app_over_fakes(tmp_path, scheduling=scheduling, billing=billing)
     routes = scheduling.routes
-    routes[("GET", f"/clinics/{CLINIC}")] = {
-        "id": CLINIC,
-        "name": "Vancouver IMS",
-        "timezone": "America/Vancouver",
-        "currency": "CAD",
-        "min_notice_minutes": 120,
-        "horizon_days": 90,
-        "slot_step_minutes": 15,
-    }
+    routes[("GET", f"/clinics/{CLINIC}")] = clinic_body(CLINIC)
     routes[("GET", f"/clinics/{CLINIC}/opening-hours")] = {
         "hours": [{"weekday": d, "starts": "09:00", "ends": "17:00"} for d in range(5)]
     }
@@ -120,12 +84,6 @@ def week(**changes: str) -> dict[str, str]:
     form = {f"day-{d}-{part}": t for d in range(5) for part, t in (("opens", "09:00"), ("closes", "17:00"))}
     form |= {"day-5-closed": "true", "day-6-closed": "true"}
     return form | changes
-
-
-def error_beside(html: str, field: str) -> str:
-    found = re.search(rf'id="{field}-error"><span class="visually-hidden">[^<]*</span> ([^<]*)</p>', html)
-    assert found, f"no error beside {field}"
-    return found.group(1)
 
 
 # --- who may open them ---------------------------------------------------------------------------------

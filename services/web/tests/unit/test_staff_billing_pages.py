@@ -3,21 +3,16 @@
 from __future__ import annotations
 
 import re
-import time
 import uuid
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from flask.testing import FlaskClient
 
-from web.adapters.sessions import SqliteStore
-from web.config import WebSettings
-from web.entrypoints.app import create_app
 from web.service_layer.accounts import Credentials
-from web.service_layer.ports import ApiError, Apis
-from web.testing import FakeApi, patient_names_route, sign_in
+from web.service_layer.ports import ApiError
+from web.testing import FakeApi, PageClient, app_over_fakes, patient_names_route, sign_in, staff_credentials
 
 CLINIC, ANA, COVERAGE = str(uuid.uuid4()), str(uuid.uuid4()), str(uuid.uuid4())
 PAYER_INV, PATIENT_INV, OLD_INV = str(uuid.uuid4()), str(uuid.uuid4()), str(uuid.uuid4())
@@ -37,16 +32,7 @@ class Billing(FakeApi):
 
 
 def credentials(roles: list[str]) -> Credentials:
-    return Credentials(
-        access_token="token",
-        access_expires_at=time.time() + 3600,
-        refresh_token=None,
-        account_id=str(uuid.uuid4()),
-        roles=tuple(roles),
-        patient_id=None,
-        practitioner_id=None,
-        clinic_id=CLINIC,
-    )
+    return staff_credentials(roles, CLINIC)
 
 
 def invoice(ident: str, payer: str, cents: int, **extra: Any) -> dict[str, Any]:
@@ -87,28 +73,14 @@ OLD = invoice(OLD_INV, "patient", 4000, status="issued", number="VAN-2026-000001
               issued_at="2026-11-01T18:00:00+00:00", lines=[])  # fmt: skip
 
 
-class Desk(SimpleNamespace):
-    client: FlaskClient
+class Desk(PageClient):
     billing: Billing
-
-    def page(self, path: str, status: int = 200) -> str:
-        response = self.client.get(path)
-        assert response.status_code == status, (response.status_code, response.location)
-        return response.get_data(as_text=True)
 
 
 @pytest.fixture
 def desk(tmp_path: Path) -> Desk:
     scheduling, billing = FakeApi("scheduling"), Billing()
-    settings = WebSettings.from_env(
-        {"WEB_SECRET_KEY": "k" * 40, "VAR_DIR": str(tmp_path), "LOG_LEVEL": "ERROR"}
-    )
-    app = create_app(
-        settings,
-        apis=Apis(scheduling=scheduling, billing=billing, notifications=FakeApi("notifications")),
-        store=SqliteStore(tmp_path / "sessions.db"),
-    )
-    app.config.update(WTF_CSRF_ENABLED=False, TESTING=True)
+    app = app_over_fakes(tmp_path, scheduling=scheduling, billing=billing)
     scheduling.routes.update(
         {
             ("GET", f"/clinics/{CLINIC}"): {

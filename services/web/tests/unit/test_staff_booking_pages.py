@@ -4,7 +4,6 @@ patient named in every request), errors beside their fields, and forms accepted 
 from __future__ import annotations
 
 import re
-import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,7 +18,7 @@ from web.config import WebSettings
 from web.entrypoints.app import create_app
 from web.service_layer.accounts import Credentials
 from web.service_layer.ports import Apis
-from web.testing import FakeApi, patient_credentials, patient_names_route, sign_in
+from web.testing import FakeApi, patient_credentials, patient_names_route, sign_in, staff_credentials
 
 VANCOUVER = ZoneInfo("America/Vancouver")
 CLINIC, ASSESS, IMS = str(uuid.uuid4()), str(uuid.uuid4()), str(uuid.uuid4())
@@ -38,16 +37,7 @@ def at(moment: datetime) -> str:
 
 
 def staff(roles: tuple[str, ...] = ("front_desk",)) -> Credentials:
-    return Credentials(
-        access_token="token",
-        access_expires_at=time.time() + 3600,
-        refresh_token=None,
-        account_id=str(uuid.uuid4()),
-        roles=roles,
-        patient_id=None,
-        practitioner_id=None,
-        clinic_id=CLINIC,
-    )
+    return staff_credentials(roles, CLINIC)
 
 
 def visit(ident: str, starts: datetime, **extra: Any) -> dict[str, Any]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -13,17 +12,12 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from flask import Flask
-from flask.testing import FlaskClient
 
-from web.adapters.sessions import SqliteStore
-from web.config import WebSettings
-from web.entrypoints.app import create_app
 from web.service_layer import staff_day
 from web.service_layer.accounts import Credentials
 from web.service_layer.ports import ApiError, Apis
 from web.service_layer.staff_day import appointments_between
-from web.testing import FakeApi, patient_names_route, sign_in
+from web.testing import FakeApi, PageClient, app_over_fakes, patient_names_route, sign_in, staff_credentials
 
 CLINIC, OTHER_CLINIC = str(uuid.uuid4()), str(uuid.uuid4())
 IDA, JO, ASSESS = str(uuid.uuid4()), str(uuid.uuid4()), str(uuid.uuid4())
@@ -71,27 +65,11 @@ def credentials(
     patient_id: str | None = None,
     practitioner_id: str | None = None,
 ) -> Credentials:
-    return Credentials(
-        access_token="token",
-        access_expires_at=time.time() + 3600,
-        refresh_token=None,
-        account_id=str(uuid.uuid4()),
-        roles=tuple(roles),
-        patient_id=patient_id,
-        practitioner_id=practitioner_id,
-        clinic_id=clinic_id,
-    )
+    return staff_credentials(roles, clinic_id, patient_id=patient_id, practitioner_id=practitioner_id)
 
 
-class Desk(SimpleNamespace):
-    app: Flask
-    client: FlaskClient
+class Desk(PageClient):
     scheduling: Scheduling
-
-    def page(self, path: str, status: int = 200) -> str:
-        response = self.client.get(path)
-        assert response.status_code == status, (response.status_code, response.location)
-        return response.get_data(as_text=True)
 
     def sign_in_as(self, signed: Credentials) -> None:
         sign_in(self.client, signed)
@@ -100,15 +78,7 @@ class Desk(SimpleNamespace):
 @pytest.fixture
 def desk(tmp_path: Path) -> Desk:
     scheduling = Scheduling()
-    settings = WebSettings.from_env(
-        {"WEB_SECRET_KEY": "k" * 40, "VAR_DIR": str(tmp_path), "LOG_LEVEL": "ERROR"}
-    )
-    app = create_app(
-        settings,
-        apis=Apis(scheduling=scheduling, billing=FakeApi("billing"), notifications=FakeApi("notifications")),
-        store=SqliteStore(tmp_path / "sessions.db"),
-    )
-    app.config.update(WTF_CSRF_ENABLED=False, TESTING=True)
+    app = app_over_fakes(tmp_path, scheduling=scheduling)
     routes = scheduling.routes
     routes[("GET", f"/clinics/{CLINIC}")] = {
         "id": CLINIC,

@@ -4,7 +4,6 @@ treatment, practitioner or any, the window, a held time and its expiry, in the c
 from __future__ import annotations
 
 import re
-import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,7 +17,7 @@ from web.config import WebSettings
 from web.entrypoints.app import create_app
 from web.service_layer.accounts import Credentials
 from web.service_layer.ports import Apis
-from web.testing import FakeApi, patient_credentials, patient_names_route, sign_in
+from web.testing import FakeApi, patient_credentials, patient_names_route, sign_in, staff_credentials
 
 CLINIC, OTHER_CLINIC, ASSESS = str(uuid.uuid4()), str(uuid.uuid4()), str(uuid.uuid4())
 IDA, ANA, BO, CY, HOLD = (str(uuid.uuid4()) for _ in range(5))
@@ -26,16 +25,7 @@ NOW = datetime.now(UTC)
 
 
 def staff(roles: tuple[str, ...] = ("front_desk",), clinic_id: str | None = CLINIC) -> Credentials:
-    return Credentials(
-        access_token="token",
-        access_expires_at=time.time() + 3600,
-        refresh_token=None,
-        account_id=str(uuid.uuid4()),
-        roles=roles,
-        patient_id=None,
-        practitioner_id=None,
-        clinic_id=clinic_id,
-    )
+    return staff_credentials(roles, clinic_id)
 
 
 def entry(patient_id: str, **extra: Any) -> dict[str, Any]:

@@ -10,7 +10,6 @@ Both services check the admin's role and clinic again on every call.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -18,11 +17,10 @@ from zoneinfo import ZoneInfo
 
 from web.domain.clinic_setup import DayHours, PriceEntry, TreatmentPrices, prices_on, week_from_spans
 from web.service_layer.accounts import Credentials
-from web.service_layer.ports import Api, ApiError, Apis
+from web.service_layer.listing import every_page
+from web.service_layer.ports import ApiError, Apis
 
 ADMIN_ROLES = frozenset({"admin"})
-PAGE_SIZE = 100  # the APIs' largest page
-MAX_PAGES = 20
 
 
 @dataclass(frozen=True)
@@ -38,19 +36,6 @@ class ClinicSettings:
     def today(self, now: datetime) -> date:
         """The clinic's date at ``now`` (prices and closures are days of the clinic's calendar)."""
         return now.astimezone(ZoneInfo(self.timezone)).date()
-
-
-def every_page(api: Api, path: str, token: str, params: dict[str, str] | None = None) -> list[dict[str, Any]]:
-    """Every item of a paginated listing (at most ``MAX_PAGES`` of the largest pages)."""
-    items: list[dict[str, Any]] = []
-    for page in range(1, MAX_PAGES + 1):
-        query = dict(params or {}) | {"page": page, "page_size": PAGE_SIZE}
-        response = api.request("GET", path, token=token, params=query)
-        items.extend(response.json())
-        pagination = json.loads(response.headers.get("X-Pagination") or "{}")
-        if page >= int(pagination.get("total_pages") or 1):
-            break
-    return items
 
 
 def clinic(apis: Apis, credentials: Credentials, clinic_id: str) -> ClinicSettings:

@@ -17,8 +17,8 @@ from typing import Any
 
 from web.domain.clinic_setup import DayHours, days_as_instants, instants_as_days, week_from_spans
 from web.service_layer.accounts import Credentials
+from web.service_layer.listing import every_page
 from web.service_layer.ports import Apis
-from web.service_layer.staff_admin import every_page
 
 # The staff roles scheduling accepts, in the order the form offers them.
 STAFF_ROLES = ("front_desk", "billing", "practitioner", "admin")

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, flash, get_flashed_messages, redirect, request, url_for
+from flask import Blueprint, request
 from marshmallow import Schema, fields, validate
 from werkzeug.wrappers import Response
 
-from web.adapters.api import ApiError
 from web.domain.clinic_setup import (
     MoneyProblem,
     PercentProblem,
@@ -23,10 +22,10 @@ from web.domain.clinic_setup import (
     parse_basis_points,
     parse_cents,
 )
-from web.entrypoints.context import apis, signed_in, staff_required
-from web.entrypoints.forms import N_, Form, apply_api_error, parse_form
+from web.entrypoints.context import apis, signed_in
+from web.entrypoints.forms import N_, Form, parse_form
 from web.entrypoints.i18n import gettext
-from web.entrypoints.views.staff_admin import ADMIN, _choose, _clinic, _once, _render, _response
+from web.entrypoints.views.staff_admin_common import ApiRefusal, ClinicPage, admin_page, once, saved_and_back
 from web.service_layer import staff_admin
 from web.service_layer.staff_admin import BillingPolicy
 
@@ -115,21 +114,14 @@ def _read_policy(form: Form) -> BillingPolicy | None:
     return BillingPolicy(payment_terms_days=int(form.data["payment_terms_days"]), **facts)
 
 
-def _page(
-    settings: staff_admin.ClinicSettings,
-    keep: dict[str, Any],
-    policy: Form,
-    registration: Form | None = None,
-    status: int = 200,
-) -> Response | str:
+def _page(at: ClinicPage, policy: Form, registration: Form | None = None, status: int = 200) -> Response:
     """The page with both forms; ``form`` (the error summary and the title's "Error: ") is the one sent."""
     if registration is None:
-        number = staff_admin.gst_hst_number(apis(), signed_in(), settings.id)
+        number = staff_admin.gst_hst_number(apis(), signed_in(), at.id)
         registration = Form(values={"gst_hst_number": number or ""})
-    rendered = _render(
+    return at.render(
         "staff/admin/billing_policy.html",
-        clinic=settings,
-        keep=keep,
+        status,
         form=registration if registration.errors else policy,
         policy_form=policy,
         registration=registration,
@@ -138,84 +130,61 @@ def _page(
             ("fixed", gettext("A fixed amount")),
             ("percent", gettext("A percentage of the visit's price")),
         ],
-        saved=get_flashed_messages(category_filter=["done"]),
     )
-    return _response((rendered, status)) if status != 200 else rendered
 
 
 @bp.route("", methods=["GET", "POST"])
-@staff_required(ADMIN)
-def index() -> Response | str:
-    settings, choices, keep = _clinic()
-    if settings is None:
-        return _choose("staff_admin_billing.index", choices)
-    done = url_for(".index", **keep)
+@admin_page()
+def index(at: ClinicPage) -> Response:
+    done = at.url(".index")
     if request.method == "GET":
-        current = staff_admin.billing_policy(apis(), signed_in(), settings.id)
-        return _page(settings, keep, Form(values=_values(current)))
+        current = staff_admin.billing_policy(apis(), signed_in(), at.id)
+        return _page(at, Form(values=_values(current)))
 
     def save() -> Response:
         form = parse_form(PolicyForm(), request.form)
         policy = _read_policy(form)
         if form.ok and policy is not None:
-            try:
-                staff_admin.set_billing_policy(apis(), signed_in(), settings.id, settings.currency, policy)
-            except ApiError as error:
-                if error.status not in (409, 422):
-                    raise
-                apply_api_error(
-                    form,
-                    error,
-                    {
-                        "late_cancel_fee_value": ("late_cancel_fee_amount", N_("Enter a smaller fee")),
-                        "no_show_fee_value": ("no_show_fee_amount", N_("Enter a smaller fee")),
-                        "payment_terms_days": ("payment_terms_days", N_("Enter 0 to 365 days")),
-                    },
-                    N_("We could not save the billing policy. Try again."),
-                )
-            else:
-                flash(
-                    gettext("The billing policy is saved. It applies to fees and invoices from now on."),
-                    "done",
-                )
-                return redirect(done, 303)
-        page = _page(settings, keep, form, status=422)
-        assert isinstance(page, Response)
-        return page
+            with ApiRefusal(
+                form,
+                {
+                    "late_cancel_fee_value": ("late_cancel_fee_amount", N_("Enter a smaller fee")),
+                    "no_show_fee_value": ("no_show_fee_amount", N_("Enter a smaller fee")),
+                    "payment_terms_days": ("payment_terms_days", N_("Enter 0 to 365 days")),
+                },
+                N_("We could not save the billing policy. Try again."),
+                statuses=(409, 422),
+            ):
+                staff_admin.set_billing_policy(apis(), signed_in(), at.id, at.settings.currency, policy)
+        if not form.ok:
+            return _page(at, form, status=422)
+        return saved_and_back(
+            gettext("The billing policy is saved. It applies to fees and invoices from now on."), done
+        )
 
-    return _once(save, done)
+    return once(save, done)
 
 
 @bp.post("/tax-registration")
-@staff_required(ADMIN)
-def tax_registration() -> Response | str:
-    settings, choices, keep = _clinic()
-    if settings is None:
-        return _choose("staff_admin_billing.index", choices)
-    done = url_for(".index", **keep)
+@admin_page("staff_admin_billing.index")
+def tax_registration(at: ClinicPage) -> Response:
+    done = at.url(".index")
 
     def save() -> Response:
         registration = parse_form(RegistrationForm(), request.form)
         typed = str(registration.data.get("gst_hst_number") or "")
-        try:
-            number = staff_admin.set_gst_hst_number(apis(), signed_in(), settings.id, typed or None)
-        except ApiError as error:
-            if error.status != 422:
-                raise
-            apply_api_error(
-                registration,
-                error,
-                {"gst_hst_number": ("gst_hst_number", N_("Enter the number like 123456789 RT 0001"))},
-                N_("We could not save the registration number. Try again."),
-            )
-            current = staff_admin.billing_policy(apis(), signed_in(), settings.id)
-            page = _page(settings, keep, Form(values=_values(current)), registration, status=422)
-            assert isinstance(page, Response)
-            return page
+        number = None
+        with ApiRefusal(
+            registration,
+            {"gst_hst_number": ("gst_hst_number", N_("Enter the number like 123456789 RT 0001"))},
+            N_("We could not save the registration number. Try again."),
+        ):
+            number = staff_admin.set_gst_hst_number(apis(), signed_in(), at.id, typed or None)
+        if not registration.ok:
+            current = staff_admin.billing_policy(apis(), signed_in(), at.id)
+            return _page(at, Form(values=_values(current)), registration, status=422)
         if number:
-            flash(gettext("The GST/HST number %(number)s is saved.", number=number), "done")
-        else:
-            flash(gettext("The clinic has no GST/HST number on file."), "done")
-        return redirect(done, 303)
+            return saved_and_back(gettext("The GST/HST number %(number)s is saved.", number=number), done)
+        return saved_and_back(gettext("The clinic has no GST/HST number on file."), done)
 
-    return _once(save, done)
+    return once(save, done)

@@ -8,17 +8,16 @@ cannot disable their own login (scheduling refuses it too). Each form is accepte
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
-from flask import Blueprint, abort, flash, get_flashed_messages, redirect, request, url_for
+from flask import Blueprint, abort, request
 from marshmallow import Schema, fields, validate
 from werkzeug.wrappers import Response
 
 from web.adapters.api import ApiError
-from web.entrypoints.context import apis, signed_in, staff_required
-from web.entrypoints.forms import N_, Form, apply_api_error, parse_form
+from web.entrypoints.context import apis, signed_in
+from web.entrypoints.forms import N_, Form, parse_form
 from web.entrypoints.i18n import gettext
-from web.entrypoints.views.staff_admin import ADMIN, _choose, _clinic, _once, _render, _response
+from web.entrypoints.views.staff_admin_common import ApiRefusal, ClinicPage, admin_page, once, saved_and_back
 from web.service_layer import staff_admin_people as people
 from web.service_layer.staff_admin_people import STAFF_ROLES
 
@@ -54,30 +53,25 @@ class StaffForm(Schema):
 
 
 @bp.route("/staff", methods=["GET", "POST"])
-@staff_required(ADMIN)
-def staff() -> Response | str:
-    settings, choices, keep = _clinic()
-    if settings is None:
-        return _choose("staff_admin_people.staff", choices)
-    done = url_for(".staff", **keep)
+@admin_page()
+def staff(at: ClinicPage) -> Response:
+    done = at.url(".staff")
     me = signed_in().account_id
-    practitioners = people.practitioners(apis(), signed_in(), settings.id)
+    practitioners = people.practitioners(apis(), signed_in(), at.id)
     names = {p.id: p.name for p in practitioners}
 
-    def page(form: Form, status: int = 200) -> Any:
-        return _render(
+    def page(form: Form, status: int = 200) -> Response:
+        return at.render(
             "staff/admin/staff.html",
-            clinic=settings,
-            keep=keep,
+            status,
             form=form,
-            rows=people.staff(apis(), signed_in(), settings.id),
+            rows=people.staff(apis(), signed_in(), at.id),
             me=me,
             practitioner_names=names,
             practitioner_options=[("", gettext("None"))] + [(p.id, p.name) for p in practitioners],
             roles=[(role, role_field(role), ROLE_NAMES[role], ROLE_HINTS[role]) for role in STAFF_ROLES],
             role_names=ROLE_NAMES,
-            saved=get_flashed_messages(category_filter=["done"]),
-        ), status
+        )
 
     if request.method == "GET":
         return page(Form())
@@ -98,63 +92,53 @@ def staff() -> Response | str:
         elif linked and "practitioner" not in roles:
             form.error("practitioner_id", N_("Choose “None”, or tick “Practitioner” too"))
         if form.ok:
-            try:
+            with ApiRefusal(
+                form,
+                lambda error: {
+                    "email": (
+                        "email",
+                        N_("A staff member or patient already uses this e-mail address")
+                        if error.status == 409
+                        else EMAIL_FORMAT,
+                    ),
+                    "roles": (role_field(STAFF_ROLES[0]), N_("Choose at least one role")),
+                    "practitioner_id": (
+                        "practitioner_id",
+                        N_("Choose a practitioner of this clinic, or “None”"),
+                    ),
+                },
+                N_("We could not add this staff member. Try again."),
+                statuses=(404, 409, 422),
+                unless=lambda error: "clinic_id" in error.fields,
+            ):
                 created = people.add_staff(
                     apis(),
                     signed_in(),
-                    settings.id,
+                    at.id,
                     email=form.data["email"],
                     roles=roles,
                     practitioner_id=linked or None,
                 )
-            except ApiError as error:
-                if error.status not in (404, 409, 422) or "clinic_id" in error.fields:
-                    raise
-                apply_api_error(
-                    form,
-                    error,
-                    {
-                        "email": (
-                            "email",
-                            N_("A staff member or patient already uses this e-mail address")
-                            if error.status == 409
-                            else EMAIL_FORMAT,
-                        ),
-                        "roles": (role_field(STAFF_ROLES[0]), N_("Choose at least one role")),
-                        "practitioner_id": (
-                            "practitioner_id",
-                            N_("Choose a practitioner of this clinic, or “None”"),
-                        ),
-                    },
-                    N_("We could not add this staff member. Try again."),
-                )
-            else:
-                flash(
-                    gettext(
-                        "%(email)s is added. To sign in, they first set a password: ask them to use “Forgot "
-                        "your password?” on the sign-in page with this e-mail address.",
-                        email=created.email,
-                    ),
-                    "done",
-                )
-                return redirect(done, 303)
-        return _response(page(form, 422))
+        if not form.ok:
+            return page(form, 422)
+        notice = gettext(
+            "%(email)s is added. To sign in, they first set a password: ask them to use “Forgot "
+            "your password?” on the sign-in page with this e-mail address.",
+            email=created.email,
+        )
+        return saved_and_back(notice, done)
 
-    return _once(add, done)
+    return once(add, done)
 
 
 @bp.post("/staff/<uuid:account_id>/<any(disable, enable):action>")
-@staff_required(ADMIN)
-def change_staff(account_id: uuid.UUID, action: str) -> Response | str:
-    settings, choices, keep = _clinic()
-    if settings is None:
-        return _choose("staff_admin_people.staff", choices)
-    done = url_for(".staff", **keep)
+@admin_page("staff_admin_people.staff")
+def change_staff(at: ClinicPage, account_id: uuid.UUID, action: str) -> Response:
+    done = at.url(".staff")
 
     def change() -> Response:
         if str(account_id) == signed_in().account_id:
-            flash(gettext("You cannot disable your own account."), "done")
-            return redirect(done, 303)
+            return saved_and_back(gettext("You cannot disable your own account."), done)
         try:
             row = people.set_staff_active(apis(), signed_in(), str(account_id), active=action == "enable")
         except ApiError as error:
@@ -162,9 +146,7 @@ def change_staff(account_id: uuid.UUID, action: str) -> Response | str:
                 raise
             abort(404)
         if row.active:
-            flash(gettext("%(email)s can sign in again.", email=row.email), "done")
-        else:
-            flash(gettext("%(email)s is disabled: they cannot sign in.", email=row.email), "done")
-        return redirect(done, 303)
+            return saved_and_back(gettext("%(email)s can sign in again.", email=row.email), done)
+        return saved_and_back(gettext("%(email)s is disabled: they cannot sign in.", email=row.email), done)
 
-    return _once(change, done)
+    return once(change, done)

@@ -8,30 +8,33 @@ days of the clinic's calendar. Each form is accepted once; a mistake is a senten
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from datetime import date
 
-from flask import Blueprint, abort, flash, get_flashed_messages, redirect, request, url_for
+from flask import Blueprint, abort, request
 from marshmallow import Schema, fields, validate
 from werkzeug.wrappers import Response
 
-from web.adapters.api import ApiError
-from web.domain.clinic_setup import WEEKDAYS, HoursProblem, field_name, form_values, read_week
-from web.entrypoints.context import apis, signed_in, staff_required
-from web.entrypoints.forms import N_, Form, apply_api_error, parse_form
+from web.domain.clinic_setup import HoursProblem, form_values
+from web.entrypoints.context import apis, signed_in
+from web.entrypoints.forms import N_, Form, parse_form
 from web.entrypoints.i18n import format_long_day, gettext
-from web.entrypoints.views.staff_admin import (
-    ADMIN,
-    _choose,
-    _clinic,
-    _day_name,
-    _once,
-    _read_form_date,
-    _render,
-    _response,
+from web.entrypoints.views.staff_admin_common import (
+    REASON_TOO_LONG,
+    ApiRefusal,
+    ClinicPage,
+    DayRangeForm,
+    add_day_range,
+    admin_page,
+    once,
+    read_week_form,
+    remove_once,
+    saved_and_back,
+    week_context,
 )
 from web.service_layer import staff_admin_people as people
 
 bp = Blueprint("staff_admin_practitioners", __name__, url_prefix="/staff/clinic/practitioners")
+LIST = "staff_admin_practitioners.index"
 
 WORK_PROBLEMS = {
     HoursProblem.OPENS_MISSING: N_("Enter the time they start on %(day)s, or tick “Day off”"),
@@ -58,22 +61,13 @@ class PractitionerForm(Schema):
 
 
 @bp.route("", methods=["GET", "POST"])
-@staff_required(ADMIN)
-def index() -> Response | str:
-    settings, choices, keep = _clinic()
-    if settings is None:
-        return _choose("staff_admin_practitioners.index", choices)
-    done = url_for(".index", **keep)
+@admin_page()
+def index(at: ClinicPage) -> Response:
+    done = at.url(".index")
 
-    def page(form: Form, status: int = 200) -> Any:
-        return _render(
-            "staff/admin/practitioners.html",
-            clinic=settings,
-            keep=keep,
-            form=form,
-            rows=people.practitioners(apis(), signed_in(), settings.id),
-            saved=get_flashed_messages(category_filter=["done"]),
-        ), status
+    def page(form: Form, status: int = 200) -> Response:
+        rows = people.practitioners(apis(), signed_in(), at.id)
+        return at.render("staff/admin/practitioners.html", status, form=form, rows=rows)
 
     if request.method == "GET":
         return page(Form())
@@ -81,29 +75,23 @@ def index() -> Response | str:
     def add() -> Response:
         form = parse_form(PractitionerForm(), request.form)
         if form.ok:
-            try:
-                people.add_practitioner(apis(), signed_in(), settings.id, **form.data)
-            except ApiError as error:
-                if error.status != 422:
-                    raise
-                apply_api_error(
-                    form,
-                    error,
-                    {
-                        "display_name": ("display_name", N_("The name must be 200 characters or fewer")),
-                        "registration_number": (
-                            "registration_number",
-                            N_("The registration number must be 50 characters or fewer"),
-                        ),
-                    },
-                    N_("We could not add this practitioner. Try again."),
-                )
-            else:
-                flash(gettext("%(name)s is added.", name=form.data["display_name"]), "done")
-                return redirect(done, 303)
-        return _response(page(form, 422))
+            with ApiRefusal(
+                form,
+                {
+                    "display_name": ("display_name", N_("The name must be 200 characters or fewer")),
+                    "registration_number": (
+                        "registration_number",
+                        N_("The registration number must be 50 characters or fewer"),
+                    ),
+                },
+                N_("We could not add this practitioner. Try again."),
+            ):
+                people.add_practitioner(apis(), signed_in(), at.id, **form.data)
+        if not form.ok:
+            return page(form, 422)
+        return saved_and_back(gettext("%(name)s is added.", name=form.data["display_name"]), done)
 
-    return _once(add, done)
+    return once(add, done)
 
 
 def _practitioner(clinic_id: str, practitioner_id: uuid.UUID) -> people.PractitionerRow:
@@ -117,159 +105,95 @@ def _practitioner(clinic_id: str, practitioner_id: uuid.UUID) -> people.Practiti
 
 
 @bp.route("/<uuid:practitioner_id>/working-hours", methods=["GET", "POST"])
-@staff_required(ADMIN)
-def working_hours(practitioner_id: uuid.UUID) -> Response | str:
-    settings, choices, keep = _clinic()
-    if settings is None:
-        return _choose("staff_admin_practitioners.index", choices)
-    who = _practitioner(settings.id, practitioner_id)
-    done = url_for(".working_hours", practitioner_id=who.id, **keep)
-    week = people.working_hours(apis(), signed_in(), settings.id, who.id)
+@admin_page(LIST)
+def working_hours(at: ClinicPage, practitioner_id: uuid.UUID) -> Response:
+    who = _practitioner(at.id, practitioner_id)
+    done = at.url(".working_hours", practitioner_id=who.id)
+    week = people.working_hours(apis(), signed_in(), at.id, who.id)
 
-    def page(form: Form, status: int = 200) -> Any:
-        return _render(
-            "staff/admin/working_hours.html",
-            clinic=settings,
-            keep=keep,
-            practitioner=who,
-            form=form,
-            week=week,
-            days=[(weekday, _day_name(weekday)) for weekday in WEEKDAYS],
-            field_name=field_name,
-            saved=get_flashed_messages(category_filter=["done"]),
-        ), status
+    def page(form: Form, status: int = 200) -> Response:
+        return at.render(
+            "staff/admin/working_hours.html", status, practitioner=who, form=form, week=week, **week_context()
+        )
 
     if request.method == "GET":
         return page(Form(values=form_values(week)))
 
     def save() -> Response:
-        values = {key: value.strip() for key, value in request.form.items() if key != "csrf_token"}
-        form = Form(values=values)
-        answer = read_week(values)
-        for name, (problem, weekday) in answer.problems.items():
-            day = _day_name(weekday) if weekday is not None else ""
-            form.errors.setdefault(name, gettext(WORK_PROBLEMS[problem], day=day))
+        form, answer = read_week_form(WORK_PROBLEMS)
         if form.ok:
-            try:
-                people.set_working_hours(apis(), signed_in(), settings.id, who.id, answer.spans)
-            except ApiError as error:
-                if error.status != 422:
-                    raise
-                apply_api_error(form, error, {}, N_("We could not save these hours. Check each day's times."))
+            with ApiRefusal(form, {}, N_("We could not save these hours. Check each day's times.")):
+                people.set_working_hours(apis(), signed_in(), at.id, who.id, answer.spans)
         if not form.ok:
-            return _response(page(form, 422))
-        flash(gettext("%(name)s's working hours are saved.", name=who.name), "done")
-        return redirect(done, 303)
+            return page(form, 422)
+        return saved_and_back(gettext("%(name)s's working hours are saved.", name=who.name), done)
 
-    return _once(save, done)
+    return once(save, done)
 
 
 # --- time off -----------------------------------------------------------------------------------------
 
 
-class TimeOffForm(Schema):
-    starts_day = fields.String(load_default="")
-    starts_month = fields.String(load_default="")
-    starts_year = fields.String(load_default="")
-    ends_day = fields.String(load_default="")
-    ends_month = fields.String(load_default="")
-    ends_year = fields.String(load_default="")
+class TimeOffForm(DayRangeForm):
     reason = fields.String(
         load_default="",
-        validate=validate.Length(max=200, error=N_("The reason must be 200 characters or fewer")),
+        validate=validate.Length(max=200, error=REASON_TOO_LONG),
     )
 
 
 @bp.route("/<uuid:practitioner_id>/time-off", methods=["GET", "POST"])
-@staff_required(ADMIN)
-def time_off(practitioner_id: uuid.UUID) -> Response | str:
-    settings, choices, keep = _clinic()
-    if settings is None:
-        return _choose("staff_admin_practitioners.index", choices)
-    who = _practitioner(settings.id, practitioner_id)
-    done = url_for(".time_off", practitioner_id=who.id, **keep)
+@admin_page(LIST)
+def time_off(at: ClinicPage, practitioner_id: uuid.UUID) -> Response:
+    zone = at.settings.timezone
+    who = _practitioner(at.id, practitioner_id)
+    done = at.url(".time_off", practitioner_id=who.id)
 
-    def page(form: Form, wrong: dict[str, tuple[str, ...]] | None = None, status: int = 200) -> Any:
-        return _render(
+    def page(form: Form, wrong: dict[str, tuple[str, ...]] | None = None, status: int = 200) -> Response:
+        rows = people.time_off(apis(), signed_in(), at.id, who.id, zone)
+        return at.render(
             "staff/admin/time_off.html",
-            clinic=settings,
-            keep=keep,
+            status,
             practitioner=who,
             form=form,
             wrong_parts=wrong or {},
-            rows=people.time_off(apis(), signed_in(), settings.id, who.id, settings.timezone),
-            saved=get_flashed_messages(category_filter=["done"]),
-        ), status
+            rows=rows,
+        )
 
     if request.method == "GET":
         return page(Form())
 
-    def add() -> Response:
-        form = parse_form(TimeOffForm(), request.form)
-        first, first_wrong = _read_form_date(form, "starts")
-        last, last_wrong = _read_form_date(form, "ends")
-        if first and last and last < first:
-            last_wrong = ("day", "month", "year")
-            form.error("ends_day", N_("The last day off must be the same as or after the first"))
-        if form.ok and first and last:
-            try:
-                people.add_time_off(
-                    apis(),
-                    signed_in(),
-                    settings.id,
-                    who.id,
-                    first_day=first,
-                    last_day=last,
-                    zone=settings.timezone,
-                    reason=str(form.data.get("reason") or ""),
-                )
-            except ApiError as error:
-                if error.status != 422:
-                    raise
-                apply_api_error(
-                    form,
-                    error,
-                    {
-                        "ends_at": (
-                            "ends_day",
-                            N_("The last day off must be the same as or after the first"),
-                        ),
-                        "reason": ("reason", N_("The reason must be 200 characters or fewer")),
-                    },
-                    N_("We could not add this time off. Check the dates."),
-                )
-            else:
-                if first == last:
-                    notice = gettext("%(name)s is off on %(day)s.", name=who.name, day=format_long_day(first))
-                else:
-                    notice = gettext(
-                        "%(name)s is off from %(first)s to %(last)s.",
-                        name=who.name,
-                        first=format_long_day(first),
-                        last=format_long_day(last),
-                    )
-                flash(notice, "done")
-                return redirect(done, 303)
-        return _response(page(form, {"starts": first_wrong, "ends": last_wrong}, 422))
+    def off(first: date, last: date) -> str:
+        if first == last:
+            return gettext("%(name)s is off on %(day)s.", name=who.name, day=format_long_day(first))
+        return gettext(
+            "%(name)s is off from %(first)s to %(last)s.",
+            name=who.name,
+            first=format_long_day(first),
+            last=format_long_day(last),
+        )
 
-    return _once(add, done)
+    def add() -> Response:
+        return add_day_range(
+            TimeOffForm(),
+            backwards=N_("The last day off must be the same as or after the first"),
+            api_last_day="ends_at",
+            fallback=N_("We could not add this time off. Check the dates."),
+            add=lambda first, last, reason: people.add_time_off(
+                apis(), signed_in(), at.id, who.id, first_day=first, last_day=last, zone=zone, reason=reason
+            ),
+            notice=off,
+            page=page,
+            done=done,
+        )
+
+    return once(add, done)
 
 
 @bp.post("/<uuid:practitioner_id>/time-off/<uuid:time_off_id>/remove")
-@staff_required(ADMIN)
-def remove_time_off(practitioner_id: uuid.UUID, time_off_id: uuid.UUID) -> Response | str:
-    settings, choices, keep = _clinic()
-    if settings is None:
-        return _choose("staff_admin_practitioners.index", choices)
-    done = url_for(".time_off", practitioner_id=practitioner_id, **keep)
-
-    def remove() -> Response:
-        try:
-            people.remove_time_off(apis(), signed_in(), settings.id, str(practitioner_id), str(time_off_id))
-        except ApiError as error:
-            if error.status != 404:
-                raise  # already removed (by someone else, or a repeat): the list says how it is now
-        flash(gettext("The time off is removed."), "done")
-        return redirect(done, 303)
-
-    return _once(remove, done)
+@admin_page(LIST)
+def remove_time_off(at: ClinicPage, practitioner_id: uuid.UUID, time_off_id: uuid.UUID) -> Response:
+    return remove_once(
+        lambda: people.remove_time_off(apis(), signed_in(), at.id, str(practitioner_id), str(time_off_id)),
+        gettext("The time off is removed."),
+        at.url(".time_off", practitioner_id=practitioner_id),
+    )
