@@ -525,3 +525,24 @@ def test_a_busy_day_names_its_patients_in_calls_that_fit_a_request_line() -> Non
     asked = [params["id"] for _, _, _, params in scheduling.calls]
     assert [len(ids) for ids in asked] == [80, 80, 10]  # gunicorn refuses a request line over 4,094 bytes
     assert sorted(pid for ids in asked for pid in ids) == sorted(patients)
+
+
+def test_a_clinic_that_moved_time_zone_has_its_day_read_again_in_the_new_zone(
+    desk: Desk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(staff_day, "_ZONES", {})  # what this test teaches the page stays in this test
+    clinic = desk.scheduling.routes[("GET", f"/clinics/{CLINIC}")]
+    desk.page(day_path())  # learns the clinic's zone
+    desk.scheduling.calls.clear()
+    desk.scheduling.routes[("GET", f"/clinics/{CLINIC}")] = clinic | {"timezone": "America/Toronto"}
+
+    html = desk.page(day_path())
+
+    asked = [c[3]["starts_from"] for c in desk.scheduling.calls if c[1] == "/appointments"]
+    toronto_midnight = datetime(DAY.year, DAY.month, DAY.day, tzinfo=ZoneInfo("America/Toronto"))
+    assert asked[-1] == toronto_midnight.astimezone(UTC).isoformat()  # read again, in the new zone
+    assert len(asked) == 2  # the guess (Vancouver's day) and the day read again
+    assert "Times in Eastern Time." in html
+    desk.scheduling.calls.clear()
+    desk.page(day_path())
+    assert len([c for c in desk.scheduling.calls if c[1] == "/appointments"]) == 1  # the zone is known now

@@ -104,15 +104,23 @@ def clinic_reference(
 ) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
     """The clinic, all its practitioners and all its treatment types (inactive ones too: old appointments
     and entries still name them), side by side."""
+    clinic, practitioners, treatments = together(*_reference_reads(apis, credentials, clinic_id))
+    return dict(clinic), practitioners, treatments
+
+
+def _reference_reads(apis: Apis, credentials: Credentials, clinic_id: str) -> list[Callable[[], Any]]:
     token = credentials.access_token
     clinic_path = f"/clinics/{clinic_id}"
-    clinic, practitioners, treatments = together(
+    return [
         # Not from the shared reference cache: scheduling itself decides who may see this clinic.
         lambda: apis.scheduling.get(clinic_path, token=token),
         lambda: every_page(apis.scheduling, f"{clinic_path}/practitioners", token),
         lambda: every_page(apis.scheduling, f"{clinic_path}/treatment-types", token),
-    )
-    return dict(clinic), practitioners, treatments
+    ]
+
+
+# Each clinic's time zone as last read, so a day's appointments can be asked for beside the clinic itself.
+_ZONES: dict[str, ZoneInfo] = {}
 
 
 def day_page(
@@ -126,15 +134,32 @@ def day_page(
     show_cancelled: bool = False,
     unnamed: str = "",
 ) -> DayPage:
-    """The clinic's day (``None``: today on its clock): a column per practitioner, with patient names."""
+    """The clinic's day (``None``: today on its clock): a column per practitioner, with patient names.
+
+    The day's appointments are read beside the clinic's reference data when the clinic's time zone is
+    known from an earlier page (a clinic seldom moves); read again should the zone have changed.
+    """
     token = credentials.access_token
-    clinic, listed_practitioners, listed_treatments = clinic_reference(apis, credentials, clinic_id)
-    zone = ZoneInfo(str(clinic["timezone"]))
-    day = day or now.astimezone(zone).date()
+
+    def appointments(zone: ZoneInfo) -> list[dict[str, Any]]:
+        return appointments_between(apis.scheduling, token, clinic_id, *day_bounds(day or today(zone), zone))
+
+    def today(zone: ZoneInfo) -> date:
+        return now.astimezone(zone).date()
+
+    guessed = _ZONES.get(clinic_id)
+    clinic, listed_practitioners, listed_treatments, read = together(
+        *_reference_reads(apis, credentials, clinic_id),
+        lambda: appointments(guessed) if guessed is not None else None,
+    )
+    zone = _ZONES[clinic_id] = ZoneInfo(str(clinic["timezone"]))
+    if read is None or guessed != zone:
+        read = appointments(zone)
+    day = day or today(zone)
     start, end = day_bounds(day, zone)
     listed = [  # scheduling filters already; what it answers is still kept to the clinic and the day
         a
-        for a in appointments_between(apis.scheduling, token, clinic_id, start, end)
+        for a in read
         if str(a.get("clinic_id")) == clinic_id and start <= parse_instant(str(a["starts_at"])) < end
     ]
     names = patient_names(
