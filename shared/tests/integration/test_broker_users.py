@@ -48,18 +48,21 @@ def subscription_of(service: str) -> Subscription:
 
 @pytest.fixture(scope="module")
 def urls() -> Iterator[dict[str, str]]:
-    vhost = f"ims-users-{uuid.uuid4().hex[:8]}"
+    suffix = uuid.uuid4().hex[:8]
+    vhost = f"ims-users-{suffix}"
+    # Users are broker-wide: names of this run's own, so parallel workers and runs never share one.
+    names = {service: f"{user_for(service)}-{suffix}" for service in SERVICES}
     # URL-safe tokens may start with "-" (rabbitmqctl once read such a password as an option): always here.
     passwords = {service: f"-{secrets.token_urlsafe(16)}" for service in SERVICES}
-    steps = converge(vhost, passwords)
+    steps = converge(vhost, passwords, user_name=names.__getitem__)
     assert len(steps) == 1 + len(SERVICES)
     yield {
-        service: f"amqp://{user_for(service)}:{passwords[service]}@127.0.0.1:5672/{quote(vhost, safe='')}"
+        service: f"amqp://{names[service]}:{passwords[service]}@127.0.0.1:5672/{quote(vhost, safe='')}"
         for service in SERVICES
     }
     subprocess.run(["rabbitmqctl", "-q", "delete_vhost", vhost], check=False, timeout=60)
-    for service in SERVICES:
-        subprocess.run(["rabbitmqctl", "-q", "delete_user", user_for(service)], check=False, timeout=60)
+    for name in names.values():
+        subprocess.run(["rabbitmqctl", "-q", "delete_user", name], check=False, timeout=60)
 
 
 @pytest.fixture(scope="module")

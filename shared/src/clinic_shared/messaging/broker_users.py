@@ -152,9 +152,10 @@ def converge(
     *,
     services: Sequence[str] = SERVICES,
     run: Run = _rabbitmqctl,
+    user_name: Callable[[str], str] = user_for,
 ) -> list[str]:
     """Create the vhost and each service's user if missing, set their passwords and permissions; return what
-    was done, one line per step, without the passwords."""
+    was done, one line per step, without the passwords. (Users are broker-wide: tests name their own.)"""
 
     def check(args: Sequence[str], *, allow: str | None = None) -> None:
         done = run(args)
@@ -165,7 +166,7 @@ def converge(
     check(["add_vhost", vhost], allow="already exists")
     steps.append(f"vhost {vhost}")
     for service in services:
-        user, password = user_for(service), passwords[service]
+        user, password = user_name(service), passwords[service]
         # "--": a generated password may start with "-", which rabbitmqctl would read as an option.
         check(["add_user", "--", user, password], allow="already exists")
         check(["change_password", "--", user, password])
