@@ -11,6 +11,7 @@ PostgreSQL. Nothing here hangs: every wait has a deadline.
 
 from __future__ import annotations
 
+import functools
 import http.client
 import importlib.util
 import os
@@ -23,12 +24,15 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import FrameType
 from urllib.parse import urlparse
 
 from clinic_shared import demo
+from clinic_shared.messaging.connection import vhost_of
+from clinic_shared.messaging.policies import DEFAULT_DELIVERY_LIMIT, apply_policies
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -38,6 +42,7 @@ SERVICES = ("scheduling", "billing", "notifications")
 WEB = "web"  # the web front (services/web): the Procfile's "web" process
 HEALTHY_WITHIN = 90.0  # seconds for every web process to answer /healthz after honcho starts
 POST_START_WITHIN = 120.0  # seconds for the post-start seed
+PRIVATE_NODE = "ims-dev@localhost"  # the node ensure_broker starts when no broker answers
 
 
 def log(message: str) -> None:
@@ -68,7 +73,7 @@ def ensure_broker(env: dict[str, str]) -> None:
     base.mkdir(parents=True, exist_ok=True)
     log(f"RabbitMQ is down; starting a private node under {base}")
     node_env = env | {
-        "RABBITMQ_NODENAME": "ims-dev@localhost",
+        "RABBITMQ_NODENAME": PRIVATE_NODE,
         "RABBITMQ_NODE_PORT": str(port),
         "RABBITMQ_DIST_PORT": str(port + 20000),
         "RABBITMQ_MNESIA_BASE": str(base / "mnesia"),
@@ -82,6 +87,35 @@ def ensure_broker(env: dict[str, str]) -> None:
             return
         time.sleep(0.5)
     sys.exit(f"Started a private RabbitMQ node but {host}:{port} stayed closed for 60 s; see {base / 'log'}")
+
+
+def set_broker_policies(env: dict[str, str]) -> None:
+    """The vhost's policies (delivery limit, dead-lettering), set with rabbitmqctl on a broker of this machine
+    (its usual node, else the private one ensure_broker starts). A broker elsewhere, such as docker compose's,
+    loads them from its definitions; without them a message that keeps failing is redelivered for ever."""
+    url = urlparse(env["AMQP_URL"])
+    vhost = vhost_of(env["AMQP_URL"])
+    limit = int(env.get("DELIVERY_LIMIT", DEFAULT_DELIVERY_LIMIT))
+    if shutil.which("rabbitmqctl") is None or url.hostname not in {"localhost", "127.0.0.1"}:
+        log(f"set the broker policies on {vhost!r} yourself: python -m clinic_shared.messaging.broker_users")
+        return
+    failures = []
+    for node in (env.get("RABBITMQ_NODENAME"), PRIVATE_NODE):
+        run = functools.partial(rabbitmqctl_on, node, env)
+        try:
+            for step in apply_policies(vhost, delivery_limit=limit, run=run):
+                log(step)
+            return
+        except RuntimeError as failure:
+            failures.append(str(failure))
+    log("could not set the broker policies (" + "; ".join(failures) + ")")
+
+
+def rabbitmqctl_on(
+    node: str | None, env: dict[str, str], args: Sequence[str]
+) -> subprocess.CompletedProcess[str]:
+    command = ["rabbitmqctl", "-q", *(["-n", node] if node else []), *args]
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=60, check=False)
 
 
 def kept_secret(var_dir: Path, name: str) -> str:
@@ -271,6 +305,7 @@ def main() -> None:
     if "WEB_SECRET_KEY" not in env:
         env["WEB_SECRET_KEY"] = web_secret_key(Path(env["VAR_DIR"]))
     ensure_broker(env)
+    set_broker_policies(env)
     try:
         prepare(env)
     except StepFailed as failure:

@@ -47,6 +47,7 @@ from sqlalchemy import Engine, func, select
 from clinic_shared.clock import SystemClock
 from clinic_shared.db import make_engine, make_session_factory
 from clinic_shared.messaging.connection import Backoff, node_parameters
+from clinic_shared.messaging.policies import broker_policies
 from clinic_shared.messaging.relay import OutboxRelay
 from clinic_shared.messaging.topology import declare_consumer, declare_exchange
 from clinic_shared.testing.postgres import temporary_database
@@ -160,10 +161,12 @@ def test_relay_and_consumers_lose_nothing_and_double_nothing_while_cluster_nodes
     started = time.monotonic()
     clock = SystemClock()
 
+    for policy in broker_policies():  # as broker_users sets them on a deployment's vhost
+        cluster.ctl(cluster.nodes[0], *policy.set_policy_args("/"))
     with pika.BlockingConnection(node_parameters(cluster.amqp_url, heartbeat=0)) as conn:
         channel = conn.channel()
         declare_exchange(channel, EXCHANGE)
-        declare_consumer(channel, SUBSCRIPTION, delivery_limit=5)
+        declare_consumer(channel, SUBSCRIPTION)
     info = queue_info(cluster, SUBSCRIPTION.queue)
     assert info["type"] == "quorum"
     assert set(info["members"]) == {node.name for node in cluster.nodes}, f"replicated on every node: {info}"

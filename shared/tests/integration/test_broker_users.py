@@ -6,6 +6,7 @@ service runs its real ``setup_broker`` as its own user, then the users try each 
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import shutil
@@ -46,6 +47,21 @@ def subscription_of(service: str) -> Subscription:
     return Subscription(service, by_exchange)
 
 
+POLICY_REST = {"dead-letter-strategy": "at-least-once", "overflow": "reject-publish"}
+
+
+def policies_on(vhost: str) -> dict[str, object]:
+    """The policies the broker holds for ``vhost``, by name."""
+    listing = subprocess.run(
+        ["rabbitmqctl", "-q", "list_policies", "-p", vhost, "--formatter", "json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return {policy["name"]: json.loads(policy["definition"]) for policy in json.loads(listing.stdout)}
+
+
 @pytest.fixture(scope="module")
 def urls() -> Iterator[dict[str, str]]:
     suffix = uuid.uuid4().hex[:8]
@@ -54,8 +70,9 @@ def urls() -> Iterator[dict[str, str]]:
     names = {service: f"{user_for(service)}-{suffix}" for service in SERVICES}
     # URL-safe tokens may start with "-" (rabbitmqctl once read such a password as an option): always here.
     passwords = {service: f"-{secrets.token_urlsafe(16)}" for service in SERVICES}
-    steps = converge(vhost, passwords, user_name=names.__getitem__)
-    assert len(steps) == 1 + len(SERVICES)
+    steps = converge(vhost, passwords, user_name=names.__getitem__, delivery_limit=4)
+    assert len(steps) == 1 + len(SERVICES) + 1
+    assert policies_on(vhost) == {"ims-consumer-queues": {"delivery-limit": 4} | POLICY_REST}
     yield {
         service: f"amqp://{names[service]}:{passwords[service]}@127.0.0.1:5672/{quote(vhost, safe='')}"
         for service in SERVICES
@@ -70,7 +87,7 @@ def set_up(urls: dict[str, str]) -> dict[str, str]:
     # Consumers bind from the producers' exchanges, which each declaration declares too: any order works.
     for service in ("billing", "notifications", "scheduling"):
         subscription = subscription_of(service) if service in CONSUMED else None
-        setup_broker(urls[service], producer=service, subscription=subscription, delivery_limit=5)
+        setup_broker(urls[service], producer=service, subscription=subscription)
     return urls
 
 
@@ -165,10 +182,11 @@ def test_the_definitions_document_loads_and_each_user_sets_up_as_itself() -> Non
     os.unlink(document.name)
     try:
         assert imported.returncode == 0, imported.stderr
+        assert policies_on(vhost) == {"ims-consumer-queues": {"delivery-limit": 5} | POLICY_REST}
         for service in ("billing", "notifications", "scheduling"):
             url = f"amqp://{names[service]}:{passwords[service]}@127.0.0.1:5672/{quote(vhost, safe='')}"
             subscription = subscription_of(service) if service in CONSUMED else None
-            setup_broker(url, producer=service, subscription=subscription, delivery_limit=5)
+            setup_broker(url, producer=service, subscription=subscription)
         wrong = f"amqp://{names['billing']}:not-its-password@127.0.0.1:5672/{quote(vhost, safe='')}"
         with pytest.raises(ProbableAuthenticationError):
             pika.BlockingConnection(pika.URLParameters(wrong))

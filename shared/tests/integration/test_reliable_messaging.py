@@ -49,10 +49,10 @@ from sqlalchemy.exc import OperationalError
 from clinic_shared.db import make_engine, make_session_factory
 from clinic_shared.events import Envelope, new_event
 from clinic_shared.events.envelope import dump_event, envelope_to_dict
-from clinic_shared.messaging.connection import Backoff
+from clinic_shared.messaging.connection import Backoff, vhost_of
 from clinic_shared.messaging.relay import OutboxRelay
 from clinic_shared.messaging.topology import declare_consumer, declare_exchange
-from clinic_shared.testing.rabbit import rabbitmqctl
+from clinic_shared.testing.rabbit import rabbitmqctl, set_policies
 from clinic_shared.uow import current_correlation_id
 
 pytestmark = pytest.mark.integration
@@ -327,6 +327,7 @@ def test_consumer_dead_letters_a_message_that_keeps_failing_after_the_delivery_l
     engine: Engine, amqp_url: str, clock: SteppingClock
 ) -> None:
     delivery_limit = 2
+    set_policies(vhost_of(amqp_url), delivery_limit=delivery_limit)
     poison = clinic_changed(clock, 7)
     good = [clinic_changed(clock, i) for i in range(3)]
     attempts: list[uuid.UUID] = []
@@ -420,7 +421,7 @@ def test_an_event_whose_worker_is_killed_mid_handling_is_applied_exactly_once(
     mode: str, engine: Engine, pg_url: str, amqp_url: str, clock: SteppingClock, tmp_path: Path
 ) -> None:
     with blocking_channel(amqp_url) as channel:
-        declare_consumer(channel, SUBSCRIPTION, delivery_limit=5)
+        declare_consumer(channel, SUBSCRIPTION)
     event = clinic_changed(clock)
     publish_raw(amqp_url, [(dump_event(event), str(event.id))])
     marker, log = tmp_path / "handling", tmp_path / "worker.log"

@@ -92,7 +92,7 @@ def queue_depth(amqp_url: str, queue: str) -> int:
 def test_running_relay_marks_an_event_nobody_consumes_sent_and_archives_it(
     engine: Engine, amqp_url: str, clock: SteppingClock
 ) -> None:
-    setup_broker(amqp_url, producer=PRODUCER, subscription=None, delivery_limit=5)
+    setup_broker(amqp_url, producer=PRODUCER, subscription=None)
     events = [arrived(clock, i) for i in range(3)]
     add_to_outbox(engine, events)
     relay = make_relay(engine, amqp_url, clock, poll_interval=0.05)
@@ -110,7 +110,7 @@ def test_running_relay_marks_an_event_nobody_consumes_sent_and_archives_it(
 def test_archive_keeps_only_the_latest_events_up_to_its_bound(
     engine: Engine, amqp_url: str, clock: SteppingClock
 ) -> None:
-    setup_broker(amqp_url, producer=PRODUCER, subscription=None, delivery_limit=5, archive_max_length=5)
+    setup_broker(amqp_url, producer=PRODUCER, subscription=None, archive_max_length=5)
     events = [arrived(clock, i) for i in range(12)]
     add_to_outbox(engine, events)
     relay = make_relay(engine, amqp_url, clock, batch_size=4)
@@ -127,8 +127,8 @@ def test_archive_keeps_only_the_latest_events_up_to_its_bound(
 def test_a_consumed_event_reaches_its_consumer_and_not_the_archive(
     engine: Engine, amqp_url: str, clock: SteppingClock
 ) -> None:
-    setup_broker(amqp_url, producer=PRODUCER, subscription=None, delivery_limit=5)
-    setup_broker(amqp_url, producer="billing", subscription=BILLING, delivery_limit=5)
+    setup_broker(amqp_url, producer=PRODUCER, subscription=None)
+    setup_broker(amqp_url, producer="billing", subscription=BILLING)
     changed, visit = clinic_changed(clock, 0), arrived(clock, 1)
     add_to_outbox(engine, [changed, visit])
     relay = make_relay(engine, amqp_url, clock)
@@ -165,7 +165,7 @@ def test_a_consumed_event_whose_queue_is_missing_stays_pending_and_is_reported_o
     engine: Engine, amqp_url: str, clock: SteppingClock, caplog: pytest.LogCaptureFixture
 ) -> None:
     # The producer's archive exists, but billing's and notifications' queues do not.
-    setup_broker(amqp_url, producer=PRODUCER, subscription=None, delivery_limit=5)
+    setup_broker(amqp_url, producer=PRODUCER, subscription=None)
     changed = clinic_changed(clock, 0)
     add_to_outbox(engine, [changed])
     relay = make_relay(engine, amqp_url, clock, stuck_after=timedelta(minutes=5))
@@ -207,9 +207,9 @@ def test_setup_broker_stops_archiving_a_type_once_it_has_a_consumer(
     engine: Engine, amqp_url: str, clock: SteppingClock
 ) -> None:
     # A broker set up when nobody consumed scheduling.clinic.changed has it bound to the archive ...
-    setup_broker(amqp_url, producer=PRODUCER, subscription=None, delivery_limit=5, registry={})
+    setup_broker(amqp_url, producer=PRODUCER, subscription=None, registry={})
     # ... and the next deploy, where billing and notifications consume it, converges without deleting.
-    setup_broker(amqp_url, producer=PRODUCER, subscription=None, delivery_limit=5)
+    setup_broker(amqp_url, producer=PRODUCER, subscription=None)
     add_to_outbox(engine, [clinic_changed(clock, 0), arrived(clock, 1)])
     relay = make_relay(engine, amqp_url, clock)
     try:
@@ -227,7 +227,7 @@ def test_setup_broker_stops_archiving_a_type_once_it_has_a_consumer(
 def test_status_command_prints_the_figures_and_fails_when_a_row_is_stuck(
     engine: Engine, pg_url: str, amqp_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    setup_broker(amqp_url, producer=PRODUCER, subscription=None, delivery_limit=5)
+    setup_broker(amqp_url, producer=PRODUCER, subscription=None)
     # The command measures age against the wall clock: these rows were written an hour ago.
     clock = SteppingClock(datetime.now(UTC) - timedelta(hours=1))
     add_to_outbox(engine, [clinic_changed(clock, 0), clinic_changed(clock, 1), arrived(clock, 2)])

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import random
+import re
 import threading
 
 import pytest
 
 from clinic_shared.messaging.connection import Backoff, connection_parameters
+from clinic_shared.messaging.policies import consumer_queue_policy
 from clinic_shared.messaging.topology import (
     DEAD_LETTER_EXCHANGE,
     Subscription,
@@ -53,15 +56,36 @@ def test_connection_parameters_connect_once_with_heartbeat_and_blocked_timeout()
     assert params.stack_timeout == 15
 
 
-def test_consumer_queue_dead_letters_at_least_once_after_the_delivery_limit() -> None:
-    assert consumer_queue_arguments("billing", delivery_limit=5) == {
+def test_consumer_queue_is_declared_with_what_never_changes_and_tuned_by_the_policy() -> None:
+    assert consumer_queue_arguments("billing") == {
         "x-queue-type": "quorum",
-        "x-delivery-limit": 5,
         "x-dead-letter-exchange": DEAD_LETTER_EXCHANGE,
         "x-dead-letter-routing-key": "billing",
-        "x-dead-letter-strategy": "at-least-once",
-        "x-overflow": "reject-publish",
     }
+    assert consumer_queue_policy(7).definition == {
+        "delivery-limit": 7,
+        "dead-letter-strategy": "at-least-once",
+        "overflow": "reject-publish",
+    }
+
+
+def test_the_consumer_queue_policy_leaves_dead_letter_queues_and_archives_alone() -> None:
+    pattern = re.compile(consumer_queue_policy().pattern)
+    assert [
+        name
+        for name in ("billing", "notifications", "billing.dead-letter", "scheduling.events.unconsumed")
+        if pattern.search(name)
+    ] == ["billing", "notifications"]
+
+
+def test_a_policy_is_set_with_rabbitmqctl_and_written_into_definitions_alike() -> None:
+    policy = consumer_queue_policy(3)
+    args = policy.set_policy_args("ims")
+    assert args[:7] == ["set_policy", "-p", "ims", "--priority", "0", "--apply-to", "queues"]
+    assert args[7:9] == ["ims-consumer-queues", policy.pattern]
+    assert json.loads(args[9]) == policy.as_definition("ims")["definition"]
+    with pytest.raises(ValueError, match="delivery_limit"):
+        consumer_queue_policy(-1)
 
 
 def test_subscription_names_its_queues_after_the_consumer() -> None:

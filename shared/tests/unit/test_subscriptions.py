@@ -56,7 +56,7 @@ def test_check_rejects_patterns_unlisted_consumers_and_wrong_exchanges() -> None
 def test_setup_broker_refuses_an_unlisted_subscription_before_connecting() -> None:
     wrong = Subscription("billing", {SCHEDULING: ["scheduling.clinic.changed"]})
     with pytest.raises(ValueError, match="differs from"):
-        setup_broker("amqp://nobody@127.0.0.1:1/", producer="billing", subscription=wrong, delivery_limit=5)
+        setup_broker("amqp://nobody@127.0.0.1:1/", producer="billing", subscription=wrong)
 
 
 def test_archive_is_a_bounded_queue_that_drops_its_oldest() -> None:

@@ -1,4 +1,5 @@
-"""One broker user per service, allowed only what that service declares, publishes and consumes.
+"""One broker user per service, allowed only what that service declares, publishes and consumes; and the
+vhost's policies (``policies``), converged in the same step.
 
 RabbitMQ grants per vhost three regular expressions over resource names: *configure* (declare and delete
 exchanges and queues), *write* (publish to an exchange; bind a queue, on the queue's side) and *read*
@@ -33,12 +34,18 @@ import hashlib
 import json
 import os
 import re
-import subprocess
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from clinic_shared.messaging.outbox import exchange_for
+from clinic_shared.messaging.policies import (
+    DEFAULT_DELIVERY_LIMIT,
+    Run,
+    apply_policies,
+    broker_policies,
+    rabbitmqctl,
+)
 from clinic_shared.messaging.subscriptions import CONSUMED
 from clinic_shared.messaging.topology import DEAD_LETTER_EXCHANGE, archive_queue_for, dead_letter_queue_for
 
@@ -100,9 +107,10 @@ def definitions(
     admin: tuple[str, str] | None = None,
     user_name: Callable[[str], str] = user_for,
     salt: Callable[[str], bytes] = lambda _user: os.urandom(4),
+    delivery_limit: int = DEFAULT_DELIVERY_LIMIT,
 ) -> dict[str, object]:
-    """A definitions document with the vhost, each service's user and its grants (and, for development, an
-    administrator for the management UI)."""
+    """A definitions document with the vhost, each service's user and its grants, the vhost's policies (and,
+    for development, an administrator for the management UI)."""
     users: list[dict[str, object]] = []
     permissions: list[dict[str, str]] = []
 
@@ -123,7 +131,8 @@ def definitions(
         add(admin[0], admin[1], ["administrator"], Permissions(".*", ".*", ".*"))
     for service in SERVICES:
         add(user_name(service), passwords[service], [], permissions_for(service))
-    return {"users": users, "vhosts": [{"name": vhost}], "permissions": permissions}
+    policies = [policy.as_definition(vhost) for policy in broker_policies(delivery_limit)]
+    return {"users": users, "vhosts": [{"name": vhost}], "permissions": permissions, "policies": policies}
 
 
 def dev_definitions() -> dict[str, object]:
@@ -137,25 +146,18 @@ def definitions_json(document: Mapping[str, object]) -> str:
     return json.dumps(document, indent=2, sort_keys=True) + "\n"
 
 
-Run = Callable[[Sequence[str]], subprocess.CompletedProcess[str]]
-
-
-def _rabbitmqctl(args: Sequence[str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["rabbitmqctl", "-q", *args], capture_output=True, text=True, timeout=60, check=False
-    )
-
-
 def converge(
     vhost: str,
     passwords: Mapping[str, str],
     *,
     services: Sequence[str] = SERVICES,
-    run: Run = _rabbitmqctl,
+    run: Run = rabbitmqctl,
     user_name: Callable[[str], str] = user_for,
+    delivery_limit: int = DEFAULT_DELIVERY_LIMIT,
 ) -> list[str]:
-    """Create the vhost and each service's user if missing, set their passwords and permissions; return what
-    was done, one line per step, without the passwords. (Users are broker-wide: tests name their own.)"""
+    """Create the vhost and each service's user if missing, set their passwords and permissions and the
+    vhost's policies; return what was done, one line per step, without the passwords. (Users are broker-wide:
+    tests name their own.)"""
 
     def check(args: Sequence[str], *, allow: str | None = None) -> None:
         done = run(args)
@@ -175,7 +177,7 @@ def converge(
         steps.append(
             f"user {user} on {vhost}: configure {grant.configure} write {grant.write} read {grant.read}"
         )
-    return steps
+    return steps + apply_policies(vhost, delivery_limit=delivery_limit, run=run)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -185,6 +187,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "Passwords come from <SERVICE>_AMQP_PASSWORD (e.g. BILLING_AMQP_PASSWORD).",
     )
     parser.add_argument("--vhost", default=os.environ.get("AMQP_VHOST", "ims"))
+    parser.add_argument(
+        "--delivery-limit",
+        type=int,
+        default=int(os.environ.get("DELIVERY_LIMIT", DEFAULT_DELIVERY_LIMIT)),
+        help="redeliveries before a failing message is dead-lettered (DELIVERY_LIMIT, default %(default)s)",
+    )
     parser.add_argument("--print", action="store_true", help="print the permissions only; change nothing")
     parser.add_argument(
         "--definitions",
@@ -209,9 +217,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("set " + ", ".join(f"{s.upper()}_AMQP_PASSWORD" for s in missing))
     passwords = {s: os.environ[f"{s.upper()}_AMQP_PASSWORD"] for s in SERVICES}
     if args.definitions:
-        sys.stdout.write(definitions_json(definitions(args.vhost, passwords)))
+        document = definitions(args.vhost, passwords, delivery_limit=args.delivery_limit)
+        sys.stdout.write(definitions_json(document))
         return 0
-    for step in converge(args.vhost, passwords):
+    for step in converge(args.vhost, passwords, delivery_limit=args.delivery_limit):
         sys.stdout.write(step + "\n")
     return 0
 

@@ -18,11 +18,16 @@ from __future__ import annotations
 import random
 import threading
 from collections.abc import Sequence
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlparse, urlsplit
 
 import pika
 
 _MAX_EXPONENT = 32
+
+
+def vhost_of(amqp_url: str) -> str:
+    """The virtual host an AMQP URL names ("/" when it names none, as pika reads it)."""
+    return unquote(urlparse(amqp_url).path[1:]) or "/"
 
 
 def amqp_urls(amqp_url: str) -> list[str]:

@@ -179,7 +179,7 @@ class Consumer(Generic[UoWT]):
         try:
             connection = pika.BlockingConnection(self._nodes.in_turn())
             channel = connection.channel()
-            declare_consumer(channel, self._subscription, delivery_limit=self._delivery_limit)
+            declare_consumer(channel, self._subscription)
             channel.basic_qos(prefetch_count=self._prefetch)
             self._generation += 1
             on_message = functools.partial(self._on_message, connection, self._generation)

@@ -78,17 +78,17 @@ def archive_queue_arguments(max_length: int) -> dict[str, Any]:
     return {"x-queue-type": "classic", "x-max-length": max_length, "x-overflow": "drop-head"}
 
 
-def consumer_queue_arguments(consumer: str, *, delivery_limit: int) -> dict[str, Any]:
-    """Quorum queue whose failures are dead-lettered at-least-once (which requires reject-publish)."""
-    if delivery_limit < 0:
-        raise ValueError("delivery_limit must be >= 0")
+def consumer_queue_arguments(consumer: str) -> dict[str, Any]:
+    """Only what never changes: the quorum type and where its dead letters go (the dead-letter exchange, with
+    the consumer's name as routing key; RabbitMQ refuses a routing key argument without the exchange one).
+
+    The delivery limit, the dead-letter strategy and the overflow behaviour come from the vhost's policy
+    (``policies.consumer_queue_policy``), so changing them needs no queue recreated.
+    """
     return {
         "x-queue-type": "quorum",
-        "x-delivery-limit": delivery_limit,
         "x-dead-letter-exchange": DEAD_LETTER_EXCHANGE,
         "x-dead-letter-routing-key": consumer,
-        "x-dead-letter-strategy": "at-least-once",
-        "x-overflow": "reject-publish",
     }
 
 
@@ -123,7 +123,6 @@ def declare_consumer(
     channel: AnyChannel,
     subscription: Subscription,
     *,
-    delivery_limit: int,
     on_done: Callable[[], None] | None = None,
 ) -> None:
     """Declare the source exchanges, the dead-letter path, the consumer's quorum queue and its bindings."""
@@ -132,7 +131,7 @@ def declare_consumer(
     ops.append(_exchange(DEAD_LETTER_EXCHANGE, "direct"))
     ops.append(_queue(subscription.dead_letter_queue, {"x-queue-type": "quorum"}))
     ops.append(_bind(subscription.dead_letter_queue, DEAD_LETTER_EXCHANGE, consumer))
-    ops.append(_queue(subscription.queue, consumer_queue_arguments(consumer, delivery_limit=delivery_limit)))
+    ops.append(_queue(subscription.queue, consumer_queue_arguments(consumer)))
     for exchange, routing_keys in subscription.bindings.items():
         if isinstance(routing_keys, str):
             raise TypeError(f"bindings[{exchange!r}] must be a sequence of routing keys, not a string")
@@ -184,7 +183,6 @@ def setup_broker(
     *,
     producer: str,
     subscription: Subscription | None,
-    delivery_limit: int,
     archive_max_length: int = ARCHIVE_MAX_LENGTH,
     registry: Mapping[str, frozenset[str]] | None = None,
 ) -> None:
@@ -193,7 +191,8 @@ def setup_broker(
     Run at deploy time (``<service> setup-broker``) before any worker starts: a queue that does not exist
     yet when another service publishes would silently miss those events. ``registry`` (default
     ``subscriptions.CONSUMED``) says which of the producer's event types are consumed; ``subscription`` must
-    be the one it lists.
+    be the one it lists. A consumer queue declared by an older release with other arguments is converted
+    (``_convert_queue``); its limits come from the vhost's policy (``policies``), set by ``broker_users``.
     """
     import pika
 
@@ -220,6 +219,41 @@ def setup_broker(
             max_length=archive_max_length,
         )
         if subscription is not None:
-            declare_consumer(channel, subscription, delivery_limit=delivery_limit)
+            try:
+                declare_consumer(channel, subscription)
+            except pika.exceptions.ChannelClosedByBroker as refused:
+                if refused.reply_code != 406 or "inequivalent arg" not in refused.reply_text:
+                    raise
+                _convert_queue(connection.channel(), subscription, refused.reply_text)
+                declare_consumer(connection.channel(), subscription)
     finally:
         connection.close()
+
+
+class QueueNotConvertible(RuntimeError):
+    """A consumer queue declared with other arguments is in use: it cannot be replaced yet."""
+
+
+def _convert_queue(channel: BlockingChannel, subscription: Subscription, refusal: str) -> None:
+    """Delete a consumer queue declared with other arguments (an older release's) so it can be declared again.
+
+    Quorum queues refuse ``if-empty`` deletes, so the queue is first unbound: from then on a publish of an
+    event it consumed comes back ``NO_ROUTE`` and the relay keeps the row and retries, nothing is lost. It
+    is deleted only if then it holds no message and no consumer (a consumer's unacknowledged messages would
+    go with it); otherwise its bindings are put back and the operator is told what to do.
+    """
+    queue = subscription.queue
+    bindings = [(exchange, key) for exchange, keys in subscription.bindings.items() for key in keys]
+    for exchange, routing_key in bindings:
+        channel.queue_unbind(queue, exchange, routing_key)
+    state = channel.queue_declare(queue, passive=True).method
+    if state.message_count == 0 and state.consumer_count == 0:
+        channel.queue_delete(queue)
+        return
+    for exchange, routing_key in bindings:
+        channel.queue_bind(queue, exchange, routing_key)
+    raise QueueNotConvertible(
+        f"queue {queue!r} was declared with other arguments ({refusal}) and is in use (ready messages: "
+        f"{state.message_count}, consumers: {state.consumer_count}): stop its workers, let it be drained "
+        "(start one worker of the previous release without new publishes) and run setup-broker again"
+    )

@@ -10,6 +10,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from urllib.parse import quote
 
+from clinic_shared.messaging.policies import DEFAULT_DELIVERY_LIMIT, broker_policies
+
 RABBITMQCTL = os.environ.get("RABBITMQCTL", "rabbitmqctl")
 
 
@@ -41,12 +43,14 @@ def rabbitmqctl(*args: str, timeout: float = 60, attempts: int = 1) -> str:
 
 
 @contextmanager
-def temporary_vhost(prefix: str = "test") -> Iterator[str]:
-    """Create a vhost with full permissions for guest; yield its AMQP URL; delete it on exit."""
+def temporary_vhost(prefix: str = "test", *, delivery_limit: int = DEFAULT_DELIVERY_LIMIT) -> Iterator[str]:
+    """Create a vhost with full permissions for guest and the broker policies; yield its AMQP URL; delete it
+    on exit."""
     name = f"{prefix}-{uuid.uuid4().hex[:12]}"
     rabbitmqctl("add_vhost", name, attempts=3)  # an existing vhost is a success: safe to retry
     try:
         rabbitmqctl("set_permissions", "-p", name, "guest", ".*", ".*", ".*", attempts=3)
+        set_policies(name, delivery_limit=delivery_limit)
         yield f"{broker_base()}/{quote(name, safe='')}"
     finally:
         try:
@@ -55,3 +59,9 @@ def temporary_vhost(prefix: str = "test") -> Iterator[str]:
             # A retry after an attempt that deleted it yet reported a failure finds nothing: done.
             if "does not exist" not in (error.stderr or "") + (error.stdout or ""):
                 raise
+
+
+def set_policies(vhost: str, *, delivery_limit: int = DEFAULT_DELIVERY_LIMIT) -> None:
+    """Set (or change) the broker policies on a test's vhost, as ``broker_users`` does on a real one."""
+    for policy in broker_policies(delivery_limit):
+        rabbitmqctl(*policy.set_policy_args(vhost), attempts=3)

@@ -43,9 +43,7 @@ def setup_broker() -> None:
     from billing.entrypoints.handlers import SUBSCRIPTION
 
     common = BillingSettings.from_env().common
-    topology.setup_broker(
-        common.amqp_url, producer="billing", subscription=SUBSCRIPTION, delivery_limit=common.delivery_limit
-    )
+    topology.setup_broker(common.amqp_url, producer="billing", subscription=SUBSCRIPTION)
     click.echo("billing: broker topology is declared")
 
 

@@ -45,7 +45,6 @@ def setup_broker() -> None:
         common.amqp_url,
         producer="notifications",
         subscription=SUBSCRIPTION,
-        delivery_limit=common.delivery_limit,
     )
     click.echo("notifications: broker topology is declared")
 

@@ -49,7 +49,6 @@ def setup_broker() -> None:
         common.amqp_url,
         producer="scheduling",
         subscription=SUBSCRIPTION,
-        delivery_limit=common.delivery_limit,
     )
     click.echo("scheduling: broker topology is declared")
 
