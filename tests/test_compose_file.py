@@ -103,6 +103,8 @@ DOCUMENTED_ENV = set().union(*REQUIRED_ENV.values()) | {
     "RELAY_BATCH_SIZE",
     "CONSUMER_PREFETCH",
     "DELIVERY_LIMIT",
+    "METRICS_PORT",
+    "METRICS_HOST",
     "TOKEN_TTL_MINUTES",
     "VAR_DIR",
     "WEB_SESSION_FILE",
@@ -460,6 +462,12 @@ def test_one_shot_migrations_and_workers(services: dict[str, Any]) -> None:
         # The image's HEALTHCHECK probes HTTP /healthz, which only the web container serves.
         for service in (migrate, worker):
             assert service["healthcheck"] == {"disable": True}
+        # Metrics for a scraper on the compose network (deploy/prometheus/prometheus.yml), never published.
+        assert (worker["environment"]["METRICS_PORT"], worker["environment"]["METRICS_HOST"]) == (
+            "9100",
+            "0.0.0.0",
+        )
+        assert "ports" not in worker
 
 
 def test_token_verifiers_wait_for_the_issuer(services: dict[str, Any]) -> None:

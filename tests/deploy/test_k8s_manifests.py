@@ -573,6 +573,85 @@ def referenced_secrets(docs: tuple[Doc, ...]) -> set[str]:
     return names
 
 
+SCRAPE_CONFIG = ROOT / "deploy" / "prometheus" / "prometheus-kubernetes.yml"
+SCRAPED = {"scheduling", "billing", "notifications"}  # their APIs and workers (the web front has no metrics)
+
+
+def relabel(rules: list[Doc], labels: dict[str, str]) -> dict[str, str] | None:
+    """Prometheus' relabelling (``keep``, ``replace``: what the scrape config uses); None if dropped."""
+    labels = dict(labels)
+    for rule in rules:
+        value = rule.get("separator", ";").join(labels.get(name, "") for name in rule["source_labels"])
+        match = re.fullmatch(rule.get("regex", "(.*)"), value)
+        action = rule.get("action", "replace")
+        if action == "keep":
+            if match is None:
+                return None
+        elif action == "replace":
+            if match is not None:
+                replacement = re.sub(r"\$(\d+)", r"\\\1", rule.get("replacement", "$1"))
+                labels[rule["target_label"]] = match.expand(replacement)
+        else:
+            raise AssertionError(f"relabel action {action} is not simulated here")
+    return labels
+
+
+def admits(policy: Doc, pod_labels: dict[str, str], namespace: str, port: int) -> bool:
+    """Whether a NetworkPolicy lets pods of ``namespace`` reach these pods on ``port``."""
+    if not selects(policy["spec"]["podSelector"], pod_labels):
+        return False
+    for rule in policy["spec"].get("ingress", []):
+        from_namespace = any(
+            peer.get("namespaceSelector", {}).get("matchLabels", {}).get("kubernetes.io/metadata.name")
+            == namespace
+            for peer in rule.get("from", [])
+        )
+        if from_namespace and any(p.get("port") == port for p in rule.get("ports", [])):
+            return True
+    return False
+
+
+def metrics_problems(docs: tuple[Doc, ...]) -> list[str]:
+    """Every API and worker pod is scraped by the Kubernetes scrape config under the job name the alerts
+    use, on a port it serves, admitted by a NetworkPolicy from the monitoring namespace."""
+    rules = yaml.safe_load(SCRAPE_CONFIG.read_text())["scrape_configs"][0]["relabel_configs"]
+    policies = by_kind(docs, "NetworkPolicy").values()
+    problems = []
+    for where, pod in pod_templates(docs):
+        labels = pod["metadata"]["labels"]
+        name, component = labels.get("app.kubernetes.io/name"), labels.get("app.kubernetes.io/component")
+        if not where.startswith("Deployment/") or name not in SCRAPED or component not in {"web", "worker"}:
+            continue
+        annotations = pod["metadata"].get("annotations", {})
+        meta = {
+            "__address__": "10.0.0.7",
+            **{
+                f"__meta_kubernetes_pod_annotation_{re.sub(r'[^a-z0-9]', '_', k)}": v
+                for k, v in annotations.items()
+            },
+            **{f"__meta_kubernetes_pod_label_{re.sub(r'[^a-z0-9]', '_', k)}": v for k, v in labels.items()},
+        }
+        target = relabel(rules, meta)
+        if target is None:
+            problems.append(f"{where} is not scraped (prometheus.io/scrape)")
+            continue
+        port = int(target["__address__"].rsplit(":", 1)[1])
+        expected_job = "api" if component == "web" else f"{name}-worker"
+        if target.get("job") != expected_job:
+            problems.append(f"{where} is scraped as job {target.get('job')}, not {expected_job}")
+        served = {p["containerPort"] for c in pod["spec"]["containers"] for p in c.get("ports", [])}
+        if port not in served:
+            problems.append(f"{where} is scraped on port {port}, which it does not declare")
+        if component == "worker":
+            (container,) = pod["spec"]["containers"]
+            env = {var["name"]: var.get("value") for var in container.get("env", [])}
+            if (env.get("METRICS_PORT"), env.get("METRICS_HOST")) != (str(port), "0.0.0.0"):
+                problems.append(f"{where} does not serve its metrics on 0.0.0.0:{port} (METRICS_PORT/HOST)")
+        if not any(admits(policy, labels, "monitoring", port) for policy in policies):
+            problems.append(f"{where}: no NetworkPolicy admits the monitoring namespace on port {port}")
+    return problems
+
+
 # ---------------------------------------------------------------------------------------------------------
 # The checks against both overlays
 # ---------------------------------------------------------------------------------------------------------
@@ -590,6 +669,7 @@ CHECKS: dict[str, Callable[[tuple[Doc, ...]], list[str]]] = {
     "jobs": job_problems,
     "environment": environment_problems,
     "references": reference_problems,
+    "metrics": metrics_problems,
 }
 
 
@@ -752,6 +832,22 @@ BREAKAGES: dict[str, tuple[Callable[[tuple[Doc, ...]], list[str]], Callable[[lis
     "dangling ConfigMap": (
         reference_problems,
         lambda docs: web_container(docs)["envFrom"][0]["configMapRef"].__setitem__("name", "nope"),
+    ),
+    "worker not scraped": (
+        metrics_problems,
+        lambda docs: first(docs, "Deployment", "billing-worker")["spec"]["template"]["metadata"].pop(
+            "annotations"
+        ),
+    ),
+    "worker metrics on localhost": (
+        metrics_problems,
+        lambda docs: first(docs, "Deployment", "scheduling-worker")["spec"]["template"]["spec"]["containers"][
+            0
+        ]["env"].pop(1),
+    ),
+    "scrape not admitted": (
+        metrics_problems,
+        lambda docs: docs.remove(first(docs, "NetworkPolicy", "allow-metrics-scrape")),
     ),
     "ingress to nowhere": (
         reference_problems,
