@@ -8,7 +8,7 @@ PYTEST := $(BIN)/python -m pytest
 # Tests that stop the shared broker or kill processes run alone, after the parallel suite.
 XDIST  ?= -n 2
 
-.PHONY: constraints install run test test-fast test-integration test-disruptive lint fmt migrate bench clean
+.PHONY: constraints install run test test-fast test-integration test-disruptive lint fmt migrate bench bench-compare clean
 
 $(STAMP): constraints.txt requirements-dev.txt shared/pyproject.toml services/*/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -47,11 +47,12 @@ migrate: $(STAMP)
 	$(BIN)/billing migrate
 	$(BIN)/notifications migrate
 
+# Every benchmark, one summary table kept under var/bench/ (BENCH_ARGS=--quick for smaller runs).
 bench: $(STAMP)
-	$(BIN)/python bench/relay_bench.py
-	$(BIN)/python services/scheduling/bench/scheduling_bench.py
-	$(BIN)/python bench/portal_bench.py
-	$(BIN)/python bench/staff_bench.py
+	$(BIN)/python bench/run_all.py $(BENCH_ARGS)
+
+bench-compare: $(STAMP)
+	$(BIN)/python bench/run_all.py --compare
 
 clean:
 	rm -rf var

@@ -30,6 +30,7 @@ from clinic_shared.messaging.outbox import exchange_for
 from clinic_shared.messaging.relay import OutboxRelay
 from clinic_shared.messaging.tables import define_outbox_table
 from clinic_shared.messaging.topology import declare_exchange
+from clinic_shared.testing.benchmarks import Figure, record
 from clinic_shared.testing.postgres import temporary_database
 from clinic_shared.testing.rabbit import temporary_vhost
 
@@ -221,6 +222,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     ratio = fastest.rate / plain.rate
     verdict = "MET" if ratio >= TARGET_RATIO else "NOT met"
     print(f"\nbest relay / unconfirmed = {ratio:.2f} (target {TARGET_RATIO}): {verdict}")
+    record(
+        Figure(
+            "outbox relay (confirmed, marked sent) / unconfirmed pika publishing",
+            ratio,
+            "x",
+            f">= {TARGET_RATIO}",
+            baseline=f"unconfirmed {plain.rate:,.0f} msg/s",
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ Seeds a throw-away PostgreSQL database with one clinic, 20 practitioners (Mon-Fr
   - booking throughput (req/s) through gunicorn beside a bare Flask endpoint that does one INSERT on the
     same server and database, with the same workers and the same client; the ratio is the figure to watch.
 
-Targets: slot search p95 < 25 ms; 10x history costs at most 1.2x; booking >= 0.6x the bare endpoint.
+Targets (issue 14): slot search p95 < 15 ms; 10x history at most 1.1x; booking >= 0.6x the bare endpoint.
 Run: .venv/bin/python services/scheduling/bench/scheduling_bench.py [--runs N] [--seconds S] [--no-10x]
 """
 
@@ -34,6 +34,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import insert, text
 
 from clinic_shared.migrations import upgrade
+from clinic_shared.testing.benchmarks import Figure, record
 from clinic_shared.testing.ports import free_port
 from clinic_shared.testing.postgres import temporary_database
 from scheduling.adapters import orm
@@ -62,6 +63,9 @@ PER_DAY = 4  # 20 practitioners x ~257 working days x 4 = ~20,500 a year
 WORKERS = 2
 THREADS = 4
 CLIENTS = 8
+SEARCH_P95_MS = 15
+HISTORY_COST = 1.1
+BOOKING_RATIO = 0.6
 
 
 def settings(url: str, var_dir: str) -> dict[str, str]:
@@ -350,6 +354,11 @@ def main() -> None:
         print(f"  {'window':<28} {'p50':>7} {'p95':>7} {'slots':>7}")
         for label, (p50, p95, count) in base.items():
             print(f"  {label:<28} {p50:7.1f} {p95:7.1f} {count:7d}")
+            record(
+                Figure(
+                    f"slot search p95, {label}", p95, "ms", f"< {SEARCH_P95_MS}", baseline=f"p50 {p50:.1f} ms"
+                )
+            )
 
         if not args.no_10x:
             t0 = time.perf_counter()
@@ -364,6 +373,15 @@ def main() -> None:
             print(f"  {'window':<28} {'p50':>7} {'p95':>7} {'p95 x':>7}")
             for label, (p50, p95, _) in heavy.items():
                 print(f"  {label:<28} {p50:7.1f} {p95:7.1f} {p95 / base[label][1]:7.2f}")
+                record(
+                    Figure(
+                        f"slot search p95 with 10x history / 1x, {label}",
+                        p95 / base[label][1],
+                        "x",
+                        f"<= {HISTORY_COST}",
+                        baseline=f"1x: {base[label][1]:.1f} ms",
+                    )
+                )
 
         token = c.signing_key.issue(
             subject=uuid.uuid4(),
@@ -404,9 +422,16 @@ def main() -> None:
                 process.wait(timeout=30)
             results[label] = rate
             print(f"  {label:<20} {rate:8.0f} req/s   statuses {dict(sorted(statuses.items()))}")
-        print(
-            f"  ratio booking / bare: {results['POST /appointments'] / results['bare INSERT']:.2f}"
-            " (target >= 0.6)"
+        ratio = results["POST /appointments"] / results["bare INSERT"]
+        print(f"  ratio booking / bare: {ratio:.2f} (target >= {BOOKING_RATIO})")
+        record(
+            Figure(
+                "booking: POST /appointments / bare one-INSERT endpoint",
+                ratio,
+                "x",
+                f">= {BOOKING_RATIO}",
+                baseline=f"bare INSERT {results['bare INSERT']:,.0f} req/s",
+            )
         )
 
 
