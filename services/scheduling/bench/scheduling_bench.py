@@ -123,7 +123,14 @@ def seed_catalogue(c: Container) -> dict[str, object]:
         patient = accounts.register_patient(
             uow,
             c.hasher,
-            accounts.RegisterPatient("p@bench.test", "bench patient pass", "Pat", "Bench", None, "en"),
+            accounts.RegisterPatient(
+                email="p@bench.test",
+                first_name="Pat",
+                last_name="Bench",
+                phone=None,
+                language="en",
+                password="bench patient pass",  # noqa: S106 - a throw-away bench database
+            ),
         )
     return {
         "clinic": clinic.id,

@@ -207,12 +207,12 @@ class Seeder:
                 uow,
                 self.c.hasher,
                 accounts.RegisterPatient(
-                    patient.email,
-                    demo.PATIENT_PASSWORD,
-                    patient.first_name,
-                    patient.last_name,
-                    patient.phone,
-                    "en",
+                    email=patient.email,
+                    first_name=patient.first_name,
+                    last_name=patient.last_name,
+                    phone=patient.phone,
+                    language="en",
+                    password=demo.PATIENT_PASSWORD,
                 ),
             )
         _check_id(made.id, patient.id, "register_patient")

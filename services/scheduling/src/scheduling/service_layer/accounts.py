@@ -20,13 +20,20 @@ from scheduling.service_layer.rescheduling import conflict_on_violation
 
 
 @dataclass(frozen=True)
-class RegisterPatient:
+class NewPatient:
+    """Whom a patient account is opened for; how its password is set is the caller's (a sign-up's hash, or an
+    unusable one for a caller the desk registers)."""
+
     email: str
-    password: str
     first_name: str
     last_name: str
     phone: str | None
     language: str
+
+
+@dataclass(frozen=True)
+class RegisterPatient(NewPatient):
+    password: str
 
 
 def register_patient(uow: UnitOfWork, hasher: PasswordHasher, cmd: RegisterPatient) -> Patient:
@@ -39,9 +46,9 @@ def register_patient(uow: UnitOfWork, hasher: PasswordHasher, cmd: RegisterPatie
     return patient
 
 
-def open_patient_account(uow: UnitOfWork, cmd: RegisterPatient, password_hash: str) -> Patient:
-    """Add the patient and their login (``cmd.password`` is not read: ``password_hash`` is its hash) and
-    announce them; flushed, for the caller to commit with whatever else it adds."""
+def open_patient_account(uow: UnitOfWork, cmd: NewPatient, password_hash: str) -> Patient:
+    """Add the patient and their login with ``password_hash`` and announce them; flushed, for the caller to
+    commit with whatever else it adds."""
     email = cmd.email.strip().lower()
     if uow.repo.account_by_email(email) is not None:
         raise Conflict("an account with this email already exists", field="email")

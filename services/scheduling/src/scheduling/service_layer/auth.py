@@ -460,9 +460,8 @@ def confirm_sign_up(uow: UnitOfWork, refresh_ttl: timedelta, token: str) -> tupl
     if pending is None or not pending.opens(now):
         raise RuleViolation(SIGN_UP_LINK_INVALID, field="token")
     pending.used_at = now
-    cmd = accounts.RegisterPatient(
+    cmd = accounts.NewPatient(
         email=pending.email,
-        password="",  # not read: the account gets the hash made at sign-up
         first_name=pending.first_name,
         last_name=pending.last_name,
         phone=pending.phone,

@@ -99,9 +99,8 @@ def register_caller(
     _check_desk(actor, clinic_id)
     if uow.repo.account_by_email(cmd.email.strip().lower()) is not None:
         raise Conflict("a patient with this e-mail address is registered: find them by e-mail", field="email")
-    registration = accounts.RegisterPatient(
+    registration = accounts.NewPatient(
         email=cmd.email,
-        password="",  # not read: the account gets the hash below
         first_name=cmd.first_name,
         last_name=cmd.last_name,
         phone=cmd.phone,
