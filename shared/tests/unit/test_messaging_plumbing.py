@@ -6,8 +6,10 @@ import json
 import random
 import re
 import threading
+import time
 
 import pytest
+from sqlalchemy.exc import OperationalError
 
 from clinic_shared.messaging.connection import Backoff, connection_parameters
 from clinic_shared.messaging.policies import consumer_queue_policy
@@ -16,7 +18,7 @@ from clinic_shared.messaging.topology import (
     Subscription,
     consumer_queue_arguments,
 )
-from clinic_shared.messaging.worker import run_worker
+from clinic_shared.messaging.worker import PeriodicJob, run_worker
 
 
 def test_backoff_grows_exponentially_within_its_jitter_band_and_is_capped() -> None:
@@ -113,3 +115,33 @@ def test_run_worker_returns_zero_once_stopped() -> None:
     stop = threading.Event()
     stop.set()
     assert run_worker(None, None, stop=stop, extra={"idle": lambda s: s.wait(30)}) == 0
+
+
+def test_a_periodic_job_runs_at_once_waits_out_database_errors_and_stops_when_told() -> None:
+    stop = threading.Event()
+    outcomes = iter([OperationalError("SELECT 1", {}, Exception("down")), None, None])
+    calls: list[float] = []
+
+    def work() -> None:
+        calls.append(time.monotonic())
+        outcome = next(outcomes)
+        if outcome is not None:
+            raise outcome
+        if len(calls) == 3:
+            stop.set()
+
+    job = PeriodicJob("test job", work, interval=0.05, backoff=Backoff(initial=0.01, cap=0.01, jitter=0))
+    thread = threading.Thread(target=job.run, args=(stop,))
+    thread.start()
+    thread.join(timeout=5)
+    assert not thread.is_alive()
+    assert len(calls) == 3  # the failed call was retried after the backoff, then the interval passed
+    assert calls[2] - calls[1] >= 0.05
+
+
+def test_a_periodic_job_lets_other_errors_stop_the_worker() -> None:
+    def broken() -> None:
+        raise ValueError("a bug")
+
+    with pytest.raises(ValueError, match="a bug"):
+        PeriodicJob("broken", broken, interval=1).run(threading.Event())

@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from billing.adapters import orm
 from billing.bootstrap import Container, bootstrap
-from billing.entrypoints.worker import IdempotencyKeyPurger
+from billing.entrypoints.worker import idempotency_purge
 from billing.service_layer import idempotency_keys
 from billing.service_layer.unit_of_work import BillingUnitOfWork
 
@@ -117,7 +117,7 @@ def test_the_worker_loop_purges_on_start_and_stops_when_told(keys: Container, cl
     account_id = uuid.uuid4()
     store_keys(keys, clock, account_id, {"stale": RETENTION * 2, "live": timedelta(hours=1)})
     stop = threading.Event()
-    purger = IdempotencyKeyPurger(keys.uow, RETENTION, interval=3600)
+    purger = idempotency_purge(keys.uow, RETENTION, interval=3600)
     thread = threading.Thread(target=purger.run, args=(stop,))
 
     thread.start()

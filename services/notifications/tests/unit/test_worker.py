@@ -28,7 +28,14 @@ def test_runs_relay_consumer_dispatcher_and_agenda_side_by_side(
     assert isinstance(relay, OutboxRelay)
     assert isinstance(consumer, Consumer)
     assert consumer.name == "notifications"
-    assert set(kwargs) == {"extra", "metrics_port", "metrics_host", "metrics_collectors"}
+    assert set(kwargs) == {
+        "stop",
+        "install_signal_handlers",
+        "extra",
+        "metrics_port",
+        "metrics_host",
+        "metrics_collectors",
+    }
     common = container.settings.common
     assert (kwargs["metrics_port"], kwargs["metrics_host"]) == (common.metrics_port, common.metrics_host)
     assert [type(c) for c in kwargs["metrics_collectors"]] == [worker.DeliveryLagCollector]

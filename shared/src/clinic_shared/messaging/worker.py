@@ -3,9 +3,14 @@
 SIGTERM/SIGINT set a shared stop event; every loop finishes what it holds (the consumer acks the message
 in hand, the relay records the confirms it has) and returns. If one crashes, the others are stopped too
 and the exit code is non-zero, so the process manager restarts a clean worker instead of a half-alive one.
-Other loops with the same ``run(stop)`` shape (e.g. a notification dispatcher) join through ``extra``.
-With a ``metrics_port`` the process's metrics (and ``metrics_collectors``, read at each scrape) are served
-over HTTP for as long as the loops run (``metrics.serve_metrics``; names in docs/METRICS.md).
+Other loops with the same ``run(stop)`` shape (e.g. a notification dispatcher, or a ``PeriodicJob`` such as a
+purge) join through ``extra``. With a ``metrics_port`` the process's metrics (and ``metrics_collectors``, read
+at each scrape) are served over HTTP for as long as the loops run (``metrics.serve_metrics``; names in
+docs/METRICS.md).
+
+Each service's ``entrypoints/worker.py`` has the same shape: ``build_relay(container)`` and
+``build_consumer(container, **options)`` bind ``relay_for`` and ``consumer_for`` to its own tables and
+handlers, and ``run(container, *, stop, install_signal_handlers, on_processed)`` runs them with its jobs.
 """
 
 from __future__ import annotations
@@ -15,19 +20,115 @@ import signal
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from types import FrameType
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from prometheus_client.registry import Collector
+from sqlalchemy import Table
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
 
+from clinic_shared.clock import Clock
+from clinic_shared.messaging.connection import Backoff
 from clinic_shared.messaging.consumer import Consumer
 from clinic_shared.messaging.metrics import serve_metrics
 from clinic_shared.messaging.relay import OutboxRelay
+from clinic_shared.messaging.topology import Subscription
+from clinic_shared.settings import CommonSettings
+from clinic_shared.uow import SqlAlchemyUnitOfWork
 
 log = logging.getLogger(__name__)
 
 _JOIN_SLICE = 0.2
 
 Loop = Callable[[threading.Event], None]
+UoWT = TypeVar("UoWT", bound=SqlAlchemyUnitOfWork)
+UoWT_co = TypeVar("UoWT_co", bound=SqlAlchemyUnitOfWork, covariant=True)
+
+
+class _Settings(Protocol):
+    @property
+    def common(self) -> CommonSettings: ...
+
+
+class WorkerContainer(Protocol[UoWT_co]):
+    """What a service's container offers its worker (each service's ``bootstrap.Container`` does)."""
+
+    @property
+    def settings(self) -> _Settings: ...
+    @property
+    def session_factory(self) -> sessionmaker[Session]: ...
+    @property
+    def clock(self) -> Clock: ...
+    def uow(self) -> UoWT_co: ...
+
+
+def relay_for(container: WorkerContainer[Any], outbox: Table) -> OutboxRelay:
+    """The relay of a service's outbox, as its settings say."""
+    common = container.settings.common
+    return OutboxRelay(
+        container.session_factory,
+        outbox,
+        common.amqp_url,
+        clock=container.clock,
+        batch_size=common.relay_batch_size,
+    )
+
+
+def consumer_for(
+    container: WorkerContainer[UoWT],
+    subscription: Subscription,
+    handlers: Mapping[str, Callable[[UoWT, Any], None]],
+    inbox: Table,
+    *,
+    amqp_url: str | None = None,
+    **options: Any,
+) -> Consumer[UoWT]:
+    """The consumer of a service's subscription, as its settings say (``amqp_url`` overrides, in tests)."""
+    common = container.settings.common
+    return Consumer(
+        subscription,
+        handlers,
+        container.uow,
+        inbox,
+        amqp_url or common.amqp_url,
+        clock=container.clock,
+        prefetch=common.consumer_prefetch,
+        delivery_limit=common.delivery_limit,
+        **options,
+    )
+
+
+class PeriodicJob:
+    """``run(stop)`` calls ``work`` at once and then every ``interval`` seconds until ``stop`` is set.
+
+    A database error is logged by its type only and retried with backoff, so an outage neither stops the
+    worker's other loops nor floods the log. ``work`` commits its own unit of work and should be safe in
+    several workers at once (a unique key or a row lock, never "only one worker runs it").
+    """
+
+    def __init__(
+        self,
+        name: str,
+        work: Callable[[], object],
+        *,
+        interval: float,
+        backoff: Backoff | None = None,
+    ) -> None:
+        self.name = name
+        self._work = work
+        self._interval = interval
+        self._backoff = backoff or Backoff(initial=1.0, cap=60.0)
+
+    def run(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            try:
+                self._work()
+            except SQLAlchemyError as exc:
+                log.warning("%s: database error (%s); retrying", self.name, type(exc).__name__)
+                self._backoff.wait(stop)
+                continue
+            self._backoff.reset()
+            stop.wait(self._interval)
 
 
 def run_worker(

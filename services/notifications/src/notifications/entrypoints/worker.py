@@ -12,6 +12,7 @@ at each scrape.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
@@ -26,7 +27,7 @@ from clinic_shared.clock import Clock
 from clinic_shared.events import Envelope
 from clinic_shared.messaging.consumer import Consumer, Outcome
 from clinic_shared.messaging.relay import OutboxRelay
-from clinic_shared.messaging.worker import run_worker
+from clinic_shared.messaging.worker import consumer_for, relay_for, run_worker
 from notifications.adapters import orm
 from notifications.bootstrap import Container
 from notifications.domain.composition import Notice
@@ -158,55 +159,38 @@ def _seconds_since(now: datetime, then: datetime | None) -> float:
     return max(0.0, (now - then).total_seconds())
 
 
-def build_consumer(
-    container: Container,
-    *,
-    amqp_url: str | None = None,
-    on_processed: Callable[[Envelope | None, Outcome], None] | None = None,
-    **kwargs: Any,
-) -> Consumer[NotificationsUnitOfWork]:
-    """The consumer of scheduling's events (``amqp_url`` overrides the settings, e.g. in tests)."""
-    common = container.settings.common
-    return Consumer(
-        SUBSCRIPTION,
-        HANDLERS,
-        container.uow,
-        orm.inbox,
-        amqp_url or common.amqp_url,
-        clock=container.clock,
-        prefetch=common.consumer_prefetch,
-        delivery_limit=common.delivery_limit,
-        on_processed=on_processed,
-        **kwargs,
-    )
+def build_consumer(container: Container, **options: Any) -> Consumer[NotificationsUnitOfWork]:
+    return consumer_for(container, SUBSCRIPTION, HANDLERS, orm.inbox, **options)
 
 
 def build_relay(container: Container) -> OutboxRelay:
-    common = container.settings.common
-    return OutboxRelay(
-        container.session_factory,
-        orm.outbox,
-        common.amqp_url,
-        clock=container.clock,
-        batch_size=common.relay_batch_size,
-    )
+    return relay_for(container, orm.outbox)
 
 
-def run(container: Container) -> int:
-    """Run consumer, dispatcher and relay until SIGTERM/SIGINT; returns the process exit code."""
+def run(
+    container: Container,
+    *,
+    stop: threading.Event | None = None,
+    install_signal_handlers: bool = True,
+    on_processed: Callable[[Envelope | None, Outcome], None] | None = None,
+) -> int:
+    """Consume, send, record agendas and relay until SIGTERM/SIGINT (or ``stop``); returns the exit code."""
     dispatcher = Dispatcher(container.uow, counted(container.transports), container.policy)
 
-    def wake_dispatcher(_envelope: Envelope | None, outcome: Outcome) -> None:
+    def wake_dispatcher(envelope: Envelope | None, outcome: Outcome) -> None:
         if outcome == "applied":
             dispatcher.wake()
+        if on_processed is not None:
+            on_processed(envelope, outcome)
 
-    consumer = build_consumer(container, on_processed=wake_dispatcher)
     agenda = AgendaScheduler(container.uow, container.settings.agenda_time, on_recorded=dispatcher.wake)
     common = container.settings.common
     return run_worker(
         build_relay(container),
-        consumer,
-        extra={"dispatcher": dispatcher.run, "agenda": agenda.run},
+        build_consumer(container, on_processed=wake_dispatcher),
+        stop=stop,
+        install_signal_handlers=install_signal_handlers,
+        extra={"dispatcher": dispatcher.run, "agenda": agenda.job().run},
         metrics_port=common.metrics_port,
         metrics_host=common.metrics_host,
         metrics_collectors=[DeliveryLagCollector(container.engine, container.clock)],
