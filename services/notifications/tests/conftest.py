@@ -15,7 +15,6 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -30,6 +29,7 @@ from flask.testing import FlaskClient
 from clinic_shared.events import Envelope as EventEnvelope
 from clinic_shared.events import new_event
 from clinic_shared.migrations import upgrade
+from clinic_shared.testing import waiting
 from clinic_shared.testing.ports import free_port
 from clinic_shared.testing.postgres import temporary_database
 from clinic_shared.testing.rabbit import temporary_vhost
@@ -638,52 +638,19 @@ def outcomes() -> Outcomes:
     return Outcomes()
 
 
-@contextmanager
-def _running(target: Callable[[threading.Event], None], name: str) -> Iterator[threading.Event]:
-    stop = threading.Event()
-    errors: list[BaseException] = []
-
-    def body() -> None:
-        try:
-            target(stop)
-        except BaseException as exc:
-            errors.append(exc)
-
-    thread = threading.Thread(target=body, name=name, daemon=True)
-    thread.start()
-    try:
-        yield stop
-    finally:
-        stop.set()
-        thread.join(timeout=30)
-    assert not thread.is_alive(), f"{name} did not stop"
-    assert not errors, f"{name} crashed: {errors!r}"
-
-
 @pytest.fixture
 def running() -> Callable[..., Any]:
     """``with running(component.run, "name"):`` runs ``run(stop)`` in a thread and stops it at the end."""
-    return _running
+    return waiting.running
 
 
 # --- waiting -------------------------------------------------------------------------------------------
 
 
-def _wait_until(predicate: Callable[[], Any], timeout: float = 20, interval: float = 0.05) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
-        time.sleep(interval)
-
-
 @pytest.fixture
 def wait_until() -> Callable[..., Any]:
     """Poll ``predicate`` until it is truthy (returns its value) or fail after ``timeout`` seconds."""
-    return _wait_until
+    return waiting.wait_until
 
 
 def parse_email(raw: bytes) -> EmailMessage:

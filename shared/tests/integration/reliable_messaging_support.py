@@ -20,7 +20,10 @@ from clinic_shared.messaging.consumer import Consumer, Outcome
 from clinic_shared.messaging.outbox import OutboxWriter, exchange_for
 from clinic_shared.messaging.tables import define_inbox_table, define_outbox_table
 from clinic_shared.messaging.topology import Subscription
+from clinic_shared.testing.waiting import running, wait_until
 from clinic_shared.uow import SqlAlchemyUnitOfWork
+
+__all__ = ["running", "wait_until"]  # the tests import them from here with the rest of their support
 
 PRODUCER = "scheduling"
 EXCHANGE = exchange_for(PRODUCER)
@@ -155,40 +158,6 @@ class Outcomes:
 
     def count(self, outcome: Outcome) -> int:
         return sum(1 for _, o in self.items if o == outcome)
-
-
-def wait_until(predicate: Callable[[], Any], timeout: float = 20, interval: float = 0.05) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
-        time.sleep(interval)
-
-
-@contextmanager
-def running(target: Callable[[threading.Event], None], name: str) -> Iterator[threading.Event]:
-    """Run ``target(stop)`` in a thread for the duration of the block; fail if it does not stop."""
-    stop = threading.Event()
-    errors: list[BaseException] = []
-
-    def body() -> None:
-        try:
-            target(stop)
-        except BaseException as exc:
-            errors.append(exc)
-
-    thread = threading.Thread(target=body, name=name, daemon=True)
-    thread.start()
-    try:
-        yield stop
-    finally:
-        stop.set()
-        thread.join(timeout=30)
-    assert not thread.is_alive(), f"{name} did not stop"
-    assert not errors, f"{name} crashed: {errors!r}"
 
 
 @contextmanager
