@@ -114,6 +114,48 @@ def test_booking_outside_hours_on_a_closure_or_in_time_off_is_refused(
     assert [c["reason"] for c in listed.json] == ["Family Day"]
 
 
+def test_the_clinics_time_off_over_a_window_is_one_list_by_start(
+    api: Api, admin: dict[str, str], catalogue: Catalogue, clock: ManualClock
+) -> None:
+    day = next_weekday(clock)
+
+    def away(practitioner_id: str, starts: datetime, ends: datetime, reason: str) -> None:
+        body = {"starts_at": starts.isoformat(), "ends_at": ends.isoformat(), "reason": reason}
+        path = practitioner_path(catalogue, practitioner_id, "time-off")
+        assert api.client.post(path, headers=admin, json=body).status_code == 201
+
+    away(catalogue.assessor_id, local(day, 13), local(day, 17), "course")
+    away(catalogue.ims_practitioner_id, local(day, 8), local(day, 9), "dentist")
+    away(catalogue.ims_practitioner_id, local(day, 17), local(day, 18), "after the window")
+    away(catalogue.assessor_id, local(day - timedelta(days=1), 9), local(day, 8), "ends as the window opens")
+    window = {"from": local(day, 8).isoformat(), "to": local(day, 17).isoformat()}
+
+    listed = api.client.get(f"/clinics/{catalogue.clinic_id}/time-off", headers=admin, query_string=window)
+    assert listed.status_code == 200, listed.json
+    assert [(t["practitioner_id"], t["reason"]) for t in listed.json] == [
+        (catalogue.ims_practitioner_id, "dentist"),
+        (catalogue.assessor_id, "course"),
+    ]
+
+    backwards = {"from": window["to"], "to": window["from"]}
+    refused = api.client.get(
+        f"/clinics/{catalogue.clinic_id}/time-off", headers=admin, query_string=backwards
+    )
+    assert refused.status_code == 422
+    assert [p["name"] for p in refused.json["invalid-params"]] == ["to"]
+    naive = api.client.get(
+        f"/clinics/{catalogue.clinic_id}/time-off", headers=admin, query_string={"from": "2026-01-01T08:00"}
+    )
+    assert naive.status_code == 422
+    _, patient = api.register_patient("no-staff-list@example.test")
+    assert (
+        api.client.get(
+            f"/clinics/{catalogue.clinic_id}/time-off", headers=patient, query_string=window
+        ).status_code
+        == 403
+    )
+
+
 def test_after_time_off_ending_at_an_odd_minute_slots_stay_on_the_clinics_quarter_hours(
     api: Api, admin: dict[str, str], catalogue: Catalogue, clock: ManualClock
 ) -> None:

@@ -315,6 +315,7 @@ def plausible_requests(w: World, clock: ManualClock) -> dict[tuple[str, str], di
         ("POST", "/clinics/<uuid:clinic_id>/practitioners/<uuid:practitioner_id>/time-off"): {
             "json": {"starts_at": soon, "ends_at": later, "reason": "x"}
         },
+        ("GET", "/clinics/<uuid:clinic_id>/time-off"): {"query_string": {"from": soon, "to": later}},
         ("POST", "/clinics/<uuid:clinic_id>/rooms"): {"json": {"name": "Room Z"}},
         ("GET", "/clinics/<uuid:clinic_id>/slots"): {"query_string": slot_query},
         ("GET", "/fhir/Slot"): {"query_string": slot_query | {"clinic_id": c1.clinic_id}},

@@ -127,6 +127,22 @@ class SqlAlchemyRepository(PatientListQueries):
         ).all()
         return rows, total
 
+    def time_off_page(
+        self, clinic_id: uuid.UUID, starts_before: datetime, ends_after: datetime, *, offset: int, limit: int
+    ) -> tuple[Sequence[TimeOff], int]:
+        query = (
+            select(TimeOff)
+            .join(orm.practitioners, orm.practitioners.c.id == orm.time_off.c.practitioner_id)
+            .where(
+                orm.practitioners.c.clinic_id == clinic_id,
+                orm.time_off.c.starts_at < starts_before,
+                orm.time_off.c.ends_at > ends_after,
+            )
+        )
+        total = self.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+        ordered = query.order_by(orm.time_off.c.starts_at, orm.time_off.c.id).offset(offset).limit(limit)
+        return self.session.scalars(ordered).all(), total
+
     def account_of_patient(self, patient_id: uuid.UUID) -> Account | None:
         return self.session.scalars(select(Account).where(Account.patient_id == patient_id)).first()  # type: ignore[arg-type]
 

@@ -183,6 +183,26 @@ def list_time_off(
     return uow.repo.list(TimeOff, offset=offset, limit=limit, practitioner_id=practitioner_id)
 
 
+def clinic_time_off(
+    uow: UnitOfWork,
+    actor: Principal,
+    clinic_id: uuid.UUID,
+    window: tuple[datetime, datetime],
+    offset: int,
+    limit: int,
+) -> tuple[Sequence[TimeOff], int]:
+    """Every practitioner's time off overlapping ``window`` [from, to) (a calendar's shading in one read)."""
+    _clinic(uow, actor, clinic_id, staff_only=True)
+    start, end = window
+    require_aware(start, "from")
+    require_aware(end, "to")
+    if not start < end:
+        raise RuleViolation("'to' must be after 'from'", field="to")
+    return uow.repo.time_off_page(
+        clinic_id, end.astimezone(UTC), start.astimezone(UTC), offset=offset, limit=limit
+    )
+
+
 def remove_time_off(
     uow: UnitOfWork,
     actor: Principal,

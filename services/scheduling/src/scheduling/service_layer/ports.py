@@ -82,6 +82,12 @@ class Repository(Protocol):
 
     def account_by_email(self, email: str) -> Account | None: ...
 
+    def time_off_page(
+        self, clinic_id: uuid.UUID, starts_before: datetime, ends_after: datetime, *, offset: int, limit: int
+    ) -> tuple[Sequence[TimeOff], int]:
+        """The clinic's practitioners' time off overlapping (ends_after, starts_before), by start."""
+        ...
+
     def clinic_by_code(self, code: str) -> Clinic | None: ...
 
     def booking_parties(

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from flask_smorest.pagination import PaginationParameters
+from marshmallow import Schema, fields
 
 from clinic_shared.web.auth import current_principal, require_roles
 from clinic_shared.web.request_limits import Blueprint
@@ -154,6 +155,36 @@ def list_time_off(
             current_principal(),
             clinic_id,
             practitioner_id,
+            pagination_parameters.first_item,
+            pagination_parameters.page_size,
+        )
+        return items
+
+
+class ClinicTimeOffQuery(Schema):
+    starts = fields.AwareDateTime(
+        required=True, data_key="from", metadata={"description": "Time off ending after this instant"}
+    )
+    ends = fields.AwareDateTime(
+        required=True, data_key="to", metadata={"description": "Time off starting before this instant"}
+    )
+
+
+@blp.route("/time-off", methods=["GET"])
+@blp.arguments(ClinicTimeOffQuery(), location="query")
+@blp.response(200, schemas.TimeOffSchema(many=True))
+@blp.paginate()
+@require_roles(*MANAGERS, "practitioner")
+def list_clinic_time_off(
+    query: dict[str, Any], clinic_id: uuid.UUID, pagination_parameters: PaginationParameters
+) -> Sequence[TimeOff]:
+    """Every practitioner's time off overlapping [from, to), by start: a calendar's shading in one read."""
+    with container().uow() as uow:
+        items, pagination_parameters.item_count = service.clinic_time_off(
+            uow,
+            current_principal(),
+            clinic_id,
+            (query["starts"], query["ends"]),
             pagination_parameters.first_item,
             pagination_parameters.page_size,
         )
