@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import selectors
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -13,7 +16,7 @@ from dataclasses import dataclass, field
 from email import message_from_bytes
 from email.message import Message
 from pathlib import Path
-from threading import Lock
+from threading import Lock, Thread
 from typing import Any, TypeVar
 
 import httpx
@@ -27,6 +30,13 @@ BIN = Path(sys.executable).parent
 SERVICES = ("scheduling", "billing", "notifications")
 WEB = "web"  # the web front: no database of its own, talks to the three APIs
 T = TypeVar("T")
+# "scheduling-web", "billing-worker", "notifications-worker-3": service, role and (from 2 on) replica number.
+PROCESS_NAME = re.compile(r"^(?P<service>[a-z]+)-(?P<role>web|worker)(?:-(?P<replica>[0-9]+))?$")
+
+
+def process_name(service: str, role: str, replica: int = 1) -> str:
+    """The first replica keeps the plain name ("billing-worker") that single-replica tests use."""
+    return f"{service}-{role}" if replica == 1 else f"{service}-{role}-{replica}"
 
 
 def wait_for(check: Callable[[], T | None], *, timeout: float = 30, what: str = "condition") -> T:
@@ -102,8 +112,31 @@ class System:
     with_web: bool = False
     # Settings a test module needs on top of the defaults below (e.g. more gunicorn workers).
     extra_env: dict[str, str] = field(default_factory=dict)
+    # Replicas per service: gunicorn instances (each with WEB_CONCURRENCY workers) and worker processes.
+    # With more than one gunicorn per service, ``ports`` are those of a RoundRobinProxy in front of them
+    # (a Kubernetes Service, in effect) and ``instance_ports`` those of the instances.
+    web_replicas: int = 1
+    worker_replicas: int = 1
     ports: dict[str, int] = field(default_factory=lambda: {name: free_port() for name in (*SERVICES, WEB)})
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    instance_ports: dict[str, list[int]] = field(default_factory=dict)
+    proxies: dict[str, RoundRobinProxy] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for service in (*SERVICES, WEB):
+            if self.web_replicas == 1:
+                self.instance_ports.setdefault(service, [self.ports[service]])
+            else:
+                self.instance_ports.setdefault(service, [free_port() for _ in range(self.web_replicas)])
+
+    @property
+    def services(self) -> tuple[str, ...]:
+        return (*SERVICES, WEB) if self.with_web else SERVICES
+
+    def process_names(self, role: str) -> list[str]:
+        replicas = self.web_replicas if role == "web" else self.worker_replicas
+        services = self.services if role == "web" else SERVICES
+        return [process_name(s, role, n) for s in services for n in range(1, replicas + 1)]
 
     def url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.ports[service]}"
@@ -159,23 +192,26 @@ class System:
         for service in SERVICES:
             self.cli(service, "migrate")
             self.cli(service, "setup-broker")
-        for service in SERVICES:
-            self.start_process(f"{service}-web")
-            self.start_process(f"{service}-worker")
-        if self.with_web:
-            self.start_process(f"{WEB}-web")
-        for service in (*SERVICES, WEB) if self.with_web else SERVICES:
+        if self.web_replicas > 1:
+            for service in self.services:
+                self.proxies[service] = RoundRobinProxy(self.ports[service], self.instance_ports[service])
+        for name in self.process_names("web") + self.process_names("worker"):
+            self.start_process(name)
+        for service in self.services:
             wait_for(lambda s=service: self._healthy(s), timeout=60, what=f"{service} /healthz")
 
     def start_process(self, name: str) -> None:
-        service, role = name.rsplit("-", 1)
+        match = PROCESS_NAME.match(name)
+        assert match is not None, f"not a process name: {name}"
+        service, role = match["service"], match["role"]
         if role == "web":
+            port = self.instance_ports[service][int(match["replica"] or 1) - 1]
             command = [
                 str(BIN / "gunicorn"),
                 "-c",
                 str(ROOT / "deploy/gunicorn.conf.py"),
                 "--bind",
-                f"127.0.0.1:{self.ports[service]}",
+                f"127.0.0.1:{port}",
                 f"{service}.entrypoints.{'app' if service == WEB else 'api'}:create_app()",
             ]
         else:
@@ -183,12 +219,21 @@ class System:
         with (self.var_dir / f"{name}.log").open("ab") as log:
             self.processes[name] = subprocess.Popen(command, env=self.env, stdout=log, stderr=log, cwd=ROOT)
 
+    def instance_port(self, name: str) -> int:
+        """The port a web process (by name) listens on."""
+        match = PROCESS_NAME.match(name)
+        if match is None or match["role"] != "web":
+            raise ValueError(f"not a web process: {name}")
+        return self.instance_ports[match["service"]][int(match["replica"] or 1) - 1]
+
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
         process = self.processes.pop(name)
         process.send_signal(sig)
         process.wait(timeout=30)
 
     def stop(self) -> None:
+        for proxy in self.proxies.values():
+            proxy.close()
         for process in self.processes.values():
             process.send_signal(signal.SIGTERM)
         for process in self.processes.values():
@@ -206,23 +251,126 @@ class System:
         )
 
     def _healthy(self, service: str) -> bool:
+        names = [process_name(service, "web", n) for n in range(1, self.web_replicas + 1)]
+        return all(self.web_healthy(name) for name in names)
+
+    def web_healthy(self, name: str) -> bool:
+        """The web process answers /healthz on its own port, as the service it should be."""
+        service = name.split("-", 1)[0]
+        port = self.instance_port(name)
         # A gunicorn that could not bind exits, and whatever else took the port may answer /healthz: the
         # API must also say it is this service.
-        process = self.processes.get(f"{service}-web")
+        process = self.processes.get(name)
         if process is not None and process.poll() is not None:
-            port = self.ports[service]
-            raise AssertionError(f"{service}-web exited with {process.returncode} (port {port})")
+            raise AssertionError(f"{name} exited with {process.returncode} (port {port})")
+        url = f"http://127.0.0.1:{port}"
         try:
-            if httpx.get(f"{self.url(service)}/healthz", timeout=1).status_code != 200:
+            if httpx.get(f"{url}/healthz", timeout=5).status_code != 200:
                 return False
             if service == WEB:
                 return True
-            title = httpx.get(f"{self.url(service)}/openapi.json", timeout=5).json()["info"]["title"]
+            title = httpx.get(f"{url}/openapi.json", timeout=5).json()["info"]["title"]
         except (httpx.HTTPError, ValueError, KeyError):
             return False
         if title.lower() != service:
-            raise AssertionError(f"port {self.ports[service]} answers as {title}, not {service}")
+            raise AssertionError(f"port {port} answers as {title}, not {service}")
         return True
+
+
+class RoundRobinProxy:
+    """A TCP load balancer in front of a service's gunicorn instances, as a Kubernetes Service would be.
+
+    Each client connection goes to the next backend in turn and is piped both ways until either side
+    closes. It fails over only when the connection to a backend is refused (nothing was sent, so nothing
+    can be done twice), like nginx's ``proxy_next_upstream error`` for a request not yet passed on. A
+    backend can be taken out of the rotation (``drain``) before its process is stopped and put back once its
+    replacement answers, as an endpoint leaves a Service before its pod gets SIGTERM.
+    """
+
+    def __init__(self, port: int, backends: list[int]) -> None:
+        self.backends = list(backends)
+        self.drained: set[int] = set()
+        self.connections = 0
+        self.failovers = 0
+        self.refused = 0  # client connections closed because no backend took them
+        self._turn = 0
+        self._lock = Lock()
+        self._listener = socket.create_server(("127.0.0.1", port), backlog=512)
+        self._closed = False
+        Thread(target=self._accept, name=f"proxy-{port}", daemon=True).start()
+
+    def drain(self, port: int) -> None:
+        with self._lock:
+            self.drained.add(port)
+
+    def undrain(self, port: int) -> None:
+        with self._lock:
+            self.drained.discard(port)
+
+    def close(self) -> None:
+        self._closed = True
+        self._listener.close()
+
+    def _accept(self) -> None:
+        while not self._closed:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            Thread(target=self._serve, args=(client,), daemon=True).start()
+
+    def _candidates(self) -> list[int]:
+        with self._lock:
+            self.connections += 1
+            live = [port for port in self.backends if port not in self.drained] or list(self.backends)
+            self._turn += 1
+            start = self._turn % len(live)
+            return live[start:] + live[:start]
+
+    def _serve(self, client: socket.socket) -> None:
+        upstream = None
+        for attempt, port in enumerate(self._candidates()):
+            try:
+                upstream = socket.create_connection(("127.0.0.1", port), timeout=5)
+            except OSError:
+                continue
+            if attempt:
+                with self._lock:
+                    self.failovers += 1
+            break
+        if upstream is None:
+            with self._lock:
+                self.refused += 1
+            client.close()
+            return
+        upstream.settimeout(None)
+        self._pipe(client, upstream)
+
+    @staticmethod
+    def _pipe(client: socket.socket, upstream: socket.socket) -> None:
+        peers = {client: upstream, upstream: client}
+        with selectors.DefaultSelector() as selector:
+            for sock in peers:
+                selector.register(sock, selectors.EVENT_READ)
+            try:
+                while peers:
+                    for key, _ in selector.select(timeout=60):
+                        source = key.fileobj
+                        assert isinstance(source, socket.socket)
+                        data = source.recv(65536)
+                        if not data:
+                            # Half-close: pass the end of the stream on, keep reading the other way.
+                            selector.unregister(source)
+                            target = peers.pop(source)
+                            with contextlib.suppress(OSError):
+                                target.shutdown(socket.SHUT_WR)
+                            continue
+                        peers[source].sendall(data)
+            except OSError:
+                pass
+            finally:
+                client.close()
+                upstream.close()
 
 
 def ics_of(message: Message) -> Calendar:

@@ -378,13 +378,35 @@ class Charge:
         self.appointment_sequence = sequence
         if self.status is not ChargeStatus.PLANNED:
             return False
+        self.follow(
+            starts_at=starts_at,
+            service_date=service_date,
+            practitioner_id=practitioner_id,
+            treatment_type_id=treatment_type_id,
+            amount=amount,
+            now=now,
+        )
+        return True
+
+    def follow(
+        self,
+        *,
+        starts_at: datetime,
+        service_date: date,
+        practitioner_id: uuid.UUID,
+        treatment_type_id: uuid.UUID,
+        amount: Money | None,
+        now: datetime,
+    ) -> None:
+        """Take the appointment's time, practitioner and treatment (re-priced) while still planned."""
+        if self.status is not ChargeStatus.PLANNED:
+            return
         self.starts_at = starts_at
         self.service_date = service_date
         self.practitioner_id = practitioner_id
         self.treatment_type_id = treatment_type_id
         self.amount = amount
         self.updated_at = now
-        return True
 
     def waive(self, *, reason: str, by: uuid.UUID, now: datetime) -> None:
         """Staff forgive a fee before it is invoiced (afterwards a credit note is the way)."""

@@ -2,9 +2,12 @@
 cancellation or a missed visit brings.
 
 The event-driven functions (plan, abort, complete, no-show, reschedule) are idempotent and tolerate events
-arriving twice or out of order, because the broker guarantees neither. A late-cancellation or no-show fee is
-a charge of its own kind, so the unique (appointment, kind) key keeps it to one however often the event
-arrives. As everywhere in the service layer, the caller owns the transaction.
+arriving twice or out of order, because the broker guarantees neither. Competing consumers may apply two
+events of one appointment at the same moment: each change first locks the appointment's charges, so the
+later transaction decides on what the earlier one committed (an older version never overwrites a newer).
+A late-cancellation or no-show fee is a charge of its own kind, so the unique (appointment, kind) key keeps
+it to one however often the event arrives. As everywhere in the service layer, the caller owns the
+transaction.
 """
 
 from __future__ import annotations
@@ -89,16 +92,21 @@ def abort_charge(uow: BillingUnitOfWork, cmd: AbortCharge) -> Charge:
     when it arrives, finds it and changes nothing.
     """
     now = uow.clock.now()
-    charge = uow.repo.charge_for(cmd.appointment_id, ChargeKind.APPOINTMENT)
+    charge = _locked_charge(uow, cmd.appointment_id)
     if charge is None:
         charge = _new_charge(uow, cmd)
         charge.abort(cancelled_at=cmd.cancelled_at, late=cmd.late, now=now)
         uow.repo.add(charge)
         audit(uow, None, "charge", charge.id, "aborted", late=cmd.late)
-    elif charge.apply_cancellation(
-        sequence=cmd.sequence, cancelled_at=cmd.cancelled_at, late=cmd.late, now=now
-    ):
-        audit(uow, None, "charge", charge.id, "aborted", late=cmd.late)
+    else:
+        if cmd.sequence > charge.appointment_sequence:
+            # The cancellation may have overtaken a reschedule (competing consumers): the charge first takes
+            # the time it was cancelled at, which a late-cancellation fee is dated by.
+            _follow(uow, charge, cmd)
+        if charge.apply_cancellation(
+            sequence=cmd.sequence, cancelled_at=cmd.cancelled_at, late=cmd.late, now=now
+        ):
+            audit(uow, None, "charge", charge.id, "aborted", late=cmd.late)
     if cmd.late and not cmd.fee_waived:
         _charge_fee(uow, charge, ChargeKind.LATE_CANCEL_FEE, cmd.sequence)
     # If a concurrent booking inserted the charge first, the unique key fails the consumer's commit and
@@ -109,7 +117,7 @@ def abort_charge(uow: BillingUnitOfWork, cmd: AbortCharge) -> Charge:
 def complete_charge(uow: BillingUnitOfWork, cmd: CompleteCharge) -> Charge:
     """The appointment took place: its charge becomes billable (a completion seen twice changes nothing)."""
     now = uow.clock.now()
-    charge = uow.repo.charge_for(cmd.appointment_id, ChargeKind.APPOINTMENT)
+    charge = _locked_charge(uow, cmd.appointment_id)
     if charge is None:
         charge = _new_charge(uow, cmd)
         uow.repo.add(charge)
@@ -132,7 +140,7 @@ def complete_charge(uow: BillingUnitOfWork, cmd: CompleteCharge) -> Charge:
 def record_no_show(uow: BillingUnitOfWork, cmd: RecordNoShow) -> Charge:
     """The patient did not come: the visit is not billed, a no-show fee is (unless waived or no policy)."""
     now = uow.clock.now()
-    charge = uow.repo.charge_for(cmd.appointment_id, ChargeKind.APPOINTMENT)
+    charge = _locked_charge(uow, cmd.appointment_id)
     if charge is None:
         charge = _new_charge(uow, cmd)
         charge.abort(cancelled_at=cmd.marked_at, late=False, now=now)
@@ -147,9 +155,14 @@ def record_no_show(uow: BillingUnitOfWork, cmd: RecordNoShow) -> Charge:
 
 def reschedule_charge(uow: BillingUnitOfWork, cmd: RescheduleCharge) -> Charge:
     """The planned charge follows the appointment to its new date and is re-priced for it."""
-    charge = uow.repo.charge_for(cmd.appointment_id, ChargeKind.APPOINTMENT)
+    charge = _locked_charge(uow, cmd.appointment_id)
     if charge is None:
-        return plan_charge(uow, cmd)
+        charge = plan_charge(uow, cmd)
+        if charge.appointment_sequence >= cmd.sequence:
+            return charge
+        # The booking's charge was recorded meanwhile (a lost race): move it, under its lock.
+        charge = _locked_charge(uow, cmd.appointment_id)
+        assert charge is not None
     moved = _new_charge(uow, cmd)
     changed = charge.apply_reschedule(
         sequence=cmd.sequence,
@@ -163,6 +176,24 @@ def reschedule_charge(uow: BillingUnitOfWork, cmd: RescheduleCharge) -> Charge:
     if changed:
         audit(uow, None, "charge", charge.id, "rescheduled", service_date=moved.service_date.isoformat())
     return charge
+
+
+def _follow(uow: BillingUnitOfWork, charge: Charge, cmd: PlanCharge) -> None:
+    moved = _new_charge(uow, cmd)
+    charge.follow(
+        starts_at=moved.starts_at,
+        service_date=moved.service_date,
+        practitioner_id=moved.practitioner_id,
+        treatment_type_id=moved.treatment_type_id,
+        amount=moved.amount,
+        now=uow.clock.now(),
+    )
+
+
+def _locked_charge(uow: BillingUnitOfWork, appointment_id: uuid.UUID) -> Charge | None:
+    """The appointment's charge, its rows locked until the transaction ends (None: none recorded yet)."""
+    uow.repo.lock_charges_of(appointment_id)
+    return uow.repo.charge_for(appointment_id, ChargeKind.APPOINTMENT)
 
 
 def _charge_fee(uow: BillingUnitOfWork, visit: Charge, kind: ChargeKind, sequence: int) -> Charge | None:

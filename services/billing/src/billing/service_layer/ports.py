@@ -196,6 +196,10 @@ class BillingRepository(Protocol):
 
     def charge_for(self, appointment_id: uuid.UUID, kind: ChargeKind) -> Charge | None: ...
 
+    def lock_charges_of(self, appointment_id: uuid.UUID) -> None:
+        """Row-lock the appointment's charges (every kind) until the transaction ends, read afresh."""
+        ...
+
     def charges_awaiting_price(
         self, clinic_id: uuid.UUID, treatment_type_id: uuid.UUID
     ) -> Sequence[Charge]: ...

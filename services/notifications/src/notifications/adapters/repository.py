@@ -153,7 +153,11 @@ class SqlAlchemyRepository:
     def all_clinics(self) -> Sequence[ClinicInfo]:
         return self.session.scalars(select(ClinicInfo)).all()
 
-    def appointment(self, appointment_id: uuid.UUID) -> AppointmentCopy | None:
+    def appointment(self, appointment_id: uuid.UUID, *, for_update: bool = False) -> AppointmentCopy | None:
+        if for_update:
+            return self.session.get(
+                AppointmentCopy, appointment_id, with_for_update=True, populate_existing=True
+            )
         return self.session.get(AppointmentCopy, appointment_id)
 
     def reminder_policy(self, clinic_id: uuid.UUID) -> ReminderPolicy | None:

@@ -60,6 +60,12 @@ def record_appointment_notices(uow: NotificationsUnitOfWork, cmd: RecordAppointm
     now = uow.clock.now()
     facts = cmd.facts
     cancelled = cmd.kind is DeliveryKind.CANCELLATION
+    # Competing consumers may handle two events of this appointment at once. Its copy's row lock, taken
+    # first, makes the later one wait and then read what the earlier one recorded: the lock on the
+    # deliveries alone would not show it the deliveries inserted meanwhile, nor keep the copy from going
+    # back to an older version (None: no event of it applied yet; a rival's insert then fails this commit
+    # and the event is redelivered).
+    uow.repo.appointment(facts.appointment_id, for_update=True)
     # Locked before anything is decided on them: a reminder falling due meanwhile is either claimed by the
     # dispatcher first (it is sending: left alone) or waits for this change (and is skipped unsent), never
     # sent and then overwritten as skipped.
@@ -137,6 +143,7 @@ class RecordConfirmation:
 
 def record_confirmation(uow: NotificationsUnitOfWork, cmd: RecordConfirmation) -> None:
     """Remember the confirmation; pending reminders are skipped at send time if the policy says so."""
+    uow.repo.appointment(cmd.facts.appointment_id, for_update=True)  # as above: one change at a time
     _remember_appointment(uow, cmd.facts, cancelled=False)
     appointment = uow.repo.appointment(cmd.facts.appointment_id)
     if appointment is not None:

@@ -118,7 +118,9 @@ class Repository(Protocol):
 
     def treatment_type(self, treatment_type_id: uuid.UUID) -> TreatmentInfo | None: ...
 
-    def appointment(self, appointment_id: uuid.UUID) -> AppointmentCopy | None: ...
+    def appointment(self, appointment_id: uuid.UUID, *, for_update: bool = False) -> AppointmentCopy | None:
+        """``for_update`` row-locks the copy until the transaction ends and reads it afresh."""
+        ...
 
     def appointments_between(
         self, clinic_id: uuid.UUID, start: datetime, end: datetime
