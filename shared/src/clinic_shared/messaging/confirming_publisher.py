@@ -22,6 +22,7 @@ import pika.frame
 import pika.spec
 from pika.adapters.select_connection import IOLoop
 
+from clinic_shared import tracing
 from clinic_shared.logging import describe_error
 from clinic_shared.messaging.topology import declare_exchange
 
@@ -140,15 +141,14 @@ class ConfirmingPublisher:
         assert self._channel is not None
         assert batch.first_tag == self._next_tag
         publish = self._channel.basic_publish
+        traced = tracing.enabled()  # once per batch: untraced publishing pays nothing per message
         try:
             for row, message_id in zip(rows, batch.message_ids, strict=True):
-                properties = pika.BasicProperties(
-                    content_type="application/json",
-                    delivery_mode=pika.DeliveryMode.Persistent,
-                    message_id=message_id,
-                    type=row.routing_key,
-                )
-                publish(row.exchange, row.routing_key, row.body, properties=properties, mandatory=True)
+                if traced:
+                    self._publish_traced(row, message_id)
+                else:
+                    properties = _properties(row, message_id, None)
+                    publish(row.exchange, row.routing_key, row.body, properties=properties, mandatory=True)
                 self._next_tag += 1
                 if self._next_tag % _FLUSH_EVERY == 0:
                     # Let the broker start on (and confirm) the batch while the rest is being framed.
@@ -156,6 +156,19 @@ class ConfirmingPublisher:
         except pika.exceptions.AMQPError as exc:
             self._lost = self._lost or exc
             raise RelayInterrupted(describe_error(exc)) from exc
+
+    def _publish_traced(self, row: Any, message_id: str) -> None:
+        """Publish in a PRODUCER span of the trace stored with the row (the request or handler that wrote
+        it); the span's context goes in the message headers, for the consumer's span to continue."""
+        assert self._channel is not None
+        parent = tracing.headers_of(row.trace_context)
+        attributes = tracing.messaging_attributes("send", row.exchange, row.routing_key, message_id)
+        kind = tracing.SpanKind.PRODUCER
+        with tracing.span(f"publish {row.routing_key}", kind=kind, parent=parent, attributes=attributes):
+            properties = _properties(row, message_id, tracing.inject())
+            self._channel.basic_publish(
+                row.exchange, row.routing_key, row.body, properties=properties, mandatory=True
+            )
 
     def wait(self, batch: Batch) -> None:
         """Wait until every message of the batch is confirmed; raises RelayInterrupted on loss or timeout."""
@@ -266,6 +279,16 @@ class ConfirmingPublisher:
             if batch.first_tag > method.delivery_tag:
                 break
             batch.settle(method.delivery_tag, method.multiple, acked, self._returned)
+
+
+def _properties(row: Any, message_id: str, headers: dict[str, str] | None) -> pika.BasicProperties:
+    return pika.BasicProperties(
+        content_type="application/json",
+        delivery_mode=pika.DeliveryMode.Persistent,
+        message_id=message_id,
+        type=row.routing_key,
+        headers=headers or None,
+    )
 
 
 def _noop() -> None:

@@ -17,7 +17,8 @@ thread-safe pika call). Per message:
   so it is held and retried with backoff rather than spending its delivery limit during an outage.
 
 A connection lost mid-handler loses only the ack: the broker redelivers and the inbox turns the redelivery
-into a duplicate. Each settled message is counted by outcome, and its handling timed (``metrics.py``).
+into a duplicate. Each settled message is counted by outcome, and its handling timed (``metrics.py``); its
+handling is a CONSUMER span continuing the publisher's trace (``clinic_shared.tracing``, docs/TRACING.md).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Generic, Literal, TypeVar
 
 import pika
@@ -43,6 +44,7 @@ from sqlalchemy import Table, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
+from clinic_shared import tracing
 from clinic_shared.clock import Clock
 from clinic_shared.db import is_conflict, is_retryable, sqlstate
 from clinic_shared.events.envelope import CATALOG, Envelope, EventCatalog, EventContractError, load_event
@@ -81,6 +83,9 @@ class _Delivery:
     message_id: str | None
     delivery_count: int
     body: bytes
+    routing_key: str = ""
+    # The publisher's trace context (traceparent, tracestate) is read from the message headers.
+    headers: Mapping[str, object] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -235,7 +240,8 @@ class Consumer(Generic[UoWT]):
         properties: pika.BasicProperties,
         body: bytes,
     ) -> None:
-        count = (properties.headers or {}).get("x-delivery-count", 0)
+        headers = properties.headers or {}
+        count = headers.get("x-delivery-count", 0)
         self._work.put(
             _Delivery(
                 connection=connection,
@@ -245,6 +251,8 @@ class Consumer(Generic[UoWT]):
                 message_id=properties.message_id,
                 delivery_count=count if isinstance(count, int) else 0,
                 body=body,
+                routing_key=method.routing_key,
+                headers=headers,
             )
         )
 
@@ -255,15 +263,30 @@ class Consumer(Generic[UoWT]):
             self._busy.set()
             started = time.perf_counter()
             try:
-                try:
-                    result = self._process(delivery)
-                except BaseException as exc:  # noqa: BLE001 - _process handles failures; keep the worker alive
-                    log.error("consumer %s: unexpected error (%s)", self.name, type(exc).__name__)
-                    result = _Result(_Verdict.REQUEUE, "retry")
+                result = self._process_traced(delivery)
                 metrics.observe_handling(self.name, _type_of(result), time.perf_counter() - started)
                 self._send_verdict(delivery, result)
             finally:
                 self._busy.clear()
+
+    def _process_traced(self, delivery: _Delivery) -> _Result:
+        """``_process`` in a CONSUMER span, child of the publisher's (its context is in the message headers):
+        the handler's logs and the events it emits (outbox rows store the current context) join its trace."""
+        attributes = tracing.messaging_attributes(
+            "process", self._subscription.queue, delivery.routing_key, delivery.message_id, consumer=self.name
+        )
+        kind = tracing.SpanKind.CONSUMER
+        name = f"process {delivery.routing_key}"
+        with tracing.span(name, kind=kind, parent=delivery.headers, attributes=attributes) as span:
+            try:
+                result = self._process(delivery)
+            except BaseException as exc:  # noqa: BLE001 - _process handles failures; keep the worker alive
+                log.error("consumer %s: unexpected error (%s)", self.name, type(exc).__name__)
+                result = _Result(_Verdict.REQUEUE, "retry")
+            span.set_attribute("messaging.clinic.outcome", result.outcome)
+            if result.verdict in (_Verdict.REQUEUE, _Verdict.DEAD_LETTER):
+                tracing.mark_failed(span, result.outcome)
+        return result
 
     def _send_verdict(self, delivery: _Delivery, result: _Result) -> None:
         if result.verdict is _Verdict.LEAVE:

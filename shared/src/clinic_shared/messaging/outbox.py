@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import Table, insert
 from sqlalchemy.orm import Session
 
+from clinic_shared import tracing
 from clinic_shared.events.envelope import CATALOG, Envelope, EventCatalog, dump_event
 
 
@@ -34,5 +35,7 @@ class OutboxWriter:
                 "created_at": envelope.occurred_at,
                 "next_attempt_at": envelope.occurred_at,
                 "attempts": 0,
+                # The relay publishes later, from another process: it carries the writer's trace on.
+                "trace_context": tracing.stored_context(),
             },
         )

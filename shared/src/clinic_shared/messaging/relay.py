@@ -26,7 +26,8 @@ A retried row can overtake rows published after it, so consumers must not rely o
 
 Publishing and confirm bookkeeping live in ``confirming_publisher.py``: one connection, used only by the
 thread that runs the relay. Each batch's confirms, once recorded, are counted per event type and failure
-reason (``metrics.py``: ``outbox_published_total``, ``outbox_publish_failures_total``).
+reason (``metrics.py``: ``outbox_published_total``, ``outbox_publish_failures_total``). Each publish is a
+PRODUCER span in the trace stored with its row (``trace_context``), whose context the message headers carry.
 """
 
 from __future__ import annotations
@@ -262,6 +263,7 @@ class OutboxRelay:
                 t.c.body,
                 t.c.attempts,
                 t.c.created_at,
+                t.c.trace_context,
             )
             .where(t.c.sent_at.is_(None), t.c.next_attempt_at <= self._clock.now())
             .order_by(t.c.position)

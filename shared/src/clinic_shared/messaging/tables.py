@@ -37,6 +37,8 @@ def define_outbox_table(metadata: MetaData) -> Table:
         Column("attempts", Integer, nullable=False, server_default=text("0")),
         Column("last_error", Text, nullable=True),
         Column("sent_at", UTCDateTime, nullable=True),
+        # W3C trace context (JSON: traceparent, tracestate) of the span that wrote the row; null untraced.
+        Column("trace_context", Text, nullable=True),
         Index(
             "ix_outbox_pending",
             "next_attempt_at",

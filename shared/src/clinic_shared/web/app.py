@@ -8,12 +8,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from apispec import BasePlugin
-from flask import Flask, Response, request
+from flask import Flask, Response, g, request
 from flask_smorest import Api
 from flask_smorest.pagination import PaginationMetadataSchema
 from prometheus_client.registry import Collector
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from clinic_shared import tracing
 from clinic_shared.tokens import TokenVerifier
 from clinic_shared.uow import current_correlation_id
 from clinic_shared.web.auth import ROLES_EXTENSION, install_authentication
@@ -117,6 +118,44 @@ class ProblemApi(Api):
         )
 
 
+def trace_requests(app: Flask) -> None:
+    """A SERVER span per request while tracing is on, child of the caller's ``traceparent`` (the web front's,
+    say). Named by method and URL rule, never the path as asked (nor its query, which may carry personal
+    data). Install it before any other ``before_request`` hook: one that refuses the request ends the rest.
+    """
+
+    @app.before_request
+    def _start_span() -> None:
+        if not tracing.enabled():
+            return
+        route = request.url_rule.rule if request.url_rule is not None else "unmatched"
+        attributes = {"http.request.method": request.method, "http.route": route}
+        g.clinic_span = tracing.start(
+            f"{request.method} {route}",
+            kind=tracing.SpanKind.SERVER,
+            parent=request.headers,
+            attributes=attributes,
+        )
+
+    @app.after_request
+    def _record_status(response: Response) -> Response:
+        active: tracing.ActiveSpan | None = g.get("clinic_span")
+        if active is not None:
+            active.span.set_attribute("http.response.status_code", response.status_code)
+            correlation = current_correlation_id.get()
+            if correlation is not None:
+                active.span.set_attribute("clinic.correlation_id", str(correlation))
+            if response.status_code >= 500:
+                tracing.mark_failed(active.span, str(response.status_code))
+        return response
+
+    @app.teardown_request
+    def _end_span(error: BaseException | None) -> None:
+        active: tracing.ActiveSpan | None = g.pop("clinic_span", None)
+        if active is not None:
+            active.end(error)
+
+
 def create_service_app(
     import_name: str,
     *,
@@ -136,6 +175,7 @@ def create_service_app(
     ``metrics``: collectors ``GET /metrics`` serves besides the request counts (e.g. the outbox's backlog).
     """
     app = Flask(import_name)
+    trace_requests(app)
     if trusted_proxy_hops > 0:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=trusted_proxy_hops, x_proto=trusted_proxy_hops)  # type: ignore[method-assign]
     app.config.update(
@@ -169,7 +209,14 @@ def create_service_app(
             correlation = uuid.UUID(raw)
         except ValueError:
             correlation = uuid.uuid4()
-        current_correlation_id.set(correlation)
+        g.correlation_token = current_correlation_id.set(correlation)
+
+    @app.teardown_request
+    def _forget_correlation(_error: BaseException | None) -> None:
+        # The thread serves other requests next: neither they nor its logs in between may inherit this one.
+        token = g.pop("correlation_token", None)
+        if token is not None:
+            current_correlation_id.reset(token)
 
     @app.after_request
     def _echo_correlation(response: Response) -> Response:

@@ -21,6 +21,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import registry
 
+from clinic_shared import tracing
 from clinic_shared.db import UTCDateTime, service_metadata, str_enum
 from clinic_shared.messaging.tables import define_inbox_table, define_outbox_table
 from notifications.domain.model import (
@@ -123,6 +124,9 @@ deliveries = Table(
     Column("provider_status", String(40), nullable=True),
     Column("expires_at", UTCDateTime, nullable=True),
     Column("payload", JSON, nullable=True),
+    # The trace of whatever recorded the delivery (the consumer's span: tracing.stored_context, filled in
+    # at insert); the dispatcher sends within it, later and on another thread. Not a domain field.
+    Column("trace_context", Text, nullable=True, default=tracing.stored_context),
     # The dispatcher's work queue: only unfinished rows are indexed.
     Index(
         "ix_deliveries_unfinished",

@@ -4,6 +4,7 @@
 STARTTLS, port 587) and ``smtps://...`` (implicit TLS, port 465). Credentials are percent-decoded.
 Each message opens its own connection, bounded by ``timeout`` for every socket operation.
 
+Each send is a CLIENT span (``clinic_shared.tracing``) in the trace the dispatcher resumes for the delivery.
 Failures become TransportError: a 5xx refusal of the recipient or of the message is permanent, anything
 else (timeouts, 4xx, authentication and server trouble) is worth retrying. Reasons carry SMTP codes only,
 never addresses or server texts that may quote them.
@@ -14,9 +15,11 @@ from __future__ import annotations
 import smtplib
 import ssl
 from dataclasses import dataclass
+from email.message import EmailMessage
 from typing import Literal
 from urllib.parse import unquote, urlsplit
 
+from clinic_shared import tracing
 from notifications.adapters.mime import build_message
 from notifications.service_layer.ports import OutgoingEmail, TransportError
 
@@ -73,6 +76,20 @@ class SmtpMailer:
 
     def send(self, email: OutgoingEmail) -> None:
         message = build_message(email, self._sender)
+        endpoint = self.endpoint
+        attributes: tracing.Attributes = {
+            "server.address": endpoint.host,
+            "server.port": endpoint.port,
+            "clinic.channel": "email",
+        }
+        with tracing.span("send email", kind=tracing.SpanKind.CLIENT, attributes=attributes) as span:
+            try:
+                self._transmit(message)
+            except TransportError as exc:
+                tracing.mark_failed(span, exc.reason)  # SMTP codes only, never an address
+                raise
+
+    def _transmit(self, message: EmailMessage) -> None:
         try:
             with self._connect() as smtp:
                 if self.endpoint.security == "starttls":

@@ -5,6 +5,7 @@ message is ``POST {base}/2010-04-01/Accounts/{sid}/Messages.json``, form-encoded
 and ``StatusCallback``, with basic auth; 201 answers with the message ``sid``. 429 (its ``Retry-After``
 honoured), 5xx and network errors are transient; any other 4xx (e.g. an invalid number) is permanent.
 The callback URL carries a per-delivery token, so the public callback endpoint can verify its caller.
+Each send is a CLIENT span (``clinic_shared.tracing``) in the trace the dispatcher resumes for the delivery.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from urllib.parse import unquote, urlsplit
 
 import httpx
 
+from clinic_shared import tracing
 from notifications.service_layer.ports import OutgoingSms, TransportError
 
 API_VERSION = "2010-04-01"
@@ -87,6 +89,7 @@ class TwilioSms:
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self._url = f"{base_url.rstrip('/')}/{API_VERSION}/Accounts/{account_sid}/Messages.json"
+        self._host = urlsplit(base_url).hostname or ""
         self._client = httpx.Client(auth=(account_sid, auth_token), timeout=timeout, transport=transport)
         self._sender = sender
         self._signer = signer
@@ -101,6 +104,15 @@ class TwilioSms:
         return cls(base, unquote(parts.username), unquote(parts.password), sender, signer, timeout=timeout)
 
     def send(self, sms: OutgoingSms) -> str | None:
+        attributes = {"server.address": self._host, "clinic.channel": "sms"}
+        with tracing.span("send sms", kind=tracing.SpanKind.CLIENT, attributes=attributes) as span:
+            try:
+                return self._post(sms)
+            except TransportError as exc:
+                tracing.mark_failed(span, exc.reason)  # status codes only, never a number or a text
+                raise
+
+    def _post(self, sms: OutgoingSms) -> str | None:
         form = {"To": sms.to, "From": self._sender, "Body": sms.body}
         callback = self._signer.callback_url(sms.delivery_id)
         if callback:

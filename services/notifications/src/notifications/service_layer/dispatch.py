@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
+from clinic_shared import tracing
 from notifications.domain.composition import Notice, compose, compose_account_message
 from notifications.domain.errors import NoAddress, NotFound
 from notifications.domain.model import (
@@ -80,6 +81,8 @@ class Claim:
     delivery_id: uuid.UUID
     attempt: int
     notice: Notice
+    # The trace the delivery was recorded in (kept beside its row by the ORM, not a domain field).
+    trace_context: str | None = None
 
 
 @dataclass(frozen=True)
@@ -136,13 +139,20 @@ def claim_due(uow: NotificationsUnitOfWork, policy: DispatchPolicy, limit: int) 
             continue
         delivery.claim(now, notice.recipient)
         uow.repo.add(DeliveryAttempt(uow.new_id(), delivery.id, delivery.attempts, delivery.channel, now))
-        report.claims.append(Claim(delivery.id, delivery.attempts, notice))
+        trace_context = getattr(delivery, "trace_context", None)
+        report.claims.append(Claim(delivery.id, delivery.attempts, notice, trace_context))
     uow.commit()
     return report
 
 
 def send(claim: Claim, transports: Transports) -> Outcome:
     """Render and hand one claimed message to its transport; never raises."""
+    # The transport's span continues the trace the delivery was recorded in (clinic_shared.tracing).
+    with tracing.resumed(claim.trace_context):
+        return _send(claim, transports)
+
+
+def _send(claim: Claim, transports: Transports) -> Outcome:
     notice = claim.notice
     try:
         if notice.channel is Channel.EMAIL:

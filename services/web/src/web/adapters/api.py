@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 
+from clinic_shared import tracing
 from web.service_layer.ports import ApiError, Apis, Json, Unavailable
 
 __all__ = ["ApiError", "Apis", "ServiceClient", "Unavailable", "close_all", "error_from"]
@@ -65,10 +66,19 @@ class ServiceClient:
         all_headers = dict(headers or {})
         if token:
             all_headers["Authorization"] = f"Bearer {token}"
-        try:
-            response = self._http.request(method, path, json=json, params=params, headers=all_headers)
-        except httpx.TransportError:
-            raise Unavailable(self.name) from None
+        # A CLIENT span whose traceparent goes with the call: the API's request span is its child. Named by
+        # the API, not the path (ids), and never the query (a search may carry a patient's name).
+        attributes = {"http.request.method": method, "clinic.api": self.name} if tracing.enabled() else None
+        with tracing.span(
+            f"{method} {self.name}", kind=tracing.SpanKind.CLIENT, attributes=attributes
+        ) as span:
+            all_headers.update(tracing.inject())
+            try:
+                response = self._http.request(method, path, json=json, params=params, headers=all_headers)
+            except httpx.TransportError as exc:
+                tracing.mark_failed(span, type(exc).__name__)
+                raise Unavailable(self.name) from None
+            span.set_attribute("http.response.status_code", response.status_code)
         if response.status_code >= 400:
             raise error_from(response)
         return response

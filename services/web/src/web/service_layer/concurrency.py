@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -27,5 +28,6 @@ def together(*calls: Callable[[], Any]) -> list[Any]:
     if len(calls) <= 1 or threading.current_thread().name.startswith(THREAD_PREFIX):
         # Already on a pool thread: waiting there for other pool threads could starve the pool.
         return [call() for call in calls]
-    futures: list[Future[Any]] = [_pool().submit(call) for call in calls]
+    # Each call runs in a copy of the page's context, so its API call joins the page's trace.
+    futures: list[Future[Any]] = [_pool().submit(contextvars.copy_context().run, call) for call in calls]
     return [future.result() for future in futures]
