@@ -12,7 +12,7 @@ that happens twice is shown twice, and nothing lands on top of something an hour
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -66,6 +66,14 @@ class Booking:
     late_cancellation: bool = False
     fee_waived: bool = False
     patient_id: str | None = None  # set when the patient is known by name (the page links to them)
+    kind: str = ""  # scheduling's kind: "assessment" or "treatment"
+    practitioner: str = ""  # the practitioner's name, where the column does not say it (week, rooms)
+    room_id: str | None = None
+
+    @property
+    def completed_assessment(self) -> bool:
+        """An assessment seen to the end: its practitioner may record IMS suitability on it."""
+        return self.kind == "assessment" and self.status == FULFILLED
 
     @property
     def status_key(self) -> str:
@@ -176,19 +184,22 @@ def lay_out_day(
     *,
     show_cancelled: bool = False,
     default_hours: tuple[int, int] = DEFAULT_HOURS,
+    column_of: Callable[[Booking], str] | None = None,
 ) -> DayLayout:
     """Place ``bookings`` of ``day`` in one column per practitioner (in the order given).
 
     A booking of a practitioner not in ``practitioners`` (left the clinic, or filtered out) is not shown.
-    Cancelled bookings are counted but left out unless ``show_cancelled``.
+    Cancelled bookings are counted but left out unless ``show_cancelled``. ``column_of`` keys a booking to
+    its column (default: its practitioner; the week keys by day).
     """
+    key = column_of or (lambda b: b.practitioner_id)
     midnight, next_midnight = day_bounds(day, zone)
     day_hours = round((next_midnight - midnight).total_seconds() / 3600)
     known = {pid for pid, _ in practitioners}
     shown: list[Booking] = []
     hidden = 0
     for booking in bookings:
-        if booking.practitioner_id not in known:
+        if key(booking) not in known:
             continue
         if booking.cancelled and not show_cancelled:
             hidden += 1
@@ -224,7 +235,7 @@ def lay_out_day(
     columns = []
     for practitioner_id, name in practitioners:
         mine = sorted(
-            (place(b) for b in shown if b.practitioner_id == practitioner_id),
+            (place(b) for b in shown if key(b) == practitioner_id),
             key=lambda p: (p.row, -p.span, p.booking.cancelled, p.booking.starts_at, p.booking.id),
         )
         blocks, lanes = share_lanes(mine)

@@ -13,6 +13,7 @@ from werkzeug.exceptions import HTTPException
 
 from clinic_shared.logging import configure_logging
 from clinic_shared.tokens import KeySource, TokenVerifier
+from clinic_shared.web.app import trace_requests
 from clinic_shared.web.redaction import RedactPathSecrets
 from web.adapters.api import ApiError, Apis, ServiceClient, Unavailable
 from web.adapters.sessions import RedisStore, ServerSessionInterface, SessionStore, SqliteStore
@@ -35,7 +36,9 @@ from web.entrypoints.views import (
     staff_admin_practitioners,
     staff_billing,
     staff_booking,
+    staff_practice,
     staff_waitlist,
+    staff_week,
 )
 from web.service_layer import booking as booking_pages
 
@@ -58,6 +61,8 @@ PORTAL_AREAS = [
     ("preferences.index", N_("Preferences")),
     ("privacy.index", N_("Your data")),
 ]
+# Staff pages inside an area of the navigation (the week is the Day's, a patient's history the Patients').
+STAFF_PAGES_OF_AREA = {"staff_week.week": "staff.day", "staff_practice.patient": "staff.patients"}
 # The staff areas, in navigation order: (endpoint, label, roles that see it).
 STAFF_AREAS = [
     ("staff.day", N_("Day"), frozenset({"front_desk", "admin", "practitioner"})),
@@ -94,6 +99,7 @@ def create_app(
     settings = settings or WebSettings.from_env()
     configure_logging("web", settings.log_level)
     app = Flask(__name__)
+    trace_requests(app)  # first: a later before_request hook (CSRF, sign-in) may end the request
     app.config.update(
         SECRET_KEY=settings.secret_key,
         SESSION_COOKIE_NAME="ims_session",
@@ -128,7 +134,17 @@ def create_app(
     _install_error_pages(app)
     portal = (home, account, booking, appointments, invoices, preferences, privacy)
     people = (staff_admin_people, staff_admin_practitioners, staff_admin_billing)
-    for module in (*portal, staff, staff_booking, staff_waitlist, staff_billing, staff_admin, *people):
+    practice = (staff_practice, staff_week)
+    for module in (
+        *portal,
+        staff,
+        staff_booking,
+        staff_waitlist,
+        staff_billing,
+        staff_admin,
+        *people,
+        *practice,
+    ):
         app.register_blueprint(module.bp)
     app.wsgi_app = RedactPathSecrets(app.wsgi_app, SECRET_PATH_PREFIXES)  # type: ignore[method-assign]
     return app
@@ -157,7 +173,7 @@ def _install_templates(app: Flask) -> None:
         if signed is not None and signed.is_staff:
             roles = set(signed.roles)
             links = [(e, label, e) for e, label, allowed in STAFF_AREAS if allowed & roles]
-            here = endpoint
+            here = STAFF_PAGES_OF_AREA.get(endpoint, endpoint)
         else:
             links = [(e, label, e.split(".")[0]) for e, label in PORTAL_AREAS]
             here = "appointments" if endpoint in CHANGES_TO_AN_APPOINTMENT else request.blueprint

@@ -12,7 +12,7 @@ appointment someone else changed meanwhile (412), and one its rules forbid (409,
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -20,12 +20,14 @@ from zoneinfo import ZoneInfo
 from web.domain.day import Booking, DayLayout, day_bounds, lay_out_day
 from web.domain.slots import Slot, Times
 from web.domain.visits import parse_instant
+from web.domain.week import Closure, Shade, closure_on, shades_by_column
 from web.service_layer import booking
 from web.service_layer.accounts import Credentials
 from web.service_layer.booking import Appointment, Catalogue, Treatment
 from web.service_layer.concurrency import together
 from web.service_layer.listing import every_page
 from web.service_layer.ports import Api, ApiError, Apis
+from web.service_layer.time_away import closures_reader, rooms_reader, time_off_reader
 
 DESK_ROLES = frozenset({"front_desk", "admin", "practitioner"})  # who may arrive, complete, no-show
 ACTIONS = {"arrive": "arrive", "complete": "complete", "no_show": "no-show", "cancel": "cancel"}
@@ -53,6 +55,9 @@ class DayPage:
     layout: DayLayout
     practitioners: list[tuple[str, str]]  # every active practitioner of the clinic, for the filter
     chosen_practitioner: str | None
+    closure: Closure | None = None  # the clinic is closed on the day
+    shades: dict[str, list[Shade]] = field(default_factory=dict)  # per column: closed or time off
+    by_rooms: bool = False  # columns are rooms, not practitioners
 
     @property
     def zone(self) -> ZoneInfo:
@@ -81,6 +86,13 @@ def patient_names(
 ) -> dict[str, str]:
     """The clinic's patients' names, a call per 80 (side by side); one scheduling does not name stays
     unnamed (not the clinic's patient, or not visible to this member of staff)."""
+    return names_from(together(*name_readers(apis, credentials, clinic_id, patient_ids)))
+
+
+def name_readers(
+    apis: Apis, credentials: Credentials, clinic_id: str, patient_ids: Iterable[str]
+) -> list[Callable[[], list[Any]]]:
+    """The calls ``patient_names`` makes (a page may run them beside its other reads; ``names_from``)."""
     ids = sorted(set(patient_ids))
     path = f"/clinics/{clinic_id}/patients/names"
 
@@ -90,11 +102,14 @@ def patient_names(
 
         return read
 
-    chunks = [ids[i : i + NAMES_PER_CALL] for i in range(0, len(ids), NAMES_PER_CALL)]
-    named = [body for bodies in together(*(names_of(chunk) for chunk in chunks)) for body in bodies]
+    return [names_of(ids[i : i + NAMES_PER_CALL]) for i in range(0, len(ids), NAMES_PER_CALL)]
+
+
+def names_from(answers: Iterable[list[Any]]) -> dict[str, str]:
     return {
         str(body["id"]): name
-        for body in named
+        for bodies in answers
+        for body in bodies
         if (name := f"{body.get('first_name', '')} {body.get('last_name', '')}".strip())
     }
 
@@ -104,11 +119,13 @@ def clinic_reference(
 ) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
     """The clinic, all its practitioners and all its treatment types (inactive ones too: old appointments
     and entries still name them), side by side."""
-    clinic, practitioners, treatments = together(*_reference_reads(apis, credentials, clinic_id))
+    clinic, practitioners, treatments = together(*reference_reads(apis, credentials, clinic_id))
     return dict(clinic), practitioners, treatments
 
 
-def _reference_reads(apis: Apis, credentials: Credentials, clinic_id: str) -> list[Callable[[], Any]]:
+def reference_reads(apis: Apis, credentials: Credentials, clinic_id: str) -> list[Callable[[], Any]]:
+    """The reads ``clinic_reference`` makes (the clinic, practitioners, treatment types), for a page to run
+    beside its own."""
     token = credentials.access_token
     clinic_path = f"/clinics/{clinic_id}"
     return [
@@ -133,8 +150,11 @@ def day_page(
     practitioner_id: str | None = None,
     show_cancelled: bool = False,
     unnamed: str = "",
+    by_rooms: bool = False,
+    no_room: str = "",
 ) -> DayPage:
-    """The clinic's day (``None``: today on its clock): a column per practitioner, with patient names.
+    """The clinic's day (``None``: today on its clock): a column per practitioner (``by_rooms``: per room,
+    and one named ``no_room`` for appointments without one), with patient names.
 
     The day's appointments are read beside the clinic's reference data when the clinic's time zone is
     known from an earlier page (a clinic seldom moves); read again should the zone have changed.
@@ -148,9 +168,11 @@ def day_page(
         return now.astimezone(zone).date()
 
     guessed = _ZONES.get(clinic_id)
-    clinic, listed_practitioners, listed_treatments, read = together(
-        *_reference_reads(apis, credentials, clinic_id),
+    clinic, listed_practitioners, listed_treatments, read, closures, rooms = together(
+        *reference_reads(apis, credentials, clinic_id),
         lambda: appointments(guessed) if guessed is not None else None,
+        closures_reader(apis.scheduling, token, clinic_id),
+        rooms_reader(apis.scheduling, token, clinic_id) if by_rooms else list,
     )
     zone = _ZONES[clinic_id] = ZoneInfo(str(clinic["timezone"]))
     if read is None or guessed != zone:
@@ -162,9 +184,6 @@ def day_page(
         for a in read
         if str(a.get("clinic_id")) == clinic_id and start <= parse_instant(str(a["starts_at"])) < end
     ]
-    names = patient_names(
-        apis, credentials, clinic_id, (str(a["patient_id"]) for a in listed if a.get("patient_id"))
-    )
     treatments = {str(t["id"]): str(t["name"]) for t in listed_treatments}
     booked_with = {str(a["practitioner_id"]) for a in listed}
     practitioners = sorted(
@@ -176,15 +195,44 @@ def day_page(
         key=lambda p: (p[1].casefold(), p[0]),
     )
     chosen = practitioner_id if practitioner_id in {pid for pid, _ in practitioners} else None
-    bookings = [booking_from_api(a, names, treatments, unnamed) for a in listed]
-    layout = lay_out_day(
-        day,
-        zone,
-        [p for p in practitioners if chosen is None or p[0] == chosen],
-        bookings,
-        now,
-        show_cancelled=show_cancelled,
+    shown_ids = [pid for pid, _ in practitioners if chosen is None or pid == chosen]
+    # The shown columns' time off in one read, beside the patients' names.
+    named_ids = (str(a["patient_id"]) for a in listed if a.get("patient_id"))
+    closed = closure_on(day, closures)
+    name_calls = name_readers(apis, credentials, clinic_id, named_ids)
+    shading = (
+        []
+        if closed or by_rooms
+        else [time_off_reader(apis.scheduling, token, clinic_id, shown_ids, start, end)]
     )
+    answers = together(*name_calls, *shading)
+    names, away = names_from(answers[: len(name_calls)]), answers[len(name_calls) :]
+    bookings = [booking_from_api(a, names, treatments, unnamed) for a in listed]
+    if by_rooms:  # a column per room; the blocks name the practitioner
+        who = dict(practitioners)
+        bookings = [
+            replace(b, practitioner=who.get(b.practitioner_id, ""))
+            for b in bookings
+            if b.practitioner_id in shown_ids
+        ]
+        layout = lay_out_day(
+            day,
+            zone,
+            room_columns(rooms, bookings, no_room),
+            bookings,
+            now,
+            show_cancelled=show_cancelled,
+            column_of=lambda b: b.room_id or NO_ROOM,
+        )
+    else:
+        layout = lay_out_day(
+            day,
+            zone,
+            [p for p in practitioners if chosen is None or p[0] == chosen],
+            bookings,
+            now,
+            show_cancelled=show_cancelled,
+        )
     return DayPage(
         clinic_id=clinic_id,
         clinic_name=str(clinic["name"]),
@@ -192,7 +240,23 @@ def day_page(
         layout=layout,
         practitioners=practitioners,
         chosen_practitioner=chosen,
+        closure=closed,
+        shades=shades_by_column(layout, zone, closures, [t for found in away for t in found]),
+        by_rooms=by_rooms,
     )
+
+
+NO_ROOM = "no-room"  # the column of appointments without a room
+
+
+def room_columns(rooms: list[dict[str, Any]], bookings: list[Booking], no_room: str) -> list[tuple[str, str]]:
+    """The clinic's active rooms (and inactive ones booked that day) by name, then "no room" if needed."""
+    booked = {b.room_id for b in bookings}
+    columns = sorted(
+        ((str(r["id"]), str(r["name"])) for r in rooms if r.get("active", True) or str(r["id"]) in booked),
+        key=lambda r: (r[1].casefold(), r[0]),
+    )
+    return columns + ([(NO_ROOM, no_room)] if None in booked or not columns else [])
 
 
 def booking_from_api(
@@ -212,6 +276,8 @@ def booking_from_api(
         late_cancellation=bool(body.get("late_cancellation")),
         fee_waived=bool(body.get("fee_waived")),
         patient_id=str(body["patient_id"]) if str(body.get("patient_id")) in names else None,
+        kind=str(body.get("kind") or ""),
+        room_id=str(body["room_id"]) if body.get("room_id") else None,
     )
 
 

@@ -31,7 +31,7 @@ from web.entrypoints.context import apis, signed_in, staff_required
 from web.entrypoints.forms import FORM_TOKEN_FIELD, N_, Form, apply_api_error, parse_form, submit_once
 from web.entrypoints.i18n import LANGUAGES, format_when, gettext
 from web.entrypoints.phones import e164
-from web.service_layer import booking, staff_day, staff_patients
+from web.service_layer import booking, staff_day, staff_patients, staff_practice
 from web.service_layer.staff_booking import DESK_ROLES as MOVE_ROLES
 from web.service_layer.staff_day import DESK_ROLES
 
@@ -94,11 +94,11 @@ def clinic_for(chosen: str | None) -> tuple[str | None, list[staff_day.ClinicCho
 
 
 def _day_args(**changes: Any) -> dict[str, Any]:
-    """The day page's query (date, clinic, practitioner, cancelled shown) with ``changes``.
+    """The day page's query (date, clinic, practitioner, cancelled shown, rooms) with ``changes``.
 
     ``practitioner=`` (empty: all practitioners) is kept: a practitioner's page otherwise shows their own.
     """
-    keep = {key: request.args.get(key) for key in ("date", "clinic", "practitioner", "cancelled")}
+    keep = {key: request.args.get(key) for key in ("date", "clinic", "practitioner", "cancelled", "by")}
     return {
         key: value
         for key, value in (keep | changes).items()
@@ -132,6 +132,8 @@ def day() -> Response | str:
         practitioner_id=_practitioner_shown(),
         show_cancelled=request.args.get("cancelled") == "shown",
         unnamed=gettext("Patient"),
+        by_rooms=request.args.get("by") == "rooms",  # the rooms toggle: a column per room
+        no_room=gettext("No room"),
     )
     today = now.astimezone(page.zone).date()
     chosen_day = page.layout.day
@@ -158,7 +160,9 @@ def day() -> Response | str:
         day_url=day_url,
         here=day_url(),
         can_move=bool(MOVE_ROLES & set(signed_in().roles)),
-        can_open_patients=bool(staff_patients.DESK_ROLES & set(signed_in().roles)),
+        can_open_patients=bool(staff_practice.HISTORY_ROLES & set(signed_in().roles)),
+        may_record=staff_practice.may_record_suitability(signed_in()),  # "Record suitability" on a block
+        show_practitioner=page.by_rooms,
         patients_query={"clinic": clinic_id} if choices else {},
         previous_day=(chosen_day - timedelta(days=1)).isoformat(),
         next_day=(chosen_day + timedelta(days=1)).isoformat(),
@@ -194,10 +198,12 @@ def act(appointment_id: uuid.UUID, action: str) -> Response:
 
 
 def _back(target: str | None, appointment_id: str) -> str:
-    """Back to the day the action was taken from (a path of this page only), at the block acted on."""
+    """Back to the day (or week) the action was taken from (its path only), at the block acted on."""
     day_path = url_for(".day")
-    if not target or (not target.startswith(day_path + "?") and target != day_path):
-        target = day_path
+    if not target or not any(
+        target == p or target.startswith(p + "?") for p in (day_path, url_for("staff_week.week"))
+    ):
+        target = day_path  # the day's or the week's page only
     return f"{target}#appt-{appointment_id}"
 
 
