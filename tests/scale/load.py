@@ -22,6 +22,8 @@ from zoneinfo import ZoneInfo
 import httpx
 import sqlalchemy as sa
 
+from clinic_shared.messaging.topology import dead_letter_queue_for
+from clinic_shared.testing.rabbit import rabbitmqctl
 from tests.e2e.journey import Journey
 from tests.e2e.system import Mailbox, System
 
@@ -224,13 +226,23 @@ def run_load(
 # -- the effects, read from the tables
 
 
-def _rows(engine: sa.Engine, query: str) -> list[Any]:
+def _rows(engine: sa.Engine, query: str, **parameters: Any) -> list[Any]:
     with engine.connect() as connection:
-        return list(connection.execute(sa.text(query)))
+        return list(connection.execute(sa.text(query), parameters))
 
 
-def settled(engines: dict[str, sa.Engine]) -> bool:
-    """Every outbox row sent, and no delivery due but unsent or mid-send."""
+def queue_depths(vhost: str) -> dict[str, int]:
+    """The messages in each queue of ``vhost``: ready, or held by a consumer (a retry waiting its backoff)."""
+    listed = rabbitmqctl("list_queues", "-p", vhost, "name", "messages", "--quiet", timeout=30)
+    rows = (line.split("\t") for line in listed.strip().splitlines())
+    return {row[0]: int(row[1]) for row in rows if len(row) == 2 and row[1].isdigit()}
+
+
+def settled(engines: dict[str, sa.Engine], vhost: str) -> bool:
+    """Every outbox row sent, every event consumed (none waiting for a retry), and no delivery due but
+    unsent or mid-send."""
+    if any(count for name, count in queue_depths(vhost).items() if not name.endswith(".dead-letter")):
+        return False
     for name, engine in engines.items():
         if _rows(engine, "SELECT 1 FROM outbox WHERE sent_at IS NULL LIMIT 1"):
             return False
@@ -261,11 +273,11 @@ def sent_emails(engine: sa.Engine) -> set[str]:
 
 
 def check_effects(
-    engines: dict[str, sa.Engine], mailbox: Mailbox, first_mail: int, sent_before: set[str]
+    engines: dict[str, sa.Engine], vhost: str, mailbox: Mailbox, first_mail: int, sent_before: set[str]
 ) -> Effects:
     """Compare billing's charges and notifications' copies with scheduling's appointments, and the e-mails
     the SMTP server received from ``first_mail`` on with the deliveries recorded as sent since
-    ``sent_before``: each exactly once."""
+    ``sent_before``: each exactly once. An event dead-lettered is a fault too (its effect is missing)."""
     announced = {
         str(row.id): row
         for row in _rows(
@@ -294,6 +306,11 @@ def check_effects(
         "charges for no appointment": sorted(by_appointment.keys() - announced.keys()),
         "charges out of step": [],
         "copies out of step": [],
+        "dead-lettered": [
+            f"{name}: {count}"
+            for name, count in queue_depths(vhost).items()
+            if count and name in {dead_letter_queue_for(service) for service in engines}
+        ],
     }
     for appointment_id, row in announced.items():
         want = (row.sequence, status[str(row.status)], row.starts_at, row.practitioner_id)
@@ -305,12 +322,17 @@ def check_effects(
             charge.practitioner_id,
         )
         if got != want:
-            faults["charges out of step"].append(f"{appointment_id}: scheduling {want}, billing {got}")
+            faults["charges out of step"].append(
+                f"{appointment_id}: scheduling {want}, billing {got}; {_history(engines, appointment_id)}"
+            )
         copy = copies.get(appointment_id)
         want_copy = (row.sequence, str(row.status) == "cancelled", row.starts_at)
         got_copy = copy and (copy.sequence, copy.cancelled, copy.starts_at)
         if got_copy != want_copy:
-            faults["copies out of step"].append(f"{appointment_id}: scheduling {want_copy}, copy {got_copy}")
+            history = _history(engines, appointment_id)
+            faults["copies out of step"].append(
+                f"{appointment_id}: scheduling {want_copy}, copy {got_copy}; {history}"
+            )
     deliveries = _rows(engines["notifications"], "SELECT channel, status FROM deliveries")
     sent = sent_emails(engines["notifications"]) - sent_before
     with mailbox._lock:
@@ -330,9 +352,31 @@ def check_effects(
     )
 
 
-def wait_settled(engines: dict[str, sa.Engine], timeout: float) -> float:
+def _history(engines: dict[str, sa.Engine], appointment_id: str) -> str:
+    """The appointment's events in scheduling's outbox, each with the consumers that applied it: what a
+    fault report needs to tell a lost event from a misapplied one."""
+    events = _rows(
+        engines["scheduling"],
+        "SELECT event_id, routing_key, convert_from(body, 'UTF8')::jsonb #>> '{data,sequence}' AS sequence,"
+        " sent_at FROM outbox"
+        " WHERE convert_from(body, 'UTF8')::jsonb #>> '{data,appointment_id}' = :appointment"
+        " ORDER BY position",
+        appointment=appointment_id,
+    )
+    applied: dict[str, set[str]] = {}
+    for name in ("billing", "notifications"):
+        for row in _rows(engines[name], "SELECT event_id FROM inbox"):
+            applied.setdefault(str(row.event_id), set()).add(name)
+    return ", ".join(
+        f"{event.routing_key}#{event.sequence} sent={event.sent_at is not None}"
+        f" applied by {sorted(applied.get(str(event.event_id), ()))}"
+        for event in events
+    )
+
+
+def wait_settled(engines: dict[str, sa.Engine], vhost: str, timeout: float) -> float:
     began = time.monotonic()
-    while not settled(engines):
+    while not settled(engines, vhost):
         if time.monotonic() - began > timeout:
             raise AssertionError(f"the system did not settle within {timeout}s")
         time.sleep(0.5)

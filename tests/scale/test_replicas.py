@@ -28,11 +28,11 @@ import time
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
 
 import pytest
 import sqlalchemy as sa
 
+from clinic_shared.messaging.connection import vhost_of
 from clinic_shared.testing.postgres import temporary_database
 from clinic_shared.testing.rabbit import rabbitmqctl, temporary_vhost
 from tests.e2e.system import SERVICES, Mailbox, System, wait_for
@@ -100,13 +100,13 @@ def engines(replicated: System) -> Iterator[dict[str, sa.Engine]]:
 @pytest.fixture(scope="module")
 def clinic(replicated: System, engines: dict[str, sa.Engine]) -> Clinic:
     set_up = set_up_clinic(replicated)
-    wait_settled(engines, timeout=60)
+    wait_settled(engines, vhost_of(replicated.amqp_url), timeout=60)
     return set_up
 
 
 def _consumers_at(system: System, replicas: int) -> bool:
     """Each service's queue has ``replicas`` consumers (one per worker process)."""
-    vhost = unquote(urlsplit(system.amqp_url).path.lstrip("/"))
+    vhost = vhost_of(system.amqp_url)
     listed = rabbitmqctl("list_queues", "-p", vhost, "name", "consumers", "--quiet", timeout=30)
     counts = dict(line.split("\t") for line in listed.strip().splitlines()[1:] if "\t" in line)
     return all(counts.get(service) == str(replicas) for service in SERVICES)
@@ -131,8 +131,9 @@ def _report(title: str, tally: Tally, elapsed: float) -> None:
 def _settle_and_check(
     system: System, engines: dict[str, sa.Engine], mailbox: Mailbox, first_mail: int, before: set[str]
 ) -> None:
-    settling = wait_settled(engines, timeout=120)
-    effects = check_effects(engines, mailbox, first_mail, before)
+    vhost = vhost_of(system.amqp_url)
+    settling = wait_settled(engines, vhost, timeout=120)
+    effects = check_effects(engines, vhost, mailbox, first_mail, before)
     print(f"  settled {settling:.1f} s after the load")
     print(
         f"  appointments booked or cancelled: {effects.appointments}, charges: {effects.charges},"

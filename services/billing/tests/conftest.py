@@ -6,9 +6,8 @@ tests share them and therefore always work with fresh random ids, never with tot
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -19,32 +18,13 @@ from billing.config import BillingSettings
 from billing.entrypoints.api import create_app
 from billing.entrypoints.cli import MIGRATIONS
 from clinic_shared.migrations import upgrade
+from clinic_shared.testing.clock import ManualClock
 from clinic_shared.testing.postgres import temporary_database
 from clinic_shared.testing.rabbit import temporary_vhost
 from clinic_shared.testing.tokens import TestIssuer
 
 # Monday 3 March 2025, 09:00 in Vancouver.
 NOW = datetime(2025, 3, 3, 17, 0, tzinfo=UTC)
-
-
-class SteppingClock:
-    """A clock the test controls."""
-
-    def __init__(self, start: datetime = NOW) -> None:
-        self._now = start
-        self._lock = threading.Lock()
-
-    def now(self) -> datetime:
-        with self._lock:
-            return self._now
-
-    def set(self, instant: datetime) -> None:
-        with self._lock:
-            self._now = instant
-
-    def advance(self, **delta: float) -> None:
-        with self._lock:
-            self._now += timedelta(**delta)
 
 
 def billing_settings(
@@ -60,8 +40,8 @@ def billing_settings(
 
 
 @pytest.fixture
-def clock() -> SteppingClock:
-    return SteppingClock()
+def clock() -> ManualClock:
+    return ManualClock(NOW)
 
 
 @pytest.fixture
@@ -96,7 +76,7 @@ def amqp_url() -> Iterator[str]:
 
 
 @pytest.fixture
-def container(database_url: str, clock: SteppingClock, issuer: TestIssuer) -> Iterator[Container]:
+def container(database_url: str, clock: ManualClock, issuer: TestIssuer) -> Iterator[Container]:
     c = bootstrap(billing_settings(database_url), clock=clock, verifier=issuer.verifier())
     yield c
     c.engine.dispose()

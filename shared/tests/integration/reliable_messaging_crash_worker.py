@@ -18,7 +18,8 @@ from typing import Any
 from reliable_messaging_support import (
     EVENT_TYPE,
     OUTBOX,
-    SteppingClock,
+    START,
+    ManualClock,
     TestUnitOfWork,
     make_consumer,
     record_effect,
@@ -36,7 +37,7 @@ HANG_SECONDS = 120
 def main(pg_url: str, amqp_url: str, marker: Path, mode: str) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(threadName)s %(name)s %(message)s")
     engine = make_engine(pg_url)
-    clock = SteppingClock()
+    clock = ManualClock(START)
 
     def hang() -> None:
         marker.touch()

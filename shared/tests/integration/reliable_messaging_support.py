@@ -7,7 +7,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import pika
@@ -20,6 +20,7 @@ from clinic_shared.messaging.consumer import Consumer, Outcome
 from clinic_shared.messaging.outbox import OutboxWriter, exchange_for
 from clinic_shared.messaging.tables import define_inbox_table, define_outbox_table
 from clinic_shared.messaging.topology import Subscription
+from clinic_shared.testing.clock import ManualClock
 from clinic_shared.testing.waiting import running, wait_until
 from clinic_shared.uow import SqlAlchemyUnitOfWork
 
@@ -45,23 +46,10 @@ EFFECTS = Table(
 )
 
 
-class SteppingClock:
-    """A controllable clock for tests."""
-
-    def __init__(self, start: datetime | None = None) -> None:
-        self._now = start or datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
-        self._lock = threading.Lock()
-
-    def now(self) -> datetime:
-        with self._lock:
-            return self._now
-
-    def advance(self, **delta: float) -> None:
-        with self._lock:
-            self._now += timedelta(**delta)
+START = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
 
 
-def clinic_changed(clock: SteppingClock, n: int = 0, *, event_id: uuid.UUID | None = None) -> Envelope:
+def clinic_changed(clock: ManualClock, n: int = 0, *, event_id: uuid.UUID | None = None) -> Envelope:
     return new_event(
         EVENT_TYPE,
         {
@@ -85,7 +73,7 @@ class TestUnitOfWork(SqlAlchemyUnitOfWork):
 
     __test__ = False
 
-    def __init__(self, engine: Engine, clock: SteppingClock) -> None:
+    def __init__(self, engine: Engine, clock: ManualClock) -> None:
         super().__init__(make_session_factory(engine), OutboxWriter(OUTBOX), producer=CONSUMER, clock=clock)
 
 
@@ -112,7 +100,7 @@ def effect_counts(engine: Engine) -> dict[uuid.UUID, int]:
 def make_consumer(
     engine: Engine,
     amqp_url: str,
-    clock: SteppingClock,
+    clock: ManualClock,
     handlers: dict[str, Callable[[Any, Envelope], None]] | None = None,
     *,
     uow_factory: Callable[[], SqlAlchemyUnitOfWork] | None = None,

@@ -14,7 +14,8 @@ from reliable_messaging_support import (
     EXCHANGE,
     FAST_BACKOFF,
     OUTBOX,
-    SteppingClock,
+    START,
+    ManualClock,
     add_to_outbox,
     clinic_changed,
     effect_counts,
@@ -57,7 +58,7 @@ def test_a_blocking_connection_reaches_the_live_node_whichever_node_it_starts_at
 
 def test_relay_and_consumer_given_dead_nodes_deliver_every_event_once(amqp_url: str, engine: Engine) -> None:
     url, _ = node_list(amqp_url)
-    clock = SteppingClock()
+    clock = ManualClock(START)
     relay = OutboxRelay(
         make_session_factory(engine),
         OUTBOX,

@@ -19,8 +19,9 @@ from reliable_messaging_support import (
     EVENT_TYPE,
     INBOX,
     METADATA,
+    START,
+    ManualClock,
     Outcomes,
-    SteppingClock,
     clinic_changed,
     effect_counts,
     make_consumer,
@@ -67,8 +68,8 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
 
 
 @pytest.fixture
-def clock() -> SteppingClock:
-    return SteppingClock()
+def clock() -> ManualClock:
+    return ManualClock(START)
 
 
 def inbox_rows(engine: Engine, event_id: uuid.UUID) -> list[Any]:
@@ -83,7 +84,7 @@ def publish_and_wait(amqp_url: str, outcomes: Outcomes, envelope: Envelope) -> N
 
 
 def test_a_handler_that_loses_a_race_keeps_the_inbox_row_and_a_redelivery_is_a_duplicate(
-    engine: Engine, amqp_url: str, clock: SteppingClock
+    engine: Engine, amqp_url: str, clock: ManualClock
 ) -> None:
     event = clinic_changed(clock, 3)
     with engine.begin() as conn:  # another writer took the key first
@@ -114,7 +115,7 @@ def test_a_handler_that_loses_a_race_keeps_the_inbox_row_and_a_redelivery_is_a_d
 
 
 def test_a_handler_that_rolls_back_the_consumers_transaction_is_retried_not_acked(
-    engine: Engine, amqp_url: str, clock: SteppingClock
+    engine: Engine, amqp_url: str, clock: ManualClock
 ) -> None:
     event = clinic_changed(clock, 5)
     attempts: list[uuid.UUID] = []
@@ -139,7 +140,7 @@ def test_a_handler_that_rolls_back_the_consumers_transaction_is_retried_not_acke
 
 
 def test_a_handler_that_commits_keeps_the_inbox_row_it_committed(
-    engine: Engine, amqp_url: str, clock: SteppingClock
+    engine: Engine, amqp_url: str, clock: ManualClock
 ) -> None:
     """Services that still commit inside a handler commit the inbox row with their work: no retry."""
     event = clinic_changed(clock, 6)

@@ -28,9 +28,10 @@ from reliable_messaging_support import (
     METADATA,
     OUTBOX,
     PRODUCER,
+    START,
     SUBSCRIPTION,
+    ManualClock,
     Outcomes,
-    SteppingClock,
     TestUnitOfWork,
     add_to_outbox,
     blocking_channel,
@@ -75,11 +76,11 @@ def any_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engin
 
 
 @pytest.fixture
-def clock() -> SteppingClock:
-    return SteppingClock()
+def clock() -> ManualClock:
+    return ManualClock(START)
 
 
-def make_relay(engine: Engine, amqp_url: str, clock: SteppingClock, **kwargs: Any) -> OutboxRelay:
+def make_relay(engine: Engine, amqp_url: str, clock: ManualClock, **kwargs: Any) -> OutboxRelay:
     kwargs.setdefault("backoff", Backoff(**FAST_BACKOFF))
     return OutboxRelay(make_session_factory(engine), OUTBOX, amqp_url, clock=clock, **kwargs)
 
@@ -117,7 +118,7 @@ def wait_for_broker(amqp_url: str, timeout: float = 90) -> None:
 
 
 def test_relay_publishes_every_row_in_order_and_marks_it_sent(
-    engine: Engine, amqp_url: str, clock: SteppingClock
+    engine: Engine, amqp_url: str, clock: ManualClock
 ) -> None:
     bind_audit_queue(amqp_url)
     events = [clinic_changed(clock, i) for i in range(2000)]
@@ -139,7 +140,7 @@ def test_relay_publishes_every_row_in_order_and_marks_it_sent(
 
 
 def test_relay_marks_only_acked_rows_sent_and_retries_nacked_ones(
-    engine: Engine, amqp_url: str, clock: SteppingClock
+    engine: Engine, amqp_url: str, clock: ManualClock
 ) -> None:
     # A full reject-publish queue makes the broker nack: those rows must not be marked sent.
     bind_audit_queue(
@@ -167,7 +168,7 @@ def test_relay_marks_only_acked_rows_sent_and_retries_nacked_ones(
 
 
 def test_relay_empties_the_stored_body_of_a_secret_carrying_event_once_the_broker_has_it(
-    any_engine: Engine, amqp_url: str, clock: SteppingClock
+    any_engine: Engine, amqp_url: str, clock: ManualClock
 ) -> None:
     bind_audit_queue(amqp_url)
     reset = new_event(
@@ -201,7 +202,7 @@ def test_relay_empties_the_stored_body_of_a_secret_carrying_event_once_the_broke
 
 
 def test_relay_keeps_unroutable_rows_pending_until_a_queue_is_bound(
-    engine: Engine, amqp_url: str, clock: SteppingClock
+    engine: Engine, amqp_url: str, clock: ManualClock
 ) -> None:
     events = [clinic_changed(clock, i) for i in range(5)]
     add_to_outbox(engine, events)
@@ -221,7 +222,7 @@ def test_relay_keeps_unroutable_rows_pending_until_a_queue_is_bound(
     assert [p.message_id for p, _ in drain_queue(amqp_url, AUDIT_QUEUE, 5)] == [str(e.id) for e in events]
 
 
-def test_relay_publishes_from_a_sqlite_outbox(tmp_path: Path, amqp_url: str, clock: SteppingClock) -> None:
+def test_relay_publishes_from_a_sqlite_outbox(tmp_path: Path, amqp_url: str, clock: ManualClock) -> None:
     engine = make_engine(f"sqlite:///{tmp_path}/outbox.sqlite")
     METADATA.create_all(engine)
     bind_audit_queue(amqp_url)
@@ -240,7 +241,7 @@ def test_relay_publishes_from_a_sqlite_outbox(tmp_path: Path, amqp_url: str, clo
 
 @pytest.mark.disruptive
 def test_relay_and_consumer_survive_a_broker_restart_without_losing_events(
-    engine: Engine, amqp_url: str, clock: SteppingClock
+    engine: Engine, amqp_url: str, clock: ManualClock
 ) -> None:
     consumer = make_consumer(engine, amqp_url, clock)
     relay = make_relay(engine, amqp_url, clock, poll_interval=0.05, batch_size=100)
@@ -271,7 +272,7 @@ def test_relay_and_consumer_survive_a_broker_restart_without_losing_events(
 
 
 def test_consumer_applies_an_event_delivered_twice_only_once(
-    any_engine: Engine, amqp_url: str, clock: SteppingClock
+    any_engine: Engine, amqp_url: str, clock: ManualClock
 ) -> None:
     correlations: list[uuid.UUID | None] = []
 
@@ -296,7 +297,7 @@ def test_consumer_applies_an_event_delivered_twice_only_once(
 
 
 def test_consumer_dead_letters_malformed_messages_and_keeps_consuming(
-    engine: Engine, amqp_url: str, clock: SteppingClock
+    engine: Engine, amqp_url: str, clock: ManualClock
 ) -> None:
     outcomes = Outcomes()
     consumer = make_consumer(engine, amqp_url, clock, on_processed=outcomes)
@@ -324,7 +325,7 @@ def test_consumer_dead_letters_malformed_messages_and_keeps_consuming(
 
 
 def test_consumer_dead_letters_a_message_that_keeps_failing_after_the_delivery_limit(
-    engine: Engine, amqp_url: str, clock: SteppingClock
+    engine: Engine, amqp_url: str, clock: ManualClock
 ) -> None:
     delivery_limit = 2
     set_policies(vhost_of(amqp_url), delivery_limit=delivery_limit)
@@ -356,7 +357,7 @@ def test_consumer_dead_letters_a_message_that_keeps_failing_after_the_delivery_l
 
 
 def test_consumer_keeps_its_connection_through_a_handler_longer_than_two_heartbeats(
-    engine: Engine, amqp_url: str, clock: SteppingClock
+    engine: Engine, amqp_url: str, clock: ManualClock
 ) -> None:
     heartbeat = 2
 
@@ -383,7 +384,7 @@ def test_consumer_keeps_its_connection_through_a_handler_longer_than_two_heartbe
 
 
 def test_consumer_holds_a_message_while_the_database_is_unreachable(
-    engine: Engine, amqp_url: str, clock: SteppingClock
+    engine: Engine, amqp_url: str, clock: ManualClock
 ) -> None:
     outages = iter([True, True])
 
@@ -418,7 +419,7 @@ def spawn_worker(pg_url: str, amqp_url: str, marker: Path, mode: str, log: Path)
 
 @pytest.mark.parametrize("mode", ["before-commit", "after-commit"])
 def test_an_event_whose_worker_is_killed_mid_handling_is_applied_exactly_once(
-    mode: str, engine: Engine, pg_url: str, amqp_url: str, clock: SteppingClock, tmp_path: Path
+    mode: str, engine: Engine, pg_url: str, amqp_url: str, clock: ManualClock, tmp_path: Path
 ) -> None:
     with blocking_channel(amqp_url) as channel:
         declare_consumer(channel, SUBSCRIPTION)
@@ -445,7 +446,7 @@ def test_an_event_whose_worker_is_killed_mid_handling_is_applied_exactly_once(
 
 
 def test_worker_process_relays_and_consumes_until_sigterm(
-    engine: Engine, pg_url: str, amqp_url: str, clock: SteppingClock, tmp_path: Path
+    engine: Engine, pg_url: str, amqp_url: str, clock: ManualClock, tmp_path: Path
 ) -> None:
     marker, log = tmp_path / "ready", tmp_path / "worker.log"
     worker = spawn_worker(pg_url, amqp_url, marker, "serve", log)

@@ -14,7 +14,8 @@ from reliable_messaging_support import (
     FAST_BACKOFF,
     OUTBOX,
     PRODUCER,
-    SteppingClock,
+    START,
+    ManualClock,
     add_to_outbox,
     blocking_channel,
     clinic_changed,
@@ -41,16 +42,16 @@ BILLING = Subscription("billing", {EXCHANGE: sorted(CONSUMED["billing"])})
 
 
 @pytest.fixture
-def clock() -> SteppingClock:
-    return SteppingClock()
+def clock() -> ManualClock:
+    return ManualClock(START)
 
 
-def make_relay(engine: Engine, amqp_url: str, clock: SteppingClock, **kwargs: Any) -> OutboxRelay:
+def make_relay(engine: Engine, amqp_url: str, clock: ManualClock, **kwargs: Any) -> OutboxRelay:
     kwargs.setdefault("backoff", Backoff(**FAST_BACKOFF))
     return OutboxRelay(make_session_factory(engine), OUTBOX, amqp_url, clock=clock, **kwargs)
 
 
-def arrived(clock: SteppingClock, n: int = 0) -> Envelope:
+def arrived(clock: ManualClock, n: int = 0) -> Envelope:
     ids = {
         f"{name}_id": uuid.UUID(int=n * 10 + i)
         for i, name in enumerate(("appointment", "clinic", "practitioner", "patient", "treatment_type"))
@@ -70,7 +71,7 @@ def arrived(clock: SteppingClock, n: int = 0) -> Envelope:
     )
 
 
-def opted_out(clock: SteppingClock) -> Envelope:
+def opted_out(clock: ManualClock) -> Envelope:
     return new_event(
         OPTED_OUT,
         {"patient_id": uuid.uuid4(), "channel": "sms", "opted_out_at": clock.now()},
@@ -90,7 +91,7 @@ def queue_depth(amqp_url: str, queue: str) -> int:
 
 
 def test_running_relay_marks_an_event_nobody_consumes_sent_and_archives_it(
-    engine: Engine, amqp_url: str, clock: SteppingClock
+    engine: Engine, amqp_url: str, clock: ManualClock
 ) -> None:
     setup_broker(amqp_url, producer=PRODUCER, subscription=None)
     events = [arrived(clock, i) for i in range(3)]
@@ -108,7 +109,7 @@ def test_running_relay_marks_an_event_nobody_consumes_sent_and_archives_it(
 
 
 def test_archive_keeps_only_the_latest_events_up_to_its_bound(
-    engine: Engine, amqp_url: str, clock: SteppingClock
+    engine: Engine, amqp_url: str, clock: ManualClock
 ) -> None:
     setup_broker(amqp_url, producer=PRODUCER, subscription=None, archive_max_length=5)
     events = [arrived(clock, i) for i in range(12)]
@@ -125,7 +126,7 @@ def test_archive_keeps_only_the_latest_events_up_to_its_bound(
 
 
 def test_a_consumed_event_reaches_its_consumer_and_not_the_archive(
-    engine: Engine, amqp_url: str, clock: SteppingClock
+    engine: Engine, amqp_url: str, clock: ManualClock
 ) -> None:
     setup_broker(amqp_url, producer=PRODUCER, subscription=None)
     setup_broker(amqp_url, producer="billing", subscription=BILLING)
@@ -143,7 +144,7 @@ def test_a_consumed_event_reaches_its_consumer_and_not_the_archive(
 
 
 def test_relay_marks_unconsumed_events_sent_even_before_their_archive_is_declared(
-    engine: Engine, amqp_url: str, clock: SteppingClock, caplog: pytest.LogCaptureFixture
+    engine: Engine, amqp_url: str, clock: ManualClock, caplog: pytest.LogCaptureFixture
 ) -> None:
     events = [arrived(clock, 0), opted_out(clock), arrived(clock, 1)]
     add_to_outbox(engine, events)
@@ -162,7 +163,7 @@ def test_relay_marks_unconsumed_events_sent_even_before_their_archive_is_declare
 
 
 def test_a_consumed_event_whose_queue_is_missing_stays_pending_and_is_reported_once_stuck(
-    engine: Engine, amqp_url: str, clock: SteppingClock, caplog: pytest.LogCaptureFixture
+    engine: Engine, amqp_url: str, clock: ManualClock, caplog: pytest.LogCaptureFixture
 ) -> None:
     # The producer's archive exists, but billing's and notifications' queues do not.
     setup_broker(amqp_url, producer=PRODUCER, subscription=None)
@@ -204,7 +205,7 @@ def test_a_consumed_event_whose_queue_is_missing_stays_pending_and_is_reported_o
 
 
 def test_setup_broker_stops_archiving_a_type_once_it_has_a_consumer(
-    engine: Engine, amqp_url: str, clock: SteppingClock
+    engine: Engine, amqp_url: str, clock: ManualClock
 ) -> None:
     # A broker set up when nobody consumed scheduling.clinic.changed has it bound to the archive ...
     setup_broker(amqp_url, producer=PRODUCER, subscription=None, registry={})
@@ -229,7 +230,7 @@ def test_status_command_prints_the_figures_and_fails_when_a_row_is_stuck(
 ) -> None:
     setup_broker(amqp_url, producer=PRODUCER, subscription=None)
     # The command measures age against the wall clock: these rows were written an hour ago.
-    clock = SteppingClock(datetime.now(UTC) - timedelta(hours=1))
+    clock = ManualClock(datetime.now(UTC) - timedelta(hours=1))
     add_to_outbox(engine, [clinic_changed(clock, 0), clinic_changed(clock, 1), arrived(clock, 2)])
 
     argv = [PRODUCER, "--database-url", pg_url, "--amqp-url", amqp_url, "--stuck-after", "300"]

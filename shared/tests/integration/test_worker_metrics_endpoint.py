@@ -15,7 +15,8 @@ from reliable_messaging_support import (
     EXCHANGE,
     FAST_BACKOFF,
     OUTBOX,
-    SteppingClock,
+    START,
+    ManualClock,
     add_to_outbox,
     clinic_changed,
     effect_counts,
@@ -48,7 +49,7 @@ def scrape(port: int) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
 def test_a_worker_counts_the_event_it_published_and_consumed_and_serves_the_counts_on_its_port(
     engine: Engine, amqp_url: str
 ) -> None:
-    clock = SteppingClock()
+    clock = ManualClock(START)
     consumer = make_consumer(engine, amqp_url, clock)
     relay = OutboxRelay(
         make_session_factory(engine),

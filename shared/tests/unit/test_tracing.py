@@ -21,7 +21,8 @@ from reliable_messaging_support import (
     EVENT_TYPE,
     METADATA,
     OUTBOX,
-    SteppingClock,
+    START,
+    ManualClock,
     add_to_outbox,
     clinic_changed,
     make_consumer,
@@ -243,7 +244,7 @@ def publish(rows: list[Any]) -> PublishChannel:
     return channel
 
 
-def consume(engine: Engine, clock: SteppingClock, channel: PublishChannel, handler: Any) -> SettleChannel:
+def consume(engine: Engine, clock: ManualClock, channel: PublishChannel, handler: Any) -> SettleChannel:
     consumer = make_consumer(engine, "amqp://127.0.0.1:1/%2F", clock, {EVENT_TYPE: handler})
     settle = SettleChannel()
     for tag, (_exchange, routing_key, body, properties) in enumerate(channel.published, start=1):
@@ -272,7 +273,7 @@ def outbox_rows(engine: Engine) -> list[Any]:
 def test_a_request_s_trace_goes_through_the_outbox_the_publish_and_the_consumer_to_what_it_emits(
     engine: Engine,
 ) -> None:
-    clock = SteppingClock()
+    clock = ManualClock(START)
     follow_up = clinic_changed(clock, 2)
 
     def handler(uow: SqlAlchemyUnitOfWork, envelope: Envelope) -> None:
@@ -305,7 +306,7 @@ def test_a_request_s_trace_goes_through_the_outbox_the_publish_and_the_consumer_
 
 
 def test_untraced_rows_and_messages_carry_no_trace_context(engine: Engine) -> None:
-    clock = SteppingClock()
+    clock = ManualClock(START)
     add_to_outbox(engine, [clinic_changed(clock, 1)])
     (row,) = outbox_rows(engine)
     assert row.trace_context is None

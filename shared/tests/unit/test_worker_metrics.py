@@ -19,7 +19,8 @@ from reliable_messaging_support import (
     CONSUMER,
     EVENT_TYPE,
     METADATA,
-    SteppingClock,
+    START,
+    ManualClock,
     clinic_changed,
     make_consumer,
     record_effect,
@@ -105,7 +106,7 @@ def engine(tmp_path: Path) -> Iterator[Engine]:
 
 
 def test_the_consumer_counts_each_settled_message_by_outcome_and_times_its_handling(engine: Engine) -> None:
-    clock = SteppingClock()
+    clock = ManualClock(START)
 
     def failing(_uow: Any, _envelope: Any) -> None:
         raise RuntimeError("handler bug")

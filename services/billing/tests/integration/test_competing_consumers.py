@@ -23,7 +23,7 @@ from billing.service_layer import charges
 from billing.service_layer.unit_of_work import BillingUnitOfWork
 from clinic_shared.testing.tokens import TestIssuer
 
-from ..conftest import SteppingClock, billing_settings
+from ..conftest import NOW, ManualClock, billing_settings
 from .test_services import add_clinic, booking, from_vancouver_booking, plan, set_price
 
 pytestmark = pytest.mark.integration
@@ -34,7 +34,7 @@ OVERLAP = 0.5
 
 @pytest.fixture
 def container(pg_url: str) -> Iterator[Container]:
-    c = bootstrap(billing_settings(pg_url), clock=SteppingClock(), verifier=TestIssuer().verifier())
+    c = bootstrap(billing_settings(pg_url), clock=ManualClock(NOW), verifier=TestIssuer().verifier())
     yield c
     c.engine.dispose()
 

@@ -25,7 +25,7 @@ from billing.service_layer.unit_of_work import BillingUnitOfWork
 from clinic_shared.testing.tokens import TestIssuer
 from clinic_shared.tokens import Principal
 
-from ..conftest import SteppingClock, billing_settings
+from ..conftest import NOW, ManualClock, billing_settings
 
 pytestmark = pytest.mark.integration
 
@@ -61,7 +61,7 @@ class FailureInjector:
 @pytest.fixture
 def app_parts(pg_url: str) -> Iterator[tuple[Container, FlaskClient, TestIssuer, FailureInjector]]:
     issuer = TestIssuer()
-    container = bootstrap(billing_settings(pg_url), clock=SteppingClock(), verifier=issuer.verifier())
+    container = bootstrap(billing_settings(pg_url), clock=ManualClock(NOW), verifier=issuer.verifier())
     injector = FailureInjector(container)
     container.uow = injector  # type: ignore[method-assign]
     app = create_app(container=container)

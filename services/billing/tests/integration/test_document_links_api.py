@@ -23,7 +23,7 @@ from billing.bootstrap import Container, bootstrap
 from billing.entrypoints.api import create_app
 from clinic_shared.testing.tokens import TestIssuer
 
-from ..conftest import SteppingClock, billing_settings
+from ..conftest import ManualClock, billing_settings
 from .test_invoicing_api import PROBLEM, Setup, new_setup, pdf_text
 
 PUBLIC_URL = "https://billing.example"
@@ -35,7 +35,7 @@ LINK_ENV = {
 
 
 @pytest.fixture
-def linked(database_url: str, clock: SteppingClock, issuer: TestIssuer) -> Iterator[Setup]:
+def linked(database_url: str, clock: ManualClock, issuer: TestIssuer) -> Iterator[Setup]:
     """Billing with BILLING_PUBLIC_URL and DOCUMENT_LINK_SECRET set."""
     container = bootstrap(
         billing_settings(database_url, extra=LINK_ENV), clock=clock, verifier=issuer.verifier()

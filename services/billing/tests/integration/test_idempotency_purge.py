@@ -19,14 +19,14 @@ from billing.entrypoints.worker import idempotency_purge
 from billing.service_layer import idempotency_keys
 from billing.service_layer.unit_of_work import BillingUnitOfWork
 
-from ..conftest import NOW, SteppingClock, billing_settings
+from ..conftest import NOW, ManualClock, billing_settings
 from .test_migrations_and_cli import run
 
 RETENTION = timedelta(hours=168)
 
 
 @pytest.fixture
-def keys(database_url: str, clock: SteppingClock) -> Iterator[Container]:
+def keys(database_url: str, clock: ManualClock) -> Iterator[Container]:
     """A container over the test database whose clock the test sets."""
     container = bootstrap(billing_settings(database_url), clock=clock)
     yield container
@@ -34,7 +34,7 @@ def keys(database_url: str, clock: SteppingClock) -> Iterator[Container]:
 
 
 def store_keys(
-    container: Container, clock: SteppingClock, account_id: uuid.UUID, ages: dict[str, timedelta]
+    container: Container, clock: ManualClock, account_id: uuid.UUID, ages: dict[str, timedelta]
 ) -> None:
     """One stored response per key, created ``age`` before NOW."""
     for key, age in ages.items():
@@ -53,7 +53,7 @@ def keys_of(container: Container, account_id: uuid.UUID) -> set[str]:
 
 
 def test_keys_older_than_the_retention_are_purged_in_batches_and_newer_ones_kept(
-    keys: Container, clock: SteppingClock
+    keys: Container, clock: ManualClock
 ) -> None:
     account_id = uuid.uuid4()
     old = {f"old-{n}": RETENTION + timedelta(minutes=n + 1) for n in range(7)}
@@ -67,7 +67,7 @@ def test_keys_older_than_the_retention_are_purged_in_batches_and_newer_ones_kept
     assert idempotency_keys.purge_idempotency_keys(keys.uow, RETENTION, batch_size=3) == 0
 
 
-def test_the_purge_deletes_one_batch_per_transaction(keys: Container, clock: SteppingClock) -> None:
+def test_the_purge_deletes_one_batch_per_transaction(keys: Container, clock: ManualClock) -> None:
     account_id = uuid.uuid4()
     store_keys(keys, clock, account_id, {f"k{n}": RETENTION * 2 for n in range(5)})
     commits: list[int] = []
@@ -91,7 +91,7 @@ def test_the_purge_deletes_one_batch_per_transaction(keys: Container, clock: Ste
 
 
 def test_the_cli_verb_purges_expired_keys_and_honours_the_setting(
-    keys: Container, clock: SteppingClock, database_url: str
+    keys: Container, clock: ManualClock, database_url: str
 ) -> None:
     account_id = uuid.uuid4()
     now = datetime.now(tz=NOW.tzinfo)
@@ -113,7 +113,7 @@ def test_the_cli_verb_purges_expired_keys_and_honours_the_setting(
     assert keys_of(keys, account_id) == set()
 
 
-def test_the_worker_loop_purges_on_start_and_stops_when_told(keys: Container, clock: SteppingClock) -> None:
+def test_the_worker_loop_purges_on_start_and_stops_when_told(keys: Container, clock: ManualClock) -> None:
     account_id = uuid.uuid4()
     store_keys(keys, clock, account_id, {"stale": RETENTION * 2, "live": timedelta(hours=1)})
     stop = threading.Event()
