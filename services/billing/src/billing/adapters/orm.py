@@ -220,6 +220,8 @@ coverages = Table(
     Column("per_visit_max_cents", BigInteger, nullable=True),
     Column("annual_max_cents", BigInteger, nullable=True),
     Column("policy_number", String(60), nullable=True),
+    Column("valid_from", Date, nullable=True),
+    Column("valid_to", Date, nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
 )
 

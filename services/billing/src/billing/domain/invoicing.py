@@ -112,11 +112,9 @@ class PayerKind(enum.StrEnum):
 
 @dataclass
 class Coverage:
-    """A patient's third-party payer at a clinic, with the facts that payer needs and the limits it sets.
+    """A patient's third-party payer at a clinic (valid from/to: days, inclusive), its facts and limits.
 
-    WorkSafeBC pays the whole visit of an accepted claim (claim number, date of injury, employer required);
-    ICBC pays up to its fee per visit and the patient pays the excess (claim number required); an extended
-    health plan pays a percentage up to per-visit and annual maximums.
+    WorkSafeBC pays a claim's whole visit; ICBC up to its fee a visit; extended health a share up to maxima.
     """
 
     id: uuid.UUID
@@ -133,6 +131,8 @@ class Coverage:
     per_visit_max_cents: int | None = None
     annual_max_cents: int | None = None
     policy_number: str | None = None
+    valid_from: date | None = None
+    valid_to: date | None = None  # set when the coverage is ended
 
     def __post_init__(self) -> None:
         required = {

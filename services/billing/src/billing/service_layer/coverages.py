@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from billing.domain.errors import NotFound
+from billing.domain.errors import NotFound, RuleViolation
 from billing.domain.invoicing import Coverage, PayerKind
 from billing.domain.model import Clinic, Patient
 from billing.service_layer.audit import audit
@@ -31,6 +31,7 @@ class AddCoverage:
     per_visit_max_cents: int | None = None
     annual_max_cents: int | None = None
     policy_number: str | None = None
+    valid_from: date | None = None
 
 
 def add_coverage(uow: BillingUnitOfWork, actor: Principal, cmd: AddCoverage) -> Coverage:
@@ -39,9 +40,13 @@ def add_coverage(uow: BillingUnitOfWork, actor: Principal, cmd: AddCoverage) -> 
     ensure_acts_in(actor, cmd.clinic_id, field="clinic_id")
     if uow.repo.get(Patient, cmd.patient_id) is None:
         raise NotFound("patient not found", field="patient_id")
-    if uow.repo.get(Clinic, cmd.clinic_id) is None:
+    clinic = uow.repo.get(Clinic, cmd.clinic_id)
+    if clinic is None:
         raise NotFound("clinic not found", field="clinic_id")
-    coverage = Coverage(id=uow.new_id(), created_at=uow.clock.now(), **vars(cmd))
+    now = uow.clock.now()
+    # Valid from the day given, else the date of injury (a claim), else the clinic's today.
+    valid_from = cmd.valid_from or cmd.date_of_injury or now.astimezone(clinic.zone).date()
+    coverage = Coverage(id=uow.new_id(), created_at=now, **vars(cmd) | {"valid_from": valid_from})
     uow.repo.add(coverage)
     audit(uow, actor.account_id, "coverage", coverage.id, "added", payer_kind=str(cmd.payer_kind))
     return coverage
@@ -56,3 +61,30 @@ def list_coverages(
     return uow.repo.list_coverages(
         patient_id, offset=page.offset, limit=page.limit, clinic_id=clinic_filter(actor, None)
     )
+
+
+def coverage_start(coverage: Coverage) -> date:
+    """A coverage's first day; one recorded before coverages had a first day starts on its date of injury,
+    else on the (UTC) day it was recorded."""
+    return coverage.valid_from or coverage.date_of_injury or coverage.created_at.date()
+
+
+@dataclass(frozen=True)
+class EndCoverage:
+    patient_id: uuid.UUID
+    coverage_id: uuid.UUID
+    valid_to: date
+
+
+def end_coverage(uow: BillingUnitOfWork, actor: Principal, cmd: EndCoverage) -> Coverage:
+    """End the patient's coverage on ``valid_to`` (its last day, inclusive); ending it again moves that day.
+    Another clinic's coverage, or another patient's, is not found; a last day before its first is refused."""
+    coverage = uow.repo.get_for_update(Coverage, cmd.coverage_id)
+    if coverage is None or coverage.patient_id != cmd.patient_id:
+        raise NotFound("coverage not found", field="coverage_id")
+    ensure_acts_in(actor, coverage.clinic_id, "coverage not found", field="coverage_id")
+    if cmd.valid_to < coverage_start(coverage):
+        raise RuleViolation("a coverage cannot end before its first day", field="valid_to")
+    coverage.valid_to = cmd.valid_to
+    audit(uow, actor.account_id, "coverage", coverage.id, "ended", valid_to=cmd.valid_to.isoformat())
+    return coverage

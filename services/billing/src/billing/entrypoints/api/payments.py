@@ -11,7 +11,7 @@ from flask_smorest.pagination import PaginationParameters
 
 from billing.domain.invoicing import Coverage, Payment
 from billing.domain.model import Package
-from billing.entrypoints.api import schemas
+from billing.entrypoints.api import coverage_schemas, schemas
 from billing.entrypoints.api.context import BILLING_STAFF, container
 from billing.entrypoints.api.idempotency import run_once
 from billing.service_layer import coverages, packages, payments
@@ -75,8 +75,8 @@ def get_payment(payment_id: uuid.UUID) -> Payment:
 
 
 @blp.route("/patients/<uuid:patient_id>/coverages", methods=["POST"])
-@blp.arguments(schemas.CoverageSchema())
-@blp.response(201, schemas.CoverageSchema)
+@blp.arguments(coverage_schemas.PatientCoverageSchema())
+@blp.response(201, coverage_schemas.PatientCoverageSchema)
 @blp.alt_response(422, description="A field the payer requires is missing")
 @blp.alt_response(404, description="Billing knows no such patient or clinic (field `patient_id`/`clinic_id`)")
 @require_roles(*BILLING_STAFF, "front_desk")
@@ -90,7 +90,7 @@ def add_coverage(body: dict[str, Any], patient_id: uuid.UUID) -> Coverage:
 
 
 @blp.route("/patients/<uuid:patient_id>/coverages", methods=["GET"])
-@blp.response(200, schemas.CoverageSchema(many=True))
+@blp.response(200, coverage_schemas.PatientCoverageSchema(many=True))
 @blp.paginate()
 @require_roles(*BILLING_STAFF, "front_desk")
 def list_coverages(patient_id: uuid.UUID, pagination_parameters: PaginationParameters) -> Sequence[Coverage]:
@@ -99,6 +99,26 @@ def list_coverages(patient_id: uuid.UUID, pagination_parameters: PaginationParam
             uow, current_principal(), patient_id, page_of(pagination_parameters)
         )
         return items
+
+
+@blp.route("/patients/<uuid:patient_id>/coverages/<uuid:coverage_id>/end", methods=["POST"])
+@blp.arguments(coverage_schemas.EndCoverageRequest())
+@blp.response(200, coverage_schemas.PatientCoverageSchema, description="The coverage with its last day")
+@blp.alt_response(422, description="The last day is before the coverage's first day (field `valid_to`)")
+@blp.alt_response(
+    404, description="No such coverage of this patient, or another clinic's (field `coverage_id`)"
+)
+@require_roles(*BILLING_STAFF, "front_desk")
+def end_coverage(body: dict[str, Any], patient_id: uuid.UUID, coverage_id: uuid.UUID) -> Coverage:
+    """End a coverage on its last day (inclusive); ending it again moves that day."""
+    with container().uow() as uow:
+        coverage = coverages.end_coverage(
+            uow,
+            current_principal(),
+            coverages.EndCoverage(patient_id=patient_id, coverage_id=coverage_id, valid_to=body["valid_to"]),
+        )
+        uow.commit()
+        return coverage
 
 
 @blp.route("/packages", methods=["POST"])
