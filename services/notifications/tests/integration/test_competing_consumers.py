@@ -80,14 +80,14 @@ def test_an_older_reschedule_handled_alongside_a_newer_cancellation_records_noth
             errors.append(exc)
 
     with pg_container.uow() as uow:
-        commit = uow.commit
-        # The handler commits as its last step: hold that commit back until the older event is underway.
-        uow.commit = uow.flush  # type: ignore[method-assign]
         HANDLERS[cancellation.type](uow, cancellation)
+        # Recorded but not committed (the consumer commits after the handler): the older event is handled
+        # meanwhile.
+        uow.flush()
         rival = threading.Thread(target=handle_older)
         rival.start()
         time.sleep(OVERLAP)
-        commit()
+        uow.commit()
     rival.join(timeout=30)
     assert not rival.is_alive()
     assert errors == []

@@ -236,6 +236,7 @@ def test_the_reminder_of_a_cancelled_appointment_is_never_sent(
         reminder_policies.change_reminder_policy(
             uow, OPERATOR, reminder_policies.ChangeReminderPolicy(events.clinic_id, 1, None, True, None, None)
         )
+        uow.commit()
     kept, cancelled = uuid.uuid4(), uuid.uuid4()
     worker.start()
     with publisher(amqp_url) as publish:

@@ -85,6 +85,7 @@ def world(
     with container.uow() as uow:
         inbound_sms.receive_sms(uow, inbound_sms.ReceiveSms("SM-pat-1", "+16045550100", "CONFIRM"))
         inbound_sms.receive_sms(uow, inbound_sms.ReceiveSms("SM-sam-1", "+16045550111", "HELP"))
+        uow.commit()
     yield World(
         create_app(container=container).test_client(), container, events, two, pat_at_two.appointment_id
     )

@@ -113,6 +113,7 @@ def sms_only_reminders(container: Container, clinic_id: Any) -> None:
         reminder_policies.change_reminder_policy(
             uow, OPERATOR, reminder_policies.ChangeReminderPolicy(clinic_id, None, 24, True, None, None)
         )
+        uow.commit()
 
 
 def test_an_sms_is_posted_in_twilio_shape_with_a_verified_status_callback(
@@ -213,6 +214,7 @@ def test_an_email_reminder_the_smtp_server_refuses_falls_back_to_an_sms_through_
                 OPERATOR,
                 reminder_policies.ChangeReminderPolicy(events.clinic_id, 48, None, True, None, None),
             )
+            uow.commit()
         for event in [*events.catalogue(), events.booked()]:
             with container.uow() as uow:
                 HANDLERS[event.type](uow, event)

@@ -120,6 +120,7 @@ def tenancy(
         reminder_policies.change_reminder_policy(
             uow, OPERATOR, reminder_policies.ChangeReminderPolicy(events.clinic_id, 72, 3, False, None, None)
         )
+        uow.commit()
         d1 = uow.repo.list_deliveries(offset=0, limit=1, clinic_id=events.clinic_id)[0][0].id
         d2 = uow.repo.list_deliveries(offset=0, limit=1, clinic_id=clinic2.clinic_id)[0][0].id
         (r,) = uow.repo.list_deliveries(offset=0, limit=1, clinic_id=None)[0]

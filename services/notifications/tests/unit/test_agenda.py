@@ -83,6 +83,7 @@ def test_no_agenda_without_an_address_and_none_after_its_day(
     set_address(client, issuer, events, "ida@demo.clinic")
     with container.uow() as uow:
         assert record_daily_agendas(uow) == 1
+        uow.commit()
     clock.set(datetime(2025, 3, 11, 7, 0, tzinfo=UTC))  # midnight PDT: the day is over, the worker was down
     sender = Dispatcher.from_container(container)
     transport.emails.clear()

@@ -32,6 +32,7 @@ def booked_three(
             OPERATOR,
             reminder_policies.ChangeReminderPolicy(events.clinic_id, None, None, True, None, None),
         )
+        uow.commit()
     ids = []
     for day in (10, 11, 12):
         appointment_id = uuid.uuid4()

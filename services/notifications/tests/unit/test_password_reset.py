@@ -78,6 +78,7 @@ def test_a_reset_link_is_e_mailed_at_once_to_the_account_and_only_once_per_reque
     for _ in range(2):  # the same event redelivered
         with debounced.uow() as uow:
             account_messages.record_account_message(uow, _command(event))
+            uow.commit()
     assert Dispatcher.from_container(debounced).dispatch_due() == 1, "no debounce: the link lapses"
     (email,) = transport.emails
     assert transport.sms == []

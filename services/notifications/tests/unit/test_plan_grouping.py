@@ -385,6 +385,7 @@ def test_a_plan_message_recorded_before_sessions_carried_ids_still_goes_without_
                 event_id=uuid.uuid4(),
             ),
         )
+        uow.commit()
     assert Dispatcher.from_container(container).dispatch_due() == 1
     (email,) = transport.emails
     assert email.calendar is None

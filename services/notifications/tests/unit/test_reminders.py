@@ -178,6 +178,7 @@ def test_a_confirmed_appointment_is_still_reminded_when_the_policy_says_so(
         reminder_policies.change_reminder_policy(
             uow, OPERATOR, reminder_policies.ChangeReminderPolicy(events.clinic_id, 48, 24, False, None, None)
         )
+        uow.commit()
     apply(events.confirmed())
     clock.set(SMS_DUE)
     assert booked.dispatch_due() == 2
@@ -210,6 +211,7 @@ def test_the_clinic_policy_decides_hours_and_quiet_hours_for_the_next_booking(
                 datetime(2025, 1, 1, 8).time(),
             ),
         )
+        uow.commit()
     starts_at = datetime(2025, 3, 10, 18, 0, tzinfo=UTC)  # 11:00 PDT; 12 h before is 23:00, quiet
     apply(events.booked(starts_at=starts_at))
     assert [(d.channel, d.next_attempt_at) for d in reminders(container)] == [
@@ -335,6 +337,7 @@ def test_no_sms_fallback_for_a_patient_who_opted_out_of_sms(
 ) -> None:
     with container.uow() as uow:
         inbound_sms.receive_sms(uow, inbound_sms.ReceiveSms("SMstop", "+16045550100", "STOP"))
+        uow.commit()
     transport.failures.append(transport.permanent())
     clock.set(QUIET_HOURS_END)
     booked.dispatch_due()

@@ -33,3 +33,7 @@ class InvalidPolicy(NotificationsError):
 
 class NotYet(NotificationsError):
     """The request needs a copy of scheduling's data that has not arrived yet (e.g. the patient's contact)."""
+
+
+class Conflict(NotificationsError):
+    """A rival transaction recorded the same thing first (a lost race to a unique key)."""

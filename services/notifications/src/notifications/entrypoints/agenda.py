@@ -1,8 +1,8 @@
 """The agenda loop, in the worker beside the dispatcher: records practitioners' daily agendas when due.
 
-Each pass is ``agenda.record_daily_agendas`` in one unit of work; the unique key makes passes idempotent,
-so running it every minute (or in several workers) records each agenda once. ``job()`` is the worker's
-periodic job (database outages waited out with backoff).
+Each pass is ``agenda.record_daily_agendas`` in one unit of work, committed here; the unique key makes
+passes idempotent, so running it every minute (or in several workers) records each agenda once. ``job()``
+is the worker's periodic job (database outages waited out with backoff).
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ class AgendaScheduler:
     def record_due(self) -> int:
         with self._uow_factory() as uow:
             recorded = agenda.record_daily_agendas(uow, self._agenda_time)
+            uow.commit()
         if recorded:
             log.info("agenda: recorded %d daily agenda(s)", recorded)
             if self._on_recorded is not None:

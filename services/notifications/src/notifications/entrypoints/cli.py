@@ -81,6 +81,7 @@ def seed_demo() -> None:
                         quiet_hours_end=time(8),
                     ),
                 )
+                uow.commit()
     finally:
         c.engine.dispose()
     click.echo(f"notifications: demo reminder policy {'already set' if seeded else 'set'}")

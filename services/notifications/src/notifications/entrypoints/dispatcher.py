@@ -1,7 +1,8 @@
 """The dispatcher loop: sends due deliveries, in the worker beside the consumer and the outbox relay.
 
-Each pass claims a batch (committed before any transport is called), sends each message and records its
-outcome; see ``dispatch.dispatch_due``. Between passes it sleeps ``poll_interval`` unless woken (the worker
+Each pass claims a batch and commits the claims before any transport is called, then sends each message
+and commits its outcome on its own (the steps are ``dispatch.claim_due``, ``send`` and ``record_outcome``;
+this loop owns their transactions). Between passes it sleeps ``poll_interval`` unless woken (the worker
 wakes it when the consumer has recorded new deliveries). Database outages are waited out with backoff.
 Several dispatchers may run at once: on PostgreSQL they claim disjoint rows (FOR UPDATE SKIP LOCKED).
 """
@@ -17,6 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from clinic_shared.messaging.connection import Backoff
 from notifications.bootstrap import Container
+from notifications.domain.model import DeliveryStatus
 from notifications.service_layer import dispatch
 from notifications.service_layer.dispatch import DispatchPolicy, DispatchReport, Transports
 from notifications.service_layer.unit_of_work import NotificationsUnitOfWork
@@ -67,10 +69,27 @@ class Dispatcher:
 
         The full report (retrying, failed, skipped, deferred) is kept in ``last_report``.
         """
-        self.last_report = dispatch.dispatch_due(
-            self._uow_factory, self._transports, self._policy, limit or self._batch_size
-        )
+        self.last_report = self._dispatch_pass(limit or self._batch_size)
         return self.last_report.sent
+
+    def _dispatch_pass(self, limit: int) -> DispatchReport:
+        """Claim due deliveries and commit the claims (before anything is sent); then send each claimed
+        message, outside any transaction, and record and commit each outcome in a transaction of its own."""
+        with self._uow_factory() as uow:
+            report = dispatch.claim_due(uow, self._policy, limit)
+            uow.commit()
+        for claim in report.claims:
+            outcome = dispatch.send(claim, self._transports)
+            with self._uow_factory() as uow:
+                status = dispatch.record_outcome(uow, claim, outcome, self._policy)
+                uow.commit()
+            if status is DeliveryStatus.SENT:
+                report.sent += 1
+            elif status is DeliveryStatus.PENDING:
+                report.retrying += 1
+            elif status is DeliveryStatus.FAILED:
+                report.failed += 1
+        return report
 
     def wake(self) -> None:
         """Ask a running dispatcher to look for due deliveries now (thread-safe)."""

@@ -1,7 +1,9 @@
 """Scheduling's and billing's events, each translated into one command for one service function.
 
 Handlers run inside the consumer's unit of work, after its inbox row was written: whatever they record
-commits with that row or not at all. They never send anything; the dispatcher does.
+commits with that row or not at all. The consumer commits (clinic_shared.messaging.consumer); neither the
+handlers nor the use cases they call commit or roll back, and a lost race to a unique key is undone in a
+savepoint only (``uow.conflicts_as``). They never send anything; the dispatcher does.
 """
 
 from __future__ import annotations

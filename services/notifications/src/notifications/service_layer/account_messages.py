@@ -65,5 +65,4 @@ def record_account_message(uow: NotificationsUnitOfWork, cmd: RecordAccountMessa
     if expires_at is not None and now >= expires_at:
         delivery.skip(now, LINK_EXPIRED)
     uow.repo.add(delivery)
-    uow.commit()
     return delivery

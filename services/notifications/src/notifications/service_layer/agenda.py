@@ -70,7 +70,6 @@ def record_daily_agendas(uow: NotificationsUnitOfWork, agenda_time: time = DEFAU
             delivery.expires_at = end
             uow.repo.add(delivery)
             recorded += 1
-    uow.commit()
     return recorded
 
 
@@ -100,5 +99,4 @@ def set_agenda_address(
     if practitioner is None or not acts_in(actor, practitioner.clinic_id):
         raise NotFound("practitioner not found", field="practitioner_id")
     practitioner.agenda_email = cmd.email
-    uow.commit()
     return practitioner

@@ -7,6 +7,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
+from notifications.domain.errors import Conflict
 from notifications.domain.model import (
     PLAN_ANNOUNCEMENT_KINDS,
     AppointmentCopy,
@@ -60,17 +61,7 @@ def record_appointment_notices(uow: NotificationsUnitOfWork, cmd: RecordAppointm
     now = uow.clock.now()
     facts = cmd.facts
     cancelled = cmd.kind is DeliveryKind.CANCELLATION
-    # Competing consumers may handle two events of this appointment at once. Its copy's row lock, taken
-    # first, makes the later one wait and then read what the earlier one recorded: the lock on the
-    # deliveries alone would not show it the deliveries inserted meanwhile, nor keep the copy from going
-    # back to an older version (None: no event of it applied yet; a rival's insert then fails this commit
-    # and the event is redelivered).
-    uow.repo.appointment(facts.appointment_id, for_update=True)
-    # Locked before anything is decided on them: a reminder falling due meanwhile is either claimed by the
-    # dispatcher first (it is sending: left alone) or waits for this change (and is skipped unsent), never
-    # sent and then overwritten as skipped.
-    known = list(uow.repo.deliveries_for_appointment(facts.appointment_id, for_update=True))
-    _remember_appointment(uow, facts, cancelled=cancelled)
+    known = _take_appointment(uow, facts, cancelled=cancelled, with_deliveries=True)
     channels = patient_channels(uow.repo.contact(facts.patient_id))
     pending_plan_messages = (
         list(uow.repo.pending_deliveries(facts.patient_id, PLAN_ANNOUNCEMENT_KINDS))
@@ -121,16 +112,50 @@ def record_appointment_notices(uow: NotificationsUnitOfWork, cmd: RecordAppointm
         known.append(delivery)
         recorded.append(delivery)
     skip_moot(known, now, cancelled=cancelled)
-    uow.commit()
     return recorded
+
+
+def _take_appointment(
+    uow: NotificationsUnitOfWork, facts: AppointmentFacts, *, cancelled: bool, with_deliveries: bool
+) -> list[Delivery]:
+    """Lock the appointment's copy (and, ``with_deliveries``, its messages) and bring the copy up to
+    ``facts``; returns the messages so locked.
+
+    Competing consumers may handle two events of this appointment at once. Its copy's row lock, taken
+    first, makes the later one wait and then read what the earlier one recorded: the lock on the
+    deliveries alone would not show it the deliveries inserted meanwhile, nor keep the copy from going
+    back to an older version. The deliveries are locked before anything is decided on them: a reminder
+    falling due meanwhile is either claimed by the dispatcher first (it is sending: left alone) or waits
+    for this change (and is skipped unsent), never sent and then overwritten as skipped.
+
+    A new appointment has no copy to lock yet: if a rival inserts one first, our insert waits for the rival
+    to commit and then fails. Only that insert is undone (a savepoint: the consumer's inbox row stays),
+    and we start over once, now locking the rival's copy and reading the messages it recorded.
+    """
+    for last_try in (False, True):
+        uow.repo.appointment(facts.appointment_id, for_update=True)
+        known = (
+            list(uow.repo.deliveries_for_appointment(facts.appointment_id, for_update=True))
+            if with_deliveries
+            else []
+        )
+        try:
+            _remember_appointment(uow, facts, cancelled=cancelled)
+        except Conflict:
+            if last_try:
+                raise
+            continue
+        return known
+    raise AssertionError("unreachable")
 
 
 def _remember_appointment(uow: NotificationsUnitOfWork, facts: AppointmentFacts, *, cancelled: bool) -> None:
     appointment = uow.repo.appointment(facts.appointment_id)
-    if appointment is None:
-        uow.repo.add(AppointmentCopy.from_facts(facts, cancelled=cancelled))
-    else:
+    if appointment is not None:
         appointment.apply(facts, cancelled=cancelled)
+        return
+    with uow.conflicts_as(Conflict("this appointment's copy was recorded meanwhile", field="appointment_id")):
+        uow.repo.add(AppointmentCopy.from_facts(facts, cancelled=cancelled))
 
 
 @dataclass(frozen=True)
@@ -143,12 +168,10 @@ class RecordConfirmation:
 
 def record_confirmation(uow: NotificationsUnitOfWork, cmd: RecordConfirmation) -> None:
     """Remember the confirmation; pending reminders are skipped at send time if the policy says so."""
-    uow.repo.appointment(cmd.facts.appointment_id, for_update=True)  # as above: one change at a time
-    _remember_appointment(uow, cmd.facts, cancelled=False)
+    _take_appointment(uow, cmd.facts, cancelled=False, with_deliveries=False)  # one change at a time
     appointment = uow.repo.appointment(cmd.facts.appointment_id)
     if appointment is not None:
         appointment.confirm(cmd.facts.sequence, cmd.confirmed_at)
-    uow.commit()
 
 
 @dataclass(frozen=True)
@@ -184,5 +207,4 @@ def record_waitlist_offer(uow: NotificationsUnitOfWork, cmd: RecordWaitlistOffer
         delivery.expires_at = require_utc(cmd.expires_at, "expires_at")
         uow.repo.add(delivery)
         recorded.append(delivery)
-    uow.commit()
     return recorded

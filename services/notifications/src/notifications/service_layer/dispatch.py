@@ -1,5 +1,7 @@
-"""Sending what was recorded: ``claim_due`` commits the claims, ``send`` calls the transport outside any
-transaction, and ``record_outcome`` stores what happened (retrying, or falling back to the other channel)."""
+"""Sending what was recorded, in three steps: ``claim_due`` claims due deliveries, ``send`` calls the
+transport outside any transaction, and ``record_outcome`` stores what happened (retrying, or falling back to
+the other channel). The dispatcher (``entrypoints.dispatcher``) runs them and owns their transactions: the
+claims are committed before anything is sent, each outcome after its send."""
 
 from __future__ import annotations
 
@@ -111,7 +113,7 @@ class DispatchReport:
 
 
 def claim_due(uow: NotificationsUnitOfWork, policy: DispatchPolicy, limit: int) -> DispatchReport:
-    """Claim up to ``limit`` due deliveries and commit the claims (before anything is sent).
+    """Claim up to ``limit`` due deliveries (the caller commits the claims before anything is sent).
 
     Deliveries whose details are missing are deferred (or given up after ``reference_wait``), those with
     no address on their channel are skipped; the rest become ``sending`` with one more attempt.
@@ -141,7 +143,6 @@ def claim_due(uow: NotificationsUnitOfWork, policy: DispatchPolicy, limit: int) 
         uow.repo.add(DeliveryAttempt(uow.new_id(), delivery.id, delivery.attempts, delivery.channel, now))
         trace_context = getattr(delivery, "trace_context", None)
         report.claims.append(Claim(delivery.id, delivery.attempts, notice, trace_context))
-    uow.commit()
     return report
 
 
@@ -209,7 +210,6 @@ def record_outcome(
             outcome.reason,
             f"retrying at {delivery.next_attempt_at.isoformat()}" if retrying else "giving up",
         )
-    uow.commit()
     return delivery.status
 
 
@@ -273,28 +273,6 @@ def _sms_due(uow: NotificationsUnitOfWork, clinic_id: uuid.UUID | None, now: dat
     if quiet is None:
         return now
     return quiet.earliest_allowed(now, clinic_zone(uow, clinic_id))
-
-
-def dispatch_due(
-    uow_factory: Callable[[], NotificationsUnitOfWork],
-    transports: Transports,
-    policy: DispatchPolicy,
-    limit: int,
-) -> DispatchReport:
-    """One dispatch pass: claim due deliveries, send each, record each outcome."""
-    with uow_factory() as uow:
-        report = claim_due(uow, policy, limit)
-    for claim in report.claims:
-        outcome = send(claim, transports)
-        with uow_factory() as uow:
-            status = record_outcome(uow, claim, outcome, policy)
-        if status is DeliveryStatus.SENT:
-            report.sent += 1
-        elif status is DeliveryStatus.PENDING:
-            report.retrying += 1
-        elif status is DeliveryStatus.FAILED:
-            report.failed += 1
-    return report
 
 
 def _pointless(uow: NotificationsUnitOfWork, delivery: Delivery, now: datetime) -> str | None:
@@ -409,5 +387,4 @@ def record_provider_status(uow: NotificationsUnitOfWork, cmd: RecordProviderStat
         raise NotFound("delivery not found")
     if delivery.provider_reported(now, cmd.status):
         _fall_back(uow, delivery, now)
-    uow.commit()
     return delivery

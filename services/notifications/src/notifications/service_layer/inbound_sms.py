@@ -66,7 +66,6 @@ def receive_sms(uow: NotificationsUnitOfWork, cmd: ReceiveSms) -> str | None:
             reply = _opt_in(uow, patients, language, now)
         else:
             reply = reply_text("help", language, _clinic_contact(uow, uow.repo.latest_appointment(ids)))
-    uow.commit()
     log.info(
         "inbound sms %s: patient %s, command %s",
         cmd.message_sid,

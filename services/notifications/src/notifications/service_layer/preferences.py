@@ -76,7 +76,6 @@ def change_preferences(
                 "notifications.contact.opted_out",
                 {"patient_id": contact.patient_id, "channel": channel.value, "opted_out_at": now},
             )
-    uow.commit()
     return Preferences(contact, uow.repo.consent_records(cmd.patient_id))
 
 
@@ -105,4 +104,3 @@ def _record_choices_ahead_of_contact(
                 "notifications.contact.opted_out",
                 {"patient_id": cmd.patient_id, "channel": channel.value, "opted_out_at": now},
             )
-    uow.commit()

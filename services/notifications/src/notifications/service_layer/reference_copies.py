@@ -47,7 +47,6 @@ def upsert_contact(uow: NotificationsUnitOfWork, cmd: UpsertContact) -> Contact:
             language=cmd.language,
             as_of=cmd.as_of,
         )
-    uow.commit()
     return contact
 
 
@@ -78,7 +77,6 @@ def upsert_clinic(uow: NotificationsUnitOfWork, cmd: UpsertClinic) -> ClinicInfo
             email=cmd.email,
             as_of=cmd.as_of,
         )
-    uow.commit()
     return clinic
 
 
@@ -99,7 +97,6 @@ def upsert_practitioner(uow: NotificationsUnitOfWork, cmd: UpsertPractitioner) -
         uow.repo.add(practitioner)
     else:
         practitioner.update(display_name=cmd.display_name, as_of=cmd.as_of, clinic_id=cmd.clinic_id)
-    uow.commit()
     return practitioner
 
 
@@ -117,5 +114,4 @@ def upsert_treatment_type(uow: NotificationsUnitOfWork, cmd: UpsertTreatmentType
         uow.repo.add(treatment)
     else:
         treatment.update(name=cmd.name, as_of=cmd.as_of)
-    uow.commit()
     return treatment

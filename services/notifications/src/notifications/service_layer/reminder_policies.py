@@ -72,5 +72,4 @@ def change_reminder_policy(
         updated_at=uow.clock.now(),
     )
     uow.repo.save_reminder_policy(policy)
-    uow.commit()
     return policy

@@ -60,7 +60,6 @@ def record_message(uow: NotificationsUnitOfWork, cmd: RecordMessage) -> list[Del
             delivery.skip(now, cmd.unsent[channel])
         uow.repo.add(delivery)
         recorded.append(delivery)
-    uow.commit()
     return recorded
 
 

@@ -33,6 +33,8 @@ def get_reminder_policy(clinic_id: uuid.UUID) -> ReminderPolicy:
 @require_roles(*reminder_policies.POLICY_EDITORS)
 def put_reminder_policy(body: dict[str, Any], clinic_id: uuid.UUID) -> ReminderPolicy:
     with container().uow() as uow:
-        return reminder_policies.change_reminder_policy(
+        policy = reminder_policies.change_reminder_policy(
             uow, current_principal(), reminder_policies.ChangeReminderPolicy(clinic_id=clinic_id, **body)
         )
+        uow.commit()
+        return policy

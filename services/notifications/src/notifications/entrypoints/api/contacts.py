@@ -66,4 +66,5 @@ def put_preferences(body: dict[str, Any], patient_id: uuid.UUID) -> preferences.
         chosen = preferences.change_preferences(
             uow, current_principal(), preferences.ChangePreferences(patient_id=patient_id, **body)
         )
+        uow.commit()
     return Response(status=202) if chosen is None else chosen

@@ -22,8 +22,10 @@ blp = Blueprint("practitioners", __name__, url_prefix="/practitioners", descript
 @require_roles("admin")
 def put_agenda_address(body: dict[str, Any], practitioner_id: uuid.UUID) -> PractitionerInfo:
     with container().uow() as uow:
-        return agenda.set_agenda_address(
+        practitioner = agenda.set_agenda_address(
             uow,
             current_principal(),
             agenda.SetAgendaAddress(practitioner_id=practitioner_id, email=body["email"]),
         )
+        uow.commit()
+        return practitioner

@@ -55,6 +55,7 @@ def status_callback(token: dict[str, Any], form: dict[str, Any], delivery_id: uu
                 status=form["message_status"],
             ),
         )
+        uow.commit()
     return Response(status=204)
 
 
@@ -72,6 +73,7 @@ def inbound(form: dict[str, Any]) -> Response:
                 message_sid=form["message_sid"], from_phone=form["from_"], body=form["body"]
             ),
         )
+        uow.commit()
     return Response(twiml(reply), status=200, content_type="application/xml")
 
 
