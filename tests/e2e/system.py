@@ -262,7 +262,8 @@ class System:
         # API must also say it is this service.
         process = self.processes.get(name)
         if process is not None and process.poll() is not None:
-            raise AssertionError(f"{name} exited with {process.returncode} (port {port})")
+            log = (self.var_dir / f"{name}.log").read_text(errors="replace")[-2000:]
+            raise AssertionError(f"{name} exited with {process.returncode} (port {port}):\n{log}")
         url = f"http://127.0.0.1:{port}"
         try:
             if httpx.get(f"{url}/healthz", timeout=5).status_code != 200:

@@ -179,7 +179,9 @@ def show_week_with(page: Page, day: date, later: str = "Later week") -> None:
     for _ in range(8):
         if page.locator(f"#day-{day.isoformat()}").count():
             return
-        page.get_by_role("link", name=later).first.click()
+        # Wait for the next week's page: counting on the old one would click past the week wanted.
+        with page.expect_navigation():
+            page.get_by_role("link", name=later).first.click()
     raise AssertionError(f"the week of {day} never showed")
 
 
