@@ -30,6 +30,7 @@ from clinic_shared.events import Envelope as EventEnvelope
 from clinic_shared.events import new_event
 from clinic_shared.migrations import upgrade
 from clinic_shared.testing import waiting
+from clinic_shared.testing.clock import ManualClock
 from clinic_shared.testing.ports import free_port
 from clinic_shared.testing.postgres import temporary_database
 from clinic_shared.testing.rabbit import temporary_vhost
@@ -61,29 +62,12 @@ def pytest_configure(config: pytest.Config) -> None:
 # --- time, tokens, settings ----------------------------------------------------------------------------
 
 
-class SteppingClock:
-    """A controllable clock."""
-
-    def __init__(self, start: datetime | None = None) -> None:
-        self._now = start or datetime(2025, 3, 3, 17, 0, tzinfo=UTC)
-        self._lock = threading.Lock()
-
-    def now(self) -> datetime:
-        with self._lock:
-            return self._now
-
-    def advance(self, **delta: float) -> None:
-        with self._lock:
-            self._now += timedelta(**delta)
-
-    def set(self, instant: datetime) -> None:
-        with self._lock:
-            self._now = instant
+NOW = datetime(2025, 3, 3, 17, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def clock() -> SteppingClock:
-    return SteppingClock()
+def clock() -> ManualClock:
+    return ManualClock(NOW)
 
 
 @pytest.fixture
@@ -192,7 +176,7 @@ def policy() -> DispatchPolicy:
 def container(
     sqlite_url: str,
     make_settings: Callable[..., NotificationsSettings],
-    clock: SteppingClock,
+    clock: ManualClock,
     issuer: TestIssuer,
     transport: RecordingTransport,
     policy: DispatchPolicy,
@@ -214,7 +198,7 @@ def container(
 def debounced(
     sqlite_url: str,
     make_settings: Callable[..., NotificationsSettings],
-    clock: SteppingClock,
+    clock: ManualClock,
     issuer: TestIssuer,
     transport: RecordingTransport,
 ) -> Iterator[Container]:
@@ -254,7 +238,7 @@ def apply(container: Container) -> Callable[..., None]:
 class Events:
     """Builds scheduling's events for one clinic, practitioner, treatment and patient (ids fixed per test)."""
 
-    def __init__(self, clock: SteppingClock) -> None:
+    def __init__(self, clock: ManualClock) -> None:
         self.clock = clock
         self.clinic_id = uuid.uuid4()
         self.practitioner_id = uuid.uuid4()
@@ -440,7 +424,7 @@ class Events:
 
 
 @pytest.fixture
-def events(clock: SteppingClock) -> Events:
+def events(clock: ManualClock) -> Events:
     return Events(clock)
 
 
