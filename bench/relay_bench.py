@@ -17,7 +17,6 @@ import functools
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import pika
@@ -30,7 +29,7 @@ from clinic_shared.messaging.outbox import exchange_for
 from clinic_shared.messaging.relay import OutboxRelay
 from clinic_shared.messaging.tables import define_outbox_table
 from clinic_shared.messaging.topology import declare_exchange
-from clinic_shared.testing.benchmarks import Figure, record
+from clinic_shared.testing.benchmarks import Figure, Throughput, record
 from clinic_shared.testing.postgres import temporary_database
 from clinic_shared.testing.rabbit import temporary_vhost
 
@@ -47,17 +46,6 @@ class _FixedClock:
 
     def now(self) -> datetime:
         return self._now
-
-
-@dataclass(frozen=True)
-class Result:
-    label: str
-    messages: int
-    seconds: float
-
-    @property
-    def rate(self) -> float:
-        return self.messages / self.seconds
 
 
 def make_rows(n: int, clock: _FixedClock) -> list[dict[str, object]]:
@@ -108,15 +96,15 @@ def purge(amqp_url: str) -> None:
         connection.close()
 
 
-def timed(label: str, n: int, fn: Callable[[], object]) -> Result:
+def timed(label: str, n: int, fn: Callable[[], object]) -> Throughput:
     start = time.perf_counter()
     fn()
-    return Result(label, n, time.perf_counter() - start)
+    return Throughput(label, n, time.perf_counter() - start)
 
 
 def bench_relay(
     engine: Engine, table: Table, amqp_url: str, rows: list[dict[str, object]], batch: int, depth: int
-) -> Result:
+) -> Throughput:
     reset_outbox(engine, table, rows)
     purge(amqp_url)
     relay = OutboxRelay(
@@ -146,7 +134,7 @@ def _properties(row: dict[str, object]) -> pika.BasicProperties:
     )
 
 
-def bench_plain(amqp_url: str, rows: Sequence[dict[str, object]], *, confirm: bool) -> Result:
+def bench_plain(amqp_url: str, rows: Sequence[dict[str, object]], *, confirm: bool) -> Throughput:
     purge(amqp_url)
     connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
     channel = connection.channel()
@@ -193,10 +181,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         channel.queue_bind(QUEUE, EXCHANGE, "#")
         connection.close()
 
-        def best(run: Callable[[], Result]) -> Result:
+        def best(run: Callable[[], Throughput]) -> Throughput:
             return min((run() for _ in range(args.repeat)), key=lambda r: r.seconds)
 
-        results: list[Result] = []
+        results: list[Throughput] = []
         plain = best(lambda: bench_plain(amqp_url, rows, confirm=False))
         results.append(plain)
         relay_results = [

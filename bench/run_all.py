@@ -52,6 +52,9 @@ PARTS = (
     ),
     Part("portal", "bench/portal_bench.py", ("--requests", "15")),
     Part("staff", "bench/staff_bench.py", ("--requests", "15")),
+    Part("consumer", "bench/consumer_bench.py", ("--events", "1000", "--repeat", "1")),
+    Part("dispatch", "bench/dispatch_bench.py", ("--messages", "300")),
+    Part("end-to-end", "bench/end_to_end_bench.py", ("--quick",)),
 )
 
 

@@ -25,6 +25,19 @@ _COMPARE = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operato
 
 
 @dataclass(frozen=True)
+class Throughput:
+    """How many messages one contender handled in how long (a throughput benchmark's side of a ratio)."""
+
+    label: str
+    messages: int
+    seconds: float
+
+    @property
+    def rate(self) -> float:
+        return self.messages / self.seconds
+
+
+@dataclass(frozen=True)
 class Figure:
     name: str
     value: float
