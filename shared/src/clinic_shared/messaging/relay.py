@@ -44,7 +44,7 @@ import pika.channel
 import pika.exceptions
 import pika.frame
 import pika.spec
-from sqlalchemy import BigInteger, Table, any_, bindparam, select, update
+from sqlalchemy import BigInteger, Engine, Table, any_, bindparam, select, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -55,6 +55,7 @@ from clinic_shared.logging import describe_error
 from clinic_shared.messaging.confirming_publisher import Batch, ConfirmingPublisher, RelayInterrupted
 from clinic_shared.messaging.connection import AmqpNodes, Backoff, node_parameters
 from clinic_shared.messaging.metrics import count_publishes
+from clinic_shared.messaging.outbox_wakeup import OutboxWakeup
 from clinic_shared.messaging.status import DEFAULT_STUCK_AFTER
 from clinic_shared.messaging.subscriptions import consumed_types as _consumed_types
 
@@ -78,7 +79,9 @@ class OutboxRelay:
     refused (indexed by the row's attempts so far). At most ``batch_size * pipeline_depth`` messages are
     awaiting confirms at any time. Rows of the ``catalog``'s secret-carrying types lose their body once sent.
     ``consumed_types`` (default: every type in ``subscriptions.CONSUMED``) are the types whose ``NO_ROUTE``
-    is an error; a refused row older than ``stuck_after`` is reported at warning level.
+    is an error; a refused row older than ``stuck_after`` is reported at warning level. With ``wake_on``
+    (a PostgreSQL engine) ``run`` also listens for the outbox's insert notifications and polls at once
+    (``outbox_wakeup``) rather than waiting up to ``poll_interval``.
     """
 
     def __init__(
@@ -99,6 +102,7 @@ class OutboxRelay:
         catalog: EventCatalog = CATALOG,
         consumed_types: Collection[str] | None = None,
         stuck_after: timedelta = DEFAULT_STUCK_AFTER,
+        wake_on: Engine | None = None,
     ) -> None:
         if batch_size < 1 or pipeline_depth < 1:
             raise ValueError("batch_size and pipeline_depth must be >= 1")
@@ -122,6 +126,7 @@ class OutboxRelay:
         self._secret_types = catalog.secret_types()
         self._consumed = frozenset(_consumed_types() if consumed_types is None else consumed_types)
         self._stuck_after = stuck_after
+        self._wakeup = None if wake_on is None else OutboxWakeup(wake_on, outbox_table.name, self.wake)
 
     def publish_pending(self, limit: int | None = None) -> int:
         """Publish due rows (at most ``limit``) until none remain; returns how many the broker confirmed.
@@ -147,6 +152,12 @@ class OutboxRelay:
 
     def run(self, stop: threading.Event) -> None:
         """Relay until ``stop`` is set, surviving broker and database outages."""
+        listener = None
+        if self._wakeup is not None:
+            listener = threading.Thread(
+                target=self._wakeup.run, args=(stop,), name="outbox-wakeup", daemon=True
+            )
+            listener.start()
         try:
             while not stop.is_set():
                 try:
@@ -166,6 +177,8 @@ class OutboxRelay:
                     self._backoff.wait(stop)
         finally:
             self._close_publisher()
+            if listener is not None:
+                listener.join(timeout=5)
 
     def wake(self) -> None:
         """Ask a running relay to poll now (thread-safe); e.g. after a commit that added outbox rows."""

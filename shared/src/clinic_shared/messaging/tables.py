@@ -13,15 +13,22 @@ from sqlalchemy import (
     Table,
     Text,
     Uuid,
+    event,
     text,
 )
+from sqlalchemy.schema import DDL
 
 from clinic_shared.db import UTCDateTime
+from clinic_shared.messaging.outbox_wakeup import notify_trigger_ddl
 
 
 def define_outbox_table(metadata: MetaData) -> Table:
-    """Events waiting to be published; written in the same transaction as the state they describe."""
-    return Table(
+    """Events waiting to be published; written in the same transaction as the state they describe.
+
+    On PostgreSQL, inserting rows notifies the relay (``outbox_wakeup``); the services' migrations create
+    the same trigger that ``create_all`` does here.
+    """
+    table = Table(
         "outbox",
         metadata,
         # Monotonic position keeps publication in commit order per producer.
@@ -47,6 +54,9 @@ def define_outbox_table(metadata: MetaData) -> Table:
             sqlite_where=text("sent_at IS NULL"),
         ),
     )
+    for statement in notify_trigger_ddl(table.name):
+        event.listen(table, "after_create", DDL(statement).execute_if(dialect="postgresql"))
+    return table
 
 
 def define_inbox_table(metadata: MetaData) -> Table:

@@ -23,7 +23,7 @@ from types import FrameType
 from typing import Any, Protocol, TypeVar
 
 from prometheus_client.registry import Collector
-from sqlalchemy import Table
+from sqlalchemy import Engine, Table
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -65,12 +65,15 @@ class WorkerContainer(Protocol[UoWT_co]):
 def relay_for(container: WorkerContainer[Any], outbox: Table) -> OutboxRelay:
     """The relay of a service's outbox, as its settings say."""
     common = container.settings.common
+    engine = container.session_factory.kw.get("bind")
     return OutboxRelay(
         container.session_factory,
         outbox,
         common.amqp_url,
         clock=container.clock,
         batch_size=common.relay_batch_size,
+        # Woken by the outbox's insert notifications where the database sends them (PostgreSQL).
+        wake_on=engine if isinstance(engine, Engine) and engine.dialect.name == "postgresql" else None,
     )
 
 
