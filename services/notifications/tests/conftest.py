@@ -131,6 +131,9 @@ class RecordingTransport:
     on_send: Callable[[Any], None] | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
+    def close(self) -> None:
+        """Nothing kept open (a Mailer's part)."""
+
     def send(self, message: OutgoingEmail | OutgoingSms) -> str:
         if self.on_send is not None:
             self.on_send(message)

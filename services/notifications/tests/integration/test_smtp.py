@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import ipaddress
+import socket
 import ssl
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from notifications.adapters.rendering import TemplateRenderer
-from notifications.adapters.smtp import SmtpMailer
+from notifications.adapters.smtp import SmtpEndpoint, SmtpMailer
 from notifications.domain.composition import Notice
 from notifications.service_layer.ports import OutgoingEmail, TransportError
 
@@ -27,12 +28,29 @@ SENDER = "IMS Clinic <no-reply@ims-clinic.local>"
 
 
 @pytest.fixture
+def mailer_for(start_smtp_server: Any) -> Iterator[Callable[..., SmtpMailer]]:
+    """Builds mailers and closes them before the test's SMTP servers stop (they keep their connection)."""
+    made: list[SmtpMailer] = []
+
+    def build(url: str, **options: Any) -> SmtpMailer:
+        endpoint = SmtpEndpoint.from_url(url)
+        made.append(SmtpMailer(endpoint, SENDER, **{"timeout": 5, **options}))
+        return made[-1]
+
+    yield build
+    for mailer in made:
+        mailer.close()
+
+
+@pytest.fixture
 def email(make_notice: Callable[..., Notice]) -> OutgoingEmail:
     return TemplateRenderer().email(make_notice())
 
 
-def test_delivers_text_html_and_the_invitation(smtp_server: Any, email: OutgoingEmail) -> None:
-    mailer = SmtpMailer.from_url(smtp_server.url(), SENDER, timeout=5)
+def test_delivers_text_html_and_the_invitation(
+    smtp_server: Any, email: OutgoingEmail, mailer_for: Callable[..., SmtpMailer]
+) -> None:
+    mailer = mailer_for(smtp_server.url())
     mailer.send(email)
 
     (envelope,) = smtp_server.sink.envelopes
@@ -55,17 +73,57 @@ def test_delivers_text_html_and_the_invitation(smtp_server: Any, email: Outgoing
     assert smtp_server.sink.logins == []
 
 
-def test_logs_in_with_the_credentials_in_the_url(smtp_server: Any, email: OutgoingEmail) -> None:
-    mailer = SmtpMailer.from_url(smtp_server.url(credentials="mailer:s3cret%2Fpass@"), SENDER, timeout=5)
+def test_logs_in_with_the_credentials_in_the_url(
+    smtp_server: Any, email: OutgoingEmail, mailer_for: Callable[..., SmtpMailer]
+) -> None:
+    mailer = mailer_for(smtp_server.url(credentials="mailer:s3cret%2Fpass@"))
     mailer.send(email)
     assert smtp_server.sink.logins == ["mailer"]
     assert len(smtp_server.sink.envelopes) == 1
 
 
-def test_a_wrong_password_is_worth_retrying_not_a_verdict_on_the_message(
-    smtp_server: Any, email: OutgoingEmail
+def test_messages_one_after_another_share_one_connection_even_after_a_refusal(
+    smtp_server: Any, email: OutgoingEmail, mailer_for: Callable[..., SmtpMailer]
 ) -> None:
-    mailer = SmtpMailer.from_url(smtp_server.url(credentials="mailer:wrong@"), SENDER, timeout=5)
+    mailer = mailer_for(smtp_server.url(credentials="mailer:s3cret%2Fpass@"))
+    mailer.send(email)
+    smtp_server.sink.refuse = True
+    with pytest.raises(TransportError):
+        mailer.send(email)
+    smtp_server.sink.refuse = False
+    mailer.send(email)
+    mailer.close()
+    assert smtp_server.sink.logins == ["mailer"], "one connection, one login"
+    assert len(smtp_server.sink.envelopes) == 2
+
+
+def test_a_kept_connection_the_server_closed_is_replaced_for_the_same_message(
+    smtp_server: Any, email: OutgoingEmail, mailer_for: Callable[..., SmtpMailer]
+) -> None:
+    mailer = mailer_for(smtp_server.url(credentials="mailer:s3cret%2Fpass@"))
+    mailer.send(email)
+    (kept,) = mailer._kept  # the test plays the server hanging up
+    assert kept.sock is not None
+    kept.sock.shutdown(socket.SHUT_RDWR)
+    mailer.send(email)
+    assert smtp_server.sink.logins == ["mailer", "mailer"]
+    assert len(smtp_server.sink.envelopes) == 2
+
+
+def test_a_connection_idle_too_long_is_not_reused(
+    smtp_server: Any, email: OutgoingEmail, mailer_for: Callable[..., SmtpMailer]
+) -> None:
+    mailer = mailer_for(smtp_server.url(credentials="mailer:s3cret%2Fpass@"), idle_timeout=0)
+    mailer.send(email)
+    mailer.send(email)
+    assert smtp_server.sink.logins == ["mailer", "mailer"]
+    assert len(smtp_server.sink.envelopes) == 2
+
+
+def test_a_wrong_password_is_worth_retrying_not_a_verdict_on_the_message(
+    smtp_server: Any, email: OutgoingEmail, mailer_for: Callable[..., SmtpMailer]
+) -> None:
+    mailer = mailer_for(smtp_server.url(credentials="mailer:wrong@"))
     with pytest.raises(TransportError) as caught:
         mailer.send(email)
     assert not caught.value.permanent
@@ -73,23 +131,25 @@ def test_a_wrong_password_is_worth_retrying_not_a_verdict_on_the_message(
     assert smtp_server.sink.envelopes == []
 
 
-def test_a_refused_recipient_is_permanent_and_not_quoted(smtp_server: Any, email: OutgoingEmail) -> None:
+def test_a_refused_recipient_is_permanent_and_not_quoted(
+    smtp_server: Any, email: OutgoingEmail, mailer_for: Callable[..., SmtpMailer]
+) -> None:
     smtp_server.sink.refuse = True
     with pytest.raises(TransportError) as caught:
-        SmtpMailer.from_url(smtp_server.url(), SENDER, timeout=5).send(email)
+        mailer_for(smtp_server.url()).send(email)
     assert caught.value.permanent
     assert caught.value.reason == "SMTP recipient refused (550)"
     assert "pat@example.com" not in caught.value.reason
 
 
-def test_an_unreachable_server_is_a_transient_failure(email: OutgoingEmail) -> None:
-    from socket import socket
-
-    with socket() as probe:
+def test_an_unreachable_server_is_a_transient_failure(
+    email: OutgoingEmail, mailer_for: Callable[..., SmtpMailer]
+) -> None:
+    with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]  # bound but not listening: connections are refused
         with pytest.raises(TransportError) as caught:
-            SmtpMailer.from_url(f"smtp://127.0.0.1:{port}", SENDER, timeout=2).send(email)
+            mailer_for(f"smtp://127.0.0.1:{port}", timeout=2).send(email)
     assert not caught.value.permanent
     assert caught.value.reason.startswith("SMTP server unavailable")
 
@@ -123,7 +183,10 @@ def self_signed(directory: Path) -> tuple[Path, Path]:
 
 
 def test_starttls_upgrades_the_connection_before_logging_in(
-    tmp_path: Path, start_smtp_server: Callable[..., Any], email: OutgoingEmail
+    tmp_path: Path,
+    start_smtp_server: Callable[..., Any],
+    email: OutgoingEmail,
+    mailer_for: Callable[..., SmtpMailer],
 ) -> None:
     cert, key = self_signed(tmp_path)
     server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -132,15 +195,13 @@ def test_starttls_upgrades_the_connection_before_logging_in(
     client_context = ssl.create_default_context(cafile=str(cert))
 
     url = server.url("smtp+starttls", credentials="mailer:s3cret%2Fpass@")
-    SmtpMailer.from_url(url, SENDER, timeout=5)  # the URL alone selects STARTTLS ...
-    mailer = SmtpMailer(
-        SmtpMailer.from_url(url, SENDER).endpoint, SENDER, timeout=5, tls_context=client_context
-    )
+    assert SmtpEndpoint.from_url(url).security == "starttls"  # the URL alone selects STARTTLS ...
+    mailer = mailer_for(url, tls_context=client_context)
     mailer.send(email)
     assert server.sink.logins == ["mailer"]
     assert len(server.sink.envelopes) == 1
 
     # ... and a server certificate the client does not trust is refused, as it should be.
     with pytest.raises(TransportError) as caught:
-        SmtpMailer.from_url(url, SENDER, timeout=5).send(email)
+        mailer_for(url).send(email)
     assert not caught.value.permanent

@@ -36,6 +36,9 @@ class Transport:
     def __init__(self, fail: bool) -> None:
         self.fail = fail
 
+    def close(self) -> None:
+        pass
+
     def send(self, _message: Any) -> str | None:
         if self.fail:
             raise TransportError("refused", permanent=True)

@@ -26,6 +26,9 @@ class DevMailbox:
         self.directory = directory
         self._sender = sender
 
+    def close(self) -> None:
+        """Nothing is kept open between messages."""
+
     def send(self, email: OutgoingEmail) -> str:
         message = build_message(email, self._sender)
         name = _UNSAFE.sub("_", email.message_id.strip("<>")) + ".eml"

@@ -78,17 +78,21 @@ class Dispatcher:
         with self._uow_factory() as uow:
             report = dispatch.claim_due(uow, self._policy, limit)
             uow.commit()
-        for claim in report.claims:
-            outcome = dispatch.send(claim, self._transports)
-            with self._uow_factory() as uow:
-                status = dispatch.record_outcome(uow, claim, outcome, self._policy)
-                uow.commit()
-            if status is DeliveryStatus.SENT:
-                report.sent += 1
-            elif status is DeliveryStatus.PENDING:
-                report.retrying += 1
-            elif status is DeliveryStatus.FAILED:
-                report.failed += 1
+        try:
+            for claim in report.claims:
+                outcome = dispatch.send(claim, self._transports)
+                with self._uow_factory() as uow:
+                    status = dispatch.record_outcome(uow, claim, outcome, self._policy)
+                    uow.commit()
+                if status is DeliveryStatus.SENT:
+                    report.sent += 1
+                elif status is DeliveryStatus.PENDING:
+                    report.retrying += 1
+                elif status is DeliveryStatus.FAILED:
+                    report.failed += 1
+        finally:
+            # One SMTP connection serves the pass's e-mails; none is held while the dispatcher idles.
+            self._transports.mailer.close()
         return report
 
     def wake(self) -> None:

@@ -85,6 +85,9 @@ class _CountingMailer:
     def send(self, email: OutgoingEmail) -> str | None:
         return _counted(Channel.EMAIL, lambda: self._inner.send(email))
 
+    def close(self) -> None:
+        self._inner.close()
+
 
 class _CountingSms:
     def __init__(self, inner: SmsSender) -> None:

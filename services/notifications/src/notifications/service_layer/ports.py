@@ -79,6 +79,10 @@ class Mailer(Protocol):
         """Hand the e-mail over; returns the transport's id for it, if any. Raises TransportError."""
         ...
 
+    def close(self) -> None:
+        """Let go of a connection kept between messages (the dispatcher calls it after each pass)."""
+        ...
+
 
 class SmsSender(Protocol):
     def send(self, sms: OutgoingSms) -> str | None:
