@@ -14,16 +14,16 @@ import re
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import expect
+from playwright.sync_api import Locator, Page, expect
 from pypdf import PdfReader
 
 from .browser import Browser
 from .system import System, wait_for
-from .test_staff_day import RecordingJourney, sign_in
+from .test_staff_day import VANCOUVER, RecordingJourney, sign_in
 
 pytestmark = pytest.mark.e2e
 
@@ -126,6 +126,16 @@ def test_the_billing_clerk_invoices_a_split_visit_takes_a_payment_and_voids_an_i
     expect(patient).to_contain_text("ICBC (claim ICBC-4471)")
     browser.check(page, "staff-billing-queue")
 
+    # The patient's billing: the clerk adds an extended health plan that began last month, then ends it.
+    patient.get_by_role("link", name=re.compile("^Open patient")).click()
+    expect(page.get_by_role("heading", name="Lea Li", level=1)).to_be_visible()
+    coverages = page.locator("section.patient-billing")
+    expect(coverages.locator("li.panel", has_text="ICBC, ICBC-4471")).to_contain_text("Up to $80.00 a visit")
+    patient_url = page.url
+    add_an_extended_health_plan_then_end_it(page, browser)
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Billing").click()
+    patient = page.locator("section", has=page.get_by_role("heading", name="Lea Li"))
+
     # The split: ICBC's draft opens, with each payer's share of the visit.
     patient.get_by_role("button", name=re.compile("^Draft split invoice: ICBC and patient")).click()
     expect(page.get_by_role("heading", name="Draft invoice", level=1)).to_be_visible()
@@ -207,3 +217,49 @@ def test_the_billing_clerk_invoices_a_split_visit_takes_a_payment_and_voids_an_i
     expect(phone.get_by_role("heading", name=f"Facture {icbc_number}", level=1)).to_be_visible()
     expect(phone.locator("dd .tag")).to_have_text("Annulée")
     browser.check(phone, "staff-billing-invoice-fr")
+    phone.goto(patient_url)  # the patient's billing, the form to add a coverage open
+    ended = phone.locator("li.panel", has_text="Assurance complémentaire, GS-20931")
+    expect(ended.locator("h4 .tag")).to_have_text("Terminée")
+    phone.get_by_text("Ajouter une couverture", exact=True).click()
+    browser.check(phone, "staff-billing-patient-fr")
+
+
+def boxes(scope: Locator, day: date) -> None:
+    scope.get_by_label("Day", exact=True).fill(str(day.day))
+    scope.get_by_label("Month", exact=True).fill(str(day.month))
+    scope.get_by_label("Year", exact=True).fill(str(day.year))
+
+
+def add_an_extended_health_plan_then_end_it(page: Page, browser: Browser) -> None:
+    """On the patient's page: a missing policy number is said beside its field; a last day before the first
+    is refused by billing beside the date; ended yesterday, the plan is marked ended and offers no end."""
+    today = datetime.now(VANCOUVER).date()
+    page.get_by_text("Add a coverage", exact=True).click()
+    page.get_by_label("Extended health plan", exact=True).check()
+    page.get_by_label("Share of each visit covered, as a percentage").fill("80")
+    page.get_by_role("button", name="Add coverage").click()
+    expect(page).to_have_title(re.compile("^Error: Lea Li"))
+    expect(page.locator("#policy_number-error")).to_contain_text("Enter the policy number")
+    browser.check(page, "staff-billing-patient-error")
+    page.get_by_label("Policy number", exact=True).fill("GS-20931")
+    page.get_by_label("Most it pays per visit (CAD)").fill("50")
+    boxes(page.get_by_role("group", name="First day (optional)"), today - timedelta(days=30))
+    page.get_by_role("button", name="Add coverage").click()
+    expect(page.get_by_role("status")).to_have_text("The coverage is added.")
+    plan = page.locator("li.panel", has_text="Extended health, GS-20931")
+    expect(plan).to_contain_text("80% of each visit")
+    expect(plan).to_contain_text("$50.00")
+    expect(plan.locator("h4 .tag")).to_have_text("Open")
+
+    plan.get_by_text("End this coverage").click()
+    boxes(plan, today - timedelta(days=31))  # before its first day: billing refuses it
+    plan.get_by_role("button", name="End coverage").click()
+    expect(page).to_have_title(re.compile("^Error: Lea Li"))
+    expect(plan.locator(".error-message")).to_contain_text("the same as or after the coverage's first day")
+    boxes(plan, today - timedelta(days=1))
+    plan.get_by_role("button", name="End coverage").click()
+    expect(page.get_by_role("status")).to_contain_text("The coverage's last day is")
+    expect(plan.locator("h4 .tag")).to_have_text("Ended")
+    expect(plan).to_contain_text("(Ended)")
+    expect(plan.get_by_role("button", name="End coverage")).to_have_count(0)
+    browser.check(page, "staff-billing-patient")

@@ -172,6 +172,7 @@ def test_the_queue_shows_each_patients_charges_and_the_split_they_can_have(desk:
     assert ">Visit<" in html
     assert "ICBC (claim C-77)" in html
     assert "Draft split invoice: ICBC and patient" in html
+    assert f'href="/staff/patients/{ANA}">Open patient' in html  # coverages, packages, credit are there
     assert queue_queries(desk) == [{"clinic_id": CLINIC, "page": 1, "page_size": 25}]
 
 

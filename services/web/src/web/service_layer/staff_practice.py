@@ -23,7 +23,8 @@ from web.service_layer.ports import ApiError, Apis
 from web.service_layer.staff_day import Refused, name_readers, names_from, reference_reads
 
 SUITABILITY_ROLES = frozenset({"practitioner", "admin"})  # whom scheduling lets record it
-HISTORY_ROLES = frozenset({"front_desk", "admin", "practitioner"})  # who opens a patient's history
+# who opens a patient's history (scheduling lets any staff read it; billing staff for the billing part)
+HISTORY_ROLES = frozenset({"front_desk", "admin", "practitioner", "billing"})
 
 
 def may_record_suitability(credentials: Credentials) -> Callable[[Booking], bool]:

@@ -1,16 +1,19 @@
 """Staff pages of a practitioner's work: record IMS suitability and consent after an assessment (offered from
-the assessment's block on the Day view), and a patient's history at the clinic.
+the assessment's block on the Day view), and a patient's history at the clinic with, for those billing lets
+in, their coverages, packages and credit (whose forms are in ``staff_patient_billing``).
 
-Roles are checked here (``staff_required``) and again by scheduling on every call; the page offers the form
-only where scheduling would accept it (``staff_practice.may_record_suitability``).
+Roles are checked here (``staff_required``) and again by scheduling and billing on every call; the page offers
+a form only where the service would accept it (``staff_practice.may_record_suitability``,
+``patient_billing.may_see_billing``).
 """
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, get_flashed_messages, redirect, render_template, request, url_for
 from marshmallow import Schema, fields, validate
 from werkzeug.wrappers import Response
 
@@ -18,8 +21,9 @@ from web.entrypoints.context import apis, signed_in, staff_required
 from web.entrypoints.forms import FORM_TOKEN_FIELD, N_, Form, apply_api_error, parse_form, submit_once
 from web.entrypoints.i18n import gettext
 from web.entrypoints.views.staff import GONE, clinic_for
-from web.service_layer import staff_practice
+from web.service_layer import patient_billing, staff_practice
 from web.service_layer.ports import ApiError
+from web.service_layer.staff_billing import BILLING_ROLES
 from web.service_layer.staff_booking import DESK_ROLES as BOOKING_ROLES
 from web.service_layer.staff_day import Refused
 from web.service_layer.staff_practice import HISTORY_ROLES, SUITABILITY_ROLES
@@ -41,6 +45,26 @@ class SuitabilityForm(Schema):
         error_messages={"required": CHOOSE},
     )
     consent_recorded = fields.Boolean(load_default=False)
+
+
+@dataclass
+class BillingForms:
+    """The billing forms of the patient's page as sent back: one of them failed (``failed``)."""
+
+    coverage: Form = field(default_factory=Form)
+    end: Form = field(default_factory=Form)
+    end_id: str | None = None  # the coverage whose end form ``end`` is
+    end_wrong: tuple[str, ...] = ()  # the date parts to highlight
+    credit: Form = field(default_factory=Form)
+    wrong: dict[str, tuple[str, ...]] = field(default_factory=dict)  # the add form's date parts in error
+
+    @property
+    def blank(self) -> Form:
+        return Form()
+
+    @property
+    def failed(self) -> Form | None:
+        return next((form for form in (self.coverage, self.end, self.credit) if form.errors), None)
 
 
 def _now() -> datetime:
@@ -111,18 +135,40 @@ def _record(found: staff_practice.Assessment, form: Form, back: str) -> Response
 
 @bp.get("/patients/<uuid:patient_id>")
 @staff_required(*HISTORY_ROLES)
-def patient(patient_id: uuid.UUID) -> Response | str | tuple[str, int]:
-    """The patient's appointments past and upcoming, and plans with their progress, at the clinic."""
+def patient(patient_id: uuid.UUID) -> Response | str:
+    """The patient's appointments past and upcoming, plans with their progress and, for billing staff and
+    the front desk, their coverages, packages and credit at the clinic."""
     clinic_id, choices = clinic_for(request.args.get("clinic"))
     if clinic_id is None:
         return render_template("staff/choose_clinic.html", clinics=choices)
-    found = staff_practice.history(apis(), signed_in(), clinic_id, str(patient_id), _now())
-    keep = {"clinic": clinic_id} if choices else {}
+    return render_patient(patient_id, clinic_id, bool(choices))
+
+
+def render_patient(
+    patient_id: uuid.UUID,
+    clinic_id: str,
+    chose_clinic: bool,
+    forms: BillingForms | None = None,
+    status: int = 200,
+) -> Response:
+    """The patient's page; ``forms``: a billing form sent back with its errors (``status`` 422)."""
+    found = patient_billing.patient_page(apis(), signed_in(), clinic_id, str(patient_id), _now())
+    forms = forms or BillingForms()
     page = render_template(
         "staff/practice/patient.html",
-        history=found,
-        keep=keep,
+        history=found.history,
+        billing=found.billing,
+        forms=forms,
+        form=forms.failed or Form(),
+        done=get_flashed_messages(category_filter=["done"]),
+        idempotency_key=str(uuid.uuid4()),
+        can_take_payments=bool(BILLING_ROLES & set(signed_in().roles)),
+        keep={"clinic": clinic_id} if chose_clinic else {},
         can_book=bool(BOOKING_ROLES & set(signed_in().roles)),
         can_list=bool(BOOKING_ROLES & set(signed_in().roles)),
     )
-    return page if found.known else (page, 404)
+    return Response(page, status if found.history.known else 404, content_type="text/html; charset=utf-8")
+
+
+# The billing forms of the patient's page join this blueprint (a module of their own, for size).
+from web.entrypoints.views import staff_patient_billing  # noqa: E402, F401

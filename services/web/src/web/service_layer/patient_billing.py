@@ -1,0 +1,150 @@
+"""The billing part of a patient's page for staff: coverages, packages and credit, from billing's public API.
+
+``GET /patients/{id}/coverages``, ``/packages`` and ``/credit`` and ``GET /invoices`` (those still owing)
+are read side by side; ``POST /patients/{id}/coverages`` adds a coverage, ``.../coverages/{id}/end`` gives it
+a last day and ``POST /patients/{id}/credit/applications`` puts credit on an invoice (with an
+Idempotency-Key).
+Billing lets billing staff, admins and the front desk do all of these, and nobody else (``BILLING_READERS``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from web.domain.billing_desk import OpenInvoice
+from web.domain.coverages import CoverageRow, PackageRow, sorted_coverages
+from web.service_layer.accounts import Credentials
+from web.service_layer.concurrency import together
+from web.service_layer.listing import every_page
+from web.service_layer.ports import ApiError, Apis
+from web.service_layer.staff_billing import payment_setup
+from web.service_layer.staff_practice import History, history
+
+# billing's BILLING_STAFF and "front_desk": require_roles of the coverage, package and credit endpoints
+BILLING_READERS = frozenset({"billing", "admin", "front_desk"})
+
+
+def may_see_billing(credentials: Credentials) -> bool:
+    return bool(BILLING_READERS & set(credentials.roles))
+
+
+@dataclass(frozen=True)
+class PatientBilling:
+    today: date  # the clinic's
+    currency: str
+    coverages: list[CoverageRow] = field(default_factory=list)
+    packages: list[PackageRow] = field(default_factory=list)
+    credit_cents: int = 0
+    open_invoices: list[OpenInvoice] = field(default_factory=list)
+
+    @property
+    def may_apply_credit(self) -> bool:
+        return self.credit_cents > 0 and bool(self.open_invoices)
+
+
+@dataclass(frozen=True)
+class PatientPage:
+    history: History
+    billing: PatientBilling | None  # None: this member of staff is not offered billing
+
+
+def patient_page(
+    apis: Apis, credentials: Credentials, clinic_id: str, patient_id: str, now: datetime
+) -> PatientPage:
+    """The patient's history and, for those billing lets in, their billing at the clinic."""
+    found = history(apis, credentials, clinic_id, patient_id, now)
+    if not found.known or not may_see_billing(credentials):
+        return PatientPage(found, None)
+    today = now.astimezone(ZoneInfo(found.timezone)).date()
+    return PatientPage(found, patient_billing(apis, credentials, clinic_id, patient_id, today))
+
+
+def patient_billing(
+    apis: Apis, credentials: Credentials, clinic_id: str, patient_id: str, today: date
+) -> PatientBilling | None:
+    """Coverages (in force first), packages, credit and the invoices still owing (the payment page's reads,
+    ``staff_billing.payment_setup``); None if billing refuses."""
+    token = credentials.access_token
+    base = f"/patients/{patient_id}"
+    try:
+        coverages, packages, setup, treatments = together(
+            lambda: _none_yet(lambda: every_page(apis.billing, f"{base}/coverages", token)),
+            lambda: _none_yet(lambda: every_page(apis.billing, f"{base}/packages", token)),
+            lambda: payment_setup(apis, credentials, clinic_id, patient_id),
+            lambda: every_page(apis.scheduling, f"/clinics/{clinic_id}/treatment-types", token),
+        )
+    except ApiError as error:
+        if error.status not in (403, 404):
+            raise
+        return None
+    here = [body for body in coverages if str(body.get("clinic_id")) == clinic_id]
+    named = {str(t["id"]): str(t["name"]) for t in treatments}
+    return PatientBilling(
+        today=today,
+        currency=setup.currency,
+        coverages=sorted_coverages([CoverageRow.of(body) for body in here], today),
+        packages=[PackageRow.of(p, named) for p in packages if str(p.get("clinic_id")) == clinic_id],
+        credit_cents=setup.credit_cents,
+        open_invoices=setup.open_invoices,
+    )
+
+
+def _none_yet(read: Callable[[], list[Any]]) -> list[Any]:
+    """Billing lists a patient's coverages and packages to a clinic's staff once it has billed them there
+    (404 before): none yet, and the page may still add one."""
+    try:
+        return read()
+    except ApiError as error:
+        if error.status != 404:
+            raise
+        return []
+
+
+def add_coverage(
+    apis: Apis, credentials: Credentials, clinic_id: str, patient_id: str, coverage: dict[str, Any]
+) -> dict[str, Any]:
+    """``coverage``: billing's Coverage fields (``for_payer``); refusals come back as ``ApiError``."""
+    body = {"clinic_id": clinic_id} | coverage
+    added: dict[str, Any] = apis.billing.post(
+        f"/patients/{patient_id}/coverages", json=body, token=credentials.access_token
+    )
+    return added
+
+
+def end_coverage(
+    apis: Apis, credentials: Credentials, patient_id: str, coverage_id: str, last_day: date
+) -> dict[str, Any]:
+    ended: dict[str, Any] = apis.billing.post(
+        f"/patients/{patient_id}/coverages/{coverage_id}/end",
+        json={"valid_to": last_day.isoformat()},
+        token=credentials.access_token,
+    )
+    return ended
+
+
+@dataclass(frozen=True)
+class CreditApplication:
+    clinic_id: str
+    patient_id: str
+    invoice_id: str
+    amount_cents: int
+    currency: str
+    idempotency_key: str
+
+
+def apply_credit(apis: Apis, credentials: Credentials, application: CreditApplication) -> dict[str, Any]:
+    applied: dict[str, Any] = apis.billing.post(
+        f"/patients/{application.patient_id}/credit/applications",
+        json={
+            "clinic_id": application.clinic_id,
+            "currency": application.currency,
+            "allocations": [{"invoice_id": application.invoice_id, "amount_cents": application.amount_cents}],
+        },
+        token=credentials.access_token,
+        headers={"Idempotency-Key": application.idempotency_key},
+    )
+    return applied

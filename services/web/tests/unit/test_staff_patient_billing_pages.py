@@ -1,0 +1,363 @@
+"""The billing part of a patient's page for staff over fake APIs: coverages (add, end), packages and credit,
+shown to billing staff and the front desk only, refusals said beside their field, in English and French."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from web.domain.coverages import BadPercent, CoverageRow, CoverageState, parse_percent, percent_text
+from web.service_layer.ports import ApiError
+from web.testing import FakeApi, PageClient, app_over_fakes, error_beside, patient_names_route, sign_in
+from web.testing import staff_credentials as credentials
+
+CLINIC, ANA, IMS = str(uuid.uuid4()), str(uuid.uuid4()), str(uuid.uuid4())
+WSBC, EHB, OLD = str(uuid.uuid4()), str(uuid.uuid4()), str(uuid.uuid4())
+INVOICE = str(uuid.uuid4())
+PAGE = f"/staff/patients/{ANA}"
+
+
+def clinic_today() -> date:
+    return datetime.now(UTC).astimezone(ZoneInfo("America/Vancouver")).date()
+
+
+class Billing(FakeApi):
+    """FakeApi that also records the headers sent with each POST (Idempotency-Key)."""
+
+    def __init__(self) -> None:
+        super().__init__("billing")
+        self.headers: list[Any] = []
+
+    def post(self, path: str, *, token: Any = None, json: Any = None, headers: Any = None) -> Any:
+        self.headers.append(headers)
+        return super().post(path, token=token, json=json, headers=headers)
+
+
+class Desk(PageClient):
+    scheduling: FakeApi
+    billing: Billing
+
+    def as_(self, roles: list[str]) -> None:
+        sign_in(self.client, credentials(roles, CLINIC))
+
+
+def coverage(ident: str, payer: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "id": ident,
+        "patient_id": ANA,
+        "clinic_id": CLINIC,
+        "payer_kind": payer,
+        "currency": "CAD",
+        "claim_number": None,
+        "date_of_injury": None,
+        "employer_name": None,
+        "insurer_fee_cents": None,
+        "coverage_bp": None,
+        "per_visit_max_cents": None,
+        "annual_max_cents": None,
+        "policy_number": None,
+        "valid_from": "2026-01-05",
+        "valid_to": None,
+        "created_at": "2026-01-05T18:00:00+00:00",
+    } | extra
+
+
+@pytest.fixture
+def desk(tmp_path: Path) -> Desk:
+    scheduling, billing = FakeApi("scheduling"), Billing()
+    app = app_over_fakes(tmp_path, scheduling=scheduling, billing=billing)
+    scheduling.routes.update(
+        {
+            ("GET", f"/clinics/{CLINIC}"): {
+                "id": CLINIC,
+                "name": "Vancouver IMS",
+                "timezone": "America/Vancouver",
+            },
+            ("GET", f"/clinics/{CLINIC}/practitioners"): [],
+            ("GET", f"/clinics/{CLINIC}/treatment-types"): [{"id": IMS, "name": "IMS treatment"}],
+            ("GET", "/appointments"): [],
+            ("GET", "/plans"): [],
+            ("GET", f"/clinics/{CLINIC}/ims-clearance"): {"cleared": False, "assessed": False},
+            **patient_names_route(CLINIC, {ANA: ("Ana", "Li")}),
+        }
+    )
+    billing.routes.update(
+        {
+            ("GET", f"/patients/{ANA}/coverages"): [
+                coverage(
+                    WSBC,
+                    "worksafebc",
+                    claim_number="W-123",
+                    date_of_injury="2026-01-05",
+                    employer_name="Acme Mills",
+                ),
+                coverage(
+                    EHB,
+                    "extended_health",
+                    policy_number="P-77",
+                    coverage_bp=8000,
+                    per_visit_max_cents=5000,
+                    valid_from="2026-02-01",
+                ),
+                coverage(
+                    OLD,
+                    "icbc",
+                    claim_number="I-9",
+                    insurer_fee_cents=6000,
+                    valid_from="2025-03-01",
+                    valid_to="2025-06-30",
+                ),
+            ],
+            ("GET", f"/patients/{ANA}/packages"): [
+                {
+                    "id": "k1",
+                    "clinic_id": CLINIC,
+                    "patient_id": ANA,
+                    "treatment_type_id": IMS,
+                    "sessions_total": 6,
+                    "sessions_used": 2,
+                    "sessions_left": 4,
+                    "amount_cents": 54000,
+                    "currency": "CAD",
+                    "sold_at": "2026-01-05T18:00:00+00:00",
+                },
+            ],
+            ("GET", f"/patients/{ANA}/credit"): {"credit_cents": 2500, "currency": "CAD"},
+            ("GET", "/invoices"): [
+                {
+                    "id": INVOICE,
+                    "number": "VAN-2026-000007",
+                    "status": "issued",
+                    "payer_kind": "patient",
+                    "balance_cents": 4000,
+                    "currency": "CAD",
+                    "issued_at": "2026-11-01T18:00:00+00:00",
+                },
+            ],
+        }
+    )
+    desk = Desk(app=app, client=app.test_client(), scheduling=scheduling, billing=billing)
+    desk.as_(["billing"])
+    return desk
+
+
+def billing_section(html: str) -> str:
+    start = html.index('<h2 id="billing-heading">')
+    return html[start:]
+
+
+# --- shown to whom ------------------------------------------------------------------------------------------
+
+
+def test_billing_staff_see_coverages_packages_and_credit_in_words(desk: Desk) -> None:
+    html = billing_section(desk.page(PAGE))
+    assert "WorkSafeBC, W-123" in html
+    assert "Acme Mills" in html
+    assert "The whole of each visit" in html
+    assert "Extended health, P-77" in html
+    assert "80% of each visit" in html
+    assert "$50.00" in html  # most per visit
+    assert "ICBC, I-9" in html
+    assert "Monday, June 30, 2025 (Ended)" in html  # valid to, in the past
+    assert html.index("P-77") < html.index("W-123") < html.index("I-9")  # in force first, latest first
+    # an end form on each coverage still in force, none on the ended one
+    assert f"/staff/patients/{ANA}/coverages/{WSBC}/end" in html
+    assert f"/staff/patients/{ANA}/coverages/{EHB}/end" in html
+    assert f"/coverages/{OLD}/end" not in html
+    assert "IMS treatment, 6 sessions" in html
+    assert "Credit at this clinic: $25.00" in html
+    assert "Invoice VAN-2026-000007 (Patient), $40.00 left" in html
+    assert f'href="/staff/billing/patients/{ANA}/payments?clinic={CLINIC}"' in html
+    paths = [path for method, path, _, _ in desk.billing.calls if method == "GET"]
+    assert f"/patients/{ANA}/coverages" in paths
+
+
+def test_the_front_desk_sees_it_too_and_a_practitioner_does_not(desk: Desk) -> None:
+    desk.as_(["front_desk"])
+    html = desk.page(PAGE)
+    assert "Add a coverage" in html
+    assert "Record a payment" not in html  # the payment page is billing staff's
+    desk.billing.calls.clear()
+    desk.as_(["practitioner"])
+    html = desk.page(PAGE)
+    assert "Ana Li" in html
+    assert 'id="billing-heading"' not in html
+    assert "Add a coverage" not in html
+    assert desk.billing.calls == []  # nothing asked of billing
+    assert desk.client.post(f"/staff/patients/{ANA}/coverages", data={}).status_code == 403
+
+
+def test_billing_not_knowing_the_patient_yet_still_offers_adding_a_coverage(desk: Desk) -> None:
+    desk.billing.routes[("GET", f"/patients/{ANA}/coverages")] = ApiError(404, "Not Found")
+    desk.billing.routes[("GET", f"/patients/{ANA}/packages")] = ApiError(404, "Not Found")
+    html = billing_section(desk.page(PAGE))
+    assert "No coverages: the patient pays their visits." in html
+    assert "No packages." in html
+    assert "Add a coverage" in html
+
+
+# --- adding a coverage --------------------------------------------------------------------------------------
+
+
+def test_adding_a_coverage_with_a_missing_required_field_says_so_beside_it(desk: Desk) -> None:
+    sent = {"payer_kind": "extended_health", "coverage_percent": "80"}
+    html = desk.post(f"/staff/patients/{ANA}/coverages", sent, status=422).get_data(as_text=True)
+    assert "<title>Error:" in html
+    assert error_beside(html, "policy_number") == "Enter the policy number"
+    assert 'href="#policy_number">Enter the policy number' in html  # the summary links to it
+    assert 'value="80"' in html  # the answers are kept
+    assert '<details class="add-coverage" open>' in html
+    html = desk.post(f"/staff/patients/{ANA}/coverages", {"payer_kind": "worksafebc"}, status=422).get_data(
+        as_text=True
+    )
+    assert error_beside(html, "claim_number") == "Enter the claim number"
+    assert error_beside(html, "injury") == "Enter the date of injury"
+    assert error_beside(html, "employer_name") == "Enter the employer&#39;s name"
+    html = desk.post(f"/staff/patients/{ANA}/coverages", {}, status=422).get_data(as_text=True)
+    assert "Select who pays" in error_beside(html, "payer_kind")
+    assert not desk.billing.posted(f"/patients/{ANA}/coverages")
+
+
+def test_adding_a_coverage_posts_billings_fields_then_returns_to_the_list(desk: Desk) -> None:
+    path = f"/patients/{ANA}/coverages"
+    desk.billing.routes[("POST", path)] = coverage(str(uuid.uuid4()), "extended_health")
+    response = desk.post(
+        f"/staff{path}",
+        {
+            "payer_kind": "extended_health",
+            "policy_number": " P-1 ",
+            "coverage_percent": "62,5",
+            "per_visit_max": "45",
+            "valid_from_day": "1",
+            "valid_from_month": "12",
+            "valid_from_year": "2026",
+            "claim_number": "",
+            "insurer_fee": "60",  # ICBC's: not sent for an extended health plan
+        },
+    )
+    assert response.location.endswith(f"/staff/patients/{ANA}#coverages-heading")
+    assert desk.billing.posted(path) == [
+        {
+            "clinic_id": CLINIC,
+            "payer_kind": "extended_health",
+            "policy_number": "P-1",
+            "coverage_bp": 6250,
+            "per_visit_max_cents": 4500,
+            "valid_from": "2026-12-01",
+        }
+    ]
+    assert "The coverage is added." in desk.page(PAGE)
+
+
+def test_billings_refusal_of_a_coverage_is_said_beside_its_field(desk: Desk) -> None:
+    path = f"/patients/{ANA}/coverages"
+    desk.billing.routes[("POST", path)] = ApiError(
+        422, "Invalid", fields={"insurer_fee_cents": "icbc needs it"}
+    )
+    sent = {
+        "payer_kind": "icbc",
+        "claim_number": "I-1",
+        "injury_day": "2",
+        "injury_month": "3",
+        "injury_year": "2026",
+        "insurer_fee": "60",
+    }
+    html = desk.post(f"/staff{path}", sent, status=422).get_data(as_text=True)
+    assert error_beside(html, "insurer_fee") == "Enter what ICBC pays for each visit"
+    assert "icbc needs it" not in html  # billing's own words are not shown
+
+
+# --- ending a coverage --------------------------------------------------------------------------------------
+
+
+def test_ending_a_coverage_posts_its_last_day(desk: Desk) -> None:
+    path = f"/patients/{ANA}/coverages/{EHB}/end"
+    desk.billing.routes[("POST", path)] = coverage(EHB, "extended_health", valid_to="2026-11-30")
+    prefix = f"end_{EHB}"
+    response = desk.post(
+        f"/staff{path}", {f"{prefix}_day": "30", f"{prefix}_month": "11", f"{prefix}_year": "2026"}
+    )
+    assert response.location.endswith(f"/staff/patients/{ANA}#coverage-{EHB}")
+    assert desk.billing.posted(path) == [{"valid_to": "2026-11-30"}]
+    assert "The coverage&#39;s last day is Monday, November 30, 2026." in desk.page(PAGE)
+
+
+def test_a_last_day_billing_refuses_or_a_wrong_date_is_said_beside_the_date(desk: Desk) -> None:
+    path = f"/patients/{ANA}/coverages/{EHB}/end"
+    prefix = f"end_{EHB}"
+    desk.billing.routes[("POST", path)] = ApiError(
+        422, "Invalid", fields={"valid_to": "before its first day"}
+    )
+    sent = {f"{prefix}_day": "1", f"{prefix}_month": "1", f"{prefix}_year": "2026"}
+    html = desk.post(f"/staff{path}", sent, status=422).get_data(as_text=True)
+    assert "<title>Error:" in html
+    assert "the same as or after the coverage" in error_beside(html, prefix)
+    assert f'href="#{prefix}_day">' in html
+    assert 'value="2026"' in html
+    assert '<details class="end-coverage" open>' in html
+    sent = {f"{prefix}_day": "31", f"{prefix}_month": "2", f"{prefix}_year": "2026"}
+    html = desk.post(f"/staff{path}", sent, status=422).get_data(as_text=True)
+    assert "real date" in error_beside(html, prefix)
+    html = desk.post(f"/staff{path}", {}, status=422).get_data(as_text=True)
+    assert error_beside(html, prefix) == "Enter the coverage&#39;s last day"
+    assert len(desk.billing.posted(path)) == 1  # only the first reached billing
+
+
+# --- credit -------------------------------------------------------------------------------------------------
+
+
+def test_applying_credit_posts_one_allocation_with_an_idempotency_key(desk: Desk) -> None:
+    path = f"/patients/{ANA}/credit/applications"
+    desk.billing.routes[("POST", path)] = {"id": str(uuid.uuid4())}
+    html = desk.post(f"/staff{path}", {"invoice_id": INVOICE, "credit_amount": "30"}, status=422).get_data(
+        as_text=True
+    )
+    assert error_beside(html, "credit_amount") == "Enter no more than the patient&#39;s credit, $25.00"
+    desk.post(f"/staff{path}", {"invoice_id": INVOICE, "credit_amount": "25", "idempotency_key": "k-1"})
+    assert desk.billing.posted(path) == [
+        {
+            "clinic_id": CLINIC,
+            "currency": "CAD",
+            "allocations": [{"invoice_id": INVOICE, "amount_cents": 2500}],
+        }
+    ]
+    assert desk.billing.headers[-1] == {"Idempotency-Key": "k-1"}
+    assert "$25.00 of credit is put on invoice VAN-2026-000007." in desk.page(PAGE)
+
+
+# --- French, and the plain rules ----------------------------------------------------------------------------
+
+
+def test_the_billing_section_in_french(desk: Desk) -> None:
+    desk.client.get(f"{PAGE}?lang=fr")
+    html = billing_section(desk.page(PAGE))
+    assert "Facturation" in html
+    assert "Ajouter une couverture" in html
+    assert "Mettre fin à cette couverture" in html
+    assert "Terminée" in html
+    assert "80 % de chaque visite" in html
+    assert "Crédit à cette clinique : 25,00\xa0$" in html
+    html = desk.post(f"/staff/patients/{ANA}/coverages", {"payer_kind": "icbc"}, status=422).get_data(
+        as_text=True
+    )
+    assert error_beside(html, "claim_number") == "Entrez le numéro de réclamation"
+
+
+def test_coverage_rules() -> None:
+    today = date(2026, 12, 3)
+    row = CoverageRow.of(coverage(OLD, "icbc", valid_to="2026-12-03"))
+    assert row.state(today) is CoverageState.ENDING  # the last day is inclusive
+    assert row.state(today + timedelta(days=1)) is CoverageState.ENDED
+    assert CoverageRow.of(coverage(OLD, "icbc")).state(today) is CoverageState.OPEN
+    assert parse_percent("80") == 8000
+    assert parse_percent("62,5 %") == 6250
+    assert percent_text(6250) == "62.5"
+    assert percent_text(8000) == "80"
+    for bad in ("", "abc", "101", "-1", "12.345"):
+        with pytest.raises(BadPercent):
+            parse_percent(bad)
