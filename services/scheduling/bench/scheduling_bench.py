@@ -81,12 +81,14 @@ def seed_catalogue(c: Container) -> dict[str, object]:
                 "BENCH", "Bench IMS", "America/Vancouver", "1 Main St", "+16045550100", "b@x.test"
             ),
         )
+        uow.commit()
     practitioners = []
     for n in range(PRACTITIONERS):
         with c.uow() as uow:
             p = clinic_setup.add_practitioner(
                 uow, OPERATOR, clinic_setup.AddPractitioner(clinic.id, f"PT {n}", f"PT-{n}", n % 2 == 0)
             )
+            uow.commit()
         practitioners.append(p.id)
         with c.uow() as uow:
             availability.set_working_hours(
@@ -96,6 +98,7 @@ def seed_catalogue(c: Container) -> dict[str, object]:
                 p.id,
                 [availability.WeeklySpan(d, dtime(8), dtime(18)) for d in range(5)],
             )
+            uow.commit()
     with c.uow() as uow:
         assess = clinic_setup.add_treatment_type(
             uow,
@@ -104,12 +107,14 @@ def seed_catalogue(c: Container) -> dict[str, object]:
                 clinic.id, "ASSESS", "Assessment", AppointmentKind.ASSESSMENT, 60, 10
             ),
         )
+        uow.commit()
     with c.uow() as uow:
         ims = clinic_setup.add_treatment_type(
             uow,
             OPERATOR,
             clinic_setup.AddTreatmentType(clinic.id, "IMS30", "IMS 30", AppointmentKind.TREATMENT, 30, 0),
         )
+        uow.commit()
     with c.uow() as uow:
         accounts.create_staff_account(
             uow,
@@ -119,6 +124,7 @@ def seed_catalogue(c: Container) -> dict[str, object]:
                 "admin@bench.test", "bench admin pass", ["admin"], organisation_wide=True
             ),
         )
+        uow.commit()
     with c.uow() as uow:
         patient = accounts.register_patient(
             uow,
@@ -132,6 +138,7 @@ def seed_catalogue(c: Container) -> dict[str, object]:
                 password="bench patient pass",  # noqa: S106 - a throw-away bench database
             ),
         )
+        uow.commit()
     return {
         "clinic": clinic.id,
         "practitioners": practitioners,

@@ -116,6 +116,7 @@ def admin(container: Container, api: Api) -> dict[str, str]:
                 "root@clinic.test", "admin password 1", ["admin"], organisation_wide=True
             ),
         )
+        uow.commit()
     return api.token("root@clinic.test", "admin password 1")
 
 

@@ -62,6 +62,7 @@ def test_an_offer_is_found_by_its_id_by_its_patient_only_and_stays_findable_once
     assert datetime.fromisoformat(lapsed.json["offer_expires_at"]) < clock.now()
     with container.uow() as uow:
         waitlist.expire_offers(uow)
+        uow.commit()
     assert api.client.get(f"/waitlist/offers/{offer_id}", headers=waiting).json["status"] == "expired"
 
 

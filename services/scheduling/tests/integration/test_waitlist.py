@@ -91,6 +91,7 @@ def test_an_expired_hold_is_released_and_offered_to_the_next_patient(
     assert "expired" in refused.json["detail"]
     with container.uow() as uow:
         assert waitlist.expire_offers(uow) == 1
+        uow.commit()
     offers = events_of(container, "scheduling.waitlist.offered")
     assert [str(o.data["waitlist_entry_id"]) for o in offers] == [slow_entry["id"], next_entry["id"]]
     assert api.client.post(f"/waitlist/{next_entry['id']}/claim", headers=next_in_line).status_code == 201

@@ -139,11 +139,13 @@ def test_the_sweep_releases_a_lapsed_hold_that_no_entry_points_at_and_offers_the
     clock.advance(timedelta(minutes=10))
     with container.uow() as uow:
         waitlist.expire_offers(uow)
+        uow.commit()
     assert _holds_of(container, orphaned["id"]) == [hold_id], "released before its window ran out"
 
     clock.advance(timedelta(minutes=25))
     with container.uow() as uow:
         waitlist.expire_offers(uow)
+        uow.commit()
     assert _holds_of(container, orphaned["id"]) == []
     released = api.client.get(f"/appointments/{hold_id}", headers=admin).json
     assert released["status"] == "cancelled"

@@ -92,6 +92,7 @@ def create_staff(
                     email, password, roles, clinic_id=clinic_id, organisation_wide=organisation_wide
                 ),
             )
+            uow.commit()
     except SchedulingError as refused:
         raise click.ClickException(str(refused)) from None
     finally:

@@ -123,6 +123,7 @@ class Seeder:
                     clinic_id=demo.CLINIC_ID,
                 ),
             )
+            uow.commit()
         practitioners = [
             (demo.PRACTITIONER_IMS_ID, "Dr. Ida Needham", "PT-1001", True),
             (demo.PRACTITIONER_ASSESSOR_ID, "Sam Assessor", "PT-1002", False),
@@ -134,6 +135,7 @@ class Seeder:
                     OPERATOR,
                     clinic_setup.AddPractitioner(demo.CLINIC_ID, name, registration, ims, practitioner_id),
                 )
+                uow.commit()
         catalogue = [
             (demo.ASSESSMENT_ID, "ASSESS60", "IMS assessment", AppointmentKind.ASSESSMENT, 60),
             (demo.IMS_30_ID, "IMS30", "IMS session, 30 min", AppointmentKind.TREATMENT, 30),
@@ -155,6 +157,7 @@ class Seeder:
                         treatment_type_id=treatment_id,
                     ),
                 )
+                uow.commit()
         self.added.append("clinic VAN with 2 practitioners and 4 treatment types")
 
     def hours_and_rooms(self) -> None:
@@ -162,11 +165,13 @@ class Seeder:
         with self.c.uow() as uow:
             if not availability.get_opening_hours(uow, OPERATOR, demo.CLINIC_ID):
                 availability.set_opening_hours(uow, OPERATOR, demo.CLINIC_ID, OPENING_HOURS)
+                uow.commit()
                 self.added.append("opening hours")
         for practitioner_id, spans in WORKING_HOURS.items():
             with self.c.uow() as uow:
                 if not availability.get_working_hours(uow, OPERATOR, demo.CLINIC_ID, practitioner_id):
                     availability.set_working_hours(uow, OPERATOR, demo.CLINIC_ID, practitioner_id, spans)
+                    uow.commit()
                     self.added.append("working hours")
         with self.c.uow() as uow:
             existing = {room.name for room in uow.repo.rooms(demo.CLINIC_ID)}
@@ -174,6 +179,7 @@ class Seeder:
             if name not in existing:
                 with self.c.uow() as uow:
                     availability.add_room(uow, OPERATOR, demo.CLINIC_ID, name)
+                    uow.commit()
                 self.added.append(f"room {name!r}")
 
     # --- people ----------------------------------------------------------------------------------------
@@ -192,6 +198,7 @@ class Seeder:
                     account.email, account.password, account.roles, demo.CLINIC_ID, account.practitioner_id
                 ),
             )
+            uow.commit()
         _check_id(made.id, account.account_id, "create_staff_account")
         self.added.append(f"account {account.email}")
 
@@ -215,6 +222,7 @@ class Seeder:
                     password=demo.PATIENT_PASSWORD,
                 ),
             )
+            uow.commit()
         _check_id(made.id, patient.id, "register_patient")
         self.added.append(f"patient {patient.email}")
         return made.id
@@ -343,6 +351,7 @@ class Seeder:
                         patient_id=self.patients[visit.patient.key],
                     ),
                 )
+                uow.commit()
             _check_id(appointment.id, visit.appointment_id, "book_appointment")
             self.added.append(f"appointment {visit.patient.key} {visit.day.isoformat()}")
         self.play_outcome(appointment, visit.outcome, visit.patient)
@@ -384,6 +393,7 @@ class Seeder:
             self.clock.set(starts_at - timedelta(hours=6))
             with self.c.uow() as uow:
                 appointments.cancel_appointment(uow, by_patient, appointment.id, "Feeling unwell today")
+                uow.commit()
         else:
             return
         self.added.append(f"{outcome.value} {appointment.id}")
@@ -392,6 +402,7 @@ class Seeder:
         self.clock.set(at)
         with self.c.uow() as uow:
             use_case(uow, *args)
+            uow.commit()
 
     def record_suitability(self, assessment_id: uuid.UUID) -> None:
         with self.c.uow() as uow:
@@ -406,6 +417,7 @@ class Seeder:
                 ASSESSOR,
                 appointments.RecordSuitability(assessment_id, suitable=True, consent_recorded=True),
             )
+            uow.commit()
         self.added.append(f"suitability {assessment_id}")
 
     def plan(self, third_session_day: date) -> None:
@@ -434,6 +446,7 @@ class Seeder:
                         patient_id=self.patients[demo.PATIENT.key],
                     ),
                 )
+                uow.commit()
             _check_id(view.plan.id, demo.PAT_PLAN_ID, "create_plan")
             for made, wanted in zip(view.sessions, demo.PAT_PLAN_SESSION_IDS, strict=True):
                 _check_id(made.id, wanted, "create_plan's sessions")

@@ -1,7 +1,8 @@
 """Events scheduling consumes, each handed to one service function inside the consumer's unit of work.
 
 The consumer opens the unit of work holding the event's inbox row, so the effect and the record that the
-event was applied commit together (a redelivery is a no-op).
+event was applied commit together (a redelivery is a no-op). The consumer commits
+(clinic_shared.messaging.consumer); neither the handlers nor the use cases they call commit or roll back.
 """
 
 from __future__ import annotations

@@ -32,6 +32,7 @@ def waitlist_sweep(container: Container) -> PeriodicJob:
     def sweep() -> None:
         with container.uow() as uow:
             waitlist.expire_offers(uow)
+            uow.commit()
 
     return PeriodicJob("waitlist sweep", sweep, interval=WAITLIST_SWEEP_SECONDS)
 

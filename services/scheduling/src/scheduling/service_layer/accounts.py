@@ -1,6 +1,7 @@
 """Accounts: patients who sign up or are registered by the desk, their details, and staff accounts.
 
-Each use case runs in its caller's unit of work: state and events commit together or not at all.
+Each use case runs in its caller's unit of work: state and events commit together or not at all, when the
+caller commits.
 """
 
 from __future__ import annotations
@@ -41,14 +42,12 @@ def register_patient(uow: UnitOfWork, hasher: PasswordHasher, cmd: RegisterPatie
 
     Patients signing themselves up confirm their address first (``auth.request_sign_up``).
     """
-    patient = open_patient_account(uow, cmd, hasher.hash(cmd.password))
-    uow.commit()
-    return patient
+    return open_patient_account(uow, cmd, hasher.hash(cmd.password))
 
 
 def open_patient_account(uow: UnitOfWork, cmd: NewPatient, password_hash: str) -> Patient:
     """Add the patient and their login with ``password_hash`` and announce them; flushed, for the caller to
-    commit with whatever else it adds."""
+    commit with whatever else it adds. An address taken meanwhile undoes these two rows alone (a Conflict)."""
     email = cmd.email.strip().lower()
     if uow.repo.account_by_email(email) is not None:
         raise Conflict("an account with this email already exists", field="email")
@@ -67,7 +66,7 @@ def open_patient_account(uow: UnitOfWork, cmd: NewPatient, password_hash: str) -
         roles=[Role.PATIENT.value],
         patient_id=patient.id,
     )
-    with conflict_on_violation("an account with this email already exists", "email"):
+    with conflict_on_violation(uow, "an account with this email already exists", "email"):
         uow.repo.add(patient)
         uow.flush()  # the account row references the patient row
         uow.repo.add(account)
@@ -93,14 +92,12 @@ def update_patient(uow: UnitOfWork, actor: Principal, cmd: UpdatePatient) -> Pat
             setattr(patient, name, value)
     uow.emit("scheduling.patient.updated", privacy.contact_of(patient))
     privacy.record_access(uow, actor, patient.id, "change", "patient")
-    uow.commit()
     return patient
 
 
 def get_patient(uow: UnitOfWork, actor: Principal, patient_id: uuid.UUID) -> Patient:
     patient = privacy.visible_patient(uow, actor, patient_id)
-    if privacy.record_access(uow, actor, patient_id, "read", "patient"):
-        uow.commit()
+    privacy.record_access(uow, actor, patient_id, "read", "patient")
     return patient
 
 
@@ -157,9 +154,8 @@ def create_staff_account(
         clinic_id=cmd.clinic_id,
         practitioner_id=cmd.practitioner_id,
     )
-    with conflict_on_violation("an account with this email already exists", "email"):
+    with conflict_on_violation(uow, "an account with this email already exists", "email"):
         uow.repo.add(account)
-        uow.commit()
     return account
 
 

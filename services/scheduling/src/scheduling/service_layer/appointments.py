@@ -1,7 +1,8 @@
 """Single appointments: book, reschedule, cancel, confirm, and the desk's check-in, completion and no-show;
 suitability recorded after an assessment, and the IMS clearance a treatment booking needs.
 
-Each use case runs in its caller's unit of work: state and events commit together or not at all.
+Each use case runs in its caller's unit of work: state and events commit together or not at all, when the
+caller (a view, the event consumer, the demo seed) commits.
 """
 
 from __future__ import annotations
@@ -80,7 +81,6 @@ def book_appointment(uow: UnitOfWork, actor: Principal, cmd: BookAppointment) ->
         enforce_notice=not actor.is_staff,
     )
     emit_booked(uow, actor, appointment)
-    uow.commit()
     return appointment
 
 
@@ -109,7 +109,6 @@ def reschedule_appointment(uow: UnitOfWork, actor: Principal, cmd: RescheduleApp
         now=uow.clock.now(),
         enforce_notice=not actor.is_staff,
     )
-    uow.commit()
     return appointment
 
 
@@ -127,7 +126,6 @@ def cancel_appointment(
     appointment.cancel(by_staff=actor.is_staff, now=now, reason=reason, waive_fee=waive_fee)
     uow.emit("scheduling.appointment.cancelled", cancelled_data(appointment))
     waitlist.offer_freed_time(uow, appointment, now)
-    uow.commit()
     return appointment
 
 
@@ -146,7 +144,6 @@ def mark_arrived(
     appointment = _appointment_for_change(uow, actor, appointment_id, if_match, staff_only=True)
     appointment.mark_arrived(uow.clock.now(), clinic_of(uow, appointment.clinic_id).zone)
     uow.emit("scheduling.appointment.arrived", appointment.facts() | {"arrived_at": appointment.arrived_at})
-    uow.commit()
     return appointment
 
 
@@ -162,7 +159,6 @@ def mark_completed(
     )
     if plan is not None:
         _complete_plan_if_done(uow, plan)
-    uow.commit()
     return appointment
 
 
@@ -203,7 +199,6 @@ def mark_no_show(
         "scheduling.appointment.no_show",
         appointment.facts() | {"marked_at": appointment.no_show_at, "fee_waived": appointment.fee_waived},
     )
-    uow.commit()
     return appointment
 
 
@@ -240,9 +235,8 @@ def record_suitability(uow: UnitOfWork, actor: Principal, cmd: RecordSuitability
         consent_recorded=cmd.consent_recorded,
         recorded_at=uow.clock.now(),
     )
-    with conflict_on_violation("suitability is already recorded for this assessment", "assessment_id"):
+    with conflict_on_violation(uow, "suitability is already recorded for this assessment", "assessment_id"):
         uow.repo.add(finding)
-        uow.commit()
     return finding
 
 
@@ -260,7 +254,6 @@ def confirm_appointment(
         appointment.facts() | {"confirmed_at": appointment.confirmed_at},
         causation=causation,
     )
-    uow.commit()
 
 
 def get_appointment(uow: UnitOfWork, actor: Principal, appointment_id: uuid.UUID) -> Appointment:

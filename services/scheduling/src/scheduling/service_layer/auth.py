@@ -8,6 +8,10 @@ locked or the client address has failed too often (``SignInLimits``, counted in 
 shares), and checks a password against a dummy hash when no active account has the address, so an unknown
 address answers as slowly as a wrong password. New passwords (sign-up, staff accounts, resets) must pass
 the ``PasswordPolicy``; a completed reset unlocks the account.
+
+Each use case runs in its caller's unit of work, and the caller commits (issue 13); where something must
+follow the commit (lifting a sign-in lock) or a refusal must keep what it did (a revoked family), the use
+case says so and the caller does it.
 """
 
 from __future__ import annotations
@@ -180,17 +184,20 @@ def sign_in(
         guard.failed(client_address)
         raise InvalidCredentials(WRONG_CREDENTIALS)
     guard.succeeded(email)
-    signed_in = _issue_refresh(uow, account, uow.new_id(), refresh_ttl)
-    uow.commit()
-    return signed_in
+    return _issue_refresh(uow, account, uow.new_id(), refresh_ttl)
+
+
+class FamilyRevoked(InvalidCredentials):
+    """A refresh refused after revoking the token's family: the caller commits the revocation, then refuses
+    (it answers like any other refusal)."""
 
 
 def refresh(uow: UnitOfWork, token: str, refresh_ttl: timedelta) -> SignedIn:
     """Use up a refresh token and issue its successor in the same family.
 
     The token's row is locked (FOR UPDATE on PostgreSQL; SQLite serializes writers), so of two refreshes
-    of one token only the first succeeds and the second is a reuse. A reuse revokes the family, and the
-    revocation is committed before the refusal. Every refusal reads the same.
+    of one token only the first succeeds and the second is a reuse. A reuse revokes the family and raises
+    ``FamilyRevoked``: the caller commits the revocation before it refuses. Every refusal reads the same.
     """
     now = uow.clock.now()
     stored = uow.repo.refresh_token_for_update(token_digest(token))
@@ -202,16 +209,13 @@ def refresh(uow: UnitOfWork, token: str, refresh_ttl: timedelta) -> SignedIn:
     account = uow.repo.get(Account, stored.account_id)
     if verdict is Redemption.REUSED or account is None or not account.active:
         revoked = uow.repo.revoke_refresh_tokens(now, family_id=stored.family_id)
-        uow.commit()
         why = "reused" if verdict is Redemption.REUSED else "presented for a disabled account"
         log.warning(
             "refresh token %s %s: family %s revoked (%d tokens)", stored.id, why, stored.family_id, revoked
         )
-        raise InvalidCredentials(REFRESH_INVALID)
+        raise FamilyRevoked(REFRESH_INVALID)
     stored.use(now)
-    signed_in = _issue_refresh(uow, account, stored.family_id, refresh_ttl)
-    uow.commit()
-    return signed_in
+    return _issue_refresh(uow, account, stored.family_id, refresh_ttl)
 
 
 def sign_out(uow: UnitOfWork, token: str) -> None:
@@ -220,7 +224,6 @@ def sign_out(uow: UnitOfWork, token: str) -> None:
     if stored is None:
         return
     uow.repo.revoke_refresh_tokens(uow.clock.now(), family_id=stored.family_id)
-    uow.commit()
 
 
 def _issue_refresh(
@@ -275,19 +278,15 @@ def request_password_reset(uow: UnitOfWork, guard: SignInGuard, email: str, addr
             "expires_at": reset.expires_at,
         },
     )
-    uow.commit()
     log.info("password reset %s issued for account %s", reset.id, account.id)
 
 
 def confirm_password_reset(
-    uow: UnitOfWork,
-    hasher: PasswordHasher,
-    policy: PasswordPolicy,
-    guard: SignInGuard,
-    token: str,
-    new_password: str,
-) -> None:
-    """Set the new password with a link that still opens, use the link up, end every session and unlock.
+    uow: UnitOfWork, hasher: PasswordHasher, policy: PasswordPolicy, token: str, new_password: str
+) -> Account:
+    """Set the new password with a link that still opens, use the link up and end every session; returns
+    the account, whose sign-in lock the caller lifts (``SignInGuard.unlock``) once it has committed, so that
+    only a password actually changed unlocks it.
 
     The link's row is locked, so two confirmations of one link cannot both succeed. A new password the
     policy refuses leaves the link unused.
@@ -303,9 +302,8 @@ def confirm_password_reset(
     account.password_hash = hasher.hash(new_password)
     reset.used_at = now
     revoked = uow.repo.revoke_refresh_tokens(now, account_id=account.id)
-    uow.commit()
-    guard.unlock(account.email)
     log.info("password reset %s used: account %s, %d refresh tokens revoked", reset.id, account.id, revoked)
+    return account
 
 
 def change_password(
@@ -334,7 +332,6 @@ def change_password(
         raise RuleViolation(str(refused), field="new_password") from None
     account.password_hash = hasher.hash(new_password)
     revoked = uow.repo.revoke_refresh_tokens(uow.clock.now(), account_id=account.id)
-    uow.commit()
     log.info("password changed: account %s, %d refresh tokens revoked", account.id, revoked)
 
 
@@ -351,7 +348,6 @@ def set_staff_account_active(
         raise RuleViolation("you cannot disable your own account", field="account_id")
     account.active = active
     revoked = 0 if active else uow.repo.revoke_refresh_tokens(uow.clock.now(), account_id=account.id)
-    uow.commit()
     log.info(
         "staff account %s %s by %s (%d refresh tokens revoked)",
         account.id,
@@ -395,15 +391,13 @@ def request_sign_up(
     now = uow.clock.now()
     uow.repo.purge_sign_up_requests(now)
     if not guard.admit_sign_up(email, address):
-        uow.commit()
         log.warning("sign-up e-mail not sent: too many for e-mail digest %s", _digest(email)[:12])
         return
     password_hash = hasher.hash(cmd.password)  # made whether or not the address has an account
     account = uow.repo.account_by_email(email)
     if account is not None:
-        if account.active:
+        if account.active:  # a disabled account's holder is not told: sign-in refuses it anyway
             _tell_the_holder(uow, account)
-        uow.commit()  # a disabled account's holder is not told: sign-in refuses it anyway
         return
     token = new_token()
     pending = SignUpRequest(
@@ -430,7 +424,6 @@ def request_sign_up(
             "expires_at": pending.expires_at,
         },
     )
-    uow.commit()
     log.info("sign-up %s waits for its e-mail address to be confirmed", pending.id)
 
 
@@ -474,7 +467,6 @@ def confirm_sign_up(uow: UnitOfWork, refresh_ttl: timedelta, token: str) -> tupl
     account = uow.repo.account_by_email(pending.email)
     assert account is not None  # just opened
     signed_in = _issue_refresh(uow, account, uow.new_id(), refresh_ttl)
-    uow.commit()
     log.info("sign-up %s confirmed: patient %s", pending.id, patient.id)
     return patient, signed_in
 

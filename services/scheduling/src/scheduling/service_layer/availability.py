@@ -1,4 +1,7 @@
-"""Availability use cases: managing hours, closures, time off and rooms; searching and checking free time."""
+"""Availability use cases: managing hours, closures, time off and rooms; searching and checking free time.
+
+Each use case runs in its caller's unit of work, and the caller commits.
+"""
 
 from __future__ import annotations
 
@@ -75,7 +78,6 @@ def set_opening_hours(
     _clinic(uow, actor, clinic_id, staff_only=True)
     rows = [OpeningHours(uow.new_id(), clinic_id, s.weekday, s.starts, s.ends) for s in spans]
     uow.repo.replace_weekly(OpeningHours, "clinic_id", clinic_id, rows)
-    uow.commit()
     return rows
 
 
@@ -90,7 +92,6 @@ def add_closure(
     _clinic(uow, actor, clinic_id, staff_only=True)
     closure = Closure(uow.new_id(), clinic_id, starts_on, ends_on, reason)
     uow.repo.add(closure)
-    uow.commit()
     return closure
 
 
@@ -107,7 +108,6 @@ def remove_closure(uow: UnitOfWork, actor: Principal, clinic_id: uuid.UUID, clos
     if closure is None or closure.clinic_id != clinic_id:
         raise NotFound("closure not found")
     uow.repo.delete(closure)
-    uow.commit()
 
 
 @dataclass(frozen=True)
@@ -124,7 +124,6 @@ def update_booking_policy(uow: UnitOfWork, actor: Principal, cmd: UpdateBookingP
         value = getattr(cmd, name)
         if value is not None:
             setattr(clinic, name, value)
-    uow.commit()
     return clinic
 
 
@@ -142,7 +141,6 @@ def set_working_hours(
     _practitioner(uow, actor, clinic_id, practitioner_id, staff_only=True)
     rows = [WorkingHours(uow.new_id(), practitioner_id, s.weekday, s.starts, s.ends) for s in spans]
     uow.repo.replace_weekly(WorkingHours, "practitioner_id", practitioner_id, rows)
-    uow.commit()
     return rows
 
 
@@ -167,7 +165,6 @@ def add_time_off(
     require_aware(ends_at, "ends_at")
     entry = TimeOff(uow.new_id(), practitioner_id, starts_at.astimezone(UTC), ends_at.astimezone(UTC), reason)
     uow.repo.add(entry)
-    uow.commit()
     return entry
 
 
@@ -215,7 +212,6 @@ def remove_time_off(
     if entry is None or entry.practitioner_id != practitioner_id:
         raise NotFound("time off not found")
     uow.repo.delete(entry)
-    uow.commit()
 
 
 # --- rooms -----------------------------------------------------------------------------------------------
@@ -227,7 +223,6 @@ def add_room(uow: UnitOfWork, actor: Principal, clinic_id: uuid.UUID, name: str)
         raise Conflict("a room with this name already exists", field="name")
     room = Room(uow.new_id(), clinic_id, name)
     uow.repo.add(room)
-    uow.commit()
     return room
 
 

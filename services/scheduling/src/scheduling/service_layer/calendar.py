@@ -1,4 +1,7 @@
-"""Calendar views of appointments: one appointment, and per-patient/per-practitioner subscription feeds."""
+"""Calendar views of appointments: one appointment, and per-patient/per-practitioner subscription feeds.
+
+Each use case runs in its caller's unit of work, and the caller commits.
+"""
 
 from __future__ import annotations
 
@@ -57,7 +60,6 @@ def create_feed(
     token = secrets.token_urlsafe(32)
     feed = CalendarFeed(uow.new_id(), owner_kind, owner_id, token_digest(token), uow.clock.now())
     uow.repo.add(feed)
-    uow.commit()
     return NewFeed(feed, token)
 
 
@@ -68,7 +70,6 @@ def revoke_feed(uow: UnitOfWork, actor: Principal, feed_id: uuid.UUID) -> Calend
     if not feed.active:
         raise RuleViolation("the feed is already revoked", field="status")
     feed.revoked_at = uow.clock.now()
-    uow.commit()
     return feed
 
 

@@ -1,5 +1,7 @@
 """Clinics, their practitioners and treatment types: created by staff, announced to the other services as
 events (billing and notifications keep copies), and looked up by every other use case.
+
+Each use case runs in its caller's unit of work, and the caller commits.
 """
 
 from __future__ import annotations
@@ -44,10 +46,9 @@ def create_clinic(uow: UnitOfWork, actor: Principal, cmd: CreateClinic) -> Clini
         email=cmd.email,
         currency=cmd.currency,
     )
-    with conflict_on_violation("a clinic with this code already exists", "code"):
+    with conflict_on_violation(uow, "a clinic with this code already exists", "code"):
         uow.repo.add(clinic)
         uow.emit("scheduling.clinic.changed", _clinic_data(clinic))
-        uow.commit()
     return clinic
 
 
@@ -72,7 +73,6 @@ def add_practitioner(uow: UnitOfWork, actor: Principal, cmd: AddPractitioner) ->
     )
     uow.repo.add(practitioner)
     uow.emit("scheduling.practitioner.changed", _practitioner_data(practitioner))
-    uow.commit()
     return practitioner
 
 
@@ -103,7 +103,6 @@ def add_treatment_type(uow: UnitOfWork, actor: Principal, cmd: AddTreatmentType)
     )
     uow.repo.add(treatment)
     uow.emit("scheduling.treatment_type.changed", _treatment_data(treatment))
-    uow.commit()
     return treatment
 
 

@@ -6,6 +6,8 @@ a patient who is new to the clinic is found by the one thing the desk can only k
 exact e-mail address or phone number, and is then on the clinic's list (``ClinicPatient``) so that the desk
 can book their first visit. The organisation's registry is never browsed. Registering a patient who phones
 in opens their account without a password: they claim it with a password reset ("Forgot your password?").
+
+Each use case runs in its caller's unit of work, and the caller commits.
 """
 
 from __future__ import annotations
@@ -57,7 +59,6 @@ def patient_names(
     patients = uow.repo.clinic_patients_among(sorted(set(patient_ids)), clinic_id)
     for patient in patients:
         privacy.record_access(uow, actor, patient.id, "read", "patient name")
-    uow.commit()
     return patients
 
 
@@ -77,7 +78,6 @@ def find_patient(
         raise NotFound(f"no patient has this {what}", field="email" if email is not None else "phone")
     _put_on_list(uow, actor, clinic_id, patient.id)
     privacy.record_access(uow, actor, patient.id, "read", "patient")
-    uow.commit()
     return patient
 
 
@@ -110,7 +110,6 @@ def register_caller(
     patient = accounts.open_patient_account(uow, registration, unusable)
     _put_on_list(uow, actor, clinic_id, patient.id)
     privacy.record_access(uow, actor, patient.id, "change", "patient")
-    uow.commit()
     return patient
 
 
@@ -121,8 +120,7 @@ def _put_on_list(uow: UnitOfWork, actor: Principal, clinic_id: uuid.UUID, patien
         clinic_id=clinic_id, patient_id=patient_id, added_at=uow.clock.now(), added_by=actor.account_id
     )
     try:
-        with conflict_on_violation("already on the clinic's list", "patient_id"), uow.savepoint():
+        with conflict_on_violation(uow, "already on the clinic's list", "patient_id"):
             uow.repo.add(entry)
-            uow.flush()
     except Conflict:
         pass  # another desk put the patient on the list meanwhile: so much the better

@@ -3,7 +3,8 @@
 When some sessions cannot be booked, nothing is written: the answer lists each conflict with the nearest
 alternatives (same day at another time with the same practitioner, or another qualified practitioner), and
 the client re-submits with per-session overrides. The database has the last word on overlaps, so two
-plans racing for one slot cannot both persist: the loser's whole transaction rolls back.
+plans racing for one slot cannot both persist: the loser answers 409 and its transaction rolls back. Each
+use case runs in its caller's unit of work, and the caller commits.
 """
 
 from __future__ import annotations
@@ -135,7 +136,7 @@ def create_plan(uow: UnitOfWork, actor: Principal, cmd: CreatePlan) -> PlanView:
     ctx = _Context(uow, actor, clinic, treatment, patient_id, plan.id, now)
     appointments = _book_all(ctx, practitioner, planned, cmd.overrides)
     with rescheduling.conflict_on_violation(
-        "a session's time was taken meanwhile; nothing was booked", "sessions"
+        uow, "a session's time was taken meanwhile; nothing was booked", "sessions"
     ):
         uow.repo.add(plan)
         uow.flush()  # the sessions reference the plan row
@@ -143,7 +144,6 @@ def create_plan(uow: UnitOfWork, actor: Principal, cmd: CreatePlan) -> PlanView:
             uow.repo.add(appointment)
             emit_booked(uow, actor, appointment)
         uow.emit("scheduling.plan.created", plan.facts() | {"sessions": _sessions_data(appointments)})
-        uow.commit()
     return PlanView(plan, _shown(appointments, clinic), 0, len(appointments))
 
 
@@ -269,13 +269,12 @@ def extend_plan(uow: UnitOfWork, actor: Principal, cmd: ExtendPlan) -> PlanView:
     added = _book_all(ctx, practitioner, planned, cmd.overrides)
     plan.total_sessions += len(added)
     with rescheduling.conflict_on_violation(
-        "a session's time was taken meanwhile; nothing was booked", "sessions"
+        uow, "a session's time was taken meanwhile; nothing was booked", "sessions"
     ):
         for appointment in added:
             uow.repo.add(appointment)
             emit_booked(uow, actor, appointment)
         uow.emit("scheduling.plan.extended", plan.facts() | {"added_sessions": _sessions_data(added)})
-        uow.commit()
     return _view(uow, plan)
 
 
@@ -330,7 +329,6 @@ def cancel_plan(
             "scheduling.plan.cancelled",
             plan.facts() | {"cancelled_appointment_ids": cancelled_ids, "cancelled_at": now},
         )
-    uow.commit()
     return _view(uow, plan)
 
 

@@ -239,7 +239,10 @@ class Repository(Protocol):
 
 
 class UnitOfWork(Protocol):
-    """One transaction: state changes and the events describing them commit together or not at all."""
+    """One transaction: state changes and the events describing them commit together or not at all.
+
+    Whoever opened it owns it and commits; a use case only adds to it and returns.
+    """
 
     repo: Repository
     clock: Clock
@@ -260,4 +263,12 @@ class UnitOfWork(Protocol):
         """A savepoint: an error inside rolls back only what was done inside, and the transaction goes on."""
         ...
 
-    def commit(self) -> None: ...
+    def conflicts_as(self, error: Exception | type[Exception]) -> AbstractContextManager[None]:
+        """Write the block in a savepoint and flush it; a unique or exclusion violation (a lost race) undoes
+        the block alone and raises ``error``."""
+        ...
+
+    def commit(self) -> None:
+        """Only the caller that opened the unit of work (a view, the consumer, a job, the CLI) commits; a use
+        case never does (issue 13)."""
+        ...

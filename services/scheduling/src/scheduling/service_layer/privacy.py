@@ -1,5 +1,9 @@
 """Privacy use cases (PIPA BC / PIPEDA): the log of who accessed a patient's record, and erasing a patient's
-personal data on request while keeping the records the law requires."""
+personal data on request while keeping the records the law requires.
+
+Each use case runs in its caller's unit of work, and the caller commits (the access log too: a read is
+logged in the transaction that reads).
+"""
 
 from __future__ import annotations
 
@@ -110,7 +114,6 @@ def erase_patient(uow: UnitOfWork, actor: Principal, patient_id: uuid.UUID) -> N
         uow.repo.revoke_refresh_tokens(now, account_id=account.id)
     uow.emit("scheduling.patient.updated", contact_of(patient))
     record_access(uow, actor, patient_id, "change", "erasure", own_too=True)
-    uow.commit()
     log.info("patient %s erased at the request of account %s", patient_id, actor.account_id)
 
 
@@ -142,5 +145,4 @@ def export_patient(uow: UnitOfWork, actor: Principal, patient_id: uuid.UUID) -> 
     entries, _ = uow.repo.list(WaitlistEntry, offset=0, limit=EVERYTHING, patient_id=patient_id)
     accesses, _ = uow.repo.list(PatientAccess, offset=0, limit=EVERYTHING, patient_id=patient_id)
     record_access(uow, actor, patient_id, "read", "export", own_too=True)
-    uow.commit()
     return PatientExport(patient, account.email if account else None, appointments, entries, accesses)

@@ -33,19 +33,17 @@ class LostRace(Conflict):
 
 
 @contextmanager
-def conflict_on_violation(message: str, field: str) -> Iterator[None]:
-    """Turn a lost race caught by the database into a Conflict.
+def conflict_on_violation(uow: UnitOfWork, message: str, field: str) -> Iterator[None]:
+    """Write the block in a savepoint and flush it (``uow.conflicts_as``); a lost race caught by the database
+    undoes the block alone and becomes a Conflict. The caller commits.
 
     Besides uniqueness/exclusion violations, PostgreSQL may abort one of two transactions writing
     overlapping times with a deadlock (each waits on the other's exclusion-constraint check): such a
     deadlock only arises between overlapping writers, so the aborted one has lost the time too.
     """
     try:
-        yield
-    except exc.IntegrityError as error:
-        if is_conflict(error):
-            raise Conflict(message, field=field) from None
-        raise
+        with uow.conflicts_as(Conflict(message, field=field)):
+            yield
     except exc.DBAPIError as error:
         if sqlstate(error) is not None and is_retryable(error):
             raise Conflict(message, field=field) from None

@@ -1,4 +1,7 @@
-"""Waitlist use cases: ask for an earlier time, get offered a freed slot, claim it while it is held."""
+"""Waitlist use cases: ask for an earlier time, get offered a freed slot, claim it while it is held.
+
+Each use case runs in its caller's unit of work, and the caller (a view, the worker's sweep) commits.
+"""
 
 from __future__ import annotations
 
@@ -83,7 +86,6 @@ def join_waitlist(uow: UnitOfWork, actor: Principal, cmd: JoinWaitlist) -> Waitl
             raise NotFound("appointment not found", field="appointment_id")
         entry.check_replaceable(later)
     uow.repo.add(entry)
-    uow.commit()
     return entry
 
 
@@ -121,7 +123,6 @@ def withdraw(uow: UnitOfWork, actor: Principal, entry_id: uuid.UUID) -> Waitlist
         now = uow.clock.now()
         held.release_hold(now)
         offer_freed_time(uow, held, now)
-    uow.commit()
     return entry
 
 
@@ -139,7 +140,6 @@ def claim_offer(uow: UnitOfWork, actor: Principal, entry_id: uuid.UUID) -> Appoi
     if entry.appointment_id is None:
         hold.accept_hold(now)
         emit_booked(uow, actor, hold)
-        uow.commit()
         return hold
     return _move_into_hold(uow, actor, entry, hold, now)
 
@@ -159,7 +159,7 @@ def _move_into_hold(
     if clinic is None or practitioner is None or treatment is None:
         raise NotFound("the held time is no longer offered")
     freed = _Freed(later.clinic_id, later.practitioner_id, later.starts_at)
-    with conflict_on_violation("the held time is no longer free", "starts_at"):
+    with conflict_on_violation(uow, "the held time is no longer free", "starts_at"):
         hold.release_hold(now)
         # PostgreSQL checks the exclusion constraints row by row: the hold must be gone before the move.
         uow.flush()
@@ -176,7 +176,6 @@ def _move_into_hold(
         )
         uow.flush()
         _offer_time(uow, freed, now)
-        uow.commit()
     return later
 
 
@@ -198,7 +197,6 @@ def expire_offers(uow: UnitOfWork) -> int:
     for hold in uow.repo.holds_booked_by(holds_lapsed_by(now)):
         hold.release_hold(now)
         offer_freed_time(uow, hold, now)
-    uow.commit()
     return len(expired)
 
 
@@ -221,7 +219,6 @@ def release_hold(uow: UnitOfWork, actor: Principal, offer_id: uuid.UUID) -> Appo
     hold.release_hold(uow.clock.now())
     if entry is not None:
         entry.reopen(hold.id)
-    uow.commit()
     return hold
 
 

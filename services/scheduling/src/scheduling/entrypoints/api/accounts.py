@@ -77,6 +77,7 @@ def issue_token(body: dict[str, str]) -> dict[str, Any]:
             request.remote_addr or "unknown",
             c.refresh_token_ttl,
         )
+        uow.commit()
     return _tokens(signed_in)
 
 
@@ -94,7 +95,12 @@ def refresh_token(body: dict[str, str]) -> dict[str, Any]:
     """Trade a refresh token for a new access token and the next refresh token; the old one is used up."""
     c = container()
     with c.uow() as uow:
-        signed_in = auth.refresh(uow, body["refresh_token"], c.refresh_token_ttl)
+        try:
+            signed_in = auth.refresh(uow, body["refresh_token"], c.refresh_token_ttl)
+        except auth.FamilyRevoked:
+            uow.commit()  # the revocation stands, and the answer is the refusal
+            raise
+        uow.commit()
     return _tokens(signed_in)
 
 
@@ -107,6 +113,7 @@ def logout(body: dict[str, str]) -> None:
     """Sign out: revoke the refresh token and every token of its session (access tokens simply expire)."""
     with container().uow() as uow:
         auth.sign_out(uow, body["refresh_token"])
+        uow.commit()
 
 
 @blp.route("/auth/password-reset", methods=["POST"])
@@ -128,6 +135,7 @@ def request_password_reset(body: dict[str, str]) -> dict[str, str]:
     c = container()
     with c.uow() as uow:
         auth.request_password_reset(uow, c.sign_in_guard, body["email"], request.remote_addr or "unknown")
+        uow.commit()
     return {"message": RESET_ACCEPTED}
 
 
@@ -149,9 +157,11 @@ def confirm_password_reset(body: dict[str, str]) -> None:
     """Set a new password with the token from a reset link."""
     c = container()
     with c.uow() as uow:
-        auth.confirm_password_reset(
-            uow, c.hasher, c.password_policy, c.sign_in_guard, body["token"], body["password"]
+        account = auth.confirm_password_reset(
+            uow, c.hasher, c.password_policy, body["token"], body["password"]
         )
+        uow.commit()
+    c.sign_in_guard.unlock(account.email)  # only once the new password is committed
 
 
 @blp.route("/auth/password", methods=["POST"])
@@ -179,6 +189,7 @@ def change_password(body: dict[str, str]) -> None:
             body["new_password"],
             request.remote_addr or "unknown",
         )
+        uow.commit()
 
 
 RESET_ACCEPTED = "If an account uses this address, a link to reset its password has been sent to it."
@@ -245,6 +256,7 @@ def register_patient(body: dict[str, Any]) -> dict[str, str]:
             accounts.RegisterPatient(**body),
             request.remote_addr or "unknown",
         )
+        uow.commit()
     return {"message": SIGN_UP_ACCEPTED}
 
 
@@ -261,6 +273,7 @@ def confirm_sign_up(body: dict[str, str]) -> dict[str, Any]:
     c = container()
     with c.uow() as uow:
         patient, signed_in = auth.confirm_sign_up(uow, c.refresh_token_ttl, body["token"])
+        uow.commit()
     return _tokens(signed_in) | {"patient": patient}
 
 
@@ -270,7 +283,9 @@ def get_patient(patient_id: uuid.UUID) -> Patient:
     """A patient sees their own record; staff see the patients of their clinic (with an appointment, plan or
     waitlist entry there; organisation-wide staff see any)."""
     with container().uow() as uow:
-        return accounts.get_patient(uow, current_principal(), patient_id)
+        patient = accounts.get_patient(uow, current_principal(), patient_id)
+        uow.commit()
+        return patient
 
 
 @blp.route("/patients/<uuid:patient_id>", methods=["PATCH"])
@@ -279,9 +294,11 @@ def get_patient(patient_id: uuid.UUID) -> Patient:
 def update_patient(body: dict[str, Any], patient_id: uuid.UUID) -> Patient:
     """Change contact details or language."""
     with container().uow() as uow:
-        return accounts.update_patient(
+        patient = accounts.update_patient(
             uow, current_principal(), accounts.UpdatePatient(patient_id=patient_id, **body)
         )
+        uow.commit()
+        return patient
 
 
 @blp.route("/patients/<uuid:patient_id>/access-log", methods=["GET"])
@@ -310,7 +327,9 @@ def patient_access_log(
 def export_patient(patient_id: uuid.UUID) -> privacy.PatientExport:
     """Download everything scheduling holds about you (or, as an admin, about a patient who asked)."""
     with container().uow() as uow:
-        return privacy.export_patient(uow, current_principal(), patient_id)
+        export = privacy.export_patient(uow, current_principal(), patient_id)
+        uow.commit()
+        return export
 
 
 @blp.route("/patients/<uuid:patient_id>", methods=["DELETE"])
@@ -325,6 +344,7 @@ def erase_patient(patient_id: uuid.UUID) -> None:
     """Erase your own personal data (or, as an admin who may see the patient, at their request)."""
     with container().uow() as uow:
         privacy.erase_patient(uow, current_principal(), patient_id)
+        uow.commit()
 
 
 @blp.route("/staff-accounts", methods=["POST"])
@@ -347,9 +367,11 @@ def create_staff_account(body: dict[str, Any]) -> Account:
     clinic only."""
     c = container()
     with c.uow() as uow:
-        return auth.create_staff_account(
+        account = auth.create_staff_account(
             uow, c.hasher, c.password_policy, current_principal(), accounts.CreateStaffAccount(**body)
         )
+        uow.commit()
+        return account
 
 
 class StaffAccountQuery(Schema):
@@ -390,7 +412,9 @@ def list_staff_accounts(
 def disable_staff_account(account_id: uuid.UUID) -> Account:
     """Disable a staff login: it can no longer sign in, and every session of it ends at once."""
     with container().uow() as uow:
-        return auth.set_staff_account_active(uow, current_principal(), account_id, active=False)
+        account = auth.set_staff_account_active(uow, current_principal(), account_id, active=False)
+        uow.commit()
+        return account
 
 
 @blp.route("/staff-accounts/<uuid:account_id>/enable", methods=["POST"])
@@ -400,4 +424,6 @@ def disable_staff_account(account_id: uuid.UUID) -> Account:
 def enable_staff_account(account_id: uuid.UUID) -> Account:
     """Let a disabled staff login sign in again."""
     with container().uow() as uow:
-        return auth.set_staff_account_active(uow, current_principal(), account_id, active=True)
+        account = auth.set_staff_account_active(uow, current_principal(), account_id, active=True)
+        uow.commit()
+        return account

@@ -52,6 +52,7 @@ def with_etag(appointment: Appointment) -> tuple[Appointment, dict[str, str]]:
 def book(body: dict[str, Any]) -> tuple[Appointment, dict[str, str]]:
     with container().uow() as uow:
         booked = appointments.book_appointment(uow, current_principal(), appointments.BookAppointment(**body))
+        uow.commit()
     return with_etag(booked)
 
 
@@ -94,6 +95,7 @@ def cancel(
             body["waive_fee"],
             if_match=headers["if_match"],
         )
+        uow.commit()
     return with_etag(cancelled)
 
 
@@ -116,6 +118,7 @@ def reschedule(
     )
     with container().uow() as uow:
         moved = appointments.reschedule_appointment(uow, current_principal(), command)
+        uow.commit()
     return with_etag(moved)
 
 
@@ -133,6 +136,7 @@ def arrive(headers: dict[str, Any], appointment_id: uuid.UUID) -> tuple[Appointm
         arrived = appointments.mark_arrived(
             uow, current_principal(), appointment_id, if_match=headers["if_match"]
         )
+        uow.commit()
     return with_etag(arrived)
 
 
@@ -147,6 +151,7 @@ def complete(headers: dict[str, Any], appointment_id: uuid.UUID) -> tuple[Appoin
         completed = appointments.mark_completed(
             uow, current_principal(), appointment_id, if_match=headers["if_match"]
         )
+        uow.commit()
     return with_etag(completed)
 
 
@@ -164,6 +169,7 @@ def no_show(
         marked = appointments.mark_no_show(
             uow, current_principal(), appointment_id, body["waive_fee"], if_match=headers["if_match"]
         )
+        uow.commit()
     return with_etag(marked)
 
 
@@ -174,6 +180,8 @@ def no_show(
 def record_suitability(body: dict[str, Any], appointment_id: uuid.UUID) -> Suitability:
     """After a completed assessment: is IMS suitable for this patient, and was consent recorded?"""
     with container().uow() as uow:
-        return appointments.record_suitability(
+        finding = appointments.record_suitability(
             uow, current_principal(), appointments.RecordSuitability(assessment_id=appointment_id, **body)
         )
+        uow.commit()
+        return finding

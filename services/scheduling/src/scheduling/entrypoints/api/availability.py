@@ -51,7 +51,9 @@ def get_opening_hours(clinic_id: uuid.UUID) -> dict[str, Any]:
 def set_opening_hours(body: dict[str, Any], clinic_id: uuid.UUID) -> dict[str, Any]:
     """Replace the clinic's weekly opening hours (local wall-clock times)."""
     with container().uow() as uow:
-        return {"hours": service.set_opening_hours(uow, current_principal(), clinic_id, _spans(body))}
+        hours = service.set_opening_hours(uow, current_principal(), clinic_id, _spans(body))
+        uow.commit()
+        return {"hours": hours}
 
 
 @blp.route("/booking-policy", methods=["PATCH"])
@@ -61,9 +63,11 @@ def set_opening_hours(body: dict[str, Any], clinic_id: uuid.UUID) -> dict[str, A
 def update_booking_policy(body: dict[str, Any], clinic_id: uuid.UUID) -> Clinic:
     """Minimum notice and horizon for online booking, and the slot grid."""
     with container().uow() as uow:
-        return service.update_booking_policy(
+        clinic = service.update_booking_policy(
             uow, current_principal(), service.UpdateBookingPolicy(clinic_id=clinic_id, **body)
         )
+        uow.commit()
+        return clinic
 
 
 @blp.route("/closures", methods=["POST"])
@@ -73,9 +77,11 @@ def update_booking_policy(body: dict[str, Any], clinic_id: uuid.UUID) -> Clinic:
 def add_closure(body: dict[str, Any], clinic_id: uuid.UUID) -> Closure:
     """Close the clinic on some local dates (a holiday)."""
     with container().uow() as uow:
-        return service.add_closure(
+        closure = service.add_closure(
             uow, current_principal(), clinic_id, body["starts_on"], body["ends_on"], body["reason"]
         )
+        uow.commit()
+        return closure
 
 
 @blp.route("/closures", methods=["GET"])
@@ -99,6 +105,7 @@ def list_closures(clinic_id: uuid.UUID, pagination_parameters: PaginationParamet
 def remove_closure(clinic_id: uuid.UUID, closure_id: uuid.UUID) -> None:
     with container().uow() as uow:
         service.remove_closure(uow, current_principal(), clinic_id, closure_id)
+        uow.commit()
 
 
 @blp.route("/practitioners/<uuid:practitioner_id>/working-hours", methods=["GET"])
@@ -118,11 +125,9 @@ def set_working_hours(
 ) -> dict[str, Any]:
     """Replace a practitioner's weekly hours (local wall-clock times)."""
     with container().uow() as uow:
-        return {
-            "hours": service.set_working_hours(
-                uow, current_principal(), clinic_id, practitioner_id, _spans(body)
-            )
-        }
+        hours = service.set_working_hours(uow, current_principal(), clinic_id, practitioner_id, _spans(body))
+        uow.commit()
+        return {"hours": hours}
 
 
 @blp.route("/practitioners/<uuid:practitioner_id>/time-off", methods=["POST"])
@@ -131,7 +136,7 @@ def set_working_hours(
 @require_roles(*MANAGERS)
 def add_time_off(body: dict[str, Any], clinic_id: uuid.UUID, practitioner_id: uuid.UUID) -> TimeOff:
     with container().uow() as uow:
-        return service.add_time_off(
+        entry = service.add_time_off(
             uow,
             current_principal(),
             clinic_id,
@@ -140,6 +145,8 @@ def add_time_off(body: dict[str, Any], clinic_id: uuid.UUID, practitioner_id: uu
             body["ends_at"],
             body["reason"],
         )
+        uow.commit()
+        return entry
 
 
 @blp.route("/practitioners/<uuid:practitioner_id>/time-off", methods=["GET"])
@@ -197,6 +204,7 @@ def list_clinic_time_off(
 def remove_time_off(clinic_id: uuid.UUID, practitioner_id: uuid.UUID, time_off_id: uuid.UUID) -> None:
     with container().uow() as uow:
         service.remove_time_off(uow, current_principal(), clinic_id, practitioner_id, time_off_id)
+        uow.commit()
 
 
 @blp.route("/rooms", methods=["POST"])
@@ -207,7 +215,9 @@ def remove_time_off(clinic_id: uuid.UUID, practitioner_id: uuid.UUID, time_off_i
 def add_room(body: dict[str, Any], clinic_id: uuid.UUID) -> Room:
     """Add a room or bed; from then on every appointment needs a free one."""
     with container().uow() as uow:
-        return service.add_room(uow, current_principal(), clinic_id, body["name"])
+        room = service.add_room(uow, current_principal(), clinic_id, body["name"])
+        uow.commit()
+        return room
 
 
 @blp.route("/rooms", methods=["GET"])

@@ -73,6 +73,7 @@ def create_feed(body: dict[str, Any]) -> dict[str, Any]:
     """Create a subscription URL for your appointments (a practitioner's, for managers)."""
     with container().uow() as uow:
         new = calendar.create_feed(uow, current_principal(), body["owner_kind"], body["owner_id"])
+        uow.commit()
     feed = new.feed
     return {
         "id": feed.id,
@@ -90,7 +91,9 @@ def create_feed(body: dict[str, Any]) -> dict[str, Any]:
 @blp.response(200, FeedSchema)
 def revoke_feed(feed_id: uuid.UUID) -> CalendarFeed:
     with container().uow() as uow:
-        return calendar.revoke_feed(uow, current_principal(), feed_id)
+        feed = calendar.revoke_feed(uow, current_principal(), feed_id)
+        uow.commit()
+        return feed
 
 
 @blp.route("/feeds/<string:token>.ics", methods=["GET"])

@@ -67,7 +67,9 @@ def patient_names(query: dict[str, Any], clinic_id: uuid.UUID) -> Sequence[Patie
     """The names of those of `id` who are the clinic's patients, for any of its staff (the day's schedule
     names its patients in one call). Each patient named is logged as a read of their record."""
     with container().uow() as uow:
-        return patient_registry.patient_names(uow, current_principal(), clinic_id, query["id"])
+        patients = patient_registry.patient_names(uow, current_principal(), clinic_id, query["id"])
+        uow.commit()
+        return patients
 
 
 @blp.route("/find", methods=["POST"])
@@ -79,9 +81,11 @@ def find_patient(body: dict[str, Any], clinic_id: uuid.UUID) -> Patient:
     """Find a patient new to the clinic by their exact e-mail address or phone number (one of the two);
     they are then on the clinic's list, so the desk can book for them. The lookup is in the access log."""
     with container().uow() as uow:
-        return patient_registry.find_patient(
+        patient = patient_registry.find_patient(
             uow, current_principal(), clinic_id, email=body.get("email"), phone=body.get("phone")
         )
+        uow.commit()
+        return patient
 
 
 @blp.route("", methods=["POST"])
@@ -93,6 +97,8 @@ def register_caller(body: dict[str, Any], clinic_id: uuid.UUID) -> Patient:
     """Register a patient who phoned in, without a password: they set one with "Forgot your password?"."""
     c = container()
     with c.uow() as uow:
-        return patient_registry.register_caller(
+        patient = patient_registry.register_caller(
             uow, c.hasher, current_principal(), clinic_id, patient_registry.RegisterCaller(**body)
         )
+        uow.commit()
+        return patient

@@ -35,7 +35,9 @@ blp = Blueprint(
 def create_clinic(body: dict[str, Any]) -> Clinic:
     """Add a clinic to the organisation (organisation-wide admins only)."""
     with container().uow() as uow:
-        return clinic_setup.create_clinic(uow, current_principal(), clinic_setup.CreateClinic(**body))
+        clinic = clinic_setup.create_clinic(uow, current_principal(), clinic_setup.CreateClinic(**body))
+        uow.commit()
+        return clinic
 
 
 @blp.route("", methods=["GET"])
@@ -63,9 +65,11 @@ def get_clinic(clinic_id: uuid.UUID) -> Clinic:
 @require_roles("admin")
 def add_practitioner(body: dict[str, Any], clinic_id: uuid.UUID) -> Practitioner:
     with container().uow() as uow:
-        return clinic_setup.add_practitioner(
+        practitioner = clinic_setup.add_practitioner(
             uow, current_principal(), clinic_setup.AddPractitioner(clinic_id=clinic_id, **body)
         )
+        uow.commit()
+        return practitioner
 
 
 @blp.route("/<uuid:clinic_id>/practitioners", methods=["GET"])
@@ -87,9 +91,11 @@ def list_practitioners(
 @require_roles("admin")
 def add_treatment_type(body: dict[str, Any], clinic_id: uuid.UUID) -> TreatmentType:
     with container().uow() as uow:
-        return clinic_setup.add_treatment_type(
+        treatment = clinic_setup.add_treatment_type(
             uow, current_principal(), clinic_setup.AddTreatmentType(clinic_id=clinic_id, **body)
         )
+        uow.commit()
+        return treatment
 
 
 @blp.route("/<uuid:clinic_id>/treatment-types", methods=["GET"])

@@ -41,7 +41,9 @@ def _overrides(body: dict[str, Any]) -> tuple[SessionOverride, ...]:
 def create_plan(body: dict[str, Any]) -> PlanView:
     overrides = _overrides(body)
     with container().uow() as uow:
-        return plans.create_plan(uow, current_principal(), plans.CreatePlan(**body, overrides=overrides))
+        view = plans.create_plan(uow, current_principal(), plans.CreatePlan(**body, overrides=overrides))
+        uow.commit()
+        return view
 
 
 class AlternativeSchema(Schema):
@@ -124,13 +126,15 @@ def get_plan(plan_id: uuid.UUID) -> PlanView:
 def extend_plan(body: dict[str, Any], plan_id: uuid.UUID) -> PlanView:
     overrides = _overrides(body)
     with container().uow() as uow:
-        return plans.extend_plan(
+        view = plans.extend_plan(
             uow,
             current_principal(),
             plans.ExtendPlan(
                 plan_id=plan_id, sessions=body["sessions"], overrides=overrides, occurrence=body["occurrence"]
             ),
         )
+        uow.commit()
+        return view
 
 
 @blp.route("/<uuid:plan_id>/cancel", methods=["POST"])
@@ -143,4 +147,6 @@ def cancel_plan(body: dict[str, Any], plan_id: uuid.UUID) -> PlanView:
     cut at its first session (or without ``from_appointment_id``), the plan is cancelled.
     """
     with container().uow() as uow:
-        return plans.cancel_plan(uow, current_principal(), plan_id, body["from_appointment_id"])
+        view = plans.cancel_plan(uow, current_principal(), plan_id, body["from_appointment_id"])
+        uow.commit()
+        return view

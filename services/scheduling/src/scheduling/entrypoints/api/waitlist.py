@@ -38,7 +38,9 @@ def join(body: dict[str, Any]) -> WaitlistEntry:
     With ``appointment_id`` (the patient's later appointment) a claimed offer moves that appointment.
     """
     with container().uow() as uow:
-        return waitlist.join_waitlist(uow, current_principal(), waitlist.JoinWaitlist(**body))
+        entry = waitlist.join_waitlist(uow, current_principal(), waitlist.JoinWaitlist(**body))
+        uow.commit()
+        return entry
 
 
 @blp.route("", methods=["GET"])
@@ -69,7 +71,9 @@ def get_offer(offer_id: uuid.UUID) -> WaitlistEntry:
 def claim(entry_id: uuid.UUID) -> Appointment:
     """Book the time held for this entry, or move the entry's named appointment to it (a reschedule)."""
     with container().uow() as uow:
-        return waitlist.claim_offer(uow, current_principal(), entry_id)
+        appointment = waitlist.claim_offer(uow, current_principal(), entry_id)
+        uow.commit()
+        return appointment
 
 
 @blp.route("/<uuid:entry_id>/withdraw", methods=["POST"])
@@ -77,7 +81,9 @@ def claim(entry_id: uuid.UUID) -> Appointment:
 def withdraw(entry_id: uuid.UUID) -> WaitlistEntry:
     """Leave the waitlist (a held time goes to the next patient waiting)."""
     with container().uow() as uow:
-        return waitlist.withdraw(uow, current_principal(), entry_id)
+        entry = waitlist.withdraw(uow, current_principal(), entry_id)
+        uow.commit()
+        return entry
 
 
 @blp.route("/offers/<uuid:offer_id>/release", methods=["POST"])
@@ -93,4 +99,6 @@ def release(offer_id: uuid.UUID) -> Appointment:
     offer window has passed are released by the worker's sweep anyway, whatever points at them.
     """
     with container().uow() as uow:
-        return waitlist.release_hold(uow, current_principal(), offer_id)
+        hold = waitlist.release_hold(uow, current_principal(), offer_id)
+        uow.commit()
+        return hold
