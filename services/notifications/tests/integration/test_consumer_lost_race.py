@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -30,7 +30,7 @@ from notifications.adapters import orm
 from notifications.adapters.repository import SqlAlchemyRepository
 from notifications.bootstrap import Container, bootstrap
 from notifications.config import NotificationsSettings
-from notifications.domain.model import AppointmentCopy
+from notifications.domain.model import AppointmentCopy, Delivery
 from notifications.entrypoints import handlers, worker
 from notifications.service_layer.unit_of_work import NotificationsUnitOfWork
 
@@ -65,40 +65,78 @@ class Outcomes:
 
 
 class Race:
-    """The moment the handler finds no copy of ``appointment_id`` (about to insert one), a rival worker
-    handles ``rival_event`` for that appointment in a transaction of its own and commits."""
+    """Rival workers that handle other events of ``appointment_id``, each in a transaction of its own that
+    it commits, at the moments a handler is most exposed:
 
-    def __init__(self, container: Container, appointment_id: uuid.UUID, rival_event: Envelope) -> None:
+    - ``on_miss``: the moment the handler, having found no copy under lock, has locked the appointment's
+      messages (there are none yet) and is about to insert the copy;
+    - ``on_unlocked_read``: the moment the handler reads the copy without its lock (it would then write
+      what it read: a handler must not).
+    """
+
+    def __init__(
+        self,
+        container: Container,
+        appointment_id: uuid.UUID,
+        *,
+        on_miss: Envelope,
+        on_unlocked_read: Envelope | None = None,
+    ) -> None:
         self._rival_uow = container.uow
         self.appointment_id = appointment_id
-        self.rival_event = rival_event
-        self.ran = False
+        self.pending = {"miss": on_miss, "unlocked read": on_unlocked_read}
+        self.ran: list[str] = []
 
-    def rival(self) -> None:
-        self.ran = True
+    def rival(self, moment: str) -> None:
+        event = self.pending.get(moment)
+        if event is None:
+            return
+        self.pending[moment] = None
+        self.ran.append(moment)
         with self._rival_uow() as uow:
-            handlers.HANDLERS[self.rival_event.type](uow, self.rival_event)
+            handlers.HANDLERS[event.type](uow, event)
             uow.commit()
+
+    def not_run(self) -> list[Envelope]:
+        """The rivals' events that the handler gave no moment to (a worker would handle them later)."""
+        return [event for event in self.pending.values() if event is not None]
 
     def repositories(self) -> Callable[[Session], SqlAlchemyRepository]:
         race = self
 
         class RacedRepository(SqlAlchemyRepository):
+            missed = False
+
             def appointment(
                 self, appointment_id: uuid.UUID, *, for_update: bool = False
             ) -> AppointmentCopy | None:
                 found = super().appointment(appointment_id, for_update=for_update)
-                # The unlocked read is the one that decides to insert the copy.
-                if (
-                    found is None
-                    and not for_update
-                    and not race.ran
-                    and appointment_id == race.appointment_id
-                ):
-                    race.rival()
+                if appointment_id == race.appointment_id:
+                    if for_update:
+                        self.missed = found is None
+                    elif found is not None:
+                        race.rival("unlocked read")
+                return found
+
+            def deliveries_for_appointment(
+                self, appointment_id: uuid.UUID, *, for_update: bool = False
+            ) -> Sequence[Delivery]:
+                found = super().deliveries_for_appointment(appointment_id, for_update=for_update)
+                if appointment_id == race.appointment_id and for_update and self.missed:
+                    race.rival("miss")
                 return found
 
         return RacedRepository
+
+    def uow(self, container: Container) -> Callable[[], NotificationsUnitOfWork]:
+        raced_repositories = self.repositories()
+
+        def raced_uow() -> NotificationsUnitOfWork:
+            uow = Container.uow(container)
+            uow._repository_factory = raced_repositories
+            return uow
+
+        return raced_uow
 
 
 @pytest.fixture
@@ -162,14 +200,7 @@ def test_a_handler_that_loses_the_race_for_a_new_appointments_copy_applies_its_e
     )
     booking = events.booked(starts_at=STARTS_AT)
     reschedule = events.rescheduled(starts_at=MOVED_TO, previous_starts_at=STARTS_AT)
-    race = Race(container, events.appointment_id, booking)
-    raced_repositories = race.repositories()
-
-    def raced_uow() -> NotificationsUnitOfWork:
-        uow = Container.uow(container)
-        uow._repository_factory = raced_repositories
-        return uow
-
+    race = Race(container, events.appointment_id, on_miss=booking)
     handled: list[uuid.UUID] = []
 
     def record_reschedule(uow: NotificationsUnitOfWork, event: Envelope) -> None:
@@ -177,7 +208,7 @@ def test_a_handler_that_loses_the_race_for_a_new_appointments_copy_applies_its_e
         handlers.record_reschedule(uow, event)
 
     monkeypatch.setitem(handlers.HANDLERS, reschedule.type, record_reschedule)
-    monkeypatch.setattr(container, "uow", raced_uow)
+    monkeypatch.setattr(container, "uow", race.uow(container))
     outcomes = Outcomes()
     consumer = worker.build_consumer(container, on_processed=outcomes)
 
@@ -194,7 +225,7 @@ def test_a_handler_that_loses_the_race_for_a_new_appointments_copy_applies_its_e
         publish(channel, reschedule)
         outcomes.wait_for_more(reschedule.id, 0)
 
-        assert race.ran, "the rival worker did not run"
+        assert race.ran == ["miss"], "the rival worker did not run"
         assert outcomes.of(reschedule.id) == ["applied"], "the lost race failed the event"
         with container.engine.connect() as conn:
             inbox = conn.execute(select(orm.inbox.c.consumer).where(orm.inbox.c.event_id == reschedule.id))
@@ -217,4 +248,37 @@ def test_a_handler_that_loses_the_race_for_a_new_appointments_copy_applies_its_e
         assert copy is not None
         assert (copy.sequence, copy.starts_at, copy.cancelled) == (1, MOVED_TO, False)
     # Decided from what the booking recorded: as if the two events had been handled one after the other.
+    assert messages_of(container, events.appointment_id) == messages_of(container, serial)
+
+
+def test_a_handler_writes_only_what_it_read_under_the_copys_lock(container: Container, events: Any) -> None:
+    """Three workers, three events of one new appointment. The reschedule's handler finds no copy under
+    lock; a rival commits the booking's copy at that moment, and, should the handler then read that copy
+    without its lock, another rival commits the cancellation before the handler writes. A handler that
+    wrote what it read unlocked would put the copy back to the reschedule's version while keeping the
+    cancellation's flag (the rolling-restart test found a copy so: sequence 1, cancelled, in notifications
+    against sequence 2 in scheduling)."""
+    apply(container, *events.catalogue())
+    serial = uuid.uuid4()
+    apply(
+        container,
+        events.booked(starts_at=STARTS_AT, appointment_id=serial),
+        events.rescheduled(starts_at=MOVED_TO, previous_starts_at=STARTS_AT, appointment_id=serial),
+        events.cancelled(starts_at=MOVED_TO, sequence=2, appointment_id=serial),
+    )
+    booking = events.booked(starts_at=STARTS_AT)
+    reschedule = events.rescheduled(starts_at=MOVED_TO, previous_starts_at=STARTS_AT)
+    cancellation = events.cancelled(starts_at=MOVED_TO, sequence=2)
+    race = Race(container, events.appointment_id, on_miss=booking, on_unlocked_read=cancellation)
+
+    with race.uow(container)() as uow:
+        handlers.HANDLERS[reschedule.type](uow, reschedule)
+        uow.commit()
+    assert race.ran[:1] == ["miss"], "the rival worker did not run"
+    apply(container, *race.not_run())
+
+    with Container.uow(container) as uow:
+        copy = uow.repo.appointment(events.appointment_id)
+        assert copy is not None
+        assert (copy.sequence, copy.starts_at, copy.cancelled) == (2, MOVED_TO, True)
     assert messages_of(container, events.appointment_id) == messages_of(container, serial)

@@ -130,32 +130,32 @@ def _take_appointment(
 
     A new appointment has no copy to lock yet: if a rival inserts one first, our insert waits for the rival
     to commit and then fails. Only that insert is undone (a savepoint: the consumer's inbox row stays),
-    and we start over once, now locking the rival's copy and reading the messages it recorded.
+    and we start over once, now locking the rival's copy and reading the messages it recorded. The copy
+    is never read again without its lock: a rival committing between that read and our write would have
+    its newer version overwritten (column by column) with ours, and the messages read before the copy
+    existed would miss the ones the rival recorded.
     """
     for last_try in (False, True):
-        uow.repo.appointment(facts.appointment_id, for_update=True)
+        appointment = uow.repo.appointment(facts.appointment_id, for_update=True)
         known = (
             list(uow.repo.deliveries_for_appointment(facts.appointment_id, for_update=True))
             if with_deliveries
             else []
         )
+        if appointment is not None:
+            appointment.apply(facts, cancelled=cancelled)
+            return known
         try:
-            _remember_appointment(uow, facts, cancelled=cancelled)
+            with uow.conflicts_as(
+                Conflict("this appointment's copy was recorded meanwhile", field="appointment_id")
+            ):
+                uow.repo.add(AppointmentCopy.from_facts(facts, cancelled=cancelled))
         except Conflict:
             if last_try:
                 raise
             continue
         return known
     raise AssertionError("unreachable")
-
-
-def _remember_appointment(uow: NotificationsUnitOfWork, facts: AppointmentFacts, *, cancelled: bool) -> None:
-    appointment = uow.repo.appointment(facts.appointment_id)
-    if appointment is not None:
-        appointment.apply(facts, cancelled=cancelled)
-        return
-    with uow.conflicts_as(Conflict("this appointment's copy was recorded meanwhile", field="appointment_id")):
-        uow.repo.add(AppointmentCopy.from_facts(facts, cancelled=cancelled))
 
 
 @dataclass(frozen=True)
