@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -15,7 +16,7 @@ from flask.testing import FlaskClient
 from billing.bootstrap import Container
 from clinic_shared.testing.tokens import TestIssuer
 
-from .test_invoicing_api import PROBLEM, Setup, new_setup
+from .test_invoicing_api import PROBLEM, STARTS_AT, Setup, new_setup
 
 WORKSAFEBC = {
     "payer_kind": "worksafebc",
@@ -130,6 +131,55 @@ def test_patients_and_practitioners_cannot_end_a_coverage(setup: Setup) -> None:
         setup.issuer.headers("practitioner", clinic_id=setup.clinic_id),
     ):
         assert end(setup, coverage["id"], {"valid_to": "2025-03-31"}, headers=headers).status_code == 403
+
+
+def split(setup: Setup, coverage_id: str) -> Any:
+    body = {
+        "clinic_id": str(setup.clinic_id),
+        "patient_id": str(setup.patient_id),
+        "coverage_id": coverage_id,
+    }
+    return setup.post("/invoices/split", body)
+
+
+def test_a_split_bills_the_payer_only_for_visits_within_the_coverages_days(setup: Setup) -> None:
+    claim = add(setup, WORKSAFEBC).get_json()  # from 2025-02-14
+    assert end(setup, claim["id"], {"valid_to": "2025-03-12"}).status_code == 200
+    setup.completed_visit()  # 2025-03-10: covered
+    setup.completed_visit(STARTS_AT + timedelta(days=7))  # after its last day: the patient's
+
+    response = split(setup, claim["id"])
+
+    assert response.status_code == 201, response.get_json()
+    payer, patient = response.get_json()
+    assert [(line["service_date"], line["amount_cents"]) for line in payer["lines"]] == [
+        ("2025-03-10", 12000)
+    ]
+    assert [(line["service_date"], line["amount_cents"]) for line in patient["lines"]] == [
+        ("2025-03-17", 12000)
+    ]
+
+
+def test_a_coverage_ended_before_every_visit_is_not_offered_and_cannot_split(setup: Setup) -> None:
+    claim = add(setup, WORKSAFEBC).get_json()
+    assert end(setup, claim["id"], {"valid_to": "2025-02-28"}).status_code == 200
+    setup.completed_visit()  # 2025-03-10
+
+    refused = split(setup, claim["id"])
+
+    assert refused.status_code == 422
+    assert named(refused) == ["coverage_id"]
+    queued = setup.client.get(
+        "/billing-queue", query_string={"clinic_id": str(setup.clinic_id)}, headers=setup.headers
+    ).get_json()
+    assert [(entry["patient_id"], entry["coverages"]) for entry in queued] == [(str(setup.patient_id), [])]
+    assert split(setup, claim["id"]).status_code == 422  # and nothing was drafted meanwhile
+    assert (
+        setup.post(
+            "/invoices", {"clinic_id": str(setup.clinic_id), "patient_id": str(setup.patient_id)}
+        ).status_code
+        == 201
+    )
 
 
 def test_the_openapi_document_describes_ending_a_coverage(setup: Setup) -> None:

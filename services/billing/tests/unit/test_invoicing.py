@@ -281,6 +281,29 @@ def test_worksafebc_pays_the_whole_visit_and_requires_its_claim_fields() -> None
     assert error.value.field == "employer_name"
 
 
+def test_a_coverage_covers_the_days_from_its_first_to_its_last_inclusive() -> None:
+    claim = coverage(
+        PayerKind.WORKSAFEBC,
+        claim_number="W123",
+        date_of_injury=date(2026, 1, 5),
+        employer_name="Acme",
+        valid_from=date(2026, 1, 7),
+        valid_to=date(2026, 2, 28),
+    )
+    assert [claim.covers(date(2026, 1, d)) for d in (6, 7)] == [False, True]
+    assert [claim.covers(date(2026, m, d)) for m, d in ((2, 28), (3, 1))] == [True, False]
+    claim.valid_to = None  # not ended: open to the future
+    assert claim.covers(date(2030, 1, 1))
+    claim.valid_from = None  # recorded before coverages had a first day: from the date of injury
+    assert (claim.first_day, claim.covers(date(2026, 1, 5)), claim.covers(date(2026, 1, 4))) == (
+        date(2026, 1, 5),
+        True,
+        False,
+    )
+    plan = coverage(PayerKind.EXTENDED_HEALTH, policy_number="P1", coverage_bp=8000)
+    assert plan.first_day == NOW.date()  # neither: the day it was recorded
+
+
 def test_icbc_pays_its_fee_and_the_patient_pays_the_excess() -> None:
     claim = coverage(
         PayerKind.ICBC, claim_number="C1", date_of_injury=date(2026, 1, 5), insurer_fee_cents=9000

@@ -149,6 +149,16 @@ class Coverage:
         if self.coverage_bp is not None and not 0 <= self.coverage_bp <= BASIS_POINTS:
             raise RuleViolation("coverage is between 0 and 10000 basis points", field="coverage_bp")
 
+    @property
+    def first_day(self) -> date:
+        """Its first day; one recorded before coverages had a first day starts on its date of injury, else
+        on the (UTC) day it was recorded."""
+        return self.valid_from or self.date_of_injury or self.created_at.date()
+
+    def covers(self, day: date) -> bool:
+        """True when a visit on ``day`` (the clinic's calendar) falls within the coverage's days."""
+        return self.first_day <= day and (self.valid_to is None or day <= self.valid_to)
+
     def payer_share(self, amount: Money, used_this_year: Money) -> Money:
         """What the payer pays of ``amount``; the patient pays the rest."""
         if self.payer_kind is PayerKind.WORKSAFEBC:

@@ -1,5 +1,6 @@
 """The billing queue: patients whose charges wait to be invoiced, longest waiting first, a page of patients
-at a time, each with every billable charge (what a draft invoice takes) and the coverages a split can use.
+at a time, each with every billable charge (what a draft invoice takes) and the coverages a split can use
+(those whose days include at least one of the charges).
 """
 
 from __future__ import annotations
@@ -59,5 +60,14 @@ def billing_queue(
     coverages: dict[tuple[uuid.UUID, uuid.UUID], list[Coverage]] = {key: [] for key in keys}
     for coverage in uow.repo.queue_coverages(keys):
         coverages[(coverage.clinic_id, coverage.patient_id)].append(coverage)
-    entries = [QueueEntry(key[0], key[1], charges[key], coverages[key]) for key in keys if charges[key]]
+    entries = [
+        QueueEntry(key[0], key[1], charges[key], _covering(coverages[key], charges[key]))
+        for key in keys
+        if charges[key]
+    ]
     return entries, total
+
+
+def _covering(coverages: Sequence[Coverage], charges: Sequence[Charge]) -> list[Coverage]:
+    """The coverages a split can use: those covering at least one of the visits (not one ended before)."""
+    return [c for c in coverages if any(c.covers(charge.service_date) for charge in charges)]

@@ -63,12 +63,6 @@ def list_coverages(
     )
 
 
-def coverage_start(coverage: Coverage) -> date:
-    """A coverage's first day; one recorded before coverages had a first day starts on its date of injury,
-    else on the (UTC) day it was recorded."""
-    return coverage.valid_from or coverage.date_of_injury or coverage.created_at.date()
-
-
 @dataclass(frozen=True)
 class EndCoverage:
     patient_id: uuid.UUID
@@ -83,7 +77,7 @@ def end_coverage(uow: BillingUnitOfWork, actor: Principal, cmd: EndCoverage) -> 
     if coverage is None or coverage.patient_id != cmd.patient_id:
         raise NotFound("coverage not found", field="coverage_id")
     ensure_acts_in(actor, coverage.clinic_id, "coverage not found", field="coverage_id")
-    if cmd.valid_to < coverage_start(coverage):
+    if cmd.valid_to < coverage.first_day:
         raise RuleViolation("a coverage cannot end before its first day", field="valid_to")
     coverage.valid_to = cmd.valid_to
     audit(uow, actor.account_id, "coverage", coverage.id, "ended", valid_to=cmd.valid_to.isoformat())

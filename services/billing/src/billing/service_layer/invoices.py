@@ -65,13 +65,18 @@ def draft_split_invoices(uow: BillingUnitOfWork, actor: Principal, cmd: DraftSpl
     """Split the patient's billable charges between a third-party payer and the patient: one draft each.
 
     The payer's share of each charge follows its coverage (and what that coverage already paid in the
-    year); the patient's invoice holds the remainder. Either draft is left out when it would be empty.
+    year); the patient's invoice holds the remainder, and the whole of a visit outside the coverage's days.
+    Either draft is left out when it would be empty; a coverage that covers none of the visits is refused.
     """
     ensure_acts_in(actor, cmd.clinic_id, field="clinic_id")
     coverage = uow.repo.get_for_update(Coverage, cmd.coverage_id)
     if coverage is None or (coverage.patient_id, coverage.clinic_id) != (cmd.patient_id, cmd.clinic_id):
         raise NotFound("coverage not found for this patient and clinic", field="coverage_id")
     charges, currency = _invoiceable(uow, cmd)
+    if not any(coverage.covers(charge.service_date) for charge in charges):
+        raise RuleViolation(
+            "none of the visits to invoice falls within this coverage's days", field="coverage_id"
+        )
     now = uow.clock.now()
     payer = Invoice.draft(
         invoice_id=uow.new_id(),
@@ -96,7 +101,10 @@ def draft_split_invoices(uow: BillingUnitOfWork, actor: Principal, cmd: DraftSpl
             year = charge.service_date.year
             if year not in used:
                 used[year] = Money(uow.repo.coverage_used_cents(coverage.id, year), currency)
-            share = coverage.payer_share(charge.amount, used[year])
+            if coverage.covers(charge.service_date):
+                share = coverage.payer_share(charge.amount, used[year])
+            else:
+                share = Money.zero(currency)
             used[year] += share
             description = _describe(uow, charge)
             if not share.is_zero:
