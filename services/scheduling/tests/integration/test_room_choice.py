@@ -161,3 +161,17 @@ def test_a_booking_in_progress_in_the_first_room_sends_the_next_booking_to_anoth
     [response] = answered
     assert response.status_code == 201, response.json  # type: ignore[attr-defined]
     assert response.json["room_id"] not in {None, str(first.room_id)}  # type: ignore[attr-defined]
+
+
+def test_two_admins_adding_one_room_name_at_once_get_one_room_and_a_conflict(
+    api: Api, admin: dict[str, str], catalogue: Catalogue
+) -> None:
+    path = f"/clinics/{catalogue.clinic_id}/rooms"
+    responses = race(api.client.application, admin, [{"name": "Bed A"}] * 4, [path] * 4)
+
+    assert sorted(r.status_code for r in responses) == [201, 409, 409, 409], [r.json for r in responses]
+    for refused in (r for r in responses if r.status_code == 409):
+        assert refused.content_type == "application/problem+json"
+        assert refused.json["invalid-params"][0]["name"] == "name"
+    listed = api.client.get(path, headers=admin).json
+    assert [room["name"] for room in listed] == ["Bed A"]

@@ -20,10 +20,10 @@ from scheduling.service_layer import accounts, auth, tenancy
 MIGRATIONS = Path(__file__).resolve().parent.parent / "adapters" / "migrations"
 
 
-def _container() -> Container:
+def _container(*, pre_ping: bool = True) -> Container:
     settings = SchedulingSettings.from_env()
     configure_logging("scheduling", settings.common.log_level)
-    return bootstrap(settings)
+    return bootstrap(settings, pre_ping=pre_ping)
 
 
 @click.group()
@@ -58,7 +58,7 @@ def worker() -> None:
     """Run the outbox relay and the event consumer until SIGTERM/SIGINT."""
     from scheduling.entrypoints import worker as worker_module
 
-    raise SystemExit(worker_module.run(_container()))
+    raise SystemExit(worker_module.run(_container(pre_ping=False)))
 
 
 @main.command("create-staff")

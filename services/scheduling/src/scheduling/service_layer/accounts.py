@@ -16,8 +16,8 @@ from scheduling.domain.errors import Conflict, Forbidden, InvalidCredentials, No
 from scheduling.domain.model import STAFF_ROLES, Account, Patient, Practitioner, Role
 from scheduling.service_layer import privacy, tenancy
 from scheduling.service_layer.clinic_setup import clinic_of
+from scheduling.service_layer.guarded_writes import conflict_on_violation
 from scheduling.service_layer.ports import PasswordHasher, UnitOfWork
-from scheduling.service_layer.rescheduling import conflict_on_violation
 
 
 @dataclass(frozen=True)

@@ -29,8 +29,9 @@ from scheduling.domain.plans import PlanStatus, TreatmentPlan, progress
 from scheduling.service_layer import tenancy, waitlist
 from scheduling.service_layer.booking_events import emit_booked
 from scheduling.service_layer.clinic_setup import clinic_of, practitioner_of, treatment_of
+from scheduling.service_layer.guarded_writes import conflict_on_violation
 from scheduling.service_layer.ports import UnitOfWork
-from scheduling.service_layer.rescheduling import conflict_on_violation, move_appointment, place_booking
+from scheduling.service_layer.rescheduling import move_appointment, place_booking
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ from scheduling.domain.availability import (
 from scheduling.domain.errors import Conflict, NotFound, RuleViolation
 from scheduling.domain.model import AppointmentKind, Clinic, Practitioner, TreatmentType, require_aware
 from scheduling.service_layer import tenancy
+from scheduling.service_layer.guarded_writes import conflict_on_violation
 from scheduling.service_layer.ports import UnitOfWork
 
 MAX_SEARCH_DAYS = 62
@@ -222,7 +223,9 @@ def add_room(uow: UnitOfWork, actor: Principal, clinic_id: uuid.UUID, name: str)
     if any(r.name == name for r in uow.repo.rooms(clinic_id)):
         raise Conflict("a room with this name already exists", field="name")
     room = Room(uow.new_id(), clinic_id, name)
-    uow.repo.add(room)
+    # Two admins adding the same name at once both pass the check above; the unique key refuses the second.
+    with conflict_on_violation(uow, "a room with this name already exists", "name"):
+        uow.repo.add(room)
     return room
 
 

@@ -15,8 +15,8 @@ from clinic_shared.tokens import Principal
 from scheduling.domain.errors import Conflict, Forbidden, NotFound
 from scheduling.domain.model import AppointmentKind, Clinic, Practitioner, TreatmentType
 from scheduling.service_layer import tenancy
+from scheduling.service_layer.guarded_writes import conflict_on_violation
 from scheduling.service_layer.ports import UnitOfWork
-from scheduling.service_layer.rescheduling import conflict_on_violation
 
 
 @dataclass(frozen=True)

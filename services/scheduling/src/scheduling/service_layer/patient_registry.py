@@ -22,8 +22,8 @@ from clinic_shared.tokens import Principal
 from scheduling.domain.errors import Conflict, Forbidden, NotFound, RuleViolation
 from scheduling.domain.model import ClinicPatient, Patient
 from scheduling.service_layer import accounts, privacy, tenancy
+from scheduling.service_layer.guarded_writes import conflict_on_violation
 from scheduling.service_layer.ports import PasswordHasher, UnitOfWork
-from scheduling.service_layer.rescheduling import conflict_on_violation
 
 # Who keeps the clinic's patient list (search, find, register).
 DESK_ROLES = ("front_desk", "admin")

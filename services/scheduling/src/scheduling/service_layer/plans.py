@@ -37,10 +37,11 @@ from scheduling.domain.plans import (
     progress,
     series,
 )
-from scheduling.service_layer import clinic_setup, rescheduling, tenancy
+from scheduling.service_layer import clinic_setup, tenancy
 from scheduling.service_layer.appointments import cancelled_data, check_cleared_for, patient_for_booking
 from scheduling.service_layer.availability import SearchSlots, check_free_time, search_slots
 from scheduling.service_layer.booking_events import emit_booked
+from scheduling.service_layer.guarded_writes import conflict_on_violation
 from scheduling.service_layer.ports import UnitOfWork
 from scheduling.service_layer.rescheduling import check_patient_free
 
@@ -135,9 +136,7 @@ def create_plan(uow: UnitOfWork, actor: Principal, cmd: CreatePlan) -> PlanView:
     planned = _planned(cmd, clinic)
     ctx = _Context(uow, actor, clinic, treatment, patient_id, plan.id, now)
     appointments = _book_all(ctx, practitioner, planned, cmd.overrides)
-    with rescheduling.conflict_on_violation(
-        uow, "a session's time was taken meanwhile; nothing was booked", "sessions"
-    ):
+    with conflict_on_violation(uow, "a session's time was taken meanwhile; nothing was booked", "sessions"):
         uow.repo.add(plan)
         uow.flush()  # the sessions reference the plan row
         for appointment in appointments:
@@ -268,9 +267,7 @@ def extend_plan(uow: UnitOfWork, actor: Principal, cmd: ExtendPlan) -> PlanView:
     ctx = _Context(uow, actor, clinic, treatment, plan.patient_id, plan.id, uow.clock.now())
     added = _book_all(ctx, practitioner, planned, cmd.overrides)
     plan.total_sessions += len(added)
-    with rescheduling.conflict_on_violation(
-        uow, "a session's time was taken meanwhile; nothing was booked", "sessions"
-    ):
+    with conflict_on_violation(uow, "a session's time was taken meanwhile; nothing was booked", "sessions"):
         for appointment in added:
             uow.repo.add(appointment)
             emit_booked(uow, actor, appointment)

@@ -25,13 +25,9 @@ from scheduling.domain.waitlist import WaitlistEntry, WaitlistStatus, holds_laps
 from scheduling.service_layer import tenancy
 from scheduling.service_layer.availability import check_free_time
 from scheduling.service_layer.booking_events import emit_booked
+from scheduling.service_layer.guarded_writes import conflict_on_violation, guarded_write
 from scheduling.service_layer.ports import UnitOfWork
-from scheduling.service_layer.rescheduling import (
-    check_patient_free,
-    conflict_on_violation,
-    guarded_write,
-    move_appointment,
-)
+from scheduling.service_layer.rescheduling import check_patient_free, move_appointment
 
 
 @dataclass(frozen=True)
