@@ -67,7 +67,12 @@ class CalendarEvent:
 def calendar_file(
     events: Sequence[CalendarEvent], *, prodid: str, method: str | None = None, name: str | None = None
 ) -> bytes:
-    """A VCALENDAR: a VTIMEZONE per zone used, a VEVENT per event; CRLF lines folded at 75 octets."""
+    """A VCALENDAR: a VTIMEZONE per zone used, a VEVENT per event; CRLF lines folded at 75 octets.
+
+    The VTIMEZONEs come between the calendar's properties and the first VEVENT, each serialised once per
+    (zone, years) and reused (``_vtimezone_ical``): building one with ``icalendar`` costs more than the rest
+    of an invitation.
+    """
     cal = icalendar.Calendar()
     cal.add("prodid", prodid)
     cal.add("version", "2.0")
@@ -76,14 +81,27 @@ def calendar_file(
         cal.add("method", method)
     if name:
         cal.add("x-wr-calname", name)
+    for event in events:
+        cal.add_component(_vevent(event))
+    body = bytes(cal.to_ical())
+    timezones = []
     for zone in sorted({e.timezone for e in events}):
         instants = [t for e in events if e.timezone == zone for t in (e.starts_at, e.ends_at)]
         first = min(_FIRST_YEAR, min(instants).year - 1)
         last = max(_LAST_YEAR, max(instants).year + 2)
-        cal.add_component(_vtimezone(zone, first, last))
-    for event in events:
-        cal.add_component(_vevent(event))
-    return cal.to_ical()
+        timezones.append(_vtimezone_ical(zone, first, last))
+    if not timezones:
+        return body
+    at = body.index(_FIRST_VEVENT) + len(b"\r\n")
+    return body[:at] + b"".join(timezones) + body[at:]
+
+
+_FIRST_VEVENT = b"\r\nBEGIN:VEVENT\r\n"
+
+
+@lru_cache(maxsize=64)
+def _vtimezone_ical(zone: str, first_year: int, last_year: int) -> bytes:
+    return bytes(_vtimezone(zone, first_year, last_year).to_ical())
 
 
 def _vevent(event: CalendarEvent) -> icalendar.Event:

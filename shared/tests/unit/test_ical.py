@@ -10,6 +10,7 @@ import icalendar
 import pytest
 import vobject
 
+from clinic_shared import ical
 from clinic_shared.ical import CalendarEvent, Participant, appointment_uid, calendar_file
 from clinic_shared.testing.calendars import READERS, Instants, read_with_vobject, with_unknown_tzids
 
@@ -163,3 +164,52 @@ def test_a_feed_names_itself_and_a_cancellation_says_so() -> None:
     [vevent] = calendar.events
     assert (str(vevent["STATUS"]), vevent["SEQUENCE"]) == ("CANCELLED", 2)
     assert str(vevent["DTSTART"].params["TZID"]) == "Europe/Paris"
+
+
+def built_whole(events: list[CalendarEvent], **props: str) -> bytes:
+    """The calendar as icalendar writes it with every component added before serialising (no cache)."""
+    cal = icalendar.Calendar()
+    for key in ("prodid", "version", "calscale", "method", "x-wr-calname"):
+        if key in props:
+            cal.add(key, props[key])
+    for zone in sorted({e.timezone for e in events}):
+        instants = [t for e in events if e.timezone == zone for t in (e.starts_at, e.ends_at)]
+        first = min(ical._FIRST_YEAR, min(instants).year - 1)
+        last = max(ical._LAST_YEAR, max(instants).year + 2)
+        cal.add_component(ical._vtimezone(zone, first, last))
+    for e in events:
+        cal.add_component(ical._vevent(e))
+    return bytes(cal.to_ical())
+
+
+@pytest.mark.parametrize(
+    "starts",
+    [
+        [datetime(2025, 3, 10, 16, 0, tzinfo=UTC)],
+        [datetime(1999, 6, 1, 9, 0, tzinfo=UTC), datetime(2039, 1, 5, tzinfo=UTC)],
+    ],
+)
+def test_a_file_with_cached_zones_is_the_file_built_whole_byte_for_byte(starts: list[datetime]) -> None:
+    events = [event(at, zone) for at in starts for zone in ZONES]
+    props = {"version": "2.0", "calscale": "GREGORIAN"}
+    for _ in range(2):  # the second time every zone comes from the cache
+        assert calendar_file(events, prodid="-//T//EN", method="REQUEST") == built_whole(
+            events, prodid="-//T//EN", method="REQUEST", **props
+        )
+    assert calendar_file(events, prodid="-//T//EN", name="Feed") == built_whole(
+        events, prodid="-//T//EN", **{"x-wr-calname": "Feed"} | props
+    )
+    assert calendar_file([], prodid="-//T//EN") == built_whole([], prodid="-//T//EN", **props)
+
+
+def test_each_zone_and_range_of_years_is_serialised_once_and_kept_apart() -> None:
+    ical._vtimezone_ical.cache_clear()
+    at = datetime(2025, 3, 10, 16, 0, tzinfo=UTC)
+    for _ in range(3):
+        calendar_file([event(at, "America/Vancouver"), event(at, "America/Toronto")], prodid="-//T//EN")
+    calendar_file([event(datetime(2039, 1, 5, tzinfo=UTC), "America/Vancouver")], prodid="-//T//EN")
+    info = ical._vtimezone_ical.cache_info()
+    assert (info.currsize, info.misses, info.hits) == (3, 3, 4)
+    toronto = ical._vtimezone_ical("America/Toronto", 2000, 2037)
+    assert b"TZID:America/Toronto" in toronto
+    assert b"Vancouver" not in toronto
