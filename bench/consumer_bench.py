@@ -258,6 +258,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--prefetch", type=int, default=20, help="both consumers' prefetch (billing's default)"
     )
     parser.add_argument("--repeat", type=int, default=2, help="runs of each, alternating; the best is kept")
+    parser.add_argument(
+        "--threads", type=int, default=None, help="billing's handler threads (default: CONSUMER_THREADS's)"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
 
@@ -273,8 +276,12 @@ def main(argv: Sequence[str] | None = None) -> None:
             "AMQP_URL": amqp_url,
             "VAR_DIR": "/nonexistent",
             "CONSUMER_PREFETCH": str(args.prefetch),
-        }
-        container = bootstrap(BillingSettings.from_env(environ), verifier=TestIssuer().verifier())
+        } | ({"CONSUMER_THREADS": str(args.threads)} if args.threads is not None else {})
+        container = bootstrap(
+            BillingSettings.from_env(environ),
+            verifier=TestIssuer().verifier(),
+            pre_ping=False,  # as `billing worker`
+        )
         try:
             prepare_billing(container, catalogue)
             runs: dict[str, list[Throughput]] = {"billing": [], "bare": []}

@@ -107,6 +107,8 @@ class CommonSettings:
     relay_batch_size: int
     consumer_prefetch: int
     delivery_limit: int
+    # Messages of the prefetch one worker handles at once (threads; each holds a database connection).
+    consumer_threads: int = 1
     # Proxies in front of the app that append X-Forwarded-For/-Proto (ingress, web front); 0 trusts none, so a
     # client cannot choose the address its sign-in attempts are counted against.
     trusted_proxy_hops: int = 0
@@ -135,11 +137,19 @@ class CommonSettings:
             log_level=env.str("LOG_LEVEL", "INFO"),
             relay_batch_size=env.int("RELAY_BATCH_SIZE", 500),
             consumer_prefetch=env.int("CONSUMER_PREFETCH", 20),
+            consumer_threads=_at_least_one(env, "CONSUMER_THREADS", 1),
             delivery_limit=env.int("DELIVERY_LIMIT", 5),
             trusted_proxy_hops=env.int("TRUSTED_PROXY_HOPS", 0),
             metrics_port=_port(env, f"{prefix}_METRICS_PORT", "METRICS_PORT"),
             metrics_host=env.str(f"{prefix}_METRICS_HOST", env.str("METRICS_HOST", "127.0.0.1")),
         )
+
+
+def _at_least_one(env: EnvReader, name: str, default: int) -> int:
+    value = env.int(name, default)
+    if value < 1:
+        raise ConfigError(f"{name} must be at least 1, got {value}")
+    return value
 
 
 def _port(env: EnvReader, *names: str) -> int | None:

@@ -74,10 +74,15 @@ def bootstrap(
     verifier: TokenVerifier | None = None,
     id_factory: Callable[[], uuid.UUID] = uuid.uuid4,
     links: DocumentLinks | None = None,
+    pre_ping: bool = True,
 ) -> Container:
-    """Build the container; call it after fork (it opens no connection itself, but owns the pool)."""
+    """Build the container; call it after fork (it opens no connection itself, but owns the pool).
+
+    ``pre_ping`` tests each pooled connection before use; a worker, which retries whatever a dropped
+    connection fails, turns it off and saves a round trip per transaction.
+    """
     orm.start_mappers()
-    engine = make_engine(settings.common.database_url)
+    engine = make_engine(settings.common.database_url, pool_pre_ping=pre_ping)
     verifier = verifier or TokenVerifier(
         key_source(settings.common),
         issuer=settings.common.jwt_issuer,

@@ -63,10 +63,15 @@ def bootstrap(
     renderer: MessageRenderer | None = None,
     policy: DispatchPolicy | None = None,
     id_factory: Callable[[], uuid.UUID] = uuid.uuid4,
+    pre_ping: bool = True,
 ) -> Container:
-    """Build the container; call it after fork (it opens no connection itself, but owns the pool)."""
+    """Build the container; call it after fork (it opens no connection itself, but owns the pool).
+
+    ``pre_ping`` tests each pooled connection before use; a worker, which retries whatever a dropped
+    connection fails, turns it off and saves a round trip per transaction.
+    """
     orm.start_mappers()
-    engine = make_engine(settings.common.database_url)
+    engine = make_engine(settings.common.database_url, pool_pre_ping=pre_ping)
     signer = _signer(settings)
     return Container(
         settings=settings,

@@ -1,8 +1,11 @@
 """The idempotent consumer: applies each event once, in the same transaction as its inbox row.
 
-One ``BlockingConnection`` lives in the thread that calls ``run``; handlers run in a worker thread so a long
+One ``BlockingConnection`` lives in the thread that calls ``run``; handlers run in worker threads so a long
 handler never starves heartbeats, and the verdict goes back through ``add_callback_threadsafe`` (the only
-thread-safe pika call). Per message:
+thread-safe pika call). With ``handler_threads`` above one, several messages of the prefetch are handled at
+once, as competing consumers in several processes would handle them: a handler must already tolerate
+another event of the same aggregate being handled meanwhile (row locks, savepoints), so threads add no new
+interleaving. Per message:
 
 * not JSON, a broken envelope, a bad data schema, an unknown type/version for which a handler exists, or a
   handler raising ``EventContractError``: ``nack(requeue=False)``, dead-lettered at once;
@@ -121,8 +124,11 @@ class Consumer(Generic[UoWT]):
         retry_backoff: Backoff | None = None,
         db_retries: int = 3,
         shutdown_timeout: float = 30.0,
+        handler_threads: int = 1,
         on_processed: Callable[[Envelope | None, Outcome], None] | None = None,
     ) -> None:
+        if handler_threads < 1:
+            raise ValueError("a consumer needs at least one handler thread")
         self._subscription = subscription
         self._handlers = dict(handlers)
         self._uow_factory = uow_factory
@@ -139,13 +145,15 @@ class Consumer(Generic[UoWT]):
         self._db_retries = db_retries
         self._shutdown_timeout = shutdown_timeout
         self._on_processed = on_processed
+        self._handler_threads = handler_threads
         self._stop = threading.Event()
         self._stopping: Callable[[], bool] = self._stop.is_set
         self.ready = threading.Event()
         # Bumped on every (re)connect: deliveries and verdicts of an older channel are dropped.
         self._generation = 0
         self._accepting = True
-        self._busy = threading.Event()
+        self._in_hand = 0  # messages a handler thread is working on
+        self._in_hand_lock = threading.Lock()
         self._work: queue.Queue[_Delivery | None] = queue.Queue()
 
     @property
@@ -165,18 +173,24 @@ class Consumer(Generic[UoWT]):
         self._stopping = stopping
         self._work = queue.Queue()
         self._accepting = True
-        worker = threading.Thread(target=self._work_loop, name=f"{self.name}-handler", daemon=True)
-        worker.start()
+        workers = [
+            threading.Thread(target=self._work_loop, name=f"{self.name}-handler-{n}", daemon=True)
+            for n in range(self._handler_threads)
+        ]
+        for worker in workers:
+            worker.start()
         try:
             while not stopping():
                 if not self._consume_once(stopping):
                     self._wait(self._backoff.next_delay(), stopping)
         finally:
             self._generation += 1
-            self._work.put(None)
-            # _drain already waited for the message in hand; a handler still running past that is left
+            for _ in workers:
+                self._work.put(None)
+            # _drain already waited for the messages in hand; a handler still running past that is left
             # to die with the process (daemon thread) and its message is redelivered.
-            worker.join(timeout=1.0)
+            for worker in workers:
+                worker.join(timeout=1.0)
 
     def _consume_once(self, stopping: Callable[[], bool]) -> bool:
         """One connection's lifetime; False when it failed and the caller should back off."""
@@ -213,11 +227,12 @@ class Consumer(Generic[UoWT]):
     def _drain(
         self, connection: pika.BlockingConnection, channel: BlockingChannel, consumer_tag: str
     ) -> None:
-        """Stop taking messages, let the one in hand finish and flush its ack; the rest are requeued."""
-        self._accepting = False
+        """Stop taking messages, let those in hand finish and flush their acks; the rest are requeued."""
+        with self._in_hand_lock:  # a handler thread either counted its message already or will skip it
+            self._accepting = False
         channel.basic_cancel(consumer_tag)
         deadline = time.monotonic() + self._shutdown_timeout
-        while self._busy.is_set() and time.monotonic() < deadline:
+        while self._in_hand > 0 and time.monotonic() < deadline:
             connection.process_data_events(time_limit=0.05)
         connection.process_data_events(time_limit=0)
 
@@ -258,16 +273,18 @@ class Consumer(Generic[UoWT]):
 
     def _work_loop(self) -> None:
         while (delivery := self._work.get()) is not None:
-            if delivery.generation != self._generation or not self._accepting:
-                continue
-            self._busy.set()
+            with self._in_hand_lock:
+                if delivery.generation != self._generation or not self._accepting:
+                    continue
+                self._in_hand += 1
             started = time.perf_counter()
             try:
                 result = self._process_traced(delivery)
                 metrics.observe_handling(self.name, _type_of(result), time.perf_counter() - started)
                 self._send_verdict(delivery, result)
             finally:
-                self._busy.clear()
+                with self._in_hand_lock:
+                    self._in_hand -= 1
 
     def _process_traced(self, delivery: _Delivery) -> _Result:
         """``_process`` in a CONSUMER span, child of the publisher's (its context is in the message headers):

@@ -97,6 +97,7 @@ def consumer_for(
         clock=container.clock,
         prefetch=common.consumer_prefetch,
         delivery_limit=common.delivery_limit,
+        handler_threads=common.consumer_threads,
         **options,
     )
 

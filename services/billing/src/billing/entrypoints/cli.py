@@ -18,10 +18,10 @@ from clinic_shared.migrations import upgrade
 MIGRATIONS = Path(__file__).resolve().parent.parent / "adapters" / "migrations"
 
 
-def _container() -> Container:
+def _container(*, pre_ping: bool = True) -> Container:
     settings = BillingSettings.from_env()
     configure_logging("billing", settings.common.log_level)
-    return bootstrap(settings)
+    return bootstrap(settings, pre_ping=pre_ping)
 
 
 @click.group()
@@ -52,7 +52,7 @@ def worker() -> None:
     """Consume scheduling's events and run the outbox relay until SIGTERM/SIGINT."""
     from billing.entrypoints import worker as worker_module
 
-    raise SystemExit(worker_module.run(_container()))
+    raise SystemExit(worker_module.run(_container(pre_ping=False)))
 
 
 @main.command("seed-demo")

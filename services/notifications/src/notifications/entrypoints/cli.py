@@ -56,7 +56,7 @@ def worker() -> None:
 
     settings = NotificationsSettings.from_env()
     configure_logging("notifications", settings.common.log_level)
-    raise SystemExit(worker_module.run(bootstrap(settings)))
+    raise SystemExit(worker_module.run(bootstrap(settings, pre_ping=False)))
 
 
 @main.command("seed-demo")
