@@ -9,10 +9,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from billing.domain.coverages import Coverage
 from billing.domain.errors import InvalidTransition, RuleViolation
 from billing.domain.invoicing import (
     BillingPolicy,
-    Coverage,
     FeeMode,
     Invoice,
     InvoiceStatus,

@@ -25,11 +25,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import composite, registry, relationship
 
+from billing.domain.coverages import Coverage
 from billing.domain.invoicing import (
     Allocation,
     AuditEntry,
     BillingPolicy,
-    Coverage,
     CreditApplication,
     CreditNote,
     CreditNoteLine,

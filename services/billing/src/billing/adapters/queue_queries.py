@@ -14,7 +14,8 @@ from sqlalchemy import ColumnElement, exists, func, not_, select, tuple_
 from sqlalchemy.orm import Session
 
 from billing.adapters.orm import charges, coverages
-from billing.domain.invoicing import Coverage, PayerKind
+from billing.domain.coverages import Coverage
+from billing.domain.invoicing import PayerKind
 from billing.domain.model import Charge, ChargeStatus
 
 QueueKey = tuple[uuid.UUID, uuid.UUID]  # (clinic, patient)

@@ -38,10 +38,10 @@ from billing.adapters.orm import (
     price_list_entries,
 )
 from billing.adapters.queue_queries import QueueQueries
+from billing.domain.coverages import Coverage
 from billing.domain.invoicing import (
     Allocation,
     AuditEntry,
-    Coverage,
     CreditApplication,
     CreditNote,
     Invoice,

@@ -10,8 +10,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
+from billing.domain.coverages import Coverage
 from billing.domain.errors import RuleViolation
-from billing.domain.invoicing import Coverage, PayerKind
+from billing.domain.invoicing import PayerKind
 from billing.domain.model import Charge
 from billing.service_layer.tenancy import clinic_filter
 from billing.service_layer.unit_of_work import BillingUnitOfWork

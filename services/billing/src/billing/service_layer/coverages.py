@@ -7,8 +7,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
+from billing.domain.coverages import Coverage
 from billing.domain.errors import NotFound, RuleViolation
-from billing.domain.invoicing import Coverage, PayerKind
+from billing.domain.invoicing import PayerKind
 from billing.domain.model import Clinic, Patient
 from billing.service_layer.audit import audit
 from billing.service_layer.tenancy import clinic_filter, ensure_acts_in, ensure_patient_in_reach

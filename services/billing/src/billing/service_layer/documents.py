@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Protocol
 
+from billing.domain.coverages import Coverage
 from billing.domain.errors import NotFound, RuleViolation
-from billing.domain.invoicing import Coverage, CreditNote, Invoice, InvoiceLine, InvoiceStatus
+from billing.domain.invoicing import CreditNote, Invoice, InvoiceLine, InvoiceStatus
 from billing.domain.model import Clinic, Patient, Practitioner, local_date
 from billing.domain.money import Money
 from billing.service_layer.audit import audit

@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Protocol, TypeVar
 
+from billing.domain.coverages import Coverage
 from billing.domain.errors import BillingError, NotFound
 from billing.domain.invoicing import (
     AuditEntry,
-    Coverage,
     CreditApplication,
     CreditNote,
     Invoice,

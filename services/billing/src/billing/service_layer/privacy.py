@@ -10,8 +10,9 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from billing.domain.coverages import Coverage
 from billing.domain.errors import NotFound
-from billing.domain.invoicing import Coverage, CreditApplication, CreditNote, Invoice, Payment
+from billing.domain.invoicing import CreditApplication, CreditNote, Invoice, Payment
 from billing.domain.model import Charge, Package, Patient
 from billing.service_layer.payments import patient_credit
 from billing.service_layer.tenancy import clinic_filter, ensure_patient_in_reach

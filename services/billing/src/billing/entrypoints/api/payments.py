@@ -9,7 +9,8 @@ from typing import Any
 from flask import Response
 from flask_smorest.pagination import PaginationParameters
 
-from billing.domain.invoicing import Coverage, Payment
+from billing.domain.coverages import Coverage
+from billing.domain.invoicing import Payment
 from billing.domain.model import Package
 from billing.entrypoints.api import coverage_schemas, schemas
 from billing.entrypoints.api.context import BILLING_STAFF, container
