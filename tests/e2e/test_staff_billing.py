@@ -3,8 +3,8 @@
 Staff seed the story through the real APIs: a clinic with a late-cancellation fee, a patient whose late
 cancellation was invoiced already, a visit that took place, and the patient's ICBC claim. The clerk then signs
 in, opens Billing, sees the visit's charge, drafts the split invoice (ICBC's part and the patient's), issues
-both, records one payment over two invoices (the rest kept as credit), downloads the PDF and voids ICBC's
-invoice with a credit note.
+both, records one payment over two invoices (the rest kept as credit), refunds part of that credit from the
+patient's page, downloads the PDF and voids ICBC's invoice with a credit note.
 """
 
 from __future__ import annotations
@@ -174,6 +174,7 @@ def test_the_billing_clerk_invoices_a_split_visit_takes_a_payment_and_voids_an_i
     )
     expect(page.get_by_text("The patient already has $20.00 of credit.")).to_be_visible()
     browser.check(page, "staff-billing-payment")
+    refund_part_of_the_credit(page, browser, patient_url)
 
     # ICBC's invoice as a PDF, through the web front.
     page.goto(icbc_invoice_url)
@@ -263,3 +264,34 @@ def add_an_extended_health_plan_then_end_it(page: Page, browser: Browser) -> Non
     expect(plan).to_contain_text("(Ended)")
     expect(plan.get_by_role("button", name="End coverage")).to_have_count(0)
     browser.check(page, "staff-billing-patient")
+
+
+def refund_part_of_the_credit(page: Page, browser: Browser, patient_url: str) -> None:
+    """On the patient's page, the $20.00 the payment left as credit: more than that is refused beside the
+    amount; $5.00 is paid back, the refund listed with its reason and a link to the payment it refunds."""
+    page.goto(patient_url)
+    paid = page.locator("li.panel", has=page.get_by_role("heading", name="Payment of $100.00"))
+    expect(paid).to_contain_text("Left as credit$20.00")
+    paid.locator("summary", has_text="Refund").click()
+    amount = paid.get_by_label("Amount to refund (CAD)")
+    expect(amount).to_have_value("20.00")  # what is left to refund
+    amount.fill("25")
+    paid.get_by_label("Reason for the refund").fill("Overpaid at the desk")
+    paid.get_by_role("button", name="Refund payment").click()
+    expect(page).to_have_title(re.compile("^Error: Lea Li"))
+    expect(paid.locator(".error-message")).to_contain_text(
+        "Enter no more than what is left of this payment as credit, $20.00"
+    )
+    expect(paid.get_by_label("Reason for the refund")).to_have_value("Overpaid at the desk")
+    paid.get_by_label("Amount to refund (CAD)").fill("5")
+    paid.get_by_role("button", name="Refund payment").click()
+    expect(page.get_by_role("status")).to_have_text("$5.00 of the payment of $100.00 is refunded.")
+    refund = page.locator("li.panel", has=page.get_by_role("heading", name="Refund of $5.00"))
+    expect(refund).to_contain_text("Overpaid at the desk")
+    original = refund.get_by_role("link", name=re.compile(r"^\$100\.00 received"))
+    expect(original).to_have_attribute("href", re.compile("^#payment-"))
+    expect(paid).to_contain_text("Left as credit$15.00")
+    expect(paid).to_contain_text("Refunded$5.00")
+    expect(page.get_by_text("Credit at this clinic: $15.00")).to_be_visible()
+    refund.scroll_into_view_if_needed()
+    browser.check(page, "staff-billing-refund")

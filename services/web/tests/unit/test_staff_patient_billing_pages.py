@@ -361,3 +361,129 @@ def test_coverage_rules() -> None:
     for bad in ("", "abc", "101", "-1", "12.345"):
         with pytest.raises(BadPercent):
             parse_percent(bad)
+
+
+# --- payments and refunds -----------------------------------------------------------------------------------
+
+CARD, CASH, REFUND = str(uuid.uuid4()), str(uuid.uuid4()), str(uuid.uuid4())
+REFUNDS = f"/payments/{CARD}/refunds"
+
+
+def payment(ident: str, amount: int, left: int, received: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "id": ident,
+        "clinic_id": CLINIC,
+        "patient_id": ANA,
+        "method": "card",
+        "amount_cents": amount,
+        "currency": "CAD",
+        "received_at": received,
+        "recorded_by": str(uuid.uuid4()),
+        "unallocated_cents": left,
+        "refund_of": None,
+        "reason": None,
+        "allocations": [],
+    } | extra
+
+
+@pytest.fixture
+def paid(desk: Desk) -> Desk:
+    """A card payment of $100 with $20 left as credit ($5 of it refunded), and a cash one all spent."""
+    desk.billing.routes[("GET", "/payments")] = [
+        payment(CASH, 4000, 0, "2026-11-02T18:00:00+00:00", method="cash"),
+        payment(CARD, 10000, 2000, "2026-11-03T18:00:00+00:00"),
+        payment(REFUND, 500, 0, "2026-11-04T18:00:00+00:00", refund_of=CARD, reason="Paid twice"),
+    ]
+    return desk
+
+
+def test_payments_are_listed_with_a_refund_form_for_what_is_left_of_each(paid: Desk) -> None:
+    html = billing_section(paid.page(PAGE))
+    assert "Payment of $100.00" in html
+    assert "Payment of $40.00" in html
+    assert html.index("Refund of $5.00") < html.index("Payment of $100.00") < html.index("Payment of $40.00")
+    refund = html[html.index(f'id="payment-{REFUND}"') :]
+    assert f'href="#payment-{CARD}">$100.00 received' in refund  # the refund names the payment it pays back
+    assert "Paid twice" in refund
+    # one refund form: the card payment's, for its $20.00 left; none on the spent payment nor the refund
+    assert html.count('class="refund-payment"') == 1
+    assert f'action="/staff/patients/{ANA}/payments/{CARD}/refunds"' in html
+    assert f'id="refund_{CARD}_amount" name="refund_{CARD}_amount" type="text" value="20.00"' in html
+    assert "No more than what is left of this payment as credit, $20.00." in html
+    assert "Cash" in html
+    asked = [
+        params for method, path, _, params in paid.billing.calls if (method, path) == ("GET", "/payments")
+    ]
+    assert asked
+    assert (asked[0]["patient_id"], asked[0]["clinic_id"]) == (ANA, CLINIC)
+
+
+def test_the_front_desk_sees_payments_but_may_not_refund(paid: Desk) -> None:
+    paid.as_(["front_desk"])
+    html = billing_section(paid.page(PAGE))
+    assert "Payment of $100.00" in html
+    assert "refund-payment" not in html
+    sent = {f"refund_{CARD}_amount": "5", f"refund_{CARD}_reason": "x"}
+    assert paid.client.post(f"/staff/patients/{ANA}{REFUNDS}", data=sent).status_code == 403
+    assert not paid.billing.posted(REFUNDS)
+
+
+def test_a_bad_refund_amount_or_no_reason_is_said_beside_the_field(paid: Desk) -> None:
+    amount, reason = f"refund_{CARD}_amount", f"refund_{CARD}_reason"
+    html = paid.post(
+        f"/staff/patients/{ANA}{REFUNDS}", {amount: "abc", reason: "Overpaid"}, status=422
+    ).get_data(as_text=True)
+    assert "<title>Error:" in html
+    assert error_beside(html, amount) == "Enter an amount in dollars and cents, like 120.00"
+    assert f'href="#{amount}">' in html  # the summary links to it
+    assert '<details class="refund-payment" open>' in html
+    assert 'value="Overpaid"' in html  # the answers are kept
+    html = paid.post(
+        f"/staff/patients/{ANA}{REFUNDS}", {amount: "25", reason: "Overpaid"}, status=422
+    ).get_data(as_text=True)
+    assert error_beside(html, amount) == "Enter no more than what is left of this payment as credit, $20.00"
+    html = paid.post(f"/staff/patients/{ANA}{REFUNDS}", {amount: "5"}, status=422).get_data(as_text=True)
+    assert error_beside(html, reason) == "Enter why the payment is refunded"
+    assert not paid.billing.posted(REFUNDS)  # none reached billing
+
+
+def test_refunding_posts_cents_and_reason_with_an_idempotency_key_then_says_so(paid: Desk) -> None:
+    paid.billing.routes[("POST", REFUNDS)] = payment(str(uuid.uuid4()), 1250, 0, "2026-11-05T18:00:00+00:00")
+    sent = {f"refund_{CARD}_amount": "12,50", f"refund_{CARD}_reason": " Overpaid ", "idempotency_key": "k-9"}
+    response = paid.post(f"/staff/patients/{ANA}{REFUNDS}", sent)
+    assert response.location.endswith(f"/staff/patients/{ANA}#payments-heading")
+    assert paid.billing.posted(REFUNDS) == [{"amount_cents": 1250, "reason": "Overpaid"}]
+    assert paid.billing.headers[-1] == {"Idempotency-Key": "k-9"}
+    assert "$12.50 of the payment of $100.00 is refunded." in paid.page(PAGE)
+
+
+def test_billings_refusal_of_a_refund_is_said_in_words_beside_the_amount(paid: Desk) -> None:
+    paid.billing.routes[("POST", REFUNDS)] = ApiError(
+        422,
+        "Invalid",
+        fields={"amount_cents": "a refund is at most the payment's unallocated credit"},
+    )
+    amount = f"refund_{CARD}_amount"
+    html = paid.post(
+        f"/staff/patients/{ANA}{REFUNDS}", {amount: "20", f"refund_{CARD}_reason": "Overpaid"}, status=422
+    ).get_data(as_text=True)
+    assert "its credit changed meanwhile" in error_beside(html, amount)
+    assert "unallocated credit" not in html  # billing's own words are not shown
+    # a payment with nothing left to refund (or not the patient's) is not sent to billing
+    html = paid.post(
+        f"/staff/patients/{ANA}/payments/{CASH}/refunds", {f"refund_{CASH}_amount": "1"}, status=422
+    ).get_data(as_text=True)
+    assert "This payment can no longer be refunded here." in html
+    assert len(paid.billing.sent("POST")) == 1
+
+
+def test_payments_and_refunds_in_french(paid: Desk) -> None:
+    paid.client.get(f"{PAGE}?lang=fr")
+    html = billing_section(paid.page(PAGE))
+    assert "Paiement de 100,00\xa0$" in html
+    assert "Remboursement de 5,00\xa0$" in html
+    assert "Montant à rembourser (CAD)" in html
+    html = paid.post(f"/staff/patients/{ANA}{REFUNDS}", {f"refund_{CARD}_amount": "5"}, status=422).get_data(
+        as_text=True
+    )
+    assert error_beside(html, f"refund_{CARD}_reason") == "Entrez la raison du remboursement"

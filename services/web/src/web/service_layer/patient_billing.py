@@ -2,8 +2,9 @@
 
 ``GET /patients/{id}/coverages``, ``/packages`` and ``/credit`` and ``GET /invoices`` (those still owing)
 are read side by side; ``POST /patients/{id}/coverages`` adds a coverage, ``.../coverages/{id}/end`` gives it
-a last day and ``POST /patients/{id}/credit/applications`` puts credit on an invoice (with an
-Idempotency-Key).
+a last day and ``POST /patients/{id}/credit/applications`` puts credit on an invoice; ``GET /payments`` lists
+the patient's payments and refunds, ``POST /payments/{id}/refunds`` pays one back (each POST that moves
+money with an Idempotency-Key).
 Billing lets billing staff, admins and the front desk do all of these, and nobody else (``BILLING_READERS``).
 """
 
@@ -15,7 +16,7 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from web.domain.billing_desk import OpenInvoice
+from web.domain.billing_desk import OpenInvoice, amount_text
 from web.domain.coverages import CoverageRow, PackageRow, sorted_coverages
 from web.service_layer.accounts import Credentials
 from web.service_layer.concurrency import together
@@ -148,3 +149,76 @@ def apply_credit(apis: Apis, credentials: Credentials, application: CreditApplic
         headers={"Idempotency-Key": application.idempotency_key},
     )
     return applied
+
+
+# --- payments and refunds ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PaymentRow:
+    """A payment as billing lists it; a refund is a payment of its own naming the one it pays back."""
+
+    id: str
+    method: str
+    amount_cents: int
+    currency: str
+    received_at: str  # ISO instant
+    unallocated_cents: int  # what is left of it as the patient's credit
+    refund_of: str | None
+    reason: str | None
+
+    @classmethod
+    def of(cls, body: dict[str, Any]) -> PaymentRow:
+        return cls(
+            id=str(body["id"]),
+            method=str(body["method"]),
+            amount_cents=int(body["amount_cents"]),
+            currency=str(body["currency"]),
+            received_at=str(body["received_at"]),
+            unallocated_cents=int(body.get("unallocated_cents") or 0),
+            refund_of=str(body["refund_of"]) if body.get("refund_of") else None,
+            reason=body.get("reason"),
+        )
+
+    @property
+    def refundable_cents(self) -> int:
+        """Billing pays back only a payment's unallocated credit, and never a refund."""
+        return 0 if self.refund_of else max(self.unallocated_cents, 0)
+
+    @property
+    def refundable_text(self) -> str:
+        """The refundable remainder as typed into an amount field ('20.00')."""
+        return amount_text(self.refundable_cents)
+
+
+def patient_payments(
+    apis: Apis, credentials: Credentials, clinic_id: str, patient_id: str
+) -> list[PaymentRow]:
+    """The patient's payments and refunds at the clinic, the latest first (``GET /payments``)."""
+    listed = every_page(
+        apis.billing,
+        "/payments",
+        credentials.access_token,
+        {"clinic_id": clinic_id, "patient_id": patient_id},
+    )
+    rows = [PaymentRow.of(body) for body in listed]
+    return sorted(rows, key=lambda row: (row.received_at, row.id), reverse=True)
+
+
+@dataclass(frozen=True)
+class Refund:
+    payment_id: str
+    amount_cents: int
+    reason: str
+    idempotency_key: str
+
+
+def refund_payment(apis: Apis, credentials: Credentials, refund: Refund) -> dict[str, Any]:
+    """``POST /payments/{id}/refunds``: the refund, referencing the payment; refusals come as ``ApiError``."""
+    made: dict[str, Any] = apis.billing.post(
+        f"/payments/{refund.payment_id}/refunds",
+        json={"amount_cents": refund.amount_cents, "reason": refund.reason},
+        token=credentials.access_token,
+        headers={"Idempotency-Key": refund.idempotency_key},
+    )
+    return made

@@ -1,14 +1,17 @@
-"""The billing forms of a patient's page for staff: add a coverage, end one, put credit on an invoice.
+"""The billing forms of a patient's page for staff: add a coverage, end one, put credit on an invoice,
+refund a payment.
 
 They join ``staff_practice``'s blueprint (its patient page shows them) and are offered to those billing lets
-change them (``BILLING_READERS``: billing staff, admins, the front desk); billing checks again on every call.
-Each is accepted once (its form token); the credit form also sends billing an Idempotency-Key made when the
-page was shown. A refusal re-renders the page with the sentence beside the field, as 422.
+change them (``BILLING_READERS``: billing staff, admins, the front desk; a refund: billing staff and admins,
+``BILLING_ROLES``); billing checks again on every call. Each is accepted once (its form token); the credit
+and refund forms also send billing an Idempotency-Key made when the page was shown. A refusal re-renders the
+page with the sentence beside the field, as 422.
 """
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -27,8 +30,9 @@ from web.entrypoints.views.staff_admin_common import DATE_PROBLEMS
 from web.entrypoints.views.staff_billing import AMOUNT_SENTENCES, IDEMPOTENCY_FIELD
 from web.entrypoints.views.staff_practice import BillingForms, bp, render_patient
 from web.service_layer import patient_billing, staff_billing
-from web.service_layer.patient_billing import BILLING_READERS
+from web.service_layer.patient_billing import BILLING_READERS, PaymentRow
 from web.service_layer.ports import ApiError
+from web.service_layer.staff_billing import BILLING_ROLES
 
 CHOOSE_PAYER = N_("Select who pays: WorkSafeBC, ICBC or an extended health plan")
 MISSING = {
@@ -53,6 +57,14 @@ NOT_APPLIED = N_(
     "Billing could not apply this credit: the credit or the invoice changed meanwhile. Check the amounts."
 )
 APPLIED = N_("%(amount)s of credit is put on invoice %(number)s.")
+REFUND_REASON = N_("Enter why the payment is refunded")
+REFUND_REASON_LONG = N_("The reason must be 500 characters or fewer")
+OVER_REFUNDABLE = N_("Enter no more than what is left of this payment as credit, %(left)s")
+NOT_REFUNDED = N_(
+    "Billing could not refund this payment: its credit changed meanwhile. Check the amount and try again."
+)
+NO_PAYMENT = N_("This payment can no longer be refunded here. Reload the page.")
+REFUNDED = N_("%(amount)s of the payment of %(payment)s is refunded.")
 
 
 class CoverageForm(Schema):
@@ -266,5 +278,107 @@ def apply_credit(patient_id: uuid.UUID) -> Response:
                 flash(gettext(APPLIED, amount=money, number=chosen.number), "done")
                 return redirect(back, 303)
         return render_patient(patient_id, clinic_id, chose, BillingForms(credit=form), 422)
+
+    return submit_once(request.form.get(FORM_TOKEN_FIELD), run, already_done=back)
+
+
+# --- refunding a payment ----------------------------------------------------------------------------------
+
+
+@dataclass
+class RefundForms(BillingForms):
+    """The page's billing forms with the refund form of one payment sent back (``refund_id``)."""
+
+    refund: Form = field(default_factory=Form)
+    refund_id: str | None = None
+
+    @property
+    def failed(self) -> Form | None:
+        return self.refund if self.refund.errors else super().failed
+
+
+@bp.context_processor
+def _payments_reader() -> dict[str, Any]:
+    """The billing section lists the patient's payments: read only when it is shown (``_billing.html``)."""
+    return {"patient_payments": _patient_payments, "refund_form": _refund_form}
+
+
+def _patient_payments(clinic_id: str, patient_id: str) -> list[PaymentRow]:
+    try:
+        return patient_billing.patient_payments(apis(), signed_in(), clinic_id, patient_id)
+    except ApiError as error:
+        if error.status not in (403, 404):
+            raise
+        return []
+
+
+def _refund_form(payment: PaymentRow) -> Form:
+    """A payment's refund form as first shown: the amount is what is left to refund."""
+    return Form(values={f"refund_{payment.id}_amount": payment.refundable_text})
+
+
+def refund_schema(prefix: str) -> Schema:
+    """The reason of the refund form of one payment (its fields are named ``refund_{payment}_...``)."""
+    reason = fields.String(
+        required=True,
+        validate=validate.Length(max=500, error=REFUND_REASON_LONG),
+        error_messages={"required": REFUND_REASON},
+    )
+    return Schema.from_dict({f"{prefix}_reason": reason})()
+
+
+@bp.post("/patients/<uuid:patient_id>/payments/<uuid:payment_id>/refunds")
+@staff_required(*BILLING_ROLES)
+def refund_payment(patient_id: uuid.UUID, payment_id: uuid.UUID) -> Response:
+    clinic_id, chose = _clinic()
+    back = _patient_url(patient_id, clinic_id, chose, "payments-heading")
+    prefix = f"refund_{payment_id}"
+    amount_field = f"{prefix}_amount"
+
+    def run() -> Response:
+        payments = patient_billing.patient_payments(apis(), signed_in(), clinic_id, str(patient_id))
+        payment = next((p for p in payments if p.id == str(payment_id) and p.refundable_cents > 0), None)
+        form = parse_form(refund_schema(prefix), request.form)
+        amount = _cents(form, amount_field)
+        if payment is None:
+            form.error("_form", NO_PAYMENT)
+        elif amount is None and amount_field not in form.errors:
+            form.error(amount_field, AMOUNT_SENTENCES[AmountProblem.FORMAT])
+        elif amount is not None and amount <= 0:
+            form.error(amount_field, AMOUNT_SENTENCES[AmountProblem.RANGE])
+        elif amount is not None and amount > payment.refundable_cents:
+            left = format_money(payment.refundable_cents, payment.currency)
+            form.errors.setdefault(amount_field, gettext(OVER_REFUNDABLE, left=left))
+        if form.ok and payment is not None and amount is not None:
+            try:
+                patient_billing.refund_payment(
+                    apis(),
+                    signed_in(),
+                    patient_billing.Refund(
+                        payment_id=payment.id,
+                        amount_cents=amount,
+                        reason=str(form.data[f"{prefix}_reason"]),
+                        idempotency_key=request.form.get(IDEMPOTENCY_FIELD) or str(uuid.uuid4()),
+                    ),
+                )
+            except ApiError as error:
+                if error.status not in (404, 409, 422):
+                    raise
+                apply_api_error(
+                    form,
+                    error,
+                    {
+                        "amount_cents": (amount_field, NOT_REFUNDED),
+                        "reason": (f"{prefix}_reason", REFUND_REASON),
+                    },
+                    NO_PAYMENT if error.status == 404 else NOT_REFUNDED,
+                )
+            else:
+                money = format_money(amount, payment.currency)
+                whole = format_money(payment.amount_cents, payment.currency)
+                flash(gettext(REFUNDED, amount=money, payment=whole), "done")
+                return redirect(back, 303)
+        forms = RefundForms(refund=form, refund_id=str(payment_id))
+        return render_patient(patient_id, clinic_id, chose, forms, 422)
 
     return submit_once(request.form.get(FORM_TOKEN_FIELD), run, already_done=back)
