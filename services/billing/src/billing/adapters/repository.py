@@ -408,7 +408,7 @@ class SqlAlchemyRepository(QueueQueries):
         query = select(Charge).where(charges.c.appointment_id == appointment_id, charges.c.kind == kind)
         return self.session.scalars(query).first()
 
-    def lock_charges_of(self, appointment_id: uuid.UUID) -> None:
+    def lock_charges_of(self, appointment_id: uuid.UUID) -> Sequence[Charge]:
         # populate_existing: what the lock waited for (a rival's commit) replaces any copy already loaded.
         query = (
             select(Charge)
@@ -416,7 +416,7 @@ class SqlAlchemyRepository(QueueQueries):
             .with_for_update()
             .execution_options(populate_existing=True)
         )
-        self.session.scalars(query).all()
+        return self.session.scalars(query).all()
 
     def charges_awaiting_price(self, clinic_id: uuid.UUID, treatment_type_id: uuid.UUID) -> Sequence[Charge]:
         query = select(Charge).where(

@@ -13,7 +13,7 @@ transaction.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -66,22 +66,9 @@ def plan_charge(uow: BillingUnitOfWork, cmd: PlanCharge) -> Charge:
 
     Without a price on file the charge is still made, flagged as needing one.
     """
-    existing = uow.repo.charge_for(cmd.appointment_id, ChargeKind.APPOINTMENT)
-    if existing is not None:
-        return existing
-    charge = _new_charge(uow, cmd)
-    try:
-        with uow.conflicts_as(
-            Conflict("this booking's charge was recorded meanwhile", field="appointment_id")
-        ):
-            uow.repo.add(charge)
-            audit(uow, None, "charge", charge.id, "planned", appointment_id=str(cmd.appointment_id))
-    except Conflict:
-        # Another delivery of this booking won the race; the unique business key kept it to one charge.
-        existing = uow.repo.charge_for(cmd.appointment_id, ChargeKind.APPOINTMENT)
-        if existing is None:
-            raise
-        return existing
+    charge, recorded = _take_charge(uow, cmd, lambda: _new_charge(uow, cmd))
+    if recorded:
+        audit(uow, None, "charge", charge.id, "planned", appointment_id=str(cmd.appointment_id))
     return charge
 
 
@@ -92,11 +79,14 @@ def abort_charge(uow: BillingUnitOfWork, cmd: AbortCharge) -> Charge:
     when it arrives, finds it and changes nothing.
     """
     now = uow.clock.now()
-    charge = _locked_charge(uow, cmd.appointment_id)
-    if charge is None:
+
+    def aborted() -> Charge:
         charge = _new_charge(uow, cmd)
         charge.abort(cancelled_at=cmd.cancelled_at, late=cmd.late, now=now)
-        uow.repo.add(charge)
+        return charge
+
+    charge, recorded = _take_charge(uow, cmd, aborted)
+    if recorded:
         audit(uow, None, "charge", charge.id, "aborted", late=cmd.late)
     else:
         if cmd.sequence > charge.appointment_sequence:
@@ -109,18 +99,13 @@ def abort_charge(uow: BillingUnitOfWork, cmd: AbortCharge) -> Charge:
             audit(uow, None, "charge", charge.id, "aborted", late=cmd.late)
     if cmd.late and not cmd.fee_waived:
         _charge_fee(uow, charge, ChargeKind.LATE_CANCEL_FEE, cmd.sequence)
-    # If a concurrent booking inserted the charge first, the unique key fails the consumer's commit and
-    # the consumer redelivers the cancellation, which then finds that charge.
     return charge
 
 
 def complete_charge(uow: BillingUnitOfWork, cmd: CompleteCharge) -> Charge:
     """The appointment took place: its charge becomes billable (a completion seen twice changes nothing)."""
     now = uow.clock.now()
-    charge = _locked_charge(uow, cmd.appointment_id)
-    if charge is None:
-        charge = _new_charge(uow, cmd)
-        uow.repo.add(charge)
+    charge, _ = _take_charge(uow, cmd, lambda: _new_charge(uow, cmd))
     package = None
     if charge.status is ChargeStatus.PLANNED:
         package = uow.repo.package_for(cmd.clinic_id, cmd.patient_id, cmd.treatment_type_id, cmd.plan_id)
@@ -140,13 +125,16 @@ def complete_charge(uow: BillingUnitOfWork, cmd: CompleteCharge) -> Charge:
 def record_no_show(uow: BillingUnitOfWork, cmd: RecordNoShow) -> Charge:
     """The patient did not come: the visit is not billed, a no-show fee is (unless waived or no policy)."""
     now = uow.clock.now()
-    charge = _locked_charge(uow, cmd.appointment_id)
-    if charge is None:
+
+    def missed() -> Charge:
         charge = _new_charge(uow, cmd)
         charge.abort(cancelled_at=cmd.marked_at, late=False, now=now)
-        uow.repo.add(charge)
-        audit(uow, None, "charge", charge.id, "no_show")
-    elif charge.apply_cancellation(sequence=cmd.sequence, cancelled_at=cmd.marked_at, late=False, now=now):
+        return charge
+
+    charge, recorded = _take_charge(uow, cmd, missed)
+    if recorded or charge.apply_cancellation(
+        sequence=cmd.sequence, cancelled_at=cmd.marked_at, late=False, now=now
+    ):
         audit(uow, None, "charge", charge.id, "no_show")
     if not cmd.fee_waived:
         _charge_fee(uow, charge, ChargeKind.NO_SHOW_FEE, cmd.sequence)
@@ -155,14 +143,11 @@ def record_no_show(uow: BillingUnitOfWork, cmd: RecordNoShow) -> Charge:
 
 def reschedule_charge(uow: BillingUnitOfWork, cmd: RescheduleCharge) -> Charge:
     """The planned charge follows the appointment to its new date and is re-priced for it."""
-    charge = _locked_charge(uow, cmd.appointment_id)
-    if charge is None:
-        charge = plan_charge(uow, cmd)
-        if charge.appointment_sequence >= cmd.sequence:
-            return charge
-        # The booking's charge was recorded meanwhile (a lost race): move it, under its lock.
-        charge = _locked_charge(uow, cmd.appointment_id)
-        assert charge is not None
+    charge, recorded = _take_charge(uow, cmd, lambda: _new_charge(uow, cmd))
+    if recorded:
+        # The reschedule overtook its booking: the charge is planned at the new time straight away.
+        audit(uow, None, "charge", charge.id, "planned", appointment_id=str(cmd.appointment_id))
+        return charge
     moved = _new_charge(uow, cmd)
     changed = charge.apply_reschedule(
         sequence=cmd.sequence,
@@ -190,10 +175,35 @@ def _follow(uow: BillingUnitOfWork, charge: Charge, cmd: PlanCharge) -> None:
     )
 
 
+def _take_charge(uow: BillingUnitOfWork, cmd: PlanCharge, first: Callable[[], Charge]) -> tuple[Charge, bool]:
+    """The appointment's charge as read under its lock, and whether this transaction recorded it.
+
+    A change is only ever made to a charge read by the locking statement itself: a charge read any other
+    way may be changed by a rival worker before this one writes, which would then write over it. With
+    none recorded yet, ``first()`` is inserted; if a rival inserted the appointment's charge meanwhile,
+    the unique (appointment, kind) key refuses it (a savepoint: the consumer's inbox row stays) and the
+    rival's charge is taken under its lock instead.
+    """
+    charge = _locked_charge(uow, cmd.appointment_id)
+    if charge is not None:
+        return charge, False
+    charge = first()
+    lost = Conflict("this appointment's charge was recorded meanwhile", field="appointment_id")
+    try:
+        with uow.conflicts_as(lost):
+            uow.repo.add(charge)
+    except Conflict:
+        rival = _locked_charge(uow, cmd.appointment_id)
+        if rival is None:
+            raise
+        return rival, False
+    return charge, True
+
+
 def _locked_charge(uow: BillingUnitOfWork, appointment_id: uuid.UUID) -> Charge | None:
-    """The appointment's charge, its rows locked until the transaction ends (None: none recorded yet)."""
-    uow.repo.lock_charges_of(appointment_id)
-    return uow.repo.charge_for(appointment_id, ChargeKind.APPOINTMENT)
+    """The appointment's charge, its rows locked until the transaction ends (None: none committed yet)."""
+    locked = uow.repo.lock_charges_of(appointment_id)
+    return next((charge for charge in locked if charge.kind is ChargeKind.APPOINTMENT), None)
 
 
 def _charge_fee(uow: BillingUnitOfWork, visit: Charge, kind: ChargeKind, sequence: int) -> Charge | None:

@@ -196,8 +196,8 @@ class BillingRepository(Protocol):
 
     def charge_for(self, appointment_id: uuid.UUID, kind: ChargeKind) -> Charge | None: ...
 
-    def lock_charges_of(self, appointment_id: uuid.UUID) -> None:
-        """Row-lock the appointment's charges (every kind) until the transaction ends, read afresh."""
+    def lock_charges_of(self, appointment_id: uuid.UUID) -> Sequence[Charge]:
+        """The appointment's charges (every kind), read afresh and row-locked until the transaction ends."""
         ...
 
     def charges_awaiting_price(
