@@ -201,6 +201,14 @@ def test_billing_not_knowing_the_patient_yet_still_offers_adding_a_coverage(desk
     assert "Add a coverage" in html
 
 
+def test_payments_billing_will_not_list_leave_the_rest_of_the_billing_shown(paid: Desk) -> None:
+    paid.billing.routes[("GET", "/payments")] = ApiError(403, "Forbidden")
+    html = billing_section(paid.page(PAGE))
+    assert "No payments at this clinic." in html
+    assert "Add a coverage" in html
+    assert "refund-payment" not in html
+
+
 # --- adding a coverage --------------------------------------------------------------------------------------
 
 

@@ -41,6 +41,7 @@ class PatientBilling:
     packages: list[PackageRow] = field(default_factory=list)
     credit_cents: int = 0
     open_invoices: list[OpenInvoice] = field(default_factory=list)
+    payments: list[PaymentRow] = field(default_factory=list)  # and refunds, the latest first
 
     @property
     def may_apply_credit(self) -> bool:
@@ -67,16 +68,17 @@ def patient_page(
 def patient_billing(
     apis: Apis, credentials: Credentials, clinic_id: str, patient_id: str, today: date
 ) -> PatientBilling | None:
-    """Coverages (in force first), packages, credit and the invoices still owing (the payment page's reads,
-    ``staff_billing.payment_setup``); None if billing refuses."""
+    """Coverages (in force first), packages, credit, the invoices still owing (the payment page's reads,
+    ``staff_billing.payment_setup``) and the payments; None if billing refuses."""
     token = credentials.access_token
     base = f"/patients/{patient_id}"
     try:
-        coverages, packages, setup, treatments = together(
+        coverages, packages, setup, treatments, payments = together(
             lambda: _none_yet(lambda: every_page(apis.billing, f"{base}/coverages", token)),
             lambda: _none_yet(lambda: every_page(apis.billing, f"{base}/packages", token)),
             lambda: payment_setup(apis, credentials, clinic_id, patient_id),
             lambda: every_page(apis.scheduling, f"/clinics/{clinic_id}/treatment-types", token),
+            lambda: _none_shown(lambda: patient_payments(apis, credentials, clinic_id, patient_id)),
         )
     except ApiError as error:
         if error.status not in (403, 404):
@@ -91,6 +93,7 @@ def patient_billing(
         packages=[PackageRow.of(p, named) for p in packages if str(p.get("clinic_id")) == clinic_id],
         credit_cents=setup.credit_cents,
         open_invoices=setup.open_invoices,
+        payments=payments,
     )
 
 
@@ -101,6 +104,17 @@ def _none_yet(read: Callable[[], list[Any]]) -> list[Any]:
         return read()
     except ApiError as error:
         if error.status != 404:
+            raise
+        return []
+
+
+def _none_shown(read: Callable[[], list[Any]]) -> list[Any]:
+    """A list billing does not show this member of staff (403) or has none of (404) is an empty one; the
+    rest of the patient's billing is still shown."""
+    try:
+        return read()
+    except ApiError as error:
+        if error.status not in (403, 404):
             raise
         return []
 

@@ -298,18 +298,9 @@ class RefundForms(BillingForms):
 
 
 @bp.context_processor
-def _payments_reader() -> dict[str, Any]:
-    """The billing section lists the patient's payments: read only when it is shown (``_billing.html``)."""
-    return {"patient_payments": _patient_payments, "refund_form": _refund_form}
-
-
-def _patient_payments(clinic_id: str, patient_id: str) -> list[PaymentRow]:
-    try:
-        return patient_billing.patient_payments(apis(), signed_in(), clinic_id, patient_id)
-    except ApiError as error:
-        if error.status not in (403, 404):
-            raise
-        return []
+def _refund_forms() -> dict[str, Any]:
+    """The billing section (``_billing.html``) shows each refundable payment's form."""
+    return {"refund_form": _refund_form}
 
 
 def _refund_form(payment: PaymentRow) -> Form:
