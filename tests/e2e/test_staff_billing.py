@@ -236,7 +236,16 @@ def add_an_extended_health_plan_then_end_it(page: Page, browser: Browser) -> Non
     is refused by billing beside the date; ended yesterday, the plan is marked ended and offers no end."""
     today = datetime.now(VANCOUVER).date()
     page.get_by_text("Add a coverage", exact=True).click()
+    # Only the chosen payer's fields are shown (CSS, no script needed).
+    expect(page.get_by_label("Policy number", exact=True)).to_be_hidden()
+    page.get_by_label("WorkSafeBC", exact=True).check()
+    expect(page.get_by_label("Employer's name", exact=True)).to_be_visible()
+    expect(page.get_by_label("Claim number", exact=True)).to_be_visible()
+    expect(page.get_by_label("Policy number", exact=True)).to_be_hidden()
     page.get_by_label("Extended health plan", exact=True).check()
+    expect(page.get_by_label("Employer's name", exact=True)).to_be_hidden()
+    expect(page.get_by_label("Claim number", exact=True)).to_be_hidden()
+    browser.check(page, "staff-billing-add-coverage")
     page.get_by_label("Share of each visit covered, as a percentage").fill("80")
     page.get_by_role("button", name="Add coverage").click()
     expect(page).to_have_title(re.compile("^Error: Lea Li"))
