@@ -54,8 +54,8 @@ pytestmark = pytest.mark.integration
 
 
 class Race:
-    """The moment the handler finds no charge for ``appointment_id``, a rival delivery of the same booking
-    records it in a transaction of its own and commits; the handler then goes on with its stale answer."""
+    """The moment the handler adds its charge for ``appointment_id``, a rival delivery of the same booking
+    records one in a transaction of its own and commits; the handler's insert then meets the rival's."""
 
     def __init__(self, container: Container, booking: charges.PlanCharge) -> None:
         self._rival_uow = container.uow
@@ -72,15 +72,14 @@ class Race:
         race = self
 
         class RacedRepository(SqlAlchemyRepository):
-            def lock_charges_of(self, appointment_id: uuid.UUID) -> Sequence[Charge]:
-                found = super().lock_charges_of(appointment_id)
+            def add(self, entity: object) -> None:
                 if (
-                    not found
+                    isinstance(entity, Charge)
+                    and entity.appointment_id == race.booking.appointment_id
                     and race.rival_charge_id is None
-                    and appointment_id == race.booking.appointment_id
                 ):
                     race.rival()
-                return found
+                super().add(entity)
 
         return RacedRepository
 

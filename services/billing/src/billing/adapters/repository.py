@@ -14,6 +14,7 @@ from sqlalchemy import (
     exists,
     func,
     insert,
+    literal,
     select,
     tuple_,
     union_all,
@@ -25,7 +26,9 @@ from sqlalchemy.orm import Session
 from billing.adapters.orm import (
     allocations,
     audit_entries,
+    billing_policies,
     charges,
+    clinics,
     coverages,
     credit_applications,
     credit_notes,
@@ -50,7 +53,7 @@ from billing.domain.invoicing import (
 )
 from billing.domain.model import Charge, ChargeKind, ChargeStatus, Package, PriceList, PriceListEntry
 from billing.domain.money import Money
-from billing.service_layer.ports import StoredResponse
+from billing.service_layer.ports import ChargeTerms, StoredResponse
 
 T = TypeVar("T")
 
@@ -392,6 +395,28 @@ class SqlAlchemyRepository(QueueQueries):
             price_list_entries.c.treatment_type_id == treatment_type_id,
         )
         return PriceList(clinic_id, treatment_type_id, list(self.session.scalars(query).all()))
+
+    def charge_terms(self, clinic_id: uuid.UUID, treatment_type_id: uuid.UUID) -> ChargeTerms:
+        # One round trip: a row per price entry (one with none), each carrying the clinic's zone and tax rate.
+        anchor = select(literal(1).label("one")).subquery()
+        query = (
+            select(clinics.c.timezone, billing_policies.c.treatment_tax_rate_bp, PriceListEntry)
+            .select_from(anchor)
+            .outerjoin(clinics, clinics.c.id == clinic_id)
+            .outerjoin(billing_policies, billing_policies.c.clinic_id == clinic_id)
+            .outerjoin(
+                price_list_entries,
+                (price_list_entries.c.clinic_id == clinic_id)
+                & (price_list_entries.c.treatment_type_id == treatment_type_id),
+            )
+        )
+        rows = self.session.execute(query).all()
+        entries = [row.PriceListEntry for row in rows if row.PriceListEntry is not None]
+        return ChargeTerms(
+            timezone=rows[0].timezone,
+            prices=PriceList(clinic_id, treatment_type_id, entries),
+            treatment_tax_rate_bp=rows[0].treatment_tax_rate_bp or 0,
+        )
 
     def list_prices(
         self, clinic_id: uuid.UUID, *, offset: int, limit: int, treatment_type_id: uuid.UUID | None = None

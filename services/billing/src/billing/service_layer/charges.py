@@ -19,7 +19,7 @@ from datetime import datetime
 
 from billing.domain.errors import Conflict, NotFound
 from billing.domain.invoicing import BillingPolicy
-from billing.domain.model import Charge, ChargeKind, ChargeStatus, Clinic, local_date, zone_of
+from billing.domain.model import Charge, ChargeKind, ChargeStatus, local_date, zone_or_utc
 from billing.service_layer.audit import audit
 from billing.service_layer.tenancy import clinic_filter, staff_outside
 from billing.service_layer.unit_of_work import BillingUnitOfWork
@@ -66,7 +66,7 @@ def plan_charge(uow: BillingUnitOfWork, cmd: PlanCharge) -> Charge:
 
     Without a price on file the charge is still made, flagged as needing one.
     """
-    charge, recorded = _take_charge(uow, cmd, lambda: _new_charge(uow, cmd))
+    charge, recorded = _take_charge(uow, cmd, lambda: _new_charge(uow, cmd), likely_new=True)
     if recorded:
         audit(uow, None, "charge", charge.id, "planned", appointment_id=str(cmd.appointment_id))
     return charge
@@ -175,18 +175,22 @@ def _follow(uow: BillingUnitOfWork, charge: Charge, cmd: PlanCharge) -> None:
     )
 
 
-def _take_charge(uow: BillingUnitOfWork, cmd: PlanCharge, first: Callable[[], Charge]) -> tuple[Charge, bool]:
+def _take_charge(
+    uow: BillingUnitOfWork, cmd: PlanCharge, first: Callable[[], Charge], *, likely_new: bool = False
+) -> tuple[Charge, bool]:
     """The appointment's charge as read under its lock, and whether this transaction recorded it.
 
     A change is only ever made to a charge read by the locking statement itself: a charge read any other
     way may be changed by a rival worker before this one writes, which would then write over it. With
     none recorded yet, ``first()`` is inserted; if a rival inserted the appointment's charge meanwhile,
     the unique (appointment, kind) key refuses it (a savepoint: the consumer's inbox row stays) and the
-    rival's charge is taken under its lock instead.
+    rival's charge is taken under its lock instead. ``likely_new`` (a booking) tries the insert first,
+    saving the locking read in the usual case.
     """
-    charge = _locked_charge(uow, cmd.appointment_id)
-    if charge is not None:
-        return charge, False
+    if not likely_new:
+        charge = _locked_charge(uow, cmd.appointment_id)
+        if charge is not None:
+            return charge, False
     charge = first()
     lost = Conflict("this appointment's charge was recorded meanwhile", field="appointment_id")
     try:
@@ -290,9 +294,9 @@ def get_charge(uow: BillingUnitOfWork, actor: Principal, charge_id: uuid.UUID) -
 
 def _new_charge(uow: BillingUnitOfWork, cmd: PlanCharge) -> Charge:
     """A planned charge priced for the appointment's date in the clinic's calendar."""
-    service_date = local_date(cmd.starts_at, zone_of(uow.repo.get(Clinic, cmd.clinic_id)))
-    in_force = uow.repo.price_list(cmd.clinic_id, cmd.treatment_type_id).price_on(service_date)
-    policy = uow.repo.get(BillingPolicy, cmd.clinic_id)
+    terms = uow.repo.charge_terms(cmd.clinic_id, cmd.treatment_type_id)
+    service_date = local_date(cmd.starts_at, zone_or_utc(terms.timezone))
+    in_force = terms.prices.price_on(service_date)
     charge = Charge.plan(
         charge_id=uow.new_id(),
         appointment_id=cmd.appointment_id,
@@ -306,5 +310,5 @@ def _new_charge(uow: BillingUnitOfWork, cmd: PlanCharge) -> Charge:
         sequence=cmd.sequence,
         now=uow.clock.now(),
     )
-    charge.tax_rate_bp = policy.treatment_tax_rate_bp if policy is not None else 0
+    charge.tax_rate_bp = terms.treatment_tax_rate_bp
     return charge

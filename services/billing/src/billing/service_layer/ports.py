@@ -36,6 +36,16 @@ class StoredResponse:
 
 
 @dataclass(frozen=True)
+class ChargeTerms:
+    """What pricing an appointment's charge needs, read together: the clinic's time zone (None until its
+    copy has arrived), the treatment's price list and the clinic's tax rate on treatments."""
+
+    timezone: str | None
+    prices: PriceList
+    treatment_tax_rate_bp: int
+
+
+@dataclass(frozen=True)
 class DocumentLink:
     """An absolute URL that opens a document without signing in, until ``expires_at``."""
 
@@ -189,6 +199,8 @@ class BillingRepository(Protocol):
         ...
 
     def price_list(self, clinic_id: uuid.UUID, treatment_type_id: uuid.UUID) -> PriceList: ...
+
+    def charge_terms(self, clinic_id: uuid.UUID, treatment_type_id: uuid.UUID) -> ChargeTerms: ...
 
     def list_prices(
         self, clinic_id: uuid.UUID, *, offset: int, limit: int, treatment_type_id: uuid.UUID | None = None
