@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import logging
 from types import SimpleNamespace
 from typing import Any
+
+import pytest
 
 from web.service_layer import listing
 
@@ -33,6 +36,12 @@ def test_every_page_is_read_and_the_order_kept() -> None:
     assert all(p["clinic_id"] == "c" and p["page_size"] == 100 for p in api.asked)
 
 
-def test_a_list_longer_than_the_pages_a_page_shows_stops_there() -> None:
+def test_a_list_longer_than_the_pages_a_page_shows_stops_there_and_says_so(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     api = Paged(100 * listing.MAX_PAGES + 1)
-    assert len(listing.every_page(api, "/x", "token")) == 100 * listing.MAX_PAGES  # type: ignore[arg-type]
+    with caplog.at_level(logging.WARNING, logger=listing.__name__):
+        assert len(listing.every_page(api, "/x", "token")) == 100 * listing.MAX_PAGES  # type: ignore[arg-type]
+    assert [r.getMessage() for r in caplog.records] == [
+        f"listing /x: {listing.MAX_PAGES + 1} pages, only the first {listing.MAX_PAGES} read"
+    ]

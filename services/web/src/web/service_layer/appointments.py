@@ -7,7 +7,6 @@ and hand the patient's choices on. Appointments carry ids; the clinic's names ar
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -29,10 +28,8 @@ from web.domain.visits import (
 from web.domain.waitlist import OfferState, WaitlistEntry, Window
 from web.service_layer.accounts import Credentials
 from web.service_layer.concurrency import together
-from web.service_layer.ports import Api, ApiError, Apis
-
-PAGE_SIZE = 100  # the APIs' largest page
-MAX_PAGES = 10  # a thousand appointments is far more than a patient's history holds
+from web.service_layer.listing import every_page
+from web.service_layer.ports import ApiError, Apis
 
 
 class OfferGone(Exception):
@@ -43,22 +40,8 @@ class NotCancellable(Exception):
     """The appointment is no longer booked, or has started: it cannot be cancelled here."""
 
 
-def _pages(api: Api, path: str, token: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
-    """Every item of a paginated listing (flask-smorest's X-Pagination header says how many pages)."""
-    items: list[dict[str, Any]] = []
-    for page in range(1, MAX_PAGES + 1):
-        response = api.request(
-            "GET", path, token=token, params=dict(params or {}) | {"page": page, "page_size": PAGE_SIZE}
-        )
-        items.extend(response.json())
-        pagination = json.loads(response.headers.get("X-Pagination") or "{}")
-        if page >= int(pagination.get("total_pages") or 1):
-            break
-    return items
-
-
 def _reference_list(apis: Apis, path: str, token: str) -> list[dict[str, Any]]:
-    return apis.reference.get(f"all:{path}", lambda: _pages(apis.scheduling, path, token))
+    return apis.reference.get(f"all:{path}", lambda: every_page(apis.scheduling, path, token))
 
 
 def _reference_item(apis: Apis, path: str, token: str) -> dict[str, Any]:
@@ -133,9 +116,9 @@ class Overview:
 def overview(apis: Apis, credentials: Credentials, now: datetime) -> Overview:
     token = credentials.access_token
     appointments, plans, listed_entries = together(
-        lambda: _pages(apis.scheduling, "/appointments", token),
-        lambda: _pages(apis.scheduling, "/plans", token),
-        lambda: _pages(apis.scheduling, "/waitlist", token),
+        lambda: every_page(apis.scheduling, "/appointments", token),
+        lambda: every_page(apis.scheduling, "/plans", token),
+        lambda: every_page(apis.scheduling, "/waitlist", token),
     )
     entries = [WaitlistEntry.from_api(e) for e in listed_entries]
     clinic_ids = [str(a["clinic_id"]) for a in appointments] + [str(p["clinic_id"]) for p in plans]
@@ -270,7 +253,7 @@ def waiting_for(
     apis: Apis, credentials: Credentials, appointment_id: str, now: datetime
 ) -> WaitlistEntry | None:
     """The patient's active waitlist entry for this appointment, if any."""
-    entries = _pages(apis.scheduling, "/waitlist", credentials.access_token)
+    entries = every_page(apis.scheduling, "/waitlist", credentials.access_token)
     return next(
         (
             entry
