@@ -9,7 +9,8 @@ from marshmallow import Schema, fields
 
 from billing.domain.invoicing import PayerKind
 from billing.entrypoints.api.context import BILLING_STAFF, container
-from billing.entrypoints.api.schemas import ChargeSchema, CoverageSchema
+from billing.entrypoints.api.schemas.charges import ChargeSchema
+from billing.entrypoints.api.schemas.coverages import CoverageSchema
 from billing.service_layer.billing_queue import QueueEntry, QueueFilter, billing_queue
 from clinic_shared.web.auth import current_principal, require_roles
 from clinic_shared.web.pagination import page_of

@@ -13,8 +13,14 @@ from flask_smorest.pagination import PaginationParameters
 
 from billing.domain.invoicing import FeeQuote
 from billing.domain.model import Charge
-from billing.entrypoints.api import schemas
 from billing.entrypoints.api.context import BILLING_STAFF, container
+from billing.entrypoints.api.schemas.charges import (
+    ChargeQuery,
+    ChargeSchema,
+    FeeQuoteQuery,
+    FeeQuoteSchema,
+    WaiveRequest,
+)
 from billing.service_layer import charges, fee_quotes
 from clinic_shared.web.auth import current_principal, require_roles
 from clinic_shared.web.pagination import page_of
@@ -24,8 +30,8 @@ blp = Blueprint("charges", __name__, url_prefix="/charges", description="Charges
 
 
 @blp.route("", methods=["GET"])
-@blp.arguments(schemas.ChargeQuery(), location="query")
-@blp.response(200, schemas.ChargeSchema(many=True))
+@blp.arguments(ChargeQuery(), location="query")
+@blp.response(200, ChargeSchema(many=True))
 @blp.paginate()
 @blp.alt_response(404, description="clinic_id names another clinic than the caller's (field `clinic_id`)")
 def list_charges(query: dict[str, Any], pagination_parameters: PaginationParameters) -> Sequence[Charge]:
@@ -37,8 +43,8 @@ def list_charges(query: dict[str, Any], pagination_parameters: PaginationParamet
 
 
 @blp.route("/fee-quote", methods=["GET"])
-@blp.arguments(schemas.FeeQuoteQuery(), location="query")
-@blp.response(200, schemas.FeeQuoteSchema)
+@blp.arguments(FeeQuoteQuery(), location="query")
+@blp.response(200, FeeQuoteSchema)
 @blp.alt_response(404, description="Billing has no charge for this appointment of the caller's (yet)")
 def quote_fee(query: dict[str, Any]) -> FeeQuote:
     """The fee a late cancellation (or a missed visit) of this appointment would bring, tax included, so a
@@ -48,15 +54,15 @@ def quote_fee(query: dict[str, Any]) -> FeeQuote:
 
 
 @blp.route("/<uuid:charge_id>", methods=["GET"])
-@blp.response(200, schemas.ChargeSchema)
+@blp.response(200, ChargeSchema)
 def get_charge(charge_id: uuid.UUID) -> Charge:
     with container().uow() as uow:
         return charges.get_charge(uow, current_principal(), charge_id)
 
 
 @blp.route("/<uuid:charge_id>/waive", methods=["POST"])
-@blp.arguments(schemas.WaiveRequest())
-@blp.response(200, schemas.ChargeSchema, description="The fee is waived and will not be invoiced")
+@blp.arguments(WaiveRequest())
+@blp.response(200, ChargeSchema, description="The fee is waived and will not be invoiced")
 @blp.alt_response(409, description="The fee is already invoiced or waived")
 @blp.alt_response(422, description="Not a fee, or no reason given")
 @require_roles(*BILLING_STAFF)

@@ -6,8 +6,8 @@ import uuid
 
 from flask import Response
 
-from billing.entrypoints.api import schemas
 from billing.entrypoints.api.context import container
+from billing.entrypoints.api.schemas.invoices import DocumentLinkSchema
 from billing.service_layer import documents
 from billing.service_layer.ports import DocumentLink
 from clinic_shared.web.auth import current_principal
@@ -37,7 +37,7 @@ def credit_note_pdf(credit_note_id: uuid.UUID) -> Response:
 
 
 @blp.route("/<uuid:credit_note_id>/document-link", methods=["POST"])
-@blp.response(200, schemas.DocumentLinkSchema, description="A fresh signed link to the credit note's PDF")
+@blp.response(200, DocumentLinkSchema, description="A fresh signed link to the credit note's PDF")
 @blp.alt_response(404, description="Unknown, or it credits another patient's invoice")
 @blp.alt_response(503, description="Download links are not configured on this billing service")
 def create_document_link(credit_note_id: uuid.UUID) -> DocumentLink:

@@ -10,9 +10,18 @@ from flask import Response
 from flask_smorest.pagination import PaginationParameters
 
 from billing.domain.invoicing import CreditNote, Invoice
-from billing.entrypoints.api import schemas
 from billing.entrypoints.api.context import BILLING_STAFF, container
 from billing.entrypoints.api.idempotency import run_once
+from billing.entrypoints.api.schemas.common import IdempotencyHeaders
+from billing.entrypoints.api.schemas.invoices import (
+    CreditNoteRequest,
+    CreditNoteSchema,
+    DocumentLinkSchema,
+    DraftInvoiceRequest,
+    InvoiceQuery,
+    InvoiceSchema,
+    SplitInvoicesRequest,
+)
 from billing.service_layer import credit_notes, documents, invoices
 from billing.service_layer.ports import DocumentLink
 from clinic_shared.web.auth import current_principal, require_roles
@@ -23,8 +32,8 @@ blp = Blueprint("invoices", __name__, url_prefix="/invoices", description="Invoi
 
 
 @blp.route("", methods=["POST"])
-@blp.arguments(schemas.DraftInvoiceRequest())
-@blp.response(201, schemas.InvoiceSchema, description="A draft gathering the patient's billable charges")
+@blp.arguments(DraftInvoiceRequest())
+@blp.response(201, InvoiceSchema, description="A draft gathering the patient's billable charges")
 @blp.alt_response(422, description="No billable charges, or an invalid field")
 @blp.alt_response(404, description="clinic_id names another clinic than the caller's (field `clinic_id`)")
 @require_roles(*BILLING_STAFF)
@@ -36,8 +45,8 @@ def draft_invoice(body: dict[str, Any]) -> Invoice:
 
 
 @blp.route("/split", methods=["POST"])
-@blp.arguments(schemas.SplitInvoicesRequest())
-@blp.response(201, schemas.InvoiceSchema(many=True), description="The payer's draft, then the patient's")
+@blp.arguments(SplitInvoicesRequest())
+@blp.response(201, InvoiceSchema(many=True), description="The payer's draft, then the patient's")
 @blp.alt_response(422, description="No billable charges, or an invalid field")
 @blp.alt_response(404, description="No such coverage for this patient and clinic (field `coverage_id`)")
 @require_roles(*BILLING_STAFF)
@@ -49,10 +58,10 @@ def draft_split_invoices(body: dict[str, Any]) -> list[Invoice]:
 
 
 @blp.route("", methods=["GET"])
-@blp.arguments(schemas.InvoiceQuery(), location="query")
+@blp.arguments(InvoiceQuery(), location="query")
 @blp.response(
     200,
-    schemas.InvoiceSchema(many=True),
+    InvoiceSchema(many=True),
     description="Staff: their clinic's (all when organisation-wide); a patient: their issued ones",
 )
 @blp.paginate()
@@ -66,7 +75,7 @@ def list_invoices(query: dict[str, Any], pagination_parameters: PaginationParame
 
 
 @blp.route("/<uuid:invoice_id>", methods=["GET"])
-@blp.response(200, schemas.InvoiceSchema)
+@blp.response(200, InvoiceSchema)
 def get_invoice(invoice_id: uuid.UUID) -> Invoice:
     with container().uow() as uow:
         return invoices.get_invoice(uow, current_principal(), invoice_id)
@@ -112,7 +121,7 @@ def _pdf(content: bytes, name: str) -> Response:
 
 
 @blp.route("/<uuid:invoice_id>/document-link", methods=["POST"])
-@blp.response(200, schemas.DocumentLinkSchema, description="A fresh signed link to the invoice's PDF")
+@blp.response(200, DocumentLinkSchema, description="A fresh signed link to the invoice's PDF")
 @blp.alt_response(404, description="Unknown, not yours, or still a draft")
 @blp.alt_response(503, description="Download links are not configured on this billing service")
 def create_document_link(invoice_id: uuid.UUID) -> DocumentLink:
@@ -125,7 +134,7 @@ def create_document_link(invoice_id: uuid.UUID) -> DocumentLink:
 
 
 @blp.route("/<uuid:invoice_id>/issue", methods=["POST"])
-@blp.response(200, schemas.InvoiceSchema, description="Issued with the next gapless number")
+@blp.response(200, InvoiceSchema, description="Issued with the next gapless number")
 @blp.alt_response(409, description="The invoice is not a draft")
 @require_roles(*BILLING_STAFF)
 def issue_invoice(invoice_id: uuid.UUID) -> Invoice:
@@ -136,7 +145,7 @@ def issue_invoice(invoice_id: uuid.UUID) -> Invoice:
 
 
 @blp.route("/<uuid:invoice_id>/credit-notes", methods=["GET"])
-@blp.response(200, schemas.CreditNoteSchema(many=True), description="Oldest first")
+@blp.response(200, CreditNoteSchema(many=True), description="Oldest first")
 @blp.alt_response(404, description="Unknown, not yours, or (for a patient) still a draft")
 def list_credit_notes(invoice_id: uuid.UUID) -> Sequence[CreditNote]:
     """The credit notes correcting an invoice: staff, or the patient the issued invoice is for."""
@@ -145,9 +154,9 @@ def list_credit_notes(invoice_id: uuid.UUID) -> Sequence[CreditNote]:
 
 
 @blp.route("/<uuid:invoice_id>/credit-notes", methods=["POST"])
-@blp.arguments(schemas.IdempotencyHeaders(), location="headers")
-@blp.arguments(schemas.CreditNoteRequest())
-@blp.response(201, schemas.CreditNoteSchema, description="A replay returns the first response")
+@blp.arguments(IdempotencyHeaders(), location="headers")
+@blp.arguments(CreditNoteRequest())
+@blp.response(201, CreditNoteSchema, description="A replay returns the first response")
 @blp.alt_response(422, description="Invalid amount, or the Idempotency-Key was used for another request")
 @require_roles(*BILLING_STAFF)
 def issue_credit_note(headers: dict[str, Any], body: dict[str, Any], invoice_id: uuid.UUID) -> Response:
@@ -155,5 +164,5 @@ def issue_credit_note(headers: dict[str, Any], body: dict[str, Any], invoice_id:
     return run_once(
         headers,
         lambda uow: credit_notes.issue_credit_note(uow, current_principal(), cmd),
-        schemas.CreditNoteSchema(),
+        CreditNoteSchema(),
     )

@@ -12,9 +12,21 @@ from flask_smorest.pagination import PaginationParameters
 from billing.domain.coverages import Coverage
 from billing.domain.invoicing import Payment
 from billing.domain.model import Package
-from billing.entrypoints.api import coverage_schemas, schemas
 from billing.entrypoints.api.context import BILLING_STAFF, container
 from billing.entrypoints.api.idempotency import run_once
+from billing.entrypoints.api.schemas.common import IdempotencyHeaders
+from billing.entrypoints.api.schemas.coverages import EndCoverageRequest, PatientCoverageSchema
+from billing.entrypoints.api.schemas.packages import PackageSchema, SellPackageRequest
+from billing.entrypoints.api.schemas.payments import (
+    CreditApplicationRequest,
+    CreditApplicationSchema,
+    CreditQuery,
+    CreditSchema,
+    PaymentQuery,
+    PaymentRequest,
+    PaymentSchema,
+    RefundRequest,
+)
 from billing.service_layer import coverages, packages, payments
 from clinic_shared.web.auth import current_principal, require_roles
 from clinic_shared.web.pagination import page_of
@@ -25,9 +37,9 @@ blp = Blueprint("payments", __name__, url_prefix="", description="Payments, refu
 
 
 @blp.route("/payments", methods=["POST"])
-@blp.arguments(schemas.IdempotencyHeaders(), location="headers")
-@blp.arguments(schemas.PaymentRequest())
-@blp.response(201, schemas.PaymentSchema, description="A replay returns the first response")
+@blp.arguments(IdempotencyHeaders(), location="headers")
+@blp.arguments(PaymentRequest())
+@blp.response(201, PaymentSchema, description="A replay returns the first response")
 @blp.alt_response(422, description="Invalid allocation, or the Idempotency-Key was used for another request")
 @blp.alt_response(
     404,
@@ -39,25 +51,25 @@ def record_payment(headers: dict[str, Any], body: dict[str, Any]) -> Response:
     allocations = [payments.AllocationRequest(**a) for a in body.pop("allocations")]
     cmd = payments.RecordPayment(**body, allocations=allocations)
     return run_once(
-        headers, lambda uow: payments.record_payment(uow, current_principal(), cmd), schemas.PaymentSchema()
+        headers, lambda uow: payments.record_payment(uow, current_principal(), cmd), PaymentSchema()
     )
 
 
 @blp.route("/payments/<uuid:payment_id>/refunds", methods=["POST"])
-@blp.arguments(schemas.IdempotencyHeaders(), location="headers")
-@blp.arguments(schemas.RefundRequest())
-@blp.response(201, schemas.PaymentSchema, description="The refund, referencing the original payment")
+@blp.arguments(IdempotencyHeaders(), location="headers")
+@blp.arguments(RefundRequest())
+@blp.response(201, PaymentSchema, description="The refund, referencing the original payment")
 @require_roles(*BILLING_STAFF)
 def refund_payment(headers: dict[str, Any], body: dict[str, Any], payment_id: uuid.UUID) -> Response:
     cmd = payments.RefundPayment(payment_id=payment_id, **body)
     return run_once(
-        headers, lambda uow: payments.refund_payment(uow, current_principal(), cmd), schemas.PaymentSchema()
+        headers, lambda uow: payments.refund_payment(uow, current_principal(), cmd), PaymentSchema()
     )
 
 
 @blp.route("/payments", methods=["GET"])
-@blp.arguments(schemas.PaymentQuery(), location="query")
-@blp.response(200, schemas.PaymentSchema(many=True))
+@blp.arguments(PaymentQuery(), location="query")
+@blp.response(200, PaymentSchema(many=True))
 @blp.paginate()
 @blp.alt_response(404, description="clinic_id names another clinic than the caller's (field `clinic_id`)")
 def list_payments(query: dict[str, Any], pagination_parameters: PaginationParameters) -> Sequence[Payment]:
@@ -69,15 +81,15 @@ def list_payments(query: dict[str, Any], pagination_parameters: PaginationParame
 
 
 @blp.route("/payments/<uuid:payment_id>", methods=["GET"])
-@blp.response(200, schemas.PaymentSchema)
+@blp.response(200, PaymentSchema)
 def get_payment(payment_id: uuid.UUID) -> Payment:
     with container().uow() as uow:
         return payments.get_payment(uow, current_principal(), payment_id)
 
 
 @blp.route("/patients/<uuid:patient_id>/coverages", methods=["POST"])
-@blp.arguments(coverage_schemas.PatientCoverageSchema())
-@blp.response(201, coverage_schemas.PatientCoverageSchema)
+@blp.arguments(PatientCoverageSchema())
+@blp.response(201, PatientCoverageSchema)
 @blp.alt_response(422, description="A field the payer requires is missing")
 @blp.alt_response(404, description="Billing knows no such patient or clinic (field `patient_id`/`clinic_id`)")
 @require_roles(*BILLING_STAFF, "front_desk")
@@ -91,7 +103,7 @@ def add_coverage(body: dict[str, Any], patient_id: uuid.UUID) -> Coverage:
 
 
 @blp.route("/patients/<uuid:patient_id>/coverages", methods=["GET"])
-@blp.response(200, coverage_schemas.PatientCoverageSchema(many=True))
+@blp.response(200, PatientCoverageSchema(many=True))
 @blp.paginate()
 @require_roles(*BILLING_STAFF, "front_desk")
 def list_coverages(patient_id: uuid.UUID, pagination_parameters: PaginationParameters) -> Sequence[Coverage]:
@@ -103,8 +115,8 @@ def list_coverages(patient_id: uuid.UUID, pagination_parameters: PaginationParam
 
 
 @blp.route("/patients/<uuid:patient_id>/coverages/<uuid:coverage_id>/end", methods=["POST"])
-@blp.arguments(coverage_schemas.EndCoverageRequest())
-@blp.response(200, coverage_schemas.PatientCoverageSchema, description="The coverage with its last day")
+@blp.arguments(EndCoverageRequest())
+@blp.response(200, PatientCoverageSchema, description="The coverage with its last day")
 @blp.alt_response(422, description="The last day is before the coverage's first day (field `valid_to`)")
 @blp.alt_response(
     404, description="No such coverage of this patient, or another clinic's (field `coverage_id`)"
@@ -123,8 +135,8 @@ def end_coverage(body: dict[str, Any], patient_id: uuid.UUID, coverage_id: uuid.
 
 
 @blp.route("/packages", methods=["POST"])
-@blp.arguments(schemas.SellPackageRequest())
-@blp.response(201, schemas.PackageSchema, description="The package and a draft invoice for its price")
+@blp.arguments(SellPackageRequest())
+@blp.response(201, PackageSchema, description="The package and a draft invoice for its price")
 @blp.alt_response(404, description="clinic_id names another clinic than the caller's (field `clinic_id`)")
 @require_roles(*BILLING_STAFF, "front_desk")
 def sell_package(body: dict[str, Any]) -> Package:
@@ -135,7 +147,7 @@ def sell_package(body: dict[str, Any]) -> Package:
 
 
 @blp.route("/patients/<uuid:patient_id>/packages", methods=["GET"])
-@blp.response(200, schemas.PackageSchema(many=True))
+@blp.response(200, PackageSchema(many=True))
 @blp.paginate()
 @require_roles(*BILLING_STAFF, "front_desk")
 def list_packages(patient_id: uuid.UUID, pagination_parameters: PaginationParameters) -> Sequence[Package]:
@@ -147,8 +159,8 @@ def list_packages(patient_id: uuid.UUID, pagination_parameters: PaginationParame
 
 
 @blp.route("/patients/<uuid:patient_id>/credit", methods=["GET"])
-@blp.arguments(schemas.CreditQuery(), location="query")
-@blp.response(200, schemas.CreditSchema)
+@blp.arguments(CreditQuery(), location="query")
+@blp.response(200, CreditSchema)
 @blp.alt_response(403, description="A staff role other than billing, admin or front desk")
 @blp.alt_response(404, description="Another patient's credit, or another clinic's")
 def patient_credit(query: dict[str, Any], patient_id: uuid.UUID) -> dict[str, Any]:
@@ -167,11 +179,11 @@ def patient_credit(query: dict[str, Any], patient_id: uuid.UUID) -> dict[str, An
 
 
 @blp.route("/patients/<uuid:patient_id>/credit/applications", methods=["POST"])
-@blp.arguments(schemas.IdempotencyHeaders(), location="headers")
-@blp.arguments(schemas.CreditApplicationRequest())
+@blp.arguments(IdempotencyHeaders(), location="headers")
+@blp.arguments(CreditApplicationRequest())
 @blp.response(
     201,
-    schemas.CreditApplicationSchema,
+    CreditApplicationSchema,
     description="Credit drawn from earlier payments onto the invoices; a replay returns the first response",
 )
 @blp.alt_response(
@@ -185,5 +197,5 @@ def apply_patient_credit(headers: dict[str, Any], body: dict[str, Any], patient_
     return run_once(
         headers,
         lambda uow: payments.apply_patient_credit(uow, current_principal(), cmd),
-        schemas.CreditApplicationSchema(),
+        CreditApplicationSchema(),
     )

@@ -10,8 +10,13 @@ from flask_smorest.pagination import PaginationParameters
 
 from billing.domain.invoicing import AuditEntry, BillingPolicy
 from billing.domain.tax_registration import TaxRegistration
-from billing.entrypoints.api import schemas
 from billing.entrypoints.api.context import BILLING_STAFF, STAFF_ROLES, container
+from billing.entrypoints.api.schemas.policies import (
+    AuditEntrySchema,
+    AuditQuery,
+    BillingPolicySchema,
+    TaxRegistrationSchema,
+)
 from billing.service_layer import audit, billing_policy, tax_registration
 from clinic_shared.web.auth import current_principal, require_roles
 from clinic_shared.web.pagination import page_of
@@ -23,8 +28,8 @@ blp = Blueprint(
 
 
 @blp.route("/clinics/<uuid:clinic_id>/billing-policy", methods=["PUT"])
-@blp.arguments(schemas.BillingPolicySchema())
-@blp.response(200, schemas.BillingPolicySchema)
+@blp.arguments(BillingPolicySchema())
+@blp.response(200, BillingPolicySchema)
 @require_roles(*BILLING_STAFF)
 def set_policy(body: dict[str, Any], clinic_id: uuid.UUID) -> BillingPolicy:
     with container().uow() as uow:
@@ -36,7 +41,7 @@ def set_policy(body: dict[str, Any], clinic_id: uuid.UUID) -> BillingPolicy:
 
 
 @blp.route("/clinics/<uuid:clinic_id>/billing-policy", methods=["GET"])
-@blp.response(200, schemas.BillingPolicySchema)
+@blp.response(200, BillingPolicySchema)
 @require_roles(*STAFF_ROLES)
 def get_policy(clinic_id: uuid.UUID) -> BillingPolicy:
     with container().uow() as uow:
@@ -44,8 +49,8 @@ def get_policy(clinic_id: uuid.UUID) -> BillingPolicy:
 
 
 @blp.route("/clinics/<uuid:clinic_id>/tax-registration", methods=["PUT"])
-@blp.arguments(schemas.TaxRegistrationSchema())
-@blp.response(200, schemas.TaxRegistrationSchema)
+@blp.arguments(TaxRegistrationSchema())
+@blp.response(200, TaxRegistrationSchema)
 @blp.alt_response(422, description="gst_hst_number is not 9 digits, RT and 4 digits")
 @require_roles(*BILLING_STAFF)
 def set_tax_registration(body: dict[str, Any], clinic_id: uuid.UUID) -> TaxRegistration:
@@ -59,7 +64,7 @@ def set_tax_registration(body: dict[str, Any], clinic_id: uuid.UUID) -> TaxRegis
 
 
 @blp.route("/clinics/<uuid:clinic_id>/tax-registration", methods=["GET"])
-@blp.response(200, schemas.TaxRegistrationSchema, description="gst_hst_number is null when none is on file")
+@blp.response(200, TaxRegistrationSchema, description="gst_hst_number is null when none is on file")
 @require_roles(*STAFF_ROLES)
 def get_tax_registration(clinic_id: uuid.UUID) -> TaxRegistration:
     with container().uow() as uow:
@@ -67,8 +72,8 @@ def get_tax_registration(clinic_id: uuid.UUID) -> TaxRegistration:
 
 
 @blp.route("/audit", methods=["GET"])
-@blp.arguments(schemas.AuditQuery(), location="query")
-@blp.response(200, schemas.AuditEntrySchema(many=True))
+@blp.arguments(AuditQuery(), location="query")
+@blp.response(200, AuditEntrySchema(many=True))
 @blp.paginate()
 @blp.alt_response(404, description="clinic_id names another clinic than the caller's (field `clinic_id`)")
 @require_roles(*BILLING_STAFF)

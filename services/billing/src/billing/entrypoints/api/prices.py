@@ -10,8 +10,8 @@ from flask_smorest.pagination import PaginationParameters
 from marshmallow import Schema, fields
 
 from billing.domain.model import PriceListEntry
-from billing.entrypoints.api import schemas
 from billing.entrypoints.api.context import PRICE_SETTERS, STAFF_ROLES, container
+from billing.entrypoints.api.schemas.prices import PriceEntrySchema, PriceQuery, SetPriceRequest
 from billing.service_layer import prices
 from clinic_shared.web.auth import current_principal, require_roles
 from clinic_shared.web.pagination import page_of
@@ -21,9 +21,9 @@ blp = Blueprint("prices", __name__, url_prefix="/clinics", description="Price li
 
 
 @blp.route("/<uuid:clinic_id>/prices/<uuid:treatment_type_id>", methods=["PUT"])
-@blp.arguments(schemas.SetPriceRequest())
-@blp.response(200, schemas.PriceEntrySchema, description="The entry for that date was replaced")
-@blp.alt_response(201, schema=schemas.PriceEntrySchema, description="A new price list entry")
+@blp.arguments(SetPriceRequest())
+@blp.response(200, PriceEntrySchema, description="The entry for that date was replaced")
+@blp.alt_response(201, schema=PriceEntrySchema, description="A new price list entry")
 @blp.alt_response(422, description="A field is invalid, or the date is in the past for an existing price")
 @require_roles(*PRICE_SETTERS)
 def set_price(
@@ -40,8 +40,8 @@ def set_price(
 
 
 @blp.route("/<uuid:clinic_id>/prices", methods=["GET"])
-@blp.arguments(schemas.PriceQuery(), location="query")
-@blp.response(200, schemas.PriceEntrySchema(many=True))
+@blp.arguments(PriceQuery(), location="query")
+@blp.response(200, PriceEntrySchema(many=True))
 @blp.paginate()
 @require_roles(*STAFF_ROLES)
 def list_prices(
@@ -62,7 +62,7 @@ class InForceQuery(Schema):
 
 @blp.route("/<uuid:clinic_id>/prices-in-force", methods=["GET"])
 @blp.arguments(InForceQuery(), location="query")
-@blp.response(200, schemas.PriceEntrySchema(many=True))
+@blp.response(200, PriceEntrySchema(many=True))
 def list_prices_in_force(query: dict[str, Any], clinic_id: uuid.UUID) -> Sequence[PriceListEntry]:
     """What each treatment type costs on a day, for patients (they read it before booking) and the
     clinic's staff (any clinic's for organisation-wide staff; another clinic's is 404 to clinic staff).

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import uuid
 
-from billing.entrypoints.api import schemas
 from billing.entrypoints.api.context import container
+from billing.entrypoints.api.schemas.privacy import PatientExportSchema
 from billing.service_layer import privacy
 from clinic_shared.web.auth import current_principal
 from clinic_shared.web.request_limits import Blueprint
@@ -16,7 +16,7 @@ blp = Blueprint(
 
 
 @blp.route("/patients/<uuid:patient_id>/export", methods=["GET"])
-@blp.response(200, schemas.PatientExportSchema)
+@blp.response(200, PatientExportSchema)
 @blp.alt_response(
     404,
     description="Patient not found: not the caller, nor a patient an admin may see (a clinic's admin sees "

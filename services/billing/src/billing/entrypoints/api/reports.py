@@ -11,8 +11,14 @@ from flask import Response
 from flask_smorest.pagination import PaginationParameters
 from marshmallow import Schema
 
-from billing.entrypoints.api import schemas
 from billing.entrypoints.api.context import BILLING_STAFF, container
+from billing.entrypoints.api.schemas.reports import (
+    AgingRowSchema,
+    DailyPaymentsSchema,
+    OutstandingQuery,
+    PeriodQuery,
+    RevenueRowSchema,
+)
 from billing.service_layer import reports
 from clinic_shared.web.auth import current_principal, require_roles
 from clinic_shared.web.request_limits import Blueprint
@@ -37,8 +43,8 @@ def _csv(rows: Sequence[Any], schema: Schema, name: str) -> Response:
 
 
 @blp.route("/outstanding", methods=["GET"])
-@blp.arguments(schemas.OutstandingQuery(), location="query")
-@blp.response(200, schemas.AgingRowSchema(many=True), description="Balances in aging buckets (cents)")
+@blp.arguments(OutstandingQuery(), location="query")
+@blp.response(200, AgingRowSchema(many=True), description="Balances in aging buckets (cents)")
 @blp.paginate()
 @blp.alt_response(404, description="clinic_id names another clinic than the caller's (field `clinic_id`)")
 @require_roles(*BILLING_STAFF)
@@ -51,19 +57,19 @@ def outstanding(query: dict[str, Any], pagination_parameters: PaginationParamete
 
 
 @blp.route("/outstanding.csv", methods=["GET"])
-@blp.arguments(schemas.OutstandingQuery(), location="query")
+@blp.arguments(OutstandingQuery(), location="query")
 @blp.response(200, content_type="text/csv")
 @blp.alt_response(404, description="clinic_id names another clinic than the caller's (field `clinic_id`)")
 @require_roles(*BILLING_STAFF)
 def outstanding_csv(query: dict[str, Any]) -> Response:
     with container().uow() as uow:
         rows = reports.outstanding(uow, current_principal(), query["clinic_id"], query["as_of"])
-    return _csv(rows, schemas.AgingRowSchema(), "outstanding")
+    return _csv(rows, AgingRowSchema(), "outstanding")
 
 
 @blp.route("/payments", methods=["GET"])
-@blp.arguments(schemas.PeriodQuery(), location="query")
-@blp.response(200, schemas.DailyPaymentsSchema(many=True))
+@blp.arguments(PeriodQuery(), location="query")
+@blp.response(200, DailyPaymentsSchema(many=True))
 @blp.paginate()
 @blp.alt_response(404, description="clinic_id names another clinic than the caller's (field `clinic_id`)")
 @require_roles(*BILLING_STAFF)
@@ -75,19 +81,19 @@ def daily_payments(query: dict[str, Any], pagination_parameters: PaginationParam
 
 
 @blp.route("/payments.csv", methods=["GET"])
-@blp.arguments(schemas.PeriodQuery(), location="query")
+@blp.arguments(PeriodQuery(), location="query")
 @blp.response(200, content_type="text/csv")
 @blp.alt_response(404, description="clinic_id names another clinic than the caller's (field `clinic_id`)")
 @require_roles(*BILLING_STAFF)
 def daily_payments_csv(query: dict[str, Any]) -> Response:
     with container().uow() as uow:
         rows = reports.daily_payments(uow, current_principal(), reports.Period(**query))
-    return _csv(rows, schemas.DailyPaymentsSchema(), "payments")
+    return _csv(rows, DailyPaymentsSchema(), "payments")
 
 
 @blp.route("/revenue", methods=["GET"])
-@blp.arguments(schemas.PeriodQuery(), location="query")
-@blp.response(200, schemas.RevenueRowSchema(many=True))
+@blp.arguments(PeriodQuery(), location="query")
+@blp.response(200, RevenueRowSchema(many=True))
 @blp.paginate()
 @blp.alt_response(404, description="clinic_id names another clinic than the caller's (field `clinic_id`)")
 @require_roles(*BILLING_STAFF)
@@ -99,11 +105,11 @@ def revenue(query: dict[str, Any], pagination_parameters: PaginationParameters) 
 
 
 @blp.route("/revenue.csv", methods=["GET"])
-@blp.arguments(schemas.PeriodQuery(), location="query")
+@blp.arguments(PeriodQuery(), location="query")
 @blp.response(200, content_type="text/csv")
 @blp.alt_response(404, description="clinic_id names another clinic than the caller's (field `clinic_id`)")
 @require_roles(*BILLING_STAFF)
 def revenue_csv(query: dict[str, Any]) -> Response:
     with container().uow() as uow:
         rows = reports.revenue(uow, current_principal(), reports.Period(**query))
-    return _csv(rows, schemas.RevenueRowSchema(), "revenue")
+    return _csv(rows, RevenueRowSchema(), "revenue")

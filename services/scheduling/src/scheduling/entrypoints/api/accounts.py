@@ -23,8 +23,28 @@ from clinic_shared.web.problems import Problem, problem_response
 from clinic_shared.web.request_limits import Blueprint
 from scheduling.domain.auth import TooManyAttempts
 from scheduling.domain.model import Account, Patient, PatientAccess
-from scheduling.entrypoints.api import schemas
 from scheduling.entrypoints.api.context import container
+from scheduling.entrypoints.api.schemas.accounts import (
+    AccountSchema,
+    PasswordChangeRequest,
+    PasswordResetAccepted,
+    PasswordResetConfirmRequest,
+    PasswordResetRequest,
+    RefreshTokenRequest,
+    RegisterPatientRequest,
+    SignedUpSchema,
+    SignUpAccepted,
+    SignUpConfirmRequest,
+    StaffAccountRequest,
+    TokenRequest,
+    TokenResponse,
+)
+from scheduling.entrypoints.api.schemas.patients import (
+    PatientAccessSchema,
+    PatientExportSchema,
+    PatientSchema,
+    UpdatePatientRequest,
+)
 from scheduling.service_layer import accounts, auth, privacy
 
 blp = Blueprint("accounts", __name__, description="Accounts, tokens and patients")
@@ -54,8 +74,8 @@ def jwks() -> dict[str, Any]:
 
 @blp.route("/auth/token", methods=["POST"])
 @blp.doc(security=[])
-@blp.arguments(schemas.TokenRequest())
-@blp.response(200, schemas.TokenResponse)
+@blp.arguments(TokenRequest())
+@blp.response(200, TokenResponse)
 @blp.alt_response(401, description="Wrong email or password, or the account is disabled")
 @blp.alt_response(
     429,
@@ -83,8 +103,8 @@ def issue_token(body: dict[str, str]) -> dict[str, Any]:
 
 @blp.route("/auth/refresh", methods=["POST"])
 @blp.doc(security=[])
-@blp.arguments(schemas.RefreshTokenRequest())
-@blp.response(200, schemas.TokenResponse)
+@blp.arguments(RefreshTokenRequest())
+@blp.response(200, TokenResponse)
 @blp.alt_response(
     401,
     description="Unknown, expired, revoked or already used (a reuse also revokes every token of the "
@@ -106,7 +126,7 @@ def refresh_token(body: dict[str, str]) -> dict[str, Any]:
 
 @blp.route("/auth/logout", methods=["POST"])
 @blp.doc(security=[])
-@blp.arguments(schemas.RefreshTokenRequest())
+@blp.arguments(RefreshTokenRequest())
 @blp.response(204, description="The session's refresh tokens are revoked (also when the token is unknown)")
 @public
 def logout(body: dict[str, str]) -> None:
@@ -118,8 +138,8 @@ def logout(body: dict[str, str]) -> None:
 
 @blp.route("/auth/password-reset", methods=["POST"])
 @blp.doc(security=[])
-@blp.arguments(schemas.PasswordResetRequest())
-@blp.response(202, schemas.PasswordResetAccepted)
+@blp.arguments(PasswordResetRequest())
+@blp.response(202, PasswordResetAccepted)
 @blp.alt_response(
     429,
     description="This client address asked for too many reset links; try again after `Retry-After` "
@@ -141,7 +161,7 @@ def request_password_reset(body: dict[str, str]) -> dict[str, str]:
 
 @blp.route("/auth/password-reset/confirm", methods=["POST"])
 @blp.doc(security=[])
-@blp.arguments(schemas.PasswordResetConfirmRequest())
+@blp.arguments(PasswordResetConfirmRequest())
 @blp.response(
     204,
     description="The password is changed, every session of the account is signed out and a sign-in lock "
@@ -165,7 +185,7 @@ def confirm_password_reset(body: dict[str, str]) -> None:
 
 
 @blp.route("/auth/password", methods=["POST"])
-@blp.arguments(schemas.PasswordChangeRequest())
+@blp.arguments(PasswordChangeRequest())
 @blp.response(204, description="The password is changed and every session of the account is signed out")
 @blp.alt_response(
     422,
@@ -229,8 +249,8 @@ SIGN_UP_ACCEPTED = (
 
 @blp.route("/patients", methods=["POST"])
 @blp.doc(security=[])
-@blp.arguments(schemas.RegisterPatientRequest())
-@blp.response(202, schemas.SignUpAccepted)
+@blp.arguments(RegisterPatientRequest())
+@blp.response(202, SignUpAccepted)
 @blp.alt_response(422, description="A bad field, or a password too easy to guess (field `password`)")
 @blp.alt_response(
     429,
@@ -262,8 +282,8 @@ def register_patient(body: dict[str, Any]) -> dict[str, str]:
 
 @blp.route("/patients/confirm", methods=["POST"])
 @blp.doc(security=[])
-@blp.arguments(schemas.SignUpConfirmRequest())
-@blp.response(201, schemas.SignedUpSchema)
+@blp.arguments(SignUpConfirmRequest())
+@blp.response(201, SignedUpSchema)
 @blp.alt_response(
     422, description="The link has expired, was already used, or its address has an account (field `token`)"
 )
@@ -278,7 +298,7 @@ def confirm_sign_up(body: dict[str, str]) -> dict[str, Any]:
 
 
 @blp.route("/patients/<uuid:patient_id>", methods=["GET"])
-@blp.response(200, schemas.PatientSchema)
+@blp.response(200, PatientSchema)
 def get_patient(patient_id: uuid.UUID) -> Patient:
     """A patient sees their own record; staff see the patients of their clinic (with an appointment, plan or
     waitlist entry there; organisation-wide staff see any)."""
@@ -289,8 +309,8 @@ def get_patient(patient_id: uuid.UUID) -> Patient:
 
 
 @blp.route("/patients/<uuid:patient_id>", methods=["PATCH"])
-@blp.arguments(schemas.UpdatePatientRequest())
-@blp.response(200, schemas.PatientSchema)
+@blp.arguments(UpdatePatientRequest())
+@blp.response(200, PatientSchema)
 def update_patient(body: dict[str, Any], patient_id: uuid.UUID) -> Patient:
     """Change contact details or language."""
     with container().uow() as uow:
@@ -302,7 +322,7 @@ def update_patient(body: dict[str, Any], patient_id: uuid.UUID) -> Patient:
 
 
 @blp.route("/patients/<uuid:patient_id>/access-log", methods=["GET"])
-@blp.response(200, schemas.PatientAccessSchema(many=True))
+@blp.response(200, PatientAccessSchema(many=True))
 @blp.paginate()
 @blp.alt_response(403, description="Only admins read the access log")
 @require_roles("admin")
@@ -323,7 +343,7 @@ def patient_access_log(
 
 
 @blp.route("/patients/<uuid:patient_id>/export", methods=["GET"])
-@blp.response(200, schemas.PatientExportSchema)
+@blp.response(200, PatientExportSchema)
 def export_patient(patient_id: uuid.UUID) -> privacy.PatientExport:
     """Download everything scheduling holds about you (or, as an admin, about a patient who asked)."""
     with container().uow() as uow:
@@ -348,8 +368,8 @@ def erase_patient(patient_id: uuid.UUID) -> None:
 
 
 @blp.route("/staff-accounts", methods=["POST"])
-@blp.arguments(schemas.StaffAccountRequest())
-@blp.response(201, schemas.AccountSchema)
+@blp.arguments(StaffAccountRequest())
+@blp.response(201, AccountSchema)
 @blp.alt_response(422, description="A bad field, or a password too easy to guess (field `password`)")
 @blp.alt_response(
     403, description="An organisation-wide account asked by a clinic's admin (only organisation-wide admins)"
@@ -380,7 +400,7 @@ class StaffAccountQuery(Schema):
 
 @blp.route("/staff-accounts", methods=["GET"])
 @blp.arguments(StaffAccountQuery(), location="query")
-@blp.response(200, schemas.AccountSchema(many=True))
+@blp.response(200, AccountSchema(many=True))
 @blp.paginate()
 @blp.alt_response(403, description="Only admins list staff accounts")
 @blp.alt_response(
@@ -401,7 +421,7 @@ def list_staff_accounts(
 
 
 @blp.route("/staff-accounts/<uuid:account_id>/disable", methods=["POST"])
-@blp.response(200, schemas.AccountSchema)
+@blp.response(200, AccountSchema)
 @blp.alt_response(
     404,
     description="No such staff account in a clinic you administer (organisation-wide accounts: only "
@@ -418,7 +438,7 @@ def disable_staff_account(account_id: uuid.UUID) -> Account:
 
 
 @blp.route("/staff-accounts/<uuid:account_id>/enable", methods=["POST"])
-@blp.response(200, schemas.AccountSchema)
+@blp.response(200, AccountSchema)
 @blp.alt_response(404, description="No such staff account in a clinic you administer")
 @require_roles("admin")
 def enable_staff_account(account_id: uuid.UUID) -> Account:

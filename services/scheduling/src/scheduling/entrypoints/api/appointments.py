@@ -19,8 +19,18 @@ from clinic_shared.web.auth import current_principal, require_roles
 from clinic_shared.web.pagination import page_of
 from clinic_shared.web.request_limits import Blueprint
 from scheduling.domain.model import Appointment, Suitability
-from scheduling.entrypoints.api import schemas
 from scheduling.entrypoints.api.context import container
+from scheduling.entrypoints.api.schemas.appointments import (
+    AppointmentQuery,
+    AppointmentSchema,
+    BookAppointmentRequest,
+    CancelAppointmentRequest,
+    IfMatchHeader,
+    NoShowRequest,
+    RescheduleRequest,
+    SuitabilityRequest,
+    SuitabilitySchema,
+)
 from scheduling.service_layer import appointments
 
 blp = Blueprint("appointments", __name__, url_prefix="/appointments", description="Appointments")
@@ -40,8 +50,8 @@ def with_etag(appointment: Appointment) -> tuple[Appointment, dict[str, str]]:
 
 
 @blp.route("", methods=["POST"])
-@blp.arguments(schemas.BookAppointmentRequest())
-@blp.response(201, schemas.AppointmentSchema, headers=ETAG)
+@blp.arguments(BookAppointmentRequest())
+@blp.response(201, AppointmentSchema, headers=ETAG)
 @blp.alt_response(
     409,
     description="The practitioner, every room or the patient is not free at this time (a patient's other "
@@ -57,8 +67,8 @@ def book(body: dict[str, Any]) -> tuple[Appointment, dict[str, str]]:
 
 
 @blp.route("", methods=["GET"])
-@blp.arguments(schemas.AppointmentQuery(), location="query")
-@blp.response(200, schemas.AppointmentSchema(many=True))
+@blp.arguments(AppointmentQuery(), location="query")
+@blp.response(200, AppointmentSchema(many=True))
 @blp.paginate()
 def list_appointments(
     query: dict[str, Any], pagination_parameters: PaginationParameters
@@ -71,16 +81,16 @@ def list_appointments(
 
 
 @blp.route("/<uuid:appointment_id>", methods=["GET"])
-@blp.response(200, schemas.AppointmentSchema, headers=ETAG)
+@blp.response(200, AppointmentSchema, headers=ETAG)
 def get_appointment(appointment_id: uuid.UUID) -> tuple[Appointment, dict[str, str]]:
     with container().uow() as uow:
         return with_etag(appointments.get_appointment(uow, current_principal(), appointment_id))
 
 
 @blp.route("/<uuid:appointment_id>/cancel", methods=["POST"])
-@blp.arguments(schemas.CancelAppointmentRequest())
-@blp.arguments(schemas.IfMatchHeader(), location="headers")
-@blp.response(200, schemas.AppointmentSchema, headers=ETAG)
+@blp.arguments(CancelAppointmentRequest())
+@blp.arguments(IfMatchHeader(), location="headers")
+@blp.response(200, AppointmentSchema, headers=ETAG)
 @blp.alt_response(412, description=STALE)
 @blp.alt_response(422, description="The appointment cannot be cancelled (already cancelled, or done)")
 def cancel(
@@ -100,9 +110,9 @@ def cancel(
 
 
 @blp.route("/<uuid:appointment_id>/reschedule", methods=["POST"])
-@blp.arguments(schemas.RescheduleRequest())
-@blp.arguments(schemas.IfMatchHeader(), location="headers")
-@blp.response(200, schemas.AppointmentSchema, headers=ETAG)
+@blp.arguments(RescheduleRequest())
+@blp.arguments(IfMatchHeader(), location="headers")
+@blp.response(200, AppointmentSchema, headers=ETAG)
 @blp.alt_response(
     409,
     description="The new time is taken (by the practitioner, every room, or the patient's other "
@@ -126,8 +136,8 @@ STAFF_AT_THE_DESK = ("practitioner", "front_desk", "admin")
 
 
 @blp.route("/<uuid:appointment_id>/arrive", methods=["POST"])
-@blp.arguments(schemas.IfMatchHeader(), location="headers")
-@blp.response(200, schemas.AppointmentSchema, headers=ETAG)
+@blp.arguments(IfMatchHeader(), location="headers")
+@blp.response(200, AppointmentSchema, headers=ETAG)
 @blp.alt_response(412, description=STALE)
 @require_roles(*STAFF_AT_THE_DESK)
 def arrive(headers: dict[str, Any], appointment_id: uuid.UUID) -> tuple[Appointment, dict[str, str]]:
@@ -141,8 +151,8 @@ def arrive(headers: dict[str, Any], appointment_id: uuid.UUID) -> tuple[Appointm
 
 
 @blp.route("/<uuid:appointment_id>/complete", methods=["POST"])
-@blp.arguments(schemas.IfMatchHeader(), location="headers")
-@blp.response(200, schemas.AppointmentSchema, headers=ETAG)
+@blp.arguments(IfMatchHeader(), location="headers")
+@blp.response(200, AppointmentSchema, headers=ETAG)
 @blp.alt_response(412, description=STALE)
 @require_roles(*STAFF_AT_THE_DESK)
 def complete(headers: dict[str, Any], appointment_id: uuid.UUID) -> tuple[Appointment, dict[str, str]]:
@@ -156,9 +166,9 @@ def complete(headers: dict[str, Any], appointment_id: uuid.UUID) -> tuple[Appoin
 
 
 @blp.route("/<uuid:appointment_id>/no-show", methods=["POST"])
-@blp.arguments(schemas.NoShowRequest())
-@blp.arguments(schemas.IfMatchHeader(), location="headers")
-@blp.response(200, schemas.AppointmentSchema, headers=ETAG)
+@blp.arguments(NoShowRequest())
+@blp.arguments(IfMatchHeader(), location="headers")
+@blp.response(200, AppointmentSchema, headers=ETAG)
 @blp.alt_response(412, description=STALE)
 @require_roles(*STAFF_AT_THE_DESK)
 def no_show(
@@ -174,8 +184,8 @@ def no_show(
 
 
 @blp.route("/<uuid:appointment_id>/suitability", methods=["POST"])
-@blp.arguments(schemas.SuitabilityRequest())
-@blp.response(201, schemas.SuitabilitySchema)
+@blp.arguments(SuitabilityRequest())
+@blp.response(201, SuitabilitySchema)
 @require_roles("practitioner", "admin")
 def record_suitability(body: dict[str, Any], appointment_id: uuid.UUID) -> Suitability:
     """After a completed assessment: is IMS suitable for this patient, and was consent recorded?"""

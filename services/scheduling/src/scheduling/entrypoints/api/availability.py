@@ -17,8 +17,21 @@ from clinic_shared.web.auth import current_principal, require_roles
 from clinic_shared.web.request_limits import Blueprint
 from scheduling.domain.availability import Closure, Room, TimeOff
 from scheduling.domain.model import Clinic
-from scheduling.entrypoints.api import schemas
 from scheduling.entrypoints.api.context import container
+from scheduling.entrypoints.api.schemas.availability import (
+    BookingPolicyRequest,
+    ClosureRequest,
+    ClosureSchema,
+    RoomRequest,
+    RoomSchema,
+    SlotQuery,
+    SlotSchema,
+    TimeOffRequest,
+    TimeOffSchema,
+    WeeklyHoursRequest,
+    WeeklyHoursSchema,
+)
+from scheduling.entrypoints.api.schemas.clinics import ClinicSchema
 from scheduling.service_layer import availability as service
 from scheduling.service_layer.availability import Slot, WeeklySpan
 
@@ -37,7 +50,7 @@ def _spans(body: dict[str, Any]) -> list[WeeklySpan]:
 
 
 @blp.route("/opening-hours", methods=["GET"])
-@blp.response(200, schemas.WeeklyHoursSchema)
+@blp.response(200, WeeklyHoursSchema)
 def get_opening_hours(clinic_id: uuid.UUID) -> dict[str, Any]:
     """The clinic's weekly opening hours (none: open every day)."""
     with container().uow() as uow:
@@ -45,8 +58,8 @@ def get_opening_hours(clinic_id: uuid.UUID) -> dict[str, Any]:
 
 
 @blp.route("/opening-hours", methods=["PUT"])
-@blp.arguments(schemas.WeeklyHoursRequest())
-@blp.response(200, schemas.WeeklyHoursSchema)
+@blp.arguments(WeeklyHoursRequest())
+@blp.response(200, WeeklyHoursSchema)
 @require_roles(*MANAGERS)
 def set_opening_hours(body: dict[str, Any], clinic_id: uuid.UUID) -> dict[str, Any]:
     """Replace the clinic's weekly opening hours (local wall-clock times)."""
@@ -57,8 +70,8 @@ def set_opening_hours(body: dict[str, Any], clinic_id: uuid.UUID) -> dict[str, A
 
 
 @blp.route("/booking-policy", methods=["PATCH"])
-@blp.arguments(schemas.BookingPolicyRequest())
-@blp.response(200, schemas.ClinicSchema)
+@blp.arguments(BookingPolicyRequest())
+@blp.response(200, ClinicSchema)
 @require_roles(*MANAGERS)
 def update_booking_policy(body: dict[str, Any], clinic_id: uuid.UUID) -> Clinic:
     """Minimum notice and horizon for online booking, and the slot grid."""
@@ -71,8 +84,8 @@ def update_booking_policy(body: dict[str, Any], clinic_id: uuid.UUID) -> Clinic:
 
 
 @blp.route("/closures", methods=["POST"])
-@blp.arguments(schemas.ClosureRequest())
-@blp.response(201, schemas.ClosureSchema)
+@blp.arguments(ClosureRequest())
+@blp.response(201, ClosureSchema)
 @require_roles(*MANAGERS)
 def add_closure(body: dict[str, Any], clinic_id: uuid.UUID) -> Closure:
     """Close the clinic on some local dates (a holiday)."""
@@ -85,7 +98,7 @@ def add_closure(body: dict[str, Any], clinic_id: uuid.UUID) -> Closure:
 
 
 @blp.route("/closures", methods=["GET"])
-@blp.response(200, schemas.ClosureSchema(many=True))
+@blp.response(200, ClosureSchema(many=True))
 @blp.paginate()
 def list_closures(clinic_id: uuid.UUID, pagination_parameters: PaginationParameters) -> Sequence[Closure]:
     with container().uow() as uow:
@@ -109,7 +122,7 @@ def remove_closure(clinic_id: uuid.UUID, closure_id: uuid.UUID) -> None:
 
 
 @blp.route("/practitioners/<uuid:practitioner_id>/working-hours", methods=["GET"])
-@blp.response(200, schemas.WeeklyHoursSchema)
+@blp.response(200, WeeklyHoursSchema)
 def get_working_hours(clinic_id: uuid.UUID, practitioner_id: uuid.UUID) -> dict[str, Any]:
     """A practitioner's weekly hours (none: whenever the clinic is open)."""
     with container().uow() as uow:
@@ -117,8 +130,8 @@ def get_working_hours(clinic_id: uuid.UUID, practitioner_id: uuid.UUID) -> dict[
 
 
 @blp.route("/practitioners/<uuid:practitioner_id>/working-hours", methods=["PUT"])
-@blp.arguments(schemas.WeeklyHoursRequest())
-@blp.response(200, schemas.WeeklyHoursSchema)
+@blp.arguments(WeeklyHoursRequest())
+@blp.response(200, WeeklyHoursSchema)
 @require_roles(*MANAGERS)
 def set_working_hours(
     body: dict[str, Any], clinic_id: uuid.UUID, practitioner_id: uuid.UUID
@@ -131,8 +144,8 @@ def set_working_hours(
 
 
 @blp.route("/practitioners/<uuid:practitioner_id>/time-off", methods=["POST"])
-@blp.arguments(schemas.TimeOffRequest())
-@blp.response(201, schemas.TimeOffSchema)
+@blp.arguments(TimeOffRequest())
+@blp.response(201, TimeOffSchema)
 @require_roles(*MANAGERS)
 def add_time_off(body: dict[str, Any], clinic_id: uuid.UUID, practitioner_id: uuid.UUID) -> TimeOff:
     with container().uow() as uow:
@@ -150,7 +163,7 @@ def add_time_off(body: dict[str, Any], clinic_id: uuid.UUID, practitioner_id: uu
 
 
 @blp.route("/practitioners/<uuid:practitioner_id>/time-off", methods=["GET"])
-@blp.response(200, schemas.TimeOffSchema(many=True))
+@blp.response(200, TimeOffSchema(many=True))
 @blp.paginate()
 @require_roles(*MANAGERS, "practitioner")
 def list_time_off(
@@ -179,7 +192,7 @@ class ClinicTimeOffQuery(Schema):
 
 @blp.route("/time-off", methods=["GET"])
 @blp.arguments(ClinicTimeOffQuery(), location="query")
-@blp.response(200, schemas.TimeOffSchema(many=True))
+@blp.response(200, TimeOffSchema(many=True))
 @blp.paginate()
 @require_roles(*MANAGERS, "practitioner")
 def list_clinic_time_off(
@@ -208,8 +221,8 @@ def remove_time_off(clinic_id: uuid.UUID, practitioner_id: uuid.UUID, time_off_i
 
 
 @blp.route("/rooms", methods=["POST"])
-@blp.arguments(schemas.RoomRequest())
-@blp.response(201, schemas.RoomSchema)
+@blp.arguments(RoomRequest())
+@blp.response(201, RoomSchema)
 @blp.alt_response(409, description="A room with this name exists in the clinic (field `name`)")
 @require_roles(*MANAGERS)
 def add_room(body: dict[str, Any], clinic_id: uuid.UUID) -> Room:
@@ -221,7 +234,7 @@ def add_room(body: dict[str, Any], clinic_id: uuid.UUID) -> Room:
 
 
 @blp.route("/rooms", methods=["GET"])
-@blp.response(200, schemas.RoomSchema(many=True))
+@blp.response(200, RoomSchema(many=True))
 @blp.paginate()
 def list_rooms(clinic_id: uuid.UUID, pagination_parameters: PaginationParameters) -> Sequence[Room]:
     with container().uow() as uow:
@@ -236,8 +249,8 @@ def list_rooms(clinic_id: uuid.UUID, pagination_parameters: PaginationParameters
 
 
 @blp.route("/slots", methods=["GET"])
-@blp.arguments(schemas.SlotQuery(), location="query")
-@blp.response(200, schemas.SlotSchema(many=True))
+@blp.arguments(SlotQuery(), location="query")
+@blp.response(200, SlotSchema(many=True))
 @blp.paginate(page_size=50, max_page_size=500)
 def search_slots(
     query: dict[str, Any], clinic_id: uuid.UUID, pagination_parameters: PaginationParameters

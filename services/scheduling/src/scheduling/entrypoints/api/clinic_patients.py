@@ -13,8 +13,13 @@ from clinic_shared.web.auth import current_principal
 from clinic_shared.web.pagination import page_of
 from clinic_shared.web.request_limits import Blueprint
 from scheduling.domain.model import Patient
-from scheduling.entrypoints.api import schemas
 from scheduling.entrypoints.api.context import container
+from scheduling.entrypoints.api.schemas.patients import (
+    FindPatientRequest,
+    PatientSchema,
+    PatientSearchQuery,
+    RegisterCallerRequest,
+)
 from scheduling.service_layer import patient_registry
 
 blp = Blueprint(
@@ -29,8 +34,8 @@ DESK_ONLY = "Only the clinic's front desk and admins keep its patient list"
 
 
 @blp.route("", methods=["GET"])
-@blp.arguments(schemas.PatientSearchQuery(), location="query")
-@blp.response(200, schemas.PatientSchema(many=True))
+@blp.arguments(PatientSearchQuery(), location="query")
+@blp.response(200, PatientSchema(many=True))
 @blp.paginate()
 @blp.alt_response(403, description=DESK_ONLY)
 def search_patients(
@@ -73,8 +78,8 @@ def patient_names(query: dict[str, Any], clinic_id: uuid.UUID) -> Sequence[Patie
 
 
 @blp.route("/find", methods=["POST"])
-@blp.arguments(schemas.FindPatientRequest())
-@blp.response(200, schemas.PatientSchema)
+@blp.arguments(FindPatientRequest())
+@blp.response(200, PatientSchema)
 @blp.alt_response(403, description=DESK_ONLY)
 @blp.alt_response(404, description="No patient has this e-mail (field `email`) or phone (field `phone`)")
 def find_patient(body: dict[str, Any], clinic_id: uuid.UUID) -> Patient:
@@ -89,8 +94,8 @@ def find_patient(body: dict[str, Any], clinic_id: uuid.UUID) -> Patient:
 
 
 @blp.route("", methods=["POST"])
-@blp.arguments(schemas.RegisterCallerRequest())
-@blp.response(201, schemas.PatientSchema)
+@blp.arguments(RegisterCallerRequest())
+@blp.response(201, PatientSchema)
 @blp.alt_response(403, description=DESK_ONLY)
 @blp.alt_response(409, description="A patient with this e-mail is registered: find them (field `email`)")
 def register_caller(body: dict[str, Any], clinic_id: uuid.UUID) -> Patient:

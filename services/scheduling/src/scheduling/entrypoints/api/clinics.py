@@ -13,8 +13,15 @@ from clinic_shared.web.auth import current_principal, require_roles
 from clinic_shared.web.pagination import page_of
 from clinic_shared.web.request_limits import Blueprint
 from scheduling.domain.model import Clinic, Practitioner, TreatmentType
-from scheduling.entrypoints.api import schemas
 from scheduling.entrypoints.api.context import container
+from scheduling.entrypoints.api.schemas.clinics import (
+    ClinicRequest,
+    ClinicSchema,
+    PractitionerRequest,
+    PractitionerSchema,
+    TreatmentTypeRequest,
+    TreatmentTypeSchema,
+)
 from scheduling.service_layer import appointments, clinic_setup
 
 blp = Blueprint(
@@ -27,8 +34,8 @@ blp = Blueprint(
 
 
 @blp.route("", methods=["POST"])
-@blp.arguments(schemas.ClinicRequest())
-@blp.response(201, schemas.ClinicSchema)
+@blp.arguments(ClinicRequest())
+@blp.response(201, ClinicSchema)
 @blp.alt_response(403, description="Only an organisation-wide admin creates clinics (not a clinic's admin)")
 @blp.alt_response(409, description="A clinic with this code exists (field `code`)")
 @require_roles("admin")
@@ -41,7 +48,7 @@ def create_clinic(body: dict[str, Any]) -> Clinic:
 
 
 @blp.route("", methods=["GET"])
-@blp.response(200, schemas.ClinicSchema(many=True))
+@blp.response(200, ClinicSchema(many=True))
 @blp.paginate()
 def list_clinics(pagination_parameters: PaginationParameters) -> Sequence[Clinic]:
     """The organisation's clinics; a clinic's staff see their own clinic only."""
@@ -53,15 +60,15 @@ def list_clinics(pagination_parameters: PaginationParameters) -> Sequence[Clinic
 
 
 @blp.route("/<uuid:clinic_id>", methods=["GET"])
-@blp.response(200, schemas.ClinicSchema)
+@blp.response(200, ClinicSchema)
 def get_clinic(clinic_id: uuid.UUID) -> Clinic:
     with container().uow() as uow:
         return clinic_setup.get_clinic(uow, current_principal(), clinic_id)
 
 
 @blp.route("/<uuid:clinic_id>/practitioners", methods=["POST"])
-@blp.arguments(schemas.PractitionerRequest())
-@blp.response(201, schemas.PractitionerSchema)
+@blp.arguments(PractitionerRequest())
+@blp.response(201, PractitionerSchema)
 @require_roles("admin")
 def add_practitioner(body: dict[str, Any], clinic_id: uuid.UUID) -> Practitioner:
     with container().uow() as uow:
@@ -73,7 +80,7 @@ def add_practitioner(body: dict[str, Any], clinic_id: uuid.UUID) -> Practitioner
 
 
 @blp.route("/<uuid:clinic_id>/practitioners", methods=["GET"])
-@blp.response(200, schemas.PractitionerSchema(many=True))
+@blp.response(200, PractitionerSchema(many=True))
 @blp.paginate()
 def list_practitioners(
     clinic_id: uuid.UUID, pagination_parameters: PaginationParameters
@@ -86,8 +93,8 @@ def list_practitioners(
 
 
 @blp.route("/<uuid:clinic_id>/treatment-types", methods=["POST"])
-@blp.arguments(schemas.TreatmentTypeRequest())
-@blp.response(201, schemas.TreatmentTypeSchema)
+@blp.arguments(TreatmentTypeRequest())
+@blp.response(201, TreatmentTypeSchema)
 @require_roles("admin")
 def add_treatment_type(body: dict[str, Any], clinic_id: uuid.UUID) -> TreatmentType:
     with container().uow() as uow:
@@ -99,7 +106,7 @@ def add_treatment_type(body: dict[str, Any], clinic_id: uuid.UUID) -> TreatmentT
 
 
 @blp.route("/<uuid:clinic_id>/treatment-types", methods=["GET"])
-@blp.response(200, schemas.TreatmentTypeSchema(many=True))
+@blp.response(200, TreatmentTypeSchema(many=True))
 @blp.paginate()
 def list_treatment_types(
     clinic_id: uuid.UUID, pagination_parameters: PaginationParameters

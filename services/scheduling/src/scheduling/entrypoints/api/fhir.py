@@ -11,8 +11,8 @@ from marshmallow import fields, validate
 
 from clinic_shared.web.auth import current_principal
 from clinic_shared.web.request_limits import Blueprint
-from scheduling.entrypoints.api import schemas
 from scheduling.entrypoints.api.context import container
+from scheduling.entrypoints.api.schemas.availability import SlotQuery
 from scheduling.service_layer import fhir
 from scheduling.service_layer.availability import SearchSlots
 
@@ -21,7 +21,7 @@ blp = Blueprint("fhir", __name__, url_prefix="/fhir", description="FHIR R4 expor
 FHIR_JSON = "application/fhir+json"
 
 
-class SlotBundleQuery(schemas.SlotQuery):
+class SlotBundleQuery(SlotQuery):
     clinic_id = fields.UUID(required=True)
     offset = fields.Integer(load_default=0, validate=validate.Range(min=0), data_key="_offset")
     count = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500), data_key="_count")

@@ -15,8 +15,14 @@ from marshmallow import Schema, fields
 from clinic_shared.web.auth import current_principal
 from clinic_shared.web.pagination import page_of
 from clinic_shared.web.request_limits import Blueprint
-from scheduling.entrypoints.api import schemas
 from scheduling.entrypoints.api.context import container
+from scheduling.entrypoints.api.schemas.plans import (
+    CancelPlanRequest,
+    CreatePlanRequest,
+    ExtendPlanRequest,
+    PlanQuery,
+    PlanSchema,
+)
 from scheduling.service_layer import plans
 from scheduling.service_layer.plans import PlanPreview, PlanView, SessionOverride
 
@@ -34,8 +40,8 @@ def _overrides(body: dict[str, Any]) -> tuple[SessionOverride, ...]:
 
 
 @blp.route("", methods=["POST"])
-@blp.arguments(schemas.CreatePlanRequest())
-@blp.response(201, schemas.PlanSchema)
+@blp.arguments(CreatePlanRequest())
+@blp.response(201, PlanSchema)
 @blp.alt_response(409, description="Some sessions collide: `conflicts` lists them with alternatives")
 @blp.alt_response(422, description="The patient is not cleared for IMS, or a field is invalid")
 def create_plan(body: dict[str, Any]) -> PlanView:
@@ -83,7 +89,7 @@ class PlanPreviewSchema(Schema):
 
 
 @blp.route("/preview", methods=["POST"])
-@blp.arguments(schemas.CreatePlanRequest())
+@blp.arguments(CreatePlanRequest())
 @blp.response(200, PlanPreviewSchema)
 @blp.alt_response(422, description="The patient is not cleared for IMS, or a field is invalid")
 def preview_plan(body: dict[str, Any]) -> PlanPreview:
@@ -99,8 +105,8 @@ def preview_plan(body: dict[str, Any]) -> PlanPreview:
 
 
 @blp.route("", methods=["GET"])
-@blp.arguments(schemas.PlanQuery(), location="query")
-@blp.response(200, schemas.PlanSchema(many=True))
+@blp.arguments(PlanQuery(), location="query")
+@blp.response(200, PlanSchema(many=True))
 @blp.paginate()
 def list_plans(query: dict[str, Any], pagination_parameters: PaginationParameters) -> list[PlanView]:
     """Plans oldest first, each with its sessions and progress; a patient sees only their own."""
@@ -112,7 +118,7 @@ def list_plans(query: dict[str, Any], pagination_parameters: PaginationParameter
 
 
 @blp.route("/<uuid:plan_id>", methods=["GET"])
-@blp.response(200, schemas.PlanSchema)
+@blp.response(200, PlanSchema)
 def get_plan(plan_id: uuid.UUID) -> PlanView:
     """The plan, its sessions and progress (e.g. 3 of 6 done)."""
     with container().uow() as uow:
@@ -120,8 +126,8 @@ def get_plan(plan_id: uuid.UUID) -> PlanView:
 
 
 @blp.route("/<uuid:plan_id>/extend", methods=["POST"])
-@blp.arguments(schemas.ExtendPlanRequest())
-@blp.response(200, schemas.PlanSchema)
+@blp.arguments(ExtendPlanRequest())
+@blp.response(200, PlanSchema)
 @blp.alt_response(409, description="Some added sessions collide: `conflicts` lists them with alternatives")
 def extend_plan(body: dict[str, Any], plan_id: uuid.UUID) -> PlanView:
     overrides = _overrides(body)
@@ -138,8 +144,8 @@ def extend_plan(body: dict[str, Any], plan_id: uuid.UUID) -> PlanView:
 
 
 @blp.route("/<uuid:plan_id>/cancel", methods=["POST"])
-@blp.arguments(schemas.CancelPlanRequest())
-@blp.response(200, schemas.PlanSchema)
+@blp.arguments(CancelPlanRequest())
+@blp.response(200, PlanSchema)
 def cancel_plan(body: dict[str, Any], plan_id: uuid.UUID) -> PlanView:
     """Cancel a session and every later one in the series ("this and following"), whatever their times.
 

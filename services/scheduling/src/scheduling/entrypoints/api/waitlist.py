@@ -12,8 +12,9 @@ from clinic_shared.web.auth import current_principal, require_roles
 from clinic_shared.web.request_limits import Blueprint
 from scheduling.domain.model import Appointment
 from scheduling.domain.waitlist import WaitlistEntry
-from scheduling.entrypoints.api import schemas
 from scheduling.entrypoints.api.context import container
+from scheduling.entrypoints.api.schemas.appointments import AppointmentSchema
+from scheduling.entrypoints.api.schemas.waitlist import JoinWaitlistRequest, WaitlistEntrySchema
 from scheduling.service_layer import waitlist
 
 blp = Blueprint(
@@ -28,8 +29,8 @@ STAFF_WHO_RELEASE = ("practitioner", "front_desk", "admin")
 
 
 @blp.route("", methods=["POST"])
-@blp.arguments(schemas.JoinWaitlistRequest())
-@blp.response(201, schemas.WaitlistEntrySchema)
+@blp.arguments(JoinWaitlistRequest())
+@blp.response(201, WaitlistEntrySchema)
 @blp.alt_response(403, description="A staff member without `patient_id`, or a caller who is no patient")
 @blp.alt_response(404, description="No such patient, clinic, treatment type, practitioner or appointment")
 def join(body: dict[str, Any]) -> WaitlistEntry:
@@ -44,7 +45,7 @@ def join(body: dict[str, Any]) -> WaitlistEntry:
 
 
 @blp.route("", methods=["GET"])
-@blp.response(200, schemas.WaitlistEntrySchema(many=True))
+@blp.response(200, WaitlistEntrySchema(many=True))
 @blp.paginate()
 def list_entries(pagination_parameters: PaginationParameters) -> Sequence[WaitlistEntry]:
     with container().uow() as uow:
@@ -55,7 +56,7 @@ def list_entries(pagination_parameters: PaginationParameters) -> Sequence[Waitli
 
 
 @blp.route("/offers/<uuid:offer_id>", methods=["GET"])
-@blp.response(200, schemas.WaitlistEntrySchema)
+@blp.response(200, WaitlistEntrySchema)
 @blp.alt_response(404, description="No offer with this id for the signed-in patient")
 def get_offer(offer_id: uuid.UUID) -> WaitlistEntry:
     """The entry an offer was made to, by the offer's id (``offer_id`` of scheduling.waitlist.offered, the
@@ -66,7 +67,7 @@ def get_offer(offer_id: uuid.UUID) -> WaitlistEntry:
 
 
 @blp.route("/<uuid:entry_id>/claim", methods=["POST"])
-@blp.response(201, schemas.AppointmentSchema)
+@blp.response(201, AppointmentSchema)
 @blp.alt_response(422, description="No open offer, or it has expired")
 def claim(entry_id: uuid.UUID) -> Appointment:
     """Book the time held for this entry, or move the entry's named appointment to it (a reschedule)."""
@@ -77,7 +78,7 @@ def claim(entry_id: uuid.UUID) -> Appointment:
 
 
 @blp.route("/<uuid:entry_id>/withdraw", methods=["POST"])
-@blp.response(200, schemas.WaitlistEntrySchema)
+@blp.response(200, WaitlistEntrySchema)
 def withdraw(entry_id: uuid.UUID) -> WaitlistEntry:
     """Leave the waitlist (a held time goes to the next patient waiting)."""
     with container().uow() as uow:
@@ -87,7 +88,7 @@ def withdraw(entry_id: uuid.UUID) -> WaitlistEntry:
 
 
 @blp.route("/offers/<uuid:offer_id>/release", methods=["POST"])
-@blp.response(200, schemas.AppointmentSchema)
+@blp.response(200, AppointmentSchema)
 @blp.alt_response(403, description="Only staff can release a held time")
 @blp.alt_response(404, description="No offer with this id")
 @blp.alt_response(422, description="The time is no longer held (claimed, lapsed or released)")
