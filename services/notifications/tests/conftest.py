@@ -37,17 +37,12 @@ from clinic_shared.testing.rabbit import temporary_vhost
 from clinic_shared.testing.tokens import TestIssuer
 from notifications.bootstrap import Container, bootstrap
 from notifications.config import NotificationsSettings
+from notifications.domain.appointments import AppointmentFacts
+from notifications.domain.channels import Channel
 from notifications.domain.composition import Notice, compose
-from notifications.domain.model import (
-    AppointmentFacts,
-    Channel,
-    ClinicInfo,
-    Contact,
-    Delivery,
-    DeliveryKind,
-    PractitionerInfo,
-    TreatmentInfo,
-)
+from notifications.domain.copies import ClinicInfo, Contact, PractitionerInfo, TreatmentInfo
+from notifications.domain.deliveries import Delivery
+from notifications.domain.kinds import DeliveryKind
 from notifications.entrypoints.api import create_app
 from notifications.entrypoints.cli import MIGRATIONS
 from notifications.entrypoints.handlers import HANDLERS

@@ -22,7 +22,7 @@ from clinic_shared.events import Envelope
 from clinic_shared.testing.tokens import TestIssuer
 from notifications.bootstrap import Container, bootstrap
 from notifications.config import NotificationsSettings
-from notifications.domain.model import DeliveryStatus
+from notifications.domain.deliveries import DeliveryStatus
 from notifications.entrypoints.dispatcher import Dispatcher
 from notifications.entrypoints.handlers import HANDLERS
 from notifications.service_layer.dispatch import DispatchPolicy

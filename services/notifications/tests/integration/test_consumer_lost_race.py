@@ -30,7 +30,8 @@ from notifications.adapters import orm
 from notifications.adapters.repository import SqlAlchemyRepository
 from notifications.bootstrap import Container, bootstrap
 from notifications.config import NotificationsSettings
-from notifications.domain.model import AppointmentCopy, Delivery
+from notifications.domain.appointments import AppointmentCopy
+from notifications.domain.deliveries import Delivery
 from notifications.entrypoints import handlers, worker
 from notifications.service_layer.unit_of_work import NotificationsUnitOfWork
 

@@ -21,7 +21,9 @@ from werkzeug import Request, Response
 from clinic_shared.testing.tokens import TestIssuer
 from notifications.bootstrap import Container, bootstrap
 from notifications.config import NotificationsSettings
-from notifications.domain.model import Channel, Delivery, DeliveryKind, DeliveryStatus
+from notifications.domain.channels import Channel
+from notifications.domain.deliveries import Delivery, DeliveryStatus
+from notifications.domain.kinds import DeliveryKind
 from notifications.entrypoints.api import create_app
 from notifications.entrypoints.cli import OPERATOR
 from notifications.entrypoints.dispatcher import Dispatcher

@@ -30,7 +30,7 @@ from clinic_shared.testing.tokens import TestIssuer
 from notifications.adapters import orm
 from notifications.bootstrap import Container, bootstrap
 from notifications.config import NotificationsSettings
-from notifications.domain.model import AppointmentCopy, AppointmentFacts
+from notifications.domain.appointments import AppointmentCopy, AppointmentFacts
 from notifications.entrypoints.api import create_app
 from notifications.entrypoints.cli import MIGRATIONS, OPERATOR
 from notifications.entrypoints.handlers import HANDLERS

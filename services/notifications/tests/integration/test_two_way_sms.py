@@ -18,7 +18,10 @@ from notifications.adapters import orm
 from notifications.adapters.twilio import TwilioSignature
 from notifications.bootstrap import Container, bootstrap
 from notifications.config import NotificationsSettings
-from notifications.domain.model import Channel, ConsentRecord, Delivery, DeliveryKind, DeliveryStatus
+from notifications.domain.channels import Channel
+from notifications.domain.consent import ConsentRecord
+from notifications.domain.deliveries import Delivery, DeliveryStatus
+from notifications.domain.kinds import DeliveryKind
 from notifications.domain.reasons import CONFIRMED
 from notifications.entrypoints.api import create_app
 from notifications.entrypoints.dispatcher import Dispatcher

@@ -12,7 +12,8 @@ from flask.testing import FlaskClient
 
 from clinic_shared.testing.tokens import TestIssuer
 from notifications.bootstrap import Container
-from notifications.domain.model import DeliveryKind, DeliveryStatus
+from notifications.domain.deliveries import DeliveryStatus
+from notifications.domain.kinds import DeliveryKind
 from notifications.domain.reasons import EXPIRED
 from notifications.entrypoints.agenda import AgendaScheduler
 from notifications.entrypoints.dispatcher import Dispatcher

@@ -14,7 +14,7 @@ from clinic_shared.testing.calendars import READERS, Instants
 from notifications.adapters.calendar import appointment_calendar
 from notifications.adapters.rendering import TemplateRenderer
 from notifications.domain.composition import Notice
-from notifications.domain.model import DeliveryKind
+from notifications.domain.kinds import DeliveryKind
 
 ZONES = ["America/Vancouver", "America/Toronto", "Europe/Paris", "Australia/Sydney", "Asia/Kolkata"]
 MakeNotice = Callable[..., Notice]

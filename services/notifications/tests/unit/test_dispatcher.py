@@ -10,7 +10,9 @@ import icalendar
 from sqlalchemy import select
 
 from notifications.bootstrap import Container
-from notifications.domain.model import Channel, Delivery, DeliveryKind, DeliveryStatus
+from notifications.domain.channels import Channel
+from notifications.domain.deliveries import Delivery, DeliveryStatus
+from notifications.domain.kinds import DeliveryKind
 from notifications.entrypoints.dispatcher import Dispatcher
 from notifications.service_layer.ports import OutgoingEmail
 

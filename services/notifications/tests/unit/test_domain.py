@@ -7,20 +7,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from notifications.domain.appointments import AppointmentFacts
+from notifications.domain.channels import Channel
 from notifications.domain.composition import choose_language, compose, describe_when
+from notifications.domain.copies import ClinicInfo, Contact, PractitionerInfo, TreatmentInfo
+from notifications.domain.deliveries import Delivery, DeliveryStatus
 from notifications.domain.errors import InvalidTransition, NoAddress
 from notifications.domain.inbound import Command, parse_command
-from notifications.domain.model import (
-    AppointmentFacts,
-    Channel,
-    ClinicInfo,
-    Contact,
-    Delivery,
-    DeliveryKind,
-    DeliveryStatus,
-    PractitionerInfo,
-    TreatmentInfo,
-)
+from notifications.domain.kinds import DeliveryKind
 from notifications.domain.plans import plan_speaks_for, untold
 
 NOW = datetime(2025, 3, 3, 17, 0, tzinfo=UTC)

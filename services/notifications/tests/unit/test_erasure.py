@@ -12,9 +12,11 @@ import pytest
 from sqlalchemy import select
 
 from notifications.bootstrap import Container
+from notifications.domain.channels import Channel, email_deliverable
 from notifications.domain.composition import compose_account_message
+from notifications.domain.deliveries import Delivery, DeliveryStatus
 from notifications.domain.errors import NoAddress
-from notifications.domain.model import Channel, Delivery, DeliveryKind, DeliveryStatus, email_deliverable
+from notifications.domain.kinds import DeliveryKind
 from notifications.domain.reasons import UNDELIVERABLE
 from notifications.entrypoints.dispatcher import Dispatcher
 

@@ -12,7 +12,10 @@ from sqlalchemy import func, select
 from clinic_shared.events import EventContractError, new_event
 from notifications.adapters import orm
 from notifications.bootstrap import Container
-from notifications.domain.model import Channel, ClinicInfo, Contact, Delivery, DeliveryKind, DeliveryStatus
+from notifications.domain.channels import Channel
+from notifications.domain.copies import ClinicInfo, Contact
+from notifications.domain.deliveries import Delivery, DeliveryStatus
+from notifications.domain.kinds import DeliveryKind
 from notifications.domain.reasons import NEVER_TOLD, SUPERSEDED
 from notifications.entrypoints.handlers import HANDLERS, SUBSCRIPTION
 

@@ -17,8 +17,8 @@ from notifications.adapters.mime import build_message
 from notifications.adapters.rendering import TemplateRenderer
 from notifications.adapters.sms_sink import SmsSink
 from notifications.adapters.smtp import SmtpEndpoint
+from notifications.domain.channels import Channel
 from notifications.domain.composition import Notice
-from notifications.domain.model import Channel
 from notifications.service_layer.ports import OutgoingEmail, OutgoingSms
 
 SENDER = "IMS Clinic <no-reply@localhost>"

@@ -6,14 +6,11 @@ import uuid
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 
-from notifications.domain.model import (
-    AppointmentFacts,
-    Channel,
-    Contact,
-    Delivery,
-    DeliveryKind,
-    DeliveryStatus,
-)
+from notifications.domain.appointments import AppointmentFacts
+from notifications.domain.channels import Channel
+from notifications.domain.copies import Contact
+from notifications.domain.deliveries import Delivery, DeliveryStatus
+from notifications.domain.kinds import DeliveryKind
 from notifications.domain.notices import (
     WantedNotice,
     never_told_of_booking,

@@ -13,7 +13,9 @@ import icalendar
 
 from clinic_shared.events import Envelope, new_event
 from notifications.bootstrap import Container
-from notifications.domain.model import Channel, DeliveryKind, DeliveryStatus
+from notifications.domain.channels import Channel
+from notifications.domain.deliveries import DeliveryStatus
+from notifications.domain.kinds import DeliveryKind
 from notifications.entrypoints.dispatcher import Dispatcher
 from notifications.entrypoints.handlers import SUBSCRIPTION
 

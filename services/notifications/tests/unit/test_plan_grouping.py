@@ -15,7 +15,8 @@ import pytest
 
 from clinic_shared.events import Envelope, new_event
 from notifications.bootstrap import Container
-from notifications.domain.model import DeliveryKind, DeliveryStatus
+from notifications.domain.deliveries import DeliveryStatus
+from notifications.domain.kinds import DeliveryKind
 from notifications.domain.reasons import CANCELLED, IN_PENDING_PLAN_MESSAGE, NEVER_TOLD, NO_SESSION_LEFT
 from notifications.entrypoints.dispatcher import Dispatcher
 from notifications.entrypoints.handlers import HANDLERS, SUBSCRIPTION

@@ -15,7 +15,9 @@ from sqlalchemy import select
 from clinic_shared.testing.tokens import TestIssuer
 from notifications.adapters import orm
 from notifications.bootstrap import Container
-from notifications.domain.model import Channel, Delivery, DeliveryKind
+from notifications.domain.channels import Channel
+from notifications.domain.deliveries import Delivery
+from notifications.domain.kinds import DeliveryKind
 from notifications.entrypoints.dispatcher import Dispatcher
 
 CHOICES = {"email": True, "sms": True, "language": None, "promotional": False}

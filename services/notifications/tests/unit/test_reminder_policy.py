@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from notifications.domain.channels import Channel
 from notifications.domain.errors import InvalidPolicy
-from notifications.domain.model import Channel
 from notifications.domain.reminders import QuietHours, ReminderPolicy
 
 VANCOUVER = ZoneInfo("America/Vancouver")

@@ -13,7 +13,9 @@ from sqlalchemy import select
 from clinic_shared.testing.tokens import TestIssuer
 from notifications.bootstrap import Container, bootstrap
 from notifications.config import NotificationsSettings
-from notifications.domain.model import Channel, Delivery, DeliveryKind, DeliveryStatus
+from notifications.domain.channels import Channel
+from notifications.domain.deliveries import Delivery, DeliveryStatus
+from notifications.domain.kinds import DeliveryKind
 from notifications.domain.reasons import CONFIRMED, STARTED
 from notifications.entrypoints.cli import OPERATOR
 from notifications.entrypoints.dispatcher import Dispatcher

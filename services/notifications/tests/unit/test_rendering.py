@@ -10,8 +10,9 @@ import icalendar
 import pytest
 
 from notifications.adapters.rendering import TemplateRenderer
+from notifications.domain.channels import Channel
 from notifications.domain.composition import Notice
-from notifications.domain.model import Channel, DeliveryKind
+from notifications.domain.kinds import DeliveryKind
 
 VANCOUVER = ZoneInfo("America/Vancouver")
 MakeNotice = Callable[..., Notice]

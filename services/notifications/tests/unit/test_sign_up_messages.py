@@ -13,7 +13,8 @@ from sqlalchemy import select
 
 from clinic_shared.events import Envelope, new_event
 from notifications.bootstrap import Container
-from notifications.domain.model import Delivery, DeliveryKind, DeliveryStatus
+from notifications.domain.deliveries import Delivery, DeliveryStatus
+from notifications.domain.kinds import DeliveryKind
 from notifications.entrypoints.dispatcher import Dispatcher
 from notifications.entrypoints.handlers import SUBSCRIPTION
 

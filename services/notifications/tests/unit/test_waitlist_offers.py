@@ -14,7 +14,7 @@ from clinic_shared.settings import ConfigError
 from clinic_shared.testing.tokens import TestIssuer
 from notifications.bootstrap import Container, bootstrap
 from notifications.config import NotificationsSettings
-from notifications.domain.model import DeliveryStatus
+from notifications.domain.deliveries import DeliveryStatus
 from notifications.domain.reasons import EXPIRED
 from notifications.entrypoints.dispatcher import Dispatcher
 from notifications.entrypoints.handlers import HANDLERS

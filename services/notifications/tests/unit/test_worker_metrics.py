@@ -14,7 +14,9 @@ from sqlalchemy import create_engine, insert
 
 from clinic_shared.testing.clock import ManualClock
 from notifications.adapters import orm
-from notifications.domain.model import Channel, DeliveryKind, DeliveryStatus
+from notifications.domain.channels import Channel
+from notifications.domain.deliveries import DeliveryStatus
+from notifications.domain.kinds import DeliveryKind
 from notifications.entrypoints.worker import DeliveryLagCollector, counted
 from notifications.service_layer.dispatch import Transports
 from notifications.service_layer.ports import OutgoingEmail, OutgoingSms, TransportError

@@ -24,22 +24,13 @@ from sqlalchemy.orm import registry
 from clinic_shared import tracing
 from clinic_shared.db import UTCDateTime, service_metadata, str_enum
 from clinic_shared.messaging.tables import define_inbox_table, define_outbox_table
-from notifications.domain.model import (
-    AppointmentCopy,
-    AttemptOutcome,
-    Channel,
-    ClinicInfo,
-    ConsentKind,
-    ConsentRecord,
-    Contact,
-    Delivery,
-    DeliveryAttempt,
-    DeliveryKind,
-    DeliveryStatus,
-    InboundSms,
-    PractitionerInfo,
-    TreatmentInfo,
-)
+from notifications.domain.appointments import AppointmentCopy
+from notifications.domain.channels import Channel
+from notifications.domain.consent import ConsentKind, ConsentRecord
+from notifications.domain.copies import ClinicInfo, Contact, PractitionerInfo, TreatmentInfo
+from notifications.domain.deliveries import AttemptOutcome, Delivery, DeliveryAttempt, DeliveryStatus
+from notifications.domain.inbound import InboundSms
+from notifications.domain.kinds import DeliveryKind
 
 metadata = service_metadata()
 

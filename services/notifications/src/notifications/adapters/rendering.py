@@ -21,7 +21,7 @@ from notifications.domain.composition import (
     describe_span,
     describe_when,
 )
-from notifications.domain.model import DeliveryKind
+from notifications.domain.kinds import DeliveryKind
 from notifications.service_layer.ports import OutgoingEmail, OutgoingSms
 
 _WHITESPACE = re.compile(r"\s+")

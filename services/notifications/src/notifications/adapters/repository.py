@@ -21,19 +21,12 @@ from notifications.adapters.orm import (
 from notifications.adapters.orm import (
     inbound_sms as inbound_sms_table,
 )
-from notifications.domain.model import (
-    AppointmentCopy,
-    ClinicInfo,
-    ConsentRecord,
-    Contact,
-    Delivery,
-    DeliveryAttempt,
-    DeliveryKind,
-    DeliveryStatus,
-    InboundSms,
-    PractitionerInfo,
-    TreatmentInfo,
-)
+from notifications.domain.appointments import AppointmentCopy
+from notifications.domain.consent import ConsentRecord
+from notifications.domain.copies import ClinicInfo, Contact, PractitionerInfo, TreatmentInfo
+from notifications.domain.deliveries import Delivery, DeliveryAttempt, DeliveryStatus
+from notifications.domain.inbound import InboundSms
+from notifications.domain.kinds import DeliveryKind
 from notifications.domain.reminders import QuietHours, ReminderPolicy
 
 T = TypeVar("T")

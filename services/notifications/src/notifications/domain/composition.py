@@ -14,21 +14,17 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from notifications.domain.channels import Channel, email_deliverable
+from notifications.domain.copies import ClinicInfo, Contact, PractitionerInfo, TreatmentInfo
+from notifications.domain.deliveries import Delivery
 from notifications.domain.errors import NoAddress
-from notifications.domain.model import (
+from notifications.domain.kinds import (
     ACCOUNT_KINDS,
     CANCELLATION_KINDS,
     NO_INVITATION_KINDS,
     PLAN_KINDS,
     STAFF_KINDS,
-    Channel,
-    ClinicInfo,
-    Contact,
-    Delivery,
     DeliveryKind,
-    PractitionerInfo,
-    TreatmentInfo,
-    email_deliverable,
 )
 
 LANGUAGES = ("en", "fr")

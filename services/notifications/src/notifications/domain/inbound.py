@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import enum
 import unicodedata
+import uuid
 from dataclasses import dataclass
+from datetime import datetime
 
 
 class Command(enum.StrEnum):
@@ -26,6 +28,17 @@ _KEYWORDS = {
     Command.START: {"START", "UNSTOP", "DEBUT", "REPRENDRE", "ABONNER"},
     Command.HELP: {"HELP", "INFO", "AIDE"},
 }
+
+
+@dataclass
+class InboundSms:
+    """A text a patient sent us, kept once per provider message id (a redelivered webhook is a no-op)."""
+
+    message_sid: str
+    patient_id: uuid.UUID | None
+    command: str | None
+    received_at: datetime
+    appointment_id: uuid.UUID | None = None
 
 
 def parse_command(body: str) -> Command | None:

@@ -9,14 +9,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from notifications.domain.model import (
-    AppointmentFacts,
-    Channel,
-    Contact,
-    Delivery,
-    DeliveryKind,
-    DeliveryStatus,
-)
+from notifications.domain.appointments import AppointmentFacts
+from notifications.domain.channels import Channel
+from notifications.domain.copies import Contact
+from notifications.domain.deliveries import Delivery, DeliveryStatus
+from notifications.domain.kinds import DeliveryKind
 from notifications.domain.plans import plan_speaks_for
 from notifications.domain.reasons import CANCELLED, IN_PENDING_PLAN_MESSAGE, NEVER_TOLD, SUPERSEDED
 

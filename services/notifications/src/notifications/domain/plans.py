@@ -11,13 +11,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Collection, Iterable
 
-from notifications.domain.model import (
-    PLAN_ANNOUNCEMENT_KINDS,
-    Channel,
-    Delivery,
-    DeliveryKind,
-    DeliveryStatus,
-)
+from notifications.domain.channels import Channel
+from notifications.domain.deliveries import Delivery, DeliveryStatus
+from notifications.domain.kinds import PLAN_ANNOUNCEMENT_KINDS, DeliveryKind
 
 
 def plan_speaks_for(kind: DeliveryKind, *, in_plan: bool, with_plan: bool, plan_shortened: bool) -> bool:

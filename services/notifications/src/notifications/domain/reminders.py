@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from notifications.domain.channels import Channel
 from notifications.domain.errors import InvalidPolicy
-from notifications.domain.model import Channel, require_utc
+from notifications.domain.instants import require_utc
 
 DEFAULT_EMAIL_HOURS = 48
 DEFAULT_SMS_HOURS = 24

@@ -18,7 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from clinic_shared.messaging.connection import Backoff
 from notifications.bootstrap import Container
-from notifications.domain.model import DeliveryStatus
+from notifications.domain.deliveries import DeliveryStatus
 from notifications.service_layer import dispatch
 from notifications.service_layer.dispatch import DispatchPolicy, DispatchReport, Transports
 from notifications.service_layer.unit_of_work import NotificationsUnitOfWork

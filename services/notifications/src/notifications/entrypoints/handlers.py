@@ -14,7 +14,8 @@ from typing import Any
 from clinic_shared.events import Envelope, EventContractError
 from clinic_shared.messaging.outbox import exchange_for
 from clinic_shared.messaging.topology import Subscription
-from notifications.domain.model import AppointmentFacts, DeliveryKind
+from notifications.domain.appointments import AppointmentFacts
+from notifications.domain.kinds import DeliveryKind
 from notifications.service_layer import (
     account_messages,
     appointment_notices,

@@ -30,8 +30,9 @@ from clinic_shared.messaging.relay import OutboxRelay
 from clinic_shared.messaging.worker import consumer_for, relay_for, run_worker
 from notifications.adapters import orm
 from notifications.bootstrap import Container
+from notifications.domain.channels import Channel
 from notifications.domain.composition import Notice
-from notifications.domain.model import Channel, DeliveryStatus
+from notifications.domain.deliveries import DeliveryStatus
 from notifications.entrypoints.agenda import AgendaScheduler
 from notifications.entrypoints.dispatcher import Dispatcher
 from notifications.entrypoints.handlers import HANDLERS, SUBSCRIPTION

@@ -7,7 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from notifications.domain.model import ACCOUNT_KINDS, Channel, Delivery, DeliveryKind, require_utc
+from notifications.domain.channels import Channel
+from notifications.domain.deliveries import Delivery
+from notifications.domain.instants import require_utc
+from notifications.domain.kinds import ACCOUNT_KINDS, DeliveryKind
 from notifications.domain.reasons import LINK_EXPIRED
 from notifications.service_layer.unit_of_work import NotificationsUnitOfWork
 

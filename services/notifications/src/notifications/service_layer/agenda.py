@@ -8,15 +8,13 @@ from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from clinic_shared.tokens import Principal
+from notifications.domain.appointments import AppointmentCopy
+from notifications.domain.channels import Channel
+from notifications.domain.copies import PractitionerInfo
+from notifications.domain.deliveries import Delivery
 from notifications.domain.errors import NotFound
-from notifications.domain.model import (
-    AppointmentCopy,
-    Channel,
-    Delivery,
-    DeliveryKind,
-    PractitionerInfo,
-    require_utc,
-)
+from notifications.domain.instants import require_utc
+from notifications.domain.kinds import DeliveryKind
 from notifications.service_layer.tenancy import acts_in
 from notifications.service_layer.unit_of_work import NotificationsUnitOfWork
 

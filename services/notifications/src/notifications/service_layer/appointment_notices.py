@@ -7,16 +7,12 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
+from notifications.domain.appointments import AppointmentCopy, AppointmentFacts
+from notifications.domain.channels import Channel
+from notifications.domain.deliveries import Delivery
 from notifications.domain.errors import Conflict
-from notifications.domain.model import (
-    PLAN_ANNOUNCEMENT_KINDS,
-    AppointmentCopy,
-    AppointmentFacts,
-    Channel,
-    Delivery,
-    DeliveryKind,
-    require_utc,
-)
+from notifications.domain.instants import require_utc
+from notifications.domain.kinds import PLAN_ANNOUNCEMENT_KINDS, DeliveryKind
 from notifications.domain.notices import notices_wanted, patient_channels, settle_new, skip_moot
 from notifications.service_layer.reminder_policies import clinic_zone, policy_of
 from notifications.service_layer.unit_of_work import NotificationsUnitOfWork

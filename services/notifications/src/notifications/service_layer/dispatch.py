@@ -12,19 +12,11 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from clinic_shared import tracing
+from notifications.domain.channels import Channel
 from notifications.domain.composition import Notice, compose, compose_account_message
+from notifications.domain.deliveries import AttemptOutcome, Delivery, DeliveryAttempt, DeliveryStatus
 from notifications.domain.errors import NoAddress, NotFound
-from notifications.domain.model import (
-    ACCOUNT_KINDS,
-    PLAN_ANNOUNCEMENT_KINDS,
-    STAFF_KINDS,
-    AttemptOutcome,
-    Channel,
-    Delivery,
-    DeliveryAttempt,
-    DeliveryKind,
-    DeliveryStatus,
-)
+from notifications.domain.kinds import ACCOUNT_KINDS, PLAN_ANNOUNCEMENT_KINDS, STAFF_KINDS, DeliveryKind
 from notifications.domain.reasons import (
     CANCELLED,
     CONFIRMED,

@@ -6,16 +6,12 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
+from notifications.domain.appointments import AppointmentCopy
+from notifications.domain.channels import Channel
 from notifications.domain.composition import choose_language
-from notifications.domain.inbound import ClinicContact, Command, parse_command, reply_text
-from notifications.domain.model import (
-    AppointmentCopy,
-    Channel,
-    ConsentKind,
-    ConsentRecord,
-    Contact,
-    InboundSms,
-)
+from notifications.domain.consent import ConsentKind, ConsentRecord
+from notifications.domain.copies import Contact
+from notifications.domain.inbound import ClinicContact, Command, InboundSms, parse_command, reply_text
 from notifications.domain.phones import to_e164
 from notifications.service_layer.unit_of_work import NotificationsUnitOfWork
 

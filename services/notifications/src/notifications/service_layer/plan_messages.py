@@ -9,7 +9,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from notifications.domain.model import PLAN_ANNOUNCEMENT_KINDS, Channel, Delivery, DeliveryKind
+from notifications.domain.channels import Channel
+from notifications.domain.deliveries import Delivery
+from notifications.domain.kinds import PLAN_ANNOUNCEMENT_KINDS, DeliveryKind
 from notifications.domain.plans import untold
 from notifications.domain.reasons import IN_PENDING_PLAN_MESSAGE, NEVER_TOLD
 from notifications.service_layer.subject_messages import RecordMessage, record_message

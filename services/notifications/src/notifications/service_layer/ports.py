@@ -8,19 +8,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
+from notifications.domain.appointments import AppointmentCopy
 from notifications.domain.composition import Notice
-from notifications.domain.model import (
-    AppointmentCopy,
-    ClinicInfo,
-    ConsentRecord,
-    Contact,
-    Delivery,
-    DeliveryAttempt,
-    DeliveryKind,
-    InboundSms,
-    PractitionerInfo,
-    TreatmentInfo,
-)
+from notifications.domain.consent import ConsentRecord
+from notifications.domain.copies import ClinicInfo, Contact, PractitionerInfo, TreatmentInfo
+from notifications.domain.deliveries import Delivery, DeliveryAttempt
+from notifications.domain.inbound import InboundSms
+from notifications.domain.kinds import DeliveryKind
 from notifications.domain.reminders import ReminderPolicy
 
 T = TypeVar("T")

@@ -8,15 +8,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from clinic_shared.tokens import Principal
+from notifications.domain.channels import Channel
+from notifications.domain.consent import PROMOTIONAL, TRANSACTIONAL, ConsentKind, ConsentRecord
+from notifications.domain.copies import Contact
 from notifications.domain.errors import NotFound, NotYet
-from notifications.domain.model import (
-    PROMOTIONAL,
-    TRANSACTIONAL,
-    Channel,
-    ConsentKind,
-    ConsentRecord,
-    Contact,
-)
 from notifications.service_layer.queries import get_contact
 from notifications.service_layer.unit_of_work import NotificationsUnitOfWork
 

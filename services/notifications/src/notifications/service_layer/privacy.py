@@ -9,8 +9,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from clinic_shared.tokens import Principal
+from notifications.domain.appointments import AppointmentCopy
+from notifications.domain.consent import ConsentRecord
+from notifications.domain.copies import Contact
 from notifications.domain.errors import NotFound
-from notifications.domain.model import AppointmentCopy, ConsentRecord, Contact, InboundSms
+from notifications.domain.inbound import InboundSms
 from notifications.service_layer.queries import LoggedDelivery, with_attempts
 from notifications.service_layer.tenancy import acts_in, patient_known_to
 from notifications.service_layer.unit_of_work import NotificationsUnitOfWork

@@ -8,15 +8,11 @@ from dataclasses import dataclass
 
 from clinic_shared.pagination import Page
 from clinic_shared.tokens import Principal
+from notifications.domain.channels import Channel
+from notifications.domain.copies import Contact
+from notifications.domain.deliveries import Delivery, DeliveryAttempt, DeliveryStatus
 from notifications.domain.errors import Forbidden, NotFound
-from notifications.domain.model import (
-    Channel,
-    Contact,
-    Delivery,
-    DeliveryAttempt,
-    DeliveryKind,
-    DeliveryStatus,
-)
+from notifications.domain.kinds import DeliveryKind
 from notifications.service_layer.tenancy import CLINIC_NOT_FOUND, acts_in, patient_known_to, require_clinic
 from notifications.service_layer.unit_of_work import NotificationsUnitOfWork
 

@@ -8,7 +8,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from notifications.domain.model import ClinicInfo, Contact, PractitionerInfo, TreatmentInfo
+from notifications.domain.copies import ClinicInfo, Contact, PractitionerInfo, TreatmentInfo
 from notifications.domain.phones import to_e164
 from notifications.service_layer.unit_of_work import NotificationsUnitOfWork
 

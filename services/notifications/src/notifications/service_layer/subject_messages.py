@@ -8,7 +8,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from notifications.domain.model import Channel, Delivery, DeliveryKind
+from notifications.domain.channels import Channel
+from notifications.domain.deliveries import Delivery
+from notifications.domain.kinds import DeliveryKind
 from notifications.domain.notices import patient_channels
 from notifications.service_layer.unit_of_work import NotificationsUnitOfWork
 

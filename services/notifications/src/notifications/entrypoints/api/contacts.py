@@ -10,7 +10,7 @@ from flask import Response
 
 from clinic_shared.web.auth import current_principal
 from clinic_shared.web.request_limits import Blueprint
-from notifications.domain.model import Contact
+from notifications.domain.copies import Contact
 from notifications.entrypoints.api import schemas
 from notifications.entrypoints.api.context import container
 from notifications.service_layer import preferences, privacy, queries

@@ -7,7 +7,7 @@ from typing import Any
 
 from clinic_shared.web.auth import current_principal, require_roles
 from clinic_shared.web.request_limits import Blueprint
-from notifications.domain.model import PractitionerInfo
+from notifications.domain.copies import PractitionerInfo
 from notifications.entrypoints.api import schemas
 from notifications.entrypoints.api.context import container
 from notifications.service_layer import agenda

@@ -6,8 +6,10 @@ from typing import Any
 
 from marshmallow import EXCLUDE, Schema, fields, validate
 
+from notifications.domain.channels import Channel
 from notifications.domain.composition import LANGUAGES
-from notifications.domain.model import AttemptOutcome, Channel, DeliveryKind, DeliveryStatus
+from notifications.domain.deliveries import AttemptOutcome, DeliveryStatus
+from notifications.domain.kinds import DeliveryKind
 from notifications.domain.reminders import MAX_HOURS_BEFORE, ReminderPolicy
 from notifications.service_layer.preferences import Preferences
 from notifications.service_layer.privacy import PatientExport

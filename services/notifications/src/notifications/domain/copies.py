@@ -1,0 +1,194 @@
+"""Local copies of what scheduling tells us of patients (contacts), clinics, practitioners, treatments.
+
+Copies are fed by scheduling's events, which may arrive out of order: each copy remembers the ``as_of``
+instant of the event it reflects and ignores older news. A contact also holds the patient's own choices
+(channels, language, promotional consent), which scheduling's updates never touch.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from notifications.domain.channels import Channel, email_deliverable
+from notifications.domain.consent import PROMOTIONAL, TRANSACTIONAL, ConsentKind, ConsentRecord
+
+
+class _Copy:
+    """Shared rule of the local copies: news older than what we hold is ignored."""
+
+    as_of: datetime
+
+    def accepts(self, as_of: datetime) -> bool:
+        return as_of >= self.as_of
+
+
+@dataclass
+class Contact(_Copy):
+    """How to reach a patient, in which language. Only what messages need: no last name, nothing clinical."""
+
+    patient_id: uuid.UUID
+    first_name: str
+    email: str
+    phone: str | None
+    language: str
+    as_of: datetime
+    # The patient's own choices, which scheduling's updates never touch: SMS withdrawn (e.g. STOP), no
+    # e-mail wanted, a language other than the one scheduling holds, express consent to promotional messages.
+    sms_opted_out_at: datetime | None = None
+    email_opted_out_at: datetime | None = None
+    preferred_language: str | None = None
+    promotional_consent_at: datetime | None = None
+
+    def address_on(self, channel: Channel) -> str | None:
+        """The address to send to on ``channel``; None when there is none that can receive a message (no
+        phone, or an erased patient's e-mail address in the reserved .invalid domain)."""
+        if channel is Channel.EMAIL:
+            return self.email if self.email_deliverable else None
+        return self.phone
+
+    @property
+    def email_deliverable(self) -> bool:
+        """False for an erased patient's address (reserved .invalid domain): nothing is sent there."""
+        return email_deliverable(self.email)
+
+    @property
+    def message_language(self) -> str:
+        return self.preferred_language or self.language
+
+    @property
+    def sms_allowed(self) -> bool:
+        return bool(self.phone) and self.sms_opted_out_at is None
+
+    def wants(self, channel: Channel) -> bool:
+        """False once the patient opted out of ``channel`` (honoured even for transactional messages)."""
+        opted_out = self.sms_opted_out_at if channel is Channel.SMS else self.email_opted_out_at
+        return opted_out is None
+
+    def opt_out_of_sms(self, now: datetime) -> bool:
+        """Withdraw SMS consent; False when it was already withdrawn (so the opt-out is confirmed once)."""
+        if self.sms_opted_out_at is not None:
+            return False
+        self.sms_opted_out_at = now
+        return True
+
+    def opt_in_to_sms(self) -> bool:
+        """Give SMS consent back (e.g. START); False when it was not withdrawn (so it is confirmed once)."""
+        if self.sms_opted_out_at is None:
+            return False
+        self.sms_opted_out_at = None
+        return True
+
+    def choose(
+        self,
+        now: datetime,
+        *,
+        email: bool,
+        sms: bool,
+        language: str | None,
+        promotional: bool,
+    ) -> list[tuple[Channel, ConsentKind, str]]:
+        """Apply the patient's preferences; returns the consent changes to record (channel, kind, purpose)."""
+        changes: list[tuple[Channel, ConsentKind, str]] = []
+        for channel, wanted in ((Channel.EMAIL, email), (Channel.SMS, sms)):
+            field = "email_opted_out_at" if channel is Channel.EMAIL else "sms_opted_out_at"
+            if wanted and getattr(self, field) is not None:
+                setattr(self, field, None)
+                changes.append((channel, ConsentKind.EXPRESS, TRANSACTIONAL))
+            elif not wanted and getattr(self, field) is None:
+                setattr(self, field, now)
+                changes.append((channel, ConsentKind.WITHDRAWN, TRANSACTIONAL))
+        if promotional and self.promotional_consent_at is None:
+            self.promotional_consent_at = now
+            changes.append((Channel.EMAIL, ConsentKind.EXPRESS, PROMOTIONAL))
+        elif not promotional and self.promotional_consent_at is not None:
+            self.promotional_consent_at = None
+            changes.append((Channel.EMAIL, ConsentKind.WITHDRAWN, PROMOTIONAL))
+        self.preferred_language = language
+        return changes
+
+    def resume_choices(self, records: Iterable[ConsentRecord]) -> None:
+        """Start a new copy from the choices the patient recorded before it arrived (the latest of each).
+
+        A patient may choose how to be contacted (e.g. right after signing up) before scheduling's news of
+        them reaches us; those choices are kept as consent records and applied here.
+        """
+        for record in records:  # oldest first: the latest choice wins
+            if record.purpose == PROMOTIONAL:
+                given = record.kind is ConsentKind.EXPRESS
+                self.promotional_consent_at = record.recorded_at if given else None
+            elif record.channel is Channel.SMS:
+                withdrawn = record.kind is ConsentKind.WITHDRAWN
+                self.sms_opted_out_at = record.recorded_at if withdrawn else None
+            else:
+                withdrawn = record.kind is ConsentKind.WITHDRAWN
+                self.email_opted_out_at = record.recorded_at if withdrawn else None
+
+    def update(
+        self, *, first_name: str, email: str, phone: str | None, language: str, as_of: datetime
+    ) -> bool:
+        """Apply newer contact details; False (and no change) when ``as_of`` is older than ours."""
+        if not self.accepts(as_of):
+            return False
+        self.first_name, self.email, self.phone, self.language = first_name, email, phone, language
+        self.as_of = as_of
+        return True
+
+
+@dataclass
+class ClinicInfo(_Copy):
+    """What a message says about the clinic: its name, zone (for local times), address and how to call."""
+
+    clinic_id: uuid.UUID
+    name: str
+    timezone: str
+    address: str
+    phone: str
+    email: str
+    as_of: datetime
+
+    def update(
+        self, *, name: str, timezone: str, address: str, phone: str, email: str, as_of: datetime
+    ) -> bool:
+        if not self.accepts(as_of):
+            return False
+        self.name, self.timezone, self.address, self.phone, self.email = name, timezone, address, phone, email
+        self.as_of = as_of
+        return True
+
+
+@dataclass
+class PractitionerInfo(_Copy):
+    """A practitioner as messages name them; ``agenda_email`` (set by an admin here, never by scheduling's
+    events) is where their daily agenda goes, if anywhere. ``clinic_id`` is the clinic scheduling says they
+    work at (None only for a copy made before notifications kept it and never backfilled): its staff, and
+    organisation-wide staff, may change their agenda address."""
+
+    practitioner_id: uuid.UUID
+    display_name: str
+    as_of: datetime
+    agenda_email: str | None = None
+    clinic_id: uuid.UUID | None = None
+
+    def update(self, *, display_name: str, as_of: datetime, clinic_id: uuid.UUID | None = None) -> bool:
+        if not self.accepts(as_of):
+            return False
+        self.display_name, self.as_of = display_name, as_of
+        if clinic_id is not None:
+            self.clinic_id = clinic_id
+        return True
+
+
+@dataclass
+class TreatmentInfo(_Copy):
+    treatment_type_id: uuid.UUID
+    name: str
+    as_of: datetime
+
+    def update(self, *, name: str, as_of: datetime) -> bool:
+        if not self.accepts(as_of):
+            return False
+        self.name, self.as_of = name, as_of
+        return True
