@@ -13,12 +13,8 @@ ROOT = Path(__file__).resolve().parents[1]
 LIMIT = 500
 # Past the limit today; each is to be split (issue 13). Ceilings only ever come down.
 CEILINGS = {
-    "services/web/src/web/service_layer/booking.py": 525,
     "services/scheduling/src/scheduling/service_layer/plans.py": 543,
-    "services/billing/src/billing/entrypoints/api/schemas.py": 577,
-    "services/scheduling/src/scheduling/entrypoints/api/schemas.py": 601,
     "services/billing/src/billing/domain/invoicing.py": 603,
-    "services/notifications/src/notifications/domain/model.py": 729,
 }
 
 

@@ -40,7 +40,7 @@ from web.entrypoints.views import (
     staff_waitlist,
     staff_week,
 )
-from web.service_layer import booking as booking_pages
+from web.service_layer import clinic_catalogue
 
 log = structlog.get_logger(__name__)
 
@@ -197,13 +197,13 @@ def _install_templates(app: Flask) -> None:
     )
 
 
-def _help_clinic() -> booking_pages.Clinic | None:
+def _help_clinic() -> clinic_catalogue.Clinic | None:
     """The clinic to call for help, named in every page's footer once the patient is signed in."""
     signed = g.get("credentials")
     if signed is None or signed.is_staff:  # staff are the clinic; the list they see is theirs alone
         return None
     try:
-        places = booking_pages.clinics(apis(), signed)
+        places = clinic_catalogue.clinics(apis(), signed)
     except (ApiError, Unavailable):
         return None
     return places[0] if len(places) == 1 else None

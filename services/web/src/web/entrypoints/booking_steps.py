@@ -28,7 +28,8 @@ from web.entrypoints.context import apis, signed_in
 from web.entrypoints.forms import FORM_TOKEN_FIELD, N_, Form, parse_form, submit_once
 from web.entrypoints.i18n import gettext
 from web.service_layer import booking
-from web.service_layer.booking import Appointment, Catalogue, Treatment
+from web.service_layer.booking import Appointment
+from web.service_layer.clinic_catalogue import Catalogue, Treatment
 
 ANY = "any"  # any qualified practitioner
 

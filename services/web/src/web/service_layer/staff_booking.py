@@ -13,9 +13,11 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from web.service_layer import booking
+from web.domain.slots import Times
+from web.service_layer import booking, clinic_catalogue, slot_search
 from web.service_layer.accounts import Credentials
-from web.service_layer.booking import Appointment, Catalogue, Times
+from web.service_layer.booking import Appointment
+from web.service_layer.clinic_catalogue import Catalogue
 from web.service_layer.ports import Apis
 from web.service_layer.staff_patients import PatientRow
 
@@ -38,7 +40,7 @@ def patient(apis: Apis, credentials: Credentials, patient_id: str) -> PatientRow
 def for_patient(apis: Apis, credentials: Credentials, clinic_id: str, patient_id: str) -> ForPatient:
     return ForPatient(
         patient(apis, credentials, patient_id),
-        booking.catalogue(apis, credentials, clinic_id, patient_id=patient_id),
+        clinic_catalogue.catalogue(apis, credentials, clinic_id, patient_id=patient_id),
     )
 
 
@@ -54,7 +56,7 @@ def times(
 ) -> Times:
     """A week of free times as the portal shows them (free times are the same whoever books)."""
     preferred = [p.id for p in found.qualified(found.treatment(treatment_id))]
-    return booking.times(
+    return slot_search.times(
         apis, credentials, found.clinic, treatment_id, practitioner_id, week, now=now, preferred=preferred
     )
 
@@ -94,8 +96,8 @@ def _booked(
     return Booked(
         sessions,
         patient(apis, credentials, patient_id),
-        booking.catalogue(apis, credentials, clinic_id, patient_id=patient_id),
-        booking.rooms(apis, credentials, clinic_id),
+        clinic_catalogue.catalogue(apis, credentials, clinic_id, patient_id=patient_id),
+        clinic_catalogue.rooms(apis, credentials, clinic_id),
     )
 
 

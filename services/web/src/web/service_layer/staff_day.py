@@ -21,9 +21,10 @@ from web.domain.day import Booking, DayLayout, day_bounds, lay_out_day
 from web.domain.slots import Slot, Times
 from web.domain.visits import parse_instant
 from web.domain.week import Closure, Shade, closure_on, shades_by_column
-from web.service_layer import booking
+from web.service_layer import booking, clinic_catalogue, slot_search
 from web.service_layer.accounts import Credentials
-from web.service_layer.booking import Appointment, Catalogue, Treatment
+from web.service_layer.booking import Appointment
+from web.service_layer.clinic_catalogue import Catalogue, Treatment
 from web.service_layer.concurrency import together
 from web.service_layer.listing import every_page
 from web.service_layer.ports import Api, ApiError, Apis
@@ -346,7 +347,7 @@ def moving(apis: Apis, credentials: Credentials, appointment_id: str, unnamed: s
     visit = Appointment.from_api(body)
     patient_id = str(body.get("patient_id") or "")
     found, names = together(
-        lambda: booking.catalogue(apis, credentials, visit.clinic_id, patient_id=patient_id),
+        lambda: clinic_catalogue.catalogue(apis, credentials, visit.clinic_id, patient_id=patient_id),
         lambda: patient_names(apis, credentials, visit.clinic_id, [patient_id] if patient_id else []),
     )
     version = body.get("version")
@@ -370,7 +371,7 @@ def free_times(
     """A week of free times for the appointment's treatment: with ``practitioner_id``, else any qualified."""
     assert move.treatment is not None
     preferred = [p.id for p in move.catalogue.qualified(move.treatment)]
-    return booking.times(
+    return slot_search.times(
         apis,
         credentials,
         move.catalogue.clinic,

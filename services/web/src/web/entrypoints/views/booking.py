@@ -16,7 +16,7 @@ from typing import Any
 from flask import Blueprint, Response, abort, redirect, render_template, request, session, url_for
 from marshmallow import Schema, fields
 
-from web.domain.slots import Slot
+from web.domain.slots import Slot, Times
 from web.entrypoints.booking_steps import (
     ANY,
     BackToStep,
@@ -36,8 +36,8 @@ from web.entrypoints.booking_steps import (
 )
 from web.entrypoints.context import apis, patient_required, signed_in
 from web.entrypoints.forms import FORM_TOKEN_FIELD, N_, Form, parse_form, submit_once
-from web.service_layer import booking
-from web.service_layer.booking import Catalogue, Treatment
+from web.service_layer import booking, clinic_catalogue, slot_search
+from web.service_layer.clinic_catalogue import Catalogue, Treatment
 from web.service_layer.ports import ApiError
 
 bp = Blueprint("booking", __name__)
@@ -55,15 +55,15 @@ def _chosen_so_far(values: Mapping[str, Any]) -> tuple[Choice, Catalogue, Treatm
     choice = Choice.read(values)
     if choice.clinic is None:
         raise BackToStep(url_for("booking.start"))
-    found = booking.catalogue(apis(), signed_in(), choice.clinic)
+    found = clinic_catalogue.catalogue(apis(), signed_in(), choice.clinic)
     try:
         return choice, found, found.treatment(choice.treatment)
-    except booking.NotOffered:
+    except clinic_catalogue.NotOffered:
         raise BackToStep(url_for("booking.treatment", clinic=choice.clinic)) from None
 
 
 def _several_clinics() -> bool:
-    return len(booking.clinics(apis(), signed_in())) > 1
+    return len(clinic_catalogue.clinics(apis(), signed_in())) > 1
 
 
 # --- step 1: clinic --------------------------------------------------------------------------------------
@@ -72,7 +72,7 @@ def _several_clinics() -> bool:
 @bp.get("/book")
 @patient_required
 def start() -> Response | str:
-    places = booking.clinics(apis(), signed_in())
+    places = clinic_catalogue.clinics(apis(), signed_in())
     if len(places) == 1:
         return redirect(url_for("booking.treatment", clinic=places[0].id))
     form = Form(values={"clinic": request.args.get("clinic", "")})
@@ -93,7 +93,7 @@ def treatment() -> Response | str:
     choice = Choice.read(request.args)
     if choice.clinic is None:
         return redirect(url_for("booking.start"))
-    found = booking.catalogue(apis(), signed_in(), choice.clinic)
+    found = clinic_catalogue.catalogue(apis(), signed_in(), choice.clinic)
     form = Form(values={"treatment": choice.treatment or ""})
     if "next" in request.args:
         if any(t.id == choice.treatment for t in found.offered):
@@ -141,7 +141,7 @@ def times() -> Response | str:
     if not known_practitioner(choice, found, chosen):
         return redirect(url_for("booking.practitioner", **choice.args()))
     qualified = found.qualified(chosen)
-    free = booking.times(
+    free = slot_search.times(
         apis(),
         signed_in(),
         found.clinic,
@@ -174,7 +174,7 @@ def _times_page(
     found: Catalogue,
     treatment: Treatment,
     practitioner_id: str | None,
-    free: booking.Times,
+    free: Times,
     slot_href: Callable[[Slot], str],
     week_href: Callable[[date], str],
     **extra: Any,
@@ -247,14 +247,14 @@ def review() -> Response | str:
 @patient_required
 def booked(appointment_id: uuid.UUID) -> str:
     visit = booking.appointment(apis(), signed_in(), str(appointment_id))
-    found = booking.catalogue(apis(), signed_in(), visit.clinic_id)
+    found = clinic_catalogue.catalogue(apis(), signed_in(), visit.clinic_id)
     return render_template(
         "booking/booked.html",
         visit=visit,
         catalogue=found,
         treatment=next((t for t in found.treatments if t.id == visit.treatment_type_id), None),
         practitioner=found.practitioner(visit.practitioner_id),
-        room=booking.rooms(apis(), signed_in(), visit.clinic_id).get(visit.room_id or ""),
+        room=clinic_catalogue.rooms(apis(), signed_in(), visit.clinic_id).get(visit.room_id or ""),
         feed_url=session.get(FEED_KEY),
     )
 
@@ -353,14 +353,14 @@ def plan() -> Response | str:
 @patient_required
 def plan_booked(plan_id: uuid.UUID) -> str:
     details, sessions = booking.plan_sessions(apis(), signed_in(), str(plan_id))
-    found = booking.catalogue(apis(), signed_in(), str(details["clinic_id"]))
+    found = clinic_catalogue.catalogue(apis(), signed_in(), str(details["clinic_id"]))
     return render_template(
         "booking/plan_booked.html",
         sessions=sessions,
         catalogue=found,
         treatment=next((t for t in found.treatments if t.id == str(details["treatment_type_id"])), None),
         names=found.names(),
-        rooms=booking.rooms(apis(), signed_in(), found.clinic.id),
+        rooms=clinic_catalogue.rooms(apis(), signed_in(), found.clinic.id),
         feed_url=session.get(FEED_KEY),
     )
 
@@ -370,7 +370,7 @@ def plan_booked(plan_id: uuid.UUID) -> str:
 
 def _movable(appointment_id: uuid.UUID) -> tuple[booking.Appointment, Catalogue, Treatment | None]:
     visit = booking.appointment(apis(), signed_in(), str(appointment_id))
-    found = booking.catalogue(apis(), signed_in(), visit.clinic_id)
+    found = clinic_catalogue.catalogue(apis(), signed_in(), visit.clinic_id)
     kind = next((t for t in found.treatments if t.id == visit.treatment_type_id), None)
     return visit, found, kind
 
@@ -388,7 +388,7 @@ def reschedule(appointment_id: uuid.UUID) -> str:
     refused = _cannot_move(visit, found, kind)
     if refused is not None or kind is None:
         return refused or ""
-    free = booking.times(
+    free = slot_search.times(
         apis(),
         signed_in(),
         found.clinic,
@@ -477,7 +477,7 @@ def rescheduled(appointment_id: uuid.UUID) -> str:
         catalogue=found,
         treatment=kind,
         practitioner=found.practitioner(visit.practitioner_id),
-        room=booking.rooms(apis(), signed_in(), visit.clinic_id).get(visit.room_id or ""),
+        room=clinic_catalogue.rooms(apis(), signed_in(), visit.clinic_id).get(visit.room_id or ""),
         feed_url=session.get(FEED_KEY),
         moved=True,
     )

@@ -35,8 +35,8 @@ from web.entrypoints.booking_steps import (
 )
 from web.entrypoints.context import apis, signed_in, staff_required
 from web.entrypoints.forms import FORM_TOKEN_FIELD, N_, Form, parse_form, submit_once
-from web.service_layer import booking, staff_booking
-from web.service_layer.booking import Treatment
+from web.service_layer import booking, clinic_catalogue, staff_booking
+from web.service_layer.clinic_catalogue import Treatment
 from web.service_layer.staff_booking import DESK_ROLES, ForPatient
 
 bp = Blueprint("staff_booking", __name__, url_prefix="/staff/book")
@@ -70,7 +70,7 @@ def _chosen(patient_id: uuid.UUID, values: Mapping[str, Any]) -> tuple[Choice, F
     choice, found = _read(patient_id, values)
     try:
         return choice, found, found.catalogue.treatment(choice.treatment)
-    except booking.NotOffered:
+    except clinic_catalogue.NotOffered:
         raise BackToStep(url_for(".treatment", patient_id=patient_id, **choice.args())) from None
 
 
