@@ -24,7 +24,8 @@ from scheduling.entrypoints.api.schemas.plans import (
     PlanSchema,
 )
 from scheduling.service_layer import plans
-from scheduling.service_layer.plans import PlanPreview, PlanView, SessionOverride
+from scheduling.service_layer.plan_booking import SessionOverride
+from scheduling.service_layer.plans import PlanPreview, PlanView
 
 blp = Blueprint(
     "plans",
