@@ -11,11 +11,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 LIMIT = 500
-# Past the limit today; each is to be split (issue 13). Ceilings only ever come down.
-CEILINGS = {
-    "services/scheduling/src/scheduling/service_layer/plans.py": 543,
-    "services/billing/src/billing/domain/invoicing.py": 603,
-}
+# Past the limit: none today. A module that must be longer for a while is listed here with its size, as a
+# ceiling that may only come down (issue 13).
+CEILINGS: dict[str, int] = {}
 
 
 def source_modules() -> dict[str, int]:

@@ -22,7 +22,7 @@ from sqlalchemy import func, select
 from billing.adapters import orm
 from billing.bootstrap import Container, bootstrap
 from billing.config import BillingSettings
-from billing.domain.invoicing import FeeMode, PaymentMethod
+from billing.domain.billing_policy import FeeMode
 from billing.domain.model import (
     Charge,
     ChargeKind,
@@ -34,6 +34,7 @@ from billing.domain.model import (
     TreatmentType,
 )
 from billing.domain.money import Money
+from billing.domain.payments import PaymentMethod
 from billing.entrypoints import worker
 from billing.entrypoints.handlers import SUBSCRIPTION
 from billing.service_layer import billing_policy, invoices, packages, payments, prices

@@ -646,6 +646,63 @@ def test_selling_a_package_drafts_its_invoice_and_sessions_draw_it_down(setup: S
     assert (charge.status, charge.package_id) == (ChargeStatus.PREPAID, uuid.UUID(sold.get_json()["id"]))
     [listed] = setup.client.get(f"/patients/{setup.patient_id}/packages", headers=setup.headers).get_json()
     assert listed["sessions_left"] == 5
+    assert (listed["name"], listed["expires_on"]) == ("IMS session, 30 min package, 6 sessions", None)
+
+
+def test_a_named_package_is_used_until_its_last_day_and_not_after(setup: Setup) -> None:
+    """Sold with a name and a last day: its invoice line takes the name; a visit on its last day (the
+    clinic's calendar) draws it down, a visit the day after is billed as usual."""
+    last_day = STARTS_AT.date()
+    body = {
+        "clinic_id": str(setup.clinic_id),
+        "patient_id": str(setup.patient_id),
+        "treatment_type_id": str(setup.treatment_type_id),
+        "sessions": 6,
+        "amount_cents": 60000,
+        "currency": "CAD",
+        "name": "  IMS 6-pack ",
+        "expires_on": last_day.isoformat(),
+    }
+    setup.container.clock.set(STARTS_AT - timedelta(days=30))  # type: ignore[attr-defined]
+
+    sold = setup.post("/packages", body)
+
+    assert sold.status_code == 201, sold.get_json()
+    assert (sold.get_json()["name"], sold.get_json()["expires_on"]) == ("IMS 6-pack", last_day.isoformat())
+    draft = setup.client.get(f"/invoices/{sold.get_json()['invoice_id']}", headers=setup.headers).get_json()
+    assert draft["lines"][0]["description"] == "IMS 6-pack"
+    on_last_day = setup.completed_visit(STARTS_AT)
+    day_after = setup.completed_visit(STARTS_AT + timedelta(days=1))
+    assert (on_last_day.status, on_last_day.package_id) == (
+        ChargeStatus.PREPAID,
+        uuid.UUID(sold.get_json()["id"]),
+    )
+    assert (day_after.status, day_after.package_id) == (ChargeStatus.BILLABLE, None)
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [({"name": "   "}, "name"), ({"name": "x" * 121}, "name"), ({"expires_on": "2025-02-08"}, "expires_on")],
+)
+def test_a_package_without_a_name_or_already_expired_is_refused_naming_the_field(
+    setup: Setup, change: dict[str, Any], field: str
+) -> None:
+    setup.container.clock.set(datetime(2025, 2, 10, 17, 0, tzinfo=UTC))  # type: ignore[attr-defined]
+    body = {
+        "clinic_id": str(setup.clinic_id),
+        "patient_id": str(setup.patient_id),
+        "treatment_type_id": str(setup.treatment_type_id),
+        "sessions": 6,
+        "amount_cents": 60000,
+        "currency": "CAD",
+    }
+
+    refused = setup.post("/packages", body | change)
+
+    assert refused.status_code == 422, refused.get_json()
+    assert field in json.dumps(refused.get_json())
+    listed = setup.client.get(f"/patients/{setup.patient_id}/packages", headers=setup.headers)
+    assert listed.status_code == 404 or listed.get_json() == [], "nothing was sold"
 
 
 def test_a_discarded_draft_releases_its_charges_and_an_issued_invoice_cannot_be_discarded(

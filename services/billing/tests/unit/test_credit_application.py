@@ -9,8 +9,9 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from billing.domain.errors import InvalidTransition, RuleViolation
-from billing.domain.invoicing import CreditApplication, Invoice, InvoiceStatus, Payment, PaymentMethod
+from billing.domain.invoicing import Invoice, InvoiceStatus
 from billing.domain.money import Money
+from billing.domain.payments import CreditApplication, Payment, PaymentMethod
 
 NOW = datetime(2026, 3, 2, 18, 0, tzinfo=UTC)
 CLINIC, PATIENT, CLERK = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()

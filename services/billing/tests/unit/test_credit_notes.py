@@ -9,8 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from billing.domain.credit_notes import CreditNote
 from billing.domain.errors import RuleViolation
-from billing.domain.invoicing import CreditNote, Invoice, InvoiceStatus
+from billing.domain.invoicing import Invoice, InvoiceStatus
 from billing.domain.reports import revenue, revenue_facts
 
 from .test_invoicing import NOW, cad, draft, issued, lines_strategy

@@ -3,27 +3,20 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from billing.domain.billing_policy import BillingPolicy, FeeMode
 from billing.domain.coverages import Coverage
 from billing.domain.errors import InvalidTransition, RuleViolation
-from billing.domain.invoicing import (
-    BillingPolicy,
-    FeeMode,
-    Invoice,
-    InvoiceStatus,
-    PayerKind,
-    Payment,
-    PaymentMethod,
-    invoice_number,
-    percent_of,
-)
-from billing.domain.model import Charge, ChargeKind, ChargeStatus, Package
-from billing.domain.money import Money
+from billing.domain.invoicing import Invoice, InvoiceStatus, PayerKind, invoice_number
+from billing.domain.model import Charge, ChargeKind, ChargeStatus
+from billing.domain.money import Money, percent_of
+from billing.domain.packages import Package
+from billing.domain.payments import Payment, PaymentMethod
 
 NOW = datetime(2026, 3, 2, 18, 0, tzinfo=UTC)
 
@@ -329,17 +322,21 @@ def test_extended_health_pays_its_percentage_within_per_visit_and_annual_maximum
 # --- packages ---
 
 
-def package(plan_id: uuid.UUID | None = None, sessions: int = 2) -> Package:
-    return Package(
-        id=uuid.uuid4(),
+DAY = NOW.date()
+
+
+def package(plan_id: uuid.UUID | None = None, sessions: int = 2, expires_on: date | None = None) -> Package:
+    return Package.sell(
+        package_id=uuid.uuid4(),
         clinic_id=uuid.uuid4(),
         patient_id=uuid.uuid4(),
         treatment_type_id=uuid.uuid4(),
-        sessions_total=sessions,
-        sessions_used=0,
+        name="IMS 6-pack",
+        sessions=sessions,
         price=cad(50000),
-        sold_at=NOW,
-        updated_at=NOW,
+        today=NOW.date(),
+        now=NOW,
+        expires_on=expires_on,
         plan_id=plan_id,
     )
 
@@ -359,8 +356,35 @@ def test_completed_sessions_draw_down_a_package_until_it_is_used_up() -> None:
 def test_a_plan_package_covers_only_that_plans_sessions_of_its_treatment() -> None:
     plan_id = uuid.uuid4()
     prepaid = package(plan_id)
-    assert prepaid.covers(prepaid.treatment_type_id, plan_id)
-    assert not prepaid.covers(prepaid.treatment_type_id, None)
-    assert not prepaid.covers(uuid.uuid4(), plan_id)
+    assert prepaid.covers(prepaid.treatment_type_id, plan_id, DAY)
+    assert not prepaid.covers(prepaid.treatment_type_id, None, DAY)
+    assert not prepaid.covers(uuid.uuid4(), plan_id, DAY)
     open_package = package()
-    assert open_package.covers(open_package.treatment_type_id, None)
+    assert open_package.covers(open_package.treatment_type_id, None, DAY)
+
+
+def test_a_package_covers_visits_up_to_its_last_day_only() -> None:
+    last_day = NOW.date() + timedelta(days=90)
+    prepaid = package(expires_on=last_day)
+    assert prepaid.covers(prepaid.treatment_type_id, None, last_day)
+    assert not prepaid.covers(prepaid.treatment_type_id, None, last_day + timedelta(days=1))
+
+
+def test_a_package_needs_a_name_and_a_last_day_not_yet_past() -> None:
+    with pytest.raises(RuleViolation) as blank:
+        Package.sell(
+            package_id=uuid.uuid4(),
+            clinic_id=uuid.uuid4(),
+            patient_id=uuid.uuid4(),
+            treatment_type_id=uuid.uuid4(),
+            name="  ",
+            sessions=6,
+            price=cad(50000),
+            today=NOW.date(),
+            now=NOW,
+        )
+    assert blank.value.field == "name"
+    with pytest.raises(RuleViolation) as past:
+        package(expires_on=NOW.date() - timedelta(days=1))
+    assert past.value.field == "expires_on"
+    assert package(expires_on=NOW.date()).expires_on == NOW.date()  # its last day may be today

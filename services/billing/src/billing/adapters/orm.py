@@ -25,34 +25,24 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import composite, registry, relationship
 
+from billing.domain.audit import AuditEntry
+from billing.domain.billing_policy import BillingPolicy, FeeMode
 from billing.domain.coverages import Coverage
-from billing.domain.invoicing import (
-    Allocation,
-    AuditEntry,
-    BillingPolicy,
-    CreditApplication,
-    CreditNote,
-    CreditNoteLine,
-    FeeMode,
-    Invoice,
-    InvoiceLine,
-    InvoiceStatus,
-    PayerKind,
-    Payment,
-    PaymentMethod,
-)
+from billing.domain.credit_notes import CreditNote, CreditNoteLine
+from billing.domain.invoicing import Invoice, InvoiceLine, InvoiceStatus, PayerKind
 from billing.domain.model import (
     Charge,
     ChargeKind,
     ChargeStatus,
     Clinic,
-    Package,
     Patient,
     Practitioner,
     PriceListEntry,
     TreatmentType,
 )
 from billing.domain.money import Money
+from billing.domain.packages import Package
+from billing.domain.payments import Allocation, CreditApplication, Payment, PaymentMethod
 from billing.domain.tax_registration import TaxRegistration
 from clinic_shared.db import UTCDateTime, service_metadata, str_enum
 from clinic_shared.messaging.tables import define_inbox_table, define_outbox_table
@@ -200,6 +190,8 @@ packages = Table(
     Column("invoice_id", Uuid, nullable=True),
     Column("sold_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    Column("name", Text, nullable=False),
+    Column("expires_on", Date, nullable=True),
     CheckConstraint("sessions_used >= 0 AND sessions_used <= sessions_total", name="sessions_within_total"),
     Index("ix_packages_patient", "patient_id", "clinic_id", "treatment_type_id"),
 )

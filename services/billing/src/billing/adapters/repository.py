@@ -41,18 +41,14 @@ from billing.adapters.orm import (
     price_list_entries,
 )
 from billing.adapters.queue_queries import QueueQueries
+from billing.domain.audit import AuditEntry
 from billing.domain.coverages import Coverage
-from billing.domain.invoicing import (
-    Allocation,
-    AuditEntry,
-    CreditApplication,
-    CreditNote,
-    Invoice,
-    InvoiceStatus,
-    Payment,
-)
-from billing.domain.model import Charge, ChargeKind, ChargeStatus, Package, PriceList, PriceListEntry
+from billing.domain.credit_notes import CreditNote
+from billing.domain.invoicing import Invoice, InvoiceStatus
+from billing.domain.model import Charge, ChargeKind, ChargeStatus, PriceList, PriceListEntry
 from billing.domain.money import Money
+from billing.domain.packages import Package
+from billing.domain.payments import Allocation, CreditApplication, Payment
 from billing.service_layer.ports import ChargeTerms, StoredResponse
 
 T = TypeVar("T")
@@ -291,8 +287,10 @@ class SqlAlchemyRepository(QueueQueries):
         patient_id: uuid.UUID,
         treatment_type_id: uuid.UUID,
         plan_id: uuid.UUID | None,
+        day: date,
     ) -> Package | None:
-        """The oldest package with a session left that covers this treatment (and plan), row-locked."""
+        """The oldest package with a session left that covers a visit of this treatment (and plan) on
+        ``day``, row-locked."""
         p = packages.c
         query = (
             select(Package)
@@ -306,7 +304,7 @@ class SqlAlchemyRepository(QueueQueries):
             .with_for_update()
         )
         for package in self.session.scalars(query).all():
-            if package.covers(treatment_type_id, plan_id):
+            if package.covers(treatment_type_id, plan_id, day):
                 return package
         return None
 

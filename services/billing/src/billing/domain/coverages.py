@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from billing.domain.errors import RuleViolation
-from billing.domain.invoicing import BASIS_POINTS, PayerKind, percent_of
-from billing.domain.money import Money
+from billing.domain.invoicing import PayerKind
+from billing.domain.money import BASIS_POINTS, Money, percent_of
 
 
 @dataclass

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from billing.domain.errors import CurrencyMismatch, InvalidTransition, RuleViolation
 from billing.domain.money import Money
+from billing.domain.packages import Package
 
 # --- local copies of scheduling's records ---------------------------------------------------------------
 
@@ -437,48 +438,3 @@ class Charge:
             raise InvalidTransition(f"a charge that is {self.status} cannot become {to}", field="status")
         self.status = to
         self.updated_at = now
-
-
-# --- treatment packages --------------------------------------------------------------------------------
-
-
-@dataclass
-class Package:
-    """Prepaid sessions of one treatment for one patient (e.g. a plan sold as 6 sessions for a price).
-
-    Completed sessions draw it down instead of creating charges; ``plan_id`` ties it to scheduling's
-    treatment plan when the clinic sold the plan as a package.
-    """
-
-    id: uuid.UUID
-    clinic_id: uuid.UUID
-    patient_id: uuid.UUID
-    treatment_type_id: uuid.UUID
-    sessions_total: int
-    sessions_used: int
-    price: Money
-    sold_at: datetime
-    updated_at: datetime
-    plan_id: uuid.UUID | None = None
-    invoice_id: uuid.UUID | None = None
-
-    def __post_init__(self) -> None:
-        if self.sessions_total < 1:
-            raise RuleViolation("a package has at least one session", field="sessions")
-
-    @property
-    def sessions_left(self) -> int:
-        return self.sessions_total - self.sessions_used
-
-    def covers(self, treatment_type_id: uuid.UUID, plan_id: uuid.UUID | None) -> bool:
-        if self.sessions_left <= 0 or treatment_type_id != self.treatment_type_id:
-            return False
-        return self.plan_id is None or self.plan_id == plan_id
-
-    def draw(self, now: datetime) -> bool:
-        """Use one session; False when none is left."""
-        if self.sessions_left <= 0:
-            return False
-        self.sessions_used += 1
-        self.updated_at = now
-        return True

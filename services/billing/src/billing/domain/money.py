@@ -113,3 +113,14 @@ class Money:
         whole, fraction = divmod(abs(self.cents), 10**self.exponent)
         amount = f"{whole}.{fraction:0{self.exponent}d}" if self.exponent else str(whole)
         return f"{sign}{amount} {self.currency}"
+
+
+# Rates are in basis points (1/100 of a percent): taxes, percentage fees, payers' shares. Never a float.
+BASIS_POINTS = 10_000
+
+
+def percent_of(amount: Money, basis_points: int) -> Money:
+    """``basis_points``/100 percent of ``amount``, rounded half up to a whole minor unit."""
+    if basis_points < 0:
+        raise ValueError("a rate cannot be negative")
+    return Money((amount.cents * basis_points + BASIS_POINTS // 2) // BASIS_POINTS, amount.currency)

@@ -11,7 +11,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
-from billing.domain.invoicing import CreditNote, Invoice, InvoiceLine, InvoiceStatus
+from billing.domain.credit_notes import CreditNote
+from billing.domain.invoicing import Invoice, InvoiceLine, InvoiceStatus
 
 AGING_BUCKETS = ("days_0_30", "days_31_60", "days_61_90", "days_over_90")
 

@@ -16,8 +16,10 @@ from datetime import date, timedelta
 from functools import partial
 
 from billing.bootstrap import Container
-from billing.domain.invoicing import BillingPolicy, FeeMode, Invoice, InvoiceStatus, Payment, PaymentMethod
+from billing.domain.billing_policy import BillingPolicy, FeeMode
+from billing.domain.invoicing import Invoice, InvoiceStatus
 from billing.domain.model import ChargeKind, ChargeStatus, Clinic, TreatmentType
+from billing.domain.payments import Payment, PaymentMethod
 from billing.entrypoints.api.idempotency import IdempotentRequest, once
 from billing.service_layer import billing_policy, invoices, payments, prices
 from clinic_shared import demo

@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from billing.domain.invoicing import AuditEntry
+from billing.domain.audit import AuditEntry
 from billing.service_layer.tenancy import clinic_filter
 from billing.service_layer.unit_of_work import BillingUnitOfWork
 from clinic_shared.pagination import Page

@@ -5,8 +5,8 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
+from billing.domain.billing_policy import BillingPolicy, FeeMode
 from billing.domain.errors import Conflict, NotFound
-from billing.domain.invoicing import BillingPolicy, FeeMode
 from billing.service_layer.audit import audit
 from billing.service_layer.tenancy import ensure_acts_in
 from billing.service_layer.unit_of_work import BillingUnitOfWork

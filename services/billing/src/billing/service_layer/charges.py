@@ -17,8 +17,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from billing.domain.billing_policy import BillingPolicy
 from billing.domain.errors import Conflict, NotFound
-from billing.domain.invoicing import BillingPolicy
 from billing.domain.model import Charge, ChargeKind, ChargeStatus, local_date, zone_or_utc
 from billing.service_layer.audit import audit
 from billing.service_layer.tenancy import clinic_filter, staff_outside
@@ -108,7 +108,9 @@ def complete_charge(uow: BillingUnitOfWork, cmd: CompleteCharge) -> Charge:
     charge, _ = _take_charge(uow, cmd, lambda: _new_charge(uow, cmd))
     package = None
     if charge.status is ChargeStatus.PLANNED:
-        package = uow.repo.package_for(cmd.clinic_id, cmd.patient_id, cmd.treatment_type_id, cmd.plan_id)
+        package = uow.repo.package_for(
+            cmd.clinic_id, cmd.patient_id, cmd.treatment_type_id, cmd.plan_id, charge.service_date
+        )
     if charge.apply_completion(sequence=cmd.sequence, now=now, package=package):
         audit(
             uow,

@@ -6,8 +6,9 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from billing.domain.credit_notes import CreditNote, credit_note_number
 from billing.domain.errors import NotFound, RuleViolation
-from billing.domain.invoicing import CreditNote, Invoice, credit_note_number
+from billing.domain.invoicing import Invoice
 from billing.domain.model import local_date
 from billing.domain.money import Money
 from billing.service_layer.audit import audit

@@ -13,8 +13,9 @@ from datetime import date
 from typing import Protocol
 
 from billing.domain.coverages import Coverage
+from billing.domain.credit_notes import CreditNote
 from billing.domain.errors import NotFound, RuleViolation
-from billing.domain.invoicing import CreditNote, Invoice, InvoiceLine, InvoiceStatus
+from billing.domain.invoicing import Invoice, InvoiceLine, InvoiceStatus
 from billing.domain.model import Clinic, Patient, Practitioner, local_date
 from billing.domain.money import Money
 from billing.service_layer.audit import audit

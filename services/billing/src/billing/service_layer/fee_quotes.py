@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import uuid
 
+from billing.domain.billing_policy import BillingPolicy, FeeQuote
 from billing.domain.errors import NotFound
-from billing.domain.invoicing import BillingPolicy, FeeQuote
 from billing.domain.model import ChargeKind
 from billing.service_layer.tenancy import staff_outside
 from billing.service_layer.unit_of_work import BillingUnitOfWork

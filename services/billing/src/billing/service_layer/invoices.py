@@ -12,9 +12,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
+from billing.domain.billing_policy import BillingPolicy
 from billing.domain.coverages import Coverage
 from billing.domain.errors import Conflict, NotFound, RuleViolation
-from billing.domain.invoicing import BillingPolicy, Invoice, InvoiceStatus, invoice_number
+from billing.domain.invoicing import Invoice, InvoiceStatus, invoice_number
 from billing.domain.model import Charge, ChargeKind, Clinic, TreatmentType, local_date
 from billing.domain.money import Money
 from billing.service_layer.audit import audit

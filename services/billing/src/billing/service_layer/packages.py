@@ -5,10 +5,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 
 from billing.domain.invoicing import Invoice
-from billing.domain.model import Package, TreatmentType, local_date
+from billing.domain.model import TreatmentType, local_date
 from billing.domain.money import Money
+from billing.domain.packages import Package
 from billing.service_layer.audit import audit
 from billing.service_layer.invoices import _clinic
 from billing.service_layer.tenancy import clinic_filter, ensure_acts_in, ensure_patient_in_reach
@@ -26,6 +28,8 @@ class SellPackage:
     amount_cents: int
     currency: str
     plan_id: uuid.UUID | None = None
+    name: str | None = None  # none: named by its treatment and sessions
+    expires_on: date | None = None
 
 
 def sell_package(uow: BillingUnitOfWork, actor: Principal, cmd: SellPackage) -> Package:
@@ -33,16 +37,19 @@ def sell_package(uow: BillingUnitOfWork, actor: Principal, cmd: SellPackage) -> 
     ensure_acts_in(actor, cmd.clinic_id, field="clinic_id")
     now = uow.clock.now()
     price = Money(cmd.amount_cents, cmd.currency)
-    package = Package(
-        id=uow.new_id(),
+    today = local_date(now, _clinic(uow, cmd.clinic_id).zone)
+    treatment = uow.repo.get(TreatmentType, cmd.treatment_type_id)
+    package = Package.sell(
+        package_id=uow.new_id(),
         clinic_id=cmd.clinic_id,
         patient_id=cmd.patient_id,
         treatment_type_id=cmd.treatment_type_id,
-        sessions_total=cmd.sessions,
-        sessions_used=0,
+        name=cmd.name or f"{treatment.name if treatment else 'Treatment'} package, {cmd.sessions} sessions",
+        sessions=cmd.sessions,
         price=price,
-        sold_at=now,
-        updated_at=now,
+        today=today,
+        now=now,
+        expires_on=cmd.expires_on,
         plan_id=cmd.plan_id,
     )
     invoice = Invoice.draft(
@@ -52,12 +59,11 @@ def sell_package(uow: BillingUnitOfWork, actor: Principal, cmd: SellPackage) -> 
         currency=price.currency,
         now=now,
     )
-    treatment = uow.repo.get(TreatmentType, cmd.treatment_type_id)
     invoice.add_line(
         line_id=uow.new_id(),
         charge_id=None,
-        description=f"{treatment.name if treatment else 'Treatment'} package, {cmd.sessions} sessions",
-        service_date=local_date(now, _clinic(uow, cmd.clinic_id).zone),
+        description=package.name,
+        service_date=today,
         practitioner_id=None,
         treatment_type_id=cmd.treatment_type_id,
         amount=price,

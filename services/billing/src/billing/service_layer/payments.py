@@ -10,9 +10,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from billing.domain.errors import NotFound, RuleViolation
-from billing.domain.invoicing import CreditApplication, Invoice, Payment, PaymentMethod
+from billing.domain.invoicing import Invoice
 from billing.domain.model import Clinic
 from billing.domain.money import Money
+from billing.domain.payments import CreditApplication, Payment, PaymentMethod
 from billing.service_layer.audit import audit
 from billing.service_layer.tenancy import clinic_filter, ensure_acts_in, staff_outside
 from billing.service_layer.unit_of_work import BillingUnitOfWork

@@ -9,19 +9,15 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Protocol, TypeVar
 
+from billing.domain.audit import AuditEntry
 from billing.domain.coverages import Coverage
+from billing.domain.credit_notes import CreditNote
 from billing.domain.errors import BillingError, NotFound
-from billing.domain.invoicing import (
-    AuditEntry,
-    CreditApplication,
-    CreditNote,
-    Invoice,
-    InvoiceStatus,
-    PayerKind,
-    Payment,
-)
-from billing.domain.model import Charge, ChargeKind, ChargeStatus, Package, PriceList, PriceListEntry
+from billing.domain.invoicing import Invoice, InvoiceStatus, PayerKind
+from billing.domain.model import Charge, ChargeKind, ChargeStatus, PriceList, PriceListEntry
 from billing.domain.money import Money
+from billing.domain.packages import Package
+from billing.domain.payments import CreditApplication, Payment
 
 T = TypeVar("T")
 
@@ -173,6 +169,7 @@ class BillingRepository(Protocol):
         patient_id: uuid.UUID,
         treatment_type_id: uuid.UUID,
         plan_id: uuid.UUID | None,
+        day: date,
     ) -> Package | None: ...
 
     def list_packages(

@@ -11,9 +11,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from billing.domain.coverages import Coverage
+from billing.domain.credit_notes import CreditNote
 from billing.domain.errors import NotFound
-from billing.domain.invoicing import CreditApplication, CreditNote, Invoice, Payment
-from billing.domain.model import Charge, Package, Patient
+from billing.domain.invoicing import Invoice
+from billing.domain.model import Charge, Patient
+from billing.domain.packages import Package
+from billing.domain.payments import CreditApplication, Payment
 from billing.service_layer.payments import patient_credit
 from billing.service_layer.tenancy import clinic_filter, ensure_patient_in_reach
 from billing.service_layer.unit_of_work import BillingUnitOfWork

@@ -11,7 +11,7 @@ from typing import Any
 
 from flask_smorest.pagination import PaginationParameters
 
-from billing.domain.invoicing import FeeQuote
+from billing.domain.billing_policy import FeeQuote
 from billing.domain.model import Charge
 from billing.entrypoints.api.context import BILLING_STAFF, container
 from billing.entrypoints.api.schemas.charges import (

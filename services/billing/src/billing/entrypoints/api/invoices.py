@@ -9,7 +9,8 @@ from typing import Any
 from flask import Response
 from flask_smorest.pagination import PaginationParameters
 
-from billing.domain.invoicing import CreditNote, Invoice
+from billing.domain.credit_notes import CreditNote
+from billing.domain.invoicing import Invoice
 from billing.entrypoints.api.context import BILLING_STAFF, container
 from billing.entrypoints.api.idempotency import run_once
 from billing.entrypoints.api.schemas.common import IdempotencyHeaders

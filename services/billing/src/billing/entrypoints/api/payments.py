@@ -10,8 +10,8 @@ from flask import Response
 from flask_smorest.pagination import PaginationParameters
 
 from billing.domain.coverages import Coverage
-from billing.domain.invoicing import Payment
-from billing.domain.model import Package
+from billing.domain.packages import Package
+from billing.domain.payments import Payment
 from billing.entrypoints.api.context import BILLING_STAFF, container
 from billing.entrypoints.api.idempotency import run_once
 from billing.entrypoints.api.schemas.common import IdempotencyHeaders

@@ -8,7 +8,8 @@ from typing import Any
 
 from flask_smorest.pagination import PaginationParameters
 
-from billing.domain.invoicing import AuditEntry, BillingPolicy
+from billing.domain.audit import AuditEntry
+from billing.domain.billing_policy import BillingPolicy
 from billing.domain.tax_registration import TaxRegistration
 from billing.entrypoints.api.context import BILLING_STAFF, STAFF_ROLES, container
 from billing.entrypoints.api.schemas.policies import (

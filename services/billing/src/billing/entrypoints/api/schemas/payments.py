@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from billing.domain.invoicing import PaymentMethod
+from billing.domain.payments import PaymentMethod
 from billing.entrypoints.api.schemas.common import CURRENCY, MAX_CENTS
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from billing.domain.invoicing import FeeMode
+from billing.domain.billing_policy import FeeMode
 from billing.entrypoints.api.schemas.common import BASIS_POINTS, CURRENCY, MAX_CENTS
 
 
