@@ -211,6 +211,8 @@ def test_the_billing_clerk_invoices_a_split_visit_takes_a_payment_and_voids_an_i
     assert lines[0].startswith("day,method,count,received_cents")
     assert any(",card,1,10000," in line for line in lines[1:]), lines
 
+    sell_a_package(page, browser, patient_url)
+
     # On a phone, in French: the invoice's lines stack, nothing scrolls sideways.
     phone = browser.page(phone=True)
     sign_in(phone, portal, story.clerk_email, story.clerk_password)
@@ -273,6 +275,33 @@ def add_an_extended_health_plan_then_end_it(page: Page, browser: Browser) -> Non
     expect(plan).to_contain_text("(Ended)")
     expect(plan.get_by_role("button", name="End coverage")).to_have_count(0)
     browser.check(page, "staff-billing-patient")
+
+
+def sell_a_package(page: Page, browser: Browser, patient_url: str) -> None:
+    """On the patient's page: a package without a name is refused beside the name; sold with a last day
+    in 90 days, its draft invoice opens with the package on it, and the patient's page lists it."""
+    last_day = datetime.now(VANCOUVER).date() + timedelta(days=90)
+    page.goto(patient_url)
+    page.get_by_text("Sell a package", exact=True).click()
+    form = page.locator("details.sell-package")
+    form.get_by_label("Treatment", exact=True).select_option(label="IMS assessment")
+    form.get_by_label("Sessions", exact=True).fill("6")
+    form.get_by_label("Price of the package (CAD)").fill("540")
+    form.get_by_role("button", name="Sell package").click()
+    expect(page).to_have_title(re.compile("^Error: Lea Li"))
+    expect(page.locator("#package_name-error")).to_contain_text("Enter the package's name")
+    form.get_by_label("Name", exact=True).fill("IMS 6-pack")
+    boxes(form.get_by_role("group", name="Last day of use (optional)"), last_day)
+    form.get_by_role("button", name="Sell package").click()
+    expect(page.get_by_role("heading", name="Draft invoice", level=1)).to_be_visible()
+    expect(page.get_by_role("status")).to_contain_text("The package IMS 6-pack is sold.")
+    expect(page.get_by_role("row").filter(has_text="IMS 6-pack")).to_contain_text("$540.00")
+    page.goto(patient_url)
+    row = page.locator("table", has=page.get_by_role("columnheader", name="Use by")).get_by_role(
+        "row", name=re.compile("IMS 6-pack")
+    )
+    expect(row).to_contain_text(f"{last_day:%B} {last_day.day}, {last_day.year}")
+    browser.check(page, "staff-billing-package")
 
 
 def refund_part_of_the_credit(page: Page, browser: Browser, patient_url: str) -> None:

@@ -126,6 +126,20 @@ def desk(tmp_path: Path) -> Desk:
                     "currency": "CAD",
                     "sold_at": "2026-01-05T18:00:00+00:00",
                 },
+                {
+                    "id": "k2",
+                    "name": "IMS 6-pack",
+                    "clinic_id": CLINIC,
+                    "patient_id": ANA,
+                    "treatment_type_id": IMS,
+                    "sessions_total": 6,
+                    "sessions_used": 5,
+                    "sessions_left": 1,
+                    "amount_cents": 54000,
+                    "currency": "CAD",
+                    "sold_at": "2025-01-05T18:00:00+00:00",
+                    "expires_on": "2025-07-05",
+                },
             ],
             ("GET", f"/patients/{ANA}/credit"): {"credit_cents": 2500, "currency": "CAD"},
             ("GET", "/invoices"): [
@@ -170,6 +184,10 @@ def test_billing_staff_see_coverages_packages_and_credit_in_words(desk: Desk) ->
     assert f"/staff/patients/{ANA}/coverages/{EHB}/end" in html
     assert f"/coverages/{OLD}/end" not in html
     assert "IMS treatment, 6 sessions" in html
+    assert "No expiry" in html  # the package sold without a last day
+    expired = html[html.index("IMS 6-pack") :]
+    assert "Saturday, July 5, 2025" in expired
+    assert '<span class="tag">Expired</span>' in expired
     assert "Credit at this clinic: $25.00" in html
     assert "Invoice VAN-2026-000007 (Patient), $40.00 left" in html
     assert f'href="/staff/billing/patients/{ANA}/payments?clinic={CLINIC}"' in html
@@ -207,6 +225,90 @@ def test_payments_billing_will_not_list_leave_the_rest_of_the_billing_shown(paid
     assert "No payments at this clinic." in html
     assert "Add a coverage" in html
     assert "refund-payment" not in html
+
+
+# --- selling a package ----------------------------------------------------------------------------------
+
+PACKAGES = f"/staff/patients/{ANA}/packages"
+
+
+def a_sale(**change: str) -> dict[str, str]:
+    return {
+        "package_name": "IMS 6-pack",
+        "package_treatment": IMS,
+        "package_sessions": "6",
+        "package_price": "540",
+        "package_last_day_day": "",
+        "package_last_day_month": "",
+        "package_last_day_year": "",
+    } | change
+
+
+def test_the_sell_form_offers_the_clinics_treatments(desk: Desk) -> None:
+    html = billing_section(desk.page(PAGE))
+    assert "Sell a package" in html
+    assert f'action="{PACKAGES}"' in html
+    assert f'<option value="{IMS}">IMS treatment</option>' in html
+
+
+def test_selling_a_package_sends_billing_its_facts_and_opens_the_draft_invoice(desk: Desk) -> None:
+    desk.billing.routes[("POST", "/packages")] = {"id": "k9", "invoice_id": INVOICE, "name": "IMS 6-pack"}
+    sent = a_sale(package_last_day_day="31", package_last_day_month="3", package_last_day_year="2027")
+
+    response = desk.post(PACKAGES, sent)
+
+    assert response.location.endswith(f"/staff/billing/invoices/{INVOICE}")
+    assert desk.billing.posted("/packages") == [
+        {
+            "clinic_id": CLINIC,
+            "patient_id": ANA,
+            "treatment_type_id": IMS,
+            "name": "IMS 6-pack",
+            "sessions": 6,
+            "amount_cents": 54000,
+            "currency": "CAD",
+            "expires_on": "2027-03-31",
+        }
+    ]
+
+
+def test_the_front_desk_sells_and_comes_back_to_the_patient(desk: Desk) -> None:
+    desk.as_(["front_desk"])
+    desk.billing.routes[("POST", "/packages")] = {"id": "k9", "invoice_id": INVOICE, "name": "IMS 6-pack"}
+    response = desk.post(PACKAGES, a_sale())
+    assert response.location.endswith(f"/staff/patients/{ANA}#packages-heading")
+    assert desk.billing.posted("/packages")[0]["expires_on"] is None
+    said = "The package IMS 6-pack is sold. Its invoice is a draft: review it and issue it."
+    assert said in desk.page(PAGE)
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "sentence"),
+    [
+        ({"package_name": ""}, "package_name", "Enter the package&#39;s name, like IMS 6-pack"),
+        ({"package_sessions": "0"}, "package_sessions", "Enter the number of sessions, from 1 to 100"),
+        ({"package_sessions": "six"}, "package_sessions", "Enter the number of sessions, from 1 to 100"),
+        ({"package_price": "abc"}, "package_price", "Enter an amount in dollars and cents, like 120.00"),
+        ({"package_treatment": ""}, "package_treatment", "Select the treatment the package is for"),
+    ],
+)
+def test_a_bad_answer_is_said_beside_its_field_and_nothing_is_sold(
+    desk: Desk, change: dict[str, str], field: str, sentence: str
+) -> None:
+    html = desk.post(PACKAGES, a_sale(**change), status=422).get_data(as_text=True)
+    assert error_beside(html, field) == sentence
+    assert '<details class="sell-package" open>' in html
+    assert not desk.billing.posted("/packages")
+
+
+def test_billings_refusal_of_a_past_last_day_is_said_beside_the_date(desk: Desk) -> None:
+    desk.billing.routes[("POST", "/packages")] = ApiError(
+        422, "Invalid", fields={"expires_on": "a package's last day is today or later"}
+    )
+    sent = a_sale(package_last_day_day="1", package_last_day_month="1", package_last_day_year="2020")
+    html = desk.post(PACKAGES, sent, status=422).get_data(as_text=True)
+    assert error_beside(html, "package_last_day") == "The last day must be today or later"
+    assert 'value="2020"' in html  # the answers are kept
 
 
 # --- adding a coverage --------------------------------------------------------------------------------------

@@ -106,24 +106,33 @@ class CoverageRow:
 @dataclass(frozen=True)
 class PackageRow:
     id: str
+    name: str  # as sold; billing names older packages by their sessions
     treatment: str
     sessions_total: int
     sessions_used: int
     sessions_left: int
     amount_cents: int
     currency: str
+    expires_on: date | None = None  # its last day of use; none: it does not expire
 
     @classmethod
     def of(cls, body: Mapping[str, Any], treatments: Mapping[str, str]) -> PackageRow:
+        expires_on = body.get("expires_on")
         return cls(
             id=str(body["id"]),
+            name=str(body.get("name") or ""),
             treatment=treatments.get(str(body.get("treatment_type_id")), ""),
             sessions_total=int(body.get("sessions_total") or 0),
             sessions_used=int(body.get("sessions_used") or 0),
             sessions_left=int(body.get("sessions_left") or 0),
             amount_cents=int(body.get("amount_cents") or 0),
             currency=str(body.get("currency") or "CAD"),
+            expires_on=date.fromisoformat(expires_on) if expires_on else None,
         )
+
+    def expired(self, today: date) -> bool:
+        """Its last day has passed: the sessions left can no longer be used (billing bills visits instead)."""
+        return self.expires_on is not None and today > self.expires_on
 
 
 def sorted_coverages(rows: list[CoverageRow], today: date) -> list[CoverageRow]:

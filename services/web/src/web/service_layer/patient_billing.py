@@ -42,6 +42,7 @@ class PatientBilling:
     credit_cents: int = 0
     open_invoices: list[OpenInvoice] = field(default_factory=list)
     payments: list[PaymentRow] = field(default_factory=list)  # and refunds, the latest first
+    treatments: list[tuple[str, str]] = field(default_factory=list)  # (id, name): those a package may be of
 
     @property
     def may_apply_credit(self) -> bool:
@@ -94,6 +95,9 @@ def patient_billing(
         credit_cents=setup.credit_cents,
         open_invoices=setup.open_invoices,
         payments=payments,
+        treatments=sorted(
+            ((str(t["id"]), str(t["name"])) for t in treatments if t.get("active", True)), key=lambda t: t[1]
+        ),
     )
 
 
@@ -236,3 +240,32 @@ def refund_payment(apis: Apis, credentials: Credentials, refund: Refund) -> dict
         headers={"Idempotency-Key": refund.idempotency_key},
     )
     return made
+
+
+@dataclass(frozen=True)
+class PackageSale:
+    clinic_id: str
+    patient_id: str
+    treatment_type_id: str
+    name: str
+    sessions: int
+    amount_cents: int
+    currency: str
+    expires_on: date | None
+
+
+def sell_package(apis: Apis, credentials: Credentials, sale: PackageSale) -> dict[str, Any]:
+    """``POST /packages``: the package, with the draft invoice billing makes for its price (``invoice_id``);
+    refusals come as ``ApiError``."""
+    body = {
+        "clinic_id": sale.clinic_id,
+        "patient_id": sale.patient_id,
+        "treatment_type_id": sale.treatment_type_id,
+        "name": sale.name,
+        "sessions": sale.sessions,
+        "amount_cents": sale.amount_cents,
+        "currency": sale.currency,
+        "expires_on": sale.expires_on.isoformat() if sale.expires_on else None,
+    }
+    sold: dict[str, Any] = apis.billing.post("/packages", token=credentials.access_token, json=body)
+    return sold

@@ -1,5 +1,5 @@
 """The billing forms of a patient's page for staff: add a coverage, end one, put credit on an invoice,
-refund a payment.
+sell a package, refund a payment.
 
 They join ``staff_practice``'s blueprint (its patient page shows them) and are offered to those billing lets
 change them (``BILLING_READERS``: billing staff, admins, the front desk; a refund: billing staff and admins,
@@ -65,6 +65,13 @@ NOT_REFUNDED = N_(
 )
 NO_PAYMENT = N_("This payment can no longer be refunded here. Reload the page.")
 REFUNDED = N_("%(amount)s of the payment of %(payment)s is refunded.")
+PACKAGE_NAME = N_("Enter the package's name, like IMS 6-pack")
+PACKAGE_NAME_LONG = N_("The package's name must be 120 characters or fewer")
+PACKAGE_TREATMENT = N_("Select the treatment the package is for")
+PACKAGE_SESSIONS = N_("Enter the number of sessions, from 1 to 100")
+PACKAGE_LAST_DAY = N_("The last day must be today or later")
+NOT_SOLD = N_("Billing could not sell this package. Check the details and try again.")
+SOLD = N_("The package %(name)s is sold. Its invoice is a draft: review it and issue it.")
 
 
 class CoverageForm(Schema):
@@ -278,6 +285,78 @@ def apply_credit(patient_id: uuid.UUID) -> Response:
                 flash(gettext(APPLIED, amount=money, number=chosen.number), "done")
                 return redirect(back, 303)
         return render_patient(patient_id, clinic_id, chose, BillingForms(credit=form), 422)
+
+    return submit_once(request.form.get(FORM_TOKEN_FIELD), run, already_done=back)
+
+
+# --- selling a package ------------------------------------------------------------------------------------
+
+
+class PackageForm(Schema):
+    package_name = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=120, error=PACKAGE_NAME_LONG),
+        error_messages={"required": PACKAGE_NAME},
+    )
+    package_treatment = fields.String(required=True, error_messages={"required": PACKAGE_TREATMENT})
+    package_sessions = fields.Integer(
+        required=True,
+        strict=False,
+        validate=validate.Range(min=1, max=100, error=PACKAGE_SESSIONS),
+        error_messages={"required": PACKAGE_SESSIONS, "invalid": PACKAGE_SESSIONS},
+    )
+
+
+# billing's field -> (the form's field in error, its sentence)
+_PACKAGE_FIELDS = {
+    "name": ("package_name", PACKAGE_NAME),
+    "treatment_type_id": ("package_treatment", PACKAGE_TREATMENT),
+    "sessions": ("package_sessions", PACKAGE_SESSIONS),
+    "amount_cents": ("package_price", AMOUNT_SENTENCES[AmountProblem.FORMAT]),
+    "expires_on": ("package_last_day_day", PACKAGE_LAST_DAY),
+}
+
+
+@bp.post("/patients/<uuid:patient_id>/packages")
+@staff_required(*BILLING_READERS)
+def sell_package(patient_id: uuid.UUID) -> Response:
+    """Sell a package of sessions; billing drafts its invoice, which billing staff then review and issue."""
+    clinic_id, chose = _clinic()
+    back = _patient_url(patient_id, clinic_id, chose, "packages-heading")
+
+    def run() -> Response:
+        billing = staff_billing.payment_setup(apis(), signed_in(), clinic_id, str(patient_id))
+        form = parse_form(PackageForm(), request.form)
+        wrong: dict[str, tuple[str, ...]] = {}
+        price = _cents(form, "package_price")
+        if price is None and "package_price" not in form.errors:
+            form.error("package_price", AMOUNT_SENTENCES[AmountProblem.FORMAT])
+        last_day = _date(form, "package_last_day", wrong)
+        if form.ok and price is not None:
+            sale = patient_billing.PackageSale(
+                clinic_id=clinic_id,
+                patient_id=str(patient_id),
+                treatment_type_id=str(form.data["package_treatment"]),
+                name=str(form.data["package_name"]).strip(),
+                sessions=int(form.data["package_sessions"]),
+                amount_cents=price,
+                currency=billing.currency,
+                expires_on=last_day,
+            )
+            try:
+                sold = patient_billing.sell_package(apis(), signed_in(), sale)
+            except ApiError as error:
+                if error.status not in (404, 422):
+                    raise
+                apply_api_error(form, error, _PACKAGE_FIELDS, NOT_SOLD)
+                if "package_last_day_day" in form.errors:
+                    wrong["package_last_day"] = ("day", "month", "year")
+            else:
+                flash(gettext(SOLD, name=sale.name), "done")
+                if BILLING_ROLES & set(signed_in().roles):  # its draft invoice, to review and issue
+                    return redirect(url_for("staff_billing.invoice", invoice_id=sold["invoice_id"]), 303)
+                return redirect(back, 303)
+        return render_patient(patient_id, clinic_id, chose, BillingForms(package=form, wrong=wrong), 422)
 
     return submit_once(request.form.get(FORM_TOKEN_FIELD), run, already_done=back)
 

@@ -56,7 +56,8 @@ class BillingForms:
     end_id: str | None = None  # the coverage whose end form ``end`` is
     end_wrong: tuple[str, ...] = ()  # the date parts to highlight
     credit: Form = field(default_factory=Form)
-    wrong: dict[str, tuple[str, ...]] = field(default_factory=dict)  # the add form's date parts in error
+    package: Form = field(default_factory=Form)
+    wrong: dict[str, tuple[str, ...]] = field(default_factory=dict)  # the add forms' date parts in error
 
     @property
     def blank(self) -> Form:
@@ -64,7 +65,8 @@ class BillingForms:
 
     @property
     def failed(self) -> Form | None:
-        return next((form for form in (self.coverage, self.end, self.credit) if form.errors), None)
+        forms = (self.coverage, self.end, self.credit, self.package)
+        return next((form for form in forms if form.errors), None)
 
 
 def _now() -> datetime:
