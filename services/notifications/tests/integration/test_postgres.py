@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 import uuid
@@ -13,6 +14,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from click.testing import CliRunner
+from sqlalchemy import event as sa_event
 from sqlalchemy import exc, insert, inspect, select
 
 from clinic_shared.db import constraint_name, is_conflict, make_engine
@@ -22,12 +24,12 @@ from clinic_shared.testing.tokens import TestIssuer
 from notifications.adapters import orm
 from notifications.bootstrap import Container, bootstrap
 from notifications.config import NotificationsSettings
-from notifications.domain.deliveries import Delivery, DeliveryStatus
+from notifications.domain.deliveries import AttemptOutcome, Delivery, DeliveryStatus
 from notifications.domain.kinds import DeliveryKind
 from notifications.entrypoints.cli import main
 from notifications.entrypoints.dispatcher import Dispatcher
 from notifications.entrypoints.handlers import HANDLERS
-from notifications.service_layer.dispatch import DispatchPolicy
+from notifications.service_layer.dispatch import DispatchPolicy, claim_due
 
 pytestmark = pytest.mark.integration
 
@@ -178,3 +180,58 @@ def test_a_reminder_falling_due_while_its_appointment_is_being_cancelled_is_not_
     with pg_container.uow() as uow:
         (reminder,) = [d for d in uow.repo.deliveries_for_appointment(events.appointment_id) if d.is_reminder]
     assert (reminder.status, reminder.attempts, len(reminders)) == (DeliveryStatus.SKIPPED, 0, 0)
+
+
+REFERENCE_SELECT = re.compile(
+    r"^\s*SELECT\b.*\bFROM (contacts|clinics|practitioners|treatment_types)\b", re.DOTALL
+)
+
+
+def test_a_dispatch_pass_reads_the_reference_copies_once_however_many_deliveries_it_claims(
+    pg_container: Container, events: Any, transport: Any
+) -> None:
+    apply(pg_container, *events.catalogue(phone=None))
+    patients = 12
+    for day in range(patients):  # one patient each, so no copy is shared between deliveries
+        events.patient_id = uuid.uuid4()
+        starts_at = datetime(2025, 3, 10, 16, tzinfo=UTC) + timedelta(days=day)
+        apply(
+            pg_container,
+            events.patient_registered(email=f"patient{day}@example.com", phone=None),
+            events.booked(appointment_id=uuid.uuid4(), starts_at=starts_at),
+        )
+    reference_selects: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if REFERENCE_SELECT.match(statement):
+            reference_selects.append(statement)
+
+    sa_event.listen(pg_container.engine, "before_cursor_execute", count)
+    try:
+        sent = Dispatcher.from_container(pg_container, batch_size=patients).dispatch_due()
+    finally:
+        sa_event.remove(pg_container.engine, "before_cursor_execute", count)
+    assert sent == patients
+    assert sorted(email.to for email in transport.emails) == sorted(
+        f"patient{day}@example.com" for day in range(patients)
+    )
+    assert len(reference_selects) <= 4  # one per kind of copy, not one per delivery
+
+
+def test_the_claimed_delivery_is_read_locked_with_its_open_attempt(
+    pg_container: Container, events: Any
+) -> None:
+    apply(pg_container, *events.catalogue(phone=None), events.booked())
+    with pg_container.uow() as uow:
+        report = claim_due(uow, pg_container.policy, 10)
+        uow.commit()
+    (claim,) = report.claims
+    with pg_container.uow() as uow:
+        delivery, attempts = uow.repo.claimed_delivery_for_update(claim.delivery_id, claim.attempt)
+        assert delivery is not None
+        assert delivery.id == claim.delivery_id
+        assert [(a.delivery_id, a.number, a.outcome) for a in attempts] == [
+            (claim.delivery_id, claim.attempt, AttemptOutcome.SENDING)
+        ]
+        assert uow.repo.claimed_delivery_for_update(claim.delivery_id, claim.attempt + 1) == (delivery, [])
+        assert uow.repo.claimed_delivery_for_update(uuid.uuid4(), 1) == (None, [])

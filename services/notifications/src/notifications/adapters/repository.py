@@ -7,24 +7,33 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import and_, delete, exists, func, insert, or_, select
+from sqlalchemy import Column, and_, delete, exists, func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from notifications.adapters.orm import (
     appointments,
+    clinics,
     consent_records,
     contacts,
     deliveries,
     delivery_attempts,
+    practitioners,
     reminder_policies,
+    treatment_types,
 )
 from notifications.adapters.orm import (
     inbound_sms as inbound_sms_table,
 )
 from notifications.domain.appointments import AppointmentCopy
 from notifications.domain.consent import ConsentRecord
-from notifications.domain.copies import ClinicInfo, Contact, PractitionerInfo, TreatmentInfo
-from notifications.domain.deliveries import Delivery, DeliveryAttempt, DeliveryStatus
+from notifications.domain.copies import (
+    ClinicInfo,
+    Contact,
+    PractitionerInfo,
+    ReferenceCopies,
+    TreatmentInfo,
+)
+from notifications.domain.deliveries import AttemptOutcome, Delivery, DeliveryAttempt, DeliveryStatus
 from notifications.domain.inbound import InboundSms
 from notifications.domain.kinds import DeliveryKind
 from notifications.domain.reminders import QuietHours, ReminderPolicy
@@ -60,6 +69,28 @@ class SqlAlchemyRepository:
 
     def treatment_type(self, treatment_type_id: uuid.UUID) -> TreatmentInfo | None:
         return self.session.get(TreatmentInfo, treatment_type_id)
+
+    def reference_copies(
+        self,
+        *,
+        patient_ids: Collection[uuid.UUID],
+        clinic_ids: Collection[uuid.UUID],
+        practitioner_ids: Collection[uuid.UUID],
+        treatment_type_ids: Collection[uuid.UUID],
+    ) -> ReferenceCopies:
+        """One query per kind of copy (none for no ids), however many deliveries refer to them."""
+        return ReferenceCopies(
+            contacts=self._copies(Contact, contacts.c.patient_id, patient_ids),
+            clinics=self._copies(ClinicInfo, clinics.c.clinic_id, clinic_ids),
+            practitioners=self._copies(PractitionerInfo, practitioners.c.practitioner_id, practitioner_ids),
+            treatments=self._copies(TreatmentInfo, treatment_types.c.treatment_type_id, treatment_type_ids),
+        )
+
+    def _copies(self, cls: type[T], key: Column[uuid.UUID], ids: Collection[uuid.UUID]) -> dict[uuid.UUID, T]:
+        if not ids:
+            return {}
+        found = self.session.scalars(select(cls).where(key.in_(list(ids)))).all()
+        return {getattr(copy, key.key): copy for copy in found}
 
     def patient_known_at(self, patient_id: uuid.UUID, clinic_id: uuid.UUID) -> bool:
         """Whether the patient has a relationship with the clinic (ADR 0006): a message about it (a
@@ -227,6 +258,29 @@ class SqlAlchemyRepository:
     def delivery_for_update(self, delivery_id: uuid.UUID) -> Delivery | None:
         query = select(Delivery).where(deliveries.c.id == delivery_id).with_for_update()
         return self.session.scalars(query).first()
+
+    def claimed_delivery_for_update(
+        self, delivery_id: uuid.UUID, attempt: int
+    ) -> tuple[Delivery | None, Sequence[DeliveryAttempt]]:
+        d, a = deliveries, delivery_attempts
+        # One round trip instead of delivery_for_update then attempts_of; only the delivery row is locked.
+        query = (
+            select(Delivery, DeliveryAttempt)
+            .outerjoin(
+                DeliveryAttempt,
+                and_(
+                    a.c.delivery_id == d.c.id,
+                    a.c.number == attempt,
+                    a.c.outcome == AttemptOutcome.SENDING,
+                ),
+            )
+            .where(d.c.id == delivery_id)
+            .with_for_update(of=d)
+        )
+        rows = self.session.execute(query).all()
+        if not rows:
+            return None, []
+        return rows[0][0], [row[1] for row in rows if row[1] is not None]
 
     def attempts_of(self, delivery_ids: Sequence[uuid.UUID]) -> Sequence[DeliveryAttempt]:
         if not delivery_ids:

@@ -8,7 +8,7 @@ instant of the event it reflects and ignores older news. A contact also holds th
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -192,3 +192,28 @@ class TreatmentInfo(_Copy):
             return False
         self.name, self.as_of = name, as_of
         return True
+
+
+@dataclass(frozen=True)
+class ReferenceCopies:
+    """The copies a batch of deliveries refers to, by id, read together rather than once per delivery.
+
+    A lookup by an id it does not hold (a copy that has not arrived, or no id at all) gives None.
+    """
+
+    contacts: Mapping[uuid.UUID, Contact]
+    clinics: Mapping[uuid.UUID, ClinicInfo]
+    practitioners: Mapping[uuid.UUID, PractitionerInfo]
+    treatments: Mapping[uuid.UUID, TreatmentInfo]
+
+    def contact(self, patient_id: uuid.UUID | None) -> Contact | None:
+        return self.contacts.get(patient_id) if patient_id else None
+
+    def clinic(self, clinic_id: uuid.UUID | None) -> ClinicInfo | None:
+        return self.clinics.get(clinic_id) if clinic_id else None
+
+    def practitioner(self, practitioner_id: uuid.UUID | None) -> PractitionerInfo | None:
+        return self.practitioners.get(practitioner_id) if practitioner_id else None
+
+    def treatment(self, treatment_type_id: uuid.UUID | None) -> TreatmentInfo | None:
+        return self.treatments.get(treatment_type_id) if treatment_type_id else None

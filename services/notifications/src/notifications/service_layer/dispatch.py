@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from clinic_shared import tracing
 from notifications.domain.channels import Channel
 from notifications.domain.composition import Notice, compose, compose_account_message
+from notifications.domain.copies import ReferenceCopies
 from notifications.domain.deliveries import AttemptOutcome, Delivery, DeliveryAttempt, DeliveryStatus
 from notifications.domain.errors import NoAddress, NotFound
 from notifications.domain.kinds import ACCOUNT_KINDS, PLAN_ANNOUNCEMENT_KINDS, STAFF_KINDS, DeliveryKind
@@ -112,10 +113,13 @@ def claim_due(uow: NotificationsUnitOfWork, policy: DispatchPolicy, limit: int) 
     """
     now = uow.clock.now()
     report = DispatchReport()
-    for delivery in uow.repo.claimable_deliveries(now, now - policy.stale_after, limit):
+    due = uow.repo.claimable_deliveries(now, now - policy.stale_after, limit)
+    copies = _reference_copies(uow, due)
+    for delivery in due:
         if delivery.status is DeliveryStatus.SENDING:
             log.warning("delivery %s: attempt %d was interrupted; retrying", delivery.id, delivery.attempts)
-            _finish_attempt(uow, delivery, now, AttemptOutcome.INTERRUPTED, None, INTERRUPTED)
+            attempts = uow.repo.attempts_of([delivery.id])
+            _finish_attempt(attempts, delivery, now, AttemptOutcome.INTERRUPTED, None, INTERRUPTED)
             if not delivery.attempt_failed(
                 now, INTERRUPTED, permanent=False, max_attempts=policy.max_attempts, retry_in=timedelta(0)
             ):
@@ -128,7 +132,7 @@ def claim_due(uow: NotificationsUnitOfWork, policy: DispatchPolicy, limit: int) 
             log.info("delivery %s: skipped (%s)", delivery.id, reason)
             report.skipped += 1
             continue
-        notice = _compose(uow, delivery, policy, now, report)
+        notice = _compose(uow, delivery, copies, policy, now, report)
         if notice is None:
             continue
         delivery.claim(now, notice.recipient)
@@ -167,7 +171,7 @@ def record_outcome(
 ) -> DeliveryStatus | None:
     """Store the result of one attempt; None when the claim had been taken over meanwhile."""
     now = uow.clock.now()
-    delivery = uow.repo.delivery_for_update(claim.delivery_id)
+    delivery, attempts = uow.repo.claimed_delivery_for_update(claim.delivery_id, claim.attempt)
     if (
         delivery is None
         or delivery.status is not DeliveryStatus.SENDING
@@ -181,11 +185,11 @@ def record_outcome(
         return None
     if outcome.sent:
         delivery.mark_sent(now, outcome.provider_message_id)
-        _finish_attempt(uow, delivery, now, AttemptOutcome.SENT, outcome.provider_message_id, None)
+        _finish_attempt(attempts, delivery, now, AttemptOutcome.SENT, outcome.provider_message_id, None)
         log.info("delivery %s (%s) sent on attempt %d", delivery.id, delivery.key, delivery.attempts)
     else:
         reason = outcome.reason or "unknown error"
-        _finish_attempt(uow, delivery, now, AttemptOutcome.FAILED, None, reason)
+        _finish_attempt(attempts, delivery, now, AttemptOutcome.FAILED, None, reason)
         retry_in = policy.retry_delay(delivery.attempts)
         if outcome.retry_after is not None:
             retry_in = max(retry_in, outcome.retry_after)
@@ -206,14 +210,14 @@ def record_outcome(
 
 
 def _finish_attempt(
-    uow: NotificationsUnitOfWork,
+    attempts: Iterable[DeliveryAttempt],
     delivery: Delivery,
     now: datetime,
     outcome: AttemptOutcome,
     provider_message_id: str | None,
     detail: str | None,
 ) -> None:
-    for attempt in uow.repo.attempts_of([delivery.id]):
+    for attempt in attempts:
         if attempt.number == delivery.attempts and attempt.outcome is AttemptOutcome.SENDING:
             attempt.finish(now, outcome, provider_message_id=provider_message_id, detail=detail)
 
@@ -295,15 +299,26 @@ def _pointless(uow: NotificationsUnitOfWork, delivery: Delivery, now: datetime) 
     return None
 
 
+def _reference_copies(uow: NotificationsUnitOfWork, due: Sequence[Delivery]) -> ReferenceCopies:
+    """The copies the batch's messages may need, read once for the whole batch."""
+    about = [d for d in due if d.kind not in ACCOUNT_KINDS]  # account messages need none
+    return uow.repo.reference_copies(
+        patient_ids={d.patient_id for d in about if d.patient_id is not None},
+        clinic_ids={d.clinic_id for d in about if d.clinic_id is not None},
+        practitioner_ids={d.practitioner_id for d in about if d.practitioner_id is not None},
+        treatment_type_ids={d.treatment_type_id for d in about if d.treatment_type_id is not None},
+    )
+
+
 def _compose(
     uow: NotificationsUnitOfWork,
     delivery: Delivery,
+    copies: ReferenceCopies,
     policy: DispatchPolicy,
     now: datetime,
     report: DispatchReport,
 ) -> Notice | None:
     """The notice for a pending delivery, or None after deferring, giving up on or skipping it."""
-    repo = uow.repo
     if delivery.kind in ACCOUNT_KINDS:
         # Everything it says came with its event: nothing to wait for, and no channel choice applies.
         try:
@@ -312,10 +327,10 @@ def _compose(
             delivery.skip(now, str(exc))
             report.skipped += 1
             return None
-    contact = repo.contact(delivery.patient_id) if delivery.patient_id else None
-    clinic = repo.clinic(delivery.clinic_id) if delivery.clinic_id else None
-    practitioner = repo.practitioner(delivery.practitioner_id) if delivery.practitioner_id else None
-    treatment = repo.treatment_type(delivery.treatment_type_id) if delivery.treatment_type_id else None
+    contact = copies.contact(delivery.patient_id)
+    clinic = copies.clinic(delivery.clinic_id)
+    practitioner = copies.practitioner(delivery.practitioner_id)
+    treatment = copies.treatment(delivery.treatment_type_id)
     needed = (
         ("patient contact", contact, delivery.patient_id is not None),
         ("clinic", clinic, True),

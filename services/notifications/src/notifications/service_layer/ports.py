@@ -11,7 +11,13 @@ from typing import Any, Protocol, TypeVar
 from notifications.domain.appointments import AppointmentCopy
 from notifications.domain.composition import Notice
 from notifications.domain.consent import ConsentRecord
-from notifications.domain.copies import ClinicInfo, Contact, PractitionerInfo, TreatmentInfo
+from notifications.domain.copies import (
+    ClinicInfo,
+    Contact,
+    PractitionerInfo,
+    ReferenceCopies,
+    TreatmentInfo,
+)
 from notifications.domain.deliveries import Delivery, DeliveryAttempt
 from notifications.domain.inbound import InboundSms
 from notifications.domain.kinds import DeliveryKind
@@ -116,6 +122,18 @@ class Repository(Protocol):
 
     def treatment_type(self, treatment_type_id: uuid.UUID) -> TreatmentInfo | None: ...
 
+    def reference_copies(
+        self,
+        *,
+        patient_ids: Collection[uuid.UUID],
+        clinic_ids: Collection[uuid.UUID],
+        practitioner_ids: Collection[uuid.UUID],
+        treatment_type_ids: Collection[uuid.UUID],
+    ) -> ReferenceCopies:
+        """The contacts, clinics, practitioners and treatment types with these ids (those that exist), read
+        in a bounded number of queries whatever the number of ids."""
+        ...
+
     def appointment(self, appointment_id: uuid.UUID, *, for_update: bool = False) -> AppointmentCopy | None:
         """``for_update`` row-locks the copy until the transaction ends and reads it afresh."""
         ...
@@ -165,6 +183,13 @@ class Repository(Protocol):
         ...
 
     def delivery_for_update(self, delivery_id: uuid.UUID) -> Delivery | None: ...
+
+    def claimed_delivery_for_update(
+        self, delivery_id: uuid.UUID, attempt: int
+    ) -> tuple[Delivery | None, Sequence[DeliveryAttempt]]:
+        """The delivery, row-locked until the transaction ends, with its attempt number ``attempt`` if that
+        is still ``sending`` (none otherwise), in one query; (None, []) when there is no such delivery."""
+        ...
 
     def attempts_of(self, delivery_ids: Sequence[uuid.UUID]) -> Sequence[DeliveryAttempt]:
         """Attempts of these deliveries, in order of delivery then number."""
