@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 import string
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
 
 import httpx
@@ -56,47 +56,50 @@ class Journey:
         return self.token(email, "staff password 1")
 
     def clinic_with_assessment(self, admin: str, price_cents: int) -> dict[str, str]:
+        clinic_id = self.clinic(admin)
+        return {
+            "clinic_id": clinic_id,
+            "practitioner_id": self.practitioner(admin, clinic_id, "Ida Needham", "PT-1001"),
+            "treatment_type_id": self.assessment(admin, clinic_id, minutes=60, price_cents=price_cents),
+        }
+
+    def clinic(self, admin: str, name: str = "Vancouver IMS", timezone: str = "America/Vancouver") -> str:
+        """A new clinic (its code made up); returns its id."""
         code = "".join(random.choices(string.ascii_uppercase, k=6))
-        clinic = self.ok(
-            "POST",
-            "scheduling",
-            "/clinics",
-            admin,
-            json={
-                "code": code,
-                "name": "Vancouver IMS",
-                "timezone": "America/Vancouver",
-                "address": "1 Main St, Vancouver BC",
-                "phone": "+16045550100",
-                "email": "front@clinic.test",
-            },
+        body = {
+            "code": code,
+            "name": name,
+            "timezone": timezone,
+            "address": "1 Main St, Vancouver BC",
+            "phone": "+16045550100",
+            "email": "front@clinic.test",
+        }
+        return str(self.ok("POST", "scheduling", "/clinics", admin, json=body)["id"])
+
+    def practitioner(self, admin: str, clinic_id: str, name: str, registration_number: str) -> str:
+        """An IMS-qualified practitioner of the clinic; returns their id."""
+        body = {"display_name": name, "registration_number": registration_number, "ims_qualified": True}
+        return str(
+            self.ok("POST", "scheduling", f"/clinics/{clinic_id}/practitioners", admin, json=body)["id"]
         )
-        practitioner = self.ok(
-            "POST",
-            "scheduling",
-            f"/clinics/{clinic['id']}/practitioners",
-            admin,
-            json={"display_name": "Ida Needham", "registration_number": "PT-1001", "ims_qualified": True},
-        )
-        treatment = self.ok(
-            "POST",
-            "scheduling",
-            f"/clinics/{clinic['id']}/treatment-types",
-            admin,
-            json={"code": "ASSESS60", "name": "IMS assessment", "kind": "assessment", "duration_minutes": 60},
-        )
+
+    def assessment(self, admin: str, clinic_id: str, *, minutes: int, price_cents: int) -> str:
+        """The clinic's IMS assessment (bookable without an earlier clearance) at a price; returns its id."""
+        body = {
+            "code": f"ASSESS{minutes}",
+            "name": "IMS assessment",
+            "kind": "assessment",
+            "duration_minutes": minutes,
+        }
+        treatment = self.ok("POST", "scheduling", f"/clinics/{clinic_id}/treatment-types", admin, json=body)
         self.ok(
             "PUT",
             "billing",
-            f"/clinics/{clinic['id']}/prices/{treatment['id']}",
+            f"/clinics/{clinic_id}/prices/{treatment['id']}",
             admin,
             json={"amount_cents": price_cents, "currency": "CAD", "effective_from": "2020-01-01"},
         )
-        return {
-            "clinic_id": clinic["id"],
-            "practitioner_id": practitioner["id"],
-            "treatment_type_id": treatment["id"],
-        }
+        return str(treatment["id"])
 
     def patient(self, first_name: str = "Ana") -> tuple[str, str, str]:
         email = f"{first_name.lower()}-{uuid.uuid4().hex[:8]}@example.test"
@@ -124,3 +127,14 @@ class Journey:
 def next_week_at(hour_utc: int, day_offset: int = 0) -> datetime:
     base = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(days=7 + day_offset)
     return base.replace(hour=hour_utc)
+
+
+def half_hours(first_day: date, days: int, zone: tzinfo) -> list[datetime]:
+    """Every half hour of clinic hours (09:00-17:00 on the clinic's clock) of ``days`` days, in UTC: the
+    dense grid of start times the load tests book and move on."""
+    return [
+        datetime(day.year, day.month, day.day, hour, minute, tzinfo=zone).astimezone(UTC)
+        for day in (first_day + timedelta(days=d) for d in range(days))
+        for hour in range(9, 17)
+        for minute in (0, 30)
+    ]

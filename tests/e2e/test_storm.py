@@ -33,7 +33,7 @@ import pytest
 import sqlalchemy as sa
 
 from .conftest import running_system
-from .journey import Journey
+from .journey import Journey, half_hours
 from .system import Mailbox, System, wait_for
 
 pytestmark = pytest.mark.e2e
@@ -110,65 +110,22 @@ def _appointments_in(body: Any) -> list[dict[str, Any]]:
 
 def _set_up(journey: Journey) -> Clinic:
     admin = journey.first_admin()
-    clinic = journey.ok(
-        "POST",
-        "scheduling",
-        "/clinics",
-        admin,
-        json={
-            "code": "STORM",
-            "name": "Storm IMS",
-            "timezone": ZONE.key,
-            "address": "1 Main St, Vancouver BC",
-            "phone": "+16045550100",
-            "email": "front@storm.test",
-        },
-    )
-    clinic_id = clinic["id"]
+    clinic_id = journey.clinic(admin, "Storm IMS", ZONE.key)
     practitioners = [
-        journey.ok(
-            "POST",
-            "scheduling",
-            f"/clinics/{clinic_id}/practitioners",
-            admin,
-            json={
-                "display_name": f"Practitioner {n}",
-                "registration_number": f"PT-{n}",
-                "ims_qualified": True,
-            },
-        )["id"]
-        for n in range(PRACTITIONERS)
+        journey.practitioner(admin, clinic_id, f"Practitioner {n}", f"PT-{n}") for n in range(PRACTITIONERS)
     ]
     for n in range(ROOMS):
         journey.ok("POST", "scheduling", f"/clinics/{clinic_id}/rooms", admin, json={"name": f"Room {n}"})
     # An assessment needs no earlier clearance, so every patient may book it any number of times.
-    treatment = journey.ok(
-        "POST",
-        "scheduling",
-        f"/clinics/{clinic_id}/treatment-types",
-        admin,
-        json={"code": "ASSESS30", "name": "IMS assessment", "kind": "assessment", "duration_minutes": 30},
-    )
-    journey.ok(
-        "PUT",
-        "billing",
-        f"/clinics/{clinic_id}/prices/{treatment['id']}",
-        admin,
-        json={"amount_cents": 9000, "currency": "CAD", "effective_from": "2020-01-01"},
-    )
+    treatment_type_id = journey.assessment(admin, clinic_id, minutes=30, price_cents=9000)
     staff = journey.staff(admin, "front_desk", clinic_id)
     patients = [journey.patient(f"Storm{n}") for n in range(PATIENTS)]
     # Three days, eight clinic hours each, every half hour: dense enough that requests collide.
     first_day = (datetime.now(ZONE) + timedelta(days=8)).date()
-    starts = [
-        datetime(day.year, day.month, day.day, hour, minute, tzinfo=ZONE).astimezone(UTC)
-        for day in (first_day + timedelta(days=d) for d in range(3))
-        for hour in range(9, 17)
-        for minute in (0, 30)
-    ]
+    starts = half_hours(first_day, 3, ZONE)
     return Clinic(
         id=clinic_id,
-        treatment_type_id=treatment["id"],
+        treatment_type_id=treatment_type_id,
         practitioners=practitioners,
         staff=staff,
         patients=[(patient_id, token) for patient_id, _, token in patients],

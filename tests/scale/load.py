@@ -16,7 +16,7 @@ import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -25,7 +25,7 @@ import sqlalchemy as sa
 
 from clinic_shared.messaging.topology import dead_letter_queue_for
 from clinic_shared.testing.rabbit import rabbitmqctl
-from tests.e2e.journey import Journey
+from tests.e2e.journey import Journey, half_hours
 from tests.e2e.system import Mailbox, System
 
 ZONE = ZoneInfo("America/Vancouver")
@@ -71,57 +71,19 @@ def set_up_clinic(system: System) -> Clinic:
     journey = Journey(system)
     try:
         admin = journey.first_admin()
-        clinic = journey.ok(
-            "POST",
-            "scheduling",
-            "/clinics",
-            admin,
-            json={
-                "code": "SCALE",
-                "name": "Scale IMS",
-                "timezone": ZONE.key,
-                "address": "1 Main St, Vancouver BC",
-                "phone": "+16045550100",
-                "email": "front@scale.test",
-            },
-        )
+        clinic_id = journey.clinic(admin, "Scale IMS", ZONE.key)
         practitioners = [
-            journey.ok(
-                "POST",
-                "scheduling",
-                f"/clinics/{clinic['id']}/practitioners",
-                admin,
-                json={"display_name": f"P {n}", "registration_number": f"PT-{n}", "ims_qualified": True},
-            )["id"]
-            for n in range(PRACTITIONERS)
+            journey.practitioner(admin, clinic_id, f"P {n}", f"PT-{n}") for n in range(PRACTITIONERS)
         ]
-        treatment = journey.ok(
-            "POST",
-            "scheduling",
-            f"/clinics/{clinic['id']}/treatment-types",
-            admin,
-            json={"code": "ASSESS30", "name": "Assessment", "kind": "assessment", "duration_minutes": 30},
-        )
-        journey.ok(
-            "PUT",
-            "billing",
-            f"/clinics/{clinic['id']}/prices/{treatment['id']}",
-            admin,
-            json={"amount_cents": 9000, "currency": "CAD", "effective_from": "2020-01-01"},
-        )
+        treatment_type_id = journey.assessment(admin, clinic_id, minutes=30, price_cents=9000)
         patients = [journey.patient(f"Scale{n}") for n in range(PATIENTS)]
     finally:
         journey.http.close()
     first_day = (datetime.now(ZONE) + timedelta(days=8)).date()
-    starts = [
-        datetime(day.year, day.month, day.day, hour, minute, tzinfo=ZONE).astimezone(UTC)
-        for day in (first_day + timedelta(days=d) for d in range(40))
-        for hour in range(9, 17)
-        for minute in (0, 30)
-    ]
+    starts = half_hours(first_day, 40, ZONE)
     return Clinic(
-        id=clinic["id"],
-        treatment_type_id=treatment["id"],
+        id=clinic_id,
+        treatment_type_id=treatment_type_id,
         practitioners=practitioners,
         patients=[(patient_id, token) for patient_id, _, token in patients],
         starts=starts,
