@@ -163,6 +163,34 @@ def test_contact_copy_ignores_older_news() -> None:
     assert (copy.first_name, copy.language) == ("Patricia", "fr")
 
 
+def test_a_contact_update_leaves_the_patients_own_choices_alone() -> None:
+    copy = contact()
+    copy.choose(NOW, email=True, sms=False, language="fr", promotional=True)
+    later = NOW + timedelta(minutes=1)
+    assert copy.update(first_name="Pat", email="p@example.com", phone=None, language="en", as_of=later)
+    assert (copy.sms_opted_out_at, copy.preferred_language, copy.promotional_consent_at) == (NOW, "fr", NOW)
+    assert (copy.language, copy.as_of) == ("en", later)
+
+
+def test_a_reference_copy_refresh_takes_newer_facts_only() -> None:
+    clinic, _, _ = references()
+    assert not clinic.refresh(NOW - timedelta(minutes=1), {"name": "Old name"})
+    assert (clinic.name, clinic.as_of) == ("Demo IMS Clinic", NOW)
+    assert clinic.refresh(NOW, {"name": "Same instant"})  # news as recent as ours is taken
+    assert clinic.refresh(NOW + timedelta(minutes=1), {"name": "Newer name"})
+    assert (clinic.name, clinic.as_of) == ("Newer name", NOW + timedelta(minutes=1))
+
+
+def test_a_practitioner_update_without_a_clinic_keeps_the_one_we_hold() -> None:
+    _, practitioner, _ = references()
+    clinic_id = uuid.UUID(int=3)
+    assert practitioner.update(display_name="Dr. Ida", as_of=NOW, clinic_id=clinic_id)
+    assert practitioner.update(display_name="Dr. I. Needham", as_of=NOW + timedelta(minutes=1))
+    assert (practitioner.display_name, practitioner.clinic_id) == ("Dr. I. Needham", clinic_id)
+    assert not practitioner.update(display_name="Old", as_of=NOW, clinic_id=uuid.UUID(int=9))
+    assert (practitioner.display_name, practitioner.clinic_id) == ("Dr. I. Needham", clinic_id)
+
+
 def test_appointment_facts_must_be_timezone_aware_and_end_after_start() -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
         facts(starts_at=datetime(2025, 3, 10, 16, 0))

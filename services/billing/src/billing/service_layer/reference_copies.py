@@ -1,7 +1,7 @@
-"""Billing's copies of scheduling's records (clinics, practitioners, treatment types, patients).
+"""Billing's reference copies of scheduling's records (clinics, practitioners, treatment types, patients).
 
-Each copy is applied from scheduling's events; an older version never overwrites a newer one, because the
-broker does not guarantee order. Every change writes an audit entry.
+Each sync applies one of scheduling's events to a copy; the broker does not guarantee order, so older news is
+ignored: an older version never overwrites a newer one.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Local copies of what scheduling tells us of patients (contacts), clinics, practitioners, treatments.
+"""Reference copies of what scheduling tells us of patients (contacts), clinics, practitioners, treatments.
 
 Copies are fed by scheduling's events, which may arrive out of order: each copy remembers the ``as_of``
 instant of the event it reflects and ignores older news. A contact also holds the patient's own choices
@@ -16,17 +16,24 @@ from notifications.domain.channels import Channel, email_deliverable
 from notifications.domain.consent import PROMOTIONAL, TRANSACTIONAL, ConsentKind, ConsentRecord
 
 
-class _Copy:
-    """Shared rule of the local copies: news older than what we hold is ignored."""
+class ReferenceCopy:
+    """A record notifications keeps from another service's events; ``as_of`` is when its source event
+    happened."""
 
     as_of: datetime
 
-    def accepts(self, as_of: datetime) -> bool:
-        return as_of >= self.as_of
+    def refresh(self, as_of: datetime, facts: Mapping[str, object]) -> bool:
+        """Take the facts of a newer event; an older one (delivered late) changes nothing."""
+        if as_of < self.as_of:
+            return False
+        for name, value in facts.items():
+            setattr(self, name, value)
+        self.as_of = as_of
+        return True
 
 
 @dataclass
-class Contact(_Copy):
+class Contact(ReferenceCopy):
     """How to reach a patient, in which language. Only what messages need: no last name, nothing clinical."""
 
     patient_id: uuid.UUID
@@ -129,16 +136,16 @@ class Contact(_Copy):
     def update(
         self, *, first_name: str, email: str, phone: str | None, language: str, as_of: datetime
     ) -> bool:
-        """Apply newer contact details; False (and no change) when ``as_of`` is older than ours."""
-        if not self.accepts(as_of):
-            return False
-        self.first_name, self.email, self.phone, self.language = first_name, email, phone, language
-        self.as_of = as_of
-        return True
+        """Apply newer contact details; False (and no change) when ``as_of`` is older than ours.
+
+        Only scheduling's facts change: the patient's own choices are left as they are.
+        """
+        facts = {"first_name": first_name, "email": email, "phone": phone, "language": language}
+        return self.refresh(as_of, facts)
 
 
 @dataclass
-class ClinicInfo(_Copy):
+class ClinicInfo(ReferenceCopy):
     """What a message says about the clinic: its name, zone (for local times), address and how to call."""
 
     clinic_id: uuid.UUID
@@ -152,15 +159,12 @@ class ClinicInfo(_Copy):
     def update(
         self, *, name: str, timezone: str, address: str, phone: str, email: str, as_of: datetime
     ) -> bool:
-        if not self.accepts(as_of):
-            return False
-        self.name, self.timezone, self.address, self.phone, self.email = name, timezone, address, phone, email
-        self.as_of = as_of
-        return True
+        facts = {"name": name, "timezone": timezone, "address": address, "phone": phone, "email": email}
+        return self.refresh(as_of, facts)
 
 
 @dataclass
-class PractitionerInfo(_Copy):
+class PractitionerInfo(ReferenceCopy):
     """A practitioner as messages name them; ``agenda_email`` (set by an admin here, never by scheduling's
     events) is where their daily agenda goes, if anywhere. ``clinic_id`` is the clinic scheduling says they
     work at (None only for a copy made before notifications kept it and never backfilled): its staff, and
@@ -173,25 +177,21 @@ class PractitionerInfo(_Copy):
     clinic_id: uuid.UUID | None = None
 
     def update(self, *, display_name: str, as_of: datetime, clinic_id: uuid.UUID | None = None) -> bool:
-        if not self.accepts(as_of):
-            return False
-        self.display_name, self.as_of = display_name, as_of
+        """Apply a newer name, and the clinic when the news names one (news without one keeps ours)."""
+        facts: dict[str, object] = {"display_name": display_name}
         if clinic_id is not None:
-            self.clinic_id = clinic_id
-        return True
+            facts["clinic_id"] = clinic_id
+        return self.refresh(as_of, facts)
 
 
 @dataclass
-class TreatmentInfo(_Copy):
+class TreatmentInfo(ReferenceCopy):
     treatment_type_id: uuid.UUID
     name: str
     as_of: datetime
 
     def update(self, *, name: str, as_of: datetime) -> bool:
-        if not self.accepts(as_of):
-            return False
-        self.name, self.as_of = name, as_of
-        return True
+        return self.refresh(as_of, {"name": name})
 
 
 @dataclass(frozen=True)

@@ -32,9 +32,9 @@ Handler = Callable[[NotificationsUnitOfWork, Envelope], None]
 
 def update_contact(uow: NotificationsUnitOfWork, event: Envelope) -> None:
     data = event.data
-    reference_copies.upsert_contact(
+    reference_copies.sync_patient(
         uow,
-        reference_copies.UpsertContact(
+        reference_copies.SyncPatient(
             patient_id=data["patient_id"],
             first_name=data["first_name"],
             email=data["email"],
@@ -47,9 +47,9 @@ def update_contact(uow: NotificationsUnitOfWork, event: Envelope) -> None:
 
 def update_clinic(uow: NotificationsUnitOfWork, event: Envelope) -> None:
     data = event.data
-    reference_copies.upsert_clinic(
+    reference_copies.sync_clinic(
         uow,
-        reference_copies.UpsertClinic(
+        reference_copies.SyncClinic(
             clinic_id=data["clinic_id"],
             name=data["name"],
             timezone=data["timezone"],
@@ -63,9 +63,9 @@ def update_clinic(uow: NotificationsUnitOfWork, event: Envelope) -> None:
 
 def update_practitioner(uow: NotificationsUnitOfWork, event: Envelope) -> None:
     data = event.data
-    reference_copies.upsert_practitioner(
+    reference_copies.sync_practitioner(
         uow,
-        reference_copies.UpsertPractitioner(
+        reference_copies.SyncPractitioner(
             practitioner_id=data["practitioner_id"],
             display_name=data["display_name"],
             as_of=event.occurred_at,
@@ -76,9 +76,9 @@ def update_practitioner(uow: NotificationsUnitOfWork, event: Envelope) -> None:
 
 def update_treatment_type(uow: NotificationsUnitOfWork, event: Envelope) -> None:
     data = event.data
-    reference_copies.upsert_treatment_type(
+    reference_copies.sync_treatment_type(
         uow,
-        reference_copies.UpsertTreatmentType(
+        reference_copies.SyncTreatmentType(
             treatment_type_id=data["treatment_type_id"], name=data["name"], as_of=event.occurred_at
         ),
     )

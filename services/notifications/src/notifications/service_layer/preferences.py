@@ -47,7 +47,7 @@ def change_preferences(
 
     The patient themself may choose before their contact copy has arrived from scheduling (right after
     signing up): the choices are then recorded as consent records, which the copy starts from when it
-    arrives (``upsert_contact``), and None is returned. A language can only be chosen once the copy exists.
+    arrives (``sync_patient``), and None is returned. A language can only be chosen once the copy exists.
     """
     now = uow.clock.now()
     own = actor.patient_id == cmd.patient_id

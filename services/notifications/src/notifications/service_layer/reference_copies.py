@@ -16,7 +16,7 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class UpsertContact:
+class SyncPatient:
     patient_id: uuid.UUID
     first_name: str
     email: str
@@ -25,8 +25,9 @@ class UpsertContact:
     as_of: datetime
 
 
-def upsert_contact(uow: NotificationsUnitOfWork, cmd: UpsertContact) -> Contact:
-    """Create or refresh a patient's contact copy (older news than ours is ignored).
+def sync_patient(uow: NotificationsUnitOfWork, cmd: SyncPatient) -> Contact:
+    """Create or refresh a patient's contact copy from scheduling's news of the patient (older news is
+    ignored).
 
     The phone is kept in E.164; a number that is not valid is dropped (no SMS rather than a wrong one).
     """
@@ -51,7 +52,7 @@ def upsert_contact(uow: NotificationsUnitOfWork, cmd: UpsertContact) -> Contact:
 
 
 @dataclass(frozen=True)
-class UpsertClinic:
+class SyncClinic:
     clinic_id: uuid.UUID
     name: str
     timezone: str
@@ -61,7 +62,7 @@ class UpsertClinic:
     as_of: datetime
 
 
-def upsert_clinic(uow: NotificationsUnitOfWork, cmd: UpsertClinic) -> ClinicInfo:
+def sync_clinic(uow: NotificationsUnitOfWork, cmd: SyncClinic) -> ClinicInfo:
     clinic = uow.repo.clinic(cmd.clinic_id)
     if clinic is None:
         clinic = ClinicInfo(
@@ -81,14 +82,14 @@ def upsert_clinic(uow: NotificationsUnitOfWork, cmd: UpsertClinic) -> ClinicInfo
 
 
 @dataclass(frozen=True)
-class UpsertPractitioner:
+class SyncPractitioner:
     practitioner_id: uuid.UUID
     display_name: str
     as_of: datetime
     clinic_id: uuid.UUID | None = None
 
 
-def upsert_practitioner(uow: NotificationsUnitOfWork, cmd: UpsertPractitioner) -> PractitionerInfo:
+def sync_practitioner(uow: NotificationsUnitOfWork, cmd: SyncPractitioner) -> PractitionerInfo:
     practitioner = uow.repo.practitioner(cmd.practitioner_id)
     if practitioner is None:
         practitioner = PractitionerInfo(
@@ -101,13 +102,13 @@ def upsert_practitioner(uow: NotificationsUnitOfWork, cmd: UpsertPractitioner) -
 
 
 @dataclass(frozen=True)
-class UpsertTreatmentType:
+class SyncTreatmentType:
     treatment_type_id: uuid.UUID
     name: str
     as_of: datetime
 
 
-def upsert_treatment_type(uow: NotificationsUnitOfWork, cmd: UpsertTreatmentType) -> TreatmentInfo:
+def sync_treatment_type(uow: NotificationsUnitOfWork, cmd: SyncTreatmentType) -> TreatmentInfo:
     treatment = uow.repo.treatment_type(cmd.treatment_type_id)
     if treatment is None:
         treatment = TreatmentInfo(cmd.treatment_type_id, cmd.name, cmd.as_of)
