@@ -2,6 +2,7 @@
 
 # Importing the contract modules registers their schemas in CATALOG.
 from clinic_shared.events import billing, notifications, scheduling  # noqa: F401
+from clinic_shared.events.commands import command_from
 from clinic_shared.events.envelope import (
     CATALOG,
     Envelope,
@@ -17,6 +18,7 @@ __all__ = [
     "Envelope",
     "EventCatalog",
     "EventContractError",
+    "command_from",
     "dump_event",
     "load_event",
     "new_event",

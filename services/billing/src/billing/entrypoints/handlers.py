@@ -7,89 +7,45 @@ effect and the record that the event was applied commit together.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable
+from typing import TypeVar
 
 from billing.service_layer import charges, reference_copies
 from billing.service_layer.unit_of_work import BillingUnitOfWork
-from clinic_shared.events import Envelope
+from clinic_shared.events import Envelope, command_from
 from clinic_shared.messaging.outbox import exchange_for
 from clinic_shared.messaging.topology import Subscription
 
 CONSUMER = "billing"
 
 log = logging.getLogger(__name__)
+C = TypeVar("C")
 
 
 def clinic_changed(uow: BillingUnitOfWork, event: Envelope) -> None:
-    d = event.data
-    reference_copies.sync_clinic(
-        uow,
-        reference_copies.SyncClinic(
-            clinic_id=d["clinic_id"],
-            code=d["code"],
-            name=d["name"],
-            timezone=d["timezone"],
-            address=d["address"],
-            phone=d["phone"],
-            email=d["email"],
-            currency=d["currency"],
-            as_of=event.occurred_at,
-        ),
-    )
+    reference_copies.sync_clinic(uow, _synced(event, reference_copies.SyncClinic))
 
 
 def practitioner_changed(uow: BillingUnitOfWork, event: Envelope) -> None:
-    d = event.data
-    reference_copies.sync_practitioner(
-        uow,
-        reference_copies.SyncPractitioner(
-            practitioner_id=d["practitioner_id"],
-            clinic_id=d["clinic_id"],
-            display_name=d["display_name"],
-            registration_number=d["registration_number"],
-            active=d["active"],
-            as_of=event.occurred_at,
-        ),
-    )
+    reference_copies.sync_practitioner(uow, _synced(event, reference_copies.SyncPractitioner))
 
 
 def treatment_type_changed(uow: BillingUnitOfWork, event: Envelope) -> None:
-    d = event.data
-    reference_copies.sync_treatment_type(
-        uow,
-        reference_copies.SyncTreatmentType(
-            treatment_type_id=d["treatment_type_id"],
-            clinic_id=d["clinic_id"],
-            code=d["code"],
-            name=d["name"],
-            kind=d["kind"],
-            duration_minutes=d["duration_minutes"],
-            active=d["active"],
-            as_of=event.occurred_at,
-        ),
-    )
+    reference_copies.sync_treatment_type(uow, _synced(event, reference_copies.SyncTreatmentType))
 
 
 def patient_changed(uow: BillingUnitOfWork, event: Envelope) -> None:
     """Registered and updated carry the same contact facts."""
-    d = event.data
-    reference_copies.sync_patient(
-        uow,
-        reference_copies.SyncPatient(
-            patient_id=d["patient_id"],
-            first_name=d["first_name"],
-            last_name=d["last_name"],
-            email=d["email"],
-            phone=d["phone"],
-            language=d["language"],
-            as_of=event.occurred_at,
-        ),
-    )
+    reference_copies.sync_patient(uow, _synced(event, reference_copies.SyncPatient))
+
+
+def _synced(event: Envelope, command: type[C]) -> C:
+    """A reference copy's sync: the event's facts, as of when it happened (older news is ignored)."""
+    return command_from(event, command, as_of=event.occurred_at)
 
 
 def appointment_booked(uow: BillingUnitOfWork, event: Envelope) -> None:
-    charge = charges.plan_charge(uow, charges.PlanCharge(**_appointment_facts(event.data)))
+    charge = charges.plan_charge(uow, command_from(event, charges.PlanCharge))
     if charge.needs_price:
         log.warning(
             "billing: no price on file for treatment type %s at clinic %s on %s; charge %s needs a price",
@@ -101,47 +57,19 @@ def appointment_booked(uow: BillingUnitOfWork, event: Envelope) -> None:
 
 
 def appointment_cancelled(uow: BillingUnitOfWork, event: Envelope) -> None:
-    d = event.data
-    charges.abort_charge(
-        uow,
-        charges.AbortCharge(
-            **_appointment_facts(d),
-            cancelled_at=d["cancelled_at"],
-            late=d["late"],
-            fee_waived=d.get("fee_waived", False),
-        ),
-    )
+    charges.abort_charge(uow, command_from(event, charges.AbortCharge))
 
 
 def appointment_completed(uow: BillingUnitOfWork, event: Envelope) -> None:
-    d = event.data
-    charges.complete_charge(uow, charges.CompleteCharge(**_appointment_facts(d), plan_id=d.get("plan_id")))
+    charges.complete_charge(uow, command_from(event, charges.CompleteCharge))
 
 
 def appointment_no_show(uow: BillingUnitOfWork, event: Envelope) -> None:
-    d = event.data
-    charges.record_no_show(
-        uow,
-        charges.RecordNoShow(
-            **_appointment_facts(d), marked_at=d["marked_at"], fee_waived=d.get("fee_waived", False)
-        ),
-    )
+    charges.record_no_show(uow, command_from(event, charges.RecordNoShow))
 
 
 def appointment_rescheduled(uow: BillingUnitOfWork, event: Envelope) -> None:
-    charges.reschedule_charge(uow, charges.RescheduleCharge(**_appointment_facts(event.data)))
-
-
-def _appointment_facts(d: Mapping[str, Any]) -> dict[str, Any]:
-    return {
-        "appointment_id": d["appointment_id"],
-        "clinic_id": d["clinic_id"],
-        "practitioner_id": d["practitioner_id"],
-        "patient_id": d["patient_id"],
-        "treatment_type_id": d["treatment_type_id"],
-        "starts_at": d["starts_at"],
-        "sequence": d["sequence"],
-    }
+    charges.reschedule_charge(uow, command_from(event, charges.RescheduleCharge))
 
 
 HANDLERS: dict[str, Callable[[BillingUnitOfWork, Envelope], None]] = {

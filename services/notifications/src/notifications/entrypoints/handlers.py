@@ -9,9 +9,9 @@ savepoint only (``uow.conflicts_as``). They never send anything; the dispatcher 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
-from clinic_shared.events import Envelope, EventContractError
+from clinic_shared.events import Envelope, EventContractError, command_from
 from clinic_shared.messaging.outbox import exchange_for
 from clinic_shared.messaging.topology import Subscription
 from notifications.domain.appointments import AppointmentFacts
@@ -27,61 +27,29 @@ from notifications.service_layer.unit_of_work import NotificationsUnitOfWork
 
 CONSUMER = "notifications"
 
+C = TypeVar("C")
 Handler = Callable[[NotificationsUnitOfWork, Envelope], None]
 
 
 def update_contact(uow: NotificationsUnitOfWork, event: Envelope) -> None:
-    data = event.data
-    reference_copies.sync_patient(
-        uow,
-        reference_copies.SyncPatient(
-            patient_id=data["patient_id"],
-            first_name=data["first_name"],
-            email=data["email"],
-            phone=data["phone"],
-            language=data["language"],
-            as_of=event.occurred_at,
-        ),
-    )
+    reference_copies.sync_patient(uow, _synced(event, reference_copies.SyncPatient))
 
 
 def update_clinic(uow: NotificationsUnitOfWork, event: Envelope) -> None:
-    data = event.data
-    reference_copies.sync_clinic(
-        uow,
-        reference_copies.SyncClinic(
-            clinic_id=data["clinic_id"],
-            name=data["name"],
-            timezone=data["timezone"],
-            address=data["address"],
-            phone=data["phone"],
-            email=data["email"],
-            as_of=event.occurred_at,
-        ),
-    )
+    reference_copies.sync_clinic(uow, _synced(event, reference_copies.SyncClinic))
 
 
 def update_practitioner(uow: NotificationsUnitOfWork, event: Envelope) -> None:
-    data = event.data
-    reference_copies.sync_practitioner(
-        uow,
-        reference_copies.SyncPractitioner(
-            practitioner_id=data["practitioner_id"],
-            display_name=data["display_name"],
-            as_of=event.occurred_at,
-            clinic_id=data["clinic_id"],
-        ),
-    )
+    reference_copies.sync_practitioner(uow, _synced(event, reference_copies.SyncPractitioner))
 
 
 def update_treatment_type(uow: NotificationsUnitOfWork, event: Envelope) -> None:
-    data = event.data
-    reference_copies.sync_treatment_type(
-        uow,
-        reference_copies.SyncTreatmentType(
-            treatment_type_id=data["treatment_type_id"], name=data["name"], as_of=event.occurred_at
-        ),
-    )
+    reference_copies.sync_treatment_type(uow, _synced(event, reference_copies.SyncTreatmentType))
+
+
+def _synced(event: Envelope, command: type[C]) -> C:
+    """A reference copy's sync: the event's facts, as of when it happened (older news is ignored)."""
+    return command_from(event, command, as_of=event.occurred_at)
 
 
 def record_booking_confirmation(uow: NotificationsUnitOfWork, event: Envelope) -> None:
@@ -206,20 +174,8 @@ def _sessions(sessions: list[Mapping[str, Any]]) -> list[plan_messages.PlanSessi
 
 
 def record_credit_note(uow: NotificationsUnitOfWork, event: Envelope) -> None:
-    data = event.data
     subject_messages.record_credit_note(
-        uow,
-        subject_messages.RecordCreditNote(
-            credit_note_id=data["credit_note_id"],
-            number=data["number"],
-            invoice_id=data["invoice_id"],
-            patient_id=data["patient_id"],
-            clinic_id=data["clinic_id"],
-            amount_cents=data["amount_cents"],
-            currency=data["currency"],
-            voids_invoice=data["voids_invoice"],
-            event_id=event.id,
-        ),
+        uow, command_from(event, subject_messages.RecordCreditNote, event_id=event.id)
     )
 
 
