@@ -103,6 +103,26 @@ def test_with_rooms_every_slot_leaves_one_room_free(
 
 
 @settings(max_examples=100, deadline=None)
+@given(
+    busy=st.lists(intervals, max_size=10),
+    room_busy=st.lists(st.lists(intervals, max_size=6), min_size=1, max_size=3),
+)
+def test_with_rooms_every_grid_time_with_the_practitioner_and_a_room_free_is_offered(
+    busy: list[Interval], room_busy: list[list[Interval]]
+) -> None:
+    """The completeness counterpart of the test above (which an empty answer would pass)."""
+    window = [Interval(BASE, at(3 * 24 * 60))]
+    request = SlotRequest(timedelta(minutes=30), timedelta(0), timedelta(minutes=30), BASE, at(10_000))
+    offered = set(free_slots(window, busy, request, room_busy))
+    for k in range(3 * 48):
+        start = at(30 * k)
+        held = Interval(start, start + timedelta(minutes=30))
+        practitioner_free = not any(held.overlaps(b) for b in busy)
+        a_room_free = any(not any(held.overlaps(b) for b in room) for room in room_busy)
+        assert (start in offered) == (practitioner_free and a_room_free)
+
+
+@settings(max_examples=100, deadline=None)
 @given(busy=st.lists(intervals, max_size=10))
 def test_every_free_grid_time_is_offered(busy: list[Interval]) -> None:
     window = [Interval(BASE, at(3 * 24 * 60))]
