@@ -52,6 +52,7 @@ from clinic_shared.messaging.relay import OutboxRelay
 from clinic_shared.messaging.topology import declare_consumer, declare_exchange
 from clinic_shared.testing.postgres import temporary_database
 from clinic_shared.testing.rabbit_cluster import RabbitCluster, RabbitNode
+from clinic_shared.testing.reporting import say
 
 pytestmark = [pytest.mark.integration, pytest.mark.disruptive]
 
@@ -264,7 +265,7 @@ def test_relay_and_consumers_lose_nothing_and_double_nothing_while_cluster_nodes
     dead_letter = queue_info(cluster, SUBSCRIPTION.dead_letter_queue)
     relay_nodes = [short(by_port[port]) for port in connections.relay_ports]
 
-    print(
+    say(
         f"\ncluster figures: published={total} confirmed={sent} applied={sum(counts.values())} "
         f"unique={len(counts)} duplicates={sum(n - 1 for n in counts.values())} inbox={inbox_rows} "
         f"relay-nodes={relay_nodes} consumer-connects={connections.consumer_connects} "
@@ -272,9 +273,9 @@ def test_relay_and_consumers_lose_nothing_and_double_nothing_while_cluster_nodes
         f"duration={time.monotonic() - started:.1f}s"
     )
     for name, placement in placements:
-        print(f"  clients {name}: {placement}")
+        say(f"  clients {name}: {placement}")
     for name, start, end in phases:
-        print(f"  phase {name}: {end - start:.1f}s, confirmed {watch.confirmed_between(start, end)}")
+        say(f"  phase {name}: {end - start:.1f}s, confirmed {watch.confirmed_between(start, end)}")
 
     assert 0 < total == len(events) < MAX_EVENTS
     assert sent == total, "every outbox row confirmed"

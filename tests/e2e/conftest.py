@@ -42,9 +42,9 @@ def running_system(
         )
         try:
             running.start()
-        except BaseException:
+        except BaseException as failure:
             running.stop()
-            print(running.logs())
+            failure.add_note(running.logs())
             raise
         yield running
         running.stop()

@@ -32,6 +32,8 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
+from clinic_shared.testing.reporting import say
+
 from .conftest import running_system
 from .journey import Journey, half_hours
 from .system import Mailbox, System, wait_for
@@ -472,15 +474,15 @@ def test_a_storm_of_concurrent_changes_keeps_every_invariant(storm_system: Syste
         "orphan holds": len(orphans),
         "charges out of step with appointments": len(charge_faults),
     }
-    print(
+    say(
         f"\nstorm: {operations} requests from {THREADS} threads in {elapsed:.1f} s "
         f"({operations / elapsed:.0f}/s)"
     )
     for (operation, status), count in sorted(ledger.answers.items()):
-        print(f"  {operation:<14} {status}  {count}")
-    print(f"  appointments touched: {len(ledger.states)}, announced to billing: {len(announced)}")
+        say(f"  {operation:<14} {status}  {count}")
+    say(f"  appointments touched: {len(ledger.states)}, announced to billing: {len(announced)}")
     for name, count in violations.items():
-        print(f"  {name}: {count}")
+        say(f"  {name}: {count}")
     details = disagreeing[:5] + sequence_faults[:5] + charge_faults[:5] + [str(o) for o in orphans[:5]]
     assert operations >= 2000
     assert violations == dict.fromkeys(violations, 0), "\n".join([str(unexpected), *details])

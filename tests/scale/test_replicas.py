@@ -35,6 +35,7 @@ import sqlalchemy as sa
 from clinic_shared.messaging.connection import vhost_of
 from clinic_shared.testing.postgres import temporary_database
 from clinic_shared.testing.rabbit import rabbitmqctl, temporary_vhost
+from clinic_shared.testing.reporting import say
 from tests.e2e.system import SERVICES, Mailbox, System, wait_for
 
 from .load import Clinic, Tally, check_effects, run_load, sent_emails, set_up_clinic, wait_settled
@@ -78,9 +79,9 @@ def replicated(mailbox: Mailbox, tmp_path_factory: pytest.TempPathFactory) -> It
         )
         try:
             system.start()
-        except BaseException:
+        except BaseException as failure:
             system.stop()
-            print(system.logs())
+            failure.add_note(system.logs())
             raise
         try:
             wait_for(lambda: _consumers_at(system, WORKER_REPLICAS), timeout=60, what="every consumer")
@@ -120,12 +121,12 @@ def _consuming_since(log: Path, offset: int) -> bool:
 
 
 def _report(title: str, tally: Tally, elapsed: float) -> None:
-    print(f"\n{title}: {tally.operations} requests in {elapsed:.1f} s ({tally.operations / elapsed:.0f}/s)")
+    say(f"\n{title}: {tally.operations} requests in {elapsed:.1f} s ({tally.operations / elapsed:.0f}/s)")
     for (operation, status), count in sorted(tally.answers.items()):
-        print(f"  {operation:<12} {status}  {count}")
-    print(f"  failed requests: {len(tally.failures)}")
+        say(f"  {operation:<12} {status}  {count}")
+    say(f"  failed requests: {len(tally.failures)}")
     for failure in tally.failures[:10]:
-        print(f"    {failure}")
+        say(f"    {failure}")
 
 
 def _settle_and_check(
@@ -134,15 +135,15 @@ def _settle_and_check(
     vhost = vhost_of(system.amqp_url)
     settling = wait_settled(engines, vhost, timeout=120)
     effects = check_effects(engines, vhost, mailbox, first_mail, before)
-    print(f"  settled {settling:.1f} s after the load")
-    print(
+    say(f"  settled {settling:.1f} s after the load")
+    say(
         f"  appointments booked or cancelled: {effects.appointments}, charges: {effects.charges},"
         f" notification copies: {effects.copies}"
     )
-    print(f"  deliveries: {dict(sorted(effects.deliveries.items()))}")
-    print(f"  e-mails sent (recorded): {effects.emails_sent}, received at SMTP: {effects.emails_received}")
+    say(f"  deliveries: {dict(sorted(effects.deliveries.items()))}")
+    say(f"  e-mails sent (recorded): {effects.emails_sent}, received at SMTP: {effects.emails_received}")
     for name, faults in effects.faults.items():
-        print(f"  {name}: {len(faults)}")
+        say(f"  {name}: {len(faults)}")
     assert effects.appointments > 0
     assert {name: faults[:5] for name, faults in effects.faults.items() if faults} == {}
 
@@ -219,12 +220,12 @@ def test_a_rolling_restart_of_every_process_under_load_fails_no_request_and_lose
         for thread in threads:
             thread.join()
     _report("rolling restart under load", tally, time.monotonic() - began)
-    print("  process                  exit  code  ready")
+    say("  process                  exit  code  ready")
     for name, (stopped, code, ready) in restarts.items():
-        print(f"  {name:<24} {stopped:4.1f}s {code!s:>4}  {ready:4.1f}s")
+        say(f"  {name:<24} {stopped:4.1f}s {code!s:>4}  {ready:4.1f}s")
     for name in replicated.proxies:
         proxy = replicated.proxies[name]
-        print(f"  proxy {name}: {proxy.connections} connections, {proxy.failovers} failovers")
+        say(f"  proxy {name}: {proxy.connections} connections, {proxy.failovers} failovers")
     _settle_and_check(replicated, engines, mailbox, first_mail, before)
     assert tally.failures == []
     assert {name: code for name, (_, code, _) in restarts.items() if code != 0} == {}

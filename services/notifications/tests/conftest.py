@@ -219,7 +219,8 @@ def client(container: Container) -> FlaskClient:
 
 @pytest.fixture
 def apply(container: Container) -> Callable[..., None]:
-    """Apply events through their handlers, each in its own unit of work (as the consumer does)."""
+    """Apply events through their handlers, each in its own unit of work and transaction as the consumer does
+    (without its inbox and broker, which the consumer tests cover)."""
 
     def run(*events: EventEnvelope) -> None:
         for event in events:

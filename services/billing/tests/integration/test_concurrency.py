@@ -22,6 +22,7 @@ from billing.bootstrap import Container, bootstrap
 from billing.entrypoints.api import create_app
 from billing.service_layer import charges, invoices, prices, reference_copies
 from billing.service_layer.unit_of_work import BillingUnitOfWork
+from clinic_shared.testing.reporting import say
 from clinic_shared.testing.tokens import TestIssuer
 from clinic_shared.tokens import Principal
 
@@ -157,7 +158,7 @@ def test_concurrent_issues_with_rollbacks_number_invoices_without_gaps_or_duplic
     assert [r.status_code for r in retried] == [200] * len(failed)
     all_values = sorted(values + [int(r.get_json()["number"].rsplit("-", 1)[1]) for r in retried])
     assert all_values == list(range(1, ISSUES + 1))
-    print(
+    say(
         f"\ngapless numbering: {ISSUES} concurrent issue requests, {len(failed)} forced rollbacks -> "
         f"{len(issued)} numbers exactly 1..{len(issued)} in {elapsed:.2f}s; "
         f"after retrying the rolled-back drafts: 1..{len(all_values)}, no gap, no duplicate"
@@ -194,7 +195,7 @@ def test_concurrent_duplicate_payments_record_one_payment_and_replay_one_respons
     payments = client.get(f"/payments?patient_id={issued['patient_id']}", headers=headers).get_json()
     assert len(payments) == 1
     assert client.get(f"/invoices/{invoice_id}", headers=headers).get_json()["paid_cents"] == 5000
-    print(
+    say(
         f"\nidempotency: {duplicates} concurrent duplicates -> 1 payment row, 1 original + {replayed} replays"
     )
 
@@ -284,7 +285,7 @@ def test_concurrent_credit_applications_never_spend_more_than_the_credit(
     for payment in payments:
         drawn = sum(a["amount_cents"] for a in payment["allocations"])
         assert drawn + payment["unallocated_cents"] == payment["amount_cents"]
-    print(
+    say(
         f"\npatient credit: {applications} concurrent applications of {each_cents} against 12000 of credit "
         f"-> {expected_successes} applied, {applications - expected_successes} refused (422), "
         f"{left} left, never overspent"

@@ -22,6 +22,7 @@ from flask.testing import FlaskClient
 from marshmallow import Schema, fields
 
 from billing.bootstrap import Container
+from clinic_shared.testing.reporting import say
 from clinic_shared.testing.tokens import TestIssuer
 
 from .test_invoicing_api import PROBLEM, STARTS_AT, Setup, new_setup
@@ -228,8 +229,8 @@ def test_no_route_lets_another_clinics_staff_touch_clinic_1(tenancy: Tenancy) ->
                     f"{caller} {method} {path}?{query} {body} answered {response.status_code}: "
                     f"{response.get_data(as_text=True)[:300]}"
                 )
-    print(f"billing tenancy sweep: {len(answered)} requests over {routes} routes")
-    print("billing tenancy sweep answers:", dict(Counter(line.rsplit(" ", 1)[1] for line in answered)))
+    say(f"billing tenancy sweep: {len(answered)} requests over {routes} routes")
+    say("billing tenancy sweep answers:", dict(Counter(line.rsplit(" ", 1)[1] for line in answered)))
     assert len(answered) > 0
     # Clinic 1's things exist, so most of the answers are the tenancy check's 404, not a shape refusal.
     assert sum(line.endswith(": 404") for line in answered) > len(answered) / 2, "\n".join(answered)

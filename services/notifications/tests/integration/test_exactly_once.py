@@ -23,6 +23,7 @@ from pytest_httpserver import HTTPServer
 from sqlalchemy import func, select
 
 from clinic_shared.events import Envelope, dump_event
+from clinic_shared.testing.reporting import say
 from clinic_shared.testing.tokens import TestIssuer
 from notifications.adapters import orm
 from notifications.bootstrap import Container, bootstrap
@@ -185,7 +186,7 @@ def test_the_same_booking_delivered_three_times_sends_one_message_per_channel(
     # Every copy was consumed (the inbox saw all six distinct event ids) before anything is counted.
     wait_until(lambda: inbox_count(container) == 6, timeout=30)
     emails, sms = len(smtp_server.sink.envelopes), len(provider.log)
-    print(f"\nsame booking published 4 times (3 redeliveries + 1 re-emission): e-mails={emails} sms={sms}")
+    say(f"\nsame booking published 4 times (3 redeliveries + 1 re-emission): e-mails={emails} sms={sms}")
     assert (emails, sms) == (1, 1)
     assert deliveries(container, DeliveryKind.BOOKING_CONFIRMATION)[0].attempts == 1
 
@@ -218,7 +219,7 @@ def test_a_worker_killed_after_claiming_mid_send_sends_exactly_once_after_restar
     with container.uow() as uow:
         log = [(a.number, a.outcome.value) for a in uow.repo.attempts_of([sent.id])]
     emails = len(smtp_server.sink.envelopes)
-    print(f"\nworker SIGKILLed mid-send, restarted: e-mails delivered={emails}, attempts={log}")
+    say(f"\nworker SIGKILLed mid-send, restarted: e-mails delivered={emails}, attempts={log}")
     assert emails == 1
     assert (sent.status, sent.attempts) == (DeliveryStatus.SENT, 2)
     assert log == [(1, "interrupted"), (2, "sent")]
@@ -258,7 +259,7 @@ def test_the_reminder_of_a_cancelled_appointment_is_never_sent(
     smtp_server.sink.wait_for(2)
     sent_reminders = [m for m in smtp_server.sink.messages if m["Subject"].startswith("Reminder of")]
     by_appointment = reminders()
-    print(
+    say(
         f"\nreminders: kept appointment {by_appointment[kept].status}, "
         f"cancelled appointment {by_appointment[cancelled].status} ({by_appointment[cancelled].last_error}); "
         f"e-mails={len(smtp_server.sink.envelopes)}"

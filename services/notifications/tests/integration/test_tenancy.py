@@ -26,6 +26,7 @@ from clinic_shared.db import make_engine
 from clinic_shared.events import new_event
 from clinic_shared.migrations import upgrade
 from clinic_shared.testing.postgres import temporary_database
+from clinic_shared.testing.reporting import say
 from clinic_shared.testing.tokens import TestIssuer
 from notifications.adapters import orm
 from notifications.bootstrap import Container, bootstrap
@@ -275,7 +276,7 @@ def test_the_sweep_lets_no_staff_of_another_clinic_through(tenancy: Tenancy, iss
                     f"{method} {url}: the sweep's request is not valid even for an organisation-wide admin "
                     f"({control.status_code} {control.get_data(as_text=True)[:200]}); teach the sweep"
                 )
-    print(f"notifications tenancy sweep: {requests} requests over {routes} routes")
+    say(f"notifications tenancy sweep: {requests} requests over {routes} routes")
     assert requests > 0
     assert not failures, "\n".join(failures)
 

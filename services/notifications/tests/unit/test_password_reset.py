@@ -247,7 +247,8 @@ def _command(event: Envelope) -> account_messages.RecordAccountMessage:
 
 @pytest.fixture
 def apply_to() -> Callable[..., None]:
-    """Apply events to a container of the test's own (as the consumer does)."""
+    """Apply events to a container of the test's own, each in its own transaction as the consumer does
+    (without its inbox and broker)."""
 
     def run(container: Container, *events: Envelope) -> None:
         for event in events:

@@ -21,6 +21,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from clinic_shared.testing.clock import ManualClock
+from clinic_shared.testing.reporting import say
 from scheduling.bootstrap import Container
 from scheduling.entrypoints.cli import main
 
@@ -371,7 +372,7 @@ def sweep(app: Flask, api: Api, w: World, clock: ManualClock, callers: dict[str,
                     failures.append(f"{who} {method} {rule.rule}: {status} {response.get_data(as_text=True)}")
                 elif status >= 500:
                     failures.append(f"{who} {method} {rule.rule}: {status}")
-    print(f"tenancy sweep: {sent} requests over {routes} routes; statuses {dict(sorted(statuses.items()))}")
+    say(f"tenancy sweep: {sent} requests over {routes} routes; statuses {dict(sorted(statuses.items()))}")
     assert not failures, "\n".join(failures)
     return sent
 
