@@ -261,6 +261,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--threads", type=int, default=None, help="billing's handler threads (default: CONSUMER_THREADS's)"
     )
+    parser.add_argument("--batch", type=int, default=None, help="billing's batch (default: CONSUMER_BATCH's)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
 
@@ -277,6 +278,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             "VAR_DIR": "/nonexistent",
             "CONSUMER_PREFETCH": str(args.prefetch),
         } | ({"CONSUMER_THREADS": str(args.threads)} if args.threads is not None else {})
+        environ |= {"CONSUMER_BATCH": str(args.batch)} if args.batch is not None else {}
         container = bootstrap(
             BillingSettings.from_env(environ),
             verifier=TestIssuer().verifier(),

@@ -109,6 +109,8 @@ class CommonSettings:
     delivery_limit: int
     # Messages of the prefetch one worker handles at once (threads; each holds a database connection).
     consumer_threads: int = 1
+    # Messages already waiting that a handler thread applies in one transaction (one commit for all).
+    consumer_batch: int = 20
     # Proxies in front of the app that append X-Forwarded-For/-Proto (ingress, web front); 0 trusts none, so a
     # client cannot choose the address its sign-in attempts are counted against.
     trusted_proxy_hops: int = 0
@@ -138,6 +140,7 @@ class CommonSettings:
             relay_batch_size=env.int("RELAY_BATCH_SIZE", 500),
             consumer_prefetch=env.int("CONSUMER_PREFETCH", 20),
             consumer_threads=_at_least_one(env, "CONSUMER_THREADS", 1),
+            consumer_batch=_at_least_one(env, "CONSUMER_BATCH", 20),
             delivery_limit=env.int("DELIVERY_LIMIT", 5),
             trusted_proxy_hops=env.int("TRUSTED_PROXY_HOPS", 0),
             metrics_port=_port(env, f"{prefix}_METRICS_PORT", "METRICS_PORT"),

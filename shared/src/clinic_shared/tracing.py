@@ -207,15 +207,19 @@ def span(
     parent: Carrier | None = None,
     attributes: Attributes | None = None,
 ) -> Iterator[Span]:
-    """A span current for the block: a child of the context in ``parent`` headers when they carry one, else
-    of the current span. An exception leaving the block marks it failed with the exception's type only.
+    """A span current for the block: a child of the context in ``parent`` headers when they carry one, the
+    root of a trace when they carry none, and a child of the current span when no headers are given. An
+    exception leaving the block marks it failed with the exception's type only.
     When tracing is off it yields a non-recording span and does nothing else."""
     if _tracer is None:
         yield trace.INVALID_SPAN
         return
+    context = extract(parent)
+    if context is None and parent is not None:
+        context = otel_context.Context()  # a root: the messages of a consumer's batch are not nested
     with _tracer.start_as_current_span(
         name,
-        context=extract(parent),
+        context=context,
         kind=kind,
         attributes=attributes,
         record_exception=False,

@@ -72,14 +72,10 @@ class Race:
         race = self
 
         class RacedRepository(SqlAlchemyRepository):
-            def add(self, entity: object) -> None:
-                if (
-                    isinstance(entity, Charge)
-                    and entity.appointment_id == race.booking.appointment_id
-                    and race.rival_charge_id is None
-                ):
+            def add_charge_unless_taken(self, charge: Charge) -> bool:
+                if charge.appointment_id == race.booking.appointment_id and race.rival_charge_id is None:
                     race.rival()
-                super().add(entity)
+                return super().add_charge_unless_taken(charge)
 
         return RacedRepository
 

@@ -14,6 +14,10 @@ interleaving. Per message:
   duplicate), call the handler, commit, then ack. The consumer owns that transaction: the handler neither
   commits nor rolls it back (a lost race is undone in a savepoint, ``SqlAlchemyUnitOfWork.conflicts_as``);
   a handler that rolled it back, inbox row included, counts as a failure, never as applied;
+* the messages already waiting (up to ``batch_size``) are applied together in that way, one transaction
+  for all, in delivery order: their inbox rows in one statement, then each handler, one commit, then the
+  acks. If any of them fails, the batch is rolled back and each is applied alone as above, so a failing
+  message only ever costs its own retries and dead-lettering;
 * any other handler failure: nack with requeue after a backoff; the quorum queue's ``x-delivery-limit``
   bounds the attempts and then dead-letters the message, so a poison message never blocks the queue;
 * the database unreachable (connection lost or refused, server shutting down): not the message's fault,
@@ -27,54 +31,33 @@ handling is a CONSUMER span continuing the publisher's trace (``clinic_shared.tr
 from __future__ import annotations
 
 import contextlib
-import enum
 import functools
-import json
 import logging
 import queue
-import random
 import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Generic, Literal, TypeVar
+from typing import Generic
 
 import pika
 import pika.exceptions
 import pika.spec
 from pika.adapters.blocking_connection import BlockingChannel
-from sqlalchemy import Table, insert, select
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy import Table
 
-from clinic_shared import tracing
 from clinic_shared.clock import Clock
-from clinic_shared.db import is_conflict, is_retryable, sqlstate
-from clinic_shared.events.envelope import CATALOG, Envelope, EventCatalog, EventContractError, load_event
+from clinic_shared.events.envelope import CATALOG, Envelope, EventCatalog
 from clinic_shared.messaging import metrics
+from clinic_shared.messaging.applying import Applier, Outcome, Result, UoWT, Verdict
 from clinic_shared.messaging.connection import AmqpNodes, Backoff, node_parameters
 from clinic_shared.messaging.topology import Subscription, declare_consumer
-from clinic_shared.uow import SqlAlchemyUnitOfWork, current_correlation_id
+
+__all__ = ["Consumer", "Outcome"]
 
 log = logging.getLogger(__name__)
 
-Outcome = Literal["applied", "duplicate", "ignored", "dead-lettered", "retry"]
-UoWT = TypeVar("UoWT", bound=SqlAlchemyUnitOfWork)
-
 _PUMP_INTERVAL = 0.2
-_MAX_REASON = 300
-
-
-class InboxClaimLost(RuntimeError):
-    """A handler rolled back the consumer's transaction, taking the event's inbox row with it."""
-
-
-class _Verdict(enum.Enum):
-    ACK = "ack"
-    DEAD_LETTER = "dead-letter"
-    REQUEUE = "requeue"
-    # Shutting down while the database is unreachable: send nothing, the channel close requeues it.
-    LEAVE = "leave"
 
 
 @dataclass(frozen=True)
@@ -91,20 +74,13 @@ class _Delivery:
     headers: Mapping[str, object] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class _Result:
-    verdict: _Verdict
-    outcome: Outcome
-    envelope: Envelope | None = None
-
-
 class Consumer(Generic[UoWT]):
     """Consumes a subscription's queue and applies events exactly once through the inbox.
 
     ``on_processed(envelope, outcome)`` is called on the connection thread after the ack/nack was sent
     (``envelope`` is None when the message could not be parsed). ``ready`` is set while consuming.
     ``backoff`` paces reconnects; ``retry_backoff`` delays the requeue of a failed message by its
-    ``x-delivery-count``.
+    ``x-delivery-count``. ``batch_size`` bounds the waiting messages applied in one transaction.
     """
 
     def __init__(
@@ -125,27 +101,36 @@ class Consumer(Generic[UoWT]):
         db_retries: int = 3,
         shutdown_timeout: float = 30.0,
         handler_threads: int = 1,
+        batch_size: int = 20,
         on_processed: Callable[[Envelope | None, Outcome], None] | None = None,
     ) -> None:
-        if handler_threads < 1:
-            raise ValueError("a consumer needs at least one handler thread")
+        if handler_threads < 1 or batch_size < 1:
+            raise ValueError("a consumer needs at least one handler thread and batches of one or more")
         self._subscription = subscription
-        self._handlers = dict(handlers)
-        self._uow_factory = uow_factory
-        self._inbox = inbox_table
         # A list of cluster nodes: each (re)connect tries them all, starting one further each time.
         name = f"consumer:{subscription.consumer}"
         self._nodes = AmqpNodes(node_parameters(amqp_url, heartbeat=heartbeat, connection_name=name))
-        self._clock = clock
         self._prefetch = prefetch
         self._delivery_limit = delivery_limit
-        self._catalog = catalog
         self._backoff = backoff or Backoff()
         self._retry_backoff = retry_backoff or Backoff()
-        self._db_retries = db_retries
         self._shutdown_timeout = shutdown_timeout
         self._on_processed = on_processed
         self._handler_threads = handler_threads
+        self._batch_size = batch_size
+        self._applier = Applier(
+            subscription.consumer,
+            subscription.queue,
+            handlers,
+            uow_factory,
+            inbox_table,
+            clock=clock,
+            catalog=catalog,
+            backoff=self._backoff,
+            db_retries=db_retries,
+            delivery_limit=delivery_limit,
+            sleep=self._sleep,
+        )
         self._stop = threading.Event()
         self._stopping: Callable[[], bool] = self._stop.is_set
         self.ready = threading.Event()
@@ -272,65 +257,76 @@ class Consumer(Generic[UoWT]):
         )
 
     def _work_loop(self) -> None:
-        while (delivery := self._work.get()) is not None:
+        while batch := self._next_batch():
             with self._in_hand_lock:
-                if delivery.generation != self._generation or not self._accepting:
+                if not self._accepting:
                     continue
-                self._in_hand += 1
+                batch = [delivery for delivery in batch if delivery.generation == self._generation]
+                self._in_hand += len(batch)
+            if not batch:
+                continue
             started = time.perf_counter()
             try:
-                result = self._process_traced(delivery)
-                metrics.observe_handling(self.name, _type_of(result), time.perf_counter() - started)
-                self._send_verdict(delivery, result)
+                results = self._applier.results(list(batch))
+                each = (time.perf_counter() - started) / len(batch)
+                for result in results:
+                    metrics.observe_handling(self.name, _type_of(result), each)
+                self._send_verdicts(batch, results)
             finally:
                 with self._in_hand_lock:
-                    self._in_hand -= 1
+                    self._in_hand -= len(batch)
 
-    def _process_traced(self, delivery: _Delivery) -> _Result:
-        """``_process`` in a CONSUMER span, child of the publisher's (its context is in the message headers):
-        the handler's logs and the events it emits (outbox rows store the current context) join its trace."""
-        attributes = tracing.messaging_attributes(
-            "process", self._subscription.queue, delivery.routing_key, delivery.message_id, consumer=self.name
-        )
-        kind = tracing.SpanKind.CONSUMER
-        name = f"process {delivery.routing_key}"
-        with tracing.span(name, kind=kind, parent=delivery.headers, attributes=attributes) as span:
+    def _next_batch(self) -> list[_Delivery]:
+        """The next message (waiting for it) and those already waiting behind it, up to ``batch_size``;
+        empty when the worker is to stop."""
+        first = self._work.get()
+        if first is None:
+            return []
+        batch = [first]
+        while len(batch) < self._batch_size:
             try:
-                result = self._process(delivery)
-            except BaseException as exc:  # noqa: BLE001 - _process handles failures; keep the worker alive
-                log.error("consumer %s: unexpected error (%s)", self.name, type(exc).__name__)
-                result = _Result(_Verdict.REQUEUE, "retry")
-            span.set_attribute("messaging.clinic.outcome", result.outcome)
-            if result.verdict in (_Verdict.REQUEUE, _Verdict.DEAD_LETTER):
-                tracing.mark_failed(span, result.outcome)
-        return result
+                delivery = self._work.get_nowait()
+            except queue.Empty:
+                break
+            if delivery is None:
+                self._work.put(None)  # this batch is handled first, then the worker stops
+                break
+            batch.append(delivery)
+        return batch
 
-    def _send_verdict(self, delivery: _Delivery, result: _Result) -> None:
-        if result.verdict is _Verdict.LEAVE:
+    def _send_verdicts(self, batch: list[_Delivery], results: list[Result]) -> None:
+        """Hand a batch's verdicts to the connection's thread in one call (a requeue after its backoff)."""
+        verdicts = [
+            (delivery, result, self._retry_delay(delivery, result))
+            for delivery, result in zip(batch, results, strict=True)
+            if result.verdict is not Verdict.LEAVE
+        ]
+        if not verdicts:
             return
-        delay = 0.0
-        if result.verdict is _Verdict.REQUEUE:
-            delay = self._retry_backoff.delay(delivery.delivery_count)
-        # If the connection is gone the broker redelivers and the inbox turns it into a duplicate.
+        # If the connection is gone the broker redelivers and the inbox turns each into a duplicate.
         with contextlib.suppress(pika.exceptions.AMQPError):
-            delivery.connection.add_callback_threadsafe(
-                functools.partial(self._settle_later, delivery, result, delay)
-            )
+            batch[0].connection.add_callback_threadsafe(functools.partial(self._settle_all, verdicts))
 
-    def _settle_later(self, delivery: _Delivery, result: _Result, delay: float) -> None:
-        if delay > 0 and delivery.connection.is_open:
-            delivery.connection.call_later(delay, functools.partial(self._settle, delivery, result))
-        else:
-            self._settle(delivery, result)
+    def _retry_delay(self, delivery: _Delivery, result: Result) -> float:
+        if result.verdict is Verdict.REQUEUE:
+            return self._retry_backoff.delay(delivery.delivery_count)
+        return 0.0
 
-    def _settle(self, delivery: _Delivery, result: _Result) -> None:
+    def _settle_all(self, verdicts: list[tuple[_Delivery, Result, float]]) -> None:
+        for delivery, result, delay in verdicts:
+            if delay > 0 and delivery.connection.is_open:
+                delivery.connection.call_later(delay, functools.partial(self._settle, delivery, result))
+            else:
+                self._settle(delivery, result)
+
+    def _settle(self, delivery: _Delivery, result: Result) -> None:
         if delivery.generation != self._generation or not delivery.channel.is_open:
             return
         try:
-            if result.verdict is _Verdict.ACK:
+            if result.verdict is Verdict.ACK:
                 delivery.channel.basic_ack(delivery.delivery_tag)
             else:
-                delivery.channel.basic_nack(delivery.delivery_tag, requeue=result.verdict is _Verdict.REQUEUE)
+                delivery.channel.basic_nack(delivery.delivery_tag, requeue=result.verdict is Verdict.REQUEUE)
         except pika.exceptions.AMQPError as exc:
             log.debug("consumer %s: could not settle message %s: %r", self.name, delivery.message_id, exc)
             return
@@ -343,158 +339,7 @@ class Consumer(Generic[UoWT]):
             except Exception as exc:  # noqa: BLE001 - an observer must not break consumption
                 log.error("consumer %s: on_processed failed (%s)", self.name, type(exc).__name__)
 
-    def _process(self, delivery: _Delivery) -> _Result:
-        try:
-            raw = json.loads(delivery.body)
-        except (UnicodeDecodeError, ValueError):
-            return self._reject(delivery, None, None, "body is not JSON")
-        event_type = raw.get("type") if isinstance(raw, dict) else None
-        if not isinstance(event_type, str):
-            return self._reject(delivery, None, None, "no event type")
-        handler = self._handlers.get(event_type)
-        if handler is None:
-            log.debug("consumer %s: ignoring %s %s", self.name, event_type, delivery.message_id)
-            return _Result(_Verdict.ACK, "ignored")
-        try:
-            envelope = load_event(raw, self._catalog)
-        except EventContractError as exc:
-            return self._reject(delivery, None, event_type, str(exc))
-        token = current_correlation_id.set(envelope.correlation_id)
-        try:
-            return self._apply(handler, envelope, delivery)
-        finally:
-            current_correlation_id.reset(token)
 
-    def _apply(
-        self, handler: Callable[[UoWT, Envelope], None], envelope: Envelope, delivery: _Delivery
-    ) -> _Result:
-        attempt = 0
-        outage = Backoff(self._backoff.initial, self._backoff.cap)
-        while True:
-            try:
-                with self._uow_factory() as uow:
-                    if not self._claim(uow, envelope):
-                        log.info("consumer %s: %s %s already applied", self.name, envelope.type, envelope.id)
-                        return _Result(_Verdict.ACK, "duplicate", envelope)
-                    claimed_in = uow.session.get_transaction()
-                    handler(uow, envelope)
-                    self._check_claim_kept(uow, envelope, claimed_in)
-                    uow.commit()
-                log.debug("consumer %s: applied %s %s", self.name, envelope.type, envelope.id)
-                return _Result(_Verdict.ACK, "applied", envelope)
-            except EventContractError as exc:
-                return self._reject(delivery, envelope, envelope.type, str(exc))
-            except DBAPIError as exc:
-                if is_retryable(exc) and attempt < self._db_retries:
-                    attempt += 1
-                    time.sleep(random.uniform(0.02, 0.1) * attempt)
-                    continue
-                if _database_unavailable(exc):
-                    # Not the message's fault: hold it (and the queue) instead of spending its deliveries.
-                    delay = outage.next_delay()
-                    log.warning(
-                        "consumer %s: database unavailable (%s) while handling %s; retrying in %.1fs",
-                        self.name,
-                        type(exc.orig).__name__,
-                        envelope.id,
-                        delay,
-                    )
-                    if self._sleep(delay):
-                        return _Result(_Verdict.LEAVE, "retry", envelope)
-                    continue
-                return self._requeue(delivery, envelope, exc)
-            except Exception as exc:  # noqa: BLE001 - any handler failure is retried, then dead-lettered
-                return self._requeue(delivery, envelope, exc)
-
-    def _check_claim_kept(self, uow: UoWT, envelope: Envelope, claimed_in: object) -> None:
-        """Refuse to ack an event whose inbox row the handler rolled back.
-
-        The consumer owns the transaction; a handler only adds to it (a lost race is rolled back to a
-        savepoint, see ``SqlAlchemyUnitOfWork.conflicts_as``). A handler that ended the transaction itself
-        either committed the row with its work or threw it away: the latter must not be acked as applied
-        with no record, so it is retried instead, and the redelivery runs the handler again.
-        """
-        if uow.session.get_transaction() is claimed_in:
-            return
-        recorded = uow.session.execute(
-            select(self._inbox.c.event_id).where(
-                self._inbox.c.consumer == self.name, self._inbox.c.event_id == envelope.id
-            )
-        ).first()
-        if recorded is None:
-            raise InboxClaimLost(
-                f"the handler of {envelope.type} rolled back the consumer's transaction and its inbox row"
-            )
-
-    def _claim(self, uow: UoWT, envelope: Envelope) -> bool:
-        """Insert the inbox row; False when this consumer already applied the event."""
-        session = uow.session
-        values = {
-            "consumer": self.name,
-            "event_id": envelope.id,
-            "event_type": envelope.type,
-            "processed_at": self._clock.now(),
-        }
-        dialect = session.get_bind().dialect.name
-        if dialect in ("postgresql", "sqlite"):
-            insert_ = postgresql.insert if dialect == "postgresql" else sqlite.insert
-            stmt = (
-                insert_(self._inbox)
-                .values(**values)
-                .on_conflict_do_nothing(index_elements=[c.name for c in self._inbox.primary_key])
-                .returning(self._inbox.c.event_id)
-            )
-            # RETURNING rather than rowcount, which SQLAlchemy does not keep for INSERT by default.
-            return session.execute(stmt).first() is not None
-        try:
-            with session.begin_nested():
-                session.execute(insert(self._inbox).values(**values))
-        except IntegrityError as exc:
-            if is_conflict(exc):
-                return False
-            raise
-        return True
-
-    def _reject(
-        self, delivery: _Delivery, envelope: Envelope | None, event_type: str | None, reason: str
-    ) -> _Result:
-        log.warning(
-            "consumer %s: dead-lettering message %s (%s): %s",
-            self.name,
-            delivery.message_id,
-            event_type or "unknown type",
-            reason[:_MAX_REASON],
-        )
-        return _Result(_Verdict.DEAD_LETTER, "dead-lettered", envelope)
-
-    def _requeue(self, delivery: _Delivery, envelope: Envelope, exc: Exception) -> _Result:
-        log.warning(
-            "consumer %s: handling %s %s failed (%s), delivery %d of at most %d; requeueing",
-            self.name,
-            envelope.type,
-            envelope.id,
-            type(exc).__name__,
-            delivery.delivery_count + 1,
-            self._delivery_limit + 1,
-        )
-        # The traceback may quote data from the event, so it is only logged at debug level.
-        log.debug("consumer %s: failure of %s", self.name, envelope.id, exc_info=exc)
-        return _Result(_Verdict.REQUEUE, "retry", envelope)
-
-
-def _type_of(result: _Result) -> str | None:
+def _type_of(result: Result) -> str | None:
     """The event type as a metric label: only from an envelope the catalog accepted (a bounded set)."""
     return result.envelope.type if result.envelope is not None else None
-
-
-_CONNECTION_SQLSTATES = frozenset({"57P01", "57P02", "57P03"})
-
-
-def _database_unavailable(exc: DBAPIError) -> bool:
-    """True when the database itself is unreachable (lost connection, shutdown), not the statement."""
-    if exc.connection_invalidated:
-        return True
-    if not isinstance(exc, OperationalError):
-        return False
-    state = sqlstate(exc)
-    return state is None or state.startswith("08") or state in _CONNECTION_SQLSTATES

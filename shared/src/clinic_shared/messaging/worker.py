@@ -98,6 +98,7 @@ def consumer_for(
         prefetch=common.consumer_prefetch,
         delivery_limit=common.delivery_limit,
         handler_threads=common.consumer_threads,
+        batch_size=common.consumer_batch,
         **options,
     )
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import date, datetime
 from typing import Any, TypeVar
 
@@ -14,21 +15,19 @@ from sqlalchemy import (
     exists,
     func,
     insert,
-    literal,
     select,
     tuple_,
     union_all,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, make_transient_to_detached
 
+from billing.adapters.charge_statements import charge_columns, charge_terms_query, insert_charge_unless_taken
 from billing.adapters.orm import (
     allocations,
     audit_entries,
-    billing_policies,
     charges,
-    clinics,
     coverages,
     credit_applications,
     credit_notes,
@@ -394,21 +393,21 @@ class SqlAlchemyRepository(QueueQueries):
         )
         return PriceList(clinic_id, treatment_type_id, list(self.session.scalars(query).all()))
 
+    @contextlib.contextmanager
+    def _audit_left_pending(self) -> Iterator[None]:
+        """Flush before the block only if something other than audit entries is pending (a clinic's new
+        zone, say). Audit entries never bear on what a charge reads or writes: left to the commit, a batch
+        of events writes them in one statement instead of one per charge."""
+        pending = (*self.session.new, *self.session.dirty)
+        if any(not isinstance(entity, AuditEntry) for entity in pending):
+            self.session.flush()
+        with self.session.no_autoflush:
+            yield
+
     def charge_terms(self, clinic_id: uuid.UUID, treatment_type_id: uuid.UUID) -> ChargeTerms:
-        # One round trip: a row per price entry (one with none), each carrying the clinic's zone and tax rate.
-        anchor = select(literal(1).label("one")).subquery()
-        query = (
-            select(clinics.c.timezone, billing_policies.c.treatment_tax_rate_bp, PriceListEntry)
-            .select_from(anchor)
-            .outerjoin(clinics, clinics.c.id == clinic_id)
-            .outerjoin(billing_policies, billing_policies.c.clinic_id == clinic_id)
-            .outerjoin(
-                price_list_entries,
-                (price_list_entries.c.clinic_id == clinic_id)
-                & (price_list_entries.c.treatment_type_id == treatment_type_id),
-            )
-        )
-        rows = self.session.execute(query).all()
+        params = {"clinic_id": clinic_id, "treatment_type_id": treatment_type_id}
+        with self._audit_left_pending():
+            rows = self.session.execute(charge_terms_query(), params).all()
         entries = [row.PriceListEntry for row in rows if row.PriceListEntry is not None]
         return ChargeTerms(
             timezone=rows[0].timezone,
@@ -430,6 +429,18 @@ class SqlAlchemyRepository(QueueQueries):
     def charge_for(self, appointment_id: uuid.UUID, kind: ChargeKind) -> Charge | None:
         query = select(Charge).where(charges.c.appointment_id == appointment_id, charges.c.kind == kind)
         return self.session.scalars(query).first()
+
+    def add_charge_unless_taken(self, charge: Charge) -> bool:
+        # INSERT ... ON CONFLICT DO NOTHING: no savepoint, and a rival's insert in flight is waited for.
+        values = {prop.columns[0].key: getattr(charge, prop.key) for prop in charge_columns()}
+        stmt = insert_charge_unless_taken(self.session.get_bind().dialect.name)
+        with self._audit_left_pending():
+            if self.session.execute(stmt, values).first() is None:
+                return False
+        # The row is written: the session takes the charge as loaded from it (nothing left to flush).
+        make_transient_to_detached(charge)
+        self.session.add(charge)
+        return True
 
     def lock_charges_of(self, appointment_id: uuid.UUID) -> Sequence[Charge]:
         # populate_existing: what the lock waited for (a rival's commit) replaces any copy already loaded.

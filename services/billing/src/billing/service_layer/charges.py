@@ -184,26 +184,22 @@ def _take_charge(
 
     A change is only ever made to a charge read by the locking statement itself: a charge read any other
     way may be changed by a rival worker before this one writes, which would then write over it. With
-    none recorded yet, ``first()`` is inserted; if a rival inserted the appointment's charge meanwhile,
-    the unique (appointment, kind) key refuses it (a savepoint: the consumer's inbox row stays) and the
-    rival's charge is taken under its lock instead. ``likely_new`` (a booking) tries the insert first,
-    saving the locking read in the usual case.
+    none recorded yet, ``first()`` is added unless a rival added the appointment's charge meanwhile (the
+    unique (appointment, kind) key decides, waiting for a rival's insert in flight); then the rival's
+    charge is taken under its lock instead. ``likely_new`` (a booking) tries to add first, saving the
+    locking read in the usual case.
     """
     if not likely_new:
         charge = _locked_charge(uow, cmd.appointment_id)
         if charge is not None:
             return charge, False
     charge = first()
-    lost = Conflict("this appointment's charge was recorded meanwhile", field="appointment_id")
-    try:
-        with uow.conflicts_as(lost):
-            uow.repo.add(charge)
-    except Conflict:
-        rival = _locked_charge(uow, cmd.appointment_id)
-        if rival is None:
-            raise
-        return rival, False
-    return charge, True
+    if uow.repo.add_charge_unless_taken(charge):
+        return charge, True
+    rival = _locked_charge(uow, cmd.appointment_id)
+    if rival is None:
+        raise Conflict("this appointment's charge was recorded meanwhile", field="appointment_id")
+    return rival, False
 
 
 def _locked_charge(uow: BillingUnitOfWork, appointment_id: uuid.UUID) -> Charge | None:

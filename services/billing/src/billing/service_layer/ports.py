@@ -205,6 +205,11 @@ class BillingRepository(Protocol):
 
     def charge_for(self, appointment_id: uuid.UUID, kind: ChargeKind) -> Charge | None: ...
 
+    def add_charge_unless_taken(self, charge: Charge) -> bool:
+        """Add a new charge unless its appointment has one of its kind (a rival's, committed before this
+        returns): True when added."""
+        ...
+
     def lock_charges_of(self, appointment_id: uuid.UUID) -> Sequence[Charge]:
         """The appointment's charges (every kind), read afresh and row-locked until the transaction ends."""
         ...
