@@ -6,6 +6,7 @@ import ipaddress
 import socket
 import ssl
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -71,6 +72,30 @@ def test_delivers_text_html_and_the_invitation(
     calendar = icalendar.Calendar.from_ical(invitation.get_payload(decode=True))
     assert calendar["METHOD"] == "REQUEST"
     assert smtp_server.sink.logins == []
+
+
+def test_french_names_and_subject_arrive_encoded_and_read_back_exactly(
+    smtp_server: Any, email: OutgoingEmail, mailer_for: Callable[..., SmtpMailer]
+) -> None:
+    french = replace(
+        email,
+        to="Zoé Côté <zoe@example.com>",
+        subject="Votre rendez-vous du lundi 10 mars 2025 chez Clinique Étoile est confirmé",
+        text="Bonjour Zoé,\nÀ bientôt.\n",
+        language="fr",
+    )
+    mailer_for(smtp_server.url()).send(french)
+
+    (envelope,) = smtp_server.sink.envelopes
+    assert envelope.rcpt_tos == ["zoe@example.com"]
+    assert envelope.original_content.isascii()
+    (message,) = smtp_server.sink.messages
+    assert message["To"] == "Zoé Côté <zoe@example.com>"
+    assert message["Subject"] == french.subject
+    assert message["Content-Language"] == "fr"
+    text = message.get_body(preferencelist=("plain",))
+    assert text is not None
+    assert text.get_content().replace("\r\n", "\n") == french.text
 
 
 def test_logs_in_with_the_credentials_in_the_url(

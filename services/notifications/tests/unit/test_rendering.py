@@ -170,3 +170,20 @@ def test_invitation_is_identical_when_rendered_again(
     assert first is not None
     assert second is not None
     assert first.content == second.content
+
+
+def test_a_renderer_reusing_its_compiled_templates_renders_as_a_fresh_one(make_notice: MakeNotice) -> None:
+    notices = [
+        make_notice(first_name="Pat"),
+        make_notice(first_name="Zoé", language="fr"),
+        make_notice(first_name="Sam", kind=DeliveryKind.CANCELLATION, sequence=1),
+        make_notice(first_name="Léa", language="fr", kind=DeliveryKind.CANCELLATION, sequence=1),
+    ]
+    reused = TemplateRenderer()
+    for round_ in range(2):
+        for notice in notices:
+            email = reused.email(notice)
+            assert email == TemplateRenderer().email(notice), (round_, notice.language, notice.kind)
+            assert notice.first_name in email.text
+    subjects = {reused.email(notice).subject for notice in notices}
+    assert len(subjects) == len(notices)

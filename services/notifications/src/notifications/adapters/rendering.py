@@ -127,6 +127,9 @@ class TemplateRenderer:
     With ``web_public_url`` (the patient portal) a waitlist offer links to the page that takes it; a
     password-reset e-mail links to its ``/reset-password/{token}`` page and a sign-up e-mail to its
     ``/sign-up/confirm/{token}`` page (under DEFAULT_WEB_PUBLIC_URL when unset).
+
+    Templates ship inside the package: each is compiled once, when first used, and kept by the environment
+    without checking the file's modification time on every message.
     """
 
     def __init__(self, web_public_url: str | None = None) -> None:
@@ -138,6 +141,7 @@ class TemplateRenderer:
             trim_blocks=True,
             lstrip_blocks=True,
             keep_trailing_newline=True,
+            auto_reload=False,
         )
 
     def email(self, notice: Notice) -> OutgoingEmail:

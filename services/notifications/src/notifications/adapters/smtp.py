@@ -21,12 +21,11 @@ import threading
 import time
 import weakref
 from dataclasses import dataclass
-from email.message import EmailMessage
 from typing import Literal
 from urllib.parse import unquote, urlsplit
 
 from clinic_shared import tracing
-from notifications.adapters.mime import build_message
+from notifications.adapters.mime import MimeMessage, build_message
 from notifications.service_layer.ports import OutgoingEmail, TransportError
 
 Security = Literal["none", "starttls", "tls"]
@@ -102,7 +101,7 @@ class SmtpMailer:
                 tracing.mark_failed(span, exc.reason)  # SMTP codes only, never an address
                 raise
 
-    def _transmit(self, message: EmailMessage) -> None:
+    def _transmit(self, message: MimeMessage) -> None:
         with self._lock:
             try:
                 self._send_on_kept_connection(message)
@@ -125,18 +124,18 @@ class SmtpMailer:
                 self._discard()
                 raise TransportError(f"SMTP server unavailable ({type(exc).__name__})") from None
 
-    def _send_on_kept_connection(self, message: EmailMessage) -> None:
+    def _send_on_kept_connection(self, message: MimeMessage) -> None:
         kept = bool(self._kept) and time.monotonic() - self._last_used < self._idle_timeout
         if not kept:
             self._discard(politely=True)
         try:
-            self._session().send_message(message)
+            _send_bytes(self._session(), message)
         except smtplib.SMTPServerDisconnected:
             if not kept:
                 raise
             # The server closed the kept connection before this message: send it on a new one.
             self._discard()
-            self._session().send_message(message)
+            _send_bytes(self._session(), message)
         self._last_used = time.monotonic()
 
     def _session(self) -> smtplib.SMTP:
@@ -181,6 +180,17 @@ class SmtpMailer:
 
     def _context(self) -> ssl.SSLContext:
         return self._tls_context or ssl.create_default_context()
+
+
+def _send_bytes(smtp: smtplib.SMTP, message: MimeMessage) -> None:
+    """The message's bytes under its envelope, as ``smtplib.SMTP.send_message`` would send them."""
+    options: tuple[str, ...] = ()
+    if message.international:
+        smtp.ehlo_or_helo_if_needed()
+        if not smtp.has_extn("smtputf8"):
+            raise smtplib.SMTPNotSupportedError("a non-ASCII address needs the server's SMTPUTF8")
+        options = ("SMTPUTF8", "BODY=8BITMIME")
+    smtp.sendmail(message.mail_from, list(message.rcpt_to), message.data, options)
 
 
 def _close_all(connections: list[smtplib.SMTP]) -> None:
