@@ -8,8 +8,9 @@ zone printed beside them, the way people read them ("Mon 7 Dec, 10:00 AM PST").
 
 from __future__ import annotations
 
+import functools
 import io
-from datetime import date, datetime
+from datetime import date, datetime, time
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -112,7 +113,14 @@ def format_clock(moment: datetime, zone: str) -> str:
 
 def format_hm(moment: datetime | str, zone: str) -> str:
     """The time of day alone on the clinic's clock ('10:00 a.m.', '10 h 00'): the page names the zone once."""
-    return format_time(as_local(moment, zone), "short", locale=locale())
+    local = as_local(moment, zone)
+    return _short_time(local.hour, local.minute, current_language())
+
+
+@functools.lru_cache(maxsize=24 * 60 * len(LANGUAGES))
+def _short_time(hour: int, minute: int, language: str) -> str:
+    # A full day's calendar shows a few hundred times, most of them the same few dozen.
+    return format_time(time(hour, minute), "short", locale=LOCALES[language])
 
 
 def format_zone(zone: str) -> str:
