@@ -21,6 +21,7 @@ from sqlalchemy import (
     delete,
     exists,
     func,
+    insert,
     literal_column,
     null,
     select,
@@ -72,6 +73,9 @@ _FACT_COLUMNS: dict[str, TypeEngine[Any]] = {
 }
 
 
+_ACCESS_COLUMNS = tuple(orm.patient_access_log.c.keys())
+
+
 class SqlAlchemyRepository(PatientListQueries):
     """Generic get/add plus the queries scheduling needs."""
 
@@ -94,6 +98,11 @@ class SqlAlchemyRepository(PatientListQueries):
         total = self.session.scalar(select(func.count()).select_from(query.subquery())) or 0
         rows = self.session.scalars(query.order_by(*self._order(cls)).offset(offset).limit(limit)).all()
         return rows, total
+
+    def add_accesses(self, accesses: Sequence[PatientAccess]) -> None:
+        if accesses:
+            rows = [{key: getattr(access, key) for key in _ACCESS_COLUMNS} for access in accesses]
+            self.session.execute(insert(orm.patient_access_log), rows)
 
     @staticmethod
     def _order(cls: type) -> list[object]:

@@ -57,8 +57,7 @@ def patient_names(
     if len(patient_ids) > MAX_NAMES:
         raise RuleViolation(f"ask for at most {MAX_NAMES} patients at a time", field="id")
     patients = uow.repo.clinic_patients_among(sorted(set(patient_ids)), clinic_id)
-    for patient in patients:
-        privacy.record_access(uow, actor, patient.id, "read", "patient name")
+    privacy.record_reads(uow, actor, [patient.id for patient in patients], "patient name")
     return patients
 
 

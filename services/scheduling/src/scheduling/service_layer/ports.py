@@ -21,6 +21,7 @@ from scheduling.domain.model import (
     Clinic,
     ClinicPatient,
     Patient,
+    PatientAccess,
     Practitioner,
     Suitability,
     TreatmentType,
@@ -69,6 +70,10 @@ class PasswordHasher(Protocol):
 
 class Repository(Protocol):
     def add(self, entity: object) -> None: ...
+
+    def add_accesses(self, accesses: Sequence[PatientAccess]) -> None:
+        """Append entries to patients' access logs, in one statement."""
+        ...
 
     def get(self, cls: type[T], entity_id: uuid.UUID) -> T | None: ...
 

@@ -80,6 +80,19 @@ def record_access(
     return True
 
 
+def record_reads(uow: UnitOfWork, actor: Principal, patient_ids: Sequence[uuid.UUID], resource: str) -> None:
+    """``record_access`` of a read of each of many patients' records at once (a day's schedule names its
+    patients): written together, in one statement."""
+    at = uow.clock.now()
+    uow.repo.add_accesses(
+        [
+            PatientAccess(uow.new_id(), patient_id, actor.account_id, actor.clinic_id, "read", resource, at)
+            for patient_id in patient_ids
+            if patient_id != actor.patient_id
+        ]
+    )
+
+
 UPCOMING_STATUSES = frozenset(
     {AppointmentStatus.PROPOSED, AppointmentStatus.BOOKED, AppointmentStatus.ARRIVED}
 )
