@@ -16,8 +16,9 @@ interleaving. Per message:
   a handler that rolled it back, inbox row included, counts as a failure, never as applied;
 * the messages already waiting (up to ``batch_size``) are applied together in that way, one transaction
   for all, in delivery order: their inbox rows in one statement, then each handler, one commit, then the
-  acks. If any of them fails, the batch is rolled back and each is applied alone as above, so a failing
-  message only ever costs its own retries and dead-lettering;
+  acks (``applying.py``). A handler that fails there rolls the batch back: its message has had its try,
+  the others are applied again without it. Anything else that fails (the database, the commit) rolls it
+  back too, and each message is then applied alone. A failing message only ever costs its own retries;
 * any other handler failure: nack with requeue after a backoff; the quorum queue's ``x-delivery-limit``
   bounds the attempts and then dead-letters the message, so a poison message never blocks the queue;
 * the database unreachable (connection lost or refused, server shutting down): not the message's fault,
