@@ -97,7 +97,9 @@ def test_requests_racing_near_expiry_refresh_once_and_all_stay_signed_in(
     app: Flask, issuer: TestIssuer, scheduling: Scheduling
 ) -> None:
     first = app.test_client()
-    sign_in(first, expiring(issuer, seconds=5))  # inside the refresh margin
+    # Inside the refresh margin (30 s), yet far enough from expiry that a busy machine's slow test cannot
+    # outlive the token (it did at 5 s).
+    sign_in(first, expiring(issuer, seconds=20))
     cookie = first.get_cookie("ims_session")
     assert cookie is not None
     statuses: list[int] = []
