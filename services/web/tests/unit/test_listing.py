@@ -45,13 +45,3 @@ def test_a_list_longer_than_the_pages_a_page_shows_stops_there_and_says_so(
     assert [r.getMessage() for r in caplog.records] == [
         f"listing /x: {listing.MAX_PAGES + 1} pages, only the first {listing.MAX_PAGES} read"
     ]
-
-
-@pytest.mark.parametrize(("expected", "asked_first"), [(2, [1, 2]), (3, [1, 2, 3]), (5, [1, 2, 3, 4, 5])])
-def test_pages_expected_are_asked_for_with_the_first_and_the_list_is_the_same(
-    expected: int, asked_first: list[int]
-) -> None:
-    api = Paged(250)
-    items = listing.every_page(api, "/appointments", "token", expected_pages=expected)  # type: ignore[arg-type]
-    assert items == list(range(250)), "pages past the end add nothing, pages not expected are still read"
-    assert sorted(p["page"] for p in api.asked) == sorted({*asked_first, 1, 2, 3})

@@ -26,7 +26,7 @@ from web.service_layer.accounts import Credentials
 from web.service_layer.booking import Appointment
 from web.service_layer.clinic_catalogue import Catalogue, Treatment
 from web.service_layer.concurrency import together
-from web.service_layer.listing import PAGE_SIZE, every_page
+from web.service_layer.listing import every_page
 from web.service_layer.ports import Api, ApiError, Apis
 from web.service_layer.time_away import closures_reader, rooms_reader, time_off_reader
 
@@ -72,12 +72,11 @@ def clinics(apis: Apis, credentials: Credentials) -> list[ClinicChoice]:
 
 
 def appointments_between(
-    api: Api, token: str, clinic_id: str, start: datetime, end: datetime, *, expected_pages: int = 1
+    api: Api, token: str, clinic_id: str, start: datetime, end: datetime
 ) -> list[dict[str, Any]]:
-    """The clinic's appointments starting in [start, end), every page of them (``expected_pages`` asked
-    for at once)."""
+    """The clinic's appointments starting in [start, end), every page of them."""
     query = {"clinic_id": clinic_id, "starts_from": start.isoformat(), "starts_before": end.isoformat()}
-    return every_page(api, "/appointments", token, query, expected_pages=expected_pages)
+    return every_page(api, "/appointments", token, query)
 
 
 NAMES_PER_CALL = 80  # scheduling's limit for /clinics/{id}/patients/names (a request line's length)
@@ -138,10 +137,8 @@ def reference_reads(apis: Apis, credentials: Credentials, clinic_id: str) -> lis
     ]
 
 
-# Each clinic's time zone as last read, so a day's appointments can be asked for beside the clinic itself;
-# and how many pages its last day shown took, so a full day's pages are asked for at once.
+# Each clinic's time zone as last read, so a day's appointments can be asked for beside the clinic itself.
 _ZONES: dict[str, ZoneInfo] = {}
-_DAY_PAGES: dict[str, int] = {}
 
 
 def day_page(
@@ -166,9 +163,7 @@ def day_page(
     token = credentials.access_token
 
     def appointments(zone: ZoneInfo) -> list[dict[str, Any]]:
-        bounds = day_bounds(day or today(zone), zone)
-        pages = _DAY_PAGES.get(clinic_id, 1)
-        return appointments_between(apis.scheduling, token, clinic_id, *bounds, expected_pages=pages)
+        return appointments_between(apis.scheduling, token, clinic_id, *day_bounds(day or today(zone), zone))
 
     def today(zone: ZoneInfo) -> date:
         return now.astimezone(zone).date()
@@ -183,7 +178,6 @@ def day_page(
     zone = _ZONES[clinic_id] = ZoneInfo(str(clinic["timezone"]))
     if read is None or guessed != zone:
         read = appointments(zone)
-    _DAY_PAGES[clinic_id] = -(-len(read) // PAGE_SIZE) or 1
     day = day or today(zone)
     start, end = day_bounds(day, zone)
     listed = [  # scheduling filters already; what it answers is still kept to the clinic and the day
