@@ -268,7 +268,11 @@ class Consumer(Generic[UoWT]):
                 continue
             started = time.perf_counter()
             try:
-                results = self._applier.results(list(batch))
+                try:
+                    results = self._applier.results(list(batch))
+                except Exception as exc:  # noqa: BLE001 - keep the worker alive; the batch is retried
+                    log.error("consumer %s: unexpected error (%s)", self.name, type(exc).__name__)
+                    results = [Result(Verdict.REQUEUE, "retry") for _ in batch]
                 each = (time.perf_counter() - started) / len(batch)
                 for result in results:
                     metrics.observe_handling(self.name, _type_of(result), each)
