@@ -202,6 +202,15 @@ def test_lists_are_paginated(api: Api, admin: dict[str, str], catalogue: Catalog
     assert json.loads(response.headers["X-Pagination"])["total"] == 2
 
 
+def test_appointments_come_in_pages_of_up_to_500_a_full_clinic_day(api: Api, admin: dict[str, str]) -> None:
+    assert api.client.get("/appointments", headers=admin, query_string={"page_size": 500}).status_code == 200
+    refused = api.client.get("/appointments", headers=admin, query_string={"page_size": 501})
+    assert refused.status_code == 422
+    assert "page_size" in json.dumps(refused.json)
+    other_lists = api.client.get("/clinics", headers=admin, query_string={"page_size": 101})
+    assert other_lists.status_code == 422, "other lists keep pages of at most 100"
+
+
 def test_events_carry_the_request_correlation_id(
     api: Api, catalogue: Catalogue, clock: ManualClock, container: Container
 ) -> None:

@@ -8,6 +8,8 @@ without a password and claims the account with a password reset.
 from __future__ import annotations
 
 import json
+import uuid
+from datetime import timedelta
 from typing import Any
 
 from flask.testing import FlaskClient
@@ -222,3 +224,83 @@ def test_the_clinics_staff_name_its_patients_in_one_call_and_each_is_logged(
     refused = api.client.get(path, headers=desk, query_string=too_many)
     assert refused.status_code == 422
     assert "id" in json.dumps(refused.json)
+
+
+def test_the_patients_booked_in_a_window_are_named_in_one_call_and_each_is_logged(
+    api: Api, admin: dict[str, str], catalogue: Catalogue, clock: ManualClock, container: Container
+) -> None:
+    desk = staff(api, admin, "desk@clinic.test", "front_desk", catalogue.clinic_id)
+    ana, ana_headers = api.register_patient("ana@example.test")
+    ben, ben_headers = api.register_patient("ben@example.test", first_name="Ben", last_name="Ode")
+    _, cy_headers = api.register_patient("cy@example.test", first_name="Cy", last_name="Ng")
+    for headers, hours in ((ana_headers, 48), (ben_headers, 72)):
+        booked = api.client.post(
+            "/appointments", headers=headers, json=booking(catalogue, clock, hours_ahead=hours)
+        )
+        assert booked.status_code == 201, booked.json
+    cancelled = api.client.post(
+        "/appointments", headers=cy_headers, json=booking(catalogue, clock, hours_ahead=52)
+    )
+    assert cancelled.status_code == 201, cancelled.json
+    gone = api.client.post(
+        f"/appointments/{cancelled.json['id']}/cancel", headers=cy_headers, json={"reason": "away"}
+    )
+    assert gone.status_code == 200, gone.json
+    path = f"/clinics/{catalogue.clinic_id}/patients/names"
+    now = clock.now()
+
+    def window(start_hours: int, end_hours: int) -> dict[str, str]:
+        return {
+            "booked_from": (now + timedelta(hours=start_hours)).isoformat(),
+            "booked_before": (now + timedelta(hours=end_hours)).isoformat(),
+        }
+
+    named = api.client.get(path, headers=desk, query_string=window(47, 53))
+
+    assert named.status_code == 200, named.json
+    assert sorted((n["first_name"], n["id"]) for n in named.json) == sorted(
+        [("Ana", ana["id"]), ("Cy", cancelled.json["patient_id"])]
+    ), "booked in the window, in any status (Cy cancelled); Ben's visit is later"
+    with container.engine.connect() as conn:
+        reads = conn.execute(
+            select(orm.patient_access_log.c.patient_id).where(
+                orm.patient_access_log.c.resource == "patient name"
+            )
+        ).scalars()
+        assert sorted(str(r) for r in reads) == sorted([ana["id"], cancelled.json["patient_id"]])
+    assert {n["id"] for n in api.client.get(path, headers=desk, query_string=window(47, 73)).json} == {
+        ana["id"],
+        ben["id"],
+        cancelled.json["patient_id"],
+    }
+    elsewhere = other_clinic(api, admin)
+    other_desk = staff(api, admin, "desk@victoria.test", "front_desk", elsewhere)
+    assert api.client.get(path, headers=other_desk, query_string=window(47, 50)).status_code == 404
+    theirs = api.client.get(
+        f"/clinics/{elsewhere}/patients/names", headers=other_desk, query_string=window(0, 99)
+    )
+    assert theirs.status_code == 200
+    assert theirs.json == [], "the other clinic's window names none of this clinic's patients"
+    assert api.client.get(path, headers=ana_headers, query_string=window(47, 50)).status_code == 404, (
+        "staff only"
+    )
+
+
+def test_a_names_query_says_which_field_is_wrong(
+    api: Api, admin: dict[str, str], catalogue: Catalogue, clock: ManualClock
+) -> None:
+    desk = staff(api, admin, "desk@clinic.test", "front_desk", catalogue.clinic_id)
+    path = f"/clinics/{catalogue.clinic_id}/patients/names"
+    now = clock.now()
+    start, later = now.isoformat(), (now + timedelta(days=1)).isoformat()
+    for query, field in (
+        ({}, "booked_from"),
+        ({"booked_from": start}, "booked_before"),
+        ({"id": str(uuid.uuid4()), "booked_from": start, "booked_before": later}, "id"),
+        ({"booked_from": later, "booked_before": start}, "booked_before"),
+        ({"booked_from": start, "booked_before": (now + timedelta(days=32)).isoformat()}, "booked_before"),
+        ({"booked_from": "tomorrow", "booked_before": later}, "booked_from"),
+    ):
+        refused = api.client.get(path, headers=desk, query_string=query)
+        assert refused.status_code == 422, (query, refused.json)
+        assert field in {p["name"] for p in refused.json["invalid-params"]}, (query, refused.json)

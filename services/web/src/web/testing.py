@@ -6,7 +6,8 @@ import json as jsonlib
 import re
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -96,13 +97,29 @@ def patient_credentials(patient_id: str) -> Credentials:
     )
 
 
-def patient_names_route(clinic_id: str, patients: dict[str, tuple[str, str]]) -> dict[tuple[str, str], Route]:
-    """Scheduling's ``GET /clinics/{id}/patients/names`` for a fake: which of those asked it names."""
+def patient_names_route(
+    clinic_id: str,
+    patients: dict[str, tuple[str, str]],
+    booked: Callable[[], Iterable[Mapping[str, Any]]] | None = None,
+) -> dict[tuple[str, str], Route]:
+    """Scheduling's ``GET /clinics/{id}/patients/names`` for a fake: which of those asked it names, by id or
+    booked in a window (those of ``booked()``'s appointments here in it; without ``booked``, all it knows)."""
 
     def answer(params: Any, **_: Any) -> list[dict[str, str]]:
+        if "id" in params:
+            asked: Iterable[str] = params["id"]
+        elif booked is None:
+            asked = patients
+        else:
+            start, end = (datetime.fromisoformat(params[k]) for k in ("booked_from", "booked_before"))
+            asked = {
+                str(a["patient_id"])
+                for a in booked()
+                if a.get("clinic_id") == clinic_id and start <= datetime.fromisoformat(a["starts_at"]) < end
+            }
         return [
             {"id": patient_id, "first_name": patients[patient_id][0], "last_name": patients[patient_id][1]}
-            for patient_id in params["id"]
+            for patient_id in sorted(asked)
             if patient_id in patients
         ]
 

@@ -90,7 +90,9 @@ def desk(tmp_path: Path) -> Desk:
         {"id": JO, "display_name": "Jo Park", "active": True},
     ]
     routes[("GET", f"/clinics/{CLINIC}/treatment-types")] = [{"id": ASSESS, "name": "IMS assessment"}]
-    routes.update(patient_names_route(CLINIC, {ANA: ("Ana", "Li")}))
+    routes.update(
+        patient_names_route(CLINIC, {ANA: ("Ana", "Li")}, booked=lambda: routes[("GET", "/appointments")])
+    )
     routes[("GET", "/appointments")] = []
     desk = Desk(app=app, client=app.test_client(), scheduling=scheduling)
     desk.sign_in_as(credentials(["front_desk"]))
@@ -131,9 +133,11 @@ def test_the_day_shows_a_column_per_practitioner_and_blocks_with_patient_treatme
     assert f'action="/staff/appointments/{first}/arrive"' not in html
     assert 'name="version" value="3"' in html
     assert "now-line" not in html
-    # The day's patients are named in one call.
+    # The day's patients are named in one call, for the day's instants (midnight to midnight in Vancouver).
     named = [c[3] for c in desk.scheduling.calls if c[1] == f"/clinics/{CLINIC}/patients/names"]
-    assert named == [{"id": sorted([ANA, BO])}]
+    assert named == [
+        {"booked_from": "2036-03-28T07:00:00+00:00", "booked_before": "2036-03-29T07:00:00+00:00"}
+    ]
 
 
 def test_today_has_a_now_line_and_the_desk_actions_of_a_started_appointment(desk: Desk) -> None:
@@ -166,11 +170,17 @@ def test_cancelled_appointments_are_hidden_behind_a_toggle_and_struck_when_shown
     assert "Late" in shown
 
 
-def test_the_practitioner_filter_keeps_one_column(desk: Desk) -> None:
+def test_the_practitioner_filter_keeps_one_column_and_reads_only_its_patients_names(desk: Desk) -> None:
+    desk.scheduling.routes[("GET", "/appointments")] = [
+        appointment(str(uuid.uuid4()), local(9)),  # Ana, with Ida
+        appointment(str(uuid.uuid4()), local(11), practitioner_id=JO, patient_id=BO),
+    ]
     html = desk.page(day_path(practitioner=JO))
     assert f'id="col-{JO}"' in html
     assert f'id="col-{IDA}"' not in html
     assert f'<option value="{JO}" selected>Jo Park</option>' in html
+    named = [c[3] for c in desk.scheduling.calls if c[1] == f"/clinics/{CLINIC}/patients/names"]
+    assert named == [{"id": [BO]}], "Ana is not on the page: her name is not read (nor logged as read)"
 
 
 def test_a_practitioner_starts_on_their_own_day_and_may_see_everyones(desk: Desk) -> None:
@@ -374,6 +384,7 @@ def test_the_days_appointments_are_asked_for_the_clinic_and_the_days_instants_ev
     found = appointments_between(api, "token", "clinic-1", start, start + timedelta(hours=23))  # type: ignore[arg-type]
     assert [item["id"] for item in found] == [str(n) for n in range(25)]
     assert [a["page"] for a in api.asked] == [1, 2, 3]
+    assert {a["page_size"] for a in api.asked} == {500}, "scheduling's largest page: a full day in one call"
     assert {(a["clinic_id"], a["starts_from"], a["starts_before"]) for a in api.asked} == {
         ("clinic-1", "2026-03-08T08:00:00+00:00", "2026-03-09T07:00:00+00:00")
     }

@@ -69,7 +69,9 @@ def practice(tmp_path: Path) -> Practice:
         {"id": ASSESS, "name": "IMS assessment"},
         {"id": IMS, "name": "IMS treatment"},
     ]
-    routes.update(patient_names_route(CLINIC, {ANA: ("Ana", "Li")}))
+    routes.update(
+        patient_names_route(CLINIC, {ANA: ("Ana", "Li")}, booked=lambda: routes[("GET", "/appointments")])
+    )
     routes[("GET", "/appointments")] = []
     routes[("GET", f"/clinics/{CLINIC}/closures")] = []
     routes[("GET", f"/clinics/{CLINIC}/time-off")] = []
@@ -253,10 +255,17 @@ def test_the_week_shows_seven_day_columns_with_each_days_blocks_and_practitioner
     assert html.count('class="appt ') == 2
     assert f"date={MONDAY - timedelta(days=7)}" in html
     assert f"date={MONDAY + timedelta(days=7)}" in html
+    assert "Ana Li" in monday
+    names_path = f"/clinics/{CLINIC}/patients/names"
+    named = [c[3] for c in practice.scheduling.calls if c[1] == names_path]
+    assert named == [  # everyone's week: named in one call for the week's instants, beside its appointments
+        {"booked_from": "2036-03-24T07:00:00+00:00", "booked_before": "2036-03-31T07:00:00+00:00"}
+    ]
     # One practitioner: scheduling filters, and the practitioner's name is no longer repeated on blocks.
     html = practice.page(f"/staff/week?date={DAY}&practitioner={JO}")
     asked = [c[3] for c in practice.scheduling.calls if c[1] == "/appointments"][-1]
     assert asked["practitioner_id"] == JO
+    assert [c[3] for c in practice.scheduling.calls if c[1] == names_path][1:] == [{"id": [ANA]}]
     assert html.count('class="appt ') == 1
     assert 'class="appt-who"' not in html
 

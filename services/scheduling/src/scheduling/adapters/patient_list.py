@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from datetime import datetime
 
 from sqlalchemy import exists, func, or_, select
 from sqlalchemy.orm import Session
@@ -65,6 +66,19 @@ class PatientListQueries:
         ]
         query = select(Patient).where(patients.c.id.in_(patient_ids), or_(*related)).order_by(patients.c.id)
         return self.session.scalars(query).all()
+
+    def patients_booked_at(
+        self, clinic_id: uuid.UUID, starts_from: datetime, starts_before: datetime
+    ) -> Sequence[Patient]:
+        """The patients with an appointment at the clinic starting in [from, before), by id (one query)."""
+        appointments = orm.appointments
+        booked = exists().where(
+            appointments.c.patient_id == orm.patients.c.id,
+            appointments.c.clinic_id == clinic_id,
+            appointments.c.starts_at >= starts_from,
+            appointments.c.starts_at < starts_before,
+        )
+        return self.session.scalars(select(Patient).where(booked).order_by(orm.patients.c.id)).all()
 
     def patient_by_contact(self, *, email: str | None = None, phone: str | None = None) -> Patient | None:
         """The patient with exactly this e-mail address (any case) or E.164 phone number, if one has it."""

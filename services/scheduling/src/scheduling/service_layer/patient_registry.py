@@ -16,6 +16,7 @@ import secrets
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from clinic_shared.pagination import Page
 from clinic_shared.tokens import Principal
@@ -44,19 +45,44 @@ def search_patients(
 
 
 MAX_NAMES = 80  # ids in one request line within gunicorn's 4,094 bytes (a day names more in a few calls)
+MAX_NAMES_WINDOW = timedelta(days=31)
+
+
+@dataclass(frozen=True)
+class NamesWanted:
+    """Whose names: these patients (``ids``), or those with an appointment at the clinic starting in
+    [``booked_from``, ``booked_before``) (a schedule's patients, asked for beside its appointments)."""
+
+    ids: Sequence[uuid.UUID] | None = None
+    booked_from: datetime | None = None
+    booked_before: datetime | None = None
 
 
 def patient_names(
-    uow: UnitOfWork, actor: Principal, clinic_id: uuid.UUID, patient_ids: Sequence[uuid.UUID]
+    uow: UnitOfWork, actor: Principal, clinic_id: uuid.UUID, wanted: NamesWanted
 ) -> Sequence[Patient]:
-    """Which of these are the clinic's patients, for its staff to name them (a day's schedule): one read.
+    """The clinic's patients asked for, for its staff to name them (a day's schedule): one read.
 
     Every patient named is a read of their record in the access log, written in the same transaction.
     """
     tenancy.check_clinic(actor, clinic_id, staff_only=True)
-    if len(patient_ids) > MAX_NAMES:
-        raise RuleViolation(f"ask for at most {MAX_NAMES} patients at a time", field="id")
-    patients = uow.repo.clinic_patients_among(sorted(set(patient_ids)), clinic_id)
+    if wanted.ids is not None:
+        if len(wanted.ids) > MAX_NAMES:
+            raise RuleViolation(f"ask for at most {MAX_NAMES} patients at a time", field="id")
+        patients = uow.repo.clinic_patients_among(sorted(set(wanted.ids)), clinic_id)
+    elif wanted.booked_from is not None and wanted.booked_before is not None:
+        start, end = wanted.booked_from, wanted.booked_before
+        if end <= start:
+            raise RuleViolation("booked_before must be after booked_from", field="booked_before")
+        if end - start > MAX_NAMES_WINDOW:
+            raise RuleViolation(
+                f"ask for at most {MAX_NAMES_WINDOW.days} days at a time", field="booked_before"
+            )
+        patients = uow.repo.patients_booked_at(clinic_id, start, end)
+    else:
+        raise RuleViolation(
+            "name the patients (id) or the appointments' times (booked_from, booked_before)", field="id"
+        )
     privacy.record_reads(uow, actor, [patient.id for patient in patients], "patient name")
     return patients
 

@@ -178,6 +178,12 @@ class Repository(Protocol):
         """Those of ``patient_ids`` on the clinic's list or with an appointment, plan or waitlist entry."""
         ...
 
+    def patients_booked_at(
+        self, clinic_id: uuid.UUID, starts_from: datetime, starts_before: datetime
+    ) -> Sequence[Patient]:
+        """The patients with an appointment (of any status) at the clinic starting in [from, before)."""
+        ...
+
     def find_patients(
         self, text: str, clinic_id: uuid.UUID, *, offset: int, limit: int
     ) -> tuple[Sequence[Patient], int]:

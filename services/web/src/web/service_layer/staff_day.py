@@ -1,8 +1,9 @@
 """The front desk's day: what the page asks of scheduling, in the signed-in staff member's name.
 
 The day's appointments come from scheduling's ``GET /appointments`` filtered to the clinic and the day's
-instants (``clinic_id``, ``starts_from``, ``starts_before``), every page of it. Patient names come from
-``GET /patients/{id}``, one call per patient of the day, side by side, each asked once per page.
+instants (``clinic_id``, ``starts_from``, ``starts_before``), in one page of up to 500. Patient names come
+from ``GET /clinics/{id}/patients/names``: for everyone's day, the patients booked in the day's instants,
+asked beside the appointments; for one practitioner's column, the ids it shows, once they are known.
 
 The desk actions, and moving an appointment to another free time (the booking flow's week of free times,
 ``service_layer.booking``), send the version the page showed (If-Match); scheduling refuses a change to an
@@ -71,12 +72,15 @@ def clinics(apis: Apis, credentials: Credentials) -> list[ClinicChoice]:
     return sorted((ClinicChoice(str(c["id"]), str(c["name"])) for c in listed), key=lambda c: c.name)
 
 
+APPOINTMENTS_PAGE = 500  # scheduling's largest page of appointments: a full clinic day in one call
+
+
 def appointments_between(
     api: Api, token: str, clinic_id: str, start: datetime, end: datetime
 ) -> list[dict[str, Any]]:
     """The clinic's appointments starting in [start, end), every page of them."""
     query = {"clinic_id": clinic_id, "starts_from": start.isoformat(), "starts_before": end.isoformat()}
-    return every_page(api, "/appointments", token, query)
+    return every_page(api, "/appointments", token, query, page_size=APPOINTMENTS_PAGE)
 
 
 NAMES_PER_CALL = 80  # scheduling's limit for /clinics/{id}/patients/names (a request line's length)
@@ -104,6 +108,16 @@ def name_readers(
         return read
 
     return [names_of(ids[i : i + NAMES_PER_CALL]) for i in range(0, len(ids), NAMES_PER_CALL)]
+
+
+def booked_names_reader(
+    apis: Apis, credentials: Credentials, clinic_id: str, start: datetime, end: datetime
+) -> Callable[[], list[Any]]:
+    """A call naming the clinic's patients booked in [start, end), to run beside reading their appointments
+    (``names_from`` its answer)."""
+    path = f"/clinics/{clinic_id}/patients/names"
+    window = {"booked_from": start.isoformat(), "booked_before": end.isoformat()}
+    return lambda: list(apis.scheduling.get(path, token=credentials.access_token, params=window))
 
 
 def names_from(answers: Iterable[list[Any]]) -> dict[str, str]:
@@ -161,23 +175,32 @@ def day_page(
     known from an earlier page (a clinic seldom moves); read again should the zone have changed.
     """
     token = credentials.access_token
-
-    def appointments(zone: ZoneInfo) -> list[dict[str, Any]]:
-        return appointments_between(apis.scheduling, token, clinic_id, *day_bounds(day or today(zone), zone))
+    # Everyone's day (no practitioner asked for): its patients are named beside reading its appointments.
+    whole_day = practitioner_id is None
 
     def today(zone: ZoneInfo) -> date:
         return now.astimezone(zone).date()
 
+    def day_reads(zone: ZoneInfo) -> list[Callable[[], Any]]:
+        """The day's appointments, its patients' names (whole day only) and the clinic's time off."""
+        start, end = day_bounds(day or today(zone), zone)
+        return [
+            lambda: appointments_between(apis.scheduling, token, clinic_id, start, end),
+            booked_names_reader(apis, credentials, clinic_id, start, end) if whole_day else list,
+            list if by_rooms else time_off_reader(apis.scheduling, token, clinic_id, None, start, end),
+        ]
+
     guessed = _ZONES.get(clinic_id)
-    clinic, listed_practitioners, listed_treatments, read, closures, rooms = together(
+    clinic, listed_practitioners, listed_treatments, closures, rooms, *day_read = together(
         *reference_reads(apis, credentials, clinic_id),
-        lambda: appointments(guessed) if guessed is not None else None,
         closures_reader(apis.scheduling, token, clinic_id),
         rooms_reader(apis.scheduling, token, clinic_id) if by_rooms else list,
+        *(day_reads(guessed) if guessed is not None else []),
     )
     zone = _ZONES[clinic_id] = ZoneInfo(str(clinic["timezone"]))
-    if read is None or guessed != zone:
-        read = appointments(zone)
+    if guessed != zone:
+        day_read = together(*day_reads(zone))
+    read, booked_names, time_off = day_read
     day = day or today(zone)
     start, end = day_bounds(day, zone)
     listed = [  # scheduling filters already; what it answers is still kept to the clinic and the day
@@ -197,17 +220,13 @@ def day_page(
     )
     chosen = practitioner_id if practitioner_id in {pid for pid, _ in practitioners} else None
     shown_ids = [pid for pid, _ in practitioners if chosen is None or pid == chosen]
-    # The shown columns' time off in one read, beside the patients' names.
-    named_ids = (str(a["patient_id"]) for a in listed if a.get("patient_id"))
     closed = closure_on(day, closures)
-    name_calls = name_readers(apis, credentials, clinic_id, named_ids)
-    shading = (
-        []
-        if closed or by_rooms
-        else [time_off_reader(apis.scheduling, token, clinic_id, shown_ids, start, end)]
-    )
-    answers = together(*name_calls, *shading)
-    names, away = names_from(answers[: len(name_calls)]), answers[len(name_calls) :]
+    if whole_day:
+        names = names_from([booked_names])
+    else:  # the shown columns' patients only are read
+        shown_patients = (str(a["patient_id"]) for a in listed if str(a["practitioner_id"]) in shown_ids)
+        names = patient_names(apis, credentials, clinic_id, shown_patients)
+    away = [] if closed else time_off
     bookings = [booking_from_api(a, names, treatments, unnamed) for a in listed]
     if by_rooms:  # a column per room; the blocks name the practitioner
         who = dict(practitioners)
@@ -242,7 +261,7 @@ def day_page(
         practitioners=practitioners,
         chosen_practitioner=chosen,
         closure=closed,
-        shades=shades_by_column(layout, zone, closures, [t for found in away for t in found]),
+        shades=shades_by_column(layout, zone, closures, away),
         by_rooms=by_rooms,
     )
 

@@ -29,7 +29,14 @@ from web.service_layer.accounts import Credentials
 from web.service_layer.concurrency import together
 from web.service_layer.listing import every_page
 from web.service_layer.ports import Apis
-from web.service_layer.staff_day import booking_from_api, name_readers, names_from, reference_reads
+from web.service_layer.staff_day import (
+    APPOINTMENTS_PAGE,
+    booked_names_reader,
+    booking_from_api,
+    name_readers,
+    names_from,
+    reference_reads,
+)
 from web.service_layer.time_away import closures_reader, time_off_reader
 
 
@@ -81,9 +88,11 @@ def week_page(
         "starts_from": start.isoformat(),
         "starts_before": end.isoformat(),
     } | ({"practitioner_id": chosen} if chosen else {})
-    read, time_off = together(
-        lambda: every_page(apis.scheduling, "/appointments", token, query),
+    read, time_off, booked_names = together(
+        lambda: every_page(apis.scheduling, "/appointments", token, query, page_size=APPOINTMENTS_PAGE),
         time_off_reader(apis.scheduling, token, clinic_id, shown, start, end),
+        # Everyone's week: its patients are named beside reading it (one practitioner's: theirs, after).
+        booked_names_reader(apis, credentials, clinic_id, start, end) if chosen is None else list,
     )
     listed = [
         a
@@ -92,13 +101,11 @@ def week_page(
         and str(a.get("practitioner_id")) in shown
         and start <= datetime.fromisoformat(str(a["starts_at"])) < end
     ]
-    names = names_from(
-        together(
-            *name_readers(
-                apis, credentials, clinic_id, (str(a["patient_id"]) for a in listed if a.get("patient_id"))
-            )
-        )
-    )
+    if chosen is None:
+        names = names_from([booked_names])
+    else:
+        named_ids = (str(a["patient_id"]) for a in listed if a.get("patient_id"))
+        names = names_from(together(*name_readers(apis, credentials, clinic_id, named_ids)))
     who = dict(practitioners)
     treatments = {str(t["id"]): str(t["name"]) for t in listed_treatments}
     bookings = [

@@ -45,10 +45,16 @@ def closures_reader(api: Api, token: str, clinic_id: str) -> Callable[[], list[C
 
 
 def time_off_reader(
-    api: Api, token: str, clinic_id: str, practitioner_ids: Sequence[str], start: datetime, end: datetime
+    api: Api,
+    token: str,
+    clinic_id: str,
+    practitioner_ids: Sequence[str] | None,
+    start: datetime,
+    end: datetime,
 ) -> Callable[[], list[TimeOff]]:
-    """A call reading the time off of the practitioners shown that overlaps [start, end)."""
-    shown = set(practitioner_ids)
+    """A call reading the time off of the practitioners shown (None: all the clinic's) that overlaps
+    [start, end)."""
+    shown = None if practitioner_ids is None else set(practitioner_ids)
     window = {"from": start.isoformat(), "to": end.isoformat()}
 
     def read() -> list[TimeOff]:
@@ -61,7 +67,7 @@ def time_off_reader(
                 str(t.get("reason") or ""),
             )
             for t in listed
-            if str(t["practitioner_id"]) in shown
+            if shown is None or str(t["practitioner_id"]) in shown
         ]
 
     return read

@@ -41,6 +41,7 @@ ETAG = {
         "schema": {"type": "string"},
     }
 }
+MAX_PAGE_SIZE = 500  # a full clinic day (20 practitioners booked back to back) in one page
 STALE = "If-Match named a version that is no longer current: read the appointment again"
 
 
@@ -69,7 +70,7 @@ def book(body: dict[str, Any]) -> tuple[Appointment, dict[str, str]]:
 @blp.route("", methods=["GET"])
 @blp.arguments(AppointmentQuery(), location="query")
 @blp.response(200, AppointmentSchema(many=True))
-@blp.paginate()
+@blp.paginate(max_page_size=MAX_PAGE_SIZE)
 def list_appointments(
     query: dict[str, Any], pagination_parameters: PaginationParameters
 ) -> Sequence[Appointment]:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from flask_smorest.pagination import PaginationParameters
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from clinic_shared.web.auth import current_principal
 from clinic_shared.web.pagination import page_of
@@ -51,12 +51,33 @@ def search_patients(
 
 
 class PatientNamesQuery(Schema):
-    id = fields.List(
+    """Whose names: `id`s, or the patients booked in a window (`booked_from` and `booked_before`)."""
+
+    ids = fields.List(
         fields.UUID(),
-        required=True,
+        data_key="id",
         validate=validate.Length(min=1, max=patient_registry.MAX_NAMES),
         metadata={"description": "The patients to name (repeat the parameter); at most 80"},
     )
+    booked_from = fields.AwareDateTime(
+        metadata={
+            "description": "Instead of `id`: the patients with an appointment here starting at or after "
+            "this instant (any status)"
+        }
+    )
+    booked_before = fields.AwareDateTime(
+        metadata={"description": "With `booked_from`: the window's end (excluded); at most 31 days after it"}
+    )
+
+    @validates_schema
+    def _ids_or_window(self, data: dict[str, Any], **_: Any) -> None:
+        if "ids" in data:
+            if "booked_from" in data or "booked_before" in data:
+                raise ValidationError("give the ids or the booking window, not both", "id")
+            return
+        for name in ("booked_from", "booked_before"):
+            if name not in data:
+                raise ValidationError("give the ids, or both ends of the booking window", name)
 
 
 class PatientNameSchema(Schema):
@@ -69,10 +90,12 @@ class PatientNameSchema(Schema):
 @blp.arguments(PatientNamesQuery(), location="query")
 @blp.response(200, PatientNameSchema(many=True))
 def patient_names(query: dict[str, Any], clinic_id: uuid.UUID) -> Sequence[Patient]:
-    """The names of those of `id` who are the clinic's patients, for any of its staff (the day's schedule
-    names its patients in one call). Each patient named is logged as a read of their record."""
+    """The names of those of `id` who are the clinic's patients, or of the patients with an appointment here
+    in a window, for any of its staff (the day's schedule names its patients in one call, beside reading its
+    appointments). Each patient named is logged as a read of their record."""
     with container().uow() as uow:
-        patients = patient_registry.patient_names(uow, current_principal(), clinic_id, query["id"])
+        wanted = patient_registry.NamesWanted(**query)
+        patients = patient_registry.patient_names(uow, current_principal(), clinic_id, wanted)
         uow.commit()
         return patients
 
