@@ -13,6 +13,7 @@ from billing.entrypoints.api.schemas.charges import ChargeSchema
 from billing.entrypoints.api.schemas.coverages import CoverageSchema
 from billing.service_layer.billing_queue import QueueEntry, QueueFilter, billing_queue
 from clinic_shared.web.auth import current_principal, require_roles
+from clinic_shared.web.fast_dump import FastDumpSchema
 from clinic_shared.web.pagination import page_of
 from clinic_shared.web.request_limits import Blueprint
 
@@ -35,7 +36,7 @@ class QueueQuery(Schema):
     )
 
 
-class QueueEntrySchema(Schema):
+class QueueEntrySchema(FastDumpSchema):
     clinic_id = fields.UUID()
     patient_id = fields.UUID()
     oldest_service_date = fields.Date()

@@ -10,6 +10,7 @@ from flask_smorest.pagination import PaginationParameters
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from clinic_shared.web.auth import current_principal
+from clinic_shared.web.fast_dump import FastDumpSchema
 from clinic_shared.web.pagination import page_of
 from clinic_shared.web.request_limits import Blueprint
 from scheduling.domain.model import Patient
@@ -80,7 +81,7 @@ class PatientNamesQuery(Schema):
                 raise ValidationError("give the ids, or both ends of the booking window", name)
 
 
-class PatientNameSchema(Schema):
+class PatientNameSchema(FastDumpSchema):
     id = fields.UUID()
     first_name = fields.String()
     last_name = fields.String()

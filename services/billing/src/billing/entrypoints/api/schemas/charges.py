@@ -7,6 +7,7 @@ from typing import Any
 from marshmallow import Schema, fields, validate
 
 from billing.domain.model import Charge, ChargeKind, ChargeStatus
+from clinic_shared.web.fast_dump import FastDumpSchema
 
 
 def _amount_cents(charge: Charge) -> Any:
@@ -17,7 +18,7 @@ def _currency(charge: Charge) -> Any:
     return charge.amount.currency if charge.amount is not None else None
 
 
-class ChargeSchema(Schema):
+class ChargeSchema(FastDumpSchema):
     id = fields.UUID()
     kind = fields.Enum(ChargeKind, by_value=True)
     status = fields.Enum(ChargeStatus, by_value=True)

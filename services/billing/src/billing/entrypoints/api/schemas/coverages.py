@@ -6,9 +6,10 @@ from marshmallow import Schema, fields, validate
 
 from billing.domain.invoicing import PayerKind
 from billing.entrypoints.api.schemas.common import BASIS_POINTS, CURRENCY, MAX_CENTS
+from clinic_shared.web.fast_dump import FastDumpSchema
 
 
-class CoverageSchema(Schema):
+class CoverageSchema(FastDumpSchema):
     """A WorkSafeBC claim, an ICBC claim or an extended health plan; required fields depend on the payer."""
 
     id = fields.UUID(dump_only=True)

@@ -8,6 +8,7 @@ from typing import Any
 
 from marshmallow import Schema, fields, validate
 
+from clinic_shared.web.fast_dump import FastDumpSchema
 from scheduling.domain.model import AppointmentKind, AppointmentStatus
 
 
@@ -93,7 +94,7 @@ class SuitabilitySchema(Schema):
     recorded_at = fields.AwareDateTime(format="iso")
 
 
-class AppointmentSchema(Schema):
+class AppointmentSchema(FastDumpSchema):
     id = fields.UUID()
     clinic_id = fields.UUID()
     practitioner_id = fields.UUID()
