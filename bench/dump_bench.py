@@ -14,8 +14,7 @@ from __future__ import annotations
 import argparse
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -28,24 +27,13 @@ from billing.domain.money import Money
 from billing.entrypoints.api.billing_queue import QueueEntrySchema
 from billing.service_layer.billing_queue import QueueEntry
 from clinic_shared.testing.benchmarks import Figure, record
-from clinic_shared.web.fast_dump import FastDumpSchema
+from clinic_shared.testing.dumps import marshmallow_only
 from scheduling.domain.model import Appointment, AppointmentKind, AppointmentStatus
 from scheduling.entrypoints.api.schemas.appointments import AppointmentSchema
 
 # Several times faster; the hand-written floor itself is only about 3.3x faster than marshmallow here.
 TARGET_RATIO = 2.0
 START = datetime(2025, 3, 3, 16, 0, tzinfo=UTC)
-
-
-@contextmanager
-def marshmallow_only() -> Iterator[None]:
-    """Every FastDumpSchema dumps with marshmallow's own ``Schema._serialize`` meanwhile (nested ones too)."""
-    fast = FastDumpSchema.__dict__["_serialize"]
-    FastDumpSchema._serialize = Schema._serialize  # type: ignore[method-assign]
-    try:
-        yield
-    finally:
-        FastDumpSchema._serialize = fast  # type: ignore[method-assign]
 
 
 def appointments(count: int) -> list[Appointment]:
