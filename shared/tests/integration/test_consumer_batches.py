@@ -23,6 +23,7 @@ from reliable_messaging_support import (
     SUBSCRIPTION,
     ManualClock,
     Outcomes,
+    blocking_channel,
     clinic_changed,
     drain_queue,
     effect_counts,
@@ -97,6 +98,14 @@ def test_messages_waiting_are_applied_in_one_transaction_each_once(
     handler = HeldFirst(record_effect)
     outcomes = Outcomes()
     consumer = make_consumer(engine, amqp_url, clock, {EVENT_TYPE: handler}, on_processed=outcomes)
+    acked_together: list[set[int]] = []
+    ack_together = consumer._ack_together
+
+    def recording_acks(acks: list[Any]) -> set[int]:
+        acked_together.append(ack_together(acks))
+        return acked_together[-1]
+
+    consumer._ack_together = recording_acks  # type: ignore[method-assign]
     first, *rest = [clinic_changed(clock, n) for n in range(12)]
     with running(consumer.run, "consumer"):
         wait_until(consumer.ready.is_set)
@@ -112,6 +121,9 @@ def test_messages_waiting_are_applied_in_one_transaction_each_once(
     assert effect_counts(engine) == {e.id: 1 for e in [first, *rest]}
     assert sorted(inbox_ids(engine)) == sorted(e.id for e in [first, *rest])
     assert len(commits) < 12, f"{len(commits)} commits for 12 events: the waiting ones were batched"
+    assert max(map(len, acked_together)) >= 11, "the batch (duplicate included) was acked in one frame"
+    with blocking_channel(amqp_url) as channel:  # none left unacked, so none requeued when it stopped
+        assert channel.queue_declare(SUBSCRIPTION.queue, passive=True).method.message_count == 0
 
 
 def test_a_failing_handler_costs_only_its_own_message_a_delivery(

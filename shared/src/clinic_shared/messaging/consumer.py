@@ -141,6 +141,9 @@ class Consumer(Generic[UoWT]):
         self._in_hand = 0  # messages a handler thread is working on
         self._in_hand_lock = threading.Lock()
         self._work: queue.Queue[_Delivery | None] = queue.Queue()
+        # The current channel's delivery tags not yet acked or nacked (read and written on the connection
+        # thread only): a batch is acked in one frame when no other message is pending below it.
+        self._unsettled: set[int] = set()
 
     @property
     def name(self) -> str:
@@ -187,6 +190,7 @@ class Consumer(Generic[UoWT]):
             declare_consumer(channel, self._subscription)
             channel.basic_qos(prefetch_count=self._prefetch)
             self._generation += 1
+            self._unsettled = set()
             on_message = functools.partial(self._on_message, connection, self._generation)
             consumer_tag = channel.basic_consume(self._subscription.queue, on_message)
             self.ready.set()
@@ -243,6 +247,7 @@ class Consumer(Generic[UoWT]):
     ) -> None:
         headers = properties.headers or {}
         count = headers.get("x-delivery-count", 0)
+        self._unsettled.add(method.delivery_tag)
         self._work.put(
             _Delivery(
                 connection=connection,
@@ -318,23 +323,42 @@ class Consumer(Generic[UoWT]):
         return 0.0
 
     def _settle_all(self, verdicts: list[tuple[_Delivery, Result, float]]) -> None:
+        acked_together = self._ack_together([d for d, result, _ in verdicts if result.verdict is Verdict.ACK])
         for delivery, result, delay in verdicts:
             if delay > 0 and delivery.connection.is_open:
                 delivery.connection.call_later(delay, functools.partial(self._settle, delivery, result))
             else:
-                self._settle(delivery, result)
+                self._settle(delivery, result, sent=delivery.delivery_tag in acked_together)
 
-    def _settle(self, delivery: _Delivery, result: Result) -> None:
+    def _ack_together(self, acks: list[_Delivery]) -> set[int]:
+        """Ack these in one frame (``multiple=True``) when that acks nothing else; the tags acked."""
+        if len(acks) < 2 or any(d.generation != self._generation for d in acks):
+            return set()
+        tags = {delivery.delivery_tag for delivery in acks}
+        top = acks_at_once(tags, self._unsettled)
+        channel = acks[0].channel
+        if top is None or not channel.is_open:
+            return set()
+        try:
+            channel.basic_ack(top, multiple=True)
+        except pika.exceptions.AMQPError as exc:
+            log.debug("consumer %s: could not ack a batch: %r", self.name, exc)
+            return set()
+        return tags
+
+    def _settle(self, delivery: _Delivery, result: Result, *, sent: bool = False) -> None:
+        """Ack or nack the delivery (``sent``: acked already, with its batch) and count it."""
         if delivery.generation != self._generation or not delivery.channel.is_open:
             return
         try:
-            if result.verdict is Verdict.ACK:
-                delivery.channel.basic_ack(delivery.delivery_tag)
-            else:
+            if result.verdict is not Verdict.ACK:
                 delivery.channel.basic_nack(delivery.delivery_tag, requeue=result.verdict is Verdict.REQUEUE)
+            elif not sent:
+                delivery.channel.basic_ack(delivery.delivery_tag)
         except pika.exceptions.AMQPError as exc:
             log.debug("consumer %s: could not settle message %s: %r", self.name, delivery.message_id, exc)
             return
+        self._unsettled.discard(delivery.delivery_tag)
         # A nack of its last allowed delivery sends it to the dead-letter queue (x-delivery-limit).
         last = delivery.delivery_count >= self._delivery_limit
         metrics.count_consumed(self.name, _type_of(result), result.outcome, last_delivery=last)
@@ -343,6 +367,16 @@ class Consumer(Generic[UoWT]):
                 self._on_processed(result.envelope, result.outcome)
             except Exception as exc:  # noqa: BLE001 - an observer must not break consumption
                 log.error("consumer %s: on_processed failed (%s)", self.name, type(exc).__name__)
+
+
+def acks_at_once(tags: set[int], unsettled: set[int]) -> int | None:
+    """The tag to ack with ``multiple=True`` so as to ack exactly ``tags``: their highest, when every
+    message pending at or below it is one of them (not another thread's, not one waiting to be requeued);
+    else None."""
+    top = max(tags)
+    if all(tag in tags for tag in unsettled if tag <= top) and tags <= unsettled:
+        return top
+    return None
 
 
 def _type_of(result: Result) -> str | None:
