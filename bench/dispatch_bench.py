@@ -261,7 +261,10 @@ def run(
         # Confirmations fall due at once instead of after the two-minute debounce.
         "NOTIFICATIONS_DEBOUNCE_SECONDS": "0",
     }
-    container = bootstrap(NotificationsSettings.from_env(environ), verifier=TestIssuer().verifier())
+    # pre_ping off, as `notifications worker` runs (cli.py): its connections are checked by use, not pinged
+    container = bootstrap(
+        NotificationsSettings.from_env(environ), verifier=TestIssuer().verifier(), pre_ping=False
+    )
     try:
         # As the worker wires it: the transports counted per channel, the container's policy.
         dispatcher = Dispatcher(

@@ -7,6 +7,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -24,12 +25,12 @@ from clinic_shared.testing.tokens import TestIssuer
 from notifications.adapters import orm
 from notifications.bootstrap import Container, bootstrap
 from notifications.config import NotificationsSettings
-from notifications.domain.deliveries import AttemptOutcome, Delivery, DeliveryStatus
+from notifications.domain.deliveries import AttemptOutcome, Delivery, DeliveryAttempt, DeliveryStatus
 from notifications.domain.kinds import DeliveryKind
 from notifications.entrypoints.cli import main
 from notifications.entrypoints.dispatcher import Dispatcher
 from notifications.entrypoints.handlers import HANDLERS
-from notifications.service_layer.dispatch import DispatchPolicy, claim_due
+from notifications.service_layer.dispatch import Claim, DispatchPolicy, claim_due
 
 pytestmark = pytest.mark.integration
 
@@ -218,20 +219,138 @@ def test_a_dispatch_pass_reads_the_reference_copies_once_however_many_deliveries
     assert len(reference_selects) <= 4  # one per kind of copy, not one per delivery
 
 
-def test_the_claimed_delivery_is_read_locked_with_its_open_attempt(
-    pg_container: Container, events: Any
-) -> None:
-    apply(pg_container, *events.catalogue(phone=None), events.booked())
-    with pg_container.uow() as uow:
-        report = claim_due(uow, pg_container.policy, 10)
+def claim_one(container: Container) -> Claim:
+    with container.uow() as uow:
+        report = claim_due(uow, container.policy, 10)
         uow.commit()
     (claim,) = report.claims
-    with pg_container.uow() as uow:
-        delivery, attempts = uow.repo.claimed_delivery_for_update(claim.delivery_id, claim.attempt)
+    return claim
+
+
+def stored(container: Container, delivery_id: uuid.UUID) -> tuple[Delivery, list[DeliveryAttempt]]:
+    with container.uow() as uow:
+        delivery = uow.repo.get(Delivery, delivery_id)
         assert delivery is not None
-        assert delivery.id == claim.delivery_id
-        assert [(a.delivery_id, a.number, a.outcome) for a in attempts] == [
-            (claim.delivery_id, claim.attempt, AttemptOutcome.SENDING)
-        ]
-        assert uow.repo.claimed_delivery_for_update(claim.delivery_id, claim.attempt + 1) == (delivery, [])
-        assert uow.repo.claimed_delivery_for_update(uuid.uuid4(), 1) == (None, [])
+        return delivery, list(uow.repo.attempts_of([delivery_id]))
+
+
+@pytest.mark.parametrize("backend", ["postgresql", "sqlite"])
+def test_finishing_a_claim_writes_what_the_outcome_changed_and_leaves_the_rest_of_the_row(
+    backend: str, request: pytest.FixtureRequest, events: Any, clock: Any
+) -> None:
+    container = request.getfixturevalue("pg_container" if backend == "postgresql" else "container")
+    apply(container, *events.catalogue(phone=None), events.booked())
+    claim = claim_one(container)
+    clock.advance(seconds=3)
+    with container.uow() as uow:  # meanwhile the provider's status callback wrote to the row
+        delivery = uow.repo.delivery_for_update(claim.delivery_id)
+        assert delivery is not None
+        delivery.provider_status = "queued"
+        uow.commit()
+    finished, attempt = replace(claim.delivery), replace(claim.opened)
+    finished.mark_sent(clock.now(), "mail-1")
+    attempt.finish(clock.now(), AttemptOutcome.SENT, provider_message_id="mail-1", detail=None)
+    statements: list[str] = []
+    listener = lambda _conn, _cursor, statement, *_args: statements.append(statement)  # noqa: E731
+    sa_event.listen(container.engine, "before_cursor_execute", listener)
+    try:
+        with container.uow() as uow:
+            assert uow.repo.finish_claim(claim.delivery, finished, attempt) is True
+            uow.commit()
+    finally:
+        sa_event.remove(container.engine, "before_cursor_execute", listener)
+
+    # No read of the row, no ORM flush: one statement on PostgreSQL, an update of each table on SQLite.
+    writes = [statement for statement in statements if "deliver" in statement]
+    assert len(writes) == (1 if backend == "postgresql" else 2)
+    delivery, attempts = stored(container, claim.delivery_id)
+    assert (delivery.status, delivery.attempts, delivery.provider_message_id, delivery.sent_at) == (
+        DeliveryStatus.SENT,
+        1,
+        "mail-1",
+        clock.now(),
+    )
+    assert (delivery.updated_at, delivery.recipient, delivery.provider_status) == (
+        clock.now(),
+        "pat@example.com",
+        "queued",
+    )
+    assert [(a.id, a.number, a.outcome, a.finished_at, a.provider_message_id) for a in attempts] == [
+        (claim.opened.id, 1, AttemptOutcome.SENT, clock.now(), "mail-1")
+    ]
+
+
+@pytest.mark.parametrize("backend", ["postgresql", "sqlite"])
+def test_a_claim_taken_over_meanwhile_is_not_finished(
+    backend: str, request: pytest.FixtureRequest, events: Any, clock: Any
+) -> None:
+    container = request.getfixturevalue("pg_container" if backend == "postgresql" else "container")
+    apply(container, *events.catalogue(phone=None), events.booked())
+    first = claim_one(container)
+    clock.advance(container.policy.stale_after)  # its dispatcher is presumed dead: claimed again
+    second = claim_one(container)
+    assert (second.delivery_id, second.attempt) == (first.delivery_id, 2)
+    finished, attempt = replace(first.delivery), replace(first.opened)
+    finished.mark_sent(clock.now(), "mail-1")
+    attempt.finish(clock.now(), AttemptOutcome.SENT, provider_message_id="mail-1", detail=None)
+    with container.uow() as uow:
+        assert uow.repo.finish_claim(first.delivery, finished, attempt) is False
+        uow.commit()
+
+    delivery, attempts = stored(container, first.delivery_id)
+    assert (delivery.status, delivery.attempts, delivery.provider_message_id) == (
+        DeliveryStatus.SENDING,
+        2,
+        None,
+    )
+    assert [(a.number, a.outcome) for a in attempts] == [
+        (1, AttemptOutcome.INTERRUPTED),
+        (2, AttemptOutcome.SENDING),
+    ]
+
+
+def test_one_pass_records_sent_retrying_and_failed_outcomes_each_on_its_claim(
+    pg_container: Container, events: Any, transport: Any, clock: Any
+) -> None:
+    apply(pg_container, *events.catalogue(phone=None))
+    for day in range(3):
+        starts_at = datetime(2025, 3, 10, 16, tzinfo=UTC) + timedelta(days=day)
+        apply(pg_container, events.booked(appointment_id=uuid.uuid4(), starts_at=starts_at))
+    transport.failures.extend([transport.transient(), transport.permanent()])
+    dispatcher = Dispatcher.from_container(pg_container)
+    assert dispatcher.dispatch_due() == 1
+    assert (dispatcher.last_report.retrying, dispatcher.last_report.failed) == (1, 1)
+
+    policy = pg_container.policy
+    with pg_container.uow() as uow:
+        query = select(Delivery).where(orm.deliveries.c.kind == DeliveryKind.BOOKING_CONFIRMATION)
+        by_status = {d.status: d for d in uow.session.scalars(query)}
+        logged = {a.delivery_id: a for a in uow.repo.attempts_of([d.id for d in by_status.values()])}
+    sent, retrying, failed = (
+        by_status[s] for s in (DeliveryStatus.SENT, DeliveryStatus.PENDING, DeliveryStatus.FAILED)
+    )
+    assert (sent.attempts, sent.provider_message_id, sent.last_error, sent.sent_at) == (
+        1,
+        "mail-1",
+        None,
+        clock.now(),
+    )
+    assert (retrying.attempts, retrying.last_error, retrying.next_attempt_at, retrying.sent_at) == (
+        1,
+        "SMTP server unavailable (TimeoutError)",
+        clock.now() + policy.retry_delay(1),
+        None,
+    )
+    assert (failed.attempts, failed.last_error, failed.sent_at) == (1, "SMTP recipient refused (550)", None)
+    assert {d.id: (logged[d.id].outcome, logged[d.id].detail) for d in (sent, retrying, failed)} == {
+        sent.id: (AttemptOutcome.SENT, None),
+        retrying.id: (AttemptOutcome.FAILED, "SMTP server unavailable (TimeoutError)"),
+        failed.id: (AttemptOutcome.FAILED, "SMTP recipient refused (550)"),
+    }
+    assert {a.finished_at for a in logged.values()} == {clock.now()}
+
+    clock.advance(policy.retry_delay(1))  # the retry goes out; the failed one stays failed
+    assert dispatcher.dispatch_due() == 1
+    retried, attempts = stored(pg_container, retrying.id)
+    assert (retried.status, retried.attempts, retried.last_error) == (DeliveryStatus.SENT, 2, None)
+    assert [(a.number, a.outcome) for a in attempts] == [(1, AttemptOutcome.FAILED), (2, AttemptOutcome.SENT)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Collection, Sequence
 from datetime import datetime
@@ -10,6 +11,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Column, and_, delete, exists, func, insert, or_, select
 from sqlalchemy.orm import Session
 
+from notifications.adapters import claim_statements
 from notifications.adapters.orm import (
     appointments,
     clinics,
@@ -33,12 +35,15 @@ from notifications.domain.copies import (
     ReferenceCopies,
     TreatmentInfo,
 )
-from notifications.domain.deliveries import AttemptOutcome, Delivery, DeliveryAttempt, DeliveryStatus
+from notifications.domain.deliveries import Delivery, DeliveryAttempt, DeliveryStatus
 from notifications.domain.inbound import InboundSms
 from notifications.domain.kinds import DeliveryKind
 from notifications.domain.reminders import QuietHours, ReminderPolicy
 
 T = TypeVar("T")
+
+# A delivery's domain fields: what finish_claim compares between the claimed and the finished delivery.
+_DELIVERY_FIELDS = tuple(field.name for field in dataclasses.fields(Delivery))
 
 
 class SqlAlchemyRepository:
@@ -259,28 +264,29 @@ class SqlAlchemyRepository:
         query = select(Delivery).where(deliveries.c.id == delivery_id).with_for_update()
         return self.session.scalars(query).first()
 
-    def claimed_delivery_for_update(
-        self, delivery_id: uuid.UUID, attempt: int
-    ) -> tuple[Delivery | None, Sequence[DeliveryAttempt]]:
-        d, a = deliveries, delivery_attempts
-        # One round trip instead of delivery_for_update then attempts_of; only the delivery row is locked.
-        query = (
-            select(Delivery, DeliveryAttempt)
-            .outerjoin(
-                DeliveryAttempt,
-                and_(
-                    a.c.delivery_id == d.c.id,
-                    a.c.number == attempt,
-                    a.c.outcome == AttemptOutcome.SENDING,
-                ),
-            )
-            .where(d.c.id == delivery_id)
-            .with_for_update(of=d)
+    def finish_claim(self, claimed: Delivery, finished: Delivery, attempt: DeliveryAttempt) -> bool:
+        # One compare-and-set (claim_statements): no read of the row, no ORM flush.
+        changed = tuple(
+            name for name in _DELIVERY_FIELDS if getattr(finished, name) != getattr(claimed, name)
         )
-        rows = self.session.execute(query).all()
-        if not rows:
-            return None, []
-        return rows[0][0], [row[1] for row in rows if row[1] is not None]
+        params = {
+            "claimed_id": claimed.id,
+            "claimed_status": claimed.status,
+            "claimed_attempts": claimed.attempts,
+            "attempt_id": attempt.id,
+            **{f"new_{name}": getattr(finished, name) for name in changed},
+            **{f"attempt_{name}": getattr(attempt, name) for name in claim_statements.ATTEMPT_COLUMNS},
+        }
+        columns = changed or ("status",)
+        connection = self.session.connection()
+        if connection.dialect.name == "postgresql":
+            return bool(
+                connection.execute(claim_statements.finish_claim_at_once(columns), params).scalar_one()
+            )
+        if connection.execute(claim_statements.finish_delivery(columns), params).rowcount != 1:
+            return False
+        connection.execute(claim_statements.finish_attempt(), params)
+        return True
 
     def attempts_of(self, delivery_ids: Sequence[uuid.UUID]) -> Sequence[DeliveryAttempt]:
         if not delivery_ids:

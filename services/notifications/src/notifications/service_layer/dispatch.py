@@ -71,13 +71,25 @@ class Transports:
 
 @dataclass(frozen=True)
 class Claim:
-    """A delivery taken for one send attempt, with everything needed to render it."""
+    """A delivery taken for one send attempt, with everything needed to render it.
 
-    delivery_id: uuid.UUID
-    attempt: int
+    ``delivery`` is the delivery as the claim committed it (sending, ``attempt`` attempts) and ``opened`` the
+    attempt it opened: the outcome is decided on them and stored only if the row is still that claim.
+    """
+
+    delivery: Delivery
+    opened: DeliveryAttempt
     notice: Notice
     # The trace the delivery was recorded in (kept beside its row by the ORM, not a domain field).
     trace_context: str | None = None
+
+    @property
+    def delivery_id(self) -> uuid.UUID:
+        return self.delivery.id
+
+    @property
+    def attempt(self) -> int:
+        return self.opened.number
 
 
 @dataclass(frozen=True)
@@ -136,9 +148,10 @@ def claim_due(uow: NotificationsUnitOfWork, policy: DispatchPolicy, limit: int) 
         if notice is None:
             continue
         delivery.claim(now, notice.recipient)
-        uow.repo.add(DeliveryAttempt(uow.new_id(), delivery.id, delivery.attempts, delivery.channel, now))
+        opened = DeliveryAttempt(uow.new_id(), delivery.id, delivery.attempts, delivery.channel, now)
+        uow.repo.add(opened)
         trace_context = getattr(delivery, "trace_context", None)
-        report.claims.append(Claim(delivery.id, delivery.attempts, notice, trace_context))
+        report.claims.append(Claim(delivery, opened, notice, trace_context))
     return report
 
 
@@ -169,14 +182,27 @@ def _send(claim: Claim, transports: Transports) -> Outcome:
 def record_outcome(
     uow: NotificationsUnitOfWork, claim: Claim, outcome: Outcome, policy: DispatchPolicy
 ) -> DeliveryStatus | None:
-    """Store the result of one attempt; None when the claim had been taken over meanwhile."""
+    """Store the result of one attempt; None when the claim had been taken over meanwhile.
+
+    The outcome is decided on the delivery as claimed (its row is not read again) and stored only if the row
+    is still that claim (sending, the same number of attempts): one compare-and-set, ``repo.finish_claim``.
+    """
     now = uow.clock.now()
-    delivery, attempts = uow.repo.claimed_delivery_for_update(claim.delivery_id, claim.attempt)
-    if (
-        delivery is None
-        or delivery.status is not DeliveryStatus.SENDING
-        or delivery.attempts != claim.attempt
-    ):
+    delivery, attempt = replace(claim.delivery), replace(claim.opened)
+    retrying = True
+    if outcome.sent:
+        delivery.mark_sent(now, outcome.provider_message_id)
+        attempt.finish(now, AttemptOutcome.SENT, provider_message_id=outcome.provider_message_id, detail=None)
+    else:
+        reason = outcome.reason or "unknown error"
+        attempt.finish(now, AttemptOutcome.FAILED, provider_message_id=None, detail=reason)
+        retry_in = policy.retry_delay(delivery.attempts)
+        if outcome.retry_after is not None:
+            retry_in = max(retry_in, outcome.retry_after)
+        retrying = delivery.attempt_failed(
+            now, reason, permanent=outcome.permanent, max_attempts=policy.max_attempts, retry_in=retry_in
+        )
+    if not uow.repo.finish_claim(claim.delivery, delivery, attempt):
         log.warning(
             "delivery %s: attempt %d finished after its claim was taken over; outcome not recorded",
             claim.delivery_id,
@@ -184,28 +210,18 @@ def record_outcome(
         )
         return None
     if outcome.sent:
-        delivery.mark_sent(now, outcome.provider_message_id)
-        _finish_attempt(attempts, delivery, now, AttemptOutcome.SENT, outcome.provider_message_id, None)
         log.info("delivery %s (%s) sent on attempt %d", delivery.id, delivery.key, delivery.attempts)
-    else:
-        reason = outcome.reason or "unknown error"
-        _finish_attempt(attempts, delivery, now, AttemptOutcome.FAILED, None, reason)
-        retry_in = policy.retry_delay(delivery.attempts)
-        if outcome.retry_after is not None:
-            retry_in = max(retry_in, outcome.retry_after)
-        retrying = delivery.attempt_failed(
-            now, reason, permanent=outcome.permanent, max_attempts=policy.max_attempts, retry_in=retry_in
-        )
-        if not retrying:
-            _fall_back(uow, delivery, now)
-        log.warning(
-            "delivery %s (%s) attempt %d failed: %s; %s",
-            delivery.id,
-            delivery.key,
-            delivery.attempts,
-            outcome.reason,
-            f"retrying at {delivery.next_attempt_at.isoformat()}" if retrying else "giving up",
-        )
+        return delivery.status
+    if not retrying:
+        _fall_back(uow, delivery, now)
+    log.warning(
+        "delivery %s (%s) attempt %d failed: %s; %s",
+        delivery.id,
+        delivery.key,
+        delivery.attempts,
+        outcome.reason,
+        f"retrying at {delivery.next_attempt_at.isoformat()}" if retrying else "giving up",
+    )
     return delivery.status
 
 

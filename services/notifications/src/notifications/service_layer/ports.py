@@ -184,11 +184,12 @@ class Repository(Protocol):
 
     def delivery_for_update(self, delivery_id: uuid.UUID) -> Delivery | None: ...
 
-    def claimed_delivery_for_update(
-        self, delivery_id: uuid.UUID, attempt: int
-    ) -> tuple[Delivery | None, Sequence[DeliveryAttempt]]:
-        """The delivery, row-locked until the transaction ends, with its attempt number ``attempt`` if that
-        is still ``sending`` (none otherwise), in one query; (None, []) when there is no such delivery."""
+    def finish_claim(self, claimed: Delivery, finished: Delivery, attempt: DeliveryAttempt) -> bool:
+        """Store a send attempt's outcome if the delivery is still as ``claimed`` (its status and number of
+        attempts), as one compare-and-set without reading the row: the fields ``finished`` changed from
+        ``claimed`` (the rest of the row, whatever else wrote it meanwhile, is left alone) and the finish of
+        ``attempt``, the attempt the claim opened (if still open). False, storing nothing, when the claim
+        was taken over meanwhile."""
         ...
 
     def attempts_of(self, delivery_ids: Sequence[uuid.UUID]) -> Sequence[DeliveryAttempt]:
