@@ -39,6 +39,8 @@ def running_demo(var_dir: Path) -> Iterator[dict[str, str]]:
             "AMQP_URL": amqp_url,
             "LOG_LEVEL": "WARNING",
             "WEB_CONCURRENCY": "2",
+            # Confirmations go out as the fill books, not two minutes later in the middle of the timing.
+            "NOTIFICATIONS_DEBOUNCE_SECONDS": "0",
             **{f"{name.upper()}_PORT": str(port) for name, port in ports.items()},
             **{f"{name.upper()}_DATABASE_URL": url for name, url in urls.items()},
         }
@@ -65,15 +67,48 @@ def running_demo(var_dir: Path) -> Iterator[dict[str, str]]:
                 if launcher.poll() is not None or time.monotonic() > deadline:
                     sys.exit(f"the launcher did not come up:\n{log_path.read_text(errors='replace')[-3000:]}")
                 time.sleep(0.5)
-            yield {name: f"http://127.0.0.1:{port}" for name, port in ports.items()} | {
-                f"{name}_database": url for name, url in urls.items()
-            }
+            yield (
+                {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
+                | {f"{name}_database": url for name, url in urls.items()}
+                | {"session": str(launcher.pid)}
+            )  # the launcher leads the session of every process it starts
         finally:
             os.killpg(launcher.pid, signal.SIGINT)
             try:
                 launcher.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 os.killpg(launcher.pid, signal.SIGKILL)
+
+
+def session_cpu_seconds(session: int) -> float:
+    """CPU time so far of every process of ``session`` (the launcher's: the whole system), from /proc."""
+    ticks = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            after_name = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # a process that ended meanwhile
+        # After the name: state, ppid, pgrp, session, ... utime (12th), stime (13th).
+        if int(after_name[3]) == session:
+            ticks += int(after_name[11]) + int(after_name[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def wait_until_settled(
+    session: str, *, busy_share: float = 0.05, window: float = 2.0, limit: float = 180.0
+) -> float:
+    """Wait until the system's processes together use under ``busy_share`` of a core over ``window`` seconds:
+    the work a fill set off (consumers, relay, dispatcher) is done and does not run into the measurement.
+    Returns the seconds waited (``limit`` at most)."""
+    started = time.monotonic()
+    used = session_cpu_seconds(int(session))
+    while time.monotonic() - started < limit:
+        time.sleep(window)
+        now = session_cpu_seconds(int(session))
+        if now - used < busy_share * window:
+            break
+        used = now
+    return time.monotonic() - started
 
 
 def server_ms(response: httpx.Response) -> float:
