@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import enum
 import re
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, Enum, MetaData, create_engine, event, exc
+from sqlalchemy import DateTime, Engine, Enum, MetaData, Select, create_engine, event, exc, func, select
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -144,3 +145,22 @@ __all__ = [
     "normalize_url",
     "sqlstate",
 ]
+
+
+def counted_page(
+    session: Session,
+    query: Select[Any],
+    order_by: Sequence[Any],
+    offset: int,
+    limit: int,
+    *,
+    entities: bool = True,
+) -> tuple[Sequence[Any], int]:
+    """A page of ``query`` in ``order_by`` (its entities, or its rows when not ``entities``) and how many
+    it has in all. A page shorter than ``limit`` (and not an empty one past the first) is the last, so its
+    total is known without a second statement: most lists fit in one page."""
+    ordered = query.order_by(*order_by).offset(offset).limit(limit)
+    rows = (session.scalars(ordered) if entities else session.execute(ordered)).all()
+    if len(rows) < limit and (rows or offset == 0):
+        return rows, offset + len(rows)
+    return rows, session.scalar(select(func.count()).select_from(query.subquery())) or 0

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import uuid
 from typing import Any
@@ -53,7 +54,7 @@ def charges_and_coverages(*, optional_none: bool) -> tuple[list[Any], list[Any]]
     )
     if optional_none:
         return [charge], [extended]
-    fee = Charge(**{**charge.__dict__, "id": uuid.uuid4(), "kind": ChargeKind.LATE_CANCEL_FEE})
+    fee = dataclasses.replace(charge, id=uuid.uuid4(), kind=ChargeKind.LATE_CANCEL_FEE)
     fee.late_cancellation, fee.tax_rate_bp, fee.status = True, 500, ChargeStatus.WAIVED
     fee.waived_reason, fee.waived_by, fee.waived_at = "first time", uuid.uuid4(), START
     fee.invoice_id, fee.package_id, fee.aborted_at = uuid.uuid4(), uuid.uuid4(), START

@@ -3,6 +3,7 @@ key order), on objects like the ones their endpoints return."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import uuid
 from typing import Any
@@ -38,16 +39,14 @@ def appointments(*, optional_none: bool) -> list[Any]:
     )
     if optional_none:
         return [booked]
-    cancelled = Appointment(
-        **{**booked.__dict__, "id": uuid.uuid4(), "kind": AppointmentKind.TREATMENT},
-    )
+    cancelled = dataclasses.replace(booked, id=uuid.uuid4(), kind=AppointmentKind.TREATMENT)
     cancelled.status, cancelled.cancelled_at, cancelled.cancelled_by = (
         AppointmentStatus.CANCELLED,
         START - dt.timedelta(hours=2),
         "patient",
     )
     cancelled.late_cancellation = cancelled.fee_waived = cancelled.allow_patient_overlap = True
-    done = Appointment(**{**booked.__dict__, "id": uuid.uuid4(), "status": AppointmentStatus.FULFILLED})
+    done = dataclasses.replace(booked, id=uuid.uuid4(), status=AppointmentStatus.FULFILLED)
     done.room_id, done.plan_id, done.sequence, done.version = uuid.uuid4(), uuid.uuid4(), 3, 4
     done.arrived_at = done.confirmed_at = START - dt.timedelta(minutes=5)
     done.completed_at = START + dt.timedelta(minutes=45)

@@ -17,6 +17,7 @@ from billing.adapters.orm import charges, coverages
 from billing.domain.coverages import Coverage
 from billing.domain.invoicing import PayerKind
 from billing.domain.model import Charge, ChargeStatus
+from clinic_shared.db import counted_page
 
 QueueKey = tuple[uuid.UUID, uuid.UUID]  # (clinic, patient)
 
@@ -58,10 +59,8 @@ class QueueQueries:
         groups = (
             select(c.clinic_id, c.patient_id, oldest).where(*conditions).group_by(c.clinic_id, c.patient_id)
         )
-        total = self.session.scalar(select(func.count()).select_from(groups.subquery())) or 0
-        rows = self.session.execute(
-            groups.order_by(oldest, c.patient_id, c.clinic_id).offset(offset).limit(limit)
-        ).all()
+        order = (oldest, c.patient_id, c.clinic_id)
+        rows, total = counted_page(self.session, groups, order, offset, limit, entities=False)
         return [(row.clinic_id, row.patient_id) for row in rows], total
 
     def queue_charges(self, keys: Sequence[QueueKey]) -> Sequence[Charge]:

@@ -49,6 +49,7 @@ from billing.domain.money import Money
 from billing.domain.packages import Package
 from billing.domain.payments import Allocation, CreditApplication, Payment
 from billing.service_layer.ports import ChargeTerms, StoredResponse
+from clinic_shared.db import counted_page
 
 T = TypeVar("T")
 
@@ -489,6 +490,4 @@ class SqlAlchemyRepository(QueueQueries):
     def _page(
         self, query: Select[Any], order_by: Sequence[Any], offset: int, limit: int
     ) -> tuple[Sequence[Any], int]:
-        total = self.session.scalar(select(func.count()).select_from(query.subquery())) or 0
-        rows = self.session.scalars(query.order_by(*order_by).offset(offset).limit(limit)).all()
-        return rows, total
+        return counted_page(self.session, query, order_by, offset, limit)

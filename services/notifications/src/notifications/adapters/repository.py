@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Column, and_, delete, exists, func, insert, or_, select
 from sqlalchemy.orm import Session
 
+from clinic_shared.db import counted_page
 from notifications.adapters import claim_statements
 from notifications.adapters.orm import (
     appointments,
@@ -316,6 +317,5 @@ class SqlAlchemyRepository:
     def list_deliveries(self, *, offset: int, limit: int, **filters: Any) -> tuple[Sequence[Delivery], int]:
         """Newest first."""
         query = select(Delivery).filter_by(**filters)
-        total = self.session.scalar(select(func.count()).select_from(query.subquery())) or 0
-        ordered = query.order_by(deliveries.c.created_at.desc(), deliveries.c.id)
-        return self.session.scalars(ordered.offset(offset).limit(limit)).all(), total
+        order = (deliveries.c.created_at.desc(), deliveries.c.id)
+        return counted_page(self.session, query, order, offset, limit)

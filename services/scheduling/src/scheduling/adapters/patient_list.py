@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import exists, func, or_, select
 from sqlalchemy.orm import Session
 
+from clinic_shared.db import counted_page
 from scheduling.adapters import orm
 from scheduling.domain.model import ERASED_DOMAIN, ClinicPatient, Patient
 
@@ -48,10 +49,8 @@ class PatientListQueries:
             if digits:
                 matches.append(patients.c.phone.contains(digits, autoescape=True))
             query = query.where(or_(*matches))
-        total = self.session.scalar(select(func.count()).select_from(query.subquery()))
         order = (patients.c.last_name, patients.c.first_name, patients.c.id)
-        rows = self.session.scalars(query.order_by(*order).offset(offset).limit(limit)).all()
-        return rows, int(total or 0)
+        return counted_page(self.session, query, order, offset, limit)
 
     def clinic_patients_among(
         self, patient_ids: Sequence[uuid.UUID], clinic_id: uuid.UUID

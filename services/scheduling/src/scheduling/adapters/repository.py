@@ -31,7 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 from sqlalchemy.types import TypeEngine
 
-from clinic_shared.db import UTCDateTime
+from clinic_shared.db import UTCDateTime, counted_page
 from scheduling.adapters import orm
 from scheduling.adapters.patient_list import PatientListQueries
 from scheduling.domain.auth import PasswordResetToken, RefreshToken, SignUpRequest
@@ -95,9 +95,7 @@ class SqlAlchemyRepository(PatientListQueries):
 
     def list(self, cls: type[T], *, offset: int, limit: int, **filters: object) -> tuple[Sequence[T], int]:
         query = select(cls).filter_by(**filters)
-        total = self.session.scalar(select(func.count()).select_from(query.subquery())) or 0
-        rows = self.session.scalars(query.order_by(*self._order(cls)).offset(offset).limit(limit)).all()
-        return rows, total
+        return counted_page(self.session, query, self._order(cls), offset, limit)
 
     def add_accesses(self, accesses: Sequence[PatientAccess]) -> None:
         if accesses:
@@ -130,11 +128,7 @@ class SqlAlchemyRepository(PatientListQueries):
             query = query.where(Appointment.starts_at >= starts_from)  # type: ignore[arg-type,operator]
         if starts_before is not None:
             query = query.where(Appointment.starts_at < starts_before)  # type: ignore[arg-type,operator]
-        total = self.session.scalar(select(func.count()).select_from(query.subquery())) or 0
-        rows = self.session.scalars(
-            query.order_by(*self._order(Appointment)).offset(offset).limit(limit)
-        ).all()
-        return rows, total
+        return counted_page(self.session, query, self._order(Appointment), offset, limit)
 
     def time_off_page(
         self, clinic_id: uuid.UUID, starts_before: datetime, ends_after: datetime, *, offset: int, limit: int
@@ -148,9 +142,8 @@ class SqlAlchemyRepository(PatientListQueries):
                 orm.time_off.c.ends_at > ends_after,
             )
         )
-        total = self.session.scalar(select(func.count()).select_from(query.subquery())) or 0
-        ordered = query.order_by(orm.time_off.c.starts_at, orm.time_off.c.id).offset(offset).limit(limit)
-        return self.session.scalars(ordered).all(), total
+        order = (orm.time_off.c.starts_at, orm.time_off.c.id)
+        return counted_page(self.session, query, order, offset, limit)
 
     def account_of_patient(self, patient_id: uuid.UUID) -> Account | None:
         return self.session.scalars(select(Account).where(Account.patient_id == patient_id)).first()  # type: ignore[arg-type]
