@@ -23,7 +23,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, make_transient_to_detached
 
-from billing.adapters.charge_statements import charge_columns, charge_terms_query, insert_charge_unless_taken
+from billing.adapters.charge_statements import charge_columns, insert_charge_unless_taken
+from billing.adapters.charge_terms import ChargeTermsQueries
 from billing.adapters.orm import (
     allocations,
     audit_entries,
@@ -48,13 +49,13 @@ from billing.domain.model import Charge, ChargeKind, ChargeStatus, PriceList, Pr
 from billing.domain.money import Money
 from billing.domain.packages import Package
 from billing.domain.payments import Allocation, CreditApplication, Payment
-from billing.service_layer.ports import ChargeTerms, StoredResponse
+from billing.service_layer.ports import StoredResponse
 from clinic_shared.db import counted_page
 
 T = TypeVar("T")
 
 
-class SqlAlchemyRepository(QueueQueries):
+class SqlAlchemyRepository(QueueQueries, ChargeTermsQueries):
     """Generic get/add plus the queries billing needs."""
 
     def __init__(self, session: Session) -> None:
@@ -404,17 +405,6 @@ class SqlAlchemyRepository(QueueQueries):
             self.session.flush()
         with self.session.no_autoflush:
             yield
-
-    def charge_terms(self, clinic_id: uuid.UUID, treatment_type_id: uuid.UUID) -> ChargeTerms:
-        params = {"clinic_id": clinic_id, "treatment_type_id": treatment_type_id}
-        with self._audit_left_pending():
-            rows = self.session.execute(charge_terms_query(), params).all()
-        entries = [row.PriceListEntry for row in rows if row.PriceListEntry is not None]
-        return ChargeTerms(
-            timezone=rows[0].timezone,
-            prices=PriceList(clinic_id, treatment_type_id, entries),
-            treatment_tax_rate_bp=rows[0].treatment_tax_rate_bp or 0,
-        )
 
     def list_prices(
         self, clinic_id: uuid.UUID, *, offset: int, limit: int, treatment_type_id: uuid.UUID | None = None
